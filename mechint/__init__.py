@@ -1,0 +1,26 @@
+"""mechint: mechanistic interpretability for multilingual LLM safety research.
+
+Load a model (:func:`load_model`), name its activations in TransformerLens vocabulary
+(``blocks.{l}.hook_resid_post`` ...), read and write them with one hook engine
+(:meth:`Model.hooks`), and collect them over data sets (:func:`collect`).
+"""
+
+from .families import FAMILIES, Family, UnsupportedArchitectureError
+from .hooks import HookContext, add_value, save, scale_value, set_value
+from .model import Model, load_model
+from .sites import Site, UnknownSiteError
+
+__all__ = [
+    "FAMILIES",
+    "Family",
+    "HookContext",
+    "Model",
+    "Site",
+    "UnknownSiteError",
+    "UnsupportedArchitectureError",
+    "add_value",
+    "load_model",
+    "save",
+    "scale_value",
+    "set_value",
+]

@@ -1,0 +1,535 @@
+"""Collect activations over data sets: pooled or per token, in memory or streamed to disk.
+
+:func:`collect` runs the model over texts in length-sorted batches with read hooks at the requested
+sites, pools each batch inside the hook (so memory is bounded by one batch), and returns an
+:class:`Activations` mapping. With ``store=...`` the rows go to an :class:`ActivationStore`
+(safetensors shards and a JSON manifest) that resumes after an interruption without losing or
+duplicating rows, and that later runs reuse. :func:`collect_stats` streams per-site mean and variance
+without keeping any activation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Iterable, Iterator, Literal, Sequence
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from .model import Model
+
+Pool = Literal["last", "mean", "all"]
+POOLS = ("last", "mean", "all")
+
+
+class Activations(Mapping):
+    """Activations of ``n`` texts at some sites: a mapping ``site name -> tensor``.
+
+    Pooled (``pool="last"``/``"mean"``): each tensor is ``[n, ...site shape]`` in the order of the
+    texts. Per token (``pool="all"``): each tensor packs the texts' tokens one after another,
+    ``[total_tokens, ...]``; ``lengths[i]`` tokens belong to text ``i`` and :meth:`row` returns them.
+    """
+
+    def __init__(self, tensors: dict[str, Tensor], pool: str, lengths: Tensor | None = None):
+        self._tensors = tensors
+        self.pool = pool
+        self.lengths = lengths
+
+    def __getitem__(self, site: str) -> Tensor:
+        try:
+            return self._tensors[site]
+        except KeyError:
+            import difflib
+
+            near = difflib.get_close_matches(site, list(self._tensors), n=3, cutoff=0.0)
+            raise KeyError(f"{site!r} was not collected; collected sites nearest to it: {near}") from None
+
+    def __iter__(self):
+        return iter(self._tensors)
+
+    def __len__(self) -> int:
+        return len(self._tensors)
+
+    @property
+    def n(self) -> int:
+        """Number of texts."""
+        if self.lengths is not None:
+            return int(self.lengths.numel())
+        return int(next(iter(self._tensors.values())).shape[0]) if self._tensors else 0
+
+    def row(self, site: str, i: int) -> Tensor:
+        """The activations of text ``i`` at ``site`` (``[len_i, ...]`` for ``pool="all"``)."""
+        if self.pool != "all":
+            return self[site][i]
+        offsets = self.offsets
+        return self[site][offsets[i] : offsets[i + 1]]
+
+    @property
+    def offsets(self) -> Tensor:
+        if self.lengths is None:
+            raise ValueError("offsets exist only for pool='all'")
+        return torch.cat([torch.zeros(1, dtype=torch.long), self.lengths.long().cumsum(0)])
+
+    def stack(self, sites: Sequence[str] | None = None) -> Float[Tensor, "n_sites n d"]:
+        """Pooled activations of several sites (default: all, in order) as one tensor."""
+        names = list(sites) if sites is not None else list(self._tensors)
+        return torch.stack([self[s] for s in names])
+
+    def __repr__(self) -> str:
+        shapes = {k: tuple(v.shape) for k, v in list(self._tensors.items())[:4]}
+        more = "" if len(self) <= 4 else f", ... {len(self)} sites"
+        return f"Activations(pool={self.pool!r}, n={self.n}, {shapes}{more})"
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch loop shared by collect, the store and the statistics
+# ---------------------------------------------------------------------------------------------
+
+
+def _texts(texts) -> list[str]:
+    if hasattr(texts, "texts"):
+        texts = texts.texts
+    if isinstance(texts, str):
+        texts = [texts]
+    texts = list(texts)
+    if not texts:
+        raise ValueError("no texts to collect activations from (empty data)")
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"texts must be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
+    return texts
+
+
+def _pool(x: Tensor, mask: Tensor, pool: str) -> Tensor:
+    """Pool ``[batch, pos, ...]`` over positions under a left-padding ``mask [batch, pos]``."""
+    if pool == "last":
+        return x[:, -1]
+    m = mask.to(x.dtype).reshape(*mask.shape, *([1] * (x.ndim - 2)))
+    if pool == "mean":
+        return (x * m).sum(1) / m.sum(1).clamp(min=1)
+    # "all": pack the real tokens of every row, in row order
+    return x[mask.bool()]
+
+
+def iter_batches(
+    model: Model,
+    texts: Sequence[str],
+    sites: Sequence[str],
+    *,
+    pool: Pool = "last",
+    batch_size: int = 16,
+    max_length: int | None = None,
+    out_dtype: torch.dtype | None = torch.float32,
+    out_device: str | torch.device | None = "cpu",
+    progress: bool | str = True,
+) -> Iterator[tuple[list[int], dict[str, Tensor], Tensor]]:
+    """Yield ``(indices, {site: pooled}, lengths)`` per batch; batches are sorted by token length.
+
+    Each batch runs one forward that stops after the last requested site and never computes logits.
+    ``indices`` are positions in ``texts``; rows of the tensors follow them.
+    """
+    if pool not in POOLS:
+        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    chosen = model.sites(sites)
+    if not chosen:
+        raise ValueError("no sites given")
+    lengths = [
+        len(ids)
+        for ids in model.tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)["input_ids"]
+    ]
+    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+    last_site = max(chosen, key=lambda s: s.order)
+    state: dict[str, Tensor] = {}
+    out: dict[str, Tensor] = {}
+
+    def reader(x: Tensor, ctx) -> None:
+        pooled = _pool(x.detach(), state["mask"], pool)
+        out[ctx.site.name] = pooled.to(device=out_device, dtype=out_dtype or pooled.dtype)
+
+    hooks = [(s, reader) for s in chosen]
+    starts = range(0, len(order), batch_size)
+    bar = tqdm(starts, desc=progress if isinstance(progress, str) else "collect", disable=not progress, unit="batch")
+    with torch.inference_mode(), model.hooks(hooks, stop_after=last_site):
+        for start in bar:
+            idx = order[start : start + batch_size]
+            enc = model.tokenize([texts[i] for i in idx], max_length=max_length)
+            state["mask"] = enc["attention_mask"]
+            out.clear()
+            model.forward(enc, logits=False)
+            yield idx, {s.name: out[s.name] for s in chosen}, enc["attention_mask"].sum(1).cpu()
+
+
+# ---------------------------------------------------------------------------------------------
+# collect
+# ---------------------------------------------------------------------------------------------
+
+
+def collect(
+    model: Model,
+    texts: Sequence[str],
+    sites: str | Iterable[str],
+    *,
+    pool: Pool = "last",
+    batch_size: int = 16,
+    max_length: int | None = None,
+    dtype: torch.dtype | None = torch.float32,
+    store: "ActivationStore | str | os.PathLike | bool | None" = None,
+    shard_size: int = 256,
+    progress: bool | str = True,
+) -> Activations:
+    """Activations of ``model`` on ``texts`` at ``sites``.
+
+    Args:
+        texts: strings, or a data set with ``.texts``.
+        sites: site names; a bare key (``"hook_resid_post"``) means that site at every layer.
+        pool: ``"last"`` (last real token), ``"mean"`` (mean over real tokens) or ``"all"``
+            (every real token, packed; see :class:`Activations`).
+        batch_size: texts per forward pass; memory is bounded by one batch.
+        dtype: dtype of the returned tensors (``None``: the model's).
+        store: ``None`` keeps everything in memory. ``True`` uses the shared store in the cache
+            folder keyed by model, texts, sites and pool (a second call reuses it). A path or an
+            :class:`ActivationStore` streams shards there; an interrupted run resumes.
+        shard_size: texts per shard when storing.
+    """
+    texts = _texts(texts)
+    names = [s.name for s in model.sites(sites)]
+    if store is not None and store is not False:
+        st = _open_store(store, model, texts, names, pool, dtype, max_length)
+        st.fill(model, texts, batch_size=batch_size, shard_size=shard_size, progress=progress)
+        return st.load(names)
+    parts: dict[str, list[Tensor]] = {n: [] for n in names}
+    order: list[int] = []
+    lengths = torch.zeros(len(texts), dtype=torch.long)
+    for idx, batch, lens in iter_batches(
+        model, texts, names, pool=pool, batch_size=batch_size, max_length=max_length, out_dtype=dtype, progress=progress
+    ):
+        order += idx
+        lengths[idx] = lens
+        for n in names:
+            parts[n].append(batch[n])
+    return Activations(_restore_order(parts, order, lengths, pool), pool, lengths if pool == "all" else None)
+
+
+def _restore_order(parts: dict[str, list[Tensor]], order: list[int], lengths: Tensor, pool: str) -> dict[str, Tensor]:
+    """Put rows gathered in batch order back into text order."""
+    perm = torch.as_tensor(order)
+    if pool != "all":
+        inv = torch.empty_like(perm)
+        inv[perm] = torch.arange(len(perm))
+        return {n: torch.cat(p)[inv] for n, p in parts.items()}
+    # packed tokens: split per text in batch order, then reorder the pieces
+    sizes = lengths[perm].tolist()
+    result = {}
+    for n, p in parts.items():
+        pieces = list(torch.cat(p).split(sizes))
+        by_text = [None] * len(order)
+        for piece, i in zip(pieces, order):
+            by_text[i] = piece
+        result[n] = torch.cat(by_text)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming statistics
+# ---------------------------------------------------------------------------------------------
+
+
+class RunningMoments:
+    """Streaming mean and variance (Chan et al.'s parallel update, in float64) of a site.
+
+    ``update(x)`` takes ``[n, ...]`` rows; ``mean``, ``var`` (unbiased) and ``std`` have the
+    site's shape. Two instances merge with ``+``.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._mean: Tensor | None = None
+        self._m2: Tensor | None = None
+
+    def update(self, x: Tensor) -> "RunningMoments":
+        x = x.detach().to(torch.float64)
+        n = x.shape[0]
+        if n == 0:
+            return self
+        mean = x.mean(0)
+        m2 = ((x - mean) ** 2).sum(0)
+        self._merge(n, mean, m2)
+        return self
+
+    def _merge(self, n: int, mean: Tensor, m2: Tensor) -> None:
+        if self._mean is None:
+            self.count, self._mean, self._m2 = n, mean.clone(), m2.clone()
+            return
+        total = self.count + n
+        delta = mean - self._mean
+        self._mean = self._mean + delta * (n / total)
+        self._m2 = self._m2 + m2 + delta**2 * (self.count * n / total)
+        self.count = total
+
+    def __add__(self, other: "RunningMoments") -> "RunningMoments":
+        out = RunningMoments()
+        for part in (self, other):
+            if part._mean is not None:
+                out._merge(part.count, part._mean, part._m2)
+        return out
+
+    @property
+    def mean(self) -> Tensor:
+        if self._mean is None:
+            raise ValueError("no data seen yet")
+        return self._mean
+
+    @property
+    def var(self) -> Tensor:
+        if self._m2 is None:
+            raise ValueError("no data seen yet")
+        return self._m2 / max(self.count - 1, 1)
+
+    @property
+    def std(self) -> Tensor:
+        return self.var.sqrt()
+
+    def __repr__(self) -> str:
+        shape = None if self._mean is None else tuple(self._mean.shape)
+        return f"RunningMoments(count={self.count}, shape={shape})"
+
+
+def collect_stats(
+    model: Model,
+    texts: Sequence[str],
+    sites: str | Iterable[str],
+    *,
+    pool: Pool = "all",
+    batch_size: int = 16,
+    max_length: int | None = None,
+    progress: bool | str = True,
+) -> dict[str, RunningMoments]:
+    """Per-site mean and variance over texts without storing activations.
+
+    ``pool="all"``: over every real token; ``"last"``/``"mean"``: over one pooled vector per text.
+    """
+    texts = _texts(texts)
+    names = [s.name for s in model.sites(sites)]
+    stats = {n: RunningMoments() for n in names}
+    for _, batch, _ in iter_batches(
+        model, texts, names, pool=pool, batch_size=batch_size, max_length=max_length, out_dtype=torch.float64,
+        out_device=model.device, progress=progress,
+    ):
+        for n in names:
+            stats[n].update(batch[n])
+    return stats
+
+
+# ---------------------------------------------------------------------------------------------
+# The on-disk store
+# ---------------------------------------------------------------------------------------------
+
+_MANIFEST = "manifest.json"
+_LENGTHS = "__lengths__"
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class ActivationStore:
+    """Activations on disk: ``shard-XXXXX.safetensors`` files and a ``manifest.json``.
+
+    Shard ``k`` holds texts ``[start, stop)`` in the order of the texts, one tensor per site (plus
+    token lengths for ``pool="all"``). A shard is written to a temporary file and renamed into place,
+    and only then listed in the manifest (itself replaced atomically), so a run killed at any moment
+    leaves a store whose listed shards are complete; :meth:`fill` continues after the last listed
+    shard, so no row is lost or written twice.
+    """
+
+    def __init__(self, root: str | os.PathLike, meta: dict | None = None):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / _MANIFEST
+        if path.exists():
+            self.manifest = json.loads(path.read_text())
+            if meta is not None:
+                old = {k: self.manifest["meta"].get(k) for k in meta}
+                if old != meta:
+                    diff = [k for k in meta if old.get(k) != meta[k]]
+                    raise ValueError(
+                        f"the store at {self.root} holds a different collection (differs in: {', '.join(diff)}); "
+                        "use another folder or delete this one"
+                    )
+        else:
+            if meta is None:
+                raise FileNotFoundError(f"no activation store at {self.root} (no {_MANIFEST})")
+            self.manifest = {"version": 1, "meta": meta, "shards": [], "complete": False}
+            self._write_manifest()
+
+    # -- description
+    @property
+    def meta(self) -> dict:
+        return self.manifest["meta"]
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.meta["n_texts"])
+
+    @property
+    def rows_done(self) -> int:
+        shards = self.manifest["shards"]
+        return shards[-1]["stop"] if shards else 0
+
+    @property
+    def complete(self) -> bool:
+        return self.rows_done >= self.n_rows
+
+    def _write_manifest(self) -> None:
+        self.manifest["complete"] = self.rows_done >= int(self.meta["n_texts"])
+        _atomic_write_bytes(self.root / _MANIFEST, json.dumps(self.manifest, indent=1).encode())
+
+    # -- writing
+    def fill(
+        self,
+        model: Model,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 16,
+        shard_size: int = 256,
+        progress: bool | str = True,
+    ) -> "ActivationStore":
+        """Collect the rows not stored yet, one shard at a time."""
+        texts = _texts(texts)
+        if len(texts) != self.n_rows:
+            raise ValueError(f"the store expects {self.n_rows} texts, got {len(texts)}")
+        if _fingerprint(texts) != self.meta["texts"]:
+            raise ValueError("these texts differ from the ones this store was started with")
+        sites, pool = self.meta["sites"], self.meta["pool"]
+        dtype = getattr(torch, self.meta["dtype"]) if self.meta["dtype"] else None
+        start = self.rows_done
+        bar = tqdm(total=self.n_rows, initial=start, desc="store", disable=not progress, unit="text")
+        while start < self.n_rows:
+            stop = min(start + shard_size, self.n_rows)
+            part = collect(
+                model, texts[start:stop], sites, pool=pool, batch_size=batch_size,
+                max_length=self.meta.get("max_length"), dtype=dtype, progress=False,
+            )
+            tensors = {n: part[n].contiguous() for n in sites}
+            if pool == "all":
+                tensors[_LENGTHS] = part.lengths
+            self._write_shard(len(self.manifest["shards"]), start, stop, tensors)
+            bar.update(stop - start)
+            start = stop
+        bar.close()
+        return self
+
+    def _write_shard(self, k: int, start: int, stop: int, tensors: dict[str, Tensor]) -> None:
+        from safetensors.torch import save
+
+        name = f"shard-{k:05d}.safetensors"
+        _atomic_write_bytes(self.root / name, save(tensors, metadata={"start": str(start), "stop": str(stop)}))
+        self.manifest["shards"].append({"file": name, "start": start, "stop": stop})
+        self._write_manifest()
+
+    # -- reading
+    def iter_shards(self, sites: Sequence[str] | None = None) -> Iterator[tuple[int, int, dict[str, Tensor]]]:
+        """Yield ``(start, stop, {site: tensor})`` shard by shard (memory: one shard)."""
+        from safetensors import safe_open
+
+        names = list(sites) if sites is not None else list(self.meta["sites"])
+        missing = [n for n in names if n not in self.meta["sites"]]
+        if missing:
+            raise KeyError(f"sites not in this store: {missing}; it holds {self.meta['sites']}")
+        for shard in self.manifest["shards"]:
+            with safe_open(self.root / shard["file"], framework="pt") as f:
+                tensors = {n: f.get_tensor(n) for n in names}
+                if self.meta["pool"] == "all":
+                    tensors[_LENGTHS] = f.get_tensor(_LENGTHS)
+            yield shard["start"], shard["stop"], tensors
+
+    def load(self, sites: Sequence[str] | None = None) -> Activations:
+        """All stored rows of ``sites`` in memory, in text order."""
+        names = list(sites) if sites is not None else list(self.meta["sites"])
+        parts: dict[str, list[Tensor]] = {n: [] for n in names}
+        lengths: list[Tensor] = []
+        for _, _, tensors in self.iter_shards(names):
+            for n in names:
+                parts[n].append(tensors[n])
+            if _LENGTHS in tensors:
+                lengths.append(tensors[_LENGTHS])
+        if not self.manifest["shards"]:
+            raise ValueError(f"the store at {self.root} holds no rows yet")
+        pool = self.meta["pool"]
+        return Activations({n: torch.cat(p) for n, p in parts.items()}, pool, torch.cat(lengths) if lengths else None)
+
+
+def _fingerprint(texts: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for t in texts:
+        data = t.encode("utf-8")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def model_fingerprint(model: Model) -> str:
+    """Identity of a model's weights for cache keys: name, config and a sample of parameters."""
+    h = hashlib.sha256()
+    h.update(str(model.name).encode())
+    h.update(model.hf.config.to_json_string(use_diff=False).encode())
+    h.update(str(model.dtype).encode())
+    for _, p in list(model.hf.named_parameters())[:: max(1, len(list(model.hf.parameters())) // 8)]:
+        h.update(p.detach().reshape(-1)[:4096].float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _open_store(store, model: Model, texts, names, pool, dtype, max_length) -> ActivationStore:
+    meta = {
+        "model": model_fingerprint(model),
+        "model_name": str(model.name),
+        "texts": _fingerprint(texts),
+        "n_texts": len(texts),
+        "sites": list(names),
+        "pool": pool,
+        "dtype": str(dtype).removeprefix("torch.") if dtype is not None else None,
+        "max_length": max_length,
+    }
+    if isinstance(store, ActivationStore):
+        return store
+    if store is True:
+        from .cache import cache_root
+
+        base = cache_root() / "activations"
+        reuse = _find_superset(base, meta)
+        if reuse is not None:
+            return reuse
+        key = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:20]
+        return ActivationStore(base / key, meta)
+    return ActivationStore(Path(store), meta)
+
+
+def _find_superset(base: Path, meta: dict) -> ActivationStore | None:
+    """A complete stored collection of the same model/texts/pool/dtype that has every site asked for."""
+    if not base.exists():
+        return None
+    same = {k: v for k, v in meta.items() if k != "sites"}
+    for manifest in base.glob(f"*/{_MANIFEST}"):
+        try:
+            m = json.loads(manifest.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if all(m["meta"].get(k) == v for k, v in same.items()) and set(meta["sites"]) <= set(m["meta"]["sites"]):
+            st = ActivationStore(manifest.parent)
+            if st.complete:
+                return st
+    return None

@@ -1,0 +1,236 @@
+"""Architecture families: one small table per family maps TransformerLens site names to HF modules.
+
+A site is read or written at the *input* (``"in"``) or the *output* (``"out"``) of one module of the
+wrapped Hugging Face model; nothing of the model's forward is reimplemented. Adding an architecture
+means adding one :class:`Family` to :data:`FAMILIES`.
+
+Per-layer sites are given relative to the decoder layer module (``""`` is the layer itself). An
+``"in"`` site whose tensor is also kept by the layer as its residual (``hook_resid_mid`` in pre-norm
+blocks, read at the input of the second norm) is written in place, so that the write reaches both the
+norm and the residual branch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Where = Literal["in", "out"]
+
+
+@dataclass(frozen=True)
+class ModuleSite:
+    """Where a site lives: a module path relative to its anchor, and whether it is that module's
+    input (first tensor argument) or output (first tensor of the output). ``inplace`` marks an input
+    that the layer also keeps as its residual: a write must change the tensor itself, not the argument."""
+
+    path: str
+    where: Where
+    inplace: bool = False
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one architecture family lays out its modules.
+
+    Attributes:
+        name: short family name, e.g. ``"llama"``.
+        model_types: ``config.model_type`` values this table serves.
+        base: path of the decoder stack without the LM head (e.g. ``"model"``); calling it skips the
+            unembedding, which is most of the cost for large vocabularies.
+        layers: path of the ``nn.ModuleList`` of decoder layers.
+        lm_head: path of the unembedding.
+        top_sites: model-level sites (``hook_embed``, ``ln_final.hook_normalized``, ...).
+        block_sites: per-layer sites, keyed by the part after ``blocks.{l}.``.
+        mlp_out_proj: per-layer path of the MLP down projection (value vectors live in its weight).
+        config_keys: names of ``n_layers``/``d_model``/``d_mlp``/``n_heads``/``n_kv_heads`` in the HF config.
+        notes: anything a user should know about how a site maps on this family.
+    """
+
+    name: str
+    model_types: tuple[str, ...]
+    base: str
+    layers: str
+    lm_head: str
+    top_sites: dict[str, ModuleSite]
+    block_sites: dict[str, ModuleSite]
+    mlp_out_proj: str
+    config_keys: dict[str, str] = field(default_factory=dict)
+    notes: str = ""
+
+
+_LLAMA_CONFIG = {
+    "n_layers": "num_hidden_layers",
+    "d_model": "hidden_size",
+    "d_mlp": "intermediate_size",
+    "n_heads": "num_attention_heads",
+    "n_kv_heads": "num_key_value_heads",
+}
+
+_LLAMA_BLOCK = {
+    "hook_resid_pre": ModuleSite("", "in"),
+    "hook_resid_mid": ModuleSite("post_attention_layernorm", "in", inplace=True),
+    "hook_resid_post": ModuleSite("", "out"),
+    "hook_attn_out": ModuleSite("self_attn", "out"),
+    "attn.hook_z": ModuleSite("self_attn.o_proj", "in"),
+    "hook_mlp_out": ModuleSite("mlp", "out"),
+    "mlp.hook_post": ModuleSite("mlp.down_proj", "in"),
+}
+
+_LLAMA_TOP = {
+    "hook_embed": ModuleSite("model.embed_tokens", "out"),
+    "ln_final.hook_normalized": ModuleSite("model.norm", "out"),
+}
+
+LLAMA = Family(
+    name="llama",
+    model_types=("llama", "mistral"),
+    base="model",
+    layers="model.layers",
+    lm_head="lm_head",
+    top_sites=_LLAMA_TOP,
+    block_sites=_LLAMA_BLOCK,
+    mlp_out_proj="mlp.down_proj",
+    config_keys=_LLAMA_CONFIG,
+)
+
+QWEN2 = Family(
+    name="qwen2",
+    model_types=("qwen2",),
+    base="model",
+    layers="model.layers",
+    lm_head="lm_head",
+    top_sites=_LLAMA_TOP,
+    block_sites=_LLAMA_BLOCK,
+    mlp_out_proj="mlp.down_proj",
+    config_keys=_LLAMA_CONFIG,
+)
+
+GEMMA3 = Family(
+    name="gemma3",
+    model_types=("gemma3_text",),
+    base="model",
+    layers="model.layers",
+    lm_head="lm_head",
+    top_sites={
+        # Gemma scales the embedding by sqrt(d_model) inside embed_tokens: hook_embed is the scaled
+        # embedding, which equals blocks.0.hook_resid_pre.
+        "hook_embed": ModuleSite("model.embed_tokens", "out"),
+        "ln_final.hook_normalized": ModuleSite("model.norm", "out"),
+    },
+    block_sites={
+        "hook_resid_pre": ModuleSite("", "in"),
+        "hook_resid_mid": ModuleSite("pre_feedforward_layernorm", "in", inplace=True),
+        "hook_resid_post": ModuleSite("", "out"),
+        # Gemma 3 normalises each sublayer's output before adding it to the residual stream:
+        # hook_attn_out / hook_mlp_out are what is added (after the post-norms), as in TransformerLens.
+        "hook_attn_out": ModuleSite("post_attention_layernorm", "out"),
+        "attn.hook_z": ModuleSite("self_attn.o_proj", "in"),
+        "hook_mlp_out": ModuleSite("post_feedforward_layernorm", "out"),
+        "mlp.hook_post": ModuleSite("mlp.down_proj", "in"),
+    },
+    mlp_out_proj="mlp.down_proj",
+    config_keys=_LLAMA_CONFIG,
+)
+
+GPT2 = Family(
+    name="gpt2",
+    model_types=("gpt2",),
+    base="transformer",
+    layers="transformer.h",
+    lm_head="lm_head",
+    top_sites={
+        "hook_embed": ModuleSite("transformer.wte", "out"),
+        "hook_pos_embed": ModuleSite("transformer.wpe", "out"),
+        "ln_final.hook_normalized": ModuleSite("transformer.ln_f", "out"),
+    },
+    block_sites={
+        "hook_resid_pre": ModuleSite("", "in"),
+        "hook_resid_mid": ModuleSite("ln_2", "in", inplace=True),
+        "hook_resid_post": ModuleSite("", "out"),
+        "hook_attn_out": ModuleSite("attn", "out"),
+        "attn.hook_z": ModuleSite("attn.c_proj", "in"),
+        "hook_mlp_out": ModuleSite("mlp", "out"),
+        "mlp.hook_post": ModuleSite("mlp.c_proj", "in"),
+    },
+    mlp_out_proj="mlp.c_proj",
+    config_keys={
+        "n_layers": "n_layer",
+        "d_model": "n_embd",
+        "d_mlp": "n_inner",
+        "n_heads": "n_head",
+    },
+    notes="GPT-2 adds learned position embeddings: blocks.0.hook_resid_pre = hook_embed + hook_pos_embed.",
+)
+
+BLOOM = Family(
+    name="bloom",
+    model_types=("bloom",),
+    base="transformer",
+    layers="transformer.h",
+    lm_head="lm_head",
+    top_sites={
+        "hook_embed": ModuleSite("transformer.word_embeddings", "out"),
+        "ln_final.hook_normalized": ModuleSite("transformer.ln_f", "out"),
+    },
+    block_sites={
+        # BLOOM's attention and MLP modules add the residual themselves; the pure sublayer outputs
+        # are the outputs of their output projections (dropout is off in eval mode).
+        "hook_resid_pre": ModuleSite("", "in"),
+        "hook_resid_mid": ModuleSite("self_attention", "out"),
+        "hook_resid_post": ModuleSite("", "out"),
+        "hook_attn_out": ModuleSite("self_attention.dense", "out"),
+        "attn.hook_z": ModuleSite("self_attention.dense", "in"),
+        "hook_mlp_out": ModuleSite("mlp.dense_4h_to_h", "out"),
+        "mlp.hook_post": ModuleSite("mlp.dense_4h_to_h", "in"),
+    },
+    mlp_out_proj="mlp.dense_4h_to_h",
+    config_keys={
+        "n_layers": "n_layer",
+        "d_model": "hidden_size",
+        "n_heads": "n_head",
+    },
+    notes=(
+        "BLOOM adds a layernorm after the word embeddings: blocks.0.hook_resid_pre is "
+        "word_embeddings_layernorm(hook_embed)."
+    ),
+)
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (LLAMA, GEMMA3, QWEN2, GPT2, BLOOM)}
+
+
+class UnsupportedArchitectureError(ValueError):
+    """The model's architecture has no table in :data:`FAMILIES`."""
+
+
+def family_for_config(config) -> Family:
+    """The family whose table serves ``config.model_type``.
+
+    Raises :class:`UnsupportedArchitectureError` naming the supported families and the one table to add.
+    """
+    model_type = getattr(config, "model_type", None)
+    for family in FAMILIES.values():
+        if model_type in family.model_types:
+            family_check_config(family, config)
+            return family
+    supported = ", ".join(f"{f.name} ({'/'.join(f.model_types)})" for f in FAMILIES.values())
+    raise UnsupportedArchitectureError(
+        f"architecture with model_type={model_type!r} is not supported. Supported families: "
+        f"{supported}. To add it, add one Family table to mechint/families.py (FAMILIES) mapping "
+        "its modules to the site names."
+    )
+
+
+def family_check_config(family: Family, config) -> None:
+    """Reject configurations of a family whose modules do not carry the sites the table assumes."""
+    if family.name == "bloom":
+        if getattr(config, "apply_residual_connection_post_layernorm", False):
+            raise UnsupportedArchitectureError(
+                "BLOOM with apply_residual_connection_post_layernorm=True keeps a normalised residual "
+                "stream; the residual sites of the bloom table do not describe it."
+            )
+        if getattr(config, "pretraining_tp", 1) > 1 and getattr(config, "slow_but_exact", False):
+            raise UnsupportedArchitectureError(
+                "BLOOM with slow_but_exact=True bypasses the dense projections that carry "
+                "attn.hook_z / mlp.hook_post; load it with slow_but_exact=False."
+            )

@@ -1,0 +1,365 @@
+"""`Model`: a Hugging Face causal LM wrapped in place, with named sites and the hook engine.
+
+:func:`load_model` accepts an embedded model name, a local Hugging Face folder, a GGUF file, an
+``nn.Module`` with its tokenizer, or a hub id; the forward pass is always the model's own.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from .families import Family, family_for_config
+from .hooks import HookFn, StopForward, hooked
+from .sites import Site, expand_sites, resolve_site, site_names
+
+TextInput = str | Sequence[str]
+
+
+def _text_config(config):
+    getter = getattr(config, "get_text_config", None)
+    return getter() if getter is not None else config
+
+
+def _dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    name = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "half": "float16"}.get(dtype, dtype)
+    value = getattr(torch, str(name), None)
+    if not isinstance(value, torch.dtype):
+        raise ValueError(f"unknown dtype {dtype!r}; use e.g. 'float32' or 'bfloat16'")
+    return value
+
+
+class Model:
+    """A causal LM with TransformerLens-named sites.
+
+    Attributes:
+        hf: the wrapped Hugging Face model (``...ForCausalLM``), in ``eval()`` mode.
+        tokenizer: its tokenizer; padding is done on the left.
+        family: the architecture table that maps sites to modules.
+        name: where the model came from (embedded name, folder, hub id).
+        n_layers, d_model, d_mlp, n_heads, d_head, d_vocab: shapes.
+    """
+
+    def __init__(self, hf_model: nn.Module, tokenizer, *, name: str | None = None):
+        if tokenizer is None:
+            raise ValueError("a Model needs its tokenizer: pass tokenizer=...")
+        self.hf = hf_model.eval()
+        self.tokenizer = tokenizer
+        self.name = name or getattr(hf_model.config, "_name_or_path", None) or type(hf_model).__name__
+        config = _text_config(hf_model.config)
+        self.family: Family = family_for_config(config)
+        keys = self.family.config_keys
+        self.n_layers: int = int(getattr(config, keys["n_layers"]))
+        self.d_model: int = int(getattr(config, keys["d_model"]))
+        self.n_heads: int = int(getattr(config, keys["n_heads"]))
+        n_kv = getattr(config, keys.get("n_kv_heads", ""), None) if "n_kv_heads" in keys else None
+        self.n_kv_heads: int = int(n_kv or self.n_heads)
+        self.d_head: int = int(getattr(config, "head_dim", None) or self.d_model // self.n_heads)
+        self.base: nn.Module = self.hf.get_submodule(self.family.base)
+        self.d_mlp: int = self._mlp_width()
+        self.d_vocab: int = int(self.hf.get_submodule(self.family.lm_head).weight.shape[0])
+        self._sites: dict[str, Site] = {}
+        params = inspect.signature(self.base.forward).parameters
+        self._takes_position_ids = "position_ids" in params
+        if self.tokenizer.pad_token_id is None:
+            # GPT-2-style tokenizers have no pad token; any token works under the attention mask.
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "left"
+
+    # ------------------------------------------------------------------ description
+    def _mlp_width(self) -> int:
+        proj = self.hf.get_submodule(self.family.layers)[0].get_submodule(self.family.mlp_out_proj)
+        if isinstance(proj, nn.Linear):
+            return proj.in_features
+        return int(proj.weight.shape[0])  # GPT-2 Conv1D stores [in, out]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.hf.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.hf.parameters()).dtype
+
+    @property
+    def site_names(self) -> list[str]:
+        """Every site this model has, in forward order."""
+        return site_names(self.family, self.n_layers)
+
+    @property
+    def is_chat(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def __repr__(self) -> str:
+        return (
+            f"Model({self.name!r}, family={self.family.name}, n_layers={self.n_layers}, "
+            f"d_model={self.d_model}, d_mlp={self.d_mlp}, n_heads={self.n_heads}, "
+            f"device={self.device}, dtype={self.dtype})"
+        )
+
+    # ------------------------------------------------------------------ sites and hooks
+    def site(self, name: str | Site) -> Site:
+        """The :class:`Site` for a name; unknown names raise with the nearest valid ones."""
+        if isinstance(name, Site):
+            return name
+        site = self._sites.get(name)
+        if site is None:
+            site = resolve_site(
+                name,
+                hf_model=self.hf,
+                family=self.family,
+                n_layers=self.n_layers,
+                n_heads=self.n_heads,
+                d_head=self.d_head,
+            )
+            self._sites[name] = site
+        return site
+
+    def sites(self, names: str | Iterable[str]) -> list[Site]:
+        """Sites for names, with shorthand: ``"hook_resid_post"`` means that site at every layer."""
+        return [self.site(n) for n in expand_sites(names, self.n_layers)]
+
+    @contextmanager
+    def hooks(
+        self,
+        hooks: Iterable[tuple[str | Site, HookFn]] = (),
+        *,
+        stop_after: str | Site | None = None,
+    ) -> Iterator["Model"]:
+        """Context manager that runs ``hooks`` (``(site, fn)`` pairs) on every forward inside it,
+        including each step of :meth:`generate`. Hooks are removed on exit, also on error."""
+        pairs = [(self.site(s), fn) for s, fn in hooks]
+        stop = self.site(stop_after) if stop_after is not None else None
+        with hooked(self.hf, pairs, stop_after=stop, offset_module=self.base):
+            yield self
+
+    # ------------------------------------------------------------------ inputs
+    def tokenize(
+        self, texts: TextInput, *, max_length: int | None = None, add_special_tokens: bool = True
+    ) -> dict[str, Tensor]:
+        """Left-padded ``input_ids`` and ``attention_mask`` on the model's device."""
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = list(texts)
+        if not texts:
+            raise ValueError("no texts to tokenize")
+        enc = self.tokenizer(
+            texts,
+            return_tensors="pt",
+            padding=True,
+            truncation=max_length is not None,
+            max_length=max_length,
+            add_special_tokens=add_special_tokens,
+        )
+        return {"input_ids": enc["input_ids"].to(self.device), "attention_mask": enc["attention_mask"].to(self.device)}
+
+    def to_tokens(self, texts: TextInput, **kwargs) -> Int[Tensor, "batch pos"]:
+        return self.tokenize(texts, **kwargs)["input_ids"]
+
+    def to_str_tokens(self, text: str | Tensor) -> list[str]:
+        """The tokens of one text as strings (for axis labels)."""
+        ids = self.to_tokens(text)[0] if isinstance(text, str) else torch.as_tensor(text).reshape(-1)
+        return [self.tokenizer.decode([int(i)]) for i in ids]
+
+    def _inputs(self, inputs, attention_mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        if isinstance(inputs, (str, list, tuple)) and (isinstance(inputs, str) or isinstance(inputs[0], str)):
+            enc = self.tokenize(inputs)
+            return enc["input_ids"], enc["attention_mask"]
+        if isinstance(inputs, dict) or hasattr(inputs, "keys"):
+            ids, mask = inputs["input_ids"], inputs.get("attention_mask")
+        else:
+            ids, mask = inputs, attention_mask
+        ids = torch.as_tensor(ids, device=self.device)
+        if ids.ndim == 1:
+            ids = ids[None]
+        mask = torch.ones_like(ids) if mask is None else torch.as_tensor(mask, device=self.device)
+        if mask.shape != ids.shape:
+            raise ValueError(f"attention_mask shape {tuple(mask.shape)} != input_ids shape {tuple(ids.shape)}")
+        return ids, mask
+
+    @staticmethod
+    def position_ids(attention_mask: Int[Tensor, "batch pos"]) -> Int[Tensor, "batch pos"]:
+        """Positions counted over real tokens only, so a left-padded row sees the same positions as
+        the unpadded text (pads get 0; they are masked anyway)."""
+        return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+    # ------------------------------------------------------------------ running
+    def forward(
+        self,
+        inputs: TextInput | Tensor | dict,
+        attention_mask: Tensor | None = None,
+        *,
+        logits: bool = True,
+    ) -> Float[Tensor, "batch pos vocab"] | None:
+        """One forward pass with correct position ids under left padding.
+
+        With ``logits=False`` the LM head is skipped (the decoder stack still runs, so every site
+        but the logits is computed) and ``None`` is returned. If a hook context stops the forward
+        early (``stop_after``) the result is ``None`` too.
+        """
+        ids, mask = self._inputs(inputs, attention_mask)
+        kwargs = {"input_ids": ids, "attention_mask": mask, "use_cache": False}
+        if self._takes_position_ids:
+            kwargs["position_ids"] = self.position_ids(mask)
+        try:
+            if logits:
+                return self.hf(**kwargs).logits
+            self.base(**kwargs)
+        except StopForward:
+            pass
+        return None
+
+    __call__ = forward
+
+    def run_with_cache(
+        self,
+        inputs: TextInput | Tensor | dict,
+        sites: str | Iterable[str],
+        *,
+        attention_mask: Tensor | None = None,
+        logits: bool = True,
+    ) -> tuple[Tensor | None, dict[str, Tensor]]:
+        """Logits and a dict of full activations (``[batch, pos, ...]``) at ``sites``."""
+        from .hooks import save
+
+        cache: dict[str, Tensor] = {}
+        chosen = self.sites(sites)
+        with self.hooks([(s, save(cache)) for s in chosen]):
+            out = self.forward(inputs, attention_mask, logits=logits)
+        return out, {s.name: cache[s.name] for s in chosen}
+
+    @torch.no_grad()
+    def generate(
+        self,
+        inputs: TextInput | Tensor | dict,
+        *,
+        max_new_tokens: int = 32,
+        do_sample: bool = False,
+        return_tokens: bool = False,
+        **generate_kwargs,
+    ) -> list[str] | Tensor:
+        """Continue each prompt (left-padded batch, KV cache on). Hooks active in a surrounding
+        :meth:`hooks` context act on every step. Returns the new text of each row, or with
+        ``return_tokens=True`` the full token tensor ``[batch, prompt + new]``."""
+        ids, mask = self._inputs(inputs, None)
+        out = self.hf.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            pad_token_id=self.tokenizer.pad_token_id,
+            **({"top_p": None, "top_k": None, "temperature": None} if not do_sample else {}),
+            **generate_kwargs,
+        )
+        if return_tokens:
+            return out
+        return self.tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
+
+    def format_chat(self, message: str, *, system: str | None = None, add_generation_prompt: bool = True) -> str:
+        """A user turn in the model's chat template, ready to generate the assistant's reply."""
+        if not self.is_chat:
+            raise ValueError(f"{self.name} has no chat template: it is not a chat model")
+        turns = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
+        return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+    @property
+    def W_U(self) -> Float[Tensor, "d_model vocab"]:
+        """The unembedding matrix, TransformerLens orientation (a view, not a copy)."""
+        return self.hf.get_submodule(self.family.lm_head).weight.T
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+
+_OFFLINE_WAYS = (
+    "Offline, load a model one of these ways: an embedded name ('gemma-3-270m', "
+    "'smollm2-135m-instruct'), a local Hugging Face folder (config.json + weights + tokenizer), a "
+    "GGUF file, or an nn.Module with tokenizer=..."
+)
+
+
+def _from_pretrained(path_or_id: str, dtype: torch.dtype | None, device, **kwargs):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(
+        path_or_id, dtype=dtype or torch.float32, **kwargs
+    )
+    tokenizer = AutoTokenizer.from_pretrained(path_or_id, **kwargs)
+    if device is not None:
+        model = model.to(device)
+    return model, tokenizer
+
+
+def load_model(
+    spec: str | os.PathLike | nn.Module | Model = "gemma-3-270m",
+    *,
+    tokenizer=None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | str | None = None,
+) -> Model:
+    """Load a causal LM and wrap it as a :class:`Model`.
+
+    Args:
+        spec: an embedded name (``"gemma-3-270m"``, multilingual base model, the default;
+            ``"smollm2-135m-instruct"``, English chat model), a local Hugging Face folder, a ``.gguf``
+            file (converted once to safetensors in the cache, see ``MECHINT_CACHE``), an
+            ``nn.Module`` (pass its ``tokenizer``), or a hub id (needs the hub to be reachable).
+        tokenizer: the tokenizer, required with an ``nn.Module``; optional override otherwise.
+        device: where to put the model (default: CPU).
+        dtype: e.g. ``torch.bfloat16`` or ``"bfloat16"`` (default: float32 for loaded weights, the
+            module's own dtype for an ``nn.Module``).
+    """
+    dtype = _dtype(dtype)
+    if isinstance(spec, Model):
+        return spec
+    if isinstance(spec, nn.Module):
+        if tokenizer is None:
+            raise ValueError("load_model(module) needs the module's tokenizer: tokenizer=...")
+        if device is not None or dtype is not None:
+            spec = spec.to(device=device, dtype=dtype)
+        return Model(spec, tokenizer)
+
+    from . import embedded
+
+    name = str(spec)
+    path = Path(os.path.expanduser(name))
+    if name in embedded.EMBEDDED_MODELS:
+        folder = embedded.embedded_model_dir(name)
+    elif path.is_file() and path.suffix == ".gguf":
+        folder = embedded.converted_model_dir(path)
+    elif path.is_dir():
+        ggufs = sorted(path.glob("*.gguf"))
+        folder = path if (path / "config.json").exists() or not ggufs else embedded.converted_model_dir(ggufs[0])
+    elif path.suffix == ".gguf" or name.startswith((".", "/", "~")):
+        raise FileNotFoundError(f"no such model file or folder: {name}. {_OFFLINE_WAYS}")
+    else:
+        return _load_hub(name, tokenizer, device, dtype)
+    model, tok = _from_pretrained(str(folder), dtype, device)
+    return Model(model, tokenizer or tok, name=name)
+
+
+def _load_hub(name: str, tokenizer, device, dtype) -> Model:
+    try:
+        model, tok = _from_pretrained(name, dtype, device)
+    except (OSError, ValueError) as err:
+        suggestion = ""
+        from . import embedded
+
+        near = embedded.nearest_embedded(name)
+        if near:
+            suggestion = f" Did you mean the embedded model {near!r}?"
+        raise OSError(
+            f"could not load {name!r} from the Hugging Face hub (is it reachable from here?).{suggestion} "
+            f"{_OFFLINE_WAYS}"
+        ) from err
+    return Model(model, tokenizer or tok, name=name)

@@ -1,0 +1,96 @@
+"""Tiny random models of every supported family, and a byte-level tokenizer, built offline.
+
+Used by the test suite and the benchmarks (``random_model`` builds realistic shapes, e.g.
+Llama-3.2-1B's, with random weights: no download is ever needed).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .model import Model
+
+FAMILY_NAMES = ("llama", "gemma3", "qwen2", "gpt2", "bloom")
+
+
+def byte_tokenizer():
+    """A byte-level BPE tokenizer with no merges (256 byte tokens + bos/eos/pad): any text in any
+    script tokenizes, one token per UTF-8 byte, with a BOS token prepended."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    byte_chars = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {ch: i for i, ch in enumerate(sorted(byte_chars))}
+    specials = ["<bos>", "<eos>", "<pad>"]
+    for tok in specials:
+        vocab[tok] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", pair="<bos> $A <bos> $B", special_tokens=[("<bos>", vocab["<bos>"])]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", padding_side="left"
+    )
+
+
+def tiny_config(family: str, *, vocab_size: int = 259, n_layers: int = 3, d_model: int = 64, **overrides):
+    """A small Hugging Face config of ``family`` (4 heads, GQA where the family has it)."""
+    import transformers as tf
+
+    if family == "llama":
+        cfg = tf.LlamaConfig(
+            vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
+            num_hidden_layers=n_layers, num_attention_heads=4, num_key_value_heads=2,
+            max_position_embeddings=256, tie_word_embeddings=False,
+        )
+    elif family == "qwen2":
+        cfg = tf.Qwen2Config(
+            vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
+            num_hidden_layers=n_layers, num_attention_heads=4, num_key_value_heads=2,
+            max_position_embeddings=256, tie_word_embeddings=False, use_sliding_window=False,
+        )
+    elif family == "gemma3":
+        cfg = tf.Gemma3TextConfig(
+            vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
+            num_hidden_layers=n_layers, num_attention_heads=4, num_key_value_heads=1, head_dim=32,
+            max_position_embeddings=256, sliding_window=8, query_pre_attn_scalar=32,
+        )
+    elif family == "gpt2":
+        cfg = tf.GPT2Config(
+            vocab_size=vocab_size, n_embd=d_model, n_layer=n_layers, n_head=4, n_positions=256,
+            bos_token_id=vocab_size - 3, eos_token_id=vocab_size - 2,
+        )
+    elif family == "bloom":
+        cfg = tf.BloomConfig(vocab_size=vocab_size, hidden_size=d_model, n_layer=n_layers, n_head=4)
+    else:
+        raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILY_NAMES)}")
+    # Match the byte tokenizer's special tokens (bos=256, eos=257, pad=258 when vocab_size is 259).
+    cfg.bos_token_id, cfg.eos_token_id, cfg.pad_token_id = vocab_size - 3, vocab_size - 2, vocab_size - 1
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+def tiny_hf_model(family: str, *, seed: int = 0, dtype: torch.dtype = torch.float32, **config):
+    """A randomly initialised ``...ForCausalLM`` of ``family`` in eval mode."""
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = tiny_config(family, **config)
+    model = AutoModelForCausalLM.from_config(cfg)
+    # Random init leaves norms at 1 and biases at 0; perturb them so tests see every parameter.
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.ndim == 1:
+                param.add_(0.1 * torch.randn_like(param))
+    return model.to(dtype).eval()
+
+
+def tiny_model(family: str, *, seed: int = 0, device=None, dtype: torch.dtype = torch.float32, **config) -> Model:
+    """A tiny random :class:`Model` of ``family`` with the byte tokenizer."""
+    hf = tiny_hf_model(family, seed=seed, dtype=dtype, **config)
+    if device is not None:
+        hf = hf.to(device)
+    return Model(hf, byte_tokenizer(), name=f"tiny-{family}-seed{seed}")
