@@ -1,0 +1,46 @@
+"""Data sets for multilingual safety research: bundled harmful/harmless prompts, user files, splits.
+
+Everything downstream (activations, directions, probes, patching) consumes a :class:`Dataset` of
+:class:`Example` records: text, label (1 harmful / 0 harmless), language, and an item id shared by the
+translations of one item. Because items are parallel across languages, split with
+:func:`split_by_item` / :func:`k_fold_by_item`, never by row.
+
+Bundled (copied into the package with their licences; see ``mechint/data/bundled/README.md``):
+
+- :func:`load_multijail` — 315 harmful prompts x 10 languages (MultiJail, MIT).
+- :func:`load_xquad` — 1190 questions x 12 languages, used as harmless requests (XQuAD, CC BY-SA 4.0).
+- :func:`load_safety_pairs` — both, balanced per class, in en, zh, vi, ar, th.
+
+Your own data: :func:`load_texts` reads CSV / TSV / JSON lines.
+"""
+
+from .bundled_sets import (
+    MULTIJAIL_LANGUAGES,
+    SAFETY_PAIR_LANGUAGES,
+    XQUAD_LANGUAGES,
+    load_multijail,
+    load_safety_pairs,
+    load_xquad,
+)
+from .dataset import HARMFUL, HARMLESS, Dataset, Example
+from .splits import k_fold_by_item, split_by_item
+from .user_files import HARMFUL_LABEL_NAMES, HARMLESS_LABEL_NAMES, load_texts, parse_label
+
+__all__ = [
+    "HARMFUL",
+    "HARMLESS",
+    "Example",
+    "Dataset",
+    "MULTIJAIL_LANGUAGES",
+    "XQUAD_LANGUAGES",
+    "SAFETY_PAIR_LANGUAGES",
+    "load_multijail",
+    "load_xquad",
+    "load_safety_pairs",
+    "split_by_item",
+    "k_fold_by_item",
+    "HARMFUL_LABEL_NAMES",
+    "HARMLESS_LABEL_NAMES",
+    "parse_label",
+    "load_texts",
+]

@@ -1,0 +1,219 @@
+"""Load a user's own labelled texts (CSV, TSV or JSON lines) into a :class:`Dataset`.
+
+So that one's own prompts can go through the same directions / probes / patching code as the bundled
+sets. Errors name the file, the row and the problem, because a bad label or an empty text found deep in
+an activation run is expensive to trace back.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .dataset import HARMFUL, HARMLESS, Dataset, Example
+
+__all__ = ["HARMFUL_LABEL_NAMES", "HARMLESS_LABEL_NAMES", "parse_label", "load_texts"]
+
+HARMFUL_LABEL_NAMES: frozenset[str] = frozenset({"harmful", "unsafe", "toxic", "1", "true"})
+"""Label strings read as 1 (case-insensitive, surrounding whitespace ignored)."""
+HARMLESS_LABEL_NAMES: frozenset[str] = frozenset({"harmless", "safe", "benign", "0", "false"})
+"""Label strings read as 0 (case-insensitive, surrounding whitespace ignored)."""
+
+_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+
+
+def parse_label(value: Any) -> int:
+    """Map a label value to 1 (harmful) or 0 (harmless).
+
+    Accepts the ints 0/1, booleans, and (case-insensitive) ``harmful``/``unsafe``/``toxic``/``1``/``true``
+    -> 1 and ``harmless``/``safe``/``benign``/``0``/``false`` -> 0.
+
+    Raises:
+        ValueError: for anything else, naming the value and the accepted ones.
+    """
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int) and value in (HARMLESS, HARMFUL):
+        return value
+    if isinstance(value, float) and value in (0.0, 1.0):
+        return int(value)
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in HARMFUL_LABEL_NAMES:
+            return HARMFUL
+        if key in HARMLESS_LABEL_NAMES:
+            return HARMLESS
+    raise ValueError(
+        f"label {value!r} is not recognised; use 0/1 or one of "
+        f"{sorted(HARMFUL_LABEL_NAMES - {'1'})} (-> 1) / {sorted(HARMLESS_LABEL_NAMES - {'0'})} (-> 0)"
+    )
+
+
+def _csv_rows(text: str, delimiter: str) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+    """Header (stripped names) and (line number, row) pairs of a delimited file."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] | None = None
+    for raw in reader:
+        if any(cell.strip() for cell in raw):
+            header = [cell.strip() for cell in raw]
+            break
+    if header is None:
+        return [], iter(())
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        for raw in reader:
+            if not any(cell.strip() for cell in raw):
+                continue  # blank line
+            row: dict[str, Any] = {name: (raw[j] if j < len(raw) else None) for j, name in enumerate(header)}
+            yield reader.line_num, row
+
+    return header, rows()
+
+
+def _json_rows(text: str, name: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """Columns (union of keys, first-seen order) and (line number, object) pairs of JSON lines.
+
+    A ``.json`` file holding one JSON array of objects is accepted too (line numbers then count objects).
+    """
+    stripped = text.lstrip()
+    records: list[tuple[int, Any]] = []
+    if stripped.startswith("["):
+        try:
+            array = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{name}: not valid JSON ({err})") from None
+        records = [(i + 1, obj) for i, obj in enumerate(array)]
+    else:
+        for line_no, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append((line_no, json.loads(line)))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{name}: line {line_no} is not valid JSON ({err.msg})") from None
+    columns: dict[str, None] = {}
+    for line_no, obj in records:
+        if not isinstance(obj, dict):
+            raise ValueError(f"{name}: line {line_no} holds a {type(obj).__name__}, expected a JSON object")
+        columns.update(dict.fromkeys(obj))
+    return list(columns), records
+
+
+def load_texts(
+    path: str | os.PathLike[str],
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    language_column: str = "language",
+    id_column: str | None = None,
+    default_language: str | None = None,
+) -> Dataset:
+    """Read a user's labelled texts from a ``.csv``, ``.tsv``, ``.jsonl`` or ``.json`` (JSON lines) file.
+
+    Args:
+        path: the file; its suffix picks the format. CSV/TSV need a header row; a UTF-8 byte-order mark
+            is ignored. ``.json`` may also hold a single JSON array of objects.
+        text_column: column with the texts (kept as written; blank texts are an error).
+        label_column: column with labels, read by :func:`parse_label` (0/1, harmful/harmless, ...).
+        language_column: column with language codes.
+        id_column: column with item ids shared by translations of one item; None = every row is its
+            own item, ``"row-<i>"`` (i counts data rows from 0).
+        default_language: language for every row when the file has no ``language_column`` (and for
+            rows where that column is blank).
+
+    Returns:
+        One Example per data row, in file order, with ``source`` = the file name.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: unsupported suffix; empty file or no data rows; a missing column (the message names it
+            and lists the columns found); in a row (named by index and line): a blank text, an
+            unrecognised or blank label, a blank id or language.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"expected a file, got a directory: {path}")
+    kind = _SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(f"{path.name}: unsupported file type {path.suffix!r}; use one of {sorted(_SUFFIXES)}")
+    text = path.read_text(encoding="utf-8-sig")
+    name = path.name
+    if not text.strip():
+        raise ValueError(f"{name} is empty")
+
+    if kind == "jsonl":
+        columns, rows = _json_rows(text, name)
+        if not rows:
+            raise ValueError(f"{name} has no rows")
+    else:
+        columns, rows = _csv_rows(text, "," if kind == "csv" else "\t")
+
+    use_default_language = language_column not in columns and default_language is not None
+    required = [("text_column", text_column), ("label_column", label_column)]
+    if not use_default_language:
+        required.append(("language_column", language_column))
+    if id_column is not None:
+        required.append(("id_column", id_column))
+    for arg, column in required:
+        if column not in columns:
+            hint = (
+                "; or pass default_language=... if every row has the same language"
+                if arg == "language_column"
+                else ""
+            )
+            raise ValueError(
+                f"{name}: missing column {column!r} ({arg}); columns found: {columns}. "
+                f"Pass {arg}=<name> to use another column{hint}"
+            )
+
+    def cell(row: dict[str, Any], column: str) -> Any:
+        value = row.get(column)
+        return value.strip() if isinstance(value, str) else value
+
+    def blank(value: Any) -> bool:
+        return value is None or (isinstance(value, str) and not value.strip())
+
+    examples: list[Example] = []
+    for i, (line_no, row) in enumerate(rows):
+        where = f"{name} row {i} (line {line_no})"
+        raw_text = row.get(text_column)
+        if blank(raw_text):
+            raise ValueError(f"{where}: empty text in column {text_column!r}")
+        if not isinstance(raw_text, str):
+            raise ValueError(f"{where}: text in column {text_column!r} must be a string, got {raw_text!r}")
+        raw_label = cell(row, label_column)
+        if blank(raw_label):
+            raise ValueError(f"{where}: empty label in column {label_column!r}")
+        try:
+            label = parse_label(raw_label)
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
+        if use_default_language:
+            language = default_language
+        else:
+            language = cell(row, language_column)
+            if blank(language):
+                if default_language is None:
+                    raise ValueError(
+                        f"{where}: empty language in column {language_column!r} (or pass default_language=...)"
+                    )
+                language = default_language
+        if id_column is None:
+            item_id = f"row-{i}"
+        else:
+            raw_id = cell(row, id_column)
+            if blank(raw_id):
+                raise ValueError(f"{where}: empty item id in column {id_column!r}")
+            item_id = str(raw_id)
+        examples.append(Example(text=raw_text, label=label, language=str(language), item_id=item_id, source=name))
+
+    if not examples:
+        raise ValueError(f"{name} has a header but no data rows")
+    return Dataset(examples)
