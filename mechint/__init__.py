@@ -2,23 +2,35 @@
 
 Load a model (:func:`load_model`), name its activations in TransformerLens vocabulary
 (``blocks.{l}.hook_resid_post`` ...), read and write them with one hook engine
-(:meth:`Model.hooks`), and collect them over data sets (:func:`collect`).
+(:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`).
 """
 
+from . import data
+from .activations import Activations, ActivationStore, RunningMoments, collect, collect_stats
+from .directions import cosine, cosine_across, diff_in_means
 from .families import FAMILIES, Family, UnsupportedArchitectureError
 from .hooks import HookContext, add_value, save, scale_value, set_value
 from .model import Model, load_model
 from .sites import Site, UnknownSiteError
 
 __all__ = [
+    "ActivationStore",
+    "Activations",
     "FAMILIES",
     "Family",
     "HookContext",
     "Model",
+    "RunningMoments",
     "Site",
     "UnknownSiteError",
     "UnsupportedArchitectureError",
     "add_value",
+    "collect",
+    "collect_stats",
+    "cosine",
+    "cosine_across",
+    "data",
+    "diff_in_means",
     "load_model",
     "save",
     "scale_value",

@@ -1,0 +1,1 @@
+"""Study scripts: one module per study, each with ``run(model, out_dir) -> dict``."""

@@ -1,0 +1,52 @@
+"""Run every study in ``experiments/`` on one model (default: the embedded gemma-3-270m).
+
+    python -m experiments [--model gemma-3-270m] [--out figures] [--only NAME ...]
+
+Each study module exposes ``run(model, out_dir) -> dict``; activations are shared through the
+activation store in the cache folder, so a second run reuses them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import time
+from pathlib import Path
+
+import mechint
+
+
+def studies() -> list[str]:
+    pkg = Path(__file__).parent
+    return sorted(m.name for m in pkgutil.iter_modules([str(pkg)]) if not m.name.startswith("_"))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Run every mechint study and write figures/.")
+    parser.add_argument("--model", default="gemma-3-270m")
+    parser.add_argument("--out", default="figures")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--only", nargs="*", default=None, help=f"studies to run (default all: {', '.join(studies())})")
+    args = parser.parse_args(argv)
+    names = args.only or studies()
+    unknown = sorted(set(names) - set(studies()))
+    if unknown:
+        raise SystemExit(f"unknown studies {unknown}; available: {studies()}")
+    t0 = time.perf_counter()
+    model = mechint.load_model(args.model, device=args.device)
+    print(f"loaded {model} in {time.perf_counter() - t0:.1f} s")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for name in names:
+        t = time.perf_counter()
+        module = importlib.import_module(f"experiments.{name}")
+        results[name] = module.run(model, out)
+        print(f"[{name}] done in {time.perf_counter() - t:.1f} s: {json.dumps(results[name], ensure_ascii=False)}")
+    print(f"all studies done in {time.perf_counter() - t0:.1f} s; figures in {out}/")
+
+
+if __name__ == "__main__":
+    main()
