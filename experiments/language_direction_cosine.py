@@ -70,7 +70,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     written += save_figure(
         plot_similarity_matrices(
             sim, languages=langs, active=shown,
-            title=f"Cosine of per-language harmfulness directions ({model.name})",
+            title="Harmfulness directions: cosine between languages",
         ),
         out_dir / f"{NAME}_matrices",
     )
