@@ -1,0 +1,105 @@
+"""Model loading and description: local folders, nn.Modules, hub ids offline, dtype, chat turns."""
+
+import pytest
+import torch
+
+import mechint
+from mechint.testing import FAMILY_NAMES, byte_tokenizer, tiny_hf_model, tiny_model
+
+
+def test_load_from_module_requires_tokenizer():
+    hf = tiny_hf_model("llama")
+    with pytest.raises(ValueError, match="tokenizer"):
+        mechint.load_model(hf)
+    model = mechint.load_model(hf, tokenizer=byte_tokenizer())
+    assert isinstance(model, mechint.Model)
+    assert model.hf is hf  # wrapped in place, never copied or reimplemented
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_shapes_and_site_names(family):
+    model = tiny_model(family)
+    assert model.n_layers == 3 and model.d_model == 64 and model.n_heads == 4
+    assert model.d_head * model.n_heads == model.hf.get_submodule(model.family.layers)[0].get_submodule(
+        dict(llama="self_attn.o_proj", qwen2="self_attn.o_proj", gemma3="self_attn.o_proj",
+             gpt2="attn.c_proj", bloom="self_attention.dense")[family]
+    ).weight.shape[1 if family != "gpt2" else 0]
+    _, cache = model.run_with_cache("abc", ["blocks.0.mlp.hook_post"])
+    assert cache["blocks.0.mlp.hook_post"].shape[-1] == model.d_mlp
+    assert model.W_U.shape == (model.d_model, model.d_vocab)
+    assert model.site_names[-1] == "ln_final.hook_normalized"
+    assert f"blocks.{model.n_layers - 1}.hook_resid_post" in model.site_names
+    assert model.device == torch.device("cpu") and model.dtype == torch.float32
+
+
+def test_load_local_folder_roundtrip(tmp_path):
+    model = tiny_model("qwen2", seed=3)
+    model.hf.save_pretrained(tmp_path / "m")
+    model.tokenizer.save_pretrained(tmp_path / "m")
+    loaded = mechint.load_model(str(tmp_path / "m"))
+    assert loaded.family.name == "qwen2"
+    text = ["héllo wörld", "x"]
+    assert torch.allclose(loaded(text), model(text), atol=1e-6)
+
+
+def test_load_dtype_and_device_strings(tmp_path):
+    model = tiny_model("llama")
+    model.hf.save_pretrained(tmp_path / "m")
+    model.tokenizer.save_pretrained(tmp_path / "m")
+    bf = mechint.load_model(tmp_path / "m", dtype="bfloat16", device="cpu")
+    assert bf.dtype == torch.bfloat16
+    logits = bf("hello")
+    assert logits.dtype == torch.bfloat16 and torch.isfinite(logits.float()).all()
+    with pytest.raises(ValueError, match="unknown dtype"):
+        mechint.load_model(tmp_path / "m", dtype="float13")
+
+
+def test_missing_path_and_offline_hub_errors(monkeypatch, tmp_path):
+    with pytest.raises(FileNotFoundError, match="embedded name"):
+        mechint.load_model(str(tmp_path / "nope.gguf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OSError) as err:
+        mechint.load_model("someone/not-a-real-model-xyz")
+    message = str(err.value)
+    assert "gemma-3-270m" in message and "GGUF" in message and "nn.Module" in message
+
+
+def test_offline_hub_error_suggests_embedded_name(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OSError, match="gemma-3-270m"):
+        mechint.load_model("gemma-3-270")
+
+
+def test_unsupported_architecture_names_families():
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    cfg = GPTNeoXConfig(vocab_size=259, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                        num_attention_heads=4)
+    with pytest.raises(mechint.UnsupportedArchitectureError) as err:
+        mechint.load_model(GPTNeoXForCausalLM(cfg), tokenizer=byte_tokenizer())
+    message = str(err.value)
+    for family in FAMILY_NAMES:
+        assert family in message
+    assert "mechint/families.py" in message
+
+
+def test_format_chat():
+    model = tiny_model("llama")
+    with pytest.raises(ValueError, match="not a chat model"):
+        model.format_chat("hi")
+    model.tokenizer.chat_template = (
+        "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    )
+    assert model.is_chat
+    text = model.format_chat("How do I bake bread?", system="Be brief.")
+    assert text == "<|system|>Be brief.\n<|user|>How do I bake bread?\n<|assistant|>"
+
+
+def test_inputs_accept_ids_and_check_mask_shape():
+    model = tiny_model("gpt2")
+    ids = model.to_tokens(["abc"])
+    assert torch.equal(model(ids), model("abc"))
+    with pytest.raises(ValueError, match="attention_mask shape"):
+        model(ids, attention_mask=torch.ones(1, ids.shape[1] + 1, dtype=torch.long))
+    assert model.to_str_tokens("ab")[1:] == ["a", "b"]
