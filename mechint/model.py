@@ -348,18 +348,40 @@ def load_model(
     return Model(model, tokenizer or tok, name=name)
 
 
-def _load_hub(name: str, tokenizer, device, dtype) -> Model:
-    try:
-        model, tok = _from_pretrained(name, dtype, device)
-    except (OSError, ValueError) as err:
-        suggestion = ""
-        from . import embedded
+def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    """Whether the hub host resolves and accepts a connection (fails fast on machines without network,
+    where huggingface_hub would otherwise retry for half a minute)."""
+    import socket
 
-        near = embedded.nearest_embedded(name)
-        if near:
-            suggestion = f" Did you mean the embedded model {near!r}?"
-        raise OSError(
-            f"could not load {name!r} from the Hugging Face hub (is it reachable from here?).{suggestion} "
-            f"{_OFFLINE_WAYS}"
-        ) from err
-    return Model(model, tokenizer or tok, name=name)
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "")
+    if endpoint:
+        from urllib.parse import urlparse
+
+        host = urlparse(endpoint).hostname or host
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _load_hub(name: str, tokenizer, device, dtype) -> Model:
+    from . import embedded
+
+    errors = []
+    for local_only in (True, False):
+        if not local_only and not _hub_reachable():
+            errors.append("the hub is not reachable from this machine")
+            break
+        try:
+            model, tok = _from_pretrained(name, dtype, device, local_files_only=local_only)
+            return Model(model, tokenizer or tok, name=name)
+        except (OSError, ValueError) as err:
+            errors.append(f"{type(err).__name__}: {err}".splitlines()[0])
+    near = embedded.nearest_embedded(name)
+    suggestion = f" Did you mean the embedded model {near!r}?" if near else ""
+    raise OSError(
+        f"could not load {name!r} as a Hugging Face hub id ({'; '.join(errors)}).{suggestion} {_OFFLINE_WAYS}"
+    )
