@@ -170,7 +170,9 @@ BLOOM = Family(
     layers="transformer.h",
     lm_head="lm_head",
     top_sites={
-        "hook_embed": ModuleSite("transformer.word_embeddings", "out"),
+        # As in TransformerLens: BLOOM normalises its embeddings, and hook_embed is the normalised
+        # embedding (= blocks.0.hook_resid_pre).
+        "hook_embed": ModuleSite("transformer.word_embeddings_layernorm", "out"),
         "ln_final.hook_normalized": ModuleSite("transformer.ln_f", "out"),
     },
     block_sites={
@@ -190,10 +192,7 @@ BLOOM = Family(
         "d_model": "hidden_size",
         "n_heads": "n_head",
     },
-    notes=(
-        "BLOOM adds a layernorm after the word embeddings: blocks.0.hook_resid_pre is "
-        "word_embeddings_layernorm(hook_embed)."
-    ),
+    notes="BLOOM's hook_embed is after word_embeddings_layernorm, as in TransformerLens.",
 )
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (LLAMA, GEMMA3, QWEN2, GPT2, BLOOM)}

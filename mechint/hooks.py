@@ -121,7 +121,8 @@ def hooked(
         modules[id(stop_after.module)] = stop_after.module
 
     handles = []
-    was_training = hf_model.training
+    # Restore each module's own mode after (fine-tuning code freezes some submodules in eval()).
+    modes = [(m, m.training) for m in hf_model.modules()]
     try:
         hf_model.eval()
         if offset_module is not None:
@@ -139,7 +140,8 @@ def hooked(
     finally:
         for handle in handles:
             handle.remove()
-        hf_model.train(was_training)
+        for module, training in modes:
+            module.training = training
 
 
 def _offset_reader(state: _State):

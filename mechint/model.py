@@ -288,18 +288,6 @@ _OFFLINE_WAYS = (
 )
 
 
-def _from_pretrained(path_or_id: str, dtype: torch.dtype | None, device, **kwargs):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(
-        path_or_id, dtype=dtype or torch.float32, **kwargs
-    )
-    tokenizer = AutoTokenizer.from_pretrained(path_or_id, **kwargs)
-    if device is not None:
-        model = model.to(device)
-    return model, tokenizer
-
-
 def load_model(
     spec: str | os.PathLike | nn.Module | Model = "gemma-3-270m",
     *,
@@ -316,8 +304,8 @@ def load_model(
             ``nn.Module`` (pass its ``tokenizer``), or a hub id (needs the hub to be reachable).
         tokenizer: the tokenizer, required with an ``nn.Module``; optional override otherwise.
         device: where to put the model (default: CPU).
-        dtype: e.g. ``torch.bfloat16`` or ``"bfloat16"`` (default: float32 for loaded weights, the
-            module's own dtype for an ``nn.Module``).
+        dtype: e.g. ``torch.bfloat16`` or ``"bfloat16"`` (default: the dtype the weights are saved
+            in, float32 for the embedded models; the module's own dtype for an ``nn.Module``).
     """
     dtype = _dtype(dtype)
     if isinstance(spec, Model):
@@ -344,7 +332,7 @@ def load_model(
         raise FileNotFoundError(f"no such model file or folder: {name}. {_OFFLINE_WAYS}")
     else:
         return _load_hub(name, tokenizer, device, dtype)
-    model, tok = _from_pretrained(str(folder), dtype, device)
+    model, tok = embedded.load_hf_folder(folder, dtype, device)
     return Model(model, tokenizer or tok, name=name)
 
 
@@ -376,7 +364,7 @@ def _load_hub(name: str, tokenizer, device, dtype) -> Model:
             errors.append("the hub is not reachable from this machine")
             break
         try:
-            model, tok = _from_pretrained(name, dtype, device, local_files_only=local_only)
+            model, tok = embedded.load_hf_folder(name, dtype, device, local_files_only=local_only)
             return Model(model, tokenizer or tok, name=name)
         except (OSError, ValueError) as err:
             errors.append(f"{type(err).__name__}: {err}".splitlines()[0])
