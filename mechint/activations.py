@@ -23,6 +23,7 @@ from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .cache import atomic_write_bytes, file_lock
 from .model import Model
 
 Pool = Literal["last", "mean", "all"]
@@ -107,10 +108,19 @@ def _texts(texts) -> list[str]:
     return texts
 
 
+def _check_args(*, pool: str | None = None, batch_size: int | None = None, shard_size: int | None = None) -> None:
+    """Reject bad arguments before anything (a store folder, a forward) is made."""
+    if pool is not None and pool not in POOLS:
+        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
+    for name, value in (("batch_size", batch_size), ("shard_size", shard_size)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+
+
 def _pool(x: Tensor, mask: Tensor, pool: str) -> Tensor:
     """Pool ``[batch, pos, ...]`` over positions under a left-padding ``mask [batch, pos]``."""
     if pool == "last":
-        return x[:, -1]
+        return x[:, -1].clone()  # a view would keep the whole [batch, pos, ...] activation alive
     m = mask.to(x.dtype).reshape(*mask.shape, *([1] * (x.ndim - 2)))
     if pool == "mean":
         return (x * m).sum(1) / m.sum(1).clamp(min=1)
@@ -135,10 +145,7 @@ def iter_batches(
     Each batch runs one forward that stops after the last requested site and never computes logits.
     ``indices`` are positions in ``texts``; rows of the tensors follow them.
     """
-    if pool not in POOLS:
-        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    _check_args(pool=pool, batch_size=batch_size)
     chosen = model.sites(sites)
     if not chosen:
         raise ValueError("no sites given")
@@ -201,8 +208,10 @@ def collect(
         shard_size: texts per shard when storing.
     """
     texts = _texts(texts)
+    storing = store is not None and store is not False
+    _check_args(pool=pool, batch_size=batch_size, shard_size=shard_size if storing else None)
     names = [s.name for s in model.sites(sites)]
-    if store is not None and store is not False:
+    if storing:
         st = _open_store(store, model, texts, names, pool, dtype, max_length)
         st.fill(model, texts, batch_size=batch_size, shard_size=shard_size, progress=progress)
         return st.load(names)
@@ -337,15 +346,6 @@ _MANIFEST = "manifest.json"
 _LENGTHS = "__lengths__"
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 class ActivationStore:
     """Activations on disk: ``shard-XXXXX.safetensors`` files and a ``manifest.json``.
 
@@ -396,7 +396,7 @@ class ActivationStore:
 
     def _write_manifest(self) -> None:
         self.manifest["complete"] = self.rows_done >= int(self.meta["n_texts"])
-        _atomic_write_bytes(self.root / _MANIFEST, json.dumps(self.manifest, indent=1).encode())
+        atomic_write_bytes(self.root / _MANIFEST, json.dumps(self.manifest, indent=1).encode())
 
     # -- writing
     def fill(
@@ -408,36 +408,45 @@ class ActivationStore:
         shard_size: int = 256,
         progress: bool | str = True,
     ) -> "ActivationStore":
-        """Collect the rows not stored yet, one shard at a time."""
+        """Collect the rows not stored yet, one shard at a time.
+
+        Holds a lock on the folder while writing, and re-reads the manifest under it, so two
+        processes filling one store (studies sharing the cache) neither lose nor duplicate rows.
+        """
         texts = _texts(texts)
+        _check_args(batch_size=batch_size, shard_size=shard_size)
         if len(texts) != self.n_rows:
             raise ValueError(f"the store expects {self.n_rows} texts, got {len(texts)}")
         if _fingerprint(texts) != self.meta["texts"]:
             raise ValueError("these texts differ from the ones this store was started with")
         sites, pool = self.meta["sites"], self.meta["pool"]
         dtype = getattr(torch, self.meta["dtype"]) if self.meta["dtype"] else None
-        start = self.rows_done
-        bar = tqdm(total=self.n_rows, initial=start, desc="store", disable=not progress, unit="text")
-        while start < self.n_rows:
-            stop = min(start + shard_size, self.n_rows)
-            part = collect(
-                model, texts[start:stop], sites, pool=pool, batch_size=batch_size,
-                max_length=self.meta.get("max_length"), dtype=dtype, progress=False,
-            )
-            tensors = {n: part[n].contiguous() for n in sites}
-            if pool == "all":
-                tensors[_LENGTHS] = part.lengths
-            self._write_shard(len(self.manifest["shards"]), start, stop, tensors)
-            bar.update(stop - start)
-            start = stop
-        bar.close()
+        with file_lock(self.root / ".lock"):
+            self.manifest = json.loads((self.root / _MANIFEST).read_text())
+            for stray in self.root.glob(".*.tmp-*"):  # left by a run killed mid-write
+                stray.unlink(missing_ok=True)
+            start = self.rows_done
+            bar = tqdm(total=self.n_rows, initial=start, desc="store", disable=not progress, unit="text")
+            while start < self.n_rows:
+                stop = min(start + shard_size, self.n_rows)
+                part = collect(
+                    model, texts[start:stop], sites, pool=pool, batch_size=batch_size,
+                    max_length=self.meta.get("max_length"), dtype=dtype, progress=False,
+                )
+                tensors = {n: part[n].contiguous() for n in sites}
+                if pool == "all":
+                    tensors[_LENGTHS] = part.lengths
+                self._write_shard(len(self.manifest["shards"]), start, stop, tensors)
+                bar.update(stop - start)
+                start = stop
+            bar.close()
         return self
 
     def _write_shard(self, k: int, start: int, stop: int, tensors: dict[str, Tensor]) -> None:
         from safetensors.torch import save
 
         name = f"shard-{k:05d}.safetensors"
-        _atomic_write_bytes(self.root / name, save(tensors, metadata={"start": str(start), "stop": str(stop)}))
+        atomic_write_bytes(self.root / name, save(tensors, metadata={"start": str(start), "stop": str(stop)}))
         self.manifest["shards"].append({"file": name, "start": start, "stop": stop})
         self._write_manifest()
 
