@@ -1,0 +1,66 @@
+"""Directions: difference of means recovers a planted direction; cosines across languages."""
+
+import pytest
+import torch
+
+from mechint.directions import cosine, cosine_across, diff_in_means
+
+
+def _planted(n=400, d=32, seed=0, scale=3.0):
+    g = torch.Generator().manual_seed(seed)
+    direction = torch.randn(d, generator=g)
+    direction /= direction.norm()
+    labels = torch.arange(n) % 2
+    acts = torch.randn(n, d, generator=g) + scale * labels[:, None] * direction
+    return acts, labels, direction
+
+
+def test_diff_in_means_recovers_planted_direction_with_sign():
+    acts, labels, direction = _planted()
+    found = diff_in_means(acts, labels)
+    assert found.shape == (32,)
+    assert torch.isclose(found.norm(), torch.tensor(1.0))
+    assert cosine(found, direction) > 0.95
+    # harmful (label 1) rows project higher
+    scores = acts @ found
+    assert scores[labels == 1].mean() > scores[labels == 0].mean()
+    # swapping labels flips the sign
+    assert torch.allclose(diff_in_means(acts, 1 - labels), -found, atol=1e-6)
+
+
+def test_diff_in_means_hand_computed_and_stacked_layers():
+    acts = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 4.0]])
+    labels = [1, 1, 0, 0]
+    raw = diff_in_means(acts, labels, normalize=False)
+    assert torch.allclose(raw, torch.tensor([2.0, -3.0]))
+    stacked = torch.stack([acts, 2 * acts])  # [layer, n, d]
+    both = diff_in_means(stacked, labels, normalize=False)
+    assert torch.allclose(both, torch.stack([raw, 2 * raw]))
+
+
+def test_diff_in_means_errors():
+    acts = torch.randn(4, 8)
+    with pytest.raises(ValueError, match="3 labels for 4 rows"):
+        diff_in_means(acts, [0, 1, 0])
+    with pytest.raises(ValueError, match="both classes"):
+        diff_in_means(acts, [1, 1, 1, 1])
+    with pytest.raises(ValueError, match="empty"):
+        diff_in_means(torch.zeros(0, 8), [])
+    with pytest.raises(ValueError, match="must be 0"):
+        diff_in_means(acts, [0, 1, 2, 0])
+
+
+def test_cosine_across_languages():
+    g = torch.Generator().manual_seed(1)
+    base = torch.randn(3, 16, generator=g)  # [layer, d]
+    dirs = {"en": base, "zh": 2 * base, "ar": -base, "th": torch.randn(3, 16, generator=g)}
+    sim, langs = cosine_across(dirs)
+    assert langs == ["en", "zh", "ar", "th"] and sim.shape == (3, 4, 4)
+    assert torch.allclose(sim[:, 0, 1], torch.ones(3), atol=1e-6)
+    assert torch.allclose(sim[:, 0, 2], -torch.ones(3), atol=1e-6)
+    assert torch.allclose(sim, sim.transpose(1, 2))
+    assert torch.allclose(sim.diagonal(dim1=1, dim2=2), torch.ones(3, 4), atol=1e-6)
+    with pytest.raises(ValueError, match="different widths"):
+        cosine(torch.ones(3), torch.ones(4))
+    with pytest.raises(ValueError, match="no directions"):
+        cosine_across({})
