@@ -159,8 +159,10 @@ def iter_batches(
     out: dict[str, Tensor] = {}
 
     def reader(x: Tensor, ctx) -> None:
+        # Stay on the model's device inside the forward: a copy to the host here would wait for the
+        # device at every site, stalling the kernel queue; rows move once the forward has run.
         pooled = _pool(x.detach(), state["mask"], pool)
-        out[ctx.site.name] = pooled.to(device=out_device, dtype=out_dtype or pooled.dtype)
+        out[ctx.site.name] = pooled.to(dtype=out_dtype or pooled.dtype)
 
     hooks = [(s, reader) for s in chosen]
     starts = range(0, len(order), batch_size)
@@ -172,7 +174,7 @@ def iter_batches(
             state["mask"] = enc["attention_mask"]
             out.clear()
             model.forward(enc, logits=False)
-            yield idx, {s.name: out[s.name] for s in chosen}, enc["attention_mask"].sum(1).cpu()
+            yield idx, {s.name: out[s.name].to(out_device) for s in chosen}, enc["attention_mask"].sum(1).cpu()
 
 
 # ---------------------------------------------------------------------------------------------

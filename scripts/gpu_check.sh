@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run on the lent GPU machine (torch + transformers present; no network): the test suite on CUDA in
+# float32 and bfloat16 (tests take the device as a parameter), then the GPU benchmarks.
+# Needs the wheels listed in ../shared/gpu/README.md (+ plotly, narwhals, jaxtyping, wadler-lindig,
+# gguf) in .whl/. Logs and JSON results go to $OUT (or ./gpu_out).
+set -uo pipefail
+OUT="${OUT:-gpu_out}"; mkdir -p "$OUT"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  && export PYTHONPATH="/tmp/site:$PWD" || exit 1
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" | tee -a "$OUT/gpu.txt"
+timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m "not slow" -p no:cacheprovider -x -k "cuda or not cpu" tests 2>&1 \
+  | tee "$OUT/pytest.log" | tail -25
+for bench in ${BENCHES:-collect}; do
+  timeout "${BENCH_TIMEOUT:-240}" python3 "benchmarks/bench_${bench}.py" --device cuda --model random-llama-1b --dtype bfloat16 \
+    --out "$OUT/${bench}_cuda.json" 2>&1 | tee "$OUT/bench_${bench}.log" | tail -30
+done
