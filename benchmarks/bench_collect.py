@@ -274,7 +274,7 @@ def build_methods(model, texts, batches, args, names) -> tuple[dict, dict, dict,
         return acts
 
     runners["mechint"] = mechint_collect
-    notes["mechint"] = "end to end from strings: includes tokenizing (lengths pass + per batch)"
+    notes["mechint"] = "end to end from strings: includes tokenizing (once, then padding per batch)"
 
     sites = model.sites("hook_resid_post")
 

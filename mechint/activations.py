@@ -149,20 +149,28 @@ def iter_batches(
     chosen = model.sites(sites)
     if not chosen:
         raise ValueError("no sites given")
-    lengths = [
-        len(ids)
-        for ids in model.tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)["input_ids"]
-    ]
-    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+    # Tokenize once; batches are padded from these ids.
+    all_ids = model.tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)["input_ids"]
+    order = sorted(range(len(texts)), key=lambda i: -len(all_ids[i]))
     last_site = max(chosen, key=lambda s: s.order)
     state: dict[str, Tensor] = {}
     out: dict[str, Tensor] = {}
+    # On an asynchronous device the copy of batch i to the host is started without waiting and only
+    # awaited after batch i+1 is queued, so the device never idles while Python prepares a batch.
+    asynchronous = model.device.type == "cuda" and torch.device(out_device or model.device).type == "cpu"
+    pending: list[tuple] = []
 
     def reader(x: Tensor, ctx) -> None:
         # Stay on the model's device inside the forward: a copy to the host here would wait for the
-        # device at every site, stalling the kernel queue; rows move once the forward has run.
+        # device at every site, stalling the kernel queue.
         pooled = _pool(x.detach(), state["mask"], pool)
         out[ctx.site.name] = pooled.to(dtype=out_dtype or pooled.dtype)
+
+    def finished(item: tuple) -> tuple[list[int], dict[str, Tensor], Tensor]:
+        idx, rows, lens, event = item
+        if event is not None:
+            event.synchronize()
+        return idx, rows, lens
 
     hooks = [(s, reader) for s in chosen]
     starts = range(0, len(order), batch_size)
@@ -170,11 +178,21 @@ def iter_batches(
     with torch.inference_mode(), model.hooks(hooks, stop_after=last_site):
         for start in bar:
             idx = order[start : start + batch_size]
-            enc = model.tokenize([texts[i] for i in idx], max_length=max_length)
+            enc = model.pad([all_ids[i] for i in idx])
             state["mask"] = enc["attention_mask"]
             out.clear()
             model.forward(enc, logits=False)
-            yield idx, {s.name: out[s.name].to(out_device) for s in chosen}, enc["attention_mask"].sum(1).cpu()
+            lens = enc["attention_mask"].sum(1).to("cpu", non_blocking=asynchronous)
+            rows = {s.name: out[s.name].to(out_device, non_blocking=asynchronous) for s in chosen}
+            event = None
+            if asynchronous:
+                event = torch.cuda.Event()
+                event.record()
+            pending.append((idx, rows, lens, event))
+            if len(pending) > 1 or not asynchronous:
+                yield finished(pending.pop(0))
+        while pending:
+            yield finished(pending.pop(0))
 
 
 # ---------------------------------------------------------------------------------------------

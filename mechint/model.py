@@ -162,6 +162,21 @@ class Model:
         )
         return {"input_ids": enc["input_ids"].to(self.device), "attention_mask": enc["attention_mask"].to(self.device)}
 
+    def pad(self, ids: Sequence[Sequence[int]]) -> dict[str, Tensor]:
+        """Left-pad lists of token ids into ``input_ids`` and ``attention_mask`` on the model's device."""
+        if not ids:
+            raise ValueError("no token sequences to pad")
+        width = max(len(row) for row in ids)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(row)) + list(row) for row in ids])
+        mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in ids])
+        if self.device.type == "cuda":  # pinned + non_blocking: the upload does not wait for queued work
+            return {
+                "input_ids": input_ids.pin_memory().to(self.device, non_blocking=True),
+                "attention_mask": mask.pin_memory().to(self.device, non_blocking=True),
+            }
+        return {"input_ids": input_ids.to(self.device), "attention_mask": mask.to(self.device)}
+
     def to_tokens(self, texts: TextInput, **kwargs) -> Int[Tensor, "batch pos"]:
         return self.tokenize(texts, **kwargs)["input_ids"]
 

@@ -10,7 +10,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" | tee -a "$OUT/gpu.txt"
-timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m "not slow" -p no:cacheprovider -x -k "cuda or not cpu" tests 2>&1 \
+timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m "not slow" -p no:cacheprovider -k "cuda or not cpu" tests 2>&1 \
   | tee "$OUT/pytest.log" | tail -25
 for bench in ${BENCHES:-collect}; do
   timeout "${BENCH_TIMEOUT:-240}" python3 "benchmarks/bench_${bench}.py" --device cuda --model random-llama-1b --dtype bfloat16 \

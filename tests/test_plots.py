@@ -237,6 +237,7 @@ def test_save_figure_without_browser_warns_and_writes_html(tmp_path, monkeypatch
 
 
 def test_save_figure_survives_a_broken_browser(tmp_path, monkeypatch):
+    pytest.importorskip("kaleido", reason="without kaleido no browser is launched at all")
     fake = tmp_path / "fake-chromium"
     fake.write_text("#!/bin/sh\nexit 1\n")
     fake.chmod(0o755)
