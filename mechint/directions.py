@@ -1,8 +1,10 @@
 """Directions in activation space and how they compare across languages.
 
-A harmfulness direction at one layer is the unit vector along the difference of class means
-(harmful minus harmless), sign fixed so harmful scores high. Computed per language and per layer,
-their cosine similarity says whether languages share one direction.
+A harmfulness direction at one layer is a unit vector, sign fixed so harmful (label 1) rows score
+high: the difference of class means, the first principal component of paired differences, or a
+linear probe's weights. Computed per language and per layer, their cosine similarity says whether
+languages share one direction, and the AUROC of one language's direction on another language's rows
+says whether it transfers.
 """
 
 from __future__ import annotations
@@ -69,3 +71,127 @@ def cosine_across(
         raise ValueError(f"each direction must be [layer, d], got {tuple(directions[langs[0]].shape)}")
     unit = stacked.double() / stacked.double().norm(dim=-1, keepdim=True).clamp(min=1e-12)
     return torch.einsum("lad,lbd->lab", unit, unit).float(), langs
+
+
+def _orient(direction: Tensor, acts: Tensor, y: Tensor) -> Tensor:
+    """Flip ``direction [..., d]`` where label-1 rows of ``acts [..., n, d]`` project lower on average."""
+    proj = torch.einsum("...nd,...d->...n", acts, direction)
+    sign = torch.where(proj[..., y].mean(-1) >= proj[..., ~y].mean(-1), 1.0, -1.0)
+    return direction * sign.unsqueeze(-1).to(direction.dtype)
+
+
+def pca_direction(
+    acts: Float[Tensor, "... n d"], labels: Sequence[int] | Tensor, *, seed: int = 0
+) -> Float[Tensor, "... d"]:
+    """First principal component of paired differences (harmful row minus harmless row), unit length,
+    oriented so label-1 rows score higher.
+
+    Rows of the two classes are paired at random (``seed``) up to the size of the smaller class; the
+    component is taken without centring, so it captures the mean shift as well as its main axis of
+    variation (the convention of the difference-of-pairs PCA in the refusal-direction literature).
+    """
+    if acts.ndim < 2 or acts.shape[-2] == 0:
+        raise ValueError(f"activations must be [..., n, d] with n > 0, got shape {tuple(acts.shape)}")
+    y = _labels(labels, acts.shape[-2]).to(acts.device)
+    pos, neg = torch.nonzero(y).reshape(-1), torch.nonzero(~y).reshape(-1)
+    g = torch.Generator().manual_seed(seed)
+    k = min(len(pos), len(neg))
+    pos = pos[torch.randperm(len(pos), generator=g)[:k].to(pos.device)]
+    neg = neg[torch.randperm(len(neg), generator=g)[:k].to(neg.device)]
+    x = acts.double()
+    diffs = x[..., pos, :] - x[..., neg, :]  # [..., k, d]
+    # top right-singular vector of the (uncentred) difference matrix
+    _, _, vh = torch.linalg.svd(diffs, full_matrices=False)
+    direction = vh[..., 0, :]
+    return _orient(direction, x, y).float()
+
+
+def direction_by(
+    method: str, acts: Float[Tensor, "... n d"], labels: Sequence[int] | Tensor, **kwargs
+) -> Float[Tensor, "... d"]:
+    """A unit harmfulness direction by ``method``: ``"mean"`` (difference of means), ``"pca"``
+    (first principal component of paired differences) or ``"probe"`` (logistic-regression weights,
+    see :mod:`mechint.probes`)."""
+    if method == "mean":
+        return diff_in_means(acts, labels)
+    if method == "pca":
+        return pca_direction(acts, labels, **kwargs)
+    if method == "probe":
+        from .probes import probe_direction
+
+        return probe_direction(acts, labels, **kwargs)
+    raise ValueError(f"unknown direction method {method!r}; use 'mean', 'pca' or 'probe'")
+
+
+def auroc(scores: Float[Tensor, "... n"], labels: Sequence[int] | Tensor) -> Float[Tensor, "..."]:
+    """Area under the ROC curve of ``scores`` for label 1 (harmful) against label 0, along the last
+    axis; ties count one half (the Mann-Whitney U statistic divided by n1 * n0)."""
+    y = _labels(labels, scores.shape[-1]).to(scores.device)
+    s = scores.double()
+    neg = s[..., ~y].sort(-1).values.contiguous()  # [..., n0]
+    pos = s[..., y].contiguous()  # [..., n1]
+    below = torch.searchsorted(neg, pos, side="left")  # negatives strictly below each positive
+    upto = torch.searchsorted(neg, pos, side="right")  # ... or equal to it
+    wins = below.double() + 0.5 * (upto - below).double()
+    return (wins.sum(-1) / (pos.shape[-1] * neg.shape[-1])).float()
+
+
+def per_language_directions(
+    acts: Float[Tensor, "layer n d"],
+    labels: Sequence[int] | Tensor,
+    languages: Sequence[str],
+    *,
+    method: str = "mean",
+    order: Sequence[str] | None = None,
+    **kwargs,
+) -> dict[str, Float[Tensor, "layer d"]]:
+    """One direction per language (and layer) from the rows of that language.
+
+    A language without examples of both classes raises, naming it.
+    """
+    if len(languages) != acts.shape[-2]:
+        raise ValueError(f"{len(languages)} languages for {acts.shape[-2]} rows of activations")
+    y = torch.as_tensor(labels).reshape(-1)
+    out = {}
+    for lang in order or sorted(set(languages)):
+        rows = torch.tensor([i for i, l in enumerate(languages) if l == lang], dtype=torch.long)
+        if len(rows) == 0:
+            raise ValueError(f"no rows in language {lang!r}")
+        classes = set(y[rows].tolist())
+        if classes != {0, 1}:
+            raise ValueError(f"language {lang!r} has examples of only one class ({sorted(classes)})")
+        out[lang] = direction_by(method, acts[..., rows.to(acts.device), :], y[rows], **kwargs)
+    return out
+
+
+def transfer_auroc(
+    directions: Mapping[str, Float[Tensor, "layer d"]],
+    acts: Float[Tensor, "layer n d"],
+    labels: Sequence[int] | Tensor,
+    languages: Sequence[str],
+    *,
+    targets: Sequence[str] | None = None,
+) -> tuple[Float[Tensor, "layer source target"], list[str], list[str]]:
+    """How well each language's direction separates the classes in each language, per layer.
+
+    Returns ``(auc[layer, source, target], sources, targets)``: the AUROC of the projections of the
+    target language's rows on the source language's direction. Pass held-out rows (split by item id)
+    so that no translation of a training item is scored.
+    """
+    sources = list(directions)
+    targets = list(targets) if targets is not None else sorted(set(languages))
+    y = torch.as_tensor(labels).reshape(-1)
+    width = acts.shape[-1]
+    for name, d in directions.items():
+        if d.shape[-1] != width:
+            raise ValueError(f"direction of {name!r} has width {d.shape[-1]}, activations have width {width}")
+    out = torch.empty(acts.shape[0], len(sources), len(targets))
+    for j, lang in enumerate(targets):
+        rows = torch.tensor([i for i, l in enumerate(languages) if l == lang], dtype=torch.long)
+        if len(rows) == 0:
+            raise ValueError(f"no rows in target language {lang!r}")
+        x = acts[:, rows.to(acts.device)].double()  # [layer, m, d]
+        for i, src in enumerate(sources):
+            scores = torch.einsum("lmd,ld->lm", x, directions[src].to(x))
+            out[:, i, j] = auroc(scores, y[rows])
+    return out, sources, targets

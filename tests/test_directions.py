@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from mechint.directions import cosine, cosine_across, diff_in_means
+from mechint.directions import auroc, cosine, cosine_across, diff_in_means, pca_direction, per_language_directions, transfer_auroc
 
 
 def _planted(n=400, d=32, seed=0, scale=3.0):
@@ -64,3 +64,51 @@ def test_cosine_across_languages():
         cosine(torch.ones(3), torch.ones(4))
     with pytest.raises(ValueError, match="no directions"):
         cosine_across({})
+
+
+def test_auroc_matches_sklearn_with_ties_and_batches():
+    from sklearn.metrics import roc_auc_score
+
+    g = torch.Generator().manual_seed(0)
+    labels = (torch.rand(200, generator=g) > 0.4).long()
+    scores = torch.randn(3, 200, generator=g).round(decimals=1)  # many ties
+    ours = auroc(scores, labels)
+    for layer in range(3):
+        assert abs(ours[layer].item() - roc_auc_score(labels.numpy(), scores[layer].numpy())) < 1e-6
+    assert auroc(labels.float(), labels).item() == 1.0
+    assert auroc(-labels.float(), labels).item() == 0.0
+    assert auroc(torch.zeros(10), torch.arange(10) % 2).item() == 0.5
+
+
+def test_pca_direction_recovers_planted_direction_with_sign():
+    acts, labels, direction = _planted(scale=4.0)
+    found = pca_direction(acts, labels)
+    assert abs(cosine(found, direction).item()) > 0.9
+    assert cosine(found, direction) > 0  # oriented: harmful scores high
+    stacked = pca_direction(torch.stack([acts, -acts]), labels)
+    assert cosine(stacked[0], direction) > 0.9 and cosine(stacked[1], -direction) > 0.9
+
+
+def test_per_language_directions_and_transfer():
+    g = torch.Generator().manual_seed(2)
+    d, n = 16, 120
+    shared = torch.randn(d, generator=g)
+    shared /= shared.norm()
+    own = torch.randn(d, generator=g)
+    own /= own.norm()
+    langs = ["en"] * n + ["xx"] * n + ["yy"] * n
+    labels = torch.cat([torch.arange(n) % 2] * 3)
+    acts = torch.randn(3 * n, d, generator=g)
+    acts[: 2 * n] += 3 * labels[: 2 * n, None] * shared  # en and xx share the direction
+    acts[2 * n :] += 3 * labels[2 * n :, None] * own  # yy uses another one
+    dirs = per_language_directions(acts[None], labels, langs, order=["en", "xx", "yy"])
+    auc, sources, targets = transfer_auroc({"en": dirs["en"]}, acts[None], labels, langs)
+    assert sources == ["en"] and targets == ["en", "xx", "yy"]
+    assert auc[0, 0, 0] > 0.95 and auc[0, 0, 1] > 0.95
+    assert 0.3 < auc[0, 0, 2] < 0.7  # does not transfer to the language with its own direction
+    with pytest.raises(ValueError, match="only one class"):
+        per_language_directions(acts[None], torch.ones(3 * n), langs)
+    with pytest.raises(ValueError, match="width"):
+        transfer_auroc({"en": torch.ones(1, d + 1)}, acts[None], labels, langs)
+    with pytest.raises(ValueError, match="unknown direction method"):
+        per_language_directions(acts[None], labels, langs, method="median")
