@@ -231,6 +231,12 @@ def collect(
     storing = store is not None and store is not False
     _check_args(pool=pool, batch_size=batch_size, shard_size=shard_size if storing else None)
     names = [s.name for s in model.sites(sites)]
+    if store is True and model.active_hooks:
+        raise ValueError(
+            "collect(store=True) keys the shared store by model, texts, sites and pool, not by the "
+            f"{model.active_hooks} hook(s) active around it, so it could return activations collected "
+            "without them: pass store=None, or an explicit store folder that names the intervention"
+        )
     if storing:
         st = _open_store(store, model, texts, names, pool, dtype, max_length)
         st.fill(model, texts, batch_size=batch_size, shard_size=shard_size, progress=progress)

@@ -68,6 +68,7 @@ class Model:
         self.d_mlp: int = self._mlp_width()
         self.d_vocab: int = int(self.hf.get_submodule(self.family.lm_head).weight.shape[0])
         self._sites: dict[str, Site] = {}
+        self._active_hooks = 0
         params = inspect.signature(self.base.forward).parameters
         self._takes_position_ids = "position_ids" in params
         if self.tokenizer.pad_token_id is None:
@@ -139,8 +140,18 @@ class Model:
         including each step of :meth:`generate`. Hooks are removed on exit, also on error."""
         pairs = [(self.site(s), fn) for s, fn in hooks]
         stop = self.site(stop_after) if stop_after is not None else None
-        with hooked(self.hf, pairs, stop_after=stop, offset_module=self.base):
-            yield self
+        self._active_hooks += len(pairs)
+        try:
+            with hooked(self.hf, pairs, stop_after=stop, offset_module=self.base):
+                yield self
+        finally:
+            self._active_hooks -= len(pairs)
+
+    @property
+    def active_hooks(self) -> int:
+        """How many hook functions enclosing :meth:`hooks` contexts have registered right now (an
+        intervention around :func:`mechint.collect` changes what it collects)."""
+        return self._active_hooks
 
     # ------------------------------------------------------------------ inputs
     def tokenize(

@@ -497,3 +497,21 @@ def test_kill_and_resume(tmp_path: Path):
     _assert_same(loaded, expected)
     for start, stop, tensors in st.iter_shards():
         assert tensors["__lengths__"].numel() == stop - start
+
+
+def test_shared_store_refuses_active_hooks(tmp_path, monkeypatch):
+    """An intervention around collect must not be answered from the shared store of the plain model."""
+    import mechint
+    from mechint.testing import tiny_model
+
+    monkeypatch.setenv("MECHINT_CACHE", str(tmp_path))
+    model = tiny_model("llama", seed=5)
+    plain = mechint.collect(model, ["ab", "cde"], "blocks.1.hook_resid_post", store=True, progress=False)
+    push = mechint.add_value(torch.ones(model.d_model))
+    with model.hooks([("blocks.0.hook_resid_post", push)]):
+        assert model.active_hooks == 1
+        with pytest.raises(ValueError, match="hook"):
+            mechint.collect(model, ["ab", "cde"], "blocks.1.hook_resid_post", store=True, progress=False)
+        steered = mechint.collect(model, ["ab", "cde"], "blocks.1.hook_resid_post", progress=False)
+    assert model.active_hooks == 0
+    assert not torch.allclose(steered["blocks.1.hook_resid_post"], plain["blocks.1.hook_resid_post"])
