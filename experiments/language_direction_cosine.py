@@ -14,7 +14,6 @@ Run alone: ``python -m experiments.language_direction_cosine`` (or through ``pyt
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
@@ -22,27 +21,21 @@ import torch
 
 import mechint
 from mechint import data
-from mechint.directions import cosine, cosine_across, diff_in_means
-from mechint.plots import plot_layer_lines, plot_similarity_matrices, save_figure
+from mechint.directions import cosine, cosine_across, diff_in_means, per_language_directions
+from mechint.plots import plot_layer_heatmap, plot_layer_lines, plot_similarity_matrices, save_figure
+
+from ._common import LANGUAGES, safety_activations, write_table
 
 NAME = "language_direction_cosine"
-LANGUAGES = ("en", "zh", "vi", "ar", "th")
 
 
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, batch_size: int = 16) -> dict:
     """Compute the per-layer cross-language cosines on ``model`` and write the figure and numbers."""
     out_dir = Path(out_dir)
-    ds = data.load_safety_pairs(list(LANGUAGES), n_per_class=n_per_class)
-    sites = [f"blocks.{l}.hook_resid_post" for l in range(model.n_layers)]
-    acts = mechint.collect(model, ds, sites, pool="last", batch_size=batch_size, store=True, progress=NAME)
-    stacked = acts.stack(sites)  # [layer, n, d]
-    languages = ds.row_languages
-    labels = torch.as_tensor(ds.labels)
+    sa = safety_activations(model, n_per_class=n_per_class, batch_size=batch_size)
+    ds, stacked, labels, languages = sa.dataset, sa.acts, sa.labels, sa.languages
 
-    directions = {}
-    for lang in LANGUAGES:
-        rows = torch.tensor([i for i, l in enumerate(languages) if l == lang])
-        directions[lang] = diff_in_means(stacked[:, rows], labels[rows])
+    directions = per_language_directions(stacked, labels, languages, order=list(LANGUAGES))
     sim, langs = cosine_across(directions)  # [layer, lang, lang]
     en = langs.index("en")
 
@@ -75,11 +68,14 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         out_dir / f"{NAME}_matrices",
     )
 
-    with open(out_dir / f"{NAME}.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["layer", *lines])
-        for layer in range(model.n_layers):
-            w.writerow([layer, *[f"{v[layer]:.6f}" for v in lines.values()]])
+    rows = [l for l in lines if not l.startswith("en (")]
+    written += save_figure(
+        plot_layer_heatmap(torch.tensor([lines[l] for l in rows]), row_labels=rows, zmid=0.0,
+                           title="Cosine with the English harmfulness direction", colorbar_title="cosine"),
+        out_dir / f"{NAME}_heatmap",
+    )
+    write_table(out_dir / f"{NAME}.csv", ["layer", *lines],
+                [[layer, *[float(v[layer]) for v in lines.values()]] for layer in range(model.n_layers)])
     best = {l: max(range(model.n_layers), key=lambda k: sim[k, en, i].item()) for i, l in enumerate(langs) if l != "en"}
     summary = {
         "model": str(model.name),

@@ -1,0 +1,77 @@
+"""What several studies share: the safety data set, its last-token residuals, and output helpers."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+import mechint
+from mechint import data
+
+# The languages MultiJail (harmful) and the XQuAD questions (harmless) share.
+LANGUAGES = ("en", "zh", "vi", "ar", "th")
+
+
+@dataclass
+class SafetyActivations:
+    """Last-token residuals ``acts [layer, n, d]`` of the safety pairs, with their rows' labels,
+    languages and a train/test split by item id (30% of items held out, stratified, seed 0)."""
+
+    dataset: data.Dataset
+    acts: torch.Tensor
+    labels: torch.Tensor
+    languages: list[str]
+    train: torch.Tensor  # row indices
+    test: torch.Tensor
+
+    def rows(self, subset: torch.Tensor, language: str | None = None) -> torch.Tensor:
+        """Row indices of ``subset`` (train/test), optionally of one language."""
+        if language is None:
+            return subset
+        return subset[[self.languages[i] == language for i in subset.tolist()]]
+
+
+def split_rows(ds: data.Dataset, *, test_fraction: float = 0.3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Train and test row indices of ``ds``, split by item id (translations stay on one side)."""
+    _, test = data.split_by_item(ds, test_fraction=test_fraction, seed=seed)
+    held_out = set(test.item_ids)
+    is_test = torch.tensor([ex.item_id in held_out for ex in ds])
+    return torch.nonzero(~is_test).reshape(-1), torch.nonzero(is_test).reshape(-1)
+
+
+def safety_activations(
+    model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16, progress: str = "safety pairs"
+) -> SafetyActivations:
+    """Collect (or reuse from the shared store) the last-token ``hook_resid_post`` at every layer."""
+    ds = data.load_safety_pairs(list(LANGUAGES), n_per_class=n_per_class)
+    sites = [f"blocks.{l}.hook_resid_post" for l in range(model.n_layers)]
+    acts = mechint.collect(model, ds, sites, pool="last", batch_size=batch_size, store=True, progress=progress)
+    train, test = split_rows(ds)
+    return SafetyActivations(ds, acts.stack(sites), torch.as_tensor(ds.labels), ds.row_languages, train, test)
+
+
+def write_table(path: Path, header: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """A CSV with floats at 6 decimals."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for row in rows:
+            w.writerow([f"{v:.6f}" if isinstance(v, float) else v for v in row])
+
+
+def write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=1, ensure_ascii=False))
+
+
+def rounded(x, digits: int = 6):
+    """Nested lists of floats (from tensors) rounded for JSON."""
+    if isinstance(x, torch.Tensor):
+        x = x.tolist()
+    if isinstance(x, list):
+        return [rounded(v, digits) for v in x]
+    return round(float(x), digits)

@@ -1,0 +1,80 @@
+"""Study: does the English harmfulness direction separate harmful from harmless in other languages?
+
+The English direction (difference of means, and the first principal component of paired differences)
+is computed from English *training* items at every layer; its AUROC is measured on the *held-out*
+items of every language (split by item id, so no translation of a training item is scored). Each
+language's own direction, from its own training items, gives the in-language reference.
+
+Writes ``figures/direction_transfer.png`` (AUROC of the English direction per language and layer),
+``direction_transfer_heatmap.png``, and the numbers as ``.csv``/``.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+import mechint
+from mechint.directions import per_language_directions, transfer_auroc
+from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
+
+from ._common import LANGUAGES, rounded, safety_activations, write_json, write_table
+
+NAME = "direction_transfer"
+METHODS = ("mean", "pca")
+
+
+def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None) -> dict:
+    out_dir = Path(out_dir)
+    sa = safety_activations(model, n_per_class=n_per_class)
+    tr, te = sa.train, sa.test
+    train_langs = [sa.languages[i] for i in tr.tolist()]
+    test_langs = [sa.languages[i] for i in te.tolist()]
+    results = {}
+    for method in METHODS:
+        own = per_language_directions(sa.acts[:, tr], sa.labels[tr], train_langs, method=method, order=list(LANGUAGES))
+        auc, sources, targets = transfer_auroc(own, sa.acts[:, te], sa.labels[te], test_langs, targets=list(LANGUAGES))
+        results[method] = (auc, sources, targets)
+
+    auc, sources, targets = results["mean"]
+    en = sources.index("en")
+    from_en = {t: auc[:, en, j].tolist() for j, t in enumerate(targets)}
+    fig = plot_layer_lines(
+        from_en,
+        title=f"AUROC of the English harmfulness direction on held-out items ({model.name})",
+        yaxis_title="AUROC (harmful vs harmless)",
+        reference=0.5,
+    )
+    written = save_figure(fig, out_dir / NAME)
+    rows = [f"{t} ({m})" for m in METHODS for t in targets]
+    matrix = torch.stack([results[m][0][:, results[m][1].index("en"), j] for m in METHODS for j in range(len(targets))])
+    written += save_figure(
+        plot_layer_heatmap(matrix, row_labels=rows, title="English direction, AUROC per language and layer",
+                           colorbar_title="AUROC", zmid=0.5, show_values=False),
+        out_dir / f"{NAME}_heatmap",
+    )
+
+    table = []
+    summary = {"model": str(model.name), "site": "blocks.{l}.hook_resid_post, last token",
+               "split": "by item id, 30% of items held out, stratified, seed 0",
+               "n_test_rows_per_language": {t: test_langs.count(t) for t in targets}, "methods": {}}
+    for method, (auc_m, src, tgt) in results.items():
+        e = src.index("en")
+        per_lang = {}
+        for j, t in enumerate(tgt):
+            best = int(auc_m[:, e, j].argmax())
+            own_best = int(auc_m[:, j, j].argmax())
+            per_lang[t] = {
+                "english_direction": {"best_layer": best, "auroc": round(auc_m[best, e, j].item(), 4),
+                                      "last_layer": round(auc_m[-1, e, j].item(), 4)},
+                "own_direction": {"best_layer": own_best, "auroc": round(auc_m[own_best, j, j].item(), 4)},
+            }
+            for layer in range(auc_m.shape[0]):
+                table.append([method, t, layer, float(auc_m[layer, e, j]), float(auc_m[layer, j, j])])
+        summary["methods"][method] = {"per_language": per_lang, "auroc[layer][source][target]": rounded(auc_m, 4),
+                                      "sources": src, "targets": tgt}
+    write_table(out_dir / f"{NAME}.csv", ["method", "language", "layer", "auroc_english_direction", "auroc_own_direction"], table)
+    write_json(out_dir / f"{NAME}.json", summary)
+    return {"figures": [str(p) for p in written],
+            "english_direction_best": {t: v["english_direction"] for t, v in summary["methods"]["mean"]["per_language"].items()}}
