@@ -7,13 +7,32 @@ Load a model (:func:`load_model`), name its activations in TransformerLens vocab
 
 from . import data
 from .activations import Activations, ActivationStore, RunningMoments, collect, collect_stats
-from .directions import cosine, cosine_across, diff_in_means
+from .directions import (
+    auroc,
+    cosine,
+    cosine_across,
+    diff_in_means,
+    pca_direction,
+    per_language_directions,
+    transfer_auroc,
+)
 from .families import FAMILIES, Family, UnsupportedArchitectureError
 from .hooks import HookContext, add_value, save, scale_value, set_value
+from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
 from .model import Model, load_model
 from .sites import Site, UnknownSiteError
 
 __all__ = [
+    "AblateDirection",
+    "AddDirection",
+    "EditNeurons",
+    "Intervention",
+    "auroc",
+    "intervene",
+    "intervention_hooks",
+    "pca_direction",
+    "per_language_directions",
+    "transfer_auroc",
     "ActivationStore",
     "Activations",
     "FAMILIES",

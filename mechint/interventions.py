@@ -1,0 +1,454 @@
+"""Causal interventions: add or ablate a direction, set / add to / scale chosen MLP neurons.
+
+An intervention is a small object that turns into ``(site, fn)`` pairs for the one hook engine
+(:meth:`Model.hooks`); :func:`intervene` applies any number of them as a context manager. Inside it,
+every forward pass of the model is intervened on: a plain forward, :func:`mechint.collect` (its reads
+see the written values), and every step of :meth:`Model.generate` with the KV cache on::
+
+    steer = AddDirection(direction, 8.0, layers=[6])                  # alpha * unit(direction)
+    with intervene(model, steer, AblateDirection(refusal, layers=None)):
+        model.generate(["Tell me about"], max_new_tokens=20)
+
+Interventions apply in the order given (at one site, the first given acts first; across sites the
+forward order decides). Directions are kept on the CPU and moved to a device once (not once per
+generation step); the arithmetic runs in float32 (or the activation's dtype if wider) and the result
+is rounded back once, so a bfloat16 model sees one rounding instead of several. Cells outside the
+chosen rows and positions are left bit for bit as they were.
+
+Positions follow the engine: non-negative positions are absolute (counted from the start of the
+padded sequence; during generation, from the start of the prompt), negative ones count from the end
+of the current call (``-1``: the last token of a forward, the newest token of each generation step).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from .hooks import HookContext, HookFn, Index, _index, _local_positions, _rows
+from .model import Model
+from .sites import Site
+
+__all__ = ["AblateDirection", "AddDirection", "EditNeurons", "Intervention", "intervene", "intervention_hooks"]
+
+_FULL_NAME = re.compile(r"^blocks\.\d+\.")
+_EDIT_MODES = ("set", "add", "scale")
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _site_width(model: Model, site: Site) -> int:
+    """Width of a site's vectors: ``d_mlp`` for ``mlp.hook_post``, ``n_heads * d_head`` for
+    ``attn.hook_z`` (the heads concatenated, as the output projection reads them), else ``d_model``."""
+    if site.key == "mlp.hook_post":
+        return model.d_mlp
+    if site.heads is not None:
+        return site.heads[0] * site.heads[1]
+    return model.d_model
+
+
+def _width_name(site: Site) -> str:
+    if site.key == "mlp.hook_post":
+        return "d_mlp"
+    if site.heads is not None:
+        return "n_heads * d_head"
+    return "d_model"
+
+
+def _resolve_sites(model: Model, sites: str | Iterable[str], layers: int | Iterable[int] | None) -> list[Site]:
+    """Sites from names; ``layers`` picks the layers of bare keys (``"hook_resid_post"``)."""
+    names = [sites] if isinstance(sites, str) else list(sites)
+    if not names:
+        raise ValueError("no sites given")
+    if layers is None:
+        return model.sites(names)
+    chosen = _layer_list(model, layers)
+    out: list[Site] = []
+    for name in names:
+        key = name.removeprefix("blocks.*.")
+        if _FULL_NAME.match(key):
+            raise ValueError(
+                f"layers={chosen} picks the layers of bare site keys such as 'hook_resid_post'; "
+                f"{name!r} already names its layer: drop layers= or give the key alone"
+            )
+        if key in model.family.top_sites:
+            raise ValueError(f"{name!r} is a model-level site with no layers; drop layers= to use it")
+        out += [model.site(f"blocks.{l}.{key}") for l in chosen]  # unknown keys: nearest names
+    seen: set[str] = set()
+    return [s for s in out if not (s.name in seen or seen.add(s.name))]
+
+
+def _layer_list(model: Model, layers: int | Iterable[int]) -> list[int]:
+    items = [layers] if isinstance(layers, int) else [int(l) for l in layers]
+    if not items:
+        raise ValueError("layers= is empty; give at least one layer, or None for every layer")
+    out = []
+    for l in items:
+        if not -model.n_layers <= l < model.n_layers:
+            raise ValueError(f"layer {l} is out of range: the model has layers 0..{model.n_layers - 1}")
+        out.append(l % model.n_layers)
+    return out
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.promote_types(dtype, torch.float32)
+
+
+class _OnDevice:
+    """A CPU tensor (float64 for values, so a float64 model loses nothing) cast and copied once to
+    each device and compute dtype it is used with, not once per call or generation step."""
+
+    def __init__(self, value: Tensor):
+        self.value = value
+        self._copies: dict[tuple[torch.device, torch.dtype], Tensor] = {}
+
+    def on(self, device: torch.device, dtype: torch.dtype) -> Tensor:
+        key = (device, dtype)
+        got = self._copies.get(key)
+        if got is None:
+            got = self._copies[key] = self.value.to(dtype).to(device)  # cast on the CPU (MPS has no float64)
+        return got
+
+
+def _cell_writer(
+    update: Callable[[Tensor, HookContext], Tensor], positions: Index, rows: Index
+) -> HookFn:
+    """A hook function that replaces the cells at ``rows`` x ``positions`` by ``update(cells, ctx)``.
+
+    ``update`` receives the selected cells as ``[rows, pos, width]`` in the compute dtype (heads are
+    concatenated for ``attn.hook_z``) and returns new cells of the same shape, without changing its
+    input in place. Everything else is left bit for bit as it was.
+    """
+
+    def fn(x: Tensor, ctx: HookContext) -> Tensor | None:
+        cols = _local_positions(positions, x.shape[1], ctx.offset)
+        if cols is None:
+            return None
+        flat = x.flatten(-2) if ctx.site.heads is not None else x
+        cdtype = _compute_dtype(flat.dtype)
+        if positions is None and rows is None:
+            out = update(flat.to(cdtype), ctx).to(flat.dtype)
+        else:
+            idx = _index(flat, _rows(rows, flat.shape[0]), cols)
+            out = flat.clone()
+            out[idx] = update(flat[idx].to(cdtype), ctx).to(flat.dtype)
+        return out.unflatten(-1, ctx.site.heads) if ctx.site.heads is not None else out
+
+    return fn
+
+
+def _check_width(site: Site, got: int, width: int, what: str) -> None:
+    if got != width:
+        raise ValueError(
+            f"{what} has width {got} but the site {site.name} has width {width} ({_width_name(site)})"
+        )
+
+
+class _Directional:
+    """Holds a unit direction ``[d]`` or one per layer ``[n_layers, d]``, normalised in float64;
+    ``self.direction`` is its float32 copy."""
+
+    def _set_direction(self, direction, *, normalize: bool = True) -> None:
+        d = torch.as_tensor(direction).detach()
+        if d.ndim not in (1, 2) or d.shape[-1] == 0 or (d.ndim == 2 and d.shape[0] == 0):
+            raise ValueError(
+                f"a direction must be [d] or one per layer [n_layers, d], got shape {tuple(d.shape)}"
+            )
+        d = d.to(device="cpu", dtype=torch.float64)
+        if not torch.isfinite(d).all():
+            raise ValueError("the direction has non-finite entries (nan or inf)")
+        norms = d.norm(dim=-1)
+        if (norms == 0).any():
+            where = "" if d.ndim == 1 else f" at row(s) {torch.nonzero(norms == 0).reshape(-1).tolist()}"
+            raise ValueError(f"the direction is zero{where}: it has no unit vector")
+        self.per_layer = d.ndim == 2
+        self.width = int(d.shape[-1])
+        unit = d / norms[..., None] if normalize else d
+        self.direction = unit.to(torch.float32)  # what users read back
+        self._dir = _OnDevice(unit)
+
+    def _check_site(self, model: Model, site: Site) -> None:
+        _check_width(site, self.width, _site_width(model, site), f"the direction of {type(self).__name__}")
+        if self.per_layer:
+            if self.direction.shape[0] != model.n_layers:
+                raise ValueError(
+                    f"a per-layer direction needs one row per layer: got {self.direction.shape[0]} rows, "
+                    f"the model has n_layers={model.n_layers}"
+                )
+            if site.layer is None:
+                raise ValueError(f"a per-layer direction [n_layers, d] cannot act at the model-level site {site.name}")
+
+    def _unit_at(self, site: Site, x: Tensor) -> Tensor:
+        """The direction for ``site`` on ``x``'s device, in the compute dtype."""
+        _check_width(site, x.shape[-1], self.width, "the activation")
+        d = self._dir.on(x.device, x.dtype)
+        return d[site.layer] if self.per_layer else d
+
+
+# ---------------------------------------------------------------------------------------------
+# Interventions
+# ---------------------------------------------------------------------------------------------
+
+
+class Intervention:
+    """Base class: something that becomes ``(site, fn)`` pairs for :meth:`Model.hooks`."""
+
+    def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
+        """The hook pairs of this intervention on ``model``, in the order they apply; raises if the
+        intervention does not fit the model (unknown sites, widths, neuron indices)."""
+        raise NotImplementedError
+
+
+class AddDirection(_Directional, Intervention):
+    """Add ``alpha * unit(direction)`` at chosen sites, rows and positions (steering).
+
+    Args:
+        direction: ``[d]``, or ``[n_layers, d]`` for one direction per layer (row ``l`` acts at
+            layer ``l``'s sites). ``d`` is the site's width (``d_model`` for residual sites).
+        alpha: the length added: a float, or a tensor with one value per chosen row (``[batch]``
+            when ``rows`` is None), e.g. to steer some prompts of a batch harder than others.
+        sites: site names; a bare key (``"hook_resid_post"``, the default) means that site at every
+            layer, or at the layers in ``layers``. Full names (``"blocks.6.hook_resid_post"``,
+            ``"ln_final.hook_normalized"``) act where they say.
+        layers: restrict bare keys to these layers (int or list; negative counts from the end).
+        positions: which token positions (see the module docstring); ``None``: all of them,
+            including every new token during generation.
+        rows: which batch rows; ``None``: all.
+        normalize: ``False`` adds ``alpha * direction`` as given (e.g. a raw difference of means).
+    """
+
+    def __init__(
+        self,
+        direction: Float[Tensor, d] | Float[Tensor, "layer d"],
+        alpha: float | Float[Tensor, rows] = 1.0,
+        *,
+        sites: str | Sequence[str] = ("hook_resid_post",),
+        layers: int | Sequence[int] | None = None,
+        positions: Index = None,
+        rows: Index = None,
+        normalize: bool = True,
+    ):
+        self._set_direction(direction, normalize=normalize)
+        a = torch.as_tensor(alpha).detach()
+        if a.ndim > 1:
+            raise ValueError(f"alpha must be a number or one value per row [rows], got shape {tuple(a.shape)}")
+        self.alpha = a.to(device="cpu", dtype=torch.float64)
+        self._alpha = _OnDevice(self.alpha)
+        self.sites, self.layers, self.positions, self.rows = sites, layers, positions, rows
+
+    def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
+        chosen = _resolve_sites(model, self.sites, self.layers)
+        for site in chosen:
+            self._check_site(model, site)
+        return [(site, _cell_writer(self._add, self.positions, self.rows)) for site in chosen]
+
+    def _add(self, cells: Tensor, ctx: HookContext) -> Tensor:
+        u = self._unit_at(ctx.site, cells)
+        a = self._alpha.on(cells.device, cells.dtype)
+        if a.ndim == 1:
+            if a.numel() != cells.shape[0]:
+                raise ValueError(
+                    f"alpha has {a.numel()} values but {cells.shape[0]} rows are steered at {ctx.site.name} "
+                    "(one alpha per chosen row)"
+                )
+            a = a[:, None, None]
+        return cells + a * u
+
+    def __repr__(self) -> str:
+        alpha = float(self.alpha) if self.alpha.ndim == 0 else f"tensor{tuple(self.alpha.shape)}"
+        return (
+            f"AddDirection(direction={tuple(self.direction.shape)}, alpha={alpha}, sites={self.sites!r}, "
+            f"layers={self.layers!r}, positions={self.positions!r}, rows={self.rows!r})"
+        )
+
+
+class AblateDirection(_Directional, Intervention):
+    """Project a direction out at chosen sites: ``x - (x . u - value) u`` with ``u = unit(direction)``,
+    so the projection on ``u`` is ``value`` there (``0`` by default; a mean projection gives mean
+    ablation). The orthogonal complement is untouched.
+
+    Args:
+        direction: ``[d]`` or ``[n_layers, d]`` (one per layer).
+        sites: site names or bare keys, as in :class:`AddDirection` (default: ``hook_resid_post`` at
+            every layer). ``("hook_resid_pre", "hook_attn_out", "hook_mlp_out")`` removes the
+            direction from the embedding and from every write into the residual stream.
+        layers: restrict bare keys to these layers; ``None``: every layer.
+        positions, rows: which cells; ``None``: all.
+        value: the projection left at the site: a float, or one per layer ``[n_layers]``.
+    """
+
+    def __init__(
+        self,
+        direction: Float[Tensor, d] | Float[Tensor, "layer d"],
+        *,
+        sites: str | Sequence[str] = ("hook_resid_post",),
+        layers: int | Sequence[int] | None = None,
+        positions: Index = None,
+        rows: Index = None,
+        value: float | Float[Tensor, layer] = 0.0,
+    ):
+        self._set_direction(direction)
+        v = torch.as_tensor(value).detach()
+        if v.ndim > 1:
+            raise ValueError(f"value must be a number or one per layer [n_layers], got shape {tuple(v.shape)}")
+        self.value = v.to(device="cpu", dtype=torch.float64)
+        self._value = _OnDevice(self.value)
+        self.sites, self.layers, self.positions, self.rows = sites, layers, positions, rows
+
+    def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
+        chosen = _resolve_sites(model, self.sites, self.layers)
+        for site in chosen:
+            self._check_site(model, site)
+            if self.value.ndim == 1:
+                if self.value.numel() != model.n_layers:
+                    raise ValueError(
+                        f"a per-layer value needs n_layers={model.n_layers} entries, got {self.value.numel()}"
+                    )
+                if site.layer is None:
+                    raise ValueError(f"a per-layer value cannot act at the model-level site {site.name}")
+        return [(site, _cell_writer(self._ablate, self.positions, self.rows)) for site in chosen]
+
+    def _ablate(self, cells: Tensor, ctx: HookContext) -> Tensor:
+        u = self._unit_at(ctx.site, cells)
+        proj = cells @ u  # [rows, pos]
+        v = self._value.on(cells.device, cells.dtype)
+        if v.ndim == 1:
+            v = v[ctx.site.layer]
+        return cells - (proj - v)[..., None] * u
+
+    def __repr__(self) -> str:
+        return (
+            f"AblateDirection(direction={tuple(self.direction.shape)}, sites={self.sites!r}, "
+            f"layers={self.layers!r}, positions={self.positions!r}, rows={self.rows!r})"
+        )
+
+
+class EditNeurons(Intervention):
+    """Set, add to or scale chosen MLP neurons at ``blocks.{layer}.mlp.hook_post`` (the input of the
+    down projection, so neuron ``i`` writes ``activation_i * value_vector_i`` into the residual).
+
+    Args:
+        layer: the block (negative counts from the end).
+        neurons: neuron indices in ``0..d_mlp-1`` (negative count from the end), no repeats.
+        mode: ``"set"`` (activation := value), ``"add"`` (+= value) or ``"scale"`` (*= value).
+        value: a float, or a tensor broadcastable to ``[rows, pos, len(neurons)]`` (e.g. one value per
+            neuron ``[len(neurons)]``).
+        positions, rows: which cells; ``None``: all.
+    """
+
+    def __init__(
+        self,
+        layer: int,
+        neurons: int | Sequence[int] | Tensor,
+        *,
+        mode: str = "set",
+        value: float | Tensor = 0.0,
+        positions: Index = None,
+        rows: Index = None,
+    ):
+        if mode not in _EDIT_MODES:
+            raise ValueError(f"mode must be one of {_EDIT_MODES}, got {mode!r}")
+        idx = torch.as_tensor(neurons).reshape(-1)
+        if idx.numel() == 0:
+            raise ValueError("no neurons given")
+        if idx.is_floating_point() or idx.dtype == torch.bool:
+            raise TypeError(f"neurons must be integer indices, got dtype {idx.dtype}")
+        self.layer, self.neurons, self.mode = int(layer), idx.long().cpu(), mode
+        v = torch.as_tensor(value).detach()
+        self.value = v.to(device="cpu", dtype=torch.float64)
+        self._value = _OnDevice(self.value)
+        self.positions, self.rows = positions, rows
+
+    def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
+        (layer,) = _layer_list(model, [self.layer])
+        site = model.site(f"blocks.{layer}.mlp.hook_post")
+        d_mlp = _site_width(model, site)
+        bad = self.neurons[(self.neurons < -d_mlp) | (self.neurons >= d_mlp)]
+        if bad.numel():
+            raise ValueError(
+                f"neuron index {bad.tolist()} out of range for {site.name}: d_mlp={d_mlp} "
+                f"(indices 0..{d_mlp - 1})"
+            )
+        neurons = self.neurons % d_mlp
+        if neurons.unique().numel() != neurons.numel():
+            raise ValueError(f"repeated neuron indices {self.neurons.tolist()}: give each neuron once")
+        try:
+            torch.broadcast_shapes(self.value.shape, (1, 1, neurons.numel()))
+        except RuntimeError:
+            raise ValueError(
+                f"value of shape {tuple(self.value.shape)} does not broadcast to "
+                f"[rows, pos, {neurons.numel()}] (one entry per chosen neuron)"
+            ) from None
+        on_device = _OnDevice(neurons)
+
+        def edit(cells: Tensor, ctx: HookContext) -> Tensor:
+            _check_width(ctx.site, cells.shape[-1], d_mlp, "the activation")
+            n = on_device.on(cells.device, torch.long)
+            v = self._value.on(cells.device, cells.dtype)
+            out = cells.clone()
+            old = cells[..., n]
+            try:
+                if self.mode == "set":
+                    new = v.expand_as(old)
+                elif self.mode == "add":
+                    new = old + v
+                else:
+                    new = old * v
+                out[..., n] = new
+            except RuntimeError as err:
+                raise ValueError(
+                    f"value of shape {tuple(v.shape)} does not fit the chosen cells of {ctx.site.name}, "
+                    f"shape {tuple(old.shape)}"
+                ) from err
+            return out
+
+        return [(site, _cell_writer(edit, self.positions, self.rows))]
+
+    def __repr__(self) -> str:
+        value = float(self.value) if self.value.ndim == 0 else f"tensor{tuple(self.value.shape)}"
+        return (
+            f"EditNeurons(layer={self.layer}, neurons={self.neurons.tolist()}, mode={self.mode!r}, "
+            f"value={value}, positions={self.positions!r}, rows={self.rows!r})"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Composition
+# ---------------------------------------------------------------------------------------------
+
+InterventionLike = Intervention | tuple | Iterable
+
+
+def intervention_hooks(model: Model, *interventions: InterventionLike) -> list[tuple[Site, HookFn]]:
+    """The ``(site, fn)`` pairs of several interventions, in order (lists are flattened; raw
+    ``(site, fn)`` pairs of the hook engine pass through, e.g. a :func:`mechint.save` after them)."""
+    pairs: list[tuple[Site, HookFn]] = []
+    for item in interventions:
+        if isinstance(item, Intervention):
+            pairs += item.hooks(model)
+        elif isinstance(item, tuple) and len(item) == 2 and callable(item[1]) and isinstance(item[0], (str, Site)):
+            pairs.append((model.site(item[0]), item[1]))
+        elif isinstance(item, Iterable) and not isinstance(item, (str, bytes, Tensor)):
+            pairs += intervention_hooks(model, *item)
+        else:
+            raise TypeError(
+                f"not an intervention: {item!r}; give AddDirection / AblateDirection / EditNeurons objects, "
+                "lists of them, or (site, fn) hook pairs"
+            )
+    return pairs
+
+
+def intervene(model: Model, *interventions: InterventionLike):
+    """Context manager applying ``interventions`` to every forward pass of ``model`` inside it (plain
+    forwards, :func:`mechint.collect`, each step of :meth:`Model.generate`). They apply in the order
+    given; an empty list is the identity. Everything is checked against the model here, before any
+    forward runs; the hooks are removed on exit, also on error. ``with intervene(...) as m`` gives the
+    model."""
+    return model.hooks(intervention_hooks(model, *interventions))
