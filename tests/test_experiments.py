@@ -1,5 +1,6 @@
 """The study scripts run end to end on a tiny model (the main command runs them on gemma-3-270m)."""
 
+import csv
 import json
 
 import pytest
@@ -35,3 +36,25 @@ def test_runner_lists_studies_and_rejects_unknown():
     assert "language_direction_cosine" in studies()
     with pytest.raises(SystemExit, match="unknown studies"):
         main(["--only", "no_such_study"])
+
+
+def test_direction_transfer_and_intervention_studies(tmp_path, monkeypatch):
+    monkeypatch.setenv("MECHINT_CACHE", str(tmp_path / "cache"))
+    from experiments import direction_intervention, direction_transfer
+
+    model = tiny_model("llama", seed=2)
+    out = direction_transfer.run(model, tmp_path / "figs", n_per_class=8)
+    summary = json.loads((tmp_path / "figs" / "direction_transfer.json").read_text())
+    assert set(summary["methods"]) == {"mean", "pca"}
+    auc = summary["methods"]["mean"]["auroc[layer][source][target]"]
+    assert len(auc) == model.n_layers and all(0 <= v <= 1 for layer in auc for row in layer for v in row)
+    assert set(out["english_direction_best"]) == {"en", "zh", "vi", "ar", "th"}
+
+    out = direction_intervention.run(model, tmp_path / "figs", n_per_class=8)
+    summary = json.loads((tmp_path / "figs" / "direction_intervention.json").read_text())
+    # the ablation really removed the English direction at every layer
+    assert summary["ablation"]["max |projection| left on the English direction / mean residual norm"] < 1e-4
+    assert len(summary["steering"]["shift_toward_harmful"]["zh"]) == 3
+    with open(tmp_path / "figs" / "direction_intervention_generations.csv", newline="") as f:
+        generations = list(csv.reader(f))
+    assert len(generations) == 1 + 5 * 2 and all(len(row) == 4 for row in generations)

@@ -1,0 +1,144 @@
+"""Study: acting on the English harmfulness direction, in every language.
+
+1. Ablation: the English direction of each layer (difference of means on English training items) is
+   projected out of ``blocks.{l}.hook_resid_post`` at every layer and position. How much separability
+   is left in each language: the AUROC, on held-out items, of that language's own direction refitted
+   on the ablated activations of its training items, against the same without ablation.
+2. Steering: ``alpha`` times the English direction is added at one layer, at every position, to the
+   held-out harmless prompts of every language. The layer is chosen by rule, not by looking at other
+   languages: the layer where the English direction separates the *English* held-out items best. The
+   unit of ``alpha`` is the gap between the English harmful and harmless means along the direction at
+   that layer. The score is the projection on the English direction of the last layer; the shift is
+   reported as a fraction of that language's harmful-harmless gap (0: unchanged, 1: harmful mean).
+3. Generations before and after steering, greedy, a few prompts per language, saved as a table.
+
+Writes ``figures/direction_intervention_*.png`` and ``direction_intervention.{json,csv}``,
+``direction_intervention_generations.{csv,md}``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+import mechint
+from mechint.directions import auroc, diff_in_means, per_language_directions, transfer_auroc
+from mechint.interventions import AblateDirection, AddDirection, intervene
+from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
+
+from ._common import LANGUAGES, rounded, safety_activations, write_json, write_table
+
+NAME = "direction_intervention"
+ALPHAS = (0.5, 1.0, 2.0)
+N_GENERATIONS = 2  # prompts per language
+MAX_NEW_TOKENS = 24
+
+
+def _own_direction_auroc(acts, labels, languages, train, test) -> torch.Tensor:
+    """AUROC [layer, language] of each language's own direction (fit on train rows) on its test rows."""
+    tr_langs = [languages[i] for i in train.tolist()]
+    te_langs = [languages[i] for i in test.tolist()]
+    own = per_language_directions(acts[:, train], labels[train], tr_langs, order=list(LANGUAGES))
+    auc, _, _ = transfer_auroc(own, acts[:, test], labels[test], te_langs, targets=list(LANGUAGES))
+    return auc.diagonal(dim1=1, dim2=2)  # [layer, language]
+
+
+def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, batch_size: int = 16) -> dict:
+    out_dir = Path(out_dir)
+    sa = safety_activations(model, n_per_class=n_per_class, batch_size=batch_size)
+    L, last = model.n_layers, model.n_layers - 1
+    en_train = sa.rows(sa.train, "en")
+    en_test = sa.rows(sa.test, "en")
+    d_en = diff_in_means(sa.acts[:, en_train], sa.labels[en_train])  # [layer, d]
+    sites = [f"blocks.{l}.hook_resid_post" for l in range(L)]
+
+    # 1. ablation ------------------------------------------------------------------------------
+    before = _own_direction_auroc(sa.acts, sa.labels, sa.languages, sa.train, sa.test)
+    with intervene(model, AblateDirection(d_en)):
+        ablated = mechint.collect(model, sa.dataset, sites, pool="last", batch_size=batch_size, progress="ablated")
+    ablated_acts = ablated.stack(sites)
+    after = _own_direction_auroc(ablated_acts, sa.labels, sa.languages, sa.train, sa.test)
+    en_scores_after = torch.einsum("lnd,ld->ln", ablated_acts.double(), d_en.double())
+    max_residual_projection = float(en_scores_after.abs().max() / sa.acts.double().norm(dim=-1).mean())
+
+    # 2. steering ------------------------------------------------------------------------------
+    en_auc = auroc(torch.einsum("lnd,ld->ln", sa.acts[:, en_test], d_en), sa.labels[en_test])  # [layer]
+    layer = int(en_auc.argmax())
+    proj = sa.acts[layer, en_train] @ d_en[layer]
+    y = sa.labels[en_train].bool()
+    gap = float(proj[y].mean() - proj[~y].mean())
+    final_dir = d_en[last]
+    shift: dict[str, list[float]] = {lang: [] for lang in LANGUAGES}
+    harmless_test = sa.test[sa.labels[sa.test] == 0]
+    texts = [sa.dataset[i].text for i in harmless_test.tolist()]
+    test_langs = [sa.languages[i] for i in harmless_test.tolist()]
+    base_scores = sa.acts[last] @ final_dir  # [n]
+    for alpha in ALPHAS:
+        with intervene(model, AddDirection(d_en[layer], alpha * gap, sites=sites[layer])):
+            steered = mechint.collect(model, texts, sites[last], pool="last", batch_size=batch_size, progress=f"steer {alpha}")
+        scores = steered[sites[last]] @ final_dir
+        for lang in LANGUAGES:
+            rows = sa.rows(sa.test, lang)
+            harm = base_scores[rows][sa.labels[rows] == 1].mean()
+            safe = base_scores[rows][sa.labels[rows] == 0].mean()
+            mine = torch.tensor([i for i, l in enumerate(test_langs) if l == lang])
+            shift[lang].append(float((scores[mine].mean() - safe) / (harm - safe)))
+
+    # 3. generations ---------------------------------------------------------------------------
+    generations = []
+    for lang in LANGUAGES:
+        picks = [t for t, l in zip(texts, test_langs) if l == lang][:N_GENERATIONS]
+        plain = model.generate(picks, max_new_tokens=MAX_NEW_TOKENS)
+        with intervene(model, AddDirection(d_en[layer], 2.0 * gap, sites=sites[layer])):
+            pushed = model.generate(picks, max_new_tokens=MAX_NEW_TOKENS)
+        generations += [[lang, p, a, b] for p, a, b in zip(picks, plain, pushed)]
+
+    # figures and numbers ----------------------------------------------------------------------
+    written = save_figure(
+        plot_layer_lines({lang: after[:, j].tolist() for j, lang in enumerate(LANGUAGES)},
+                         title=f"Separability left after ablating the English direction at every layer ({model.name})",
+                         yaxis_title="AUROC of the language's own direction", reference=0.5),
+        out_dir / f"{NAME}_ablation",
+    )
+    rows = [f"{lang} {when}" for lang in LANGUAGES for when in ("before", "after")]
+    matrix = torch.stack([m[:, j] for j in range(len(LANGUAGES)) for m in (before, after)])
+    written += save_figure(
+        plot_layer_heatmap(matrix, row_labels=rows, zmid=0.5, colorbar_title="AUROC",
+                           title="Own-direction AUROC before and after ablating the English direction"),
+        out_dir / f"{NAME}_ablation_heatmap",
+    )
+    written += save_figure(
+        plot_layer_lines(shift, layers=list(ALPHAS), xaxis_title=f"alpha (x English harmful-harmless gap, added at layer {layer})",
+                         title="Steering harmless prompts with the English direction",
+                         yaxis_title="shift toward harmful (fraction of the gap)", reference=0.0),
+        out_dir / f"{NAME}_steering",
+    )
+    write_table(out_dir / f"{NAME}.csv", ["language", "layer", "auroc_before", "auroc_after_ablation"],
+                [[lang, l, float(before[l, j]), float(after[l, j])] for j, lang in enumerate(LANGUAGES) for l in range(L)])
+    write_table(out_dir / f"{NAME}_generations.csv", ["language", "prompt", "plain", f"steered (alpha=2, layer {layer})"], generations)
+    md = ["| language | prompt | plain | steered |", "|---|---|---|---|"]
+    md += ["| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in generations]
+    (out_dir / f"{NAME}_generations.md").write_text("\n".join(md) + "\n")
+    summary = {
+        "model": str(model.name),
+        "direction": "difference of means on English training items, per layer, blocks.{l}.hook_resid_post, last token",
+        "ablation": {
+            "where": "every layer, every position, blocks.{l}.hook_resid_post",
+            "max |projection| left on the English direction / mean residual norm": max_residual_projection,
+            "auroc_before[layer][language]": rounded(before, 4),
+            "auroc_after[layer][language]": rounded(after, 4),
+            "languages": list(LANGUAGES),
+            "last_layer": {lang: {"before": round(float(before[-1, j]), 4), "after": round(float(after[-1, j]), 4)}
+                           for j, lang in enumerate(LANGUAGES)},
+            "best_layer_before_vs_after": {lang: {"before": round(float(before[:, j].max()), 4),
+                                                  "after": round(float(after[:, j].max()), 4)}
+                                           for j, lang in enumerate(LANGUAGES)},
+        },
+        "steering": {"layer": layer, "layer_rule": "argmax over layers of the English held-out AUROC",
+                     "english_auroc_at_layer": round(float(en_auc[layer]), 4), "gap": gap,
+                     "alphas": list(ALPHAS), "shift_toward_harmful": {k: rounded(v, 4) for k, v in shift.items()}},
+    }
+    write_json(out_dir / f"{NAME}.json", summary)
+    return {"figures": [str(p) for p in written], "ablation_last_layer": summary["ablation"]["last_layer"],
+            "steering_layer": layer, "shift_at_alpha_1": {k: round(v[1], 3) for k, v in shift.items()}}
