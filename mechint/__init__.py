@@ -5,7 +5,7 @@ Load a model (:func:`load_model`), name its activations in TransformerLens vocab
 (:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`).
 """
 
-from . import data
+from . import alignment, data, metrics, neurons, patching, probes
 from .activations import Activations, ActivationStore, RunningMoments, collect, collect_stats
 from .directions import (
     auroc,
@@ -48,7 +48,12 @@ __all__ = [
     "collect_stats",
     "cosine",
     "cosine_across",
+    "alignment",
     "data",
+    "metrics",
+    "neurons",
+    "patching",
+    "probes",
     "diff_in_means",
     "load_model",
     "save",

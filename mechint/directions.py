@@ -117,9 +117,10 @@ def direction_by(
     if method == "pca":
         return pca_direction(acts, labels, **kwargs)
     if method == "probe":
-        from .probes import probe_direction
+        from .probes import fit_probes
 
-        return probe_direction(acts, labels, **kwargs)
+        probe = fit_probes(acts, torch.as_tensor(labels), **kwargs)
+        return probe.direction.to(torch.float32).cpu()
     raise ValueError(f"unknown direction method {method!r}; use 'mean', 'pca' or 'probe'")
 
 

@@ -10,9 +10,16 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" | tee -a "$OUT/gpu.txt"
-timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m "not slow" -p no:cacheprovider -k "cuda or not cpu" tests 2>&1 \
+timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m "not slow" -p no:cacheprovider -k "cuda or not cpu" ${TESTS:-tests} 2>&1 \
   | tee "$OUT/pytest.log" | tail -25
-for bench in ${BENCHES:-collect}; do
-  timeout "${BENCH_TIMEOUT:-240}" python3 "benchmarks/bench_${bench}.py" --device cuda --model random-llama-1b --dtype bfloat16 \
+# Each benchmark's GPU arguments; BENCHES picks which run (default: all).
+declare -A ARGS=(
+  [collect]="--device cuda --model random-llama-1b --dtype bfloat16"
+  [probes]="--device cuda"
+  [patching]="--device cuda"
+)
+for bench in ${BENCHES:-collect probes patching}; do
+  [ -f "benchmarks/bench_${bench}.py" ] || continue
+  timeout "${BENCH_TIMEOUT:-240}" python3 "benchmarks/bench_${bench}.py" ${ARGS[$bench]} \
     --out "$OUT/${bench}_cuda.json" 2>&1 | tee "$OUT/bench_${bench}.log" | tail -30
 done

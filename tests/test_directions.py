@@ -112,3 +112,14 @@ def test_per_language_directions_and_transfer():
         transfer_auroc({"en": torch.ones(1, d + 1)}, acts[None], labels, langs)
     with pytest.raises(ValueError, match="unknown direction method"):
         per_language_directions(acts[None], labels, langs, method="median")
+
+
+def test_probe_direction_recovers_planted_direction_with_sign():
+    from mechint.directions import direction_by
+
+    acts, labels, direction = _planted(scale=3.0)
+    found = direction_by("probe", acts, labels)
+    assert found.shape == (32,) and torch.isclose(found.norm(), torch.tensor(1.0), atol=1e-5)
+    assert cosine(found, direction) > 0.8
+    per_layer = direction_by("probe", torch.stack([acts, acts]), labels)
+    assert per_layer.shape == (2, 32) and torch.allclose(per_layer[0], per_layer[1], atol=1e-5)

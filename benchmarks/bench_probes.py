@@ -1,0 +1,352 @@
+"""The fits of a probe study: ``mechint.probes.fit_probes`` against scikit-learn, side by side in one run.
+
+Tasks (the fits the probe studies make on gemma-3-270m's 18 layers, width 640, MultiJail against
+XQuAD in en zh vi ar th, 3150 texts, train/test split by item id, 30% of the items held out):
+
+- ``layers``    one probe per layer on the training rows of all languages: 18 fits of ~2200 x 640.
+- ``transfer``  one probe per layer and training language (the transfer matrix): 18 x 5 = 90 fits of
+                ~441 x 640; each is then scored on the held-out rows of every language.
+- ``transfer_cv``  the transfer matrix with 5 folds by item: 450 fits of ~504 x 640 (mechint with and
+                without warm starts from the previous fold).
+
+Methods (rows): scikit-learn ``StandardScaler`` + ``LogisticRegression(C, tol=1e-4, max_iter=1000)``
+fitted one problem at a time (``lbfgs``, its default solver, and ``newton-cholesky``), with its BLAS
+and OpenMP thread pools capped at one thread (threadpoolctl): in a process that has also run torch,
+scikit-learn's default thread pools fight torch's and each other (measured here: lbfgs on
+2200 x 640 took 2.0 s with 2 threads and 0.085 s with 1, same iterations and result; the
+``sklearn_lbfgs_mt`` row shows the default), so one thread is its fastest setting. Against
+``fit_probes`` (standardisation included) on ``--device``. Same objective for all: L2 on the weights
+(strength ``1/C``), intercept unpenalised, features standardised with the training rows' mean and
+std; scikit-learn stops when the largest component of the averaged gradient is <= tol, and so does
+mechint. Every method's inputs start as float32 arrays in host memory; the GPU rows include the copy
+to the device. Timings: median of ``--repeats`` round-robin rounds after a warm-up (scikit-learn's first run,
+which has nothing to warm up, counts as one of its rounds). Accuracy: each
+probe's accuracy on its held-out rows (all languages for ``layers``, its training language's for the
+transfer tasks) against scikit-learn lbfgs's probe for the same problem: mean and largest absolute
+difference in points (one row of ~190 is 0.5 point), and the smallest cosine between the weights.
+
+Data: ``--data gemma`` reads gemma-3-270m's last-token residuals from mechint's activation store
+(collects them once, ~70 s on 2 cores); ``--data synthetic`` makes arrays of the same shape,
+items, labels and languages (no model: the GPU machine's mode).
+
+    .venv/bin/python benchmarks/bench_probes.py                    # CPU, gemma activations (~3 min on 2 cores)
+    python benchmarks/bench_probes.py --device cuda                # GPU machine: synthetic data, no model needed
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _common  # noqa: E402
+
+LANGUAGES = ("en", "zh", "vi", "ar", "th")
+LABELS = {
+    "sklearn_lbfgs": "scikit-learn lbfgs, one fit at a time, 1 thread",
+    "sklearn_newton": "scikit-learn newton-cholesky, one fit at a time, 1 thread",
+    "sklearn_lbfgs_mt": "scikit-learn lbfgs, one fit at a time, default threads",
+    "mechint": "mechint fit_probes, batched",
+    "mechint_warm": "mechint fit_probes, batched, warm start from the previous fold",
+    "mechint_cpu": "mechint fit_probes, batched, on this machine's CPU",
+    "mechint_resident": "mechint fit_probes, batched, activations already on the device",
+}
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cpu", help="where mechint fits: cpu (default) or cuda")
+    p.add_argument("--data", default=None, choices=["gemma", "synthetic"], help="default: gemma on cpu, synthetic on cuda")
+    p.add_argument("--tasks", default="layers,transfer,transfer_cv")
+    p.add_argument("--methods", default=None,
+                   help="comma list from " + ",".join(LABELS) + " (default cpu: sklearn_lbfgs,sklearn_lbfgs_mt,"
+                   "sklearn_newton,mechint,mechint_warm; cuda: sklearn_lbfgs,sklearn_newton,mechint,mechint_resident,"
+                   "mechint_cpu)")
+    p.add_argument("--C", type=float, default=1.0)
+    p.add_argument("--tol", type=float, default=1e-4)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--small", action="store_true", help="few layers and rows: smoke-test the code path")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    args.data = args.data or ("synthetic" if args.device.startswith("cuda") else "gemma")
+    args.tasks = [t for t in args.tasks.split(",") if t]
+    if args.methods is None:
+        args.methods = ("sklearn_lbfgs,sklearn_newton,mechint,mechint_resident,mechint_cpu" if args.device.startswith("cuda")
+                        else "sklearn_lbfgs,sklearn_lbfgs_mt,sklearn_newton,mechint,mechint_warm")
+    args.methods = [m for m in args.methods.split(",") if m]
+    unknown = sorted(set(args.methods) - set(LABELS))
+    if unknown:
+        p.error(f"unknown methods {unknown}; choose from {', '.join(LABELS)}")
+    return args
+
+
+# ------------------------------------------------------------------------------------------ data
+
+
+def load_data(args):
+    """``acts [L, n, d]`` float32 (host), the Dataset (labels, languages, item ids), and its source."""
+    from mechint import data
+
+    ds = data.load_safety_pairs(list(LANGUAGES), n_per_class=40 if args.small else None)
+    if args.data == "gemma":
+        import mechint
+
+        model = mechint.load_model("gemma-3-270m")
+        acts = mechint.collect(model, ds, "hook_resid_post", pool="last", store=True, progress="activations")
+        x = acts.stack([f"blocks.{l}.hook_resid_post" for l in range(model.n_layers)]).float()
+        if args.small:
+            x = x[:3]
+        return x.contiguous(), ds, f"gemma-3-270m last-token hook_resid_post ({model.n_layers} layers)"
+    L, d = (3, 64) if args.small else (18, 640)
+    return synthetic(ds, L, d), ds, f"synthetic, {L} layers x width {d}, the data set's items/labels/languages"
+
+
+def synthetic(ds, n_layers: int, d: int, seed: int = 0) -> torch.Tensor:
+    """Residual-stream-like rows: a large mean, a decaying spectrum, an item component shared by the
+    translations of an item, a language component, and a class signal that grows with depth and is
+    partly shared across languages; about 85-95% accuracy, as the real probes."""
+    g = torch.Generator().manual_seed(seed)
+    n = len(ds)
+    items = {i: k for k, i in enumerate(dict.fromkeys(ds.item_ids))}
+    item = torch.tensor([items[i] for i in ds.item_ids])
+    lang = torch.tensor([LANGUAGES.index(l) for l in ds.row_languages])
+    y = torch.tensor(ds.labels, dtype=torch.float32) * 2 - 1
+    r = 48
+    basis = torch.randn(r, d, generator=g) / math.sqrt(d)
+    spectrum = torch.logspace(1.3, -0.5, r)
+    item_z = torch.randn(len(items), r, generator=g)
+    lang_mu = torch.randn(len(LANGUAGES), d, generator=g) * 3
+    shared = torch.randn(d, generator=g)
+    shared /= shared.norm()
+    out = torch.empty(n_layers, n, d)
+    for l in range(n_layers):
+        mix = torch.randn(r, d, generator=g) / math.sqrt(d) * 0.3
+        z = (item_z[item] + 0.6 * torch.randn(n, r, generator=g)) * spectrum
+        own = torch.randn(len(LANGUAGES), d, generator=g)
+        own /= own.norm(dim=-1, keepdim=True)
+        direction = 0.7 * shared + 0.5 * own[lang]
+        strength = 0.8 + 1.6 * l / max(1, n_layers - 1)
+        x = z @ (basis + mix) + lang_mu[lang] + strength * y[:, None] * direction + 0.9 * torch.randn(n, d, generator=g)
+        scale = torch.exp(0.8 * torch.randn(d, generator=g))  # unequal feature scales
+        out[l] = 50 + (x * scale) * (1 + l)  # offset and growth with depth, as residual streams
+    return out
+
+
+# ------------------------------------------------------------------------------------------ problems
+
+
+def problems(task: str, ds, split: torch.Tensor, folds: torch.Tensor):
+    """The fits of a task as row-index sets: a list of folds, each ``(train [A, m], test [A, t])``
+    (A = 1 for ``layers``, else one row set per training language; every layer is a problem for
+    every row set). A probe's test rows: the held-out rows of its training language (of all
+    languages for ``layers``)."""
+    lang = np.array(ds.row_languages)
+    if task == "layers":
+        return [(torch.nonzero(split == 0).reshape(1, -1), torch.nonzero(split == 1).reshape(1, -1))]
+    if task in ("transfer", "transfer_cv"):
+        f = split.numpy() if task == "transfer" else folds.numpy()
+        test_folds = [1] if task == "transfer" else range(int(f.max()) + 1)
+        out = []
+        for j in test_folds:
+            tr = [torch.from_numpy(np.nonzero((f != j) & (lang == a))[0]) for a in LANGUAGES]
+            te = [torch.from_numpy(np.nonzero((f == j) & (lang == a))[0]) for a in LANGUAGES]
+            out.append((torch.stack(tr), torch.stack(te)))
+        return out
+    raise ValueError(f"unknown task {task!r}")
+
+
+def run_sklearn(x_np, y_np, task_folds, *, solver, C, tol, threads=None):
+    """One StandardScaler + LogisticRegression per problem (what is timed); returns the fitted
+    ``(scaler, model)`` per ``[fold][layer][row set]``. ``threads``: cap on scikit-learn's BLAS and
+    OpenMP thread pools (threadpoolctl); None leaves the libraries' defaults."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    fitted = []
+    with warnings.catch_warnings(), threadpool_limits(threads):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for train, _ in task_folds:
+            per_layer = []
+            for l in range(x_np.shape[0]):
+                per_rows = []
+                for rows in train.numpy():
+                    scaler = StandardScaler()
+                    xt = scaler.fit_transform(x_np[l, rows])
+                    per_rows.append((scaler, LogisticRegression(C=C, tol=tol, max_iter=1000, solver=solver).fit(xt, y_np[rows])))
+                per_layer.append(per_rows)
+            fitted.append(per_layer)
+    return fitted
+
+
+def score_sklearn(fitted, x_np, y_np, task_folds) -> dict:
+    coef, acc, iters = [], [], []
+    for (_, test), per_layer in zip(task_folds, fitted):
+        coef.append([[m.coef_[0] for _, m in rows] for rows in per_layer])
+        iters.append([[int(m.n_iter_[0]) for _, m in rows] for rows in per_layer])
+        acc.append([[m.score(sc.transform(x_np[l, te]), y_np[te]) for (sc, m), te in zip(rows, test.numpy())]
+                    for l, rows in enumerate(per_layer)])
+    return {"coef": np.array(coef), "acc": np.array(acc), "iters": np.array(iters)}
+
+
+def run_mechint(x, y, task_folds, *, device, C, tol, warm):
+    """``fit_probes`` per fold, all layers and row sets in one batch (what is timed). ``x`` in host
+    memory is gathered there and copied to ``device`` by ``fit_probes``; ``x`` on ``device`` (the
+    ``mechint_resident`` row) is gathered there."""
+    from mechint.probes import fit_probes
+
+    probes, prev = [], None
+    for train, _ in task_folds:
+        xt = x[:, train.to(x.device)]  # [L, A, m, d]
+        probe = fit_probes(xt, y[train], C=C, tol=tol, device=device, init=prev if warm else None)
+        probes.append(probe)
+        prev = probe if warm else None
+    return probes
+
+
+def score_mechint(probes, x, y, task_folds) -> dict:
+    coef, acc, iters = [], [], []
+    for probe, (_, test) in zip(probes, task_folds):
+        s = probe.decision_function(x[:, test].to(probe.device))  # [L, A, t]: each probe on its own test rows
+        acc.append(((s > 0).long().cpu() == y[test]).float().mean(-1))
+        coef.append(probe.coef.cpu())
+        iters.append(probe.n_iter.cpu())
+    return {"coef": torch.stack(coef).numpy(), "acc": torch.stack(acc).numpy(), "iters": torch.stack(iters).numpy()}
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from mechint.probes import fold_ids, split_ids
+
+    t0 = time.perf_counter()
+    x, ds, source = load_data(args)
+    y = torch.tensor(ds.labels)
+    split, folds = split_ids(ds, 0.3, seed=0), fold_ids(ds, 5, seed=0)
+    x_np, y_np = x.numpy(), y.numpy()
+    log(f"data: {source}: {tuple(x.shape)} [{time.perf_counter() - t0:.1f} s]")
+    try:
+        import sklearn
+
+        have_sklearn = sklearn.__version__
+    except ImportError:
+        have_sklearn = None
+        log("scikit-learn is not installed: its rows are skipped")
+    device = args.device
+    report = {"args": {k: v for k, v in vars(args).items()}, "data": source, "shape": list(x.shape),
+              "environment": _common.environment(device), "sklearn": have_sklearn, "tasks": {}}
+    report["environment"]["loadavg_before"] = os.getloadavg()
+    cols = [("label", "method", ""), ("seconds", "s (median)", ".3f"), ("speedup_vs_sklearn_lbfgs", "x vs sklearn lbfgs", ".1f"),
+            ("speedup_vs_sklearn_newton", "x vs sklearn newton", ".1f"), ("iters_mean", "iters (mean)", ".1f"),
+            ("acc_mean", "held-out acc", ".4f"), ("acc_mean_diff_points", "mean |dacc| pts", ".2f"),
+            ("acc_max_diff_points", "max |dacc| pts", ".2f"),
+            ("coef_cos_min", "min cos(w)", ".4f")]
+    out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"probes_{'cuda' if device.startswith('cuda') else 'cpu'}{'_small' if args.small else ''}.json"
+    x_dev = x.to(device) if "mechint_resident" in args.methods and device != "cpu" else None
+    tables = []
+    for task in args.tasks:
+        tf = problems(task, ds, split, folds)
+        n_fits = sum(x.shape[0] * t[0].shape[0] for t in tf)
+        rows_per_fit = int(np.mean([t[0].shape[1] for t in tf]))
+        methods, scorers = {}, {}
+        for m in args.methods:
+            if m.startswith("sklearn") and not have_sklearn:
+                continue
+            if m == "mechint_warm" and len(tf) == 1:
+                continue
+            if m in ("mechint_cpu", "mechint_resident") and device == "cpu":
+                continue
+            if m == "sklearn_newton" and task == "transfer_cv":
+                continue  # ~60 s a round on 2 cores; the transfer task shows the same
+            if m.startswith("sklearn"):
+                solver = "newton-cholesky" if m == "sklearn_newton" else "lbfgs"
+                threads = None if m == "sklearn_lbfgs_mt" else 1
+                methods[m] = lambda s=solver, tf=tf, th=threads: run_sklearn(
+                    x_np, y_np, tf, solver=s, C=args.C, tol=args.tol, threads=th)
+                scorers[m] = lambda r, tf=tf: score_sklearn(r, x_np, y_np, tf)
+            else:
+                where = "cpu" if m == "mechint_cpu" else device
+                xs = x_dev if m == "mechint_resident" else x
+                methods[m] = lambda w=(m == "mechint_warm"), dev=where, tf=tf, xs=xs: run_mechint(
+                    xs, y, tf, device=dev, C=args.C, tol=args.tol, warm=w)
+                scorers[m] = lambda r, tf=tf: score_mechint(r, x, y, tf)
+        log(f"\n[{task}] {n_fits} fits of ~{rows_per_fit} x {x.shape[-1]}; warm-up ...")
+        results, first = {}, {}
+        for name, fn in methods.items():  # warm-up, and the probes whose accuracy is checked
+            first[name] = _common.time_call(lambda n=name, f=fn, r=results: r.__setitem__(n, f()), device)
+            log(f"  warm-up {name:<16s} {first[name]:.3f} s")
+            results[name] = scorers[name](results[name])
+        # scikit-learn has nothing to warm up (no device, no compilation): its first run counts as
+        # one of its rounds, which saves a minute per task on the layers task.
+        sk = {k: v for k, v in methods.items() if k.startswith("sklearn")}
+        times, errors = _common.time_rounds(
+            {k: v for k, v in methods.items() if k not in sk}, device, repeats=args.repeats, log=log
+        )
+        sk_times, sk_errors = _common.time_rounds(sk, device, repeats=args.repeats - 1, log=log)
+        for k in sk:
+            times[k] = [first[k]] + sk_times.get(k, [])
+        errors.update(sk_errors)
+        ref = results.get("sklearn_lbfgs")
+        rows = []
+        for name in methods:
+            if name in errors:
+                rows.append({"method": name, "error": errors[name]})
+                continue
+            r = results[name]
+            row = {"task": task, "method": name, "label": LABELS[name], "seconds": _common.median(times[name]),
+                   "seconds_all": times[name], "fits": n_fits, "iters_mean": float(np.mean(r["iters"])),
+                   "iters_max": int(np.max(r["iters"])), "acc_mean": float(np.mean(r["acc"]))}
+            if ref is not None:
+                row["acc_max_diff_points"] = float(np.max(np.abs(r["acc"] - ref["acc"])) * 100)
+                row["acc_mean_diff_points"] = float(np.mean(np.abs(r["acc"] - ref["acc"])) * 100)
+                a, b = r["coef"].reshape(-1, r["coef"].shape[-1]), ref["coef"].reshape(-1, ref["coef"].shape[-1])
+                c = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+                row["coef_cos_min"] = float(c.min())
+            rows.append(row)
+        if ref is not None:
+            base = _common.median(times["sklearn_lbfgs"])
+            for row in rows:
+                if "seconds" in row:
+                    row["speedup_vs_sklearn_lbfgs"] = base / row["seconds"]
+        if "sklearn_newton" in times:
+            base = _common.median(times["sklearn_newton"])
+            for row in rows:
+                if "seconds" in row:
+                    row["speedup_vs_sklearn_newton"] = base / row["seconds"]
+        report["tasks"][task] = {"fits": n_fits, "rows_per_fit": rows_per_fit, "rows": rows}
+        tables.append((task, n_fits, rows_per_fit, rows))
+        _common.write_json(out, report)  # after every task: a run cut short keeps what it measured
+        print(_common.format_table([r for r in rows if "seconds" in r], cols), flush=True)
+    report["environment"]["loadavg_after"] = os.getloadavg()
+
+    gpu = report["environment"].get("gpu")
+    where = f"{device} ({gpu})" if gpu else f"{device}, {torch.get_num_threads()} torch threads, {os.cpu_count()} cores"
+    print(f"\nprobe fits: {source}; C={args.C}, tol={args.tol}; mechint on {where}; scikit-learn {have_sklearn} on the CPU; "
+          f"median of {args.repeats} rounds")
+    for task, n_fits, m, rows in tables:
+        print(f"\n[{task}] {n_fits} fits of ~{m} rows x {x.shape[-1]}")
+        print(_common.format_table([r for r in rows if "seconds" in r], cols))
+    print(f"\nload average before/after: {report['environment']['loadavg_before']} / {report['environment']['loadavg_after']}")
+    _common.write_json(out, report)
+    print(f"wrote {out}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Study: the MLP neurons whose value vectors align with the English harmfulness direction, their
+layers, and the tokens they promote and suppress.
+
+The direction is the difference of means (harmful minus harmless) of the last-token residual
+``blocks.{L-1}.hook_resid_post`` of the *last* layer on English training items (the paper, arXiv
+2406.16235, uses a final-layer probe the same way). Every neuron of every layer is ranked by the
+cosine of its value vector (its down-projection column, as in the paper) with that direction; the
+top ``K`` are kept. For each, the tokens it promotes / suppresses through the unembedding, two ways:
+``raw`` (``v @ W_U``, as the paper) and ``through norms`` (the elementwise gains of Gemma's
+post-feedforward norm and of the final norm applied first: what the logits see, to first order).
+
+Writes ``figures/neurons_top.png`` (the top neurons with their promoted tokens),
+``neurons_top_layers.png`` (alignment per layer), ``neurons_top.md`` (table, readable tokens),
+``neurons_top.json`` / ``.csv``. Other neuron studies import :func:`english_direction` and
+:func:`aligned_neurons` from here, so all of them study the same neurons.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+import mechint
+from mechint.directions import diff_in_means
+from mechint.neurons import Neuron, neuron_cosines, promoted_tokens, token_script, top_neurons
+from mechint.plots import plot_layer_lines, save_figure
+from mechint.plots_neurons import plot_top_neurons
+
+from ._common import SafetyActivations, safety_activations, write_json, write_table
+
+NAME = "neurons_top"
+K = 20  # neurons studied
+N_TOKENS = 10  # tokens shown per neuron
+N_RANDOM = 20  # random directions for the per-layer baseline
+
+
+def english_direction(model: mechint.Model, sa: SafetyActivations) -> tuple[torch.Tensor, int]:
+    """The unit English harmfulness direction at the last layer (training items only) and that layer."""
+    layer = model.n_layers - 1
+    en = sa.rows(sa.train, "en")
+    return diff_in_means(sa.acts[layer, en], sa.labels[en]), layer
+
+
+def aligned_neurons(model: mechint.Model, sa: SafetyActivations, k: int = K) -> tuple[list[Neuron], torch.Tensor, int]:
+    """The ``k`` neurons most aligned (cosine) with the English direction, the direction, its layer."""
+    d, layer = english_direction(model, sa)
+    return top_neurons(model, d, k), d, layer
+
+
+def md_tokens(tokens) -> str:
+    """Tokens for a markdown cell: each in a code span, separated by spaces."""
+    def span(t: str) -> str:
+        t = t.replace("|", "\\|")
+        return f"`` {t} ``" if "`" in t else f"`{t}`"
+    return " ".join(span(t) for t in tokens)
+
+
+def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, k: int = K) -> dict:
+    out_dir = Path(out_dir)
+    sa = safety_activations(model, n_per_class=n_per_class)
+    top, d, d_layer = aligned_neurons(model, sa, k)
+    cos = neuron_cosines(model, d)  # [layer, d_mlp]
+    L = model.n_layers
+
+    neurons = []
+    script_counts: Counter = Counter()
+    for n in top:
+        raw = promoted_tokens(model, n, N_TOKENS)
+        eff = promoted_tokens(model, n, N_TOKENS, through_norms=True)
+        script_counts.update(token_script(t) for t in eff.texts())
+        neurons.append({
+            "neuron": n.label, "layer": n.layer, "index": n.index, "cosine": round(n.cosine, 4),
+            "promoted_through_norms": eff.texts(), "suppressed_through_norms": eff.texts("suppressed"),
+            "promoted_raw": raw.texts(), "suppressed_raw": raw.texts("suppressed"),
+            "promoted_scripts": dict(Counter(token_script(t) for t in eff.texts())),
+        })
+    direction_tokens = {
+        "raw": promoted_tokens(model, d, N_TOKENS).texts(),
+        "through_final_norm": promoted_tokens(model, d, N_TOKENS, through_norms=True).texts(),
+        "suppressed_through_final_norm": promoted_tokens(model, d, N_TOKENS, through_norms=True).texts("suppressed"),
+    }
+    # Alignment per layer, against what random directions give with the same (anisotropic) value
+    # vectors: the per-layer maximum cosine with N_RANDOM random unit directions, averaged.
+    g = torch.Generator().manual_seed(0)
+    random_dirs = torch.randn(N_RANDOM, model.d_model, generator=g)
+    null_max = torch.stack([neuron_cosines(model, r).max(1).values for r in random_dirs])  # [N_RANDOM, layer]
+    null_mean, null_q95 = null_max.mean(0), torch.quantile(null_max, 0.95, dim=0)
+    above_null = {l: int((cos[l] > null_q95[l]).sum()) for l in range(L)}
+    per_layer_max = cos.max(1).values
+    per_layer_q999 = torch.quantile(cos, 0.999, dim=1)
+    in_top = Counter(n.layer for n in top)
+    post_norm = top_neurons(model, d, k, through_post_norm=True)
+    overlap = len({(n.layer, n.index) for n in top} & {(n.layer, n.index) for n in post_norm})
+
+    # figures ----------------------------------------------------------------------------------
+    written = save_figure(
+        plot_top_neurons([n["neuron"] for n in neurons], [n["cosine"] for n in neurons],
+                         layers=[n["layer"] for n in neurons], tokens=[n["promoted_through_norms"] for n in neurons],
+                         title=f"Top {k} value vectors aligned with the English harmfulness direction (layer {d_layer}) "
+                               f"and the tokens they promote ({model.name})"),
+        out_dir / NAME,
+    )
+    written += save_figure(
+        plot_layer_lines({"max cosine": per_layer_max, "99.9th percentile": per_layer_q999,
+                          f"max cosine with a random direction (mean of {N_RANDOM})": null_mean,
+                          f"... its 95th percentile": null_q95},
+                         title=f"Alignment of value vectors with the English direction, per layer ({model.name})",
+                         yaxis_title="cosine(value vector, direction)"),
+        out_dir / f"{NAME}_layers",
+    )
+
+    # numbers ----------------------------------------------------------------------------------
+    header = ["rank", "neuron", "layer", "index", "cosine", "promoted_through_norms", "suppressed_through_norms",
+              "promoted_raw", "suppressed_raw"]
+    write_table(out_dir / f"{NAME}.csv", header,
+                [[i + 1, n["neuron"], n["layer"], n["index"], n["cosine"], " | ".join(n["promoted_through_norms"]),
+                  " | ".join(n["suppressed_through_norms"]), " | ".join(n["promoted_raw"]), " | ".join(n["suppressed_raw"])]
+                 for i, n in enumerate(neurons)])
+    md = [f"# Top {k} neurons aligned with the English harmfulness direction ({model.name})", "",
+          f"Direction: difference of means, English training items, last-token `blocks.{d_layer}.hook_resid_post`. "
+          "Value vectors: down-projection columns. Tokens: readable (`\\xe4` = a raw byte, `<U+200C>` = an invisible "
+          "character, `␣` = a space). *Through norms*: Gemma's post-feedforward and final norm gains applied before "
+          "the unembedding (what the logits see); *raw*: `v @ W_U`.", "",
+          "| rank | neuron | cosine | promoted (through norms) | suppressed (through norms) | promoted (raw) |",
+          "|---|---|---|---|---|---|"]
+    for i, n in enumerate(neurons):
+        md.append(f"| {i + 1} | {n['neuron']} | {n['cosine']:.3f} | {md_tokens(n['promoted_through_norms'])} | "
+                  f"{md_tokens(n['suppressed_through_norms'])} | {md_tokens(n['promoted_raw'])} |")
+    md += ["", f"The direction itself promotes (through the final norm): {md_tokens(direction_tokens['through_final_norm'])}; "
+               f"raw: {md_tokens(direction_tokens['raw'])}."]
+    (out_dir / f"{NAME}.md").write_text("\n".join(md) + "\n")
+    summary = {
+        "model": str(model.name),
+        "direction": f"difference of means, English training items, last token, blocks.{d_layer}.hook_resid_post",
+        "value_vectors": "down-projection columns (mlp.down_proj / c_proj / dense_4h_to_h), as the paper",
+        "k": k,
+        "neurons": neurons,
+        "layers_of_top_k": {str(l): in_top[l] for l in sorted(in_top)},
+        "per_layer_max_cosine": [round(float(v), 4) for v in per_layer_max],
+        "per_layer_q999_cosine": [round(float(v), 4) for v in per_layer_q999],
+        "random_direction_max_cosine_per_layer": {"mean": [round(float(v), 4) for v in null_mean],
+                                                  "q95": [round(float(v), 4) for v in null_q95], "n_directions": N_RANDOM},
+        "neurons_above_random_q95_per_layer": {str(l): n for l, n in above_null.items()},
+        "promoted_token_scripts_through_norms": dict(script_counts.most_common()),
+        "direction_tokens": direction_tokens,
+        "top_k_through_post_norm": [n.label for n in post_norm],
+        "overlap_with_through_post_norm_ranking": overlap,
+    }
+    write_json(out_dir / f"{NAME}.json", summary)
+    return {"figures": [str(p) for p in written],
+            "top": [f"{n['neuron']} cos {n['cosine']:.3f}: {' '.join(n['promoted_through_norms'][:5])}" for n in neurons[:5]],
+            "layers_of_top_k": summary["layers_of_top_k"]}

@@ -1,0 +1,163 @@
+"""Study: linear probes through the layers, trained in English or in each language.
+
+At every layer of the model, a logistic-regression probe on the last-token residual
+(``blocks.{l}.hook_resid_post``) separates MultiJail's harmful prompts from XQuAD's harmless
+questions, in en, zh, vi, ar and th. Probes are trained in one language and tested in every
+language, with 5 folds by item id (a probe never sees a test item in any language), all layers,
+training languages and folds in one batched fit per fold (``mechint.probes.transfer_matrix``).
+The figures compare, for each language, the probe trained in English (dashed) with the probe
+trained in that language (solid): accuracy and AUROC per layer (positive class: harmful).
+
+Writes ``figures/probe_layers_accuracy.{png|html}``, ``probe_layers_auroc``, ``probe_layers.csv``
+(layer x language x training) and ``probe_layers.json`` (every metric at every
+[layer, train language, test language], and the best layer per language).
+
+Run alone: ``python -m experiments.probe_layers`` (or through ``python -m experiments``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import mechint
+from mechint import data
+from mechint.plots import plot_layer_lines, save_figure
+from mechint.probes import TransferResult, fold_ids, transfer_matrix
+
+NAME = "probe_layers"
+LANGUAGES = ("en", "zh", "vi", "ar", "th")
+FOLDS = 5
+C = 1.0
+
+_CACHE: dict = {}
+
+
+def probe_data(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16):
+    """The data set, its stacked last-token residuals ``[layer, n, d]`` (shared activation store) and
+    the fold of each row (5 folds by item)."""
+    ds = data.load_safety_pairs(list(LANGUAGES), n_per_class=n_per_class)
+    sites = [f"blocks.{l}.hook_resid_post" for l in range(model.n_layers)]
+    acts = mechint.collect(model, ds, sites, pool="last", batch_size=batch_size, store=True, progress="probes")
+    return ds, acts.stack(sites), fold_ids(ds, k=FOLDS, seed=0)
+
+
+def transfer_results(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16):
+    """``(dataset, acts, folds, TransferResult)``, computed once per process and model (the three probe
+    studies share it)."""
+    key = (id(model), model.name, n_per_class)
+    if key not in _CACHE:
+        ds, acts, folds = probe_data(model, n_per_class=n_per_class, batch_size=batch_size)
+        res = transfer_matrix(
+            acts, ds.labels, ds.row_languages, folds, item_ids=ds.item_ids, C=C, device=model.device,
+        )
+        _CACHE.clear()
+        _CACHE[key] = (ds, acts, folds, res)
+    return _CACHE[key]
+
+
+def best_layers(res: TransferResult, metric: str = "accuracy") -> dict[str, dict]:
+    """Per language: the layer where the probe trained and tested in it scores best, and the
+    layer where the English-trained probe does."""
+    langs = res.train_languages
+    en = langs.index("en")
+    out = {}
+    for i, lang in enumerate(langs):
+        b = res.test_languages.index(lang)
+        own = getattr(res.metrics, metric)[:, i, b]
+        from_en = getattr(res.metrics, metric)[:, en, b]
+        k, ke = int(own.argmax()), int(from_en.argmax())
+        out[lang] = {
+            "trained_in_language": {
+                "layer": res.layers[k], "accuracy": _r(res.metrics.accuracy[k, i, b]), "auroc": _r(res.metrics.auroc[k, i, b]),
+                "f1": _r(res.metrics.f1[k, i, b]), "pr_auc": _r(res.metrics.pr_auc[k, i, b]),
+            },
+            "trained_on_en": {
+                "layer": res.layers[ke], "accuracy": _r(res.metrics.accuracy[ke, en, b]), "auroc": _r(res.metrics.auroc[ke, en, b]),
+                "f1": _r(res.metrics.f1[ke, en, b]), "pr_auc": _r(res.metrics.pr_auc[ke, en, b]),
+            },
+        }
+    return out
+
+
+def _r(x) -> float:
+    return round(float(x), 4)
+
+
+def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, batch_size: int = 16) -> dict:
+    """Fit the probes on ``model`` and write the figures and numbers."""
+    out_dir = Path(out_dir)
+    ds, acts, folds, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size)
+    langs = res.train_languages
+    en = langs.index("en")
+    written = []
+    for metric, title in (("accuracy", "accuracy"), ("auroc", "AUROC")):
+        values = getattr(res.metrics, metric)  # [L, A, B]
+        lines, dashed = {}, []
+        for i, lang in enumerate(langs):
+            b = res.test_languages.index(lang)
+            lines[f"{lang} (trained in {lang})"] = values[:, i, b].tolist()
+            if lang != "en":
+                name = f"{lang} (trained on en)"
+                lines[name] = values[:, en, b].tolist()
+                dashed.append(name)
+        fig = plot_layer_lines(
+            lines,
+            title=f"Harmful vs harmless probe {title} per layer, tested in each language ({model.name})",
+            yaxis_title=f"held-out {title} (5 folds by item; positive class: harmful)",
+            reference=0.5,
+            reference_label="chance",
+            layers=res.layers,
+        )
+        for name in dashed:
+            fig.update_traces(selector={"name": name}, line={"dash": "dash"}, marker={"symbol": "circle-open"})
+        written += save_figure(fig, out_dir / f"{NAME}_{metric}")
+
+    with open(out_dir / f"{NAME}.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["layer", "test_language", "trained_on", "accuracy", "auroc", "f1", "pr_auc"])
+        for k, layer in enumerate(res.layers):
+            for lang in langs:
+                b = res.test_languages.index(lang)
+                for train in dict.fromkeys([lang, "en"]):
+                    a = langs.index(train)
+                    w.writerow([layer, lang, train, *(f"{float(getattr(res.metrics, m)[k, a, b]):.6f}" for m in ("accuracy", "auroc", "f1", "pr_auc"))])
+    best = best_layers(res)
+    summary = {
+        "model": str(model.name),
+        "site": "blocks.{l}.hook_resid_post, last token",
+        "probe": f"logistic regression, StandardScaler on the training rows, L2 with C={C} (intercept unpenalised), "
+        "class weights none (classes are balanced)",
+        "positive_class": "1 (harmful: MultiJail); negative: 0 (harmless: XQuAD questions)",
+        "evaluation": f"{FOLDS} folds by item id; each metric is the mean over the folds of the held-out rows in the test language",
+        "languages": langs,
+        "n_per_language": {l: sum(1 for x in ds.row_languages if x == l) for l in langs},
+        "layers": res.layers,
+        "axes": ["layer", "train_language", "test_language"],
+        "metrics": res.metrics.to_dict(4),
+        "best_layer": best,
+        "best_layer_selection": "layer with the highest mean held-out accuracy for that (train, test) pair; "
+        "chosen on the same folds it is reported on",
+    }
+    (out_dir / f"{NAME}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
+    return {"figures": [str(p) for p in written], "best_layer": {
+        l: {"own": [v["trained_in_language"]["layer"], v["trained_in_language"]["accuracy"], v["trained_in_language"]["auroc"]],
+            "en": [v["trained_on_en"]["layer"], v["trained_on_en"]["accuracy"], v["trained_on_en"]["auroc"]]}
+        for l, v in best.items()}}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="gemma-3-270m")
+    parser.add_argument("--out", default="figures")
+    parser.add_argument("--n-per-class", type=int, default=None)
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    model = mechint.load_model(args.model, device=args.device)
+    print(json.dumps(run(model, Path(args.out), n_per_class=args.n_per_class), indent=1))
+
+
+if __name__ == "__main__":
+    main()

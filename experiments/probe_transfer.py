@@ -1,0 +1,105 @@
+"""Study: cross-lingual transfer of harmfulness probes, train language x test language.
+
+The probes of ``probe_layers`` (one per layer and training language, 5 folds by item id), shown as
+the matrix ``[train language, test language]`` at the best layer: the layer with the highest mean
+held-out accuracy over all pairs. Off-diagonal cells measure how far a probe trained in one
+language carries to another; the diagonal is training in the test language.
+
+Writes ``figures/probe_transfer_accuracy.{png|html}``, ``probe_transfer_auroc`` and
+``probe_transfer.json`` (the matrices at every layer, the best layer, the mean transfer gap per
+layer) and ``probe_transfer.csv`` (the matrices at the best layer).
+
+Run alone: ``python -m experiments.probe_transfer`` (or through ``python -m experiments``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import torch
+
+import mechint
+from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
+
+from .probe_layers import transfer_results
+
+NAME = "probe_transfer"
+
+
+def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, batch_size: int = 16) -> dict:
+    """Write the transfer matrices at the best layer (computing the probes if this process has not)."""
+    out_dir = Path(out_dir)
+    _, _, _, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size)
+    A, B = res.train_languages, res.test_languages
+    acc = res.metrics.accuracy  # [L, A, B]
+    best = int(acc.mean((1, 2)).argmax())
+    layer = res.layers[best]
+    written = []
+    for metric, title in (("accuracy", "accuracy"), ("auroc", "AUROC")):
+        mat = getattr(res.metrics, metric)[best]
+        fig = plot_layer_heatmap(
+            mat,
+            row_labels=A,
+            layers=B,
+            title=f"Probe {title} trained in one language, tested in another: layer {layer} ({model.name})",
+            colorbar_title=title,
+            xaxis_title="test language",
+            yaxis_title="train language",
+            zmin=0.5,
+            zmax=1.0,
+            show_values=True,
+        )
+        written += save_figure(fig, out_dir / f"{NAME}_{metric}")
+    # transfer gap per layer: training in the test language vs the mean of the other training languages
+    same = torch.tensor([[a == b for b in B] for a in A])
+    diag = (acc * same).sum((1, 2)) / same.sum()
+    off = (acc * ~same).sum((1, 2)) / (~same).sum()
+    fig = plot_layer_lines(
+        {"trained in the test language": diag.tolist(), "trained in another language": off.tolist()},
+        title=f"Probe accuracy, mean over test languages: same vs other training language ({model.name})",
+        yaxis_title="held-out accuracy",
+        reference=0.5,
+        reference_label="chance",
+        layers=res.layers,
+    )
+    written += save_figure(fig, out_dir / f"{NAME}_by_layer")
+
+    with open(out_dir / f"{NAME}.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["layer", "train_language", "test_language", "accuracy", "auroc", "f1", "pr_auc"])
+        for i, a in enumerate(A):
+            for j, b in enumerate(B):
+                w.writerow([layer, a, b, *(f"{float(getattr(res.metrics, m)[best, i, j]):.6f}" for m in ("accuracy", "auroc", "f1", "pr_auc"))])
+    at_best = {m: [[round(float(v), 4) for v in row] for row in getattr(res.metrics, m)[best]] for m in ("accuracy", "auroc", "f1", "pr_auc")}
+    summary = {
+        "model": str(model.name),
+        "best_layer": layer,
+        "best_layer_selection": "highest mean held-out accuracy over all (train, test) pairs, on the same folds",
+        "train_languages": A,
+        "test_languages": B,
+        "positive_class": "1 (harmful)",
+        "at_best_layer": at_best,
+        "mean_accuracy_same_language": [round(float(v), 4) for v in diag],
+        "mean_accuracy_other_language": [round(float(v), 4) for v in off],
+        "all_layers": res.metrics.to_dict(4),
+    }
+    (out_dir / f"{NAME}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
+    return {"figures": [str(p) for p in written], "best_layer": layer, "accuracy": at_best["accuracy"], "auroc": at_best["auroc"]}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="gemma-3-270m")
+    parser.add_argument("--out", default="figures")
+    parser.add_argument("--n-per-class", type=int, default=None)
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    model = mechint.load_model(args.model, device=args.device)
+    print(json.dumps(run(model, Path(args.out), n_per_class=args.n_per_class), indent=1))
+
+
+if __name__ == "__main__":
+    main()

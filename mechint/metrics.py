@@ -1,0 +1,294 @@
+"""Patching metrics: what a patched run is scored by, as plain callables.
+
+A :class:`Metric` says what it reads (the logits, or the activation at a site) and at which
+positions, and maps that to one number per prompt. Because it declares what it reads, activation
+patching unembeds only those positions (or stops the forward at the site). A metric is also an
+ordinary function of the full logits: ``logit_diff([5], [7])(model(tokens))`` is a ``[batch]``
+tensor.
+
+Builders: :func:`logit_diff` (between two answer token sets), :func:`answer_prob`,
+:func:`kl_to_clean` (relative to the clean run), :func:`direction_score` (a direction or linear probe
+at a site). :func:`normalize` maps any metric to 0 = corrupted, 1 = clean.
+
+Per-pair data (answer tokens, directions) is indexed by the prompt-pair index that the patching
+engine passes with every row, so one batch can mix cells and pairs in any order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+MetricFn = Callable[[Tensor, Tensor], Tensor]
+
+__all__ = [
+    "Metric",
+    "as_metric",
+    "logit_diff",
+    "answer_prob",
+    "kl_to_clean",
+    "direction_score",
+    "normalize",
+]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A score of a run, one value per prompt.
+
+    Attributes:
+        fn: ``fn(read, pair) -> [n]``. ``read`` is ``[n, n_read, width]``: the logits (``site=None``)
+            or the activation at ``site``, at the positions in ``positions`` (in that order), as
+            float32; ``pair`` (``[n]``, long) is the prompt-pair index of each row, for per-pair data.
+            Rows are independent: the engine batches many patched copies of a pair together.
+        positions: positions read (negative: from the end, ``-1`` = the last token); ``None``: all.
+        site: ``None`` reads the logits; a site name (e.g. ``"blocks.17.hook_resid_post"``) reads
+            that activation instead, and the patched forward stops there.
+        name: a label for results and plots.
+        bind: for metrics relative to the clean run (``kl_to_clean``): ``bind(clean_read)`` returns
+            the ``fn`` to use, given the clean run's read ``[pairs, n_read, width]``.
+        tokens: for logit metrics that look at a few vocabulary entries only (``logit_diff``): those
+            token ids; ``read`` then holds the logits of these tokens, in this order, and the
+            unembedding computes nothing else. ``None``: the whole vocabulary.
+    """
+
+    fn: MetricFn
+    positions: tuple[int, ...] | None = (-1,)
+    site: str | None = None
+    name: str = "metric"
+    bind: Callable[[Tensor], MetricFn] | None = None
+    tokens: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.positions is not None:
+            pos = tuple(int(p) for p in ([self.positions] if isinstance(self.positions, int) else self.positions))
+            if not pos:
+                raise ValueError("a metric must read at least one position (positions=None reads all)")
+            object.__setattr__(self, "positions", pos)
+        if self.tokens is not None:
+            if self.site is not None:
+                raise ValueError("tokens= selects logits; a metric at a site reads the whole activation")
+            object.__setattr__(self, "tokens", tuple(int(t) for t in self.tokens))
+
+    def select(self, x: Tensor) -> Tensor:
+        """What this metric reads from a full ``[batch, pos, width]`` tensor: its positions (and its
+        tokens, for a logit metric that names them)."""
+        if self.positions is not None:
+            x = x[:, list(self.positions)]
+        if self.tokens is not None:
+            x = x[..., list(self.tokens)]
+        return x
+
+    def resolve(self, clean_read: Tensor | None) -> MetricFn:
+        """The function to apply, bound to the clean run where the metric needs it."""
+        if self.bind is None:
+            return self.fn
+        if clean_read is None:
+            raise ValueError(f"metric {self.name!r} is relative to the clean run: pass clean=...")
+        return self.bind(clean_read.float())
+
+    def __call__(
+        self, x: Float[Tensor, "batch pos width"], *, clean: Tensor | None = None, pair: Tensor | None = None
+    ) -> Float[Tensor, "batch"]:
+        """Score full logits (or full activations at ``site``) ``[batch, pos, width]``; ``clean`` is
+        the clean run's tensor for metrics relative to it. Returns ``[batch]``."""
+        if x.ndim != 3:
+            raise ValueError(f"a metric takes [batch, pos, width], got shape {tuple(x.shape)}")
+        pair = torch.arange(x.shape[0], device=x.device) if pair is None else pair
+        fn = self.resolve(None if clean is None else self.select(clean))
+        return fn(self.select(x).float(), pair)
+
+    def named(self, name: str) -> "Metric":
+        return replace(self, name=name)
+
+
+def as_metric(metric: Metric | Callable) -> Metric:
+    """A :class:`Metric` from a Metric or a plain callable ``f(logits [n, pos, vocab]) -> [n]``.
+
+    A plain callable reads the logits at every position (nothing can be skipped) and must treat
+    rows independently and the same way (it does not know which pair a row belongs to).
+    """
+    if isinstance(metric, Metric):
+        return metric
+    if not callable(metric):
+        raise TypeError(f"metric must be a mechint.metrics.Metric or a callable, got {type(metric).__name__}")
+    name = getattr(metric, "__name__", "metric")
+    return Metric(lambda read, pair: metric(read), positions=None, name=name)
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+def _token_sets(tokens, what: str) -> tuple[Tensor, Tensor]:
+    """``(ids [P, k], mask [P, k])`` from an id, a set of ids (shared by all pairs, P=1), or one set
+    per pair (a list of lists, possibly ragged, or a ``[pairs, k]`` tensor)."""
+    if isinstance(tokens, Tensor):
+        t = tokens.detach().long().cpu()
+        if t.ndim == 0:
+            t = t.reshape(1, 1)
+        elif t.ndim == 1:
+            t = t.reshape(1, -1)
+        elif t.ndim != 2:
+            raise ValueError(f"{what}: expected ids as [k] or [pairs, k], got shape {tuple(t.shape)}")
+        return t, torch.ones_like(t, dtype=torch.bool)
+    if isinstance(tokens, int):
+        return torch.tensor([[tokens]]), torch.ones(1, 1, dtype=torch.bool)
+    rows = list(tokens)
+    if not rows:
+        raise ValueError(f"{what}: no token ids given")
+    if all(isinstance(r, int) for r in rows):
+        return torch.tensor([rows]), torch.ones(1, len(rows), dtype=torch.bool)
+    rows = [[r] if isinstance(r, int) else list(r) for r in rows]
+    if any(not r for r in rows):
+        raise ValueError(f"{what}: pair {next(i for i, r in enumerate(rows) if not r)} has an empty token set")
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([r + [0] * (width - len(r)) for r in rows])
+    mask = torch.tensor([[True] * len(r) + [False] * (width - len(r)) for r in rows])
+    return ids, mask
+
+
+class _OnDevice:
+    """Copies of a few CPU tensors per device, so a metric uploads its data once, not per batch."""
+
+    def __init__(self, *tensors: Tensor):
+        self._cpu = tensors
+        self._by_device: dict[torch.device, tuple[Tensor, ...]] = {}
+
+    def on(self, device: torch.device) -> tuple[Tensor, ...]:
+        got = self._by_device.get(device)
+        if got is None:
+            got = tuple(t.to(device) for t in self._cpu)
+            self._by_device[device] = got
+        return got
+
+
+def _rows(table: Tensor, pair: Tensor, what: str) -> Tensor:
+    """Per-pair rows of ``table [P, ...]`` for each row's pair (P=1: shared by all)."""
+    if table.shape[0] == 1:
+        return table.expand(pair.shape[0], *table.shape[1:])
+    return table[pair]
+
+
+def _set_mean(values: Float[Tensor, "n vocab"], ids: Tensor, mask: Tensor) -> Tensor:
+    got = values.gather(-1, ids) * mask
+    return got.sum(-1) / mask.sum(-1)
+
+
+def _positions(position: int | Sequence[int] | None) -> tuple[int, ...] | None:
+    if position is None:
+        return None
+    return (int(position),) if isinstance(position, int) else tuple(int(p) for p in position)
+
+
+# ------------------------------------------------------------------------------------- builders
+
+
+def logit_diff(correct, incorrect, *, position: int | Sequence[int] = -1, name: str = "logit difference") -> Metric:
+    """Mean logit of the ``correct`` tokens minus mean logit of the ``incorrect`` tokens.
+
+    ``correct``/``incorrect``: a token id, a set of ids (shared by every pair), or one set per pair
+    (list of lists or a ``[pairs, k]`` tensor). Several ``position`` values are averaged.
+    """
+    good, good_mask = _token_sets(correct, "correct")
+    bad, bad_mask = _token_sets(incorrect, "incorrect")
+    # Only these logits are needed: the metric reads them as columns 0..k-1.
+    vocab = sorted(set(good[good_mask].tolist()) | set(bad[bad_mask].tolist()))
+    column = {t: i for i, t in enumerate(vocab)}
+    remap = lambda ids, mask: torch.tensor([[column[t] if m else 0 for t, m in zip(r, mr)] for r, mr in zip(ids.tolist(), mask.tolist())])
+    good, bad = remap(good, good_mask), remap(bad, bad_mask)
+    data = _OnDevice(good, good_mask, bad, bad_mask)
+
+    def fn(read: Tensor, pair: Tensor) -> Tensor:
+        g, gm, b, bm = data.on(read.device)
+        n, k = read.shape[0], read.shape[1]
+        flat = read.reshape(n * k, -1)
+        rep = pair.repeat_interleave(k)
+        diff = _set_mean(flat, _rows(g, rep, "correct"), _rows(gm, rep, "correct")) - _set_mean(
+            flat, _rows(b, rep, "incorrect"), _rows(bm, rep, "incorrect")
+        )
+        return diff.reshape(n, k).mean(-1)
+
+    return Metric(fn, positions=_positions(position), name=name, tokens=tuple(vocab))
+
+
+def answer_prob(answers, *, position: int | Sequence[int] = -1, name: str = "answer probability") -> Metric:
+    """Total probability (softmax over the vocabulary) of the ``answers`` token set; a set shared by
+    every pair or one per pair, as in :func:`logit_diff`."""
+    ids, mask = _token_sets(answers, "answers")
+    data = _OnDevice(ids, mask)
+
+    def fn(read: Tensor, pair: Tensor) -> Tensor:
+        a, m = data.on(read.device)
+        n, k = read.shape[0], read.shape[1]
+        probs = read.reshape(n * k, -1).softmax(-1)
+        rep = pair.repeat_interleave(k)
+        got = (probs.gather(-1, _rows(a, rep, "answers")) * _rows(m, rep, "answers")).sum(-1)
+        return got.reshape(n, k).mean(-1)
+
+    return Metric(fn, positions=_positions(position), name=name)
+
+
+def kl_to_clean(*, position: int | Sequence[int] = -1, name: str = "KL to clean") -> Metric:
+    """KL(clean || patched) of the next-token distributions, in nats (0 at the clean run)."""
+
+    def bind(clean_read: Tensor) -> MetricFn:
+        clean_logp = clean_read.log_softmax(-1)
+
+        def fn(read: Tensor, pair: Tensor) -> Tensor:
+            ref = clean_logp.to(read.device)[pair]
+            kl = (ref.exp() * (ref - read.log_softmax(-1))).sum(-1)
+            return kl.mean(-1)
+
+        return fn
+
+    def unbound(read: Tensor, pair: Tensor) -> Tensor:
+        raise ValueError("kl_to_clean needs the clean run: call it with clean=... or through activation_patch")
+
+    return Metric(unbound, positions=_positions(position), name=name, bind=bind)
+
+
+def direction_score(
+    direction: Float[Tensor, "d"] | Float[Tensor, "pairs d"],
+    site: str,
+    *,
+    position: int | Sequence[int] = -1,
+    bias: float = 0.0,
+    name: str = "direction score",
+) -> Metric:
+    """``activation @ direction + bias`` at ``site`` (e.g. a harmfulness direction, or a linear
+    probe's weight and bias). ``direction`` is ``[d]`` (shared) or ``[pairs, d]``."""
+    w = torch.as_tensor(direction).detach().float().cpu()
+    if w.ndim == 1:
+        w = w[None]
+    if w.ndim != 2:
+        raise ValueError(f"direction must be [d] or [pairs, d], got shape {tuple(w.shape)}")
+    data = _OnDevice(w)
+
+    def fn(read: Tensor, pair: Tensor) -> Tensor:
+        (vec,) = data.on(read.device)
+        if read.shape[-1] != vec.shape[-1]:
+            raise ValueError(f"direction has width {vec.shape[-1]} but {site} has width {read.shape[-1]}")
+        rows = _rows(vec, pair, "direction")  # [n, d]
+        return torch.einsum("nkd,nd->nk", read, rows).mean(-1) + bias
+
+    return Metric(fn, positions=_positions(position), site=site, name=name)
+
+
+def normalize(value: Tensor, clean: Tensor, corrupted: Tensor) -> Tensor:
+    """``(value - corrupted) / (clean - corrupted)``: 0 = the corrupted run, 1 = the clean run.
+
+    ``clean``/``corrupted`` broadcast against ``value`` from the left (``[pairs]`` against
+    ``[pairs, ...]``). A pair whose clean and corrupted values coincide has no scale: NaN.
+    """
+    value = torch.as_tensor(value, dtype=torch.float32)
+    clean = torch.as_tensor(clean, dtype=torch.float32)
+    corrupted = torch.as_tensor(corrupted, dtype=torch.float32)
+    extra = value.ndim - clean.ndim
+    clean = clean.reshape(*clean.shape, *([1] * extra))
+    corrupted = corrupted.reshape(*corrupted.shape, *([1] * extra))
+    scale = clean - corrupted
+    return torch.where(scale == 0, torch.full_like(value, float("nan")), (value - corrupted) / scale)

@@ -1,0 +1,1180 @@
+"""Activation patching and attribution patching, batched.
+
+Activation patching runs a corrupted prompt, puts back one activation from the clean prompt, and
+measures how much of the clean behaviour returns, for every layer x position (or head, or neuron) of
+one component. :func:`activation_patch` does every cell of the sweep for many prompt pairs at once:
+
+- **Batched.** Each patched run is one row of a batch: the corrupted run is tiled into rows, one
+  per (cell, pair), chunked to fit the device's memory (:func:`auto_batch_size`, or ``batch_size``).
+  Nothing waits on the device between cells: every index is built on the host up front and uploaded
+  once, and the metric values leave the device once, at the end.
+- **Starts at the patched layer.** The corrupted run is done once and its per-layer inputs are
+  kept, with the keyword arguments the model passed each decoder layer (attention mask, rotary
+  position embeddings, ALiBi, ...), captured by a forward pre-hook. A row whose cell is at layer
+  ``l`` joins the batch at layer ``l`` from the cached corrupted input; the model's own decoder-layer
+  modules are called in order. No layer's math is reimplemented.
+- **Reuses the unchanged prefix.** In a causal model, patching position ``p`` cannot change
+  positions before ``p``: those keys and values are the corrupted run's, recorded once (the layer's
+  own KV-cache ``update`` call) and prepended, so only positions from ``min(p, first position the
+  metric reads)`` on are computed.
+- **Unembeds only what the metric reads.** The final norm and the LM head run on the metric's
+  positions only (a :class:`~mechint.metrics.Metric` declares them); a metric at a site stops the
+  forward there and never unembeds.
+
+How this generalises across families: each decoder layer is called with exactly the arguments the
+model itself gave it in the corrupted run (so Gemma 3's sliding/full layers each get their own mask
+and rotary tables, BLOOM its ALiBi tensor, GPT-2 its positional mask argument). Tensors among them
+with a batch axis (``[pairs, ...]``, or ``[pairs * heads, ...]`` for ALiBi) are gathered per row;
+query-length axes of the known arguments (``attention_mask``, ``position_embeddings``,
+``position_ids``, ``cache_position``) are cut to the computed positions. Prefix reuse needs the layer
+to take a KV cache argument (``cache`` / ``past_key_values`` / ``layer_past``) and eager or SDPA
+attention; otherwise every row computes all positions, with the same results.
+
+:func:`attribution_patch` is the gradient approximation (one forward and one backward pass on the
+corrupted run), and :func:`attribution_correlation` compares it with exact patching.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Literal, Sequence
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .hooks import StopForward
+from .metrics import Metric, as_metric, normalize
+from .model import Model
+from .sites import Site, get_submodule
+
+__all__ = [
+    "COMPONENTS",
+    "PatchResult",
+    "PromptLengthError",
+    "activation_patch",
+    "attribution_patch",
+    "attribution_correlation",
+    "auto_batch_size",
+]
+
+#: Patchable components and their per-layer site keys.
+COMPONENTS: dict[str, str] = {
+    "resid_pre": "hook_resid_pre",
+    "resid_mid": "hook_resid_mid",
+    "resid_post": "hook_resid_post",
+    "attn_out": "hook_attn_out",
+    "mlp_out": "hook_mlp_out",
+    "z": "attn.hook_z",
+    "mlp_post": "mlp.hook_post",
+}
+_UNIT_AXIS = {"z": "head", "mlp_post": "neuron"}
+
+Inputs = str | Sequence[str] | Tensor | Sequence[Sequence[int]]
+
+
+class PromptLengthError(ValueError):
+    """A clean prompt and its corrupted prompt differ in token length."""
+
+
+# ============================================================================================
+# Results
+# ============================================================================================
+
+
+@dataclass
+class PatchResult:
+    """A patching sweep: the metric of every patched run, per prompt pair and cell.
+
+    Attributes:
+        values: ``[pairs, *grid]`` metric of the patched run; NaN where a cell does not exist for a
+            pair (a position that is padding in one of its prompts, with ``align="right"``).
+        clean, corrupted: ``[pairs]`` metric of the unpatched clean and corrupted runs.
+        component: what was patched (``"resid_pre"``, ``"z"``, ...).
+        axes: names of the grid axes, e.g. ``("layer", "pos")`` or ``("layer", "head")``.
+        labels: per axis, the labels of its entries: layer numbers, ``"token (position)"`` strings for
+            ``pos``, head or neuron numbers.
+        positions: the swept positions (indices into the padded prompt), for the ``pos`` axis.
+        clean_tokens, corrupted_tokens: each pair's prompts as token strings (unpadded).
+        metric: the metric's name.
+        method: ``"exact"`` (activation patching) or ``"attribution"`` (gradient approximation).
+        info: how it ran (batch size, chunks, seconds) and, for attribution, its correlation with
+            exact patching when that was asked for.
+    """
+
+    values: Tensor
+    clean: Tensor
+    corrupted: Tensor
+    component: str
+    axes: tuple[str, ...]
+    labels: dict[str, list]
+    positions: list[int]
+    clean_tokens: list[list[str]]
+    corrupted_tokens: list[list[str]]
+    metric: str
+    method: str = "exact"
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The grid shape (without the pair axis)."""
+        return tuple(self.values.shape[1:])
+
+    def effect(self) -> Tensor:
+        """``values - corrupted`` per pair: what each patch changes."""
+        return self.values - self.corrupted.reshape(-1, *([1] * len(self.axes)))
+
+    def normalized(self) -> Tensor:
+        """``(values - corrupted) / (clean - corrupted)`` per pair: 0 = corrupted, 1 = clean."""
+        return normalize(self.values, self.clean, self.corrupted)
+
+    def mean(self, *, normalized: bool = False) -> Tensor:
+        """Mean over pairs per cell (NaN cells are left out); of the normalised values if asked."""
+        return _nanmean(self.normalized() if normalized else self.values)
+
+    def pair(self, i: int) -> "PatchResult":
+        """The result of pair ``i`` alone."""
+        if not -self.n_pairs <= i < self.n_pairs:
+            raise IndexError(f"pair {i} out of range: {self.n_pairs} pairs")
+        sl = slice(i, i + 1 if i != -1 else None)
+        return PatchResult(
+            self.values[sl], self.clean[sl], self.corrupted[sl], self.component, self.axes, self.labels,
+            self.positions, self.clean_tokens[sl], self.corrupted_tokens[sl], self.metric, self.method,
+            dict(self.info),
+        )
+
+    def to_dataframe(self, *, mean: bool = False):
+        """Long form, one row per (pair, cell): the axis indices, the token string for ``pos``, and
+        ``value``, ``effect``, ``normalized``. ``mean=True``: one row per cell, averaged over pairs."""
+        import pandas as pd
+
+        idx = torch.cartesian_prod(*[torch.arange(n) for n in self.shape]) if len(self.shape) > 1 else (
+            torch.arange(self.shape[0])[:, None]
+        )
+        if mean:
+            blocks = {"value": self.mean(), "effect": _nanmean(self.effect()), "normalized": self.mean(normalized=True)}
+            flat = {k: v.reshape(-1) for k, v in blocks.items()}
+            rows = {"pair": ["mean"] * idx.shape[0]}
+            pair_of_row = None
+        else:
+            blocks = {"value": self.values, "effect": self.effect(), "normalized": self.normalized()}
+            flat = {k: v.reshape(-1) for k, v in blocks.items()}
+            n_cells = idx.shape[0]
+            pair_of_row = torch.arange(self.n_pairs).repeat_interleave(n_cells)
+            idx = idx.repeat(self.n_pairs, 1)
+            rows = {"pair": pair_of_row.tolist()}
+        for a, axis in enumerate(self.axes):
+            col = idx[:, a].tolist()
+            if axis == "pos":
+                rows["pos"] = [self.positions[i] for i in col]
+                rows["token"] = [self.labels["pos"][i] for i in col] if pair_of_row is None else [
+                    _token_at(self.corrupted_tokens[p], self.positions[i], self._width) for p, i in zip(pair_of_row.tolist(), col)
+                ]
+            else:
+                rows[axis] = [self.labels[axis][i] for i in col]
+        for k, v in flat.items():
+            rows[k] = v.tolist()
+        df = pd.DataFrame(rows)
+        df.attrs.update({"component": self.component, "metric": self.metric, "method": self.method})
+        return df
+
+    @property
+    def _width(self) -> int:
+        return int(self.info.get("width", max(len(t) for t in self.corrupted_tokens)))
+
+    def __repr__(self) -> str:
+        grid = " x ".join(f"{a} {n}" for a, n in zip(self.axes, self.shape))
+        return (
+            f"PatchResult({self.method}, component={self.component!r}, metric={self.metric!r}, "
+            f"{self.n_pairs} pair(s), {grid}, clean={_fmt(self.clean)}, corrupted={_fmt(self.corrupted)})"
+        )
+
+
+def _fmt(t: Tensor) -> str:
+    return f"{t.float().mean().item():.4g}" if t.numel() > 1 else f"{t.item():.4g}"
+
+
+def _nanmean(x: Tensor) -> Tensor:
+    return torch.nanmean(x.float(), dim=0)
+
+
+def _token_at(tokens: list[str], position: int, width: int) -> str:
+    j = position - (width - len(tokens))
+    return tokens[j] if 0 <= j < len(tokens) else ""
+
+
+# ============================================================================================
+# Inputs
+# ============================================================================================
+
+
+@dataclass
+class _Prompts:
+    clean_ids: list[list[int]]
+    corrupted_ids: list[list[int]]
+    width: int
+    clean: dict[str, Tensor]  # input_ids, attention_mask on the device, left-padded to width
+    corrupted: dict[str, Tensor]
+    valid: Tensor  # [pairs, width] bool, CPU: both prompts have a real token there
+
+    @property
+    def n(self) -> int:
+        return len(self.clean_ids)
+
+
+def _ids(model: Model, x, what: str) -> list[list[int]]:
+    if isinstance(x, str):
+        x = [x]
+    if isinstance(x, Tensor):
+        t = x.detach().cpu()
+        if t.ndim == 1:
+            t = t[None]
+        if t.ndim != 2:
+            raise ValueError(f"{what} tokens must be [batch, pos], got shape {tuple(t.shape)}")
+        return [list(map(int, row)) for row in t]
+    if isinstance(x, dict) or hasattr(x, "keys"):
+        ids = torch.as_tensor(x["input_ids"]).cpu()
+        mask = torch.as_tensor(x.get("attention_mask", torch.ones_like(ids))).cpu().bool()
+        ids, mask = (ids[None], mask[None]) if ids.ndim == 1 else (ids, mask)
+        return [row[m].tolist() for row, m in zip(ids, mask)]
+    items = list(x)
+    if not items:
+        raise ValueError(f"no {what} prompts given")
+    if all(isinstance(i, str) for i in items):
+        return [list(r) for r in model.tokenizer(items)["input_ids"]]
+    if all(isinstance(i, (list, tuple, Tensor)) for i in items):
+        return [list(map(int, r)) for r in items]
+    raise TypeError(f"{what} prompts must be strings, token-id lists or a [batch, pos] tensor")
+
+
+def _prepare(model: Model, clean: Inputs, corrupted: Inputs, align: str) -> _Prompts:
+    if align not in ("strict", "right"):
+        raise ValueError(f"align must be 'strict' or 'right', got {align!r}")
+    c_ids, k_ids = _ids(model, clean, "clean"), _ids(model, corrupted, "corrupted")
+    if len(c_ids) != len(k_ids):
+        raise ValueError(
+            f"{len(c_ids)} clean prompt(s) but {len(k_ids)} corrupted prompt(s): pass one corrupted prompt per clean prompt"
+        )
+    for i, (a, b) in enumerate(zip(c_ids, k_ids)):
+        if not a or not b:
+            raise ValueError(f"pair {i}: an empty prompt")
+        if len(a) != len(b) and align == "strict":
+            raise PromptLengthError(
+                f"pair {i}: the clean prompt has {len(a)} tokens and the corrupted prompt has {len(b)} tokens. "
+                "Patching puts a clean position into the same corrupted position, so the two prompts of a pair "
+                "must have the same token length; make them equal, or pass align='right' to align them at "
+                "their last token (cells where either prompt has no token are left out, NaN)."
+            )
+    padded = model.pad(c_ids + k_ids)
+    n = len(c_ids)
+    width = padded["input_ids"].shape[1]
+    half = lambda enc, sl: {k: v[sl] for k, v in enc.items()}
+    c_enc, k_enc = half(padded, slice(0, n)), half(padded, slice(n, 2 * n))
+    lens_c = torch.tensor([len(r) for r in c_ids])
+    lens_k = torch.tensor([len(r) for r in k_ids])
+    cols = torch.arange(width)
+    valid = (cols[None] >= width - lens_c[:, None]) & (cols[None] >= width - lens_k[:, None])
+    return _Prompts(c_ids, k_ids, width, c_enc, k_enc, valid)
+
+
+def _str_tokens(model: Model, ids: list[list[int]]) -> list[list[str]]:
+    return [[model.tokenizer.decode([t]) for t in row] for row in ids]
+
+
+def _resolve_positions(positions, width: int, what: str) -> list[int]:
+    if positions is None:
+        return list(range(width))
+    if isinstance(positions, int):
+        positions = [positions]
+    out = []
+    for p in positions:
+        p = int(p)
+        if not -width <= p < width:
+            raise ValueError(f"{what} position {p} is out of range for prompts of {width} tokens")
+        out.append(p % width)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{what} positions repeat: {list(positions)}")
+    return out
+
+
+# ============================================================================================
+# The model's pieces: layers, their arguments, the head
+# ============================================================================================
+
+_CACHE_PARAMS = ("cache", "past_key_values", "past_key_value", "layer_past")
+_QUERY_SLICED = {"attention_mask", "position_embeddings", "position_ids", "cache_position"}
+_KNOWN_TENSOR_KWARGS = _QUERY_SLICED | {"alibi"}
+
+
+class _LayerSignature:
+    """How to call one decoder layer with keyword arguments (positional ones bound to names)."""
+
+    def __init__(self, layer: nn.Module):
+        sig = inspect.signature(layer.forward)
+        self.sig = sig
+        params = list(sig.parameters.values())
+        self.hidden = params[0].name
+        self.var_kw = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
+        self.cache = next((n for n in _CACHE_PARAMS if n in sig.parameters), None)
+
+    def bind(self, args: tuple, kwargs: dict) -> dict:
+        bound = self.sig.bind_partial(*args, **kwargs).arguments
+        out = {k: v for k, v in bound.items() if k != self.var_kw}
+        if self.var_kw and self.var_kw in bound:
+            out.update(bound[self.var_kw])
+        return out
+
+
+class _KVRecorder:
+    """A stand-in for a KV cache during the corrupted run: keeps each layer's keys and values
+    (as the attention computed them, after rotary embeddings) and returns them unchanged."""
+
+    def __init__(self) -> None:
+        self.keys: dict[int, Tensor] = {}
+        self.values: dict[int, Tensor] = {}
+
+    def update(self, key_states: Tensor, value_states: Tensor, layer_idx: int, *args, **kwargs):
+        self.keys[layer_idx], self.values[layer_idx] = key_states, value_states
+        return key_states, value_states
+
+
+class _PrefixKV:
+    """A stand-in for a KV cache during a patched chunk: prepends the corrupted run's keys and values
+    of the positions before the computed ones."""
+
+    def __init__(self) -> None:
+        self.keys: dict[int, Tensor | None] = {}
+        self.values: dict[int, Tensor | None] = {}
+
+    def update(self, key_states: Tensor, value_states: Tensor, layer_idx: int, *args, **kwargs):
+        pk = self.keys.get(layer_idx)
+        if pk is None:
+            return key_states, value_states
+        return torch.cat([pk, key_states], dim=-2), torch.cat([self.values[layer_idx], value_states], dim=-2)
+
+
+@dataclass
+class _Captured:
+    """The corrupted run, layer by layer: each layer's input and the other arguments it was given."""
+
+    hidden: dict[int, Tensor]
+    kwargs: dict[int, dict[str, Any]]
+    kv: _KVRecorder | None
+
+
+def _layers(model: Model) -> nn.ModuleList:
+    return get_submodule(model.hf, model.family.layers)
+
+
+@contextmanager
+def _capture_layers(model: Model, layers: Sequence[int], record_kv: bool) -> Iterator[_Captured]:
+    mods = _layers(model)
+    cap = _Captured({}, {}, _KVRecorder() if record_kv else None)
+    handles = []
+
+    def pre(index: int, sig: _LayerSignature):
+        def hook(module, args, kwargs):
+            bound = sig.bind(args, kwargs)
+            cap.hidden[index] = bound.pop(sig.hidden)
+            if cap.kv is not None and sig.cache is not None:
+                bound[sig.cache] = cap.kv
+                cap.kwargs[index] = bound
+                return (cap.hidden[index],), dict(bound)
+            cap.kwargs[index] = bound
+            return None
+
+        return hook
+
+    try:
+        for l in layers:
+            sig = _LayerSignature(mods[l])
+            handles.append(mods[l].register_forward_pre_hook(pre(l, sig), with_kwargs=True))
+        yield cap
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _prefix_reuse_possible(model: Model, sig: _LayerSignature, kwargs: dict) -> bool:
+    """Whether a layer can compute a suffix of positions against recorded prefix keys/values."""
+    if sig.cache is None:
+        return False
+    impl = getattr(model.hf.config, "_attn_implementation", None) or "eager"
+    if impl not in ("eager", "sdpa"):
+        return False
+    for name, value in kwargs.items():
+        if isinstance(value, Tensor) and name not in _KNOWN_TENSOR_KWARGS:
+            return False
+        if isinstance(value, (tuple, list)) and any(isinstance(v, Tensor) for v in value) and name not in _KNOWN_TENSOR_KWARGS:
+            return False
+    mask = kwargs.get("attention_mask")
+    return mask is None or (isinstance(mask, Tensor) and mask.ndim == 4)
+
+
+def _take_rows(t: Tensor, src: Tensor, batch: int, single: int | None) -> Tensor:
+    """Rows of a tensor captured in the baseline run (``batch`` rows, or ``batch * k`` such as
+    BLOOM's ALiBi ``[batch * heads, 1, keys]``) for each patched row; ``src`` holds each patched row's
+    source row. ``single``: the one source row every patched row has (known on the host: a view, no
+    copy). Tensors shared by the whole batch (leading 1) broadcast as they are."""
+    n = src.shape[0]
+    if t.ndim < 2 or t.shape[0] == 1 or t.shape[0] % batch:
+        return t
+    k = t.shape[0] // batch
+    grouped = t.reshape(batch, k, *t.shape[1:])
+    if single is not None:
+        grouped = grouped.narrow(0, single, 1).expand(n, *grouped.shape[1:])
+    else:
+        grouped = grouped.index_select(0, src)
+    return grouped.reshape(n * k, *t.shape[1:])
+
+
+def _query_cut(name: str, t: Tensor, start: int) -> Tensor:
+    if start == 0 or name not in _QUERY_SLICED:
+        return t
+    if name == "attention_mask":
+        return t[:, :, start:]
+    if name == "cache_position":
+        return t[start:]
+    return t[:, start:]  # position_embeddings (cos/sin) and position_ids: [batch, pos, ...]
+
+
+def _causal_suffix_mask(width: int, start: int, device) -> Tensor:
+    q = torch.arange(start, width, device=device)[:, None]
+    k = torch.arange(width, device=device)[None, :]
+    return (k <= q)[None, None]  # [1, 1, width - start, width], True = attend
+
+
+def _gather_kwargs(
+    kwargs: dict, src: Tensor, batch: int, single: int | None, start: int, width: int, memo: dict
+) -> dict:
+    out = {}
+    for name, value in kwargs.items():
+        if name == "attention_mask" and value is None and start > 0:
+            key = ("causal", start)
+            if key not in memo:
+                memo[key] = _causal_suffix_mask(width, start, src.device)
+            out[name] = memo[key]
+            continue
+        out[name] = _gather_value(name, value, src, batch, single, start, memo)
+    return out
+
+
+def _gather_value(name: str, value, src: Tensor, batch: int, single: int | None, start: int, memo: dict):
+    if isinstance(value, Tensor):
+        key = (id(value), src.shape[0], start)
+        got = memo.get(key)
+        if got is None:
+            got = _query_cut(name, _take_rows(value, src, batch, single), start)
+            memo[key] = got
+        return got
+    if isinstance(value, tuple):
+        return tuple(_gather_value(name, v, src, batch, single, start, memo) for v in value)
+    if isinstance(value, list):
+        return [_gather_value(name, v, src, batch, single, start, memo) for v in value]
+    return value
+
+
+def _text_config(model: Model):
+    cfg = model.hf.config
+    return cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+
+
+class _Unembed:
+    """Logits from final-norm outputs: the LM head, and the final soft-capping where the model has it.
+    With ``tokens``, only those vocabulary rows of the LM head are used."""
+
+    def __init__(self, model: Model, tokens: Sequence[int] | None = None):
+        self.head = get_submodule(model.hf, model.family.lm_head)
+        self.cap = getattr(_text_config(model), "final_logit_softcapping", None)
+        self.weight = self.bias = None
+        if tokens is not None:
+            if not isinstance(self.head, nn.Linear):
+                raise TypeError(f"the LM head is a {type(self.head).__name__}, not a Linear: cannot unembed chosen tokens")
+            ids = torch.tensor(list(tokens), device=self.head.weight.device)
+            if int(ids.max()) >= self.head.weight.shape[0] or int(ids.min()) < 0:
+                raise ValueError(f"metric token ids must be in 0..{self.head.weight.shape[0] - 1}")
+            self.weight = self.head.weight.index_select(0, ids)
+            self.bias = None if self.head.bias is None else self.head.bias.index_select(0, ids)
+
+    def __call__(self, normed: Tensor) -> Tensor:
+        logits = self.head(normed) if self.weight is None else nn.functional.linear(normed, self.weight, self.bias)
+        if self.cap:
+            logits = torch.tanh(logits / self.cap) * self.cap
+        return logits
+
+
+def _final_norm(model: Model) -> nn.Module:
+    return model.site("ln_final.hook_normalized").module
+
+
+# ============================================================================================
+# Auto batch size
+# ============================================================================================
+
+
+def _free_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        reserved_unused = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int(free + reserved_unused)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 1024**3
+
+
+def auto_batch_size(
+    model: Model, seq_len: int, n_read: int = 1, *, fraction: float = 0.4, tokens_per_batch: int | None = None
+) -> int:
+    """Patched runs (rows) per forward pass for prompts of ``seq_len`` tokens.
+
+    Memory: a row holds its activations at one layer at a time (residual, attention and MLP
+    intermediates, attention scores) and ``n_read`` positions of logits; ``fraction`` of the free
+    memory (CUDA: free + cached; CPU: MemAvailable) is used. Speed: a batch holds patched runs that
+    start at nearby positions and all compute from the earliest of them, so smaller batches waste fewer
+    positions, while every batch costs one call per layer of fixed overhead (about 1 ms on a GPU,
+    where it dominates small batches). ``tokens_per_batch`` caps rows x prompt length (default 16384 on
+    CUDA, 1024 on CPU, where compute dominates).
+    """
+    device = model.device
+    item = torch.finfo(model.dtype).bits // 8
+    d, d_mlp = model.d_model, model.d_mlp
+    attn = model.n_heads * model.d_head
+    per_token = (8 * d + 4 * d_mlp + 3 * attn) * item + model.n_heads * seq_len * 4 + seq_len
+    per_row = seq_len * per_token + n_read * model.d_vocab * 4 * 3 + 2 * seq_len * model.n_kv_heads * model.d_head * item
+    by_memory = int(_free_bytes(device) * fraction // max(per_row, 1))
+    if tokens_per_batch is None:
+        tokens_per_batch = 16384 if device.type == "cuda" else 1024
+    by_speed = max(1, tokens_per_batch // max(seq_len, 1))
+    return max(1, min(by_memory, by_speed))
+
+
+# ============================================================================================
+# The sweep plan
+# ============================================================================================
+
+
+@dataclass
+class _Plan:
+    component: str
+    key: str
+    axes: tuple[str, ...]
+    layers: list[int]
+    positions: list[int]  # swept positions (pos axis), or the positions patched together
+    units: list[int]  # heads / neurons (z, mlp_post), else [-1]
+    per_position: bool
+    # one entry per cell, in grid order
+    cell_layer: list[int]
+    cell_pos: list[int]  # -1: all of ``positions`` at once
+    cell_unit: list[int]
+
+    @property
+    def grid(self) -> tuple[int, ...]:
+        sizes = {"layer": len(self.layers), "pos": len(self.positions), "head": len(self.units), "neuron": len(self.units)}
+        return tuple(sizes[a] for a in self.axes)
+
+
+def _plan(model: Model, component: str, width: int, *, layers, positions, heads, neurons, per_position) -> _Plan:
+    if component not in COMPONENTS:
+        raise ValueError(f"unknown component {component!r}; choose from {', '.join(COMPONENTS)}")
+    key = COMPONENTS[component]
+    if key not in model.family.block_sites:
+        raise ValueError(f"the {model.family.name} family has no {key} site")
+    lay = list(range(model.n_layers)) if layers is None else [int(l) for l in ([layers] if isinstance(layers, int) else layers)]
+    for l in lay:
+        if not 0 <= l < model.n_layers:
+            raise ValueError(f"layer {l} out of range: the model has layers 0..{model.n_layers - 1}")
+    pos = _resolve_positions(positions, width, "patched")
+    unit_axis = _UNIT_AXIS.get(component)
+    if unit_axis is None:
+        if heads is not None or neurons is not None:
+            raise ValueError(f"heads= and neurons= apply to z and mlp_post, not {component}")
+        if per_position is False:
+            raise ValueError(f"{component} is patched per position; per_position=False applies to z and mlp_post")
+        units, per_pos, axes = [-1], True, ("layer", "pos")
+    else:
+        if component == "z":
+            if neurons is not None:
+                raise ValueError("neurons= applies to mlp_post; for z choose heads=")
+            units = list(range(model.n_heads)) if heads is None else [int(h) for h in ([heads] if isinstance(heads, int) else heads)]
+            bound, what = model.n_heads, "head"
+        else:
+            if heads is not None:
+                raise ValueError("heads= applies to z; for mlp_post choose neurons=")
+            if neurons is None:
+                raise ValueError("mlp_post patches chosen neurons: pass neurons=[...] (indices into d_mlp)")
+            units = [int(n) for n in ([neurons] if isinstance(neurons, int) else neurons)]
+            bound, what = model.d_mlp, "neuron"
+        for u in units:
+            if not 0 <= u < bound:
+                raise ValueError(f"{what} {u} out of range 0..{bound - 1}")
+        per_pos = bool(per_position)
+        axes = ("layer", "pos", unit_axis) if per_pos else ("layer", unit_axis)
+    cl, cp, cu = [], [], []
+    for l in lay:
+        if per_pos:
+            for p in pos:
+                for u in units:
+                    cl.append(l), cp.append(p), cu.append(u)
+        else:
+            for u in units:
+                cl.append(l), cp.append(-1), cu.append(u)
+    return _Plan(component, key, axes, lay, pos, units, per_pos, cl, cp, cu)
+
+
+def _labels(plan: _Plan, tokens: list[list[str]], width: int) -> dict[str, list]:
+    labels: dict[str, list] = {"layer": list(plan.layers)}
+    if "pos" in plan.axes:
+        same = len({len(t) for t in tokens}) == 1
+        out = []
+        for p in plan.positions:
+            tok = _token_at(tokens[0], p, width)
+            out.append(f"{tok} ({p})" if same else f"{tok} ({p - width})")
+        labels["pos"] = out
+    for axis in ("head", "neuron"):
+        if axis in plan.axes:
+            labels[axis] = list(plan.units)
+    return labels
+
+
+# ============================================================================================
+# Baseline runs
+# ============================================================================================
+
+
+def _reader(store: dict, key: str, cols: list[int], *, keep_graph: bool = False, rows: int | None = None):
+    """A hook that keeps ``x[:rows, cols]`` (all rows by default)."""
+
+    def fn(x: Tensor, ctx) -> None:
+        v = x[:rows, cols] if rows is not None else x[:, cols]
+        store[key] = v if keep_graph else v.detach().clone()
+
+    return fn
+
+
+def _metric_site(model: Model, metric: Metric) -> Site | None:
+    return None if metric.site is None else model.site(metric.site)
+
+
+def _read_from_run(unembed: _Unembed, metric_site: Site | None, store: dict) -> Tensor:
+    """The metric's read ``[batch, n_read, width]`` from what a run's reader hook stored."""
+    if metric_site is None:
+        return unembed(store["__final__"])
+    return store["__metric__"]
+
+
+def _baseline_hooks(model: Model, metric_site: Site | None, read_cols: list[int], store: dict, keep_graph=False):
+    if metric_site is None:
+        return [(model.site("ln_final.hook_normalized"), _reader(store, "__final__", read_cols, keep_graph=keep_graph))]
+    return [(metric_site, _reader(store, "__metric__", read_cols, keep_graph=keep_graph))]
+
+
+# ============================================================================================
+# activation_patch
+# ============================================================================================
+
+
+def activation_patch(
+    model: Model,
+    clean: Inputs,
+    corrupted: Inputs,
+    metric: Metric | Callable[[Tensor], Tensor],
+    *,
+    component: str = "resid_pre",
+    positions: int | Sequence[int] | None = None,
+    layers: int | Sequence[int] | None = None,
+    heads: int | Sequence[int] | None = None,
+    neurons: int | Sequence[int] | None = None,
+    per_position: bool | None = None,
+    batch_size: int | None = None,
+    align: Literal["strict", "right"] = "strict",
+    prefix_reuse: bool = True,
+    progress: bool | str = False,
+) -> PatchResult:
+    """Patch clean activations into the corrupted run, one cell at a time, for every cell of a sweep.
+
+    Args:
+        model: the model.
+        clean, corrupted: one prompt each, or one per pair (strings, token-id lists, or ``[pairs, pos]``
+            tensors without padding). Each pair's two prompts must have the same token length
+            (:class:`PromptLengthError` names the pair and both lengths) unless ``align="right"``.
+            Pairs may differ in length from each other: prompts are left-padded to a common width
+            and positions are indices into that width (``-1`` is every prompt's last token).
+        metric: a :class:`~mechint.metrics.Metric` (it declares the positions or site it reads, so only
+            those are computed), or a callable ``f(logits [n, pos, vocab]) -> [n]``.
+        component: ``resid_pre``, ``resid_mid``, ``resid_post``, ``attn_out``, ``mlp_out`` (grid
+            layer x position), ``z`` (layer x head, each head at all ``positions`` at once; or layer x
+            position x head with ``per_position=True``), ``mlp_post`` (the chosen ``neurons``: layer x
+            neuron, or layer x position x neuron).
+        positions: the positions swept (default all); for ``z``/``mlp_post`` without
+            ``per_position``, the positions patched together.
+        layers: the layers swept (default all).
+        heads, neurons: the heads (``z``, default all) or MLP neurons (``mlp_post``, required) swept.
+        batch_size: patched runs per forward pass (default :func:`auto_batch_size`). Results do not
+            depend on it beyond float rounding.
+        align: ``"strict"`` (default) or ``"right"``: a pair's prompts are aligned at their last token;
+            cells where either prompt has no token are NaN for that pair.
+        prefix_reuse: compute only the positions a patch can change (default); ``False`` computes
+            every position of every row (same results; for benchmarking).
+        progress: show a progress bar over chunks (a string sets its label).
+
+    Returns:
+        a :class:`PatchResult` with ``values [pairs, *grid]``, the clean and corrupted metrics, and
+        token labels; ``.mean()``, ``.normalized()``, ``.to_dataframe()``.
+    """
+    t_start = time.perf_counter()
+    metric = as_metric(metric)
+    prompts = _prepare(model, clean, corrupted, align)
+    width, n_pairs = prompts.width, prompts.n
+    plan = _plan(model, component, width, layers=layers, positions=positions, heads=heads, neurons=neurons,
+                 per_position=per_position)
+    read_cols = _resolve_positions(metric.positions, width, "metric")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    device = model.device
+    m_site = _metric_site(model, metric)
+    unembed = _Unembed(model, metric.tokens) if m_site is None else None
+    comp_sites = {l: model.site(f"blocks.{l}.{plan.key}") for l in plan.layers}
+
+    # Cells that can change the metric: the component's site comes no later than the metric's site.
+    def reaches_metric(l: int) -> bool:
+        return m_site is None or comp_sites[l].order <= m_site.order
+
+    live_layers = [l for l in plan.layers if reaches_metric(l)]
+    first = min(live_layers) if live_layers else None
+    last_layer = model.n_layers - 1 if m_site is None or m_site.layer is None else m_site.layer
+
+    with torch.inference_mode():
+        # -- one forward over both prompts of every pair (rows 0..B-1 clean, B..2B-1 corrupted): the
+        #    clean component at the swept layers, the metric of both, and each layer's input and
+        #    arguments (and keys/values) for the corrupted rows to start from
+        store: dict = {}
+        hooks = _baseline_hooks(model, m_site, read_cols, store)
+        hooks += [(comp_sites[l], _reader(store, f"clean{l}", list(range(width)), rows=n_pairs)) for l in live_layers]
+        capture = list(range(first, last_layer + 1)) if first is not None else []
+        both = {k: torch.cat([prompts.clean[k], prompts.corrupted[k]]) for k in prompts.clean}
+        with _capture_layers(model, capture, record_kv=prefix_reuse) as cap, model.hooks(hooks):
+            model.forward(both, logits=False)
+        read = _read_from_run(unembed, m_site, store).float()
+        clean_read, corrupted_read = read[:n_pairs], read[n_pairs:]
+        clean_site = {l: store[f"clean{l}"] for l in live_layers}
+        fn = metric.resolve(clean_read)
+        pair_ids = torch.arange(n_pairs, device=device)
+        clean_val = fn(clean_read, pair_ids)
+        corrupted_val = fn(corrupted_read, pair_ids)
+
+        reuse = prefix_reuse and first is not None and all(
+            _prefix_reuse_possible(model, _LayerSignature(_layers(model)[l]), cap.kwargs[l]) for l in capture
+        )
+        rows = _rows_plan(plan, prompts, read_cols, reaches_metric, reuse)
+        n_rows = len(rows["pair"])
+        if batch_size is None:
+            batch_size = auto_batch_size(model, width, len(read_cols))
+        values_dev = torch.empty(n_rows, dtype=torch.float32, device=device)
+        chunks = _chunks(rows, batch_size)
+        order = torch.tensor([i for c in chunks for i in c["rows"]], dtype=torch.long)
+        dev = _upload(rows, order, device)
+        engine = _ChunkRunner(model, plan, prompts, cap, clean_site, m_site, read_cols, fn, last_layer, unembed)
+        bar = tqdm(chunks, desc=progress if isinstance(progress, str) else "patch", disable=not progress, unit="chunk")
+        offset = 0
+        for chunk in bar:
+            size = len(chunk["rows"])
+            values_dev[offset : offset + size] = engine.run(chunk, {k: v[offset : offset + size] for k, v in dev.items()})
+            offset += size
+
+        values_rows = values_dev.cpu()
+        clean_val, corrupted_val = clean_val.float().cpu(), corrupted_val.float().cpu()
+
+    n_cells = len(plan.cell_layer)
+    values = corrupted_val[:, None].repeat(1, n_cells)
+    # cells that do not exist for a pair
+    for i, ok in enumerate(_cell_valid(plan, prompts)):
+        values[~ok, i] = float("nan")
+    cell_of = torch.as_tensor(rows["cell"], dtype=torch.long)[order]
+    pair_of = torch.as_tensor(rows["pair"], dtype=torch.long)[order]
+    values[pair_of, cell_of] = values_rows
+    toks_c, toks_k = _str_tokens(model, prompts.clean_ids), _str_tokens(model, prompts.corrupted_ids)
+    info = {
+        "batch_size": batch_size,
+        "chunks": len(chunks),
+        "rows": n_rows,
+        "prefix_reuse": reuse,
+        "width": width,
+        "read_positions": read_cols,
+        "seconds": time.perf_counter() - t_start,
+    }
+    return PatchResult(
+        values.reshape(n_pairs, *plan.grid), clean_val, corrupted_val, component, plan.axes,
+        _labels(plan, toks_k, width), list(plan.positions), toks_c, toks_k, metric.name, "exact", info,
+    )
+
+
+def _cell_valid(plan: _Plan, prompts: _Prompts) -> Iterator[Tensor]:
+    """Per cell, which pairs have it (``[pairs]`` bool)."""
+    pos_set = torch.tensor(plan.positions)
+    for p in plan.cell_pos:
+        if p >= 0:
+            yield prompts.valid[:, p]
+        else:
+            yield prompts.valid[:, pos_set].any(1)
+
+
+def _rows_plan(plan: _Plan, prompts: _Prompts, read_cols: list[int], reaches, reuse: bool) -> dict[str, list[int]]:
+    """One row per (cell, pair) that must be computed, with the layer it joins at and the first
+    position it computes."""
+    read_min = min(read_cols)
+    all_start = min(min(plan.positions), read_min)
+    rows: dict[str, list[int]] = {"cell": [], "pair": [], "layer": [], "start": [], "pos": [], "unit": []}
+    valid = prompts.valid
+    for i, (l, p, u) in enumerate(zip(plan.cell_layer, plan.cell_pos, plan.cell_unit)):
+        if not reaches(l):
+            continue
+        start = (min(p, read_min) if p >= 0 else all_start) if reuse else 0
+        for b in range(prompts.n):
+            if p >= 0 and not bool(valid[b, p]):
+                continue
+            rows["cell"].append(i)
+            rows["pair"].append(b)
+            rows["layer"].append(l)
+            rows["start"].append(start)
+            rows["pos"].append(p)
+            rows["unit"].append(u)
+    return rows
+
+
+def _chunks(rows: dict[str, list[int]], batch_size: int) -> list[dict]:
+    """Rows sorted by first computed position, then layer; cut into chunks; within a chunk, rows are
+    ordered by the layer they join at, so the rows active at a layer are a prefix of the chunk."""
+    n = len(rows["pair"])
+    order = sorted(range(n), key=lambda i: (rows["start"][i], rows["layer"][i], rows["cell"][i], rows["pair"][i]))
+    chunks = []
+    for a in range(0, n, batch_size):
+        ids = order[a : a + batch_size]
+        ids.sort(key=lambda i: rows["layer"][i])  # stable
+        layers = [rows["layer"][i] for i in ids]
+        joins: dict[int, tuple[int, int]] = {}
+        for j, l in enumerate(layers):
+            lo, _ = joins.get(l, (j, j))
+            joins[l] = (lo, j + 1)
+        chunks.append({"rows": ids, "start": min(rows["start"][i] for i in ids), "joins": joins,
+                       "first": layers[0], "count_upto": _cumulative(layers)})
+    return chunks
+
+
+def _cumulative(layers: list[int]) -> dict[int, int]:
+    """For each layer in the chunk, how many rows are active once it has joined."""
+    out: dict[int, int] = {}
+    for j, l in enumerate(layers):
+        out[l] = j + 1
+    return out
+
+
+def _upload(rows: dict[str, list[int]], order: Tensor, device: torch.device) -> dict[str, Tensor]:
+    """The per-row indices, in processing order, on the device in one copy."""
+    packed = torch.tensor([rows["pair"], rows["pos"], rows["unit"]], dtype=torch.long)[:, order]
+    if device.type == "cuda":
+        packed = packed.pin_memory().to(device, non_blocking=True)
+    else:
+        packed = packed.to(device)
+    return {"pair": packed[0], "pos": packed[1], "unit": packed[2]}
+
+
+class _ChunkRunner:
+    """Runs one chunk: rows join at their layer from the corrupted run's cached input, the model's
+    decoder layers are called in order with the arguments the model gave them, the patch is written
+    at the component's site, and the metric is read where it reads."""
+
+    def __init__(self, model, plan, prompts, cap, clean_site, m_site, read_cols, fn, last_layer, unembed):
+        self.unembed = unembed
+        self.model, self.plan, self.prompts, self.cap = model, plan, prompts, cap
+        self.clean_site, self.m_site, self.read_cols, self.fn = clean_site, m_site, read_cols, fn
+        self.last_layer = last_layer
+        self.layers = _layers(model)
+        self.sigs = {l: _LayerSignature(self.layers[l]) for l in cap.kwargs}
+        self.n_pairs = prompts.n
+        self.batch = 2 * prompts.n  # the baseline run held clean rows, then corrupted rows
+        self.single = prompts.n if prompts.n == 1 else None  # one pair: every row starts from row 1
+        self.width = prompts.width
+        self.final_norm = _final_norm(model)
+        pos_set = torch.zeros(prompts.width, dtype=torch.bool)
+        pos_set[plan.positions] = True
+        self.patch_mask = (prompts.valid & pos_set[None]).to(model.device)  # [pairs, width]
+        self.direct = plan.key in ("hook_resid_pre", "hook_resid_post")
+        mkey = m_site.key if m_site is not None and m_site.layer is not None else None
+        self.metric_direct = mkey in ("hook_resid_pre", "hook_resid_post")
+        self.metric_final = m_site is not None and m_site.layer is None and m_site.name == "ln_final.hook_normalized"
+
+    # ---- the write at the component's site, for the rows that joined at this layer
+    def _write(self, x: Tensor, local: Tensor, pairs: Tensor, pos: Tensor, units: Tensor, clean: Tensor, start: int) -> Tensor:
+        plan = self.plan
+        if plan.per_position:
+            cols = pos - start
+            if plan.component in ("z", "mlp_post"):
+                return x.index_put((local, cols, units), clean[pairs, pos, units])
+            return x.index_put((local, cols), clean[pairs, pos])
+        # z / mlp_post at all chosen positions at once
+        mask = self.patch_mask[pairs][:, start:]  # [n, cols]
+        out = x.clone()
+        cur = out[local, :, units]  # [n, cols(, d_head)]
+        new = clean[pairs, start:, units]
+        if cur.ndim == 3:
+            mask = mask[..., None]
+        out[local, :, units] = torch.where(mask, new, cur)
+        return out
+
+    def run(self, chunk: dict, dev: dict[str, Tensor]) -> Tensor:
+        model, plan, cap = self.model, self.plan, self.cap
+        start, joins = chunk["start"], chunk["joins"]
+        count = chunk["count_upto"]
+        first = chunk["first"]
+        pairs_all, pos_all, unit_all = dev["pair"], dev["pos"], dev["unit"]
+        memo: dict = {}
+        prefix = _PrefixKV()
+        reads: dict[str, Tensor] = {}
+        hooks = []
+        n_active = 0
+        # the component's write, through the hook engine, at sites inside a layer
+        if not self.direct:
+            for l, (lo, hi) in joins.items():
+                def write(x, ctx, lo=lo, hi=hi, l=l):
+                    local = torch.arange(lo, hi, device=x.device)
+                    return self._write(x, local, pairs_all[lo:hi], pos_all[lo:hi], unit_all[lo:hi], self.clean_site[l], start)
+
+                hooks.append((self.plan_site(l), write))
+        if self.m_site is not None and not self.metric_direct and not self.metric_final:
+            cols = [c - start for c in self.read_cols]
+
+            def read(x, ctx):
+                reads["m"] = x[:, cols]
+                return None
+
+            hooks.append((self.m_site, read))
+        h: Tensor | None = None
+        stopped = False
+        by_hook = self.m_site is not None and not self.metric_direct and not self.metric_final
+        with model.hooks(hooks, stop_after=self.m_site if by_hook else None):
+            for k in range(first, self.last_layer + 1):
+                if k in joins:
+                    lo, hi = joins[k]
+                    pairs = pairs_all[lo:hi]
+                    h_new = _take_rows(cap.hidden[k][:, start:], pairs + self.n_pairs, self.batch, self.single).contiguous()
+                    if plan.key == "hook_resid_pre":
+                        h_new = self._write(h_new, torch.arange(hi - lo, device=h_new.device), pairs,
+                                            pos_all[lo:hi], unit_all[lo:hi], self.clean_site[k], start)
+                    h = h_new if h is None else torch.cat([h, h_new])
+                    n_active = count[k]
+                if self.metric_direct and self.m_site.layer == k and self.m_site.key == "hook_resid_pre":
+                    reads["m"] = h[:, [c - start for c in self.read_cols]]
+                    stopped = True
+                    break
+                src = pairs_all[:n_active] + self.n_pairs  # the corrupted rows of the baseline run
+                kw = _gather_kwargs(cap.kwargs[k], src, self.batch, self.single, start, self.width, memo)
+                sig = self.sigs[k]
+                if cap.kv is not None and sig.cache is not None and sig.cache in kw:
+                    if start > 0:
+                        prefix.keys[k] = _take_rows(cap.kv.keys[k][:, :, :start], src, self.batch, self.single)
+                        prefix.values[k] = _take_rows(cap.kv.values[k][:, :, :start], src, self.batch, self.single)
+                    else:
+                        prefix.keys[k] = None
+                    kw[sig.cache] = prefix
+                try:
+                    out = self.layers[k](h, **kw)
+                except StopForward:
+                    stopped = True
+                    break
+                h = out[0] if isinstance(out, tuple) else out
+                if plan.key == "hook_resid_post" and k in joins:
+                    lo, hi = joins[k]
+                    local = torch.arange(lo, hi, device=h.device)
+                    h = self._write(h, local, pairs_all[lo:hi], pos_all[lo:hi], unit_all[lo:hi], self.clean_site[k], start)
+                if self.metric_direct and self.m_site.layer == k:
+                    reads["m"] = h[:, [c - start for c in self.read_cols]]
+                    stopped = True
+                    break
+        cols = [c - start for c in self.read_cols]
+        if "m" in reads:
+            read = reads["m"]
+        elif self.metric_final:
+            read = self.final_norm(h[:, cols])
+        else:
+            if stopped:
+                raise RuntimeError("the patched forward stopped before the metric's site")
+            read = self.unembed(self.final_norm(h[:, cols]))
+        return self.fn(read.float(), pairs_all)
+
+    def plan_site(self, l: int) -> Site:
+        return self.model.site(f"blocks.{l}.{self.plan.key}")
+
+
+# ============================================================================================
+# Attribution patching
+# ============================================================================================
+
+
+def attribution_patch(
+    model: Model,
+    clean: Inputs,
+    corrupted: Inputs,
+    metric: Metric | Callable[[Tensor], Tensor],
+    *,
+    component: str = "resid_pre",
+    positions: int | Sequence[int] | None = None,
+    layers: int | Sequence[int] | None = None,
+    heads: int | Sequence[int] | None = None,
+    neurons: int | Sequence[int] | None = None,
+    per_position: bool | None = None,
+    align: Literal["strict", "right"] = "strict",
+    exact: "PatchResult | bool | None" = None,
+    batch_size: int | None = None,
+) -> PatchResult:
+    """Attribution patching: the first-order estimate of every cell of :func:`activation_patch`.
+
+    For each cell, ``corrupted + (a_clean - a_corrupted) . d metric / d a`` with the gradient taken
+    on the corrupted run: one forward and one backward pass for the whole sweep (plus the clean run
+    for ``a_clean``). The model runs in ``eval()`` mode, so dropout is off and the gradient is
+    deterministic. Same arguments and result layout as :func:`activation_patch`.
+
+    ``exact``: a :class:`PatchResult` of the same sweep, or ``True`` to compute it; then
+    ``info["correlation"]`` holds :func:`attribution_correlation` of the two.
+    """
+    t_start = time.perf_counter()
+    metric = as_metric(metric)
+    prompts = _prepare(model, clean, corrupted, align)
+    width, n_pairs = prompts.width, prompts.n
+    plan = _plan(model, component, width, layers=layers, positions=positions, heads=heads, neurons=neurons,
+                 per_position=per_position)
+    read_cols = _resolve_positions(metric.positions, width, "metric")
+    m_site = _metric_site(model, metric)
+    unembed = _Unembed(model, metric.tokens) if m_site is None else None
+    sites = {l: model.site(f"blocks.{l}.{plan.key}") for l in plan.layers}
+    device = model.device
+
+    with torch.inference_mode():
+        store: dict = {}
+        hooks = _baseline_hooks(model, m_site, read_cols, store)
+        hooks += [(sites[l], _reader(store, f"clean{l}", list(range(width)))) for l in plan.layers]
+        with model.hooks(hooks):
+            model.forward(prompts.clean, logits=False)
+        clean_read = _read_from_run(unembed, m_site, store).float()
+        clean_site = {l: store[f"clean{l}"] for l in plan.layers}
+    fn = metric.resolve(clean_read)
+    pair_ids = torch.arange(n_pairs, device=device)
+    clean_val = fn(clean_read, pair_ids).detach()
+
+    acts: dict[int, Tensor] = {}
+
+    def keep(l: int):
+        def hook(x: Tensor, ctx):
+            if ctx.site.heads is not None:  # a view: give the layer a tensor that is in the graph
+                y = x.clone()
+                acts[l] = y
+                return y
+            acts[l] = x
+            return None
+
+        return hook
+
+    def embed_leaf(x: Tensor, ctx):
+        return x.detach().requires_grad_(True)
+
+    store = {}
+    hooks = [(model.site("hook_embed"), embed_leaf)]
+    hooks += [(sites[l], keep(l)) for l in plan.layers]
+    hooks += _baseline_hooks(model, m_site, read_cols, store, keep_graph=True)
+    with torch.enable_grad(), model.hooks(hooks):
+        model.forward(prompts.corrupted, logits=False)
+        corrupted_vals = fn(_read_from_run(unembed, m_site, store).float(), pair_ids)
+        wanted = [l for l in plan.layers if acts[l].requires_grad]
+        grads = torch.autograd.grad(corrupted_vals.sum(), [acts[l] for l in wanted], allow_unused=True)
+    grad = {l: (g if g is not None else torch.zeros_like(acts[l])) for l, g in zip(wanted, grads)}
+    corrupted_val = corrupted_vals.detach().float().cpu()
+
+    n_cells = len(plan.cell_layer)
+    attr = torch.zeros(n_pairs, n_cells)
+    mask = prompts.valid.clone()
+    pos_set = torch.zeros(width, dtype=torch.bool)
+    pos_set[plan.positions] = True
+    mask &= pos_set[None]
+    per_layer: dict[int, Tensor] = {}
+    for l in plan.layers:
+        g = grad.get(l)
+        if g is None:
+            per_layer[l] = None
+            continue
+        delta = (clean_site[l].float() - acts[l].detach().float()) * g.float()  # [B, T, ...]
+        if plan.component == "z":
+            delta = delta.unflatten(-1, (model.n_heads, model.d_head)).sum(-1) if delta.ndim == 3 else delta.sum(-1)
+        elif plan.component != "mlp_post":
+            delta = delta.sum(-1)
+        per_layer[l] = delta.cpu()  # [B, T] or [B, T, units]
+    for i, (l, p, u) in enumerate(zip(plan.cell_layer, plan.cell_pos, plan.cell_unit)):
+        d = per_layer[l]
+        if d is None:
+            continue
+        if p >= 0:
+            attr[:, i] = d[:, p] if u < 0 else d[:, p, u]
+        else:
+            attr[:, i] = (d[:, :, u] * mask).sum(1)
+    values = corrupted_val[:, None] + attr
+    for i, ok in enumerate(_cell_valid(plan, prompts)):
+        values[~ok, i] = float("nan")
+    toks_c, toks_k = _str_tokens(model, prompts.clean_ids), _str_tokens(model, prompts.corrupted_ids)
+    result = PatchResult(
+        values.reshape(n_pairs, *plan.grid), clean_val.float().cpu(), corrupted_val, component, plan.axes,
+        _labels(plan, toks_k, width), list(plan.positions), toks_c, toks_k, metric.name, "attribution",
+        {"width": width, "seconds": time.perf_counter() - t_start},
+    )
+    if exact is True:
+        exact = activation_patch(
+            model, clean, corrupted, metric, component=component, positions=positions, layers=layers, heads=heads,
+            neurons=neurons, per_position=per_position, align=align, batch_size=batch_size,
+        )
+    if isinstance(exact, PatchResult):
+        result.info["correlation"] = attribution_correlation(result, exact)
+    return result
+
+
+def _ranks(x: Tensor) -> Tensor:
+    r = torch.empty_like(x)
+    r[x.argsort()] = torch.arange(x.numel(), dtype=x.dtype)
+    return r
+
+
+def _pearson(a: Tensor, b: Tensor) -> float:
+    a, b = a.double() - a.double().mean(), b.double() - b.double().mean()
+    den = (a.norm() * b.norm()).item()
+    return float("nan") if den == 0 else float((a @ b).item() / den)
+
+
+def attribution_correlation(attribution: PatchResult, exact: PatchResult) -> dict:
+    """How well attribution patching tracks exact patching on the same sweep.
+
+    Returns ``pearson`` and ``spearman`` of the per-cell effects (``values - corrupted``), over every
+    (pair, cell), and ``pearson_mean`` over the cells of the pair-averaged effects; ``n`` cells.
+    """
+    if attribution.values.shape != exact.values.shape:
+        raise ValueError(
+            f"the sweeps differ in shape: attribution {tuple(attribution.values.shape)}, exact {tuple(exact.values.shape)}"
+        )
+    a, e = attribution.effect().reshape(-1), exact.effect().reshape(-1)
+    ok = torch.isfinite(a) & torch.isfinite(e)
+    a, e = a[ok], e[ok]
+    am, em = _nanmean(attribution.effect()).reshape(-1), _nanmean(exact.effect()).reshape(-1)
+    okm = torch.isfinite(am) & torch.isfinite(em)
+    return {
+        "pearson": _pearson(a, e),
+        "spearman": _pearson(_ranks(a), _ranks(e)) if a.numel() > 1 else float("nan"),
+        "pearson_mean": _pearson(am[okm], em[okm]),
+        "n": int(a.numel()),
+    }

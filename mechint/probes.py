@@ -1,0 +1,1306 @@
+"""Linear probes: L2-regularised logistic regression for many problems at once, on any device.
+
+A probe predicts the label (1 harmful, 0 harmless) of a text from one activation vector. Studies fit
+one per layer, per training language, per fold, per prefix length: thousands of small problems.
+:func:`fit_probes` fits all of them as one batched second-order optimisation on the activations'
+device, each problem converging on its own (a converged problem leaves the batch) and optionally
+starting from an earlier solution (``init=``: the neighbouring layer, fold or prefix fraction).
+
+The objective is scikit-learn's ``LogisticRegression(C=C)`` (L2, ``lbfgs``/``newton-cholesky``)
+after a ``StandardScaler`` fitted on the training rows, problem by problem::
+
+    minimise over (w, b):  C * sum_i s_i * log(1 + exp(-(2 y_i - 1) (x_i . w + b)))  +  ||w||^2 / 2
+
+``s_i`` is the sample weight times the class weight (``class_weight="balanced"``:
+``n / (2 n_class)``, as scikit-learn computes it); the intercept ``b`` is not penalised. Features are
+standardised with the training rows' mean and standard deviation (``ddof=0``; a constant feature
+keeps scale 1), as ``StandardScaler`` does; ``standardize=False`` fits the raw features.
+
+Two exact Newton solvers, chosen by shape (``solver="auto"``):
+
+- ``"primal"`` (more rows than features): the ``[d+1, d+1]`` Hessian of every problem is formed
+  with one batched matrix product and solved with a batched Cholesky factorisation.
+- ``"dual"`` (fewer rows than features, e.g. 441 training rows of width 640): the weights lie in the
+  span of the training rows, so the Newton step is solved in that ``n``-dimensional space from
+  the rows' Gram matrix, computed once: the system is ``[n, n]`` instead of ``[d+1, d+1]``.
+
+Both take Newton steps with a step length that minimises the objective along the Newton direction
+(a one-dimensional convex search that costs O(n) per problem; the best step is often 1.2-2.3 times
+the Newton step early on, and taking it cut the Newton iterations from ~9 to ~5 on the gemma probes),
+and stop a problem when the largest absolute component of its gradient, divided by the sum of its
+sample weights, is at most ``tol``: scikit-learn's ``lbfgs`` criterion (``gtol``) on the same
+averaged objective.
+
+Metrics (:func:`binary_metrics`): accuracy, F1, AUROC and PR-AUC (average precision), with class 1
+(harmful) as the positive class and logit 0 (probability 0.5) as the threshold.
+
+Speed (``benchmarks/bench_probes.py``, the fits of the gemma-3-270m probe studies): on an H200 the
+18 layer fits (2200 x 640 each) or the 90 fits of a transfer matrix (441 x 640; synthetic data of
+that shape) took ~75 ms, the copy from host
+memory included. On a small CPU they do not pay: on 2 cores, scikit-learn's ``lbfgs`` fitted one
+problem at a time on one thread was 2-3x faster than ``fit_probes`` (each of its iterations is two
+matrix-vector products on one problem that fits in cache; the batched Newton steps need a Hessian
+or Gram matrix per problem). In a process that has also run torch, scikit-learn with its default
+thread pools was 20-40x slower than with one (cap them with ``threadpoolctl.threadpool_limits(1)``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+__all__ = [
+    "POSITIVE_CLASS",
+    "POSITIVE_NAME",
+    "Probe",
+    "Metrics",
+    "ProbeDataError",
+    "fit_probes",
+    "binary_metrics",
+    "fold_ids",
+    "split_ids",
+    "cross_validate",
+    "CVResult",
+    "transfer_matrix",
+    "TransferResult",
+    "early_prediction",
+    "EarlyResult",
+]
+
+POSITIVE_CLASS: int = 1
+"""The positive class of every probe and metric here: label 1, harmful."""
+POSITIVE_NAME: str = "harmful"
+
+Solver = Literal["auto", "primal", "dual"]
+ClassWeight = Literal["balanced"] | Mapping[int, float] | None
+
+
+class ProbeDataError(ValueError):
+    """Activations or labels a probe cannot be trained on (NaN, one class, mismatched rows)."""
+
+
+# =================================================================================================
+# Metrics
+# =================================================================================================
+
+
+@dataclass
+class Metrics:
+    """Binary classification metrics of one or many problems (every field has the batch shape).
+
+    ``positive_class`` (1, ``"harmful"``) is the class F1 and PR-AUC are computed for and the class
+    a score above ``threshold`` predicts. AUROC does not depend on which class is positive;
+    PR-AUC does (its chance level is the share of positives, ``n_positive / n``).
+    """
+
+    accuracy: Tensor
+    f1: Tensor
+    auroc: Tensor
+    pr_auc: Tensor
+    n: Tensor
+    n_positive: Tensor
+    threshold: float = 0.0
+    positive_class: int = POSITIVE_CLASS
+    positive_name: str = POSITIVE_NAME
+
+    _FIELDS = ("accuracy", "f1", "auroc", "pr_auc", "n", "n_positive")
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.accuracy.shape
+
+    def __getitem__(self, index) -> "Metrics":
+        return replace(self, **{k: getattr(self, k)[index] for k in self._FIELDS})
+
+    def map(self, fn) -> "Metrics":
+        """Apply ``fn`` to every field (e.g. ``lambda t: t.mean(0)`` to average over folds)."""
+        return replace(self, **{k: fn(getattr(self, k)) for k in self._FIELDS})
+
+    def to_dict(self, digits: int | None = 6) -> dict:
+        """Plain lists (JSON-ready), with the positive class stated."""
+
+        def conv(t: Tensor):
+            t = t.detach().cpu()
+            if t.dtype.is_floating_point and digits is not None:
+                t = t.double()
+                return _round_nested(t.tolist(), digits)
+            return t.tolist()
+
+        out = {k: conv(getattr(self, k)) for k in self._FIELDS}
+        out["positive_class"] = f"{self.positive_class} ({self.positive_name})"
+        out["threshold"] = f"logit {self.threshold:g} (probability {1 / (1 + math.exp(-self.threshold)):.3g})"
+        return out
+
+
+def _round_nested(x, digits: int):
+    if isinstance(x, list):
+        return [_round_nested(v, digits) for v in x]
+    return None if x != x else round(x, digits)  # NaN -> null
+
+
+def binary_metrics(
+    scores: Float[Tensor, "*batch n"],
+    labels: Tensor | Sequence[int],
+    mask: Tensor | None = None,
+    *,
+    threshold: float = 0.0,
+) -> Metrics:
+    """Accuracy, F1, AUROC and PR-AUC of scores (logits) against 0/1 labels, for every problem.
+
+    Args:
+        scores: ``[*batch, n]`` scores where higher means more likely harmful (probe logits).
+        labels: ``[n]`` or ``[*batch, n]`` labels, 1 = harmful (the positive class).
+        mask: ``[n]`` or ``[*batch, n]`` booleans; rows where it is False are left out (lets problems
+            of different sizes share one tensor).
+        threshold: a score above it predicts class 1 (logit 0 = probability 0.5).
+
+    AUROC averages the ranks of tied scores (the Mann-Whitney statistic, as
+    ``sklearn.metrics.roc_auc_score``); PR-AUC is the average precision over the distinct score
+    thresholds (``sklearn.metrics.average_precision_score``). A problem without both classes gets
+    NaN AUROC (and NaN PR-AUC without positives); F1 is 0 when there is no positive and no
+    predicted positive.
+    """
+    scores = torch.as_tensor(scores)
+    if not scores.dtype.is_floating_point:
+        scores = scores.float()
+    y = torch.as_tensor(labels, device=scores.device)
+    shape = scores.shape
+    if scores.ndim == 0 or shape[-1] == 0:
+        raise ValueError(f"scores must be [*batch, n] with n > 0, got shape {tuple(shape)}")
+    y = torch.broadcast_to(y, shape).bool()
+    m = torch.ones(shape, dtype=torch.bool, device=scores.device) if mask is None else torch.broadcast_to(
+        torch.as_tensor(mask, device=scores.device).bool(), shape
+    )
+    s = scores.double()
+    if torch.isnan(s[m]).any():
+        raise ValueError("scores contain NaN")
+    yf, mf = (y & m).double(), m.double()
+    n = mf.sum(-1)
+    n_pos = yf.sum(-1)
+    pred = (s > threshold) & m
+    tp = (pred & y).double().sum(-1)
+    fp = (pred & ~y).double().sum(-1)
+    fn = n_pos - tp
+    correct = ((pred == y) & m).double().sum(-1)
+    accuracy = correct / n.clamp(min=1)
+    f1 = torch.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn).clamp(min=1e-300), torch.zeros_like(tp))
+    n_neg = n - n_pos
+
+    # AUROC: mean rank of the positives (ties averaged); masked rows sort last.
+    big = torch.finfo(torch.float64).max
+    key = torch.where(m, s.clamp(-big, big), torch.full_like(s, math.inf))
+    order = key.argsort(-1)
+    v = key.gather(-1, order)
+    start, end = _tie_bounds(v)
+    ranks = (start + end).double() / 2 + 1
+    pos_sorted = yf.gather(-1, order)
+    rank_sum = (ranks * pos_sorted).sum(-1)
+    auroc = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    auroc = torch.where((n_pos > 0) & (n_neg > 0), auroc, torch.full_like(auroc, math.nan))
+
+    # Average precision: precision at the end of each tie group, weighted by the recall gained.
+    key = torch.where(m, -s.clamp(-big, big), torch.full_like(s, math.inf))
+    order = key.argsort(-1)
+    v = key.gather(-1, order)
+    start, end = _tie_bounds(v)
+    pos_sorted = yf.gather(-1, order)
+    seen = mf.gather(-1, order).cumsum(-1)
+    ctp = pos_sorted.cumsum(-1)
+    is_end = end == torch.arange(v.shape[-1], device=v.device)
+    before = torch.where(start > 0, ctp.gather(-1, (start - 1).clamp(min=0)), torch.zeros_like(ctp))
+    precision = ctp / seen.clamp(min=1)
+    ap = torch.where(is_end, (ctp - before) * precision, torch.zeros_like(ctp)).sum(-1) / n_pos.clamp(min=1)
+    ap = torch.where(n_pos > 0, ap, torch.full_like(ap, math.nan))
+    return Metrics(
+        accuracy=accuracy.float(), f1=f1.float(), auroc=auroc.float(), pr_auc=ap.float(),
+        n=n.long(), n_positive=n_pos.long(), threshold=float(threshold),
+    )
+
+
+def _tie_bounds(v: Tensor) -> tuple[Tensor, Tensor]:
+    """First and last index of the run of equal values each position of a sorted ``v`` is in."""
+    n = v.shape[-1]
+    idx = torch.arange(n, device=v.device).expand_as(v)
+    new = torch.ones_like(v, dtype=torch.bool)
+    new[..., 1:] = v[..., 1:] != v[..., :-1]
+    last = torch.ones_like(v, dtype=torch.bool)
+    last[..., :-1] = v[..., 1:] != v[..., :-1]
+    start = torch.where(new, idx, torch.zeros_like(idx)).cummax(-1).values
+    end = torch.where(last, idx, torch.full_like(idx, n)).flip(-1).cummin(-1).values.flip(-1)
+    return start, end
+
+
+# =================================================================================================
+# The probe
+# =================================================================================================
+
+
+@dataclass
+class Probe:
+    """Fitted logistic-regression probes, one per problem of a batch (shape ``batch_shape``).
+
+    Attributes:
+        coef: ``[*batch, d]`` weights on standardised features (what scikit-learn's ``coef_`` is
+            after a ``StandardScaler``).
+        intercept: ``[*batch]`` intercepts on standardised features.
+        mean, scale: ``[*batch, d]`` the standardisation (``(x - mean) / scale``); zeros and ones
+            when fitted with ``standardize=False``.
+        C: ``[*batch]`` inverse L2 strength of each problem.
+        n_iter: ``[*batch]`` Newton iterations taken; converged: whether ``tol`` was reached.
+        axes: names of the batch axes (e.g. ``("layer", "language")``); coords: labels along them.
+        class_weight: as fitted (``None``, ``"balanced"`` or ``{label: weight}``).
+
+    The positive class is 1 (harmful): a positive logit predicts harmful. :attr:`weight` and
+    :attr:`bias` act on raw activations; :attr:`direction` is the unit vector along :attr:`weight`,
+    the direction in activation space that raises the harmful logit fastest (add it with
+    ``mechint.add_value(alpha * probe.direction[layer])``).
+    """
+
+    coef: Tensor
+    intercept: Tensor
+    mean: Tensor
+    scale: Tensor
+    C: Tensor
+    n_iter: Tensor
+    converged: Tensor
+    axes: tuple[str, ...] = ()
+    coords: dict[str, list] = field(default_factory=dict)
+    class_weight: Any = None
+    tol: float = 1e-4
+    positive_class: int = POSITIVE_CLASS
+    positive_name: str = POSITIVE_NAME
+
+    _TENSORS = ("coef", "intercept", "mean", "scale", "C", "n_iter", "converged")
+
+    # ------------------------------------------------------------------ shape and indexing
+    @property
+    def batch_shape(self) -> torch.Size:
+        return self.intercept.shape
+
+    @property
+    def d(self) -> int:
+        return int(self.coef.shape[-1])
+
+    @property
+    def device(self) -> torch.device:
+        return self.coef.device
+
+    def __getitem__(self, index) -> "Probe":
+        """Probes of a sub-batch, e.g. ``probe[6]`` (layer 6) or ``probe[:, 0]``."""
+        idx = index if isinstance(index, tuple) else (index,)
+        sub = {k: getattr(self, k)[index] for k in self._TENSORS}
+        # axes kept: those not indexed by an integer
+        axes, coords = [], {}
+        for i, name in enumerate(self.axes):
+            sel = idx[i] if i < len(idx) else slice(None)
+            if isinstance(sel, int):
+                continue
+            axes.append(name)
+            if name in self.coords:
+                vals = self.coords[name]
+                coords[name] = vals[sel] if isinstance(sel, slice) else [vals[int(j)] for j in torch.as_tensor(sel).reshape(-1)]
+        return replace(self, **sub, axes=tuple(axes), coords=coords)
+
+    def to(self, device: str | torch.device) -> "Probe":
+        return replace(self, **{k: getattr(self, k).to(device) for k in self._TENSORS})
+
+    def __repr__(self) -> str:
+        return (
+            f"Probe(batch_shape={tuple(self.batch_shape)}, axes={self.axes}, d={self.d}, "
+            f"C={_short(self.C)}, class_weight={self.class_weight!r}, converged={int(self.converged.sum())}/"
+            f"{self.converged.numel()}, positive_class={self.positive_class} ({self.positive_name}))"
+        )
+
+    # ------------------------------------------------------------------ raw-space view
+    @property
+    def weight(self) -> Float[Tensor, "*batch d"]:
+        """Weights on raw activations: ``logit = x @ weight + bias``."""
+        return self.coef / self.scale
+
+    @property
+    def bias(self) -> Float[Tensor, "*batch"]:
+        return self.intercept - (self.mean * self.weight).sum(-1)
+
+    @property
+    def direction(self) -> Float[Tensor, "*batch d"]:
+        """Unit-length :attr:`weight`: harmful rows project higher (usable for interventions)."""
+        w = self.weight.double()
+        return (w / w.norm(dim=-1, keepdim=True).clamp(min=1e-30)).float()
+
+    # ------------------------------------------------------------------ prediction
+    def decision_function(self, acts: Float[Tensor, "... n d"]) -> Float[Tensor, "... n"]:
+        """Logits (positive: harmful) of raw activations.
+
+        ``acts`` is ``[n, d]`` (every probe scores the same rows: result ``[*batch, n]``) or
+        ``[*batch, n, d]`` (problem ``i`` scores its own rows); leading axes broadcast as in
+        :func:`torch.matmul`.
+        """
+        x = torch.as_tensor(acts)
+        if x.shape[-1] != self.d:
+            raise ValueError(f"activations have width {x.shape[-1]}, the probe was fitted on width {self.d}")
+        x = x.to(self.device)
+        if not x.dtype.is_floating_point:
+            x = x.float()
+        dt = torch.promote_types(x.dtype, torch.float32)
+        w, b = self.weight.to(dt), self.bias.to(dt)
+        return torch.matmul(x.to(dt), w.unsqueeze(-1)).squeeze(-1) + b.unsqueeze(-1)
+
+    def predict_proba(self, acts: Tensor) -> Tensor:
+        """Probability of the positive class (harmful)."""
+        return torch.sigmoid(self.decision_function(acts))
+
+    def predict(self, acts: Tensor) -> Tensor:
+        """Predicted labels (1 harmful, 0 harmless)."""
+        return (self.decision_function(acts) > 0).long()
+
+    def evaluate(self, acts: Tensor, labels: Tensor | Sequence[int], mask: Tensor | None = None) -> Metrics:
+        """:func:`binary_metrics` of this probe's logits on ``acts`` against ``labels``."""
+        x = torch.as_tensor(acts)
+        if x.ndim < 2:
+            raise ValueError(f"activations must be [..., n, d], got shape {tuple(x.shape)}")
+        _check_finite_rows(x, None, "activations", mask)
+        return binary_metrics(self.decision_function(x), torch.as_tensor(labels).to(self.device), mask)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the probes to a safetensors file (tensors + JSON metadata); returns the path."""
+        from safetensors.torch import save
+
+        from .cache import atomic_write_bytes
+
+        path = Path(path)
+        if path.suffix != ".safetensors":
+            path = path.with_suffix(path.suffix + ".safetensors") if path.suffix else path.with_suffix(".safetensors")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {k: getattr(self, k).detach().cpu().contiguous() for k in self._TENSORS}
+        tensors["converged"] = tensors["converged"].to(torch.uint8)
+        meta = {
+            "format": "mechint.probe/v1",
+            "axes": list(self.axes),
+            "coords": self.coords,
+            "class_weight": _cw_json(self.class_weight),
+            "tol": self.tol,
+            "positive_class": self.positive_class,
+            "positive_name": self.positive_name,
+            "objective": "C * sum_i s_i * logloss_i + ||coef||^2 / 2 on (x - mean) / scale; intercept unpenalised",
+        }
+        return atomic_write_bytes(path, save(tensors, metadata={"mechint.probe": json.dumps(meta)}))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> "Probe":
+        """Read probes written by :meth:`save`."""
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt", device=str(device)) as f:
+            raw = (f.metadata() or {}).get("mechint.probe")
+            if raw is None:
+                raise ValueError(f"{path} is not a mechint probe file (no 'mechint.probe' metadata)")
+            meta = json.loads(raw)
+            tensors = {k: f.get_tensor(k) for k in cls._TENSORS}
+        tensors["converged"] = tensors["converged"].bool()
+        cw = meta.get("class_weight")
+        if isinstance(cw, dict):
+            cw = {int(k): float(v) for k, v in cw.items()}
+        return cls(
+            **tensors, axes=tuple(meta.get("axes", ())), coords=meta.get("coords", {}), class_weight=cw,
+            tol=meta.get("tol", 1e-4), positive_class=meta.get("positive_class", POSITIVE_CLASS),
+            positive_name=meta.get("positive_name", POSITIVE_NAME),
+        )
+
+
+def _short(t: Tensor):
+    u = torch.unique(t.detach().cpu())
+    return float(u[0]) if u.numel() == 1 else [float(v) for v in u[:4]]
+
+
+def _cw_json(cw):
+    if isinstance(cw, Mapping):
+        return {str(int(k)): float(v) for k, v in cw.items()}
+    return cw
+
+
+# =================================================================================================
+# Input checks
+# =================================================================================================
+
+
+def _describe_problem(flat: int, batch_shape: Sequence[int], axes: Sequence[str] | None) -> str:
+    if not batch_shape:
+        return "the problem"
+    idx = []
+    for size in reversed(batch_shape):
+        idx.append(flat % size)
+        flat //= size
+    idx = idx[::-1]
+    if not axes:
+        return f"problem {tuple(idx)}"
+    names = list(axes) + [f"axis {i}" for i in range(len(axes), len(idx))]
+    return ", ".join(f"{n} {i}" for n, i in zip(names, idx))
+
+
+def _check_finite_rows(
+    x: Tensor, used: Tensor | None, what: str, mask=None, *, batch_shape=(), axes=None, offset: int = 0
+) -> None:
+    """Raise naming the problem and rows whose activations are NaN/inf (among the rows used).
+
+    ``x`` may hold the problems ``offset, offset + 1, ...`` of a batch of shape ``batch_shape``."""
+    if not x.dtype.is_floating_point:
+        return
+    # a row sum (float64: no overflow) is non-finite exactly when the row holds a NaN or an inf
+    bad = ~torch.isfinite(x.sum(-1, dtype=torch.float64))  # [..., n]
+    if used is not None:
+        bad = bad & used
+    elif mask is not None:
+        bad = bad & torch.broadcast_to(torch.as_tensor(mask, device=bad.device).bool(), bad.shape)
+    if not bool(bad.any()):
+        return
+    flat = bad.reshape(-1, bad.shape[-1])
+    p = int(flat.any(-1).nonzero()[0])
+    rows = flat[p].nonzero().reshape(-1).tolist()
+    xs = x.reshape(-1, *x.shape[-2:])[p if x.reshape(-1, *x.shape[-2:]).shape[0] > 1 else 0]
+    kind = "NaN" if bool(torch.isnan(xs[rows[0]]).any()) else "inf"
+    n_problems = int(flat.any(-1).sum())
+    where = _describe_problem(p + offset, batch_shape, axes)
+    more = f" (and {n_problems - 1} more problems)" if n_problems > 1 else ""
+    raise ProbeDataError(
+        f"{what} contain {kind} at {where}{more}: rows {rows[:10]}{' ...' if len(rows) > 10 else ''} "
+        f"({len(rows)} rows); a probe is not trained through non-finite values: drop those rows "
+        "(sample_weight=0 or a mask) or fix the activations"
+    )
+
+
+def _as_labels(labels, n: int, batch_shape, device) -> Tensor:
+    y = torch.as_tensor(labels, device=device)
+    if y.ndim == 0:
+        raise ProbeDataError("labels must be a sequence, one per row of activations")
+    if y.shape[-1] != n:
+        raise ProbeDataError(f"{y.shape[-1]} labels for {n} rows of activations (mismatched rows and labels)")
+    if y.dtype.is_floating_point and bool(torch.isnan(y).any()):
+        raise ProbeDataError("labels contain NaN")
+    values = torch.unique(y)
+    if not set(values.tolist()) <= {0, 1}:
+        raise ProbeDataError(f"labels must be 0 (harmless) or 1 (harmful), got values {sorted(values.tolist())[:10]}")
+    try:
+        return torch.broadcast_to(y, (*batch_shape, n))
+    except RuntimeError:
+        raise ProbeDataError(
+            f"labels of shape {tuple(y.shape)} do not match activations of batch shape {tuple(batch_shape)} and {n} rows"
+        ) from None
+
+
+# =================================================================================================
+# Fitting
+# =================================================================================================
+
+
+def fit_probes(
+    acts: Float[Tensor, "*batch n d"],
+    labels: Tensor | Sequence[int],
+    *,
+    C: float | Tensor = 1.0,
+    class_weight: ClassWeight = None,
+    sample_weight: Tensor | None = None,
+    standardize: bool = True,
+    tol: float = 1e-4,
+    max_iter: int = 50,
+    init: Probe | None = None,
+    solver: Solver = "auto",
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+    axes: Sequence[str] | None = None,
+    coords: Mapping[str, Sequence] | None = None,
+    max_batch_bytes: int = 1 << 30,
+) -> Probe:
+    """Fit one L2 logistic-regression probe per problem: every ``[n, d]`` slice of ``acts``.
+
+    Args:
+        acts: ``[*batch, n, d]`` activations (e.g. ``[layer, n, d]`` from
+            ``Activations.stack()``): each leading index is an independent problem.
+        labels: ``[n]`` (shared) or ``[*batch, n]`` labels, 1 = harmful, 0 = harmless.
+        C: inverse regularisation strength as in scikit-learn (smaller: stronger L2 on the
+            weights; the intercept is never penalised); a scalar or one per problem (``[*batch]``).
+        class_weight: ``None``, ``"balanced"`` (weights ``n / (2 n_class)`` from the training rows of
+            each problem) or ``{0: w0, 1: w1}``.
+        sample_weight: ``[n]`` or ``[*batch, n]`` non-negative weights; rows with weight 0 are left
+            out of the fit (and of the standardisation), which lets problems with different
+            training rows share one tensor.
+        standardize: fit on ``(x - mean) / std`` of the training rows (``StandardScaler``).
+        tol: stop a problem when ``max|gradient| / sum(weights) <= tol`` (scikit-learn's criterion).
+        max_iter: Newton iterations at most.
+        init: a :class:`Probe` (broadcastable to the batch) to start from: the solution of a
+            neighbouring layer, fold or prefix fraction cuts the number of Newton steps. Its
+            ``coef``/``intercept`` are used as they are, in the new standardised space.
+        solver: ``"primal"``, ``"dual"`` or ``"auto"`` (dual when there are fewer rows than features).
+        device: where to fit (default: where ``acts`` is). The probe is returned there.
+        dtype: dtype of the batched products (the line search and objective run in float64).
+        axes, coords: names of the batch axes and their labels, kept on the probe.
+        max_batch_bytes: problems are fitted in chunks whose working set stays under this size.
+
+    Raises:
+        ProbeDataError: mismatched rows and labels, labels not 0/1, a problem whose training rows
+            hold only one class, or NaN/inf activations in training rows (the problem and rows
+            are named).
+    """
+    x = torch.as_tensor(acts)
+    if x.ndim < 2:
+        raise ProbeDataError(f"activations must be [*batch, n, d], got shape {tuple(x.shape)}")
+    device = torch.device(device) if device is not None else x.device
+    batch_shape, n, d = tuple(x.shape[:-2]), x.shape[-2], x.shape[-1]
+    if n == 0 or d == 0:
+        raise ProbeDataError(f"no rows or no features: activations of shape {tuple(x.shape)}")
+    if axes is not None and len(axes) != len(batch_shape):
+        raise ValueError(f"axes {tuple(axes)} name {len(axes)} batch axes; activations have {len(batch_shape)}")
+    y = _as_labels(labels, n, batch_shape, device)
+    if sample_weight is None:
+        sw = torch.ones((*batch_shape, n), device=device, dtype=torch.float64)
+    else:
+        sw = torch.as_tensor(sample_weight, device=device, dtype=torch.float64)
+        if sw.shape[-1] != n:
+            raise ProbeDataError(f"{sw.shape[-1]} sample weights for {n} rows of activations")
+        if bool((sw < 0).any()) or bool(torch.isnan(sw).any()):
+            raise ProbeDataError("sample weights must be non-negative numbers")
+        sw = torch.broadcast_to(sw, (*batch_shape, n))
+    used = sw > 0
+    if x.device == device:
+        _check_finite_rows(x, used, "activations", batch_shape=batch_shape, axes=axes)
+    # else: each chunk is checked on the device after its copy there (see _fit_chunk)
+    # per-problem class checks and class weights
+    yb = y.bool()
+    n1 = (sw * yb).sum(-1)
+    n0 = (sw * ~yb).sum(-1)
+    for count, cls in ((n1, 1), (n0, 0)):
+        if bool((count <= 0).any()):
+            p = int((count <= 0).reshape(-1).nonzero()[0])
+            raise ProbeDataError(
+                f"{_describe_problem(p, batch_shape, axes)} has training rows of one class only "
+                f"(no label {cls}); a probe needs both classes"
+            )
+    if class_weight is None:
+        s = sw
+    elif class_weight == "balanced":
+        # scikit-learn: n_samples / (n_classes * bincount(y)), counted over the training rows
+        total = n0 + n1
+        w1, w0 = total / (2 * n1), total / (2 * n0)
+        s = sw * torch.where(yb, w1.unsqueeze(-1), w0.unsqueeze(-1))
+    elif isinstance(class_weight, Mapping):
+        unknown = set(class_weight) - {0, 1}
+        if unknown:
+            raise ValueError(f"class_weight keys must be 0 and/or 1, got {sorted(unknown)}")
+        s = sw * torch.where(yb, float(class_weight.get(1, 1.0)), float(class_weight.get(0, 1.0)))
+    else:
+        raise ValueError(f"class_weight must be None, 'balanced' or a {{label: weight}} dict, got {class_weight!r}")
+    Cb = torch.broadcast_to(torch.as_tensor(C, dtype=torch.float64, device=device), batch_shape)
+    if bool((Cb <= 0).any()) or not bool(torch.isfinite(Cb).all()):
+        raise ValueError(f"C must be positive and finite, got {C!r}")
+    if solver not in ("auto", "primal", "dual"):
+        raise ValueError(f"solver must be 'auto', 'primal' or 'dual', got {solver!r}")
+
+    P = math.prod(batch_shape) if batch_shape else 1
+    xf = x.reshape(P, n, d)
+    yf = y.reshape(P, n)
+    sf = s.reshape(P, n)
+    usedf = used.reshape(P, n)
+    lam = (1.0 / Cb).reshape(P)
+    init_coef = init_b = None
+    if init is not None:
+        if init.d != d:
+            raise ValueError(f"init probe has width {init.d}, activations have width {d}")
+        init_coef = torch.broadcast_to(init.coef.to(device), (*batch_shape, d)).reshape(P, d)
+        init_b = torch.broadcast_to(init.intercept.to(device), batch_shape).reshape(P)
+    use_dual = solver == "dual" or (solver == "auto" and n <= d)
+    # chunk the problems so that the working set stays bounded
+    elt = torch.finfo(dtype).bits // 8
+    per_problem = elt * (n * (d + 1) * 3 + (n * n * 3 if use_dual else (d + 1) ** 2 * 3))
+    chunk = max(1, min(P, max_batch_bytes // max(per_problem, 1)))
+    outs = []
+    for start in range(0, P, chunk):
+        sl = slice(start, min(P, start + chunk))
+        xc = xf[sl].to(device=device, dtype=dtype, non_blocking=True)
+        if x.device != device:  # checked where it now is (a device reduces it faster than the host)
+            _check_finite_rows(xc, usedf[sl].to(device), "activations", batch_shape=batch_shape, axes=axes, offset=start)
+        outs.append(
+            _fit_chunk(
+                xc, yf[sl], sf[sl], usedf[sl], lam[sl],
+                None if init_coef is None else init_coef[sl], None if init_b is None else init_b[sl],
+                standardize=standardize, tol=tol, max_iter=max_iter, dual=use_dual, device=device, dtype=dtype,
+            )
+        )
+    coef, b, mean, scale, n_iter, conv = (torch.cat(parts) for parts in zip(*outs))
+    return Probe(
+        coef=coef.reshape(*batch_shape, d).float(),
+        intercept=b.reshape(batch_shape).float(),
+        mean=mean.reshape(*batch_shape, d).float(),
+        scale=scale.reshape(*batch_shape, d).float(),
+        C=Cb.float().clone(),
+        n_iter=n_iter.reshape(batch_shape),
+        converged=conv.reshape(batch_shape),
+        axes=tuple(axes) if axes is not None else tuple(f"axis{i}" for i in range(len(batch_shape))),
+        coords={k: list(v) for k, v in (coords or {}).items()},
+        class_weight=class_weight,
+        tol=tol,
+    )
+
+
+def _fit_chunk(x, y, s, used, lam, init_coef, init_b, *, standardize, tol, max_iter, dual, device, dtype):
+    """Standardise one chunk of problems on ``device`` and run the Newton solver."""
+    x = x.to(device=device, dtype=dtype)
+    used = used.to(device)
+    if not bool(used.all()):  # rows left out may hold anything (NaN included): zero them first
+        x = torch.where(used.unsqueeze(-1), x, torch.zeros((), device=device, dtype=dtype))
+    m = used.to(dtype)
+    if standardize:
+        cnt = m.sum(-1, keepdim=True).clamp(min=1)  # [P, 1]
+        mean = (m.unsqueeze(1) @ x).squeeze(1) / cnt  # [P, d]
+        xc = (x - mean.unsqueeze(1)) * m.unsqueeze(-1)
+        var = (xc * xc).sum(1) / cnt
+        scale = var.sqrt()
+        # StandardScaler: a (near-)constant feature keeps scale 1
+        tiny = 10 * torch.finfo(dtype).eps * mean.abs().clamp(min=1.0)
+        scale = torch.where(scale <= tiny, torch.ones_like(scale), scale)
+        xs = xc / scale.unsqueeze(1)
+    else:
+        mean = torch.zeros(x.shape[0], x.shape[-1], device=device, dtype=dtype)
+        scale = torch.ones_like(mean)
+        xs = x
+    yy = y.to(device=device, dtype=torch.float64)
+    ss = s.to(device=device, dtype=torch.float64)
+    lam = lam.to(device=device, dtype=torch.float64)
+    if init_coef is not None:
+        init_coef = init_coef.to(device=device, dtype=dtype)
+        init_b = init_b.to(device=device, dtype=torch.float64)
+    solve = _newton_dual if dual else _newton_primal
+    coef, b, n_iter, conv = solve(xs, yy, ss, lam, init_coef, init_b, tol=tol, max_iter=max_iter)
+    return coef, b, mean, scale, n_iter, conv
+
+
+# ------------------------------------------------------------------------------------------------
+# Shared pieces of the two Newton solvers (objective in float64; the batched products in `dtype`)
+# ------------------------------------------------------------------------------------------------
+
+
+def _bmv(a: Tensor, v: Tensor) -> Tensor:
+    """Batched matrix-vector product ``[P, m, k] @ [P, k] -> [P, m]``."""
+    return torch.bmm(a, v.unsqueeze(-1)).squeeze(-1)
+
+
+def _loss(f: Tensor, y: Tensor, s: Tensor) -> Tensor:
+    """Weighted logistic loss per problem: sum_i s_i (log(1 + e^f_i) - y_i f_i)."""
+    return (s * (torch.nn.functional.softplus(f) - y * f)).sum(-1)
+
+
+def _start_intercept(y: Tensor, s: Tensor) -> Tensor:
+    """The optimal intercept of a probe with zero weights: the weighted log-odds."""
+    p1 = (s * y).sum(-1) / s.sum(-1)
+    p1 = p1.clamp(1e-12, 1 - 1e-12)
+    return torch.log(p1 / (1 - p1))
+
+
+def _step_length(f, df, y, s, pen0, pen_lin, pen_quad, slope, J0, *, iters: int = 12):
+    """Step sizes along ``f + eta * df`` that minimise the objective per problem.
+
+    The objective along a Newton direction, ``phi(eta) = loss(f + eta df) + pen0 + eta pen_lin +
+    eta^2 pen_quad``, is convex and costs O(n) to evaluate, so it is minimised almost exactly
+    (safeguarded one-dimensional Newton with a bracket) instead of merely backtracked: on probe
+    problems the best step is often 1.2-2.3 times the Newton step, and taking it saves outer
+    iterations. Where the result does not decrease the objective (rounding at the optimum), Armijo
+    backtracking from 1 decides; ``eta = 0`` means no decrease was found.
+    """
+    P = f.shape[0]
+    dev = f.device
+    lo = torch.zeros(P, dtype=torch.float64, device=dev)
+    hi = torch.full((P,), math.inf, dtype=torch.float64, device=dev)
+    eta = torch.ones(P, dtype=torch.float64, device=dev)
+    sdf = s * df
+    sdf2 = sdf * df
+    for _ in range(iters):
+        p = torch.sigmoid(f + eta.unsqueeze(-1) * df)
+        d1 = ((p - y) * sdf).sum(-1) + pen_lin + 2 * eta * pen_quad
+        d2 = (p * (1 - p) * sdf2).sum(-1) + 2 * pen_quad
+        lo = torch.where(d1 < 0, eta, lo)
+        hi = torch.where(d1 >= 0, eta, hi)
+        newton = eta - d1 / d2.clamp(min=1e-300)
+        fallback = torch.where(torch.isinf(hi), 2 * lo.clamp(min=0.5), (lo + hi) / 2)
+        inside = (newton > lo) & (newton < hi) & torch.isfinite(newton)
+        new = torch.where(inside, newton, fallback)
+        if bool(((new - eta).abs() <= 1e-6 * eta.abs()).all()):
+            eta = new
+            break
+        eta = new
+    J = _loss(f + eta.unsqueeze(-1) * df, y, s) + pen0 + eta * pen_lin + eta * eta * pen_quad
+    slack = 1e-12 * J0.abs().clamp(min=1.0)
+    bad = ~(J <= J0 + 1e-4 * torch.minimum(eta, torch.ones_like(eta)) * slope + slack)
+    if bool(bad.any()):
+        e2, J2 = _armijo(f[bad], df[bad], y[bad], s[bad], pen0[bad], pen_lin[bad], pen_quad[bad], slope[bad], J0[bad])
+        eta[bad], J[bad] = e2, J2
+    return eta, J
+
+
+def _armijo(f, df, y, s, pen0, pen_lin, pen_quad, slope, J0, *, max_halvings: int = 40):
+    """Backtracking (Armijo, c=1e-4) from a step of 1; ``eta = 0`` where no decrease was found."""
+    P = f.shape[0]
+    eta = torch.ones(P, dtype=torch.float64, device=f.device)
+    J = J0.clone()
+    todo = torch.ones(P, dtype=torch.bool, device=f.device)
+    slack = 1e-12 * J0.abs().clamp(min=1.0)
+    for _ in range(max_halvings):
+        Jt = _loss(f + eta.unsqueeze(-1) * df, y, s) + pen0 + eta * pen_lin + eta * eta * pen_quad
+        ok = Jt <= J0 + 1e-4 * eta * slope + slack
+        J = torch.where(todo & ok, Jt, J)
+        todo = todo & ~ok
+        if not bool(todo.any()):
+            break
+        eta = torch.where(todo, eta / 2, eta)
+    return torch.where(todo, torch.zeros_like(eta), eta), J
+
+
+def _cholesky_solve(H: Tensor, rhs: Tensor) -> Tensor:
+    """Solve SPD systems ``H x = rhs`` (rhs ``[P, m, k]``); problems whose factorisation fails in
+    the working precision are redone in float64 with a tiny diagonal jitter."""
+    L, info = torch.linalg.cholesky_ex(H)
+    out = torch.cholesky_solve(rhs.to(L.dtype), L)
+    bad = info != 0
+    if bool(bad.any()):
+        Hb = H[bad].double()
+        jitter = 1e-10 * Hb.diagonal(dim1=-2, dim2=-1).abs().amax(-1).clamp(min=1.0)
+        eye = torch.eye(H.shape[-1], device=H.device, dtype=torch.float64)
+        Lb, _ = torch.linalg.cholesky_ex(Hb + jitter[:, None, None] * eye)
+        out[bad] = torch.cholesky_solve(rhs[bad].double(), Lb).to(out.dtype)
+    return out
+
+
+class _Active:
+    """Indices of the problems still being optimised; a converged problem leaves the batch, so the
+    batch costs what its unconverged problems cost (not what its slowest one does)."""
+
+    def __init__(self, P: int, device):
+        self.idx = torch.arange(P, device=device)
+
+    def keep(self, still: Tensor, *tensors: Tensor) -> list[Tensor]:
+        if bool(still.all()):
+            return list(tensors)
+        self.idx = self.idx[still]
+        return [t[still] for t in tensors]
+
+
+def _newton_primal(X, y, s, lam, init_coef, init_b, *, tol, max_iter):
+    """Newton with a ``[d+1, d+1]`` Hessian per problem (rows >= features)."""
+    P, n, d = X.shape
+    dt, dev = X.dtype, X.device
+    Xa = torch.cat([X, torch.ones(P, n, 1, device=dev, dtype=dt)], dim=-1)  # intercept column last
+    reg = torch.ones(d + 1, device=dev, dtype=torch.float64)
+    reg[-1] = 0.0
+    theta = torch.zeros(P, d + 1, device=dev, dtype=torch.float64)
+    if init_coef is not None:
+        theta[:, :d] = init_coef.double()
+        theta[:, d] = init_b
+    else:
+        theta[:, d] = _start_intercept(y, s)
+    S = s.sum(-1)
+    out_theta = theta.clone()
+    n_iter = torch.zeros(P, dtype=torch.long, device=dev)
+    converged = torch.zeros(P, dtype=torch.bool, device=dev)
+    act = _Active(P, dev)
+    f = _bmv(Xa, theta.to(dt)).double()
+    for it in range(max_iter + 1):
+        p = torch.sigmoid(f)
+        u = s * (p - y)
+        g = _bmv(Xa.mT, u.to(dt)).double() + lam.unsqueeze(-1) * reg * theta
+        done = g.abs().amax(-1) / S <= tol  # scikit-learn's criterion (lbfgs gtol)
+        if bool(done.any()):
+            converged[act.idx[done]] = True
+            out_theta[act.idx[done]] = theta[done]
+            Xa, y, s, lam, S, theta, f, g, p = act.keep(~done, Xa, y, s, lam, S, theta, f, g, p)
+        if act.idx.numel() == 0 or it == max_iter:
+            break
+        sw = (s * p * (1 - p)).sqrt().to(dt).unsqueeze(-1)
+        Xw = Xa * sw
+        H = Xw.mT @ Xw
+        del Xw
+        H.diagonal(dim1=-2, dim2=-1).add_((lam.unsqueeze(-1) * reg).to(dt))
+        delta = -_cholesky_solve(H, g.to(dt).unsqueeze(-1)).squeeze(-1).double()
+        del H
+        df = _bmv(Xa, delta.to(dt)).double()
+        w, dw = theta[:, :d], delta[:, :d]
+        pen0 = 0.5 * lam * (w * w).sum(-1)
+        J0 = _loss(f, y, s) + pen0
+        eta, _ = _step_length(
+            f, df, y, s, pen0, lam * (w * dw).sum(-1), 0.5 * lam * (dw * dw).sum(-1), (g * delta).sum(-1), J0
+        )
+        theta = theta + eta.unsqueeze(-1) * delta
+        f = f + eta.unsqueeze(-1) * df
+        n_iter[act.idx] += 1
+        stalled = eta == 0
+        if bool(stalled.any()):  # no decrease possible: as good as the working precision allows
+            out_theta[act.idx[stalled]] = theta[stalled]
+            Xa, y, s, lam, S, theta, f = act.keep(~stalled, Xa, y, s, lam, S, theta, f)
+            if act.idx.numel() == 0:
+                break
+    if act.idx.numel():
+        out_theta[act.idx] = theta
+    return out_theta[:, :d].to(dt), out_theta[:, d], n_iter, converged
+
+
+def _newton_dual(Y, y, s, lam, init_coef, init_b, *, tol, max_iter):
+    """Newton in the span of the training rows (rows < features): ``w = Y^T alpha``.
+
+    With ``K = Y Y^T`` and function values ``f = K alpha + b``, the Newton step of the primal
+    problem restricted to that span solves, per problem, ``lam alpha' + W (K alpha' + b') = z`` with
+    ``sum(alpha') = 0``, ``z = W f - u``, ``u = s (p - y)``, ``W = s p (1 - p)``; with
+    ``M = lam I + W^1/2 K W^1/2`` (SPD) that is two solves with one Cholesky factor of ``M``.
+    The step only needs the current ``f``, so a start from other weights (``init``) is one such
+    step from ``f = Y w0 + b0``, kept where it lowers the objective.
+    """
+    P, n, d = Y.shape
+    dt, dev = Y.dtype, Y.device
+    K = Y @ Y.mT
+    S = s.sum(-1)
+    alpha = torch.zeros(P, n, device=dev, dtype=torch.float64)
+    b = _start_intercept(y, s)
+    f = b.unsqueeze(-1).expand(P, n).clone()
+    from_init = init_coef is not None
+    if from_init:
+        f_init = _bmv(Y, init_coef.to(dt)).double() + init_b.unsqueeze(-1)
+        J_init = _loss(f_init, y, s) + 0.5 * lam * (init_coef.double() ** 2).sum(-1)
+    out_alpha, out_b = alpha.clone(), b.clone()
+    n_iter = torch.zeros(P, dtype=torch.long, device=dev)
+    converged = torch.zeros(P, dtype=torch.bool, device=dev)
+    act = _Active(P, dev)
+    Ya = Y
+    for it in range(max_iter + 1):
+        f_cur = f_init if from_init else f
+        p = torch.sigmoid(f_cur)
+        u = s * (p - y)
+        if not from_init:
+            gw = u + lam.unsqueeze(-1) * alpha  # gradient in w is Y^T gw; in b, sum(u)
+            g_inf = torch.maximum(_bmv(Ya.mT, gw.to(dt)).double().abs().amax(-1), u.sum(-1).abs())
+            done = g_inf / S <= tol  # scikit-learn's criterion (lbfgs gtol)
+            if bool(done.any()):
+                converged[act.idx[done]] = True
+                out_alpha[act.idx[done]], out_b[act.idx[done]] = alpha[done], b[done]
+                K, Ya, y, s, lam, S, alpha, b, f, p, u, gw = act.keep(
+                    ~done, K, Ya, y, s, lam, S, alpha, b, f, p, u, gw
+                )
+                f_cur = f
+            if act.idx.numel() == 0 or it == max_iter:
+                break
+        W = s * p * (1 - p)
+        z = W * f_cur - u
+        sw = W.sqrt()
+        sw_t = sw.to(dt)
+        M = K * sw_t.unsqueeze(-1)
+        M.mul_(sw_t.unsqueeze(-2))
+        M.diagonal(dim1=-2, dim2=-1).add_(lam.to(dt).unsqueeze(-1))
+        Kz = _bmv(K, z.to(dt)).double()
+        sol = _cholesky_solve(M, torch.stack([sw * Kz, sw], -1).to(dt)).double()
+        del M
+        a_, c_ = sol[..., 0], sol[..., 1]
+        b_new = (z.sum(-1) - (sw * a_).sum(-1)) / (lam * (sw * c_).sum(-1)).clamp(min=1e-300)
+        v = a_ + (lam * b_new).unsqueeze(-1) * c_
+        alpha_new = (z - sw * v) / lam.unsqueeze(-1)
+        f_new = _bmv(K, alpha_new.to(dt)).double() + b_new.unsqueeze(-1)
+        if from_init:
+            from_init = False
+            J_new = _loss(f_new, y, s) + 0.5 * lam * (alpha_new * (f_new - b_new.unsqueeze(-1))).sum(-1)
+            take = (J_new <= J_init) | (J_new <= _loss(f, y, s))  # vs the start, and the cold start
+            alpha = torch.where(take.unsqueeze(-1), alpha_new, alpha)
+            b = torch.where(take, b_new, b)
+            f = torch.where(take.unsqueeze(-1), f_new, f)
+            n_iter[act.idx] += take.long()
+            continue
+        dalpha, db = alpha_new - alpha, b_new - b
+        df = f_new - f
+        Ka, Kda = f - b.unsqueeze(-1), df - db.unsqueeze(-1)
+        pen0 = 0.5 * lam * (alpha * Ka).sum(-1)
+        J0 = _loss(f, y, s) + pen0
+        slope = (gw * Kda).sum(-1) + db * u.sum(-1)
+        eta, _ = _step_length(
+            f, df, y, s, pen0, lam * (alpha * Kda).sum(-1), 0.5 * lam * (dalpha * Kda).sum(-1), slope, J0
+        )
+        e = eta.unsqueeze(-1)
+        alpha, b, f = alpha + e * dalpha, b + eta * db, f + e * df
+        n_iter[act.idx] += 1
+        stalled = eta == 0
+        if bool(stalled.any()):
+            out_alpha[act.idx[stalled]], out_b[act.idx[stalled]] = alpha[stalled], b[stalled]
+            K, Ya, y, s, lam, S, alpha, b, f = act.keep(~stalled, K, Ya, y, s, lam, S, alpha, b, f)
+            if act.idx.numel() == 0:
+                break
+    if act.idx.numel():
+        out_alpha[act.idx], out_b[act.idx] = alpha, b
+    coef = _bmv(Y.mT, out_alpha.to(dt))
+    return coef, out_b, n_iter, converged
+
+
+# =================================================================================================
+# Splits by item id
+# =================================================================================================
+
+
+def fold_ids(dataset, k: int = 5, seed: int = 0) -> Tensor:
+    """The fold (``0..k-1``) of every row of ``dataset``, by item id (``data.k_fold_by_item``).
+
+    All translations of an item share a fold, so a probe trained on folds != j in one language and
+    tested on fold j in another never sees the test item in any language.
+    """
+    from .data import k_fold_by_item
+
+    fold_of: dict[str, int] = {}
+    for j, (_, test) in enumerate(k_fold_by_item(dataset, k=k, seed=seed)):
+        for item in test.item_ids:
+            fold_of[item] = j
+    return torch.tensor([fold_of[i] for i in dataset.item_ids], dtype=torch.long)
+
+
+def split_ids(dataset, test_fraction: float = 0.3, seed: int = 0) -> Tensor:
+    """``[n]`` long tensor, 1 for the test rows and 0 for the train rows of ``data.split_by_item``
+    (usable as ``folds`` with ``test_folds=[1]``)."""
+    from .data import split_by_item
+
+    _, test = split_by_item(dataset, test_fraction=test_fraction, seed=seed)
+    test_items = set(test.item_ids)
+    return torch.tensor([int(i in test_items) for i in dataset.item_ids], dtype=torch.long)
+
+
+def _check_folds(folds, n: int, item_ids: Sequence[str] | None) -> Tensor:
+    f = torch.as_tensor(folds).long().reshape(-1)
+    if f.numel() != n:
+        raise ProbeDataError(f"{f.numel()} fold ids for {n} rows of activations")
+    if item_ids is not None:
+        seen: dict[str, int] = {}
+        for item, fold in zip(item_ids, f.tolist()):
+            if seen.setdefault(item, fold) != fold:
+                raise ProbeDataError(
+                    f"item {item!r} is in folds {seen[item]} and {fold}: a split must keep every item on one side "
+                    "(use fold_ids / split_ids)"
+                )
+    return f
+
+
+def _rows_matrix(groups: list[Tensor], device) -> tuple[Tensor, Tensor]:
+    """Row indices of several groups padded to one width, and the mask of real entries."""
+    width = max(int(g.numel()) for g in groups)
+    idx = torch.zeros(len(groups), width, dtype=torch.long)
+    mask = torch.zeros(len(groups), width, dtype=torch.bool)
+    for i, g in enumerate(groups):
+        idx[i, : g.numel()] = g
+        mask[i, : g.numel()] = True
+    return idx.to(device), mask.to(device)
+
+
+# =================================================================================================
+# Cross-validation over items
+# =================================================================================================
+
+
+@dataclass
+class CVResult:
+    """Cross-validated probes (folds by item id).
+
+    Attributes:
+        metrics: mean over test folds of each fold's metrics, shape ``[*batch]``.
+        fold_metrics: ``[fold, *batch]``.
+        scores: ``[*batch, n]`` out-of-fold logits (each row scored by the probe it was held out of;
+            NaN for rows in no test fold).
+        probes: ``[fold, *batch]`` the probes of every fold.
+    """
+
+    metrics: Metrics
+    fold_metrics: Metrics
+    scores: Tensor
+    probes: list[Probe]
+
+
+def cross_validate(
+    acts: Float[Tensor, "*batch n d"],
+    labels: Tensor | Sequence[int],
+    folds: Tensor | Sequence[int],
+    *,
+    item_ids: Sequence[str] | None = None,
+    test_folds: Sequence[int] | None = None,
+    warm_start: bool = False,
+    **fit_kwargs,
+) -> CVResult:
+    """Fit on all folds but one and test on that one, for each test fold; every problem at once.
+
+    Args:
+        acts: ``[*batch, n, d]`` (e.g. ``[layer, n, d]``).
+        labels: ``[n]`` labels.
+        folds: ``[n]`` fold of each row (:func:`fold_ids`; :func:`split_ids` with
+            ``test_folds=[1]`` for one train/test split).
+        item_ids: when given, checked: no item may be in two folds.
+        test_folds: which folds to hold out in turn (default: every fold).
+        warm_start: start each fold's fit from the previous fold's probes (measured on the
+            gemma-3-270m probes: no fewer Newton steps than a cold start, so off by default).
+        fit_kwargs: passed to :func:`fit_probes` (``C``, ``class_weight``, ``device`` ...).
+    """
+    x = torch.as_tensor(acts)
+    n = x.shape[-2]
+    f = _check_folds(folds, n, item_ids)
+    y = torch.as_tensor(labels).reshape(-1)
+    if y.numel() != n:
+        raise ProbeDataError(f"{y.numel()} labels for {n} rows of activations (mismatched rows and labels)")
+    which = sorted(set(f.tolist())) if test_folds is None else list(test_folds)
+    batch = x.shape[:-2]
+    scores = torch.full((*batch, n), math.nan)
+    per_fold, probes, prev = [], [], None
+    for j in which:
+        train = (f != j).nonzero().reshape(-1)
+        test = (f == j).nonzero().reshape(-1)
+        if test.numel() == 0:
+            raise ProbeDataError(f"fold {j} holds no rows")
+        probe = fit_probes(x[..., train, :], y[train], init=prev if warm_start else None, **fit_kwargs)
+        s = probe.decision_function(x[..., test, :].to(probe.device)).float().cpu()
+        scores[..., test] = s
+        per_fold.append(binary_metrics(s, y[test]))
+        probes.append(probe)
+        prev = probe
+    fold_metrics = _stack_metrics(per_fold)
+    return CVResult(_fold_mean(fold_metrics), fold_metrics, scores, probes)
+
+
+def _stack_metrics(ms: Sequence[Metrics]) -> Metrics:
+    first = ms[0]
+    return replace(first, **{k: torch.stack([getattr(m, k) for m in ms]) for k in Metrics._FIELDS})
+
+
+def _fold_mean(fm: Metrics) -> Metrics:
+    """Mean of the rates over folds (axis 0); row counts summed."""
+    rates = {k: getattr(fm, k).float().nanmean(0) for k in ("accuracy", "f1", "auroc", "pr_auc")}
+    return replace(fm, **rates, n=fm.n.sum(0), n_positive=fm.n_positive.sum(0))
+
+
+# =================================================================================================
+# Cross-lingual transfer
+# =================================================================================================
+
+
+@dataclass
+class TransferResult:
+    """Probes trained in one language and tested in another, at every layer.
+
+    Attributes:
+        metrics: ``[layer, train language, test language]``, mean over test folds.
+        fold_metrics: ``[fold, layer, train language, test language]``.
+        train_languages, test_languages, layers: labels of the axes.
+        probes: per test fold, a :class:`Probe` of batch shape ``[layer, train language]``.
+    """
+
+    metrics: Metrics
+    fold_metrics: Metrics
+    train_languages: list[str]
+    test_languages: list[str]
+    layers: list
+    probes: list[Probe]
+
+    def diagonal(self) -> Metrics:
+        """``[layer, language]``: trained and tested in the same language (languages on both axes)."""
+        idx = [self.test_languages.index(lang) for lang in self.train_languages]
+        return self.metrics.map(lambda t: t[:, torch.arange(len(idx)), torch.tensor(idx)])
+
+    def trained_on(self, language: str) -> Metrics:
+        """``[layer, test language]`` of the probes trained in ``language``."""
+        return self.metrics[:, self.train_languages.index(language)]
+
+
+def transfer_matrix(
+    acts: Float[Tensor, "layer n d"],
+    labels: Tensor | Sequence[int],
+    languages: Sequence[str],
+    folds: Tensor | Sequence[int],
+    *,
+    item_ids: Sequence[str] | None = None,
+    train_languages: Sequence[str] | None = None,
+    test_languages: Sequence[str] | None = None,
+    test_folds: Sequence[int] | None = None,
+    layers: Sequence | None = None,
+    warm_start: bool = False,
+    **fit_kwargs,
+) -> TransferResult:
+    """Train in language A, test in language B, for every pair and layer: ``[layer, A, B]``.
+
+    For each held-out fold ``j`` one batched fit makes a probe per (layer, training language) from
+    that language's rows outside fold ``j``; each is scored on fold ``j`` in every test language.
+    Folds are by item (:func:`fold_ids`), so a probe never sees a test item in any language.
+
+    Args:
+        acts: ``[layer, n, d]`` activations (``Activations.stack()``).
+        labels: ``[n]``; languages: ``[n]`` language code of each row; folds: ``[n]`` fold ids.
+        item_ids: when given, checked: no item may be in two folds.
+        train_languages, test_languages: default: every language present, in order of appearance.
+        test_folds: folds to hold out in turn (default all; ``[1]`` with :func:`split_ids`).
+        layers: axis labels (default ``0..L-1``).
+        warm_start: start each fold's fits from the previous fold's (off by default: measured,
+            it saved no Newton steps on these probes).
+        fit_kwargs: passed to :func:`fit_probes`.
+    """
+    x = torch.as_tensor(acts)
+    if x.ndim == 2:
+        x = x.unsqueeze(0)
+    if x.ndim != 3:
+        raise ProbeDataError(f"activations must be [layer, n, d], got shape {tuple(x.shape)}")
+    L, n, d = x.shape
+    y = torch.as_tensor(labels).reshape(-1)
+    if y.numel() != n:
+        raise ProbeDataError(f"{y.numel()} labels for {n} rows of activations (mismatched rows and labels)")
+    langs = list(languages)
+    if len(langs) != n:
+        raise ProbeDataError(f"{len(langs)} languages for {n} rows of activations")
+    f = _check_folds(folds, n, item_ids)
+    present = list(dict.fromkeys(langs))
+    train_l = list(train_languages) if train_languages is not None else present
+    test_l = list(test_languages) if test_languages is not None else present
+    for lang in set(train_l) | set(test_l):
+        if lang not in present:
+            raise ValueError(f"language {lang!r} has no rows; present: {present}")
+    lang_t = torch.tensor([present.index(l) for l in langs])
+    which = sorted(set(f.tolist())) if test_folds is None else list(test_folds)
+    per_fold, probes, prev = [], [], None
+    for j in which:
+        groups = [((lang_t == present.index(a)) & (f != j)).nonzero().reshape(-1) for a in train_l]
+        idx, mask = _rows_matrix(groups, x.device)  # [A, m]
+        xt = x[:, idx]  # [L, A, m, d]
+        yt = y.to(x.device)[idx]  # [A, m]
+        probe = fit_probes(
+            xt, yt, sample_weight=mask.to(torch.float64), init=prev if warm_start else None,
+            axes=("layer", "train_language"),
+            coords={"layer": list(layers) if layers is not None else list(range(L)), "train_language": train_l},
+            **fit_kwargs,
+        )
+        test = (f == j).nonzero().reshape(-1)
+        if test.numel() == 0:
+            raise ProbeDataError(f"fold {j} holds no rows")
+        s = probe.decision_function(x[:, test].unsqueeze(1).to(probe.device)).float().cpu()  # [L, A, t]
+        tmask = torch.stack([lang_t[test] == present.index(b) for b in test_l])  # [B, t]
+        m = binary_metrics(s.unsqueeze(2).expand(L, len(train_l), len(test_l), test.numel()), y[test], tmask)
+        per_fold.append(m)
+        probes.append(probe)
+        prev = probe
+    fold_metrics = _stack_metrics(per_fold)
+    return TransferResult(
+        metrics=_fold_mean(fold_metrics),
+        fold_metrics=fold_metrics,
+        train_languages=train_l,
+        test_languages=test_l,
+        layers=list(layers) if layers is not None else list(range(L)),
+        probes=probes,
+    )
+
+
+# =================================================================================================
+# Early prediction from prefixes
+# =================================================================================================
+
+
+@dataclass
+class EarlyResult:
+    """How well the harmfulness of a text is predicted from a prefix of it, per language.
+
+    Attributes:
+        fractions: ``[F]`` share of each text's tokens seen.
+        languages: ``[A]``.
+        whole: ``[F, A]`` metrics of a probe trained on whole texts, tested on prefixes.
+        per_fraction: ``[F, A]`` metrics of probes trained and tested at each fraction.
+        fold_whole, fold_per_fraction: the same per test fold, ``[fold, F, A]``.
+        probes: per test fold, ``(whole probe [A], per-fraction probes [F, A])``.
+    """
+
+    fractions: list[float]
+    languages: list[str]
+    whole: Metrics
+    per_fraction: Metrics
+    fold_whole: Metrics
+    fold_per_fraction: Metrics
+    probes: list[tuple[Probe, Probe]]
+
+    def at(self, fraction: float) -> dict[str, dict[str, float]]:
+        """AUROC per language at one fraction, of both probes: ``{language: {"whole": .., "per_fraction": ..}}``."""
+        i = min(range(len(self.fractions)), key=lambda k: abs(self.fractions[k] - fraction))
+        if abs(self.fractions[i] - fraction) > 1e-9:
+            raise KeyError(f"fraction {fraction} was not computed; fractions: {self.fractions}")
+        return {
+            a: {"whole": float(self.whole.auroc[i, k]), "per_fraction": float(self.per_fraction.auroc[i, k])}
+            for k, a in enumerate(self.languages)
+        }
+
+
+def early_prediction(
+    prefix_acts: Float[Tensor, "fraction n d"],
+    labels: Tensor | Sequence[int],
+    languages: Sequence[str],
+    folds: Tensor | Sequence[int],
+    fractions: Sequence[float],
+    *,
+    whole_acts: Float[Tensor, "n d"] | None = None,
+    item_ids: Sequence[str] | None = None,
+    train_languages: Sequence[str] | None = None,
+    test_folds: Sequence[int] | None = None,
+    warm_start: bool = False,
+    **fit_kwargs,
+) -> EarlyResult:
+    """Probes on prefixes: one trained on whole texts tested at every fraction, and one per fraction.
+
+    Each language gets its own probes (trained on its rows outside the test fold, tested on its rows
+    in it). The per-fraction probes of a fold are fitted in one batch ``[fraction, language]``
+    (``warm_start=True`` starts them from the whole-text probe).
+
+    Args:
+        prefix_acts: ``[F, n, d]`` activations at the last token of each prefix
+            (:func:`mechint.prefixes.collect_prefixes`).
+        labels, languages, folds: ``[n]`` each (see :func:`transfer_matrix`).
+        fractions: ``[F]`` the fraction of tokens of each prefix.
+        whole_acts: ``[n, d]`` whole-text activations; default: the prefix at fraction 1.
+        fit_kwargs: passed to :func:`fit_probes`.
+    """
+    x = torch.as_tensor(prefix_acts)
+    if x.ndim != 3:
+        raise ProbeDataError(f"prefix activations must be [fraction, n, d], got shape {tuple(x.shape)}")
+    F, n, d = x.shape
+    fr = [float(v) for v in fractions]
+    if len(fr) != F:
+        raise ValueError(f"{len(fr)} fractions for {F} prefix activation sets")
+    if whole_acts is None:
+        if abs(fr[-1] - 1.0) > 1e-9:
+            raise ValueError("give whole_acts, or end fractions with 1.0 (the whole text)")
+        whole = x[-1]
+    else:
+        whole = torch.as_tensor(whole_acts)
+        if whole.shape != (n, d):
+            raise ProbeDataError(f"whole_acts must be [{n}, {d}], got {tuple(whole.shape)}")
+    y = torch.as_tensor(labels).reshape(-1)
+    if y.numel() != n:
+        raise ProbeDataError(f"{y.numel()} labels for {n} rows of activations (mismatched rows and labels)")
+    langs = list(languages)
+    if len(langs) != n:
+        raise ProbeDataError(f"{len(langs)} languages for {n} rows of activations")
+    f = _check_folds(folds, n, item_ids)
+    present = list(dict.fromkeys(langs))
+    train_l = list(train_languages) if train_languages is not None else present
+    lang_t = torch.tensor([present.index(l) for l in langs])
+    which = sorted(set(f.tolist())) if test_folds is None else list(test_folds)
+    fold_whole, fold_each, probes = [], [], []
+    for j in which:
+        groups = [((lang_t == present.index(a)) & (f != j)).nonzero().reshape(-1) for a in train_l]
+        idx, mask = _rows_matrix(groups, x.device)
+        yt = y.to(x.device)[idx]
+        w = mask.to(torch.float64)
+        p_whole = fit_probes(whole[idx], yt, sample_weight=w, axes=("language",), coords={"language": train_l}, **fit_kwargs)
+        p_each = fit_probes(
+            x[:, idx], yt, sample_weight=w, init=p_whole if warm_start else None,
+            axes=("fraction", "language"), coords={"fraction": fr, "language": train_l}, **fit_kwargs,
+        )
+        test = (f == j).nonzero().reshape(-1)
+        xt = x[:, test].unsqueeze(1).to(p_whole.device)  # [F, 1, t, d]
+        tmask = torch.stack([lang_t[test] == present.index(a) for a in train_l])  # [A, t]
+        fold_whole.append(binary_metrics(p_whole.decision_function(xt).float().cpu(), y[test], tmask))
+        fold_each.append(binary_metrics(p_each.decision_function(xt).float().cpu(), y[test], tmask))
+        probes.append((p_whole, p_each))
+    fw, fe = _stack_metrics(fold_whole), _stack_metrics(fold_each)
+    return EarlyResult(fr, train_l, _fold_mean(fw), _fold_mean(fe), fw, fe, probes)
