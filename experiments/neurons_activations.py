@@ -60,6 +60,12 @@ def _stats_table(stats, neurons):
     return {tuple(g.split("/")): s for g, s in stats.items()}
 
 
+def _ratio(a: torch.Tensor, b: torch.Tensor, tiny: float = 1e-12) -> torch.Tensor:
+    """a / b, NaN where either is ~0 (a neuron silent in one class has no finite ratio)."""
+    ok = (a > tiny) & (b > tiny)
+    return torch.where(ok, a / b.clamp(min=tiny), torch.full_like(a, float("nan")))
+
+
 def _compare(by_group, neurons, coeff):
     """ratio / effect size / write per neuron and language."""
     ratio = torch.full((len(neurons), len(LANGUAGES)), float("nan"))
@@ -70,8 +76,8 @@ def _compare(by_group, neurons, coeff):
         h, s = by_group.get((lang, "harmful")), by_group.get((lang, "harmless"))
         if h is None or s is None or h.count == 0 or s.count == 0:
             continue
-        ratio[:, j] = h.mean_abs / s.mean_abs.clamp(min=1e-12)
-        robust[:, j] = h.abs_quantile(0.5) / s.abs_quantile(0.5).clamp(min=1e-12)
+        ratio[:, j] = _ratio(h.mean_abs, s.mean_abs)
+        robust[:, j] = _ratio(h.abs_quantile(0.5), s.abs_quantile(0.5))
         pooled = ((h.std**2 + s.std**2) / 2).sqrt().clamp(min=1e-12)
         effect[:, j] = (h.mean - s.mean) / pooled
         write[lang] = {"harmful": float(h.mean @ coeff), "harmless": float(s.mean @ coeff)}
@@ -139,6 +145,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         return {lang: round(float(m[:, j].nanmedian()), 4) for j, lang in enumerate(LANGUAGES)}
 
     def geo(m: torch.Tensor) -> dict:
+        """Geometric mean over the neurons with a finite ratio in that language."""
         return {lang: round(float(torch.log(m[:, j]).nanmean().exp()), 4) for j, lang in enumerate(LANGUAGES)}
 
     summary = {
@@ -158,6 +165,9 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         "effect_size": {"prompt": per_lang(effect_p), "generated": per_lang(effect_g)},
         "effect_size_median_over_neurons": {"prompt": median(effect_p), "generated": median(effect_g)},
         "write_along_direction_sum_mean_a_times_v_dot_d": {"prompt": write_p, "generated": write_g},
+        "neurons_without_a_finite_median_ratio": {
+            "prompt": {lang: [labels[i] for i in range(len(labels)) if not math.isfinite(float(robust_p[i, j]))]
+                       for j, lang in enumerate(LANGUAGES)}},
         "neurons_with_ratio_above_1_in_every_language": {
             "prompt": [labels[i] for i in range(len(labels)) if bool((ratio_p[i] > 1).all())],
             "generated": [labels[i] for i in range(len(labels)) if bool((ratio_g[i] > 1).all())],

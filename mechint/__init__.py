@@ -5,7 +5,7 @@ Load a model (:func:`load_model`), name its activations in TransformerLens vocab
 (:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`).
 """
 
-from . import alignment, data, metrics, neurons, patching, probes
+from . import alignment, data, metrics, neurons, patching, prefixes, probes
 from .activations import Activations, ActivationStore, RunningMoments, collect, collect_stats
 from .directions import (
     auroc,
@@ -53,6 +53,7 @@ __all__ = [
     "metrics",
     "neurons",
     "patching",
+    "prefixes",
     "probes",
     "diff_in_means",
     "load_model",

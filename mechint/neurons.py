@@ -498,14 +498,13 @@ def token_script(text: str) -> str:
             name = unicodedata.name(ch, "")
             if not name:
                 return "other"
-            first = name.split()[0]
-            if first in _SCRIPT_ALIASES:
-                return _SCRIPT_ALIASES[first]
-            if first == "FULLWIDTH" and "LATIN" in name:
-                return "Latin"
-            if first == "MATHEMATICAL":
-                return "Latin" if "LATIN" in name or "SMALL" in name or "CAPITAL" in name else "other"
-            return first.capitalize()
+            words = name.split()
+            if words[0] == "MATHEMATICAL":  # styled Latin / Greek letters
+                return "Greek" if "GREEK" in words else "Latin"
+            if words[0] in ("HALFWIDTH", "FULLWIDTH") and len(words) > 1:
+                words = words[1:]
+            first = words[0]
+            return _SCRIPT_ALIASES.get(first, first.capitalize())
     return "other"
 
 
