@@ -382,8 +382,17 @@ def timed(fn: Callable, device: str, *, memory: bool) -> tuple[float, object, di
 
 
 def cpu_peak(fn: Callable) -> dict | None:
-    """Peak RSS increase of one call (VmHWM after a clear_refs reset), in this process."""
+    """Peak RSS increase of one call (VmHWM after a clear_refs reset), in this process. Free heap
+    memory is handed back to the OS first (``malloc_trim``): glibc serves even large requests from
+    free heap chunks before it maps new memory, so without the trim a call that fits into memory an
+    earlier step freed (the TransformerLens bridge's setup leaves hundreds of MiB) shows no peak."""
     gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     before = _common.rss_mib()
     if before is None or not _common._reset_peak_rss():
         return None

@@ -48,7 +48,7 @@ def english_transfer_auroc(model: mechint.Model, n_per_class: int | None = None)
     tr, te = sa.train, sa.test
     own = per_language_directions(sa.acts[:, tr], sa.labels[tr], [sa.languages[i] for i in tr.tolist()],
                                   order=list(LANGUAGES))
-    auc, sources, targets = transfer_auroc({"en": own["en"]}, sa.acts[:, te], sa.labels[te],
+    auc, _, targets = transfer_auroc({"en": own["en"]}, sa.acts[:, te], sa.labels[te],
                                            [sa.languages[i] for i in te.tolist()], targets=list(LANGUAGES))
     return {t: auc[:, 0, j].tolist() for j, t in enumerate(targets)}
 

@@ -55,7 +55,7 @@ def held_out(sa, n: int) -> dict[tuple[str, int], list[int]]:
     return out
 
 
-def _stats_table(stats, neurons):
+def _stats_table(stats):
     """``{(lang, class): NeuronStats}`` from groups named ``"lang/class"``."""
     return {tuple(g.split("/")): s for g, s in stats.items()}
 
@@ -88,7 +88,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         n_prompts: int = N_PROMPTS, n_generate: int = N_GENERATE, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class)
-    neurons, d, d_layer = aligned_neurons(model, sa, k)
+    neurons, d, _ = aligned_neurons(model, sa, k)
     vv = value_vectors(model)
     coeff = torch.stack([vv[n.layer, n.index].float().cpu() @ d for n in neurons])  # v_i . d (unit d)
 
@@ -100,8 +100,8 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     generated = neuron_activation_stats(model, [sa.dataset[i].text for i, _ in gen_rows], neurons,
                                         groups=[g for _, g in gen_rows], max_new_tokens=max_new_tokens,
                                         batch_size=20, progress="neuron stats (generation)")
-    on_prompt = _stats_table(prompt.prompt, neurons)
-    on_generated = _stats_table(generated.generated, neurons)
+    on_prompt = _stats_table(prompt.prompt)
+    on_generated = _stats_table(generated.generated)
     ratio_p, robust_p, effect_p, write_p = _compare(on_prompt, neurons, coeff)
     ratio_g, robust_g, effect_g, write_g = _compare(on_generated, neurons, coeff)
 

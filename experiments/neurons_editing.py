@@ -91,11 +91,11 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     harmful, harmful_langs = rows_of(1)
     harmless, harmless_langs = rows_of(0)
     conditions = {
-        "ablate (set 0), harmful prompts": (harmful, harmful_langs, dict(mode="set", value=0.0), dict(mode="set", value=0.0)),
-        "boost (set to English peak), harmless prompts": (harmless, harmless_langs, dict(mode="set", value=peak_top),
-                                                          dict(mode="set", value=peak_control)),
-        f"scale x{SCALE:g}, harmful prompts": (harmful, harmful_langs, dict(mode="scale", value=SCALE),
-                                               dict(mode="scale", value=SCALE)),
+        "ablate (set 0), harmful prompts": (harmful, harmful_langs, {"mode": "set", "value": 0.0}, {"mode": "set", "value": 0.0}),
+        "boost (set to English peak), harmless prompts": (harmless, harmless_langs, {"mode": "set", "value": peak_top},
+                                                          {"mode": "set", "value": peak_control}),
+        f"scale x{SCALE:g}, harmful prompts": (harmful, harmful_langs, {"mode": "scale", "value": SCALE},
+                                               {"mode": "scale", "value": SCALE}),
     }
     shifts: dict[str, dict[str, float]] = {}
     raw: dict[str, dict] = {}

@@ -105,7 +105,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     written += save_figure(
         plot_layer_lines({"max cosine": per_layer_max, "99.9th percentile": per_layer_q999,
                           f"max cosine with a random direction (mean of {N_RANDOM})": null_mean,
-                          f"... its 95th percentile": null_q95},
+                          "... its 95th percentile": null_q95},
                          title=f"Alignment of value vectors with the English direction, per layer ({model.name})",
                          yaxis_title="cosine(value vector, direction)"),
         out_dir / f"{NAME}_layers",

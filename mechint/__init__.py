@@ -6,6 +6,18 @@ Load a model (:func:`load_model`), name its activations in TransformerLens vocab
 """
 
 from . import alignment, data, metrics, neurons, patching, prefixes, probes
+from .alignment import bilingual_retrieval, retrieval, retrieval_matrix, sentence_embeddings
+from .neurons import (
+    Neuron,
+    neuron_activation_stats,
+    neuron_cosines,
+    neuron_edits,
+    promoted_tokens,
+    readable_token,
+    top_neurons,
+    value_vectors,
+    vocab_projection,
+)
 from .activations import Activations, ActivationStore, RunningMoments, collect, collect_stats
 from .directions import (
     auroc,
@@ -23,6 +35,19 @@ from .model import Model, load_model
 from .sites import Site, UnknownSiteError
 
 __all__ = [
+    "Neuron",
+    "bilingual_retrieval",
+    "neuron_activation_stats",
+    "neuron_cosines",
+    "neuron_edits",
+    "promoted_tokens",
+    "readable_token",
+    "retrieval",
+    "retrieval_matrix",
+    "sentence_embeddings",
+    "top_neurons",
+    "value_vectors",
+    "vocab_projection",
     "AblateDirection",
     "AddDirection",
     "EditNeurons",

@@ -26,12 +26,12 @@ from .model import Model
 from .neurons import _token_batches
 
 __all__ = [
-    "sentence_embeddings",
-    "RetrievalResult",
-    "retrieval",
     "RetrievalMatrix",
-    "retrieval_matrix",
+    "RetrievalResult",
     "bilingual_retrieval",
+    "retrieval",
+    "retrieval_matrix",
+    "sentence_embeddings",
 ]
 
 
@@ -67,7 +67,6 @@ def sentence_embeddings(
     def reader(x: Tensor, ctx) -> None:
         m = state["mask"].float()[..., None]
         pooled[ctx.site.name] = ((x.float() * m).sum(1) / m.sum(1).clamp(min=1)).cpu()
-        return None
 
     last = max(sites, key=lambda s: s.order)
     with torch.inference_mode(), model.hooks([(s, reader) for s in sites], stop_after=last):

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -43,25 +43,25 @@ from .interventions import EditNeurons, Intervention, intervene, intervention_ho
 from .model import Model
 
 __all__ = [
+    "EditEffect",
     "Neuron",
-    "ValueVectors",
-    "value_vectors",
-    "neuron_cosines",
-    "top_neurons",
+    "NeuronActivationStats",
+    "NeuronStats",
     "TokenScore",
+    "ValueVectors",
     "VocabProjection",
-    "vocab_projection",
+    "compare_generations",
+    "direction_scores",
+    "edit_effect",
+    "neuron_activation_stats",
+    "neuron_cosines",
+    "neuron_edits",
     "promoted_tokens",
     "readable_token",
     "token_script",
-    "NeuronStats",
-    "NeuronActivationStats",
-    "neuron_activation_stats",
-    "neuron_edits",
-    "direction_scores",
-    "EditEffect",
-    "edit_effect",
-    "compare_generations",
+    "top_neurons",
+    "value_vectors",
+    "vocab_projection",
 ]
 
 # Families whose MLP output goes through a norm before it reaches the residual stream (the module
@@ -231,7 +231,7 @@ def _as_directions(model: Model, direction: Tensor, layers: list[int]) -> Tensor
 @torch.no_grad()
 def neuron_cosines(
     model: Model,
-    direction: Float[Tensor, "d_model"] | Float[Tensor, "layer d_model"],
+    direction: Float[Tensor, " d_model"] | Float[Tensor, "layer d_model"],
     *,
     layers: Sequence[int] | None = None,
     through_post_norm: bool = False,
@@ -269,7 +269,7 @@ def neuron_cosines(
 
 def top_neurons(
     model: Model,
-    direction: Float[Tensor, "d_model"] | Float[Tensor, "layer d_model"],
+    direction: Float[Tensor, " d_model"] | Float[Tensor, "layer d_model"],
     k: int = 20,
     *,
     per_layer: bool = False,
@@ -376,7 +376,7 @@ def vocab_projection(
 
 def promoted_tokens(
     model: Model,
-    vector: Float[Tensor, "d_model"] | Neuron | tuple[int, int],
+    vector: Float[Tensor, " d_model"] | Neuron | tuple[int, int],
     k: int = 10,
     *,
     layer: int | None = None,
@@ -792,7 +792,6 @@ def neuron_activation_stats(
                 # the newest position predicts the next generated token (with the KV cache a step
                 # sees one new column; without it, the whole sequence again)
                 state["steps"].setdefault(layer, []).append(vals[:, -1:].cpu())
-            return None
 
         return fn
 
@@ -863,14 +862,14 @@ def neuron_edits(
 def direction_scores(
     model: Model,
     texts: Sequence[str],
-    direction: Float[Tensor, "d_model"],
+    direction: Float[Tensor, " d_model"],
     *,
     layer: int = -1,
     interventions: Sequence[Intervention] = (),
     pool: str = "last",
     batch_size: int = 16,
     progress: bool | str = False,
-) -> Float[Tensor, "n"]:
+) -> Float[Tensor, " n"]:
     """Projection of each text's pooled ``blocks.{layer}.hook_resid_post`` on the unit ``direction``
     (the direction's score), under ``interventions`` (none: the plain model). ``[n]`` float32, CPU."""
     from .activations import collect
@@ -908,7 +907,7 @@ class EditEffect:
 def edit_effect(
     model: Model,
     texts: Sequence[str],
-    direction: Float[Tensor, "d_model"],
+    direction: Float[Tensor, " d_model"],
     neurons: Sequence[Neuron | tuple[int, int]] | None = None,
     *,
     mode: str = "set",

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from .plots import PALETTE, _base_layout, _labels, _to_numpy, series_style
 
-__all__ = ["plot_top_neurons", "plot_neuron_heatmap", "plot_edit_effect", "plot_labelled_scatter"]
+__all__ = ["plot_edit_effect", "plot_labelled_scatter", "plot_neuron_heatmap", "plot_top_neurons"]
 
 
 def _html(text: str) -> str:

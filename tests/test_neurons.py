@@ -6,6 +6,7 @@ decoding, streamed statistics (prompt and generated tokens), edits and their eff
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import pytest
 import torch
@@ -212,7 +213,7 @@ def test_vocab_projection_through_norms_applies_the_gains():
 class _FakeSentencePiece:
     """The two calls readable_token makes, answered as Gemma's tokenizer does for byte-fallback pieces."""
 
-    pieces = {0: "<0xE4>", 1: "▁world", 2: "<0x0A>", 3: "你好", 4: "\u200c", 5: "▁▁", 6: "\ufffd", 7: "สวัสดี", 8: "مرحبا"}
+    pieces: ClassVar[dict[int, str]] = {0: "<0xE4>", 1: "▁world", 2: "<0x0A>", 3: "你好", 4: "\u200c", 5: "▁▁", 6: "\ufffd", 7: "สวัสดี", 8: "مرحبا"}
 
     def convert_ids_to_tokens(self, i):
         return self.pieces[i]
@@ -267,7 +268,7 @@ def test_neuron_stats_streams_exact_moments_and_reservoir_quantiles():
     assert exact.exact_quantiles and not sampled.exact_quantiles
     torch.testing.assert_close(exact.quantile(q), torch.quantile(x, torch.tensor(q, dtype=torch.float64), dim=0).float())
     # a uniform sample of 1000: the rank of each sample quantile within the full stream is near q
-    for i, qi in enumerate(q):
+    for qi in q:
         for j in range(3):
             rank = float((x[:, j] <= sampled.quantile(qi)[j]).double().mean())
             assert abs(rank - qi) < 0.05, (qi, j, rank)
@@ -275,7 +276,7 @@ def test_neuron_stats_streams_exact_moments_and_reservoir_quantiles():
     assert len(rows) == 3 and rows[1]["neuron"] == "L0 N1" and set(rows[0]) >= {"mean", "q0.5", "median_abs", "max"}
     json.dumps(rows)
     with pytest.raises(ValueError, match="no tokens"):
-        NeuronStats(neurons).mean
+        _ = NeuronStats(neurons).mean
 
 
 def test_reservoir_sample_is_uniform_over_the_stream():
