@@ -75,3 +75,17 @@ def rounded(x, digits: int = 6):
     if isinstance(x, list):
         return [rounded(v, digits) for v in x]
     return round(float(x), digits)
+
+
+def study_main(run, doc: str, argv=None) -> None:
+    """Command line of one study: ``python -m experiments.NAME [--model ...] [--out ...]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--model", default="gemma-3-270m")
+    parser.add_argument("--out", default="figures")
+    parser.add_argument("--n-per-class", type=int, default=None)
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    model = mechint.load_model(args.model, device=args.device)
+    print(json.dumps(run(model, Path(args.out), n_per_class=args.n_per_class), indent=1, ensure_ascii=False))

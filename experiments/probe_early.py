@@ -20,7 +20,6 @@ Run alone: ``python -m experiments.probe_early`` (or through ``python -m experim
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
@@ -109,16 +108,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
             "auroc_at": {f: {l: [round(v["per_fraction"], 4), round(v["whole"], 4)] for l, v in er.at(f).items()} for f in (0.25, 0.5)}}
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="gemma-3-270m")
-    parser.add_argument("--out", default="figures")
-    parser.add_argument("--n-per-class", type=int, default=None)
-    parser.add_argument("--device", default=None)
-    args = parser.parse_args(argv)
-    model = mechint.load_model(args.model, device=args.device)
-    print(json.dumps(run(model, Path(args.out), n_per_class=args.n_per_class), indent=1))
-
-
 if __name__ == "__main__":
-    main()
+    from ._common import study_main
+
+    study_main(run, __doc__)
