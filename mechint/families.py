@@ -58,6 +58,11 @@ class Family:
     config_keys: dict[str, str] = field(default_factory=dict)
     notes: str = ""
 
+    @property
+    def mlp(self) -> str:
+        """Per-layer path of the MLP module (the parent of :attr:`mlp_out_proj`)."""
+        return self.mlp_out_proj.rpartition(".")[0]
+
 
 _LLAMA_CONFIG = {
     "n_layers": "num_hidden_layers",

@@ -534,30 +534,53 @@ def _free_bytes(device: torch.device) -> int:
     return 4 * 1024**3
 
 
-def auto_batch_size(
-    model: Model, seq_len: int, n_read: int = 1, *, fraction: float = 0.4, tokens_per_batch: int | None = None
-) -> int:
-    """Patched runs (rows) per forward pass for prompts of ``seq_len`` tokens.
-
-    Memory: a row holds its activations at one layer at a time (residual, attention and MLP
-    intermediates, attention scores) and ``n_read`` positions of logits; ``fraction`` of the free
-    memory (CUDA: free + cached; CPU: MemAvailable) is used. Speed: a batch holds patched runs that
-    start at nearby positions and all compute from the earliest of them, so smaller batches waste fewer
-    positions, while every batch costs one call per layer of fixed overhead (about 1 ms on a GPU,
-    where it dominates small batches). ``tokens_per_batch`` caps rows x prompt length (default 16384 on
-    CUDA, 1024 on CPU, where compute dominates).
-    """
-    device = model.device
+def _row_bytes(model: Model, width: int, suffix: int, n_read: int) -> int:
+    """Memory of one patched run that computes ``suffix`` positions of a ``width``-token prompt: its
+    activations at one layer (residual, attention and MLP intermediates, scores against all keys),
+    the prefix keys/values it attends to, and ``n_read`` positions of logits."""
     item = torch.finfo(model.dtype).bits // 8
     d, d_mlp = model.d_model, model.d_mlp
     attn = model.n_heads * model.d_head
-    per_token = (8 * d + 4 * d_mlp + 3 * attn) * item + model.n_heads * seq_len * 4 + seq_len
-    per_row = seq_len * per_token + n_read * model.d_vocab * 4 * 3 + 2 * seq_len * model.n_kv_heads * model.d_head * item
-    by_memory = int(_free_bytes(device) * fraction // max(per_row, 1))
-    if tokens_per_batch is None:
-        tokens_per_batch = 16384 if device.type == "cuda" else 1024
-    by_speed = max(1, tokens_per_batch // max(seq_len, 1))
-    return max(1, min(by_memory, by_speed))
+    per_token = (8 * d + 4 * d_mlp + 3 * attn) * item + model.n_heads * width * 4 + width
+    return suffix * per_token + n_read * model.d_vocab * 4 * 3 + 2 * width * model.n_kv_heads * model.d_head * item
+
+
+def _default_tokens(device: torch.device) -> int:
+    return 16384 if device.type == "cuda" else 1024
+
+
+def auto_batch_size(
+    model: Model, seq_len: int, n_read: int = 1, *, fraction: float = 0.4, tokens_per_batch: int | None = None
+) -> int:
+    """Patched runs (rows) per forward pass for prompts of ``seq_len`` tokens, all computed.
+
+    Memory: a row holds its activations at one layer at a time (residual, attention and MLP
+    intermediates, attention scores) and ``n_read`` positions of logits; ``fraction`` of the free
+    memory (CUDA: free + cached; CPU: MemAvailable) is used. Speed: every batch costs one call per
+    layer of fixed overhead (about 1 ms on a GPU, where it dominates small batches), while a batch
+    holds patched runs that start at nearby positions and all compute from the earliest of them.
+    ``tokens_per_batch`` caps rows x computed positions (default 16384 on CUDA, 1024 on CPU, where
+    compute dominates). :func:`activation_patch` applies this per batch to the positions it
+    computes: a batch of runs that start late (a short suffix) holds more of them.
+    """
+    return _auto_limit(model, seq_len, n_read, fraction=fraction, tokens_per_batch=tokens_per_batch)(0)
+
+
+def _auto_limit(model: Model, width: int, n_read: int, *, fraction: float = 0.4, tokens_per_batch: int | None = None):
+    """``limit(start) -> rows``: how many patched runs that compute positions ``start..width-1``
+    fit one forward pass (by memory and by ``tokens_per_batch``)."""
+    free = _free_bytes(model.device) * fraction
+    tokens = tokens_per_batch if tokens_per_batch is not None else _default_tokens(model.device)
+    cache: dict[int, int] = {}
+
+    def limit(start: int) -> int:
+        if start not in cache:
+            suffix = max(width - start, 1)
+            by_memory = int(free // max(_row_bytes(model, width, suffix, n_read), 1))
+            cache[start] = max(1, min(by_memory, tokens // suffix))
+        return cache[start]
+
+    return limit
 
 
 # ============================================================================================
@@ -721,8 +744,9 @@ def activation_patch(
             ``per_position``, the positions patched together.
         layers: the layers swept (default all).
         heads, neurons: the heads (``z``, default all) or MLP neurons (``mlp_post``, required) swept.
-        batch_size: patched runs per forward pass (default :func:`auto_batch_size`). Results do not
-            depend on it beyond float rounding.
+        batch_size: patched runs per forward pass (default: per chunk, by free memory and a budget
+            of computed positions, see :func:`auto_batch_size`). Results do not depend on it beyond
+            float rounding.
         align: ``"strict"`` (default) or ``"right"``: a pair's prompts are aligned at their last token;
             cells where either prompt has no token are NaN for that pair.
         prefix_reuse: compute only the positions a patch can change (default); ``False`` computes
@@ -780,9 +804,11 @@ def activation_patch(
         rows = _rows_plan(plan, prompts, read_cols, reaches_metric, reuse)
         n_rows = len(rows["pair"])
         if batch_size is None:
-            batch_size = auto_batch_size(model, width, len(read_cols))
+            limit = _auto_limit(model, width, len(read_cols))
+        else:
+            limit = lambda start: batch_size  # noqa: E731
         values_dev = torch.empty(n_rows, dtype=torch.float32, device=device)
-        chunks = _chunks(rows, batch_size)
+        chunks = _chunks(rows, limit)
         order = torch.tensor([i for c in chunks for i in c["rows"]], dtype=torch.long)
         dev = _upload(rows, order, device)
         engine = _ChunkRunner(model, plan, prompts, cap, clean_site, m_site, read_cols, fn, last_layer, unembed)
@@ -806,10 +832,11 @@ def activation_patch(
     values[pair_of, cell_of] = values_rows
     toks_c, toks_k = _str_tokens(model, prompts.clean_ids), _str_tokens(model, prompts.corrupted_ids)
     info = {
-        "batch_size": batch_size,
+        "batch_size": max((len(c["rows"]) for c in chunks), default=0),
         "chunks": len(chunks),
         "rows": n_rows,
         "prefix_reuse": reuse,
+        "last_mlp_at_read_positions": engine.trim_mlp,
         "width": width,
         "read_positions": read_cols,
         "seconds": time.perf_counter() - t_start,
@@ -853,14 +880,20 @@ def _rows_plan(plan: _Plan, prompts: _Prompts, read_cols: list[int], reaches, re
     return rows
 
 
-def _chunks(rows: dict[str, list[int]], batch_size: int) -> list[dict]:
-    """Rows sorted by first computed position, then layer; cut into chunks; within a chunk, rows are
-    ordered by the layer they join at, so the rows active at a layer are a prefix of the chunk."""
+def _chunks(rows: dict[str, list[int]], limit: Callable[[int], int]) -> list[dict]:
+    """Rows sorted by first computed position, then layer; cut into chunks of at most
+    ``limit(chunk's first position)`` rows; within a chunk, rows are ordered by the layer they join
+    at, so the rows active at a layer are a prefix of the chunk."""
     n = len(rows["pair"])
     order = sorted(range(n), key=lambda i: (rows["start"][i], rows["layer"][i], rows["cell"][i], rows["pair"][i]))
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and len(groups[-1]) < limit(rows["start"][groups[-1][0]]):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
     chunks = []
-    for a in range(0, n, batch_size):
-        ids = order[a : a + batch_size]
+    for ids in groups:
         ids.sort(key=lambda i: rows["layer"][i])  # stable
         layers = [rows["layer"][i] for i in ids]
         joins: dict[int, tuple[int, int]] = {}
@@ -890,6 +923,34 @@ def _upload(rows: dict[str, list[int]], order: Tensor, device: torch.device) -> 
     return {"pair": packed[0], "pos": packed[1], "unit": packed[2]}
 
 
+@contextmanager
+def _only_columns(module: nn.Module, cols: list[int], width: int) -> Iterator[None]:
+    """Run ``module`` at positions ``cols`` only: every tensor argument ``[rows, width, ...]`` is cut
+    to those columns, and the output is scattered into zeros of the full shape (the other positions'
+    values are not used by the caller)."""
+    forward = module.forward
+    idx = torch.tensor(cols, dtype=torch.long)
+
+    def cut(a):
+        return a[:, idx.to(a.device)] if isinstance(a, Tensor) and a.ndim >= 2 and a.shape[1] == width else a
+
+    def partial(*args, **kwargs):
+        out = forward(*(cut(a) for a in args), **{k: cut(v) for k, v in kwargs.items()})
+        full = out.new_zeros(out.shape[0], width, *out.shape[2:])
+        full[:, idx.to(out.device)] = out
+        return full
+
+    own = module.__dict__.get("forward")  # an instance-level forward (e.g. set by a wrapper) is kept
+    module.forward = partial
+    try:
+        yield
+    finally:
+        if own is None:
+            del module.forward
+        else:
+            module.forward = own
+
+
 class _ChunkRunner:
     """Runs one chunk: rows join at their layer from the corrupted run's cached input, the model's
     decoder layers are called in order with the arguments the model gave them, the patch is written
@@ -914,6 +975,17 @@ class _ChunkRunner:
         mkey = m_site.key if m_site is not None and m_site.layer is not None else None
         self.metric_direct = mkey in ("hook_resid_pre", "hook_resid_post")
         self.metric_final = m_site is not None and m_site.layer is None and m_site.name == "ln_final.hook_normalized"
+        # At the last layer computed, only the positions the metric reads are used: its MLP (most of a
+        # layer's cost) runs at those positions only, when nothing else hooks into that MLP (no other
+        # hooks active, no patch or metric read inside the layer's MLP, the metric read after it).
+        by_hook = m_site is not None and not self.metric_direct and not self.metric_final
+        mlp_path = model.family.mlp
+        comp_in_mlp = model.family.block_sites[plan.key].path.startswith(mlp_path)
+        self.trim_mlp = (
+            not by_hook and not comp_in_mlp and model.active_hooks == 0
+            and not (self.metric_direct and m_site.key == "hook_resid_pre")
+        )
+        self.last_mlp = self.layers[last_layer].get_submodule(mlp_path) if self.trim_mlp else None
 
     # ---- the write at the component's site, for the rows that joined at this layer
     def _write(self, x: Tensor, local: Tensor, pairs: Tensor, pos: Tensor, units: Tensor, clean: Tensor, start: int) -> Tensor:
@@ -989,7 +1061,11 @@ class _ChunkRunner:
                         prefix.keys[k] = None
                     kw[sig.cache] = prefix
                 try:
-                    out = self.layers[k](h, **kw)
+                    if k == self.last_layer and self.trim_mlp:
+                        with _only_columns(self.last_mlp, [c - start for c in self.read_cols], h.shape[1]):
+                            out = self.layers[k](h, **kw)
+                    else:
+                        out = self.layers[k](h, **kw)
                 except StopForward:
                     stopped = True
                     break

@@ -145,6 +145,10 @@ def test_every_component_matches_the_golden_loop(family, make_model):
         assert_close(ours.corrupted, corr_v, name=name + " corrupted")
         # the patches do something (a write that silently does nothing would pass the rest)
         assert (ours.values - ours.corrupted.reshape(-1, *[1] * len(ours.axes))).abs().max() > 1e-5, name
+        # the last layer's MLP ran at the metric's positions only, unless the patch is inside it
+        # (mlp_out is the MLP's output on most families, Gemma's post-MLP norm's)
+        if component != "mlp_out":
+            assert ours.info["last_mlp_at_read_positions"] == (component != "mlp_post"), name
 
 
 @pytest.mark.parametrize("family", ["llama", "gemma3", "bloom"])
@@ -298,6 +302,36 @@ def test_auto_batch_size_is_bounded(make_model):
     assert 1 <= auto_batch_size(model, 10) <= 1024 // 10
     assert auto_batch_size(model, 10, tokens_per_batch=50) == 5
     assert auto_batch_size(model, 10**6) == 1
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_hooks_around_a_sweep_run_the_whole_last_layer(family, make_model):
+    """With a user's hook active the last layer's MLP runs at every position (the hook may read any);
+    the values equal the sweep that runs it at the metric's positions only."""
+    model = make(make_model, family)
+    clean, corrupted = pairs(2, 9, seed=4, changed=(2, 8))
+    trimmed = activation_patch(model, clean, corrupted, METRIC)
+    seen = []
+    with model.hooks([(f"blocks.{model.n_layers - 1}.hook_mlp_out", lambda x, ctx: seen.append(x.shape[1]))]):
+        whole = activation_patch(model, clean, corrupted, METRIC)
+    assert trimmed.info["last_mlp_at_read_positions"] and not whole.info["last_mlp_at_read_positions"]
+    assert seen and set(seen) != {1}  # the hook saw more than the one read position
+    assert_close(trimmed.values, whole.values, name=family)
+
+
+def test_automatic_chunks_hold_more_runs_when_they_start_late(make_model):
+    """Runs that start late compute a short suffix: a chunk of them holds more runs, within the budget
+    of computed positions, and the sweep equals one run per chunk."""
+    from mechint.patching import _auto_limit
+
+    model = make(make_model, "llama")
+    limit = _auto_limit(model, 10, 1, tokens_per_batch=40)
+    assert [limit(s) for s in (0, 5, 8, 9)] == [4, 8, 20, 40]
+    clean, corrupted = pairs(2, 10, seed=5, changed=(1, 4, 9))
+    auto = activation_patch(model, clean, corrupted, METRIC)
+    one = activation_patch(model, clean, corrupted, METRIC, batch_size=1)
+    torch.testing.assert_close(auto.values, one.values, atol=FP32_TOL, rtol=FP32_TOL)
+    assert auto.info["chunks"] < one.info["chunks"]
 
 
 # ------------------------------------------------------------------------------------ attribution
