@@ -79,10 +79,12 @@ def test_separable_data_reaches_known_accuracy(device):
         (50, 80, 10.0, {0: 1.0, 1: 3.0}, 0.4),  # weak L2, explicit class weights, dual
     ],
 )
-def test_matches_scikit_learn(device, n, d, C, class_weight, p1):
+@pytest.mark.parametrize("solver", ["primal", "dual", "lbfgs"])
+def test_matches_scikit_learn(device, n, d, C, class_weight, p1, solver):
     x, y, _ = planted(n=n + 200, d=d, seed=n + d, margin=1.0, flip=0.1, p1=p1)
     xtr, ytr, xte, yte = x[:n], y[:n], x[n:], y[n:]
-    probe = fit_probes(xtr.to(device), ytr, C=C, class_weight=class_weight)
+    probe = fit_probes(xtr.to(device), ytr, C=C, class_weight=class_weight, solver=solver)
+    assert bool(probe.converged.all())
     scaler, sk = sk_fit(xtr, ytr, C=C, class_weight=class_weight)
     assert cos(probe.coef.cpu(), sk.coef_[0]) > 0.99
     ours = (probe.predict(xte.to(device)).cpu() == yte).double().mean().item()
@@ -94,21 +96,33 @@ def test_matches_scikit_learn(device, n, d, C, class_weight, p1):
 
 
 @pytest.mark.parametrize("n, d", [(400, 24), (60, 80)])
-def test_same_objective_as_scikit_learn_to_high_precision(n, d):
+@pytest.mark.parametrize("solver", ["auto", "lbfgs", "primal", "dual"])
+def test_same_objective_as_scikit_learn_to_high_precision(n, d, solver):
     """Tightly converged, both minimise the same function: penalty on the weights, not the intercept."""
     x, y, _ = planted(n=n, d=d, seed=3, margin=1.0, flip=0.1)
-    probe = fit_probes(x.double(), y, C=0.5, tol=1e-10, dtype=torch.float64, max_iter=100)
+    probe = fit_probes(x.double(), y, C=0.5, tol=1e-10, dtype=torch.float64, solver=solver)
+    assert bool(probe.converged.all())
     _, sk = sk_fit(x, y, C=0.5, tol=1e-12)
     torch.testing.assert_close(probe.coef.double(), torch.tensor(sk.coef_[0]), rtol=1e-4, atol=1e-5)
     assert abs(probe.intercept.item() - sk.intercept_[0]) < 1e-4
 
 
-def test_primal_and_dual_solvers_agree(device):
-    x, y, _ = planted(n=100, d=40, seed=5, margin=1.0, flip=0.1)
-    a = fit_probes(x.to(device), y, solver="primal", tol=1e-8)
-    b = fit_probes(x.to(device), y, solver="dual", tol=1e-8)
-    assert cos(a.coef.cpu(), b.coef.cpu()) > 0.9999
-    assert abs(a.intercept.item() - b.intercept.item()) < 1e-3
+def test_solvers_agree(device):
+    """Newton (primal, dual) and L-BFGS reach the same probes, on a batch of problems that converge
+    after different numbers of iterations (the batch is compacted as problems finish)."""
+    xs, ys = [], []
+    for seed in range(9):
+        x, y, _ = planted(n=100, d=40, seed=5 + seed, margin=0.3 + seed, flip=0.1 * (seed % 3))
+        xs.append(x)
+        ys.append(y)
+    x, y = torch.stack(xs).to(device), torch.stack(ys)
+    probes = {solver: fit_probes(x, y, solver=solver, tol=1e-8) for solver in ("primal", "dual", "lbfgs")}
+    lb = probes["lbfgs"]
+    assert bool(lb.converged.all()) and len(set(lb.n_iter.tolist())) > 3
+    for name in ("primal", "dual"):
+        for p in range(9):
+            assert cos(probes[name].coef[p].cpu(), lb.coef[p].cpu()) > 0.9999, (name, p)
+        torch.testing.assert_close(probes[name].intercept.cpu(), lb.intercept.cpu(), rtol=1e-3, atol=1e-3)
 
 
 def test_warm_start_reaches_the_same_solution(device):
