@@ -13,6 +13,9 @@ Memory:
   increase when the measured call peaks above everything before it; the result says which was used.
 - CUDA: ``torch.cuda.max_memory_allocated()`` after ``reset_peak_memory_stats()``, minus the memory
   allocated before the call (tensors only, not the caching allocator's reserve).
+
+Models: ``random_llama`` builds the random-initialised Llama-3.2-1B-shaped model the CUDA benchmarks
+default to (and its tiny variant for smoke tests).
 """
 
 from __future__ import annotations
@@ -145,6 +148,46 @@ def peak_memory(fn: Callable[[], object], device: str | torch.device) -> dict:
         "peak_mib": max(0.0, _maxrss_mib() - lifetime_before),
         "measure": "ru_maxrss increase (lifetime peak; 0 if the call stayed below an earlier peak)",
     }
+
+
+# ------------------------------------------------------------------------------------------ models
+
+
+def random_llama(
+    device: str | torch.device,
+    dtype: torch.dtype,
+    *,
+    tiny: bool = False,
+    tiny_layers: int = 2,
+    seed: int = 0,
+):
+    """A random-initialised Llama-3.2-1B-shaped model (16 layers, d 2048, GQA 32/8, vocab 128256) with
+    mechint's byte tokenizer, named ``random-llama-1b``; ``tiny``: a ``tiny_layers``-layer 64-wide one
+    (vocab 512), named ``random-llama-1b-tiny``, to smoke-test a benchmark's code path.
+
+    The weights are drawn after ``torch.manual_seed(seed)`` and initialised on ``device`` (fast on a
+    GPU, no host copy).
+    """
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from mechint import Model
+    from mechint.testing import byte_tokenizer
+
+    tok = byte_tokenizer()
+    if tiny:
+        shape = dict(hidden_size=64, intermediate_size=256, num_hidden_layers=tiny_layers, num_attention_heads=4,
+                     num_key_value_heads=2, vocab_size=512)
+    else:
+        shape = dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
+                     num_key_value_heads=8, vocab_size=128256)
+    cfg = LlamaConfig(
+        **shape, max_position_embeddings=4096, tie_word_embeddings=True, rope_theta=500000.0,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    with torch.device(device):
+        hf = AutoModelForCausalLM.from_config(cfg, dtype=dtype)
+    return Model(hf.eval(), tok, name="random-llama-1b" + ("-tiny" if tiny else ""))
 
 
 # ------------------------------------------------------------------------------------------ output

@@ -133,35 +133,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def random_llama(args):
-    """A random-initialised Llama-3.2-1B-shaped model (``--tiny``: a few-layer 64-wide one)."""
-    from transformers import AutoModelForCausalLM, LlamaConfig
-
-    from mechint import Model
-    from mechint.testing import byte_tokenizer
-
-    tok = byte_tokenizer()
-    if args.tiny:
-        shape = dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
-                     num_key_value_heads=2, vocab_size=512)
-    else:
-        shape = dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
-                     num_key_value_heads=8, vocab_size=128256)
-    cfg = LlamaConfig(
-        **shape, max_position_embeddings=4096, tie_word_embeddings=True, rope_theta=500000.0,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-    )
-    torch.manual_seed(args.seed)
-    with torch.device(args.device):  # initialise on the device: fast on a GPU, no host copy
-        hf = AutoModelForCausalLM.from_config(cfg, dtype=args.torch_dtype)
-    return Model(hf.eval(), tok, name="random-llama-1b" + ("-tiny" if args.tiny else ""))
-
-
 def load(args):
     import mechint
 
     if args.model == "random-llama-1b":
-        return random_llama(args)
+        # --tiny: 2 layers (bench_patching.py's tiny model has 3)
+        return _common.random_llama(args.device, args.torch_dtype, tiny=args.tiny, seed=args.seed)
     if args.model.startswith("tiny:"):
         from mechint.testing import tiny_model
 

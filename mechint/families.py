@@ -43,6 +43,11 @@ class Family:
         top_sites: model-level sites (``hook_embed``, ``ln_final.hook_normalized``, ...).
         block_sites: per-layer sites, keyed by the part after ``blocks.{l}.``.
         mlp_out_proj: per-layer path of the MLP down projection (value vectors live in its weight).
+        mlp_post_norm: per-layer path of the norm that normalises the MLP's output before it is added
+            to the residual stream (Gemma 3: ``"post_feedforward_layernorm"``; there
+            ``hook_mlp_out`` is that norm's output, not the down projection's), or None where the
+            down projection's output is added as it is. A neuron's value vector reaches the residual
+            stream through this norm's gain (:mod:`mechint.neurons`).
         config_keys: names of ``n_layers``/``d_model``/``d_mlp``/``n_heads``/``n_kv_heads`` in the HF config.
         notes: anything a user should know about how a site maps on this family.
     """
@@ -55,6 +60,7 @@ class Family:
     top_sites: dict[str, ModuleSite]
     block_sites: dict[str, ModuleSite]
     mlp_out_proj: str
+    mlp_post_norm: str | None = None
     config_keys: dict[str, str] = field(default_factory=dict)
     notes: str = ""
 
@@ -135,6 +141,7 @@ GEMMA3 = Family(
         "mlp.hook_post": ModuleSite("mlp.down_proj", "in"),
     },
     mlp_out_proj="mlp.down_proj",
+    mlp_post_norm="post_feedforward_layernorm",
     config_keys=_LLAMA_CONFIG,
 )
 

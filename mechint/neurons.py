@@ -64,9 +64,6 @@ __all__ = [
     "vocab_projection",
 ]
 
-# Families whose MLP output goes through a norm before it reaches the residual stream (the module
-# path relative to the decoder layer); hook_mlp_out is that norm's output there.
-_POST_MLP_NORM = {"gemma3": "post_feedforward_layernorm"}
 # Families whose RMSNorms scale by (offset + weight) instead of weight (Gemma: 1 + weight).
 _NORM_GAIN_OFFSET = {"gemma3": 1.0}
 
@@ -207,7 +204,9 @@ def _norm_gain(model: Model, module: nn.Module) -> tuple[Tensor | None, bool]:
 
 
 def _post_norm_gain(model: Model, layer: int) -> Tensor | None:
-    path = _POST_MLP_NORM.get(model.family.name)
+    """The elementwise gain of ``layer``'s post-MLP norm (:attr:`Family.mlp_post_norm`), or None
+    where the family adds the MLP's output to the residual stream without one."""
+    path = model.family.mlp_post_norm
     if path is None:
         return None
     module = model.hf.get_submodule(model.family.layers)[layer].get_submodule(path)

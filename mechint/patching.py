@@ -704,6 +704,67 @@ def _baseline_hooks(model: Model, metric_site: Site | None, read_cols: list[int]
 
 
 # ============================================================================================
+# The sweep's arguments, as both kinds of patching read them
+# ============================================================================================
+
+
+@dataclass
+class _Sweep:
+    """What :func:`activation_patch` and :func:`attribution_patch` both derive from their arguments:
+    the metric, the padded prompt pairs, the cells, the positions the metric reads, where it reads
+    (``m_site``: a site, or None for the logits, then ``unembed`` computes them), and the component's
+    site at every swept layer."""
+
+    metric: Metric
+    prompts: _Prompts
+    plan: _Plan
+    read_cols: list[int]
+    m_site: Site | None
+    unembed: _Unembed | None
+    sites: dict[int, Site]
+
+    @property
+    def width(self) -> int:
+        return self.prompts.width
+
+    @property
+    def n_pairs(self) -> int:
+        return self.prompts.n
+
+    def reaches_metric(self, layer: int) -> bool:
+        """Whether patching the component at ``layer`` can change the metric: its site comes no later
+        than the metric's site (always, for a metric on the logits)."""
+        return self.m_site is None or self.sites[layer].order <= self.m_site.order
+
+
+def _prepare_sweep(
+    model: Model,
+    clean: Inputs,
+    corrupted: Inputs,
+    metric: Metric | Callable[[Tensor], Tensor],
+    *,
+    component: str,
+    positions: int | Sequence[int] | None,
+    layers: int | Sequence[int] | None,
+    heads: int | Sequence[int] | None,
+    neurons: int | Sequence[int] | None,
+    per_position: bool | None,
+    align: Literal["strict", "right"],
+) -> _Sweep:
+    """Check and resolve the arguments shared by both kinds of patching (errors in this order: the
+    prompts, the sweep, the metric's positions, its site and tokens)."""
+    metric = as_metric(metric)
+    prompts = _prepare(model, clean, corrupted, align)
+    plan = _plan(model, component, prompts.width, layers=layers, positions=positions, heads=heads, neurons=neurons,
+                 per_position=per_position)
+    read_cols = _resolve_positions(metric.positions, prompts.width, "metric")
+    m_site = _metric_site(model, metric)
+    unembed = _Unembed(model, metric.tokens) if m_site is None else None
+    sites = {l: model.site(f"blocks.{l}.{plan.key}") for l in plan.layers}
+    return _Sweep(metric, prompts, plan, read_cols, m_site, unembed, sites)
+
+
+# ============================================================================================
 # activation_patch
 # ============================================================================================
 
@@ -758,24 +819,17 @@ def activation_patch(
         token labels; ``.mean()``, ``.normalized()``, ``.to_dataframe()``.
     """
     t_start = time.perf_counter()
-    metric = as_metric(metric)
-    prompts = _prepare(model, clean, corrupted, align)
-    width, n_pairs = prompts.width, prompts.n
-    plan = _plan(model, component, width, layers=layers, positions=positions, heads=heads, neurons=neurons,
-                 per_position=per_position)
-    read_cols = _resolve_positions(metric.positions, width, "metric")
+    sweep = _prepare_sweep(model, clean, corrupted, metric, component=component, positions=positions, layers=layers,
+                           heads=heads, neurons=neurons, per_position=per_position, align=align)
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    metric, prompts, plan, read_cols = sweep.metric, sweep.prompts, sweep.plan, sweep.read_cols
+    m_site, unembed, comp_sites = sweep.m_site, sweep.unembed, sweep.sites
+    width, n_pairs = sweep.width, sweep.n_pairs
     device = model.device
-    m_site = _metric_site(model, metric)
-    unembed = _Unembed(model, metric.tokens) if m_site is None else None
-    comp_sites = {l: model.site(f"blocks.{l}.{plan.key}") for l in plan.layers}
 
-    # Cells that can change the metric: the component's site comes no later than the metric's site.
-    def reaches_metric(l: int) -> bool:
-        return m_site is None or comp_sites[l].order <= m_site.order
-
-    live_layers = [l for l in plan.layers if reaches_metric(l)]
+    # Only cells that can change the metric are computed; the others keep the corrupted value.
+    live_layers = [l for l in plan.layers if sweep.reaches_metric(l)]
     first = min(live_layers) if live_layers else None
     last_layer = model.n_layers - 1 if m_site is None or m_site.layer is None else m_site.layer
 
@@ -801,7 +855,7 @@ def activation_patch(
         reuse = prefix_reuse and first is not None and all(
             _prefix_reuse_possible(model, _LayerSignature(_layers(model)[l]), cap.kwargs[l]) for l in capture
         )
-        rows = _rows_plan(plan, prompts, read_cols, reaches_metric, reuse)
+        rows = _rows_plan(plan, prompts, read_cols, sweep.reaches_metric, reuse)
         n_rows = len(rows["pair"])
         if batch_size is None:
             limit = _auto_limit(model, width, len(read_cols))
@@ -1125,15 +1179,11 @@ def attribution_patch(
     ``info["correlation"]`` holds :func:`attribution_correlation` of the two.
     """
     t_start = time.perf_counter()
-    metric = as_metric(metric)
-    prompts = _prepare(model, clean, corrupted, align)
-    width, n_pairs = prompts.width, prompts.n
-    plan = _plan(model, component, width, layers=layers, positions=positions, heads=heads, neurons=neurons,
-                 per_position=per_position)
-    read_cols = _resolve_positions(metric.positions, width, "metric")
-    m_site = _metric_site(model, metric)
-    unembed = _Unembed(model, metric.tokens) if m_site is None else None
-    sites = {l: model.site(f"blocks.{l}.{plan.key}") for l in plan.layers}
+    sweep = _prepare_sweep(model, clean, corrupted, metric, component=component, positions=positions, layers=layers,
+                           heads=heads, neurons=neurons, per_position=per_position, align=align)
+    metric, prompts, plan, read_cols = sweep.metric, sweep.prompts, sweep.plan, sweep.read_cols
+    m_site, unembed, sites = sweep.m_site, sweep.unembed, sweep.sites
+    width, n_pairs = sweep.width, sweep.n_pairs
     device = model.device
 
     with torch.inference_mode():

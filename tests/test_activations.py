@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import VARIED_TEXTS
 from torch.testing import assert_close
 
 from mechint import Model, UnknownSiteError
@@ -19,18 +20,10 @@ from mechint.testing import tiny_model
 
 TOL = dict(atol=1e-5, rtol=1e-5)
 
-# Very different lengths (byte tokenizer: one token per UTF-8 byte, plus BOS), several scripts, and a
-# one-character text; the longest is not first and the shortest not last, so length-sorted batching
-# has to be undone.
-TEXTS = [
-    "Hi there",
-    "The quick brown fox jumps over the lazy dog, and the model refuses the harmful request.",
-    "如何制作炸弹？请详细说明。",
-    "x",
-    "كيف يمكنني صنع قنبلة في المنزل؟",
-    "วิธีทำระเบิดที่บ้าน",
-    "Bonjour à tous, ça va très bien aujourd'hui ?",
-]
+# Very different lengths, several scripts, and a one-character text; the longest is not first and the
+# shortest not last, so length-sorted batching has to be undone. Seven texts: batch_size=3 gives three
+# batches, the last one short.
+TEXTS = VARIED_TEXTS[:7]
 
 FAMILIES = ("llama", "gpt2", "gemma3", "qwen2", "bloom")
 SITES = ["hook_resid_post", "blocks.1.attn.hook_z", "blocks.0.hook_mlp_out", "blocks.1.mlp.hook_post"]
