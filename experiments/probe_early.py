@@ -25,7 +25,8 @@ import json
 from pathlib import Path
 
 import mechint
-from mechint.plots import plot_layer_lines, save_figure
+from mechint.plots import save_figure
+from mechint.plots_probes import plot_early_prediction
 from mechint.prefixes import collect_prefixes, split_sentences
 from mechint.probes import early_prediction
 
@@ -47,24 +48,10 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     er = early_prediction(
         pre[site], ds.labels, ds.row_languages, folds, FRACTIONS, item_ids=ds.item_ids, C=C, device=model.device,
     )
-    lines, dashed = {}, []
-    for i, lang in enumerate(er.languages):
-        lines[f"{lang} (probe per prefix length)"] = er.per_fraction.auroc[:, i].tolist()
-        name = f"{lang} (whole-prompt probe)"
-        lines[name] = er.whole.auroc[:, i].tolist()
-        dashed.append(name)
-    fig = plot_layer_lines(
-        lines,
+    fig = plot_early_prediction(
+        er, "auroc",
         title=f"Early prediction at layer {layer}: AUROC against the share of the prompt seen ({model.name})",
-        yaxis_title="held-out AUROC (positive class: harmful)",
-        xaxis_title="fraction of the prompt's tokens seen",
-        layers=list(FRACTIONS),
-        reference=0.5,
-        reference_label="chance",
     )
-    for name in dashed:
-        fig.update_traces(selector={"name": name}, line={"dash": "dash"}, marker={"symbol": "circle-open"})
-    fig.update_xaxes(tickmode="array", tickvals=list(FRACTIONS), tickformat=".0%")
     written = save_figure(fig, out_dir / NAME)
 
     with open(out_dir / f"{NAME}.csv", "w", newline="") as f:

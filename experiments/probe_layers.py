@@ -23,7 +23,8 @@ from pathlib import Path
 
 import mechint
 from mechint import data
-from mechint.plots import plot_layer_lines, save_figure
+from mechint.plots import save_figure
+from mechint.plots_probes import plot_probe_layers
 from mechint.probes import TransferResult, fold_ids, transfer_matrix
 
 NAME = "probe_layers"
@@ -90,28 +91,12 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     out_dir = Path(out_dir)
     ds, acts, folds, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size)
     langs = res.train_languages
-    en = langs.index("en")
     written = []
     for metric, title in (("accuracy", "accuracy"), ("auroc", "AUROC")):
-        values = getattr(res.metrics, metric)  # [L, A, B]
-        lines, dashed = {}, []
-        for i, lang in enumerate(langs):
-            b = res.test_languages.index(lang)
-            lines[f"{lang} (trained in {lang})"] = values[:, i, b].tolist()
-            if lang != "en":
-                name = f"{lang} (trained on en)"
-                lines[name] = values[:, en, b].tolist()
-                dashed.append(name)
-        fig = plot_layer_lines(
-            lines,
+        fig = plot_probe_layers(
+            res, metric, reference_language="en",
             title=f"Harmful vs harmless probe {title} per layer, tested in each language ({model.name})",
-            yaxis_title=f"held-out {title} (5 folds by item; positive class: harmful)",
-            reference=0.5,
-            reference_label="chance",
-            layers=res.layers,
         )
-        for name in dashed:
-            fig.update_traces(selector={"name": name}, line={"dash": "dash"}, marker={"symbol": "circle-open"})
         written += save_figure(fig, out_dir / f"{NAME}_{metric}")
 
     with open(out_dir / f"{NAME}.csv", "w", newline="") as f:

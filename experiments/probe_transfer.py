@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 
 import mechint
-from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
+from mechint.plots import save_figure
+from mechint.plots_probes import plot_transfer_gap, plot_transfer_matrix
 
 from .probe_layers import transfer_results
 
@@ -38,31 +39,19 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     layer = res.layers[best]
     written = []
     for metric, title in (("accuracy", "accuracy"), ("auroc", "AUROC")):
-        mat = getattr(res.metrics, metric)[best]
-        fig = plot_layer_heatmap(
-            mat,
-            row_labels=A,
-            layers=B,
+        fig = plot_transfer_matrix(
+            res, metric, layer=layer,  # both matrices at the best layer by accuracy
             title=f"Probe {title} trained in one language, tested in another: layer {layer} ({model.name})",
-            colorbar_title=title,
-            xaxis_title="test language",
-            yaxis_title="train language",
-            zmin=0.5,
-            zmax=1.0,
-            show_values=True,
         )
         written += save_figure(fig, out_dir / f"{NAME}_{metric}")
     # transfer gap per layer: training in the test language vs the mean of the other training languages
+    # (for the JSON; plot_transfer_gap draws the same two means)
     same = torch.tensor([[a == b for b in B] for a in A])
     diag = (acc * same).sum((1, 2)) / same.sum()
     off = (acc * ~same).sum((1, 2)) / (~same).sum()
-    fig = plot_layer_lines(
-        {"trained in the test language": diag.tolist(), "trained in another language": off.tolist()},
+    fig = plot_transfer_gap(
+        res, "accuracy",
         title=f"Probe accuracy, mean over test languages: same vs other training language ({model.name})",
-        yaxis_title="held-out accuracy",
-        reference=0.5,
-        reference_label="chance",
-        layers=res.layers,
     )
     written += save_figure(fig, out_dir / f"{NAME}_by_layer")
 
