@@ -48,6 +48,7 @@ class Family:
             ``hook_mlp_out`` is that norm's output, not the down projection's), or None where the
             down projection's output is added as it is. A neuron's value vector reaches the residual
             stream through this norm's gain (:mod:`mechint.neurons`).
+        norm_gain_offset: the RMSNorms scale by ``norm_gain_offset + weight`` (Gemma: ``1 + weight``).
         config_keys: names of ``n_layers``/``d_model``/``d_mlp``/``n_heads``/``n_kv_heads`` in the HF config.
         notes: anything a user should know about how a site maps on this family.
     """
@@ -61,6 +62,7 @@ class Family:
     block_sites: dict[str, ModuleSite]
     mlp_out_proj: str
     mlp_post_norm: str | None = None
+    norm_gain_offset: float = 0.0
     config_keys: dict[str, str] = field(default_factory=dict)
     notes: str = ""
 
@@ -142,6 +144,7 @@ GEMMA3 = Family(
     },
     mlp_out_proj="mlp.down_proj",
     mlp_post_norm="post_feedforward_layernorm",
+    norm_gain_offset=1.0,
     config_keys=_LLAMA_CONFIG,
 )
 

@@ -64,10 +64,6 @@ __all__ = [
     "vocab_projection",
 ]
 
-# Families whose RMSNorms scale by (offset + weight) instead of weight (Gemma: 1 + weight).
-_NORM_GAIN_OFFSET = {"gemma3": 1.0}
-
-
 # ---------------------------------------------------------------------------------------------
 # Neurons and value vectors
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +195,7 @@ def _norm_gain(model: Model, module: nn.Module) -> tuple[Tensor | None, bool]:
     weight = getattr(module, "weight", None)
     gain = None
     if isinstance(weight, Tensor):
-        gain = weight.detach().float() + _NORM_GAIN_OFFSET.get(model.family.name, 0.0)
+        gain = weight.detach().float() + model.family.norm_gain_offset
     return gain, isinstance(module, nn.LayerNorm)
 
 
