@@ -32,6 +32,8 @@ from .families import FAMILIES, Family, UnsupportedArchitectureError
 from .hooks import HookContext, add_value, save, scale_value, set_value
 from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
 from .model import Model, load_model
+from .patching import PatchResult, activation_patch, attribution_patch, attribution_correlation
+from .probes import Probe, cross_validate, early_prediction, fit_probes, transfer_matrix
 from .sites import Site, UnknownSiteError
 
 __all__ = [
@@ -85,4 +87,13 @@ __all__ = [
     "save",
     "scale_value",
     "set_value",
+    "PatchResult",
+    "activation_patch",
+    "attribution_patch",
+    "attribution_correlation",
+    "Probe",
+    "cross_validate",
+    "early_prediction",
+    "fit_probes",
+    "transfer_matrix",
 ]
