@@ -1116,6 +1116,55 @@ def _rows_matrix(groups: list[Tensor], device) -> tuple[Tensor, Tensor]:
     return idx.to(device), mask.to(device)
 
 
+@dataclass
+class _LanguageFolds:
+    """The rows of a multilingual data set by language and fold, as the transfer and early-prediction
+    studies split them: probes train on a language's rows outside the held-out fold and are tested
+    on the held-out fold's rows of each test language."""
+
+    y: Tensor  # [n] labels
+    folds: Tensor  # [n] fold ids
+    present: list[str]  # languages, in order of appearance
+    lang: Tensor  # [n] index of each row's language in ``present``
+    train: list[str]
+    test: list[str]
+    held_out: list[int]  # the folds held out in turn
+
+    def train_rows(self, fold: int, device) -> tuple[Tensor, Tensor]:
+        """``(row indices [A, m], mask [A, m])`` of each training language outside ``fold``."""
+        groups = [((self.lang == self.present.index(a)) & (self.folds != fold)).nonzero().reshape(-1) for a in self.train]
+        return _rows_matrix(groups, device)
+
+    def test_rows(self, fold: int, languages: Sequence[str]) -> tuple[Tensor, Tensor]:
+        """``(rows of fold [t], mask [len(languages), t] of each language's rows among them)``."""
+        rows = (self.folds == fold).nonzero().reshape(-1)
+        if rows.numel() == 0:
+            raise ProbeDataError(f"fold {fold} holds no rows")
+        return rows, torch.stack([self.lang[rows] == self.present.index(b) for b in languages])
+
+
+def _language_folds(
+    n: int, labels, languages: Sequence[str], folds, *, item_ids=None, train_languages=None, test_languages=None,
+    test_folds=None,
+) -> _LanguageFolds:
+    """Check labels, languages and folds against ``n`` rows and resolve the languages and folds used."""
+    y = torch.as_tensor(labels).reshape(-1)
+    if y.numel() != n:
+        raise ProbeDataError(f"{y.numel()} labels for {n} rows of activations (mismatched rows and labels)")
+    langs = list(languages)
+    if len(langs) != n:
+        raise ProbeDataError(f"{len(langs)} languages for {n} rows of activations")
+    f = _check_folds(folds, n, item_ids)
+    present = list(dict.fromkeys(langs))
+    train_l = list(train_languages) if train_languages is not None else present
+    test_l = list(test_languages) if test_languages is not None else present
+    for lang in dict.fromkeys(train_l + test_l):
+        if lang not in present:
+            raise ValueError(f"language {lang!r} has no rows; present: {present}")
+    held_out = sorted(set(f.tolist())) if test_folds is None else list(test_folds)
+    return _LanguageFolds(y, f, present, torch.tensor([present.index(l) for l in langs]), train_l, test_l, held_out)
+
+
 # =================================================================================================
 # Cross-validation over items
 # =================================================================================================
@@ -1269,25 +1318,12 @@ def transfer_matrix(
     if x.ndim != 3:
         raise ProbeDataError(f"activations must be [layer, n, d], got shape {tuple(x.shape)}")
     L, n, d = x.shape
-    y = torch.as_tensor(labels).reshape(-1)
-    if y.numel() != n:
-        raise ProbeDataError(f"{y.numel()} labels for {n} rows of activations (mismatched rows and labels)")
-    langs = list(languages)
-    if len(langs) != n:
-        raise ProbeDataError(f"{len(langs)} languages for {n} rows of activations")
-    f = _check_folds(folds, n, item_ids)
-    present = list(dict.fromkeys(langs))
-    train_l = list(train_languages) if train_languages is not None else present
-    test_l = list(test_languages) if test_languages is not None else present
-    for lang in set(train_l) | set(test_l):
-        if lang not in present:
-            raise ValueError(f"language {lang!r} has no rows; present: {present}")
-    lang_t = torch.tensor([present.index(l) for l in langs])
-    which = sorted(set(f.tolist())) if test_folds is None else list(test_folds)
+    lf = _language_folds(n, labels, languages, folds, item_ids=item_ids, train_languages=train_languages,
+                         test_languages=test_languages, test_folds=test_folds)
+    y, train_l, test_l = lf.y, lf.train, lf.test
     per_fold, probes, prev = [], [], None
-    for j in which:
-        groups = [((lang_t == present.index(a)) & (f != j)).nonzero().reshape(-1) for a in train_l]
-        idx, mask = _rows_matrix(groups, x.device)  # [A, m]
+    for j in lf.held_out:
+        idx, mask = lf.train_rows(j, x.device)  # [A, m]
         xt = x[:, idx]  # [L, A, m, d]
         yt = y.to(x.device)[idx]  # [A, m]
         probe = fit_probes(
@@ -1296,11 +1332,8 @@ def transfer_matrix(
             coords={"layer": list(layers) if layers is not None else list(range(L)), "train_language": train_l},
             **fit_kwargs,
         )
-        test = (f == j).nonzero().reshape(-1)
-        if test.numel() == 0:
-            raise ProbeDataError(f"fold {j} holds no rows")
+        test, tmask = lf.test_rows(j, test_l)  # [t], [B, t]
         s = probe.decision_function(x[:, test].unsqueeze(1).to(probe.device)).float().cpu()  # [L, A, t]
-        tmask = torch.stack([lang_t[test] == present.index(b) for b in test_l])  # [B, t]
         m = binary_metrics(s.unsqueeze(2).expand(L, len(train_l), len(test_l), test.numel()), y[test], tmask)
         per_fold.append(m)
         probes.append(probe)
@@ -1396,21 +1429,12 @@ def early_prediction(
         whole = torch.as_tensor(whole_acts)
         if whole.shape != (n, d):
             raise ProbeDataError(f"whole_acts must be [{n}, {d}], got {tuple(whole.shape)}")
-    y = torch.as_tensor(labels).reshape(-1)
-    if y.numel() != n:
-        raise ProbeDataError(f"{y.numel()} labels for {n} rows of activations (mismatched rows and labels)")
-    langs = list(languages)
-    if len(langs) != n:
-        raise ProbeDataError(f"{len(langs)} languages for {n} rows of activations")
-    f = _check_folds(folds, n, item_ids)
-    present = list(dict.fromkeys(langs))
-    train_l = list(train_languages) if train_languages is not None else present
-    lang_t = torch.tensor([present.index(l) for l in langs])
-    which = sorted(set(f.tolist())) if test_folds is None else list(test_folds)
+    lf = _language_folds(n, labels, languages, folds, item_ids=item_ids, train_languages=train_languages,
+                         test_folds=test_folds)
+    y, train_l = lf.y, lf.train
     fold_whole, fold_each, probes = [], [], []
-    for j in which:
-        groups = [((lang_t == present.index(a)) & (f != j)).nonzero().reshape(-1) for a in train_l]
-        idx, mask = _rows_matrix(groups, x.device)
+    for j in lf.held_out:
+        idx, mask = lf.train_rows(j, x.device)
         yt = y.to(x.device)[idx]
         w = mask.to(torch.float64)
         p_whole = fit_probes(whole[idx], yt, sample_weight=w, axes=("language",), coords={"language": train_l}, **fit_kwargs)
@@ -1418,9 +1442,8 @@ def early_prediction(
             x[:, idx], yt, sample_weight=w, init=p_whole if warm_start else None,
             axes=("fraction", "language"), coords={"fraction": fr, "language": train_l}, **fit_kwargs,
         )
-        test = (f == j).nonzero().reshape(-1)
+        test, tmask = lf.test_rows(j, train_l)  # [t], [A, t]
         xt = x[:, test].unsqueeze(1).to(p_whole.device)  # [F, 1, t, d]
-        tmask = torch.stack([lang_t[test] == present.index(a) for a in train_l])  # [A, t]
         fold_whole.append(binary_metrics(p_whole.decision_function(xt).float().cpu(), y[test], tmask))
         fold_each.append(binary_metrics(p_each.decision_function(xt).float().cpu(), y[test], tmask))
         probes.append((p_whole, p_each))

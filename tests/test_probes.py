@@ -253,6 +253,13 @@ def test_early_prediction_signal_grows_with_the_prefix():
     assert set(at) == {"en", "zh"} and set(at["en"]) == {"whole", "per_fraction"}
     with pytest.raises(KeyError, match="was not computed"):
         res.at(0.3)
+    # the rows are checked as transfer_matrix checks them
+    with pytest.raises(ValueError, match=r"language 'th' has no rows; present: \['en', 'zh'\]"):
+        early_prediction(acts, y, ds.row_languages, fold_ids(ds, k=4), fractions, train_languages=["en", "th"])
+    with pytest.raises(ProbeDataError, match="languages for"):
+        early_prediction(acts, y, ds.row_languages[:-1], fold_ids(ds, k=4), fractions)
+    with pytest.raises(ProbeDataError, match="fold 7 holds no rows"):
+        early_prediction(acts, y, ds.row_languages, fold_ids(ds, k=4), fractions, test_folds=[7])
 
 
 # ------------------------------------------------------------------------------------------ metrics
