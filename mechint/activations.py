@@ -14,8 +14,9 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, Sequence
+from typing import Callable, Iterable, Iterator, Literal, Sequence
 
 import torch
 from jaxtyping import Float
@@ -107,9 +108,22 @@ def _texts(texts) -> list[str]:
     return texts
 
 
-def _check_args(*, pool: str | None = None, batch_size: int | None = None, shard_size: int | None = None) -> None:
+@dataclass
+class Batch:
+    """One batch of :func:`iter_batches`, as a custom pooling function sees it: which texts its rows
+    are (``indices`` into the texts) and their left-padding ``attention_mask [batch, pos]``."""
+
+    indices: list[int]
+    attention_mask: Tensor
+
+
+PoolFn = Callable[[Tensor, Batch], Tensor]
+"""``pool(activation [batch, pos, ...], batch) -> [batch, ...]``: a pooling of one's own."""
+
+
+def _check_args(*, pool=None, batch_size: int | None = None, shard_size: int | None = None) -> None:
     """Reject bad arguments before anything (a store folder, a forward) is made."""
-    if pool is not None and pool not in POOLS:
+    if pool is not None and not callable(pool) and pool not in POOLS:
         raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
     for name, value in (("batch_size", batch_size), ("shard_size", shard_size)):
         if value is not None and value < 1:
@@ -132,24 +146,32 @@ def iter_batches(
     texts: Sequence[str],
     sites: Sequence[str],
     *,
-    pool: Pool = "last",
+    pool: Pool | PoolFn = "last",
     batch_size: int = 16,
     max_length: int | None = None,
     out_dtype: torch.dtype | None = torch.float32,
     out_device: str | torch.device | None = "cpu",
     progress: bool | str = True,
+    token_ids: Sequence[Sequence[int]] | None = None,
 ) -> Iterator[tuple[list[int], dict[str, Tensor], Tensor]]:
     """Yield ``(indices, {site: pooled}, lengths)`` per batch; batches are sorted by token length.
 
     Each batch runs one forward that stops after the last requested site and never computes logits.
-    ``indices`` are positions in ``texts``; rows of the tensors follow them.
+    ``indices`` are positions in ``texts``; rows of the tensors follow them. ``pool`` may be a
+    function of the activation and its :class:`Batch` (e.g. the positions of several prefixes of
+    each text). ``token_ids``: the texts already tokenized (``max_length`` is then not applied).
     """
     _check_args(pool=pool, batch_size=batch_size)
     chosen = model.sites(sites)
     if not chosen:
         raise ValueError("no sites given")
     # Tokenize once; batches are padded from these ids.
-    all_ids = model.tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)["input_ids"]
+    if token_ids is None:
+        all_ids = model.tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)["input_ids"]
+    else:
+        all_ids = [list(t) for t in token_ids]
+        if len(all_ids) != len(texts):
+            raise ValueError(f"{len(all_ids)} token id lists for {len(texts)} texts")
     order = sorted(range(len(texts)), key=lambda i: -len(all_ids[i]))
     last_site = max(chosen, key=lambda s: s.order)
     state: dict[str, Tensor] = {}
@@ -162,7 +184,7 @@ def iter_batches(
     def reader(x: Tensor, ctx) -> None:
         # Stay on the model's device inside the forward: a copy to the host here would wait for the
         # device at every site, stalling the kernel queue.
-        pooled = _pool(x.detach(), state["mask"], pool)
+        pooled = pool(x.detach(), state["batch"]) if callable(pool) else _pool(x.detach(), state["mask"], pool)
         out[ctx.site.name] = pooled.to(dtype=out_dtype or pooled.dtype)
 
     def finished(item: tuple) -> tuple[list[int], dict[str, Tensor], Tensor]:
@@ -179,6 +201,7 @@ def iter_batches(
             idx = order[start : start + batch_size]
             enc = model.pad([all_ids[i] for i in idx])
             state["mask"] = enc["attention_mask"]
+            state["batch"] = Batch(idx, enc["attention_mask"])
             out.clear()
             model.forward(enc, logits=False)
             lens = enc["attention_mask"].sum(1).to("cpu", non_blocking=asynchronous)

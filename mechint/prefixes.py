@@ -222,9 +222,7 @@ def collect_prefixes(
             fractions, dtype, max_length) and reuses it; a path caches it there; ``None`` keeps it
             in memory only.
     """
-    from tqdm.auto import tqdm
-
-    from .activations import _texts, model_fingerprint
+    from .activations import Batch, _texts, iter_batches, model_fingerprint
 
     texts = _texts(texts)
     fr = _check_fractions(fractions)
@@ -259,32 +257,25 @@ def collect_prefixes(
     n_tok = torch.tensor([len(t) for t in ids])
     lead = torch.tensor([_leading(t, special) for t in ids])
     lengths = token_prefix_lengths(n_tok, fr, lead)  # [F, n]
-    out = {name: None for name in names}
-    order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))
-    last = max(chosen, key=lambda s: s.order)
-    state: dict = {}
+    out: dict[str, Tensor | None] = {name: None for name in names}
 
-    def reader(x: Tensor, ctx) -> None:
-        pos = state["pos"]  # [b, F] positions in the padded batch
+    def at_prefix_ends(x: Tensor, batch: Batch) -> Tensor:
+        """``[b, F, ...]``: each row's activation at the last token of each prefix (left padding)."""
+        mask = batch.attention_mask
+        pad = mask.shape[1] - mask.sum(1)  # [b]
+        pos = pad.unsqueeze(-1) + lengths[:, batch.indices].T.to(pad.device) - 1  # [b, F]
         rows = torch.arange(x.shape[0], device=x.device).unsqueeze(-1)
-        state["got"][ctx.site.name] = x.detach()[rows, pos].to(dtype)
+        return x[rows, pos.to(x.device)]
 
-    bar = tqdm(range(0, len(order), batch_size), desc=progress if isinstance(progress, str) else "prefixes",
-               disable=not progress, unit="batch")
-    with torch.inference_mode(), model.hooks([(s, reader) for s in chosen], stop_after=last):
-        for start in bar:
-            idx = order[start : start + batch_size]
-            enc = model.pad([ids[i] for i in idx])
-            width = enc["input_ids"].shape[1]
-            pad = width - n_tok[idx]  # left padding of each row
-            pos = (pad.unsqueeze(-1) + lengths[:, idx].T - 1).to(model.device)  # [b, F]
-            state["pos"], state["got"] = pos, {}
-            model.forward(enc, logits=False)
-            for name in names:
-                got = state["got"][name].to("cpu")  # [b, F, ...]
-                if out[name] is None:
-                    out[name] = torch.empty((len(fr), len(texts), *got.shape[2:]), dtype=dtype)
-                out[name][:, idx] = got.transpose(0, 1)
+    batches = iter_batches(
+        model, texts, names, pool=at_prefix_ends, batch_size=batch_size, out_dtype=dtype, token_ids=ids,
+        progress=progress if isinstance(progress, str) else ("prefixes" if progress else False),
+    )
+    for idx, got, _ in batches:
+        for name in names:
+            if out[name] is None:
+                out[name] = torch.empty((len(fr), len(texts), *got[name].shape[2:]), dtype=dtype)
+            out[name][:, idx] = got[name].transpose(0, 1)
     result = PrefixActivations(fr, out, n_tok, lengths)
     if path is not None:
         _save(path, result, key)
