@@ -42,11 +42,12 @@ Speed (``benchmarks/bench_probes.py``, the fits of the gemma-3-270m probe studie
 scikit-learn's ``LogisticRegression`` fitted one problem at a time on one thread, same objective and
 ``tol``): on an H100 (Newton, synthetic data of the same shape, the copy from host memory included)
 the 18 layer fits (2200 x 640) took 0.046 s (64x scikit-learn on that machine's CPU) and the 90 fits
-of a transfer matrix (440 x 640) 0.042 s (41x; 35x against the fastest scikit-learn run seen there). On 2 CPU cores L-BFGS took 0.60 s for the transfer
-matrix (scikit-learn 0.51 s, Newton 1.01 s) and 0.81 s for the layers (scikit-learn 0.41 s): a
-problem of this size fits in cache, and one at a time it needs nothing a batch adds. In a process
-that has also run torch, scikit-learn with its default thread pools was up to 27x slower than with
-one thread (11.2 s for the layers; cap them with ``threadpoolctl.threadpool_limits(1)``).
+of a transfer matrix (440 x 640) 0.042 s (41x; 35x against the fastest scikit-learn run seen there).
+On 2 CPU cores L-BFGS took 0.55 s for the transfer matrix (scikit-learn 0.56 s, Newton 1.00 s) and
+0.75 s for the layers (scikit-learn 0.46 s): a problem of this size fits in cache, and one at a time
+it needs nothing a batch adds. In a process that has also run torch, scikit-learn with its default
+thread pools was up to 25x slower than with one thread (11.5 s for the layers; cap them with
+``threadpoolctl.threadpool_limits(1)``).
 """
 
 from __future__ import annotations
@@ -1311,7 +1312,7 @@ def transfer_matrix(
         layers: axis labels (default ``0..L-1``).
         warm_start: start each fold's fits from the previous fold's (off by default; measured on
             the gemma probes, 5 folds: it saved no Newton steps, and a fifth of the L-BFGS
-            iterations, 2.8 s instead of 3.2 s on 2 cores).
+            iterations, 2.65 s instead of 3.03 s on 2 cores).
         fit_kwargs: passed to :func:`fit_probes`.
     """
     x = torch.as_tensor(acts)
