@@ -95,6 +95,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rows", type=int, default=None, help="rows per forward for batched/plain (default: 8192 // positions on cuda, 32 on cpu)")
     p.add_argument("--mechint-rows", type=int, default=None,
                    help="activation_patch batch_size (patched runs per forward; default: its automatic choice)")
+    p.add_argument("--mechint-tokens", type=int, default=None,
+                   help="activation_patch tokens_per_batch (runs x computed positions per forward; default: its own)")
     p.add_argument("--methods", default=",".join(ALL_METHODS), help=f"comma list from {','.join(ALL_METHODS)}")
     p.add_argument("--tiny", action="store_true", help="tiny random shapes: smoke-test a mode's code path in seconds")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -179,11 +181,12 @@ def prompt_pairs(model, args) -> list[dict]:
 # ------------------------------------------------------------------------------------------ methods
 
 
-def mechint_method(model, task, batch_size=None):
+def mechint_method(model, task, batch_size=None, tokens_per_batch=None):
     from mechint.patching import activation_patch
 
     def run():
-        r = activation_patch(model, task["clean"], task["corrupted"], task["metric"], batch_size=batch_size)
+        r = activation_patch(model, task["clean"], task["corrupted"], task["metric"], batch_size=batch_size,
+                             tokens_per_batch=tokens_per_batch)
         run.info = r.info
         return r.mean()
 
@@ -391,6 +394,8 @@ def cpu_peak_in_subprocess(name: str, T: int, args) -> dict | None:
            "--positions", str(T), "--_probe", name, "--_probe-T", str(T)]
     if args.mechint_rows:
         cmd += ["--mechint-rows", str(args.mechint_rows)]
+    if args.mechint_tokens:
+        cmd += ["--mechint-tokens", str(args.mechint_tokens)]
     if args.tiny:
         cmd.append("--tiny")
     if args.threads:
@@ -414,7 +419,7 @@ def probe_main(args) -> None:
     name = args._probe
     rows = args.rows or 32
     if name == "mechint":
-        fn = mechint_method(model, task, args.mechint_rows)
+        fn = mechint_method(model, task, args.mechint_rows, args.mechint_tokens)
     elif name in ("batched", "plain"):
         fn = _tiled_forwards(model, task, rows, patch=name == "batched")
     elif name == "tl":
@@ -478,7 +483,7 @@ def run_grid(model, task, args, tl_bridge, lm, results: dict) -> dict:
     for name in args.methods:
         try:
             if name == "mechint":
-                methods[name] = mechint_method(model, task, args.mechint_rows)
+                methods[name] = mechint_method(model, task, args.mechint_rows, args.mechint_tokens)
             elif name == "batched":
                 methods[name] = _tiled_forwards(model, task, rows, patch=True)
             elif name == "plain":

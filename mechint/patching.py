@@ -782,6 +782,7 @@ def activation_patch(
     neurons: int | Sequence[int] | None = None,
     per_position: bool | None = None,
     batch_size: int | None = None,
+    tokens_per_batch: int | None = None,
     align: Literal["strict", "right"] = "strict",
     prefix_reuse: bool = True,
     progress: bool | str = False,
@@ -808,6 +809,8 @@ def activation_patch(
         batch_size: patched runs per forward pass (default: per chunk, by free memory and a budget
             of computed positions, see :func:`auto_batch_size`). Results do not depend on it beyond
             float rounding.
+        tokens_per_batch: with the automatic batch size, the budget of patched runs x computed
+            positions per forward (default 16384 on CUDA, 1024 on CPU).
         align: ``"strict"`` (default) or ``"right"``: a pair's prompts are aligned at their last token;
             cells where either prompt has no token are NaN for that pair.
         prefix_reuse: compute only the positions a patch can change (default); ``False`` computes
@@ -821,8 +824,9 @@ def activation_patch(
     t_start = time.perf_counter()
     sweep = _prepare_sweep(model, clean, corrupted, metric, component=component, positions=positions, layers=layers,
                            heads=heads, neurons=neurons, per_position=per_position, align=align)
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    for name, value in (("batch_size", batch_size), ("tokens_per_batch", tokens_per_batch)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
     metric, prompts, plan, read_cols = sweep.metric, sweep.prompts, sweep.plan, sweep.read_cols
     m_site, unembed, comp_sites = sweep.m_site, sweep.unembed, sweep.sites
     width, n_pairs = sweep.width, sweep.n_pairs
@@ -858,7 +862,7 @@ def activation_patch(
         rows = _rows_plan(plan, prompts, read_cols, sweep.reaches_metric, reuse)
         n_rows = len(rows["pair"])
         if batch_size is None:
-            limit = _auto_limit(model, width, len(read_cols))
+            limit = _auto_limit(model, width, len(read_cols), tokens_per_batch=tokens_per_batch)
         else:
             limit = lambda start: batch_size  # noqa: E731
         values_dev = torch.empty(n_rows, dtype=torch.float32, device=device)

@@ -329,9 +329,13 @@ def test_automatic_chunks_hold_more_runs_when_they_start_late(make_model):
     assert [limit(s) for s in (0, 5, 8, 9)] == [4, 8, 20, 40]
     clean, corrupted = pairs(2, 10, seed=5, changed=(1, 4, 9))
     auto = activation_patch(model, clean, corrupted, METRIC)
+    small = activation_patch(model, clean, corrupted, METRIC, tokens_per_batch=40)
     one = activation_patch(model, clean, corrupted, METRIC, batch_size=1)
-    torch.testing.assert_close(auto.values, one.values, atol=FP32_TOL, rtol=FP32_TOL)
-    assert auto.info["chunks"] < one.info["chunks"]
+    for r in (auto, small):
+        torch.testing.assert_close(r.values, one.values, atol=FP32_TOL, rtol=FP32_TOL)
+    assert auto.info["chunks"] < small.info["chunks"] < one.info["chunks"]
+    with pytest.raises(ValueError, match="tokens_per_batch must be >= 1"):
+        activation_patch(model, clean, corrupted, METRIC, tokens_per_batch=0)
 
 
 # ------------------------------------------------------------------------------------ attribution
