@@ -193,6 +193,27 @@ def random_llama(
 # ------------------------------------------------------------------------------------------ output
 
 
+def log(msg: str) -> None:
+    """A progress line, flushed at once (the scripts run under ``tee`` and timeouts)."""
+    print(msg, flush=True)
+
+
+def parse_methods(parser, text: str, allowed) -> list[str]:
+    """The comma list ``--methods``, each checked against ``allowed`` (an error through ``parser``)."""
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in allowed]
+    if unknown:
+        parser.error(f"unknown methods {unknown}; choose from {', '.join(allowed)}")
+    return methods
+
+
+def results_path(name: str, device: str | torch.device, suffix: str = "") -> str:
+    """``benchmarks/results/<name>_<cpu|cuda><suffix>.json``: where a script writes by default."""
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent / "results" / f"{name}_{torch.device(device).type}{suffix}.json")
+
+
 def environment(device: str | torch.device) -> dict:
     """Versions and hardware, for the JSON next to the numbers."""
     import importlib.metadata as md

@@ -56,7 +56,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 ALL_METHODS = ("hf_logits", "hf_base", "mechint", "mechint_hooks", "tl", "nnsight", "nnsight_stop")
 LABELS = {
     "hf_logits": "HF forward (logits)",
@@ -69,8 +68,7 @@ LABELS = {
 }
 
 
-def log(msg: str) -> None:
-    print(msg, flush=True)
+log = _common.log
 
 
 # ------------------------------------------------------------------------------------------ setup
@@ -123,13 +121,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.batch_size = 8 if args.tiny else (32 if is_cuda else 16)
     if args.max_length is None and args.model == "random-llama-1b":
         args.max_length = 256
-    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in args.methods if m not in ALL_METHODS]
-    if unknown:
-        p.error(f"unknown methods {unknown}; choose from {ALL_METHODS}")
+    args.methods = _common.parse_methods(p, args.methods, ALL_METHODS)
     if args.out is None:
-        tag = f"collect_{torch.device(args.device).type}" + ("_tiny" if args.tiny else "")
-        args.out = str(ROOT / "benchmarks" / "results" / f"{tag}.json")
+        args.out = _common.results_path("collect", args.device, "_tiny" if args.tiny else "")
     return args
 
 

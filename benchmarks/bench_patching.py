@@ -65,7 +65,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 
-ROOT = Path(__file__).resolve().parent.parent
 ALL_METHODS = ("mechint", "batched", "plain", "tl", "nnsight")
 LABELS = {
     "mechint": "mechint.activation_patch",
@@ -77,8 +76,7 @@ LABELS = {
 IOI = ("When Mary and John went to the store, John gave a drink to", "When Mary and John went to the store, Mary gave a drink to")
 
 
-def log(msg: str) -> None:
-    print(msg, flush=True)
+log = _common.log
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -124,13 +122,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.positions = [int(x) for x in str(args.positions).split(",") if x.strip()]
     if args.tl_budget_s is None:
         args.tl_budget_s = 25.0 if args.is_cuda else (30.0 if args.tiny else 600.0)
-    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in args.methods if m not in ALL_METHODS]
-    if unknown:
-        p.error(f"unknown methods {unknown}; choose from {ALL_METHODS}")
+    args.methods = _common.parse_methods(p, args.methods, ALL_METHODS)
     if args.out is None:
-        tag = f"patching_{torch.device(args.device).type}" + ("_tiny" if args.tiny else "")
-        args.out = str(ROOT / "benchmarks" / "results" / f"{tag}.json")
+        args.out = _common.results_path("patching", args.device, "_tiny" if args.tiny else "")
     return args
 
 
@@ -598,19 +592,15 @@ def main(argv=None) -> dict:
                "memory": "CUDA: max_memory_allocated minus allocated before, first timed round. CPU: peak RSS increase "
                          "of one call in a fresh process per method after one plain forward paged the weights in "
                          "(tl/nnsight: over the first layer's cells, each cell being a separate forward)"}
-    tl_bridge = lm = None
-    if "tl" in args.methods:
-        try:
-            tl_bridge = tl_setup(model)
-        except Exception as err:
-            results["skipped"]["tl"] = f"{type(err).__name__}: {err}"
-            log(f"TransformerLens skipped: {results['skipped']['tl']}")
-    if "nnsight" in args.methods:
-        try:
-            lm = nnsight_setup(model)
-        except Exception as err:
-            results["skipped"]["nnsight"] = f"{type(err).__name__}: {err}"
-            log(f"nnsight skipped: {results['skipped']['nnsight']}")
+    wrapped = {}  # the TransformerLens bridge and the nnsight model, where their packages work here
+    for name, setup, label in (("tl", tl_setup, "TransformerLens"), ("nnsight", nnsight_setup, "nnsight")):
+        if name in args.methods:
+            try:
+                wrapped[name] = setup(model)
+            except Exception as err:
+                results["skipped"][name] = f"{type(err).__name__}: {err}"
+                log(f"{label} skipped: {results['skipped'][name]}")
+    tl_bridge, lm = wrapped.get("tl"), wrapped.get("nnsight")
     for task in tasks:
         results["grids"][str(task["T"])] = run_grid(model, task, args, tl_bridge, lm, results)
         _common.write_json(args.out, results)

@@ -64,8 +64,7 @@ LABELS = {
 }
 
 
-def log(msg: str) -> None:
-    print(msg, flush=True)
+log = _common.log
 
 
 def parse_args(argv=None):
@@ -89,10 +88,7 @@ def parse_args(argv=None):
     if args.methods is None:
         args.methods = ("sklearn_lbfgs,sklearn_newton,mechint,mechint_resident,mechint_cpu" if args.device.startswith("cuda")
                         else "sklearn_lbfgs,sklearn_lbfgs_mt,sklearn_newton,mechint,mechint_newton,mechint_warm")
-    args.methods = [m for m in args.methods.split(",") if m]
-    unknown = sorted(set(args.methods) - set(LABELS))
-    if unknown:
-        p.error(f"unknown methods {unknown}; choose from {', '.join(LABELS)}")
+    args.methods = _common.parse_methods(p, args.methods, LABELS)
     return args
 
 
@@ -259,7 +255,7 @@ def main(argv=None) -> dict:
             ("acc_mean", "held-out acc", ".4f"), ("acc_mean_diff_points", "mean |dacc| pts", ".2f"),
             ("acc_max_diff_points", "max |dacc| pts", ".2f"),
             ("coef_cos_min", "min cos(w)", ".4f")]
-    out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"probes_{'cuda' if device.startswith('cuda') else 'cpu'}{'_small' if args.small else ''}.json"
+    out = Path(args.out or _common.results_path("probes", device, "_small" if args.small else ""))
     x_dev = x.to(device) if "mechint_resident" in args.methods and device != "cpu" else None
     tables = []
     for task in args.tasks:

@@ -255,6 +255,30 @@ def plot_layer_lines(
     return fig
 
 
+def _heatmap_trace(
+    z: np.ndarray, x: list, y: list, *, zmid: float | None, zmin: float | None, zmax: float | None,
+    colorbar_title: str, hovertemplate: str, show_values: bool, text_size: int,
+) -> go.Heatmap:
+    """The heatmap every helper draws: a diverging scale around ``zmid`` (sequential without one),
+    gaps between cells, values written in the cells on request."""
+    heat = go.Heatmap(
+        z=z,
+        x=x,
+        y=y,
+        zmid=zmid,
+        zmin=zmin,
+        zmax=zmax,
+        colorscale="RdBu_r" if zmid is not None else "Viridis",
+        colorbar={"title": {"text": colorbar_title, "side": "right"}},
+        hovertemplate=hovertemplate,
+        xgap=1,
+        ygap=1,
+    )
+    if show_values:
+        heat.update(texttemplate="%{z:.2f}", textfont={"size": text_size})
+    return heat
+
+
 def plot_layer_heatmap(
     matrix: ArrayLike,
     *,
@@ -285,22 +309,11 @@ def plot_layer_heatmap(
     n_rows, n_layers = arr.shape
     labels = _labels(row_labels, n_rows, name="row_labels", what="matrix (rows)")
     xs = _layers_axis(layers, n_layers, what="matrix")
-    diverging = zmid is not None
-    heat = go.Heatmap(
-        z=arr,
-        x=xs,
-        y=labels,
-        zmid=zmid,
-        zmin=zmin,
-        zmax=zmax,
-        colorscale="RdBu_r" if diverging else "Viridis",
-        colorbar={"title": {"text": colorbar_title, "side": "right"}},
+    heat = _heatmap_trace(
+        arr, xs, labels, zmid=zmid, zmin=zmin, zmax=zmax, colorbar_title=colorbar_title,
         hovertemplate=f"%{{y}}, {xaxis_title} %{{x}}<br>{colorbar_title}: %{{z:.4f}}<extra></extra>",
-        xgap=1,
-        ygap=1,
+        show_values=show_values, text_size=10,
     )
-    if show_values:
-        heat.update(texttemplate="%{z:.2f}", textfont={"size": 10})
     fig = go.Figure(heat)
     _base_layout(fig, title, xaxis_title, yaxis_title)
     fig.update_yaxes(type="category", autorange="reversed", showgrid=False)

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .plots import _base_layout, _to_numpy
+from .plots import _base_layout, _heatmap_trace, _to_numpy
 
 __all__ = ["plot_patching_heatmap", "plot_head_heatmap", "plot_attribution_scatter"]
 
@@ -32,21 +32,13 @@ def _grid_of(result, normalized: bool, axes: tuple[str, ...]) -> tuple[np.ndarra
 def _heatmap(matrix, x_labels, y_labels, *, title, colorbar_title, xaxis_title, yaxis_title, zmid, show_values):
     finite = matrix[np.isfinite(matrix)]
     bound = float(np.abs(finite).max()) if finite.size else 1.0
-    heat = go.Heatmap(
-        z=matrix,
-        x=list(x_labels),
-        y=list(y_labels),
-        zmid=zmid,
-        zmin=None if zmid is None else zmid - bound,
-        zmax=None if zmid is None else zmid + bound,
-        colorscale="RdBu_r" if zmid is not None else "Viridis",
-        colorbar={"title": {"text": colorbar_title, "side": "right"}},
+    heat = _heatmap_trace(
+        matrix, list(x_labels), list(y_labels), zmid=zmid,
+        zmin=None if zmid is None else zmid - bound, zmax=None if zmid is None else zmid + bound,
+        colorbar_title=colorbar_title,
         hovertemplate=f"{yaxis_title} %{{y}}, {xaxis_title} %{{x}}<br>%{{z:.4f}}<extra></extra>",
-        xgap=1,
-        ygap=1,
+        show_values=show_values, text_size=9,
     )
-    if show_values:
-        heat.update(texttemplate="%{z:.2f}", textfont={"size": 9})
     fig = go.Figure(heat)
     _base_layout(fig, title, xaxis_title, yaxis_title)
     fig.update_xaxes(type="category", showgrid=False, tickangle=-45)

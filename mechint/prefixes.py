@@ -222,7 +222,7 @@ def collect_prefixes(
             fractions, dtype, max_length) and reuses it; a path caches it there; ``None`` keeps it
             in memory only.
     """
-    from .activations import Batch, _texts, iter_batches, model_fingerprint
+    from .activations import Batch, _fingerprint, _texts, iter_batches, model_fingerprint
 
     texts = _texts(texts)
     fr = _check_fractions(fractions)
@@ -235,7 +235,7 @@ def collect_prefixes(
     path = None
     if store is not None and store is not False:
         key = {
-            "model": model_fingerprint(model), "texts": _texts_hash(texts), "n": len(texts), "sites": names,
+            "model": model_fingerprint(model), "texts": _fingerprint(texts), "n": len(texts), "sites": names,
             "fractions": fr, "dtype": str(dtype), "max_length": max_length,
         }
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
@@ -287,15 +287,6 @@ def _leading(ids: Sequence[int], special: set[int]) -> int:
     while k < len(ids) - 1 and ids[k] in special:  # keep at least one token
         k += 1
     return k
-
-
-def _texts_hash(texts: Sequence[str]) -> str:
-    h = hashlib.sha256()
-    for t in texts:
-        b = t.encode("utf-8")
-        h.update(len(b).to_bytes(8, "little"))
-        h.update(b)
-    return h.hexdigest()
 
 
 def _save(path: Path, result: PrefixActivations, key: dict) -> None:

@@ -16,6 +16,7 @@ import warnings
 import pytest
 import torch
 from conftest import FP32_TOL
+from test_oracle_transformer_lens import TL_ARCHITECTURES, _tl_supported
 from test_patching import make, pairs
 
 from mechint.metrics import logit_diff
@@ -25,13 +26,6 @@ from mechint.testing import FAMILY_NAMES
 tl_sources = pytest.importorskip("transformer_lens.model_bridge.sources", reason="transformer-lens is not installed (dev extra)")
 tl_patching = pytest.importorskip("transformer_lens.patching")
 
-TL_ARCHITECTURES = {
-    "llama": "LlamaForCausalLM",
-    "gemma3": "Gemma3ForCausalLM",
-    "qwen2": "Qwen2ForCausalLM",
-    "gpt2": "GPT2LMHeadModel",
-    "bloom": "BloomForCausalLM",
-}
 TL_FUNCTIONS = {
     "resid_pre": "get_act_patch_resid_pre",
     "attn_out": "get_act_patch_attn_out",
@@ -40,18 +34,10 @@ TL_FUNCTIONS = {
 }
 
 
-def _supported() -> set[str]:
-    try:
-        from transformer_lens.factories.architecture_adapter_factory import SUPPORTED_ARCHITECTURES
-    except ImportError:  # pragma: no cover - another TransformerLens layout
-        return set(TL_ARCHITECTURES.values())
-    return set(SUPPORTED_ARCHITECTURES)
-
-
 @pytest.mark.parametrize("family", FAMILY_NAMES)
 def test_activation_patch_equals_transformer_lens(family, device, make_model):
     arch = TL_ARCHITECTURES[family]
-    if arch not in _supported():
+    if arch not in _tl_supported():
         pytest.skip(f"this TransformerLens has no adapter for {arch}")
     model = make(make_model, family, device=device)
     hf_copy = copy.deepcopy(model.hf)
