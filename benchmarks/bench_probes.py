@@ -18,8 +18,9 @@ scikit-learn's default thread pools fight torch's and each other (measured here:
 ``fit_probes`` (standardisation included) on ``--device``. Same objective for all: L2 on the weights
 (strength ``1/C``), intercept unpenalised, features standardised with the training rows' mean and
 std; scikit-learn stops when the largest component of the averaged gradient is <= tol, and so does
-mechint. ``mechint`` uses ``fit_probes``'s default solver (L-BFGS on a CPU, exact Newton on a GPU);
-``mechint_newton`` forces exact Newton (dual for fewer rows than features, else primal). Every method's inputs start as float32 arrays in host memory; the GPU rows include the copy
+mechint. ``mechint`` uses ``fit_probes``'s default solver (on a CPU L-BFGS, compiled, each problem
+start to finish on one of ``torch.get_num_threads()`` threads; exact Newton on a GPU);
+``mechint_1thread`` is the CPU solver on one thread; ``mechint_newton`` forces exact Newton (dual for fewer rows than features, else primal). Every method's inputs start as float32 arrays in host memory; the GPU rows include the copy
 to the device. Timings: median of ``--repeats`` round-robin rounds after a warm-up (scikit-learn's first run,
 which has nothing to warm up, counts as one of its rounds). Accuracy: each
 probe's accuracy on its held-out rows (all languages for ``layers``, its training language's for the
@@ -60,6 +61,7 @@ LABELS = {
     "mechint_newton": "mechint fit_probes, batched, exact Newton",
     "mechint_warm": "mechint fit_probes, batched, warm start from the previous fold",
     "mechint_cpu": "mechint fit_probes, batched, on this machine's CPU",
+    "mechint_1thread": "mechint fit_probes on one CPU thread",
     "mechint_resident": "mechint fit_probes, batched, activations already on the device",
 }
 
@@ -74,8 +76,8 @@ def parse_args(argv=None):
     p.add_argument("--tasks", default="layers,transfer,transfer_cv")
     p.add_argument("--methods", default=None,
                    help="comma list from " + ",".join(LABELS) + " (default cpu: sklearn_lbfgs,sklearn_lbfgs_mt,"
-                   "sklearn_newton,mechint,mechint_newton,mechint_warm; cuda: sklearn_lbfgs,sklearn_newton,mechint,mechint_resident,"
-                   "mechint_cpu)")
+                   "sklearn_newton,mechint,mechint_1thread,mechint_newton,mechint_warm; cuda: sklearn_lbfgs,sklearn_newton,"
+                   "mechint,mechint_resident,mechint_cpu)")
     p.add_argument("--C", type=float, default=1.0)
     p.add_argument("--tol", type=float, default=1e-4)
     p.add_argument("--repeats", type=int, default=3)
@@ -87,7 +89,7 @@ def parse_args(argv=None):
     args.tasks = [t for t in args.tasks.split(",") if t]
     if args.methods is None:
         args.methods = ("sklearn_lbfgs,sklearn_newton,mechint,mechint_resident,mechint_cpu" if args.device.startswith("cuda")
-                        else "sklearn_lbfgs,sklearn_lbfgs_mt,sklearn_newton,mechint,mechint_newton,mechint_warm")
+                        else "sklearn_lbfgs,sklearn_lbfgs_mt,sklearn_newton,mechint,mechint_1thread,mechint_newton,mechint_warm")
     args.methods = _common.parse_methods(p, args.methods, LABELS)
     return args
 
@@ -202,16 +204,24 @@ def score_sklearn(fitted, x_np, y_np, task_folds) -> dict:
     return {"coef": np.array(coef), "acc": np.array(acc), "iters": np.array(iters)}
 
 
-def run_mechint(x, y, task_folds, *, device, C, tol, warm, solver="auto"):
-    """``fit_probes`` per fold, all layers and row sets in one batch (what is timed). ``x`` in host
+def run_mechint(x, y, task_folds, *, device, C, tol, warm, solver="auto", one_thread=False):
+    """``fit_probes`` per fold, all layers and row sets in one call (what is timed). ``x`` in host
     memory is gathered there and copied to ``device`` by ``fit_probes``; ``x`` on ``device`` (the
     ``mechint_resident`` row) is gathered there."""
     from mechint.probes import fit_probes
 
+    if one_thread:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return run_mechint(x, y, task_folds, device=device, C=C, tol=tol, warm=warm, solver=solver)
+        finally:
+            torch.set_num_threads(threads)
     probes, prev = [], None
     for train, _ in task_folds:
-        xt = x[:, train.to(x.device)]  # [L, A, m, d]
-        probe = fit_probes(xt, y[train], C=C, tol=tol, device=device, init=prev if warm else None, solver=solver)
+        # [L, A] problems: layer l, row set a reads rows train[a] of x[l] (gathered problem by problem)
+        probe = fit_probes(x, y[train], rows=train, C=C, tol=tol, device=device, init=prev if warm else None,
+                           solver=solver)
         probes.append(probe)
         prev = probe if warm else None
     return probes
@@ -279,14 +289,14 @@ def main(argv=None) -> dict:
                     x_np, y_np, tf, solver=s, C=args.C, tol=args.tol, threads=th)
                 scorers[m] = lambda r, tf=tf: score_sklearn(r, x_np, y_np, tf)
             else:
-                where = "cpu" if m == "mechint_cpu" else device
+                where = "cpu" if m in ("mechint_cpu", "mechint_1thread") else device
                 xs = x_dev if m == "mechint_resident" else x
                 if m == "mechint_newton":
                     solver = "dual" if tf[0][0].shape[-1] <= x.shape[-1] else "primal"
                 else:
                     solver = "auto"
-                methods[m] = lambda w=(m == "mechint_warm"), dev=where, tf=tf, xs=xs, sv=solver: run_mechint(
-                    xs, y, tf, device=dev, C=args.C, tol=args.tol, warm=w, solver=sv)
+                methods[m] = lambda w=(m == "mechint_warm"), dev=where, tf=tf, xs=xs, sv=solver, one=(m == "mechint_1thread"): (
+                    run_mechint(xs, y, tf, device=dev, C=args.C, tol=args.tol, warm=w, solver=sv, one_thread=one))
                 scorers[m] = lambda r, tf=tf: score_mechint(r, x, y, tf)
         log(f"\n[{task}] {n_fits} fits of ~{rows_per_fit} x {x.shape[-1]}; warm-up ...")
         results, first = {}, {}

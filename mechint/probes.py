@@ -18,9 +18,11 @@ keeps scale 1), as ``StandardScaler`` does; ``standardize=False`` fits the raw f
 
 Three solvers (``solver="auto"``: L-BFGS on a CPU, Newton on a GPU):
 
-- ``"lbfgs"``: limited-memory BFGS for every problem at once. Each iteration is two memory-bound
-  passes over each problem's rows (a gradient and a direction), which on a CPU costs less than
-  forming a Hessian: ~25 iterations at ``tol=1e-4`` on the gemma probes.
+- ``"lbfgs"``: limited-memory BFGS, ~25 iterations at ``tol=1e-4`` on the gemma probes, each two
+  passes over a problem's rows (a gradient and a direction): on a CPU that costs less than forming a
+  Hessian. On a CPU it runs compiled (:mod:`mechint._lbfgs_cpu`, numba): each problem start to
+  finish in one call, its standardised rows in a core's cache, the problems shared out over
+  ``torch.get_num_threads()`` threads. On other devices every problem runs at once in one batch.
 - ``"primal"`` Newton (more rows than features): the ``[d+1, d+1]`` Hessian of every problem is
   formed with one batched matrix product and solved with a batched Cholesky factorisation.
 - ``"dual"`` Newton (fewer rows than features, e.g. 441 training rows of width 640): the weights lie
@@ -43,11 +45,10 @@ scikit-learn's ``LogisticRegression`` fitted one problem at a time on one thread
 ``tol``): on an H100 (Newton, synthetic data of the same shape, the copy from host memory included)
 the 18 layer fits (2200 x 640) took 0.046 s (64x scikit-learn on that machine's CPU) and the 90 fits
 of a transfer matrix (440 x 640) 0.042 s (41x; 35x against the fastest scikit-learn run seen there).
-On 2 CPU cores L-BFGS took 0.55 s for the transfer matrix (scikit-learn 0.56 s, Newton 1.00 s) and
-0.75 s for the layers (scikit-learn 0.46 s): a problem of this size fits in cache, and one at a time
-it needs nothing a batch adds. In a process that has also run torch, scikit-learn with its default
-thread pools was up to 25x slower than with one thread (11.5 s for the layers; cap them with
-``threadpoolctl.threadpool_limits(1)``).
+On 2 CPU cores the compiled L-BFGS took 0.089 s for the transfer matrix (scikit-learn 0.566 s: 6.4x;
+one thread 0.140 s) and 0.135 s for the layers (scikit-learn 0.488 s). In a process that has also
+run torch, scikit-learn with its default thread pools was up to 25x slower than with one thread
+(11.4 s for the layers; cap them with ``threadpoolctl.threadpool_limits(1)``).
 """
 
 from __future__ import annotations
@@ -453,17 +454,21 @@ def _describe_problem(flat: int, batch_shape: Sequence[int], axes: Sequence[str]
 
 
 def _check_finite_rows(
-    x: Tensor, used: Tensor | None, what: str, mask=None, *, batch_shape=(), axes=None, offset: int = 0
+    x: Tensor, used: Tensor | None, what: str, mask=None, *, batch_shape=(), axes=None, offset: int = 0,
+    rows: Tensor | None = None,
 ) -> None:
     """Raise naming the problem and rows whose activations are NaN/inf (among the rows used).
 
-    ``x`` may hold the problems ``offset, offset + 1, ...`` of a batch of shape ``batch_shape``."""
+    ``x`` may hold the problems ``offset, offset + 1, ...`` of a batch of shape ``batch_shape``; with
+    ``rows`` (``[*row_batch, m]``) problem ``(*b, *r)`` reads rows ``rows[r]`` of ``x[b]``."""
     if not x.dtype.is_floating_point:
         return
     if bool(torch.isfinite(x.sum())):  # one fast reduction: a NaN or inf anywhere makes it non-finite
         return
     # a row sum (float64: no overflow) is non-finite exactly when the row holds a NaN or an inf
-    bad = ~torch.isfinite(x.sum(-1, dtype=torch.float64))  # [..., n]
+    bad = ~torch.isfinite(x.sum(-1, dtype=torch.float64))  # [..., N]
+    if rows is not None:
+        bad = bad[..., rows.to(bad.device)]  # [..., *row_batch, m]
     if used is not None:
         bad = bad & used
     elif mask is not None:
@@ -472,15 +477,19 @@ def _check_finite_rows(
         return
     flat = bad.reshape(-1, bad.shape[-1])
     p = int(flat.any(-1).nonzero()[0])
-    rows = flat[p].nonzero().reshape(-1).tolist()
-    xs = x.reshape(-1, *x.shape[-2:])[p if x.reshape(-1, *x.shape[-2:]).shape[0] > 1 else 0]
-    kind = "NaN" if bool(torch.isnan(xs[rows[0]]).any()) else "inf"
+    at = flat[p].nonzero().reshape(-1).tolist()
+    srcs = x.reshape(-1, *x.shape[-2:])
+    R = 1 if rows is None else max(1, rows.reshape(-1, rows.shape[-1]).shape[0])
+    src_rows = at if rows is None else rows.reshape(R, -1)[p % R][at].tolist()
+    xs = srcs[p // R if srcs.shape[0] > 1 else 0]
+    kind = "NaN" if bool(torch.isnan(xs[src_rows[0]]).any()) else "inf"
     n_problems = int(flat.any(-1).sum())
     where = _describe_problem(p + offset, batch_shape, axes)
     more = f" (and {n_problems - 1} more problems)" if n_problems > 1 else ""
+    of = "" if rows is None else f" (activation rows {src_rows[:10]}{' ...' if len(src_rows) > 10 else ''})"
     raise ProbeDataError(
-        f"{what} contain {kind} at {where}{more}: rows {rows[:10]}{' ...' if len(rows) > 10 else ''} "
-        f"({len(rows)} rows); a probe is not trained through non-finite values: drop those rows "
+        f"{what} contain {kind} at {where}{more}: rows {at[:10]}{' ...' if len(at) > 10 else ''} "
+        f"({len(at)} rows){of}; a probe is not trained through non-finite values: drop those rows "
         "(sample_weight=0 or a mask) or fix the activations"
     )
 
@@ -526,6 +535,7 @@ def fit_probes(
     axes: Sequence[str] | None = None,
     coords: Mapping[str, Sequence] | None = None,
     max_batch_bytes: int = 1 << 30,
+    rows: Tensor | None = None,
 ) -> Probe:
     """Fit one L2 logistic-regression probe per problem: every ``[n, d]`` slice of ``acts``.
 
@@ -547,11 +557,17 @@ def fit_probes(
             neighbouring layer, fold or prefix fraction cuts the number of Newton steps. Its
             ``coef``/``intercept`` are used as they are, in the new standardised space.
         solver: ``"primal"`` or ``"dual"`` (exact Newton), ``"lbfgs"``, or ``"auto"``: L-BFGS on a
-            CPU, Newton on a GPU (dual when there are fewer rows than features).
+            CPU (compiled, problem by problem on ``torch.get_num_threads()`` threads), Newton on a
+            GPU (dual when there are fewer rows than features).
         device: where to fit (default: where ``acts`` is). The probe is returned there.
         dtype: dtype of the batched products (the line search and objective run in float64).
         axes, coords: names of the batch axes and their labels, kept on the probe.
-        max_batch_bytes: problems are fitted in chunks whose working set stays under this size.
+        max_batch_bytes: the batched solvers (Newton; L-BFGS off the CPU) fit the problems in chunks
+            whose working set stays under this size.
+        rows: ``[*row_batch, m]`` row indices: fit on ``acts[..., rows, :]`` (problems
+            ``[*batch, *row_batch]``, e.g. ``[layer, n, d]`` activations with one row set per
+            language give ``[layer, language]``) without materialising that gather. ``labels`` and
+            ``sample_weight`` then describe the gathered rows (``[m]`` or ``[*batch, *row_batch, m]``).
 
     Raises:
         ProbeDataError: mismatched rows and labels, labels not 0/1, a problem whose training rows
@@ -563,6 +579,9 @@ def fit_probes(
         raise ProbeDataError(f"activations must be [*batch, n, d], got shape {tuple(x.shape)}")
     device = torch.device(device) if device is not None else x.device
     batch_shape, n, d = tuple(x.shape[:-2]), x.shape[-2], x.shape[-1]
+    if rows is not None:
+        rows = _check_rows(rows, n)
+        batch_shape, n = batch_shape + tuple(rows.shape[:-1]), rows.shape[-1]
     if n == 0 or d == 0:
         raise ProbeDataError(f"no rows or no features: activations of shape {tuple(x.shape)}")
     if axes is not None and len(axes) != len(batch_shape):
@@ -578,8 +597,8 @@ def fit_probes(
             raise ProbeDataError("sample weights must be non-negative numbers")
         sw = torch.broadcast_to(sw, (*batch_shape, n))
     used = sw > 0
-    if x.device == device:
-        _check_finite_rows(x, used, "activations", batch_shape=batch_shape, axes=axes)
+    if x.device == device or rows is not None:
+        _check_finite_rows(x, used.to(x.device), "activations", batch_shape=batch_shape, axes=axes, rows=rows)
     # else: each chunk is checked on the device after its copy there (see _fit_chunk)
     # per-problem class checks and class weights
     yb = y.bool()
@@ -613,7 +632,10 @@ def fit_probes(
         raise ValueError(f"solver must be 'auto', 'primal', 'dual' or 'lbfgs', got {solver!r}")
 
     P = math.prod(batch_shape) if batch_shape else 1
-    xf = x.reshape(P, n, d)
+    # problem p reads rows ``row_sets[p % R]`` of ``src[p // R]``
+    src = x.reshape(-1, x.shape[-2], d)
+    row_sets = (torch.arange(n) if rows is None else rows).reshape(-1, n)
+    R = row_sets.shape[0]
     yf = y.reshape(P, n)
     sf = s.reshape(P, n)
     usedf = used.reshape(P, n)
@@ -628,32 +650,41 @@ def fit_probes(
         solver = "lbfgs" if device.type == "cpu" else ("dual" if n <= d else "primal")
     if max_iter is None:
         max_iter = 1000 if solver == "lbfgs" else 50
-    # chunk the problems so that the working set stays bounded
-    elt = torch.finfo(dtype).bits // 8
-    per_problem = elt * n * (d + 1) * 3 + {
-        "dual": elt * n * n * 3,
-        "primal": elt * (d + 1) ** 2 * 3,
-        "lbfgs": 8 * (2 * _LBFGS_MEMORY + 4) * (d + 1),
-    }[solver]
-    chunk = max(1, min(P, max_batch_bytes // max(per_problem, 1)))
-    outs = []
-    for start in range(0, P, chunk):
-        sl = slice(start, min(P, start + chunk))
-        xc = xf[sl]
-        if xc.device.type == "cpu" and device.type == "cuda":
-            # through page-locked memory: about 5x faster than a copy from pageable memory (H100:
-            # 2 ms instead of 10 ms for 100 MB), and converted to ``dtype`` on the device
-            xc = (xc if xc.is_contiguous() else xc.contiguous()).pin_memory()
-        xc = xc.to(device=device, non_blocking=True).to(dtype)
-        if x.device != device:  # checked where it now is (a device reduces it faster than the host)
-            _check_finite_rows(xc, usedf[sl].to(device), "activations", batch_shape=batch_shape, axes=axes, offset=start)
-        outs.append(
-            _fit_chunk(
-                xc, yf[sl], sf[sl], usedf[sl], lam[sl],
-                None if init_coef is None else init_coef[sl], None if init_b is None else init_b[sl],
-                standardize=standardize, tol=tol, max_iter=max_iter, solver=solver, device=device, dtype=dtype,
+    if solver == "lbfgs" and device.type == "cpu":
+        outs = [_fit_lbfgs_cpu(src, row_sets, yf, sf, lam, init_coef, init_b, standardize=standardize, tol=tol,
+                               max_iter=max_iter, dtype=dtype)]
+    else:
+        outs = []
+        # chunk the problems so that the working set stays bounded
+        elt = torch.finfo(dtype).bits // 8
+        per_problem = elt * n * (d + 1) * 3 + {
+            "dual": elt * n * n * 3,
+            "primal": elt * (d + 1) ** 2 * 3,
+            "lbfgs": 8 * (2 * _LBFGS_MEMORY + 4) * (d + 1),
+        }[solver]
+        chunk = max(1, min(P, max_batch_bytes // max(per_problem, 1)))
+        for start in range(0, P, chunk):
+            sl = slice(start, min(P, start + chunk))
+            if rows is None:
+                xc = src[sl]
+            else:
+                pi = torch.arange(sl.start, sl.stop)
+                xc = src[(pi // R).to(src.device).unsqueeze(-1), row_sets[pi % R].to(src.device)]
+            if xc.device.type == "cpu" and device.type == "cuda":
+                # through page-locked memory: about 5x faster than a copy from pageable memory (H100:
+                # 2 ms instead of 10 ms for 100 MB), and converted to ``dtype`` on the device
+                xc = (xc if xc.is_contiguous() else xc.contiguous()).pin_memory()
+            xc = xc.to(device=device, non_blocking=True).to(dtype)
+            if x.device != device and rows is None:  # checked where it now is (a device reduces it faster)
+                _check_finite_rows(xc, usedf[sl].to(device), "activations", batch_shape=batch_shape, axes=axes,
+                                   offset=start)
+            outs.append(
+                _fit_chunk(
+                    xc, yf[sl], sf[sl], usedf[sl], lam[sl],
+                    None if init_coef is None else init_coef[sl], None if init_b is None else init_b[sl],
+                    standardize=standardize, tol=tol, max_iter=max_iter, solver=solver, device=device, dtype=dtype,
+                )
             )
-        )
     coef, b, mean, scale, n_iter, conv = (torch.cat(parts) for parts in zip(*outs))
     return Probe(
         coef=coef.reshape(*batch_shape, d).float(),
@@ -701,6 +732,43 @@ def _fit_chunk(x, y, s, used, lam, init_coef, init_b, *, standardize, tol, max_i
     solve = {"dual": _newton_dual, "primal": _newton_primal, "lbfgs": _lbfgs}[solver]
     coef, b, n_iter, conv = solve(xs, yy, ss, lam, init_coef, init_b, tol=tol, max_iter=max_iter)
     return coef, b, mean, scale, n_iter, conv
+
+
+def _check_rows(rows, n_src: int) -> Tensor:
+    """``rows`` as a CPU int64 tensor of shape ``[*row_batch, m]``, every index in ``[0, n_src)``."""
+    r = torch.as_tensor(rows)
+    if r.dtype.is_floating_point or r.dtype == torch.bool or r.dtype.is_complex:
+        raise ValueError(f"rows must be integer row indices, got dtype {r.dtype}")
+    if r.ndim == 0:
+        raise ValueError("rows must be [*row_batch, m] row indices, got a scalar")
+    r = r.to("cpu", torch.long)
+    if r.numel() and (int(r.min()) < 0 or int(r.max()) >= n_src):
+        bad = r[(r < 0) | (r >= n_src)]
+        raise ValueError(f"rows index {int(bad[0])}, outside the {n_src} rows of the activations")
+    return r
+
+
+def _fit_lbfgs_cpu(src, row_sets, y, s, lam, init_coef, init_b, *, standardize, tol, max_iter, dtype):
+    """L-BFGS on the CPU: every problem with the compiled kernel of :mod:`mechint._lbfgs_cpu`,
+    problems spread over ``torch.get_num_threads()`` threads. Problem ``p`` reads rows
+    ``row_sets[p % R]`` of ``src[p // R]``."""
+    from . import _lbfgs_cpu
+
+    P, R = y.shape[0], row_sets.shape[0]
+    pi = torch.arange(P)
+    init = None
+    if init_coef is not None:
+        init = torch.cat([init_coef.double(), init_b.double().unsqueeze(-1)], -1).cpu().numpy()
+    theta, mean, scale, n_iter, conv = _lbfgs_cpu.fit_many(
+        src.detach().to("cpu", dtype).contiguous().numpy(), (pi // R).numpy(), row_sets.contiguous().numpy(),
+        (pi % R).numpy(), y.detach().to("cpu", torch.float64).contiguous().numpy(),
+        s.detach().to("cpu", torch.float64).contiguous().numpy(), lam.detach().cpu().double().numpy(), init,
+        tol=tol, max_iter=max_iter, standardize=standardize, threads=torch.get_num_threads(),
+    )
+    d = src.shape[-1]
+    theta = torch.from_numpy(theta)
+    return (theta[:, :d].to(dtype), theta[:, d], torch.from_numpy(mean).to(dtype), torch.from_numpy(scale).to(dtype),
+            torch.from_numpy(n_iter), torch.from_numpy(conv))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -971,13 +1039,12 @@ def _rowvec(v: Tensor, m: Tensor) -> Tensor:
 
 
 def _lbfgs(X, y, s, lam, init_coef, init_b, *, tol, max_iter, memory: int = _LBFGS_MEMORY):
-    """Limited-memory BFGS for every problem at once, with an exact line search.
+    """Limited-memory BFGS for every problem at once, with an exact line search (``solver="lbfgs"``
+    off the CPU; on a CPU the same method runs compiled, problem by problem: :mod:`mechint._lbfgs_cpu`).
 
-    For many small problems on a CPU. Each iteration reads every problem's rows twice, as row
-    vectors times ``X`` and ``X^T`` (the two products of a gradient and a direction), which is
-    memory-bound: a Newton step's Hessian or Gram matrix costs more than the ~25 iterations L-BFGS
-    needs at ``tol=1e-4``. Along each direction ``p`` the function values move as ``f + eta X p``,
-    so the step minimises the objective exactly (:func:`_step_length`, O(n) per problem) without
+    Each iteration reads every problem's rows twice, as row vectors times ``X`` and ``X^T`` (the
+    two products of a gradient and a direction). Along each direction ``p`` the function values
+    move as ``f + eta X p``, so the step minimises the objective exactly (:func:`_step_length`, O(n) per problem) without
     more passes over ``X``; that took ~20% fewer iterations than scikit-learn's lbfgs on the gemma
     probes. A problem leaves the batch when it converges; the batch is compacted once half of it
     has left.
@@ -1229,7 +1296,7 @@ def cross_validate(
         test = (f == j).nonzero().reshape(-1)
         if test.numel() == 0:
             raise ProbeDataError(f"fold {j} holds no rows")
-        probe = fit_probes(x[..., train, :], y[train], init=prev if warm_start else None, **fit_kwargs)
+        probe = fit_probes(x, y[train], rows=train, init=prev if warm_start else None, **fit_kwargs)
         s = probe.decision_function(x[..., test, :].to(probe.device)).float().cpu()
         scores[..., test] = s
         per_fold.append(binary_metrics(s, y[test]))
@@ -1327,10 +1394,9 @@ def transfer_matrix(
     per_fold, probes, prev = [], [], None
     for j in lf.held_out:
         idx, mask = lf.train_rows(j, x.device)  # [A, m]
-        xt = x[:, idx]  # [L, A, m, d]
         yt = y.to(x.device)[idx]  # [A, m]
         probe = fit_probes(
-            xt, yt, sample_weight=mask.to(torch.float64), init=prev if warm_start else None,
+            x, yt, rows=idx, sample_weight=mask.to(torch.float64), init=prev if warm_start else None,
             axes=("layer", "train_language"),
             coords={"layer": list(layers) if layers is not None else list(range(L)), "train_language": train_l},
             **fit_kwargs,
@@ -1440,9 +1506,10 @@ def early_prediction(
         idx, mask = lf.train_rows(j, x.device)
         yt = y.to(x.device)[idx]
         w = mask.to(torch.float64)
-        p_whole = fit_probes(whole[idx], yt, sample_weight=w, axes=("language",), coords={"language": train_l}, **fit_kwargs)
+        p_whole = fit_probes(whole, yt, rows=idx, sample_weight=w, axes=("language",), coords={"language": train_l},
+                             **fit_kwargs)
         p_each = fit_probes(
-            x[:, idx], yt, sample_weight=w, init=p_whole if warm_start else None,
+            x, yt, rows=idx, sample_weight=w, init=p_whole if warm_start else None,
             axes=("fraction", "language"), coords={"fraction": fr, "language": train_l}, **fit_kwargs,
         )
         test, tmask = lf.test_rows(j, train_l)  # [t], [A, t]

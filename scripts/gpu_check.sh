@@ -2,7 +2,7 @@
 # Run on the lent GPU machine (torch + transformers present; no network): the test suite on CUDA in
 # float32 and bfloat16 (tests take the device as a parameter), then the GPU benchmarks.
 # Needs the wheels listed in ../shared/gpu/README.md (+ plotly, narwhals, jaxtyping, wadler-lindig,
-# gguf) in .whl/. Logs and JSON results go to $OUT (or ./gpu_out).
+# gguf, numba, llvmlite) in .whl/. Logs and JSON results go to $OUT (or ./gpu_out).
 set -uo pipefail
 OUT="${OUT:-gpu_out}"; mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \

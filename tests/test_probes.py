@@ -153,6 +153,62 @@ def test_per_problem_weights_select_rows(device):
     torch.testing.assert_close(both.coef[1].cpu(), two.coef.cpu(), rtol=1e-3, atol=1e-4)
 
 
+def test_rows_fit_the_gathered_problems(device):
+    """``rows=R`` fits ``acts[..., R, :]`` without the gather: [layer, row set] problems, labels and
+    weights in the gathered layout, on every solver (the CPU's compiled L-BFGS and the chunked
+    batched solvers)."""
+    x, y, _ = planted(n=120, d=10, seed=11, margin=1.0, flip=0.1)
+    x3 = torch.stack([x, 2 * x + 1, x.flip(-1)])  # [3, 120, 10]
+    g = torch.Generator().manual_seed(0)
+    idx = torch.stack([torch.randperm(120, generator=g)[:70] for _ in range(2)])  # [2, 70]
+    w = torch.ones(2, 70)
+    w[1, 60:] = 0  # padding of a shorter row set
+    for solver in ("auto", "lbfgs", "primal", "dual"):
+        a = fit_probes(x3.to(device), y[idx], rows=idx.to(device), sample_weight=w, solver=solver, tol=1e-8,
+                       max_batch_bytes=1)  # one problem per chunk: the gather happens chunk by chunk
+        b = fit_probes(x3[:, idx].to(device), y[idx], sample_weight=w, solver=solver, tol=1e-8)
+        assert a.batch_shape == (3, 2), solver
+        for name in ("coef", "intercept", "mean", "scale"):
+            torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=1e-5, atol=1e-6, msg=f"{solver} {name}")
+
+
+def test_compiled_cpu_lbfgs_matches_the_batched_solver():
+    """On a CPU, L-BFGS runs compiled one problem at a time (mechint._lbfgs_cpu); it reaches the
+    probes of the batched torch L-BFGS that other devices run, and the threads that share the
+    problems out do not change any result."""
+    from mechint import _lbfgs_cpu
+    from mechint.probes import _fit_chunk
+
+    xs, ys = [], []
+    for seed in range(9):
+        x, y, _ = planted(n=100, d=40, seed=5 + seed, margin=0.3 + seed, flip=0.1 * (seed % 3))
+        xs.append(x)
+        ys.append(y)
+    x, y = torch.stack(xs), torch.stack(ys)
+    compiled = fit_probes(x, y, tol=1e-8)
+    ones = torch.ones(9, 100, dtype=torch.float64)
+    coef, b, mean, scale, n_iter, conv = _fit_chunk(
+        x, y, ones, ones.bool(), torch.ones(9, dtype=torch.float64), None, None, standardize=True, tol=1e-8,
+        max_iter=1000, solver="lbfgs", device=torch.device("cpu"), dtype=torch.float32,
+    )
+    assert bool(compiled.converged.all()) and bool(conv.all())
+    for p in range(9):
+        assert cos(compiled.coef[p], coef[p]) > 0.9999, p
+    torch.testing.assert_close(compiled.intercept.double(), b, rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(compiled.mean, mean, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(compiled.scale, scale, rtol=1e-5, atol=1e-5)
+    # the same method: iteration counts close in total (the step searches stop at different tolerances)
+    assert abs(int(compiled.n_iter.sum()) - int(n_iter.sum())) <= 0.25 * int(n_iter.sum())
+    args = (x.numpy(), torch.arange(9).numpy(), torch.arange(100).reshape(1, 100).numpy(), torch.zeros(9, dtype=torch.long).numpy(),
+            y.double().numpy(), ones.numpy(), torch.ones(9, dtype=torch.float64).numpy(), None)
+    one = _lbfgs_cpu.fit_many(*args, tol=1e-6, max_iter=1000, standardize=True, threads=1)
+    three = _lbfgs_cpu.fit_many(*args, tol=1e-6, max_iter=1000, standardize=True, threads=3)
+    for u, v in zip(one, three):
+        assert (u == v).all()
+    capped = fit_probes(x, y, tol=1e-12, max_iter=3)
+    assert not bool(capped.converged.any()) and bool((capped.n_iter == 3).all())
+
+
 def test_random_labels_stay_near_chance_on_held_out_items():
     ds = _parallel_dataset(n_items=240, languages=("en", "zh"))
     g = torch.Generator().manual_seed(0)
@@ -364,6 +420,17 @@ def test_errors_are_named():
     bad[1, 7, 3] = bad[1, 9, 0] = float("inf")
     with pytest.raises(ProbeDataError, match=r"contain inf at problem \(1,\)"):
         fit_probes(bad, y)
+    # with rows=, the problem, its rows and the activation rows they read are named
+    nan_src = x.clone()
+    nan_src[7, 3] = float("nan")
+    idx = torch.stack([torch.arange(25, 50), torch.arange(24, -1, -1)])
+    with pytest.raises(ProbeDataError, match=r"NaN at problem \(1,\): rows \[17\] \(1 rows\) \(activation rows \[7\]\)"):
+        fit_probes(nan_src, y[idx], rows=idx)
+    assert fit_probes(nan_src, y[idx[:1]], rows=idx[:1]).converged.all()  # a NaN in a row no problem reads
+    with pytest.raises(ValueError, match="rows index 50, outside the 50 rows"):
+        fit_probes(x, y[:3], rows=torch.tensor([0, 1, 50]))
+    with pytest.raises(ValueError, match="integer row indices"):
+        fit_probes(x, y, rows=torch.arange(50.0))
     # a NaN row left out of the fit is not an error
     w = torch.ones(50)
     w[[7, 9]] = 0
