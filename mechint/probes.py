@@ -630,6 +630,8 @@ def fit_probes(
         raise ValueError(f"C must be positive and finite, got {C!r}")
     if solver not in ("auto", "primal", "dual", "lbfgs"):
         raise ValueError(f"solver must be 'auto', 'primal', 'dual' or 'lbfgs', got {solver!r}")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64 (the precision of the products), got {dtype}")
 
     P = math.prod(batch_shape) if batch_shape else 1
     # problem p reads rows ``row_sets[p % R]`` of ``src[p // R]``

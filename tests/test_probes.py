@@ -431,6 +431,8 @@ def test_errors_are_named():
         fit_probes(x, y[:3], rows=torch.tensor([0, 1, 50]))
     with pytest.raises(ValueError, match="integer row indices"):
         fit_probes(x, y, rows=torch.arange(50.0))
+    with pytest.raises(ValueError, match="dtype must be torch.float32 or torch.float64"):
+        fit_probes(x, y, dtype=torch.bfloat16)
     # a NaN row left out of the fit is not an error
     w = torch.ones(50)
     w[[7, 9]] = 0
