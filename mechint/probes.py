@@ -765,7 +765,7 @@ def _fit_lbfgs_cpu(src, row_sets, y, s, lam, init_coef, init_b, *, standardize, 
         src.detach().to("cpu", dtype).contiguous().numpy(), (pi // R).numpy(), row_sets.contiguous().numpy(),
         (pi % R).numpy(), y.detach().to("cpu", torch.float64).contiguous().numpy(),
         s.detach().to("cpu", torch.float64).contiguous().numpy(), lam.detach().cpu().double().numpy(), init,
-        tol=tol, max_iter=max_iter, standardize=standardize, threads=torch.get_num_threads(),
+        tol=tol, max_iter=max_iter, standardize=standardize, memory=_LBFGS_MEMORY, threads=torch.get_num_threads(),
     )
     d = src.shape[-1]
     theta = torch.from_numpy(theta)
@@ -1046,10 +1046,10 @@ def _lbfgs(X, y, s, lam, init_coef, init_b, *, tol, max_iter, memory: int = _LBF
 
     Each iteration reads every problem's rows twice, as row vectors times ``X`` and ``X^T`` (the
     two products of a gradient and a direction). Along each direction ``p`` the function values
-    move as ``f + eta X p``, so the step minimises the objective exactly (:func:`_step_length`, O(n) per problem) without
-    more passes over ``X``; that took ~20% fewer iterations than scikit-learn's lbfgs on the gemma
-    probes. A problem leaves the batch when it converges; the batch is compacted once half of it
-    has left.
+    move as ``f + eta X p``, so the step minimises the objective exactly (:func:`_step_length`, O(n)
+    per problem) without more passes over ``X``; that took ~20% fewer iterations than
+    scikit-learn's lbfgs on the gemma probes. A problem leaves the batch when it converges; the
+    batch is compacted once half of it has left.
     """
     P, n, d = X.shape
     dt, dev, f64 = X.dtype, X.device, torch.float64
