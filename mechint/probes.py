@@ -22,7 +22,9 @@ Three solvers (``solver="auto"``: L-BFGS on a CPU, Newton on a GPU):
   passes over a problem's rows (a gradient and a direction): on a CPU that costs less than forming a
   Hessian. On a CPU it runs compiled (:mod:`mechint._lbfgs_cpu`, numba): each problem start to
   finish in one call, its standardised rows in a core's cache, the problems shared out over
-  ``torch.get_num_threads()`` threads. On other devices every problem runs at once in one batch.
+  ``torch.get_num_threads()`` threads (the first fit after installation compiles it: ~5 s on 2
+  cores, then cached on disk; loading it takes ~0.6 s per process). On other devices every problem
+  runs at once in one batch.
 - ``"primal"`` Newton (more rows than features): the ``[d+1, d+1]`` Hessian of every problem is
   formed with one batched matrix product and solved with a batched Cholesky factorisation.
 - ``"dual"`` Newton (fewer rows than features, e.g. 441 training rows of width 640): the weights lie
