@@ -101,6 +101,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="JSON results (default benchmarks/results/patching_<device>.json)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
+    p.add_argument("--profile", default=None,
+                   help="after the timings, run mechint once per grid under torch.profiler and write its table of "
+                        "operators (by device time on cuda) to this text file")
     p.add_argument("--_probe", default=None, help=argparse.SUPPRESS)  # internal: CPU peak memory of one method
     p.add_argument("--_probe-T", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -568,6 +571,26 @@ def _exact_cpu_peaks() -> bool:
         return False
 
 
+def profile_mechint(model, tasks, args) -> None:
+    """One mechint sweep per grid under torch.profiler (after a warm-up run); the operator table goes
+    to ``args.profile``: where a sweep's time goes (matmuls, attention, gathers, copies, launches)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.is_cuda else [])
+    sort = "self_cuda_time_total" if args.is_cuda else "self_cpu_time_total"
+    with open(args.profile, "w") as fh:
+        for task in tasks:
+            run = mechint_method(model, task, args.mechint_rows, args.mechint_tokens)
+            run()
+            _common.sync(args.device)
+            with profile(activities=activities) as prof:
+                run()
+                _common.sync(args.device)
+            fh.write(f"# {model} {args.dtype}, {model.n_layers} layers x {task['T']} positions; info {run.info}\n")
+            fh.write(prof.key_averages().table(sort_by=sort, row_limit=40) + "\n\n")
+    log(f"wrote the profile to {args.profile}")
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args._probe:
@@ -604,6 +627,8 @@ def main(argv=None) -> dict:
     for task in tasks:
         results["grids"][str(task["T"])] = run_grid(model, task, args, tl_bridge, lm, results)
         _common.write_json(args.out, results)
+    if args.profile:
+        profile_mechint(model, tasks, args)
     results["load_after"] = os.getloadavg()
     results["total_s"] = time.perf_counter() - t_start
     for T, grid in results["grids"].items():

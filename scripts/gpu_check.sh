@@ -29,3 +29,8 @@ for t in ${PATCH_TOKENS:-}; do
   timeout "${BENCH_TIMEOUT:-240}" python3 benchmarks/bench_patching.py --device cuda --positions 128 --methods mechint,plain \
     --no-memory --mechint-tokens "$t" --out "$OUT/patching_tokens_$t.json" 2>&1 | tee "$OUT/bench_patching_tokens_$t.log" | tail -8
 done
+# PATCH_PROFILE=1: one 128-position mechint sweep under torch.profiler (operator table by GPU time).
+if [ -n "${PATCH_PROFILE:-}" ]; then
+  timeout "${BENCH_TIMEOUT:-240}" python3 benchmarks/bench_patching.py --device cuda --positions 128 --methods mechint \
+    --no-memory --repeats 1 --out "$OUT/patching_profile.json" --profile "$OUT/patching_profile.txt" 2>&1 | tail -4
+fi
