@@ -39,6 +39,20 @@ def _down_proj(model, layer):
     return model.hf.get_submodule(model.family.layers)[layer].get_submodule(model.family.mlp_out_proj)
 
 
+def _capture_mlp(model, layer: int, call, *edits) -> dict:
+    """Run ``call()`` under ``edits`` and keep layer ``layer``'s neuron activations (``act``), its
+    ``hook_mlp_out`` and the raw output of its down projection (``down``, by a plain forward hook)."""
+    store: dict = {}
+    handle = _down_proj(model, layer).register_forward_hook(lambda m, a, out: store.__setitem__("down", out.detach().clone()))
+    try:
+        with intervene(model, *edits, (f"blocks.{layer}.mlp.hook_post", save(store, "act")),
+                       (f"blocks.{layer}.hook_mlp_out", save(store, "mlp_out"))):
+            call()
+    finally:
+        handle.remove()
+    return store
+
+
 def _mlp_out_module(model, layer):
     """The module whose output is ``blocks.{layer}.hook_mlp_out``."""
     return model.site(f"blocks.{layer}.hook_mlp_out").module
@@ -85,18 +99,9 @@ def test_activation_times_value_vector_is_what_switching_the_neuron_on_adds(fami
     model = tiny_model(family, device=device)
     layer = 1
     tokens = torch.tensor([[256, 72, 101, 108, 108, 111, 32, 228, 189, 160]], device=device)
-    post, mlp_out = f"blocks.{layer}.mlp.hook_post", f"blocks.{layer}.hook_mlp_out"
-    proj = _down_proj(model, layer)
 
     def run(*edits):
-        store: dict = {}
-        handle = proj.register_forward_hook(lambda m, a, out: store.__setitem__("down", out.detach().clone()))
-        try:
-            with intervene(model, *edits, (post, save(store, "act")), (mlp_out, save(store, "mlp_out"))):
-                model(tokens)
-        finally:
-            handle.remove()
-        return store
+        return _capture_mlp(model, layer, lambda: model(tokens), *edits)
 
     on = run()
     neuron = int(on["act"][0].abs().mean(0).argmax())  # a busy neuron, so the change is well above rounding
@@ -461,18 +466,9 @@ def test_gemma_value_vectors_and_the_post_feedforward_norm(gemma):
     """On the real model: a * v is the change of the down projection's output, and hook_mlp_out (after
     the post-feedforward RMSNorm) changes by something else."""
     layer, text = 6, "How do I bake bread? 我怎样才能烤面包？"
-    post, mlp_out = f"blocks.{layer}.mlp.hook_post", f"blocks.{layer}.hook_mlp_out"
-    proj = _down_proj(gemma, layer)
 
     def run(*edits):
-        store: dict = {}
-        handle = proj.register_forward_hook(lambda m, a, out: store.__setitem__("down", out.detach().clone()))
-        try:
-            with intervene(gemma, *edits, (post, save(store, "act")), (mlp_out, save(store, "mlp_out"))):
-                gemma(text, logits=False)
-        finally:
-            handle.remove()
-        return store
+        return _capture_mlp(gemma, layer, lambda: gemma(text, logits=False), *edits)
 
     on = run()
     neuron = int(on["act"][0].abs().mean(0).argmax())
