@@ -20,11 +20,12 @@ scikit-learn's default thread pools fight torch's and each other (measured here:
 std; scikit-learn stops when the largest component of the averaged gradient is <= tol, and so does
 mechint. ``mechint`` uses ``fit_probes``'s default solver (on a CPU L-BFGS, compiled, each problem
 start to finish on one of ``torch.get_num_threads()`` threads; exact Newton on a GPU);
-``mechint_1thread`` is the CPU solver on one thread; ``mechint_newton`` forces exact Newton (dual for fewer rows than features, else primal). Every method's inputs start as float32 arrays in host memory; the GPU rows include the copy
-to the device. Timings: median of ``--repeats`` round-robin rounds after a warm-up (scikit-learn's first run,
-which has nothing to warm up, counts as one of its rounds). Accuracy: each
-probe's accuracy on its held-out rows (all languages for ``layers``, its training language's for the
-transfer tasks) against scikit-learn lbfgs's probe for the same problem: mean and largest absolute
+``mechint_1thread`` is the CPU solver on one thread; ``mechint_newton`` forces exact Newton (dual for
+fewer rows than features, else primal). Every method's inputs start as float32 arrays in host
+memory; the GPU rows include the copy to the device. Timings: median of ``--repeats`` round-robin
+rounds after a warm-up (scikit-learn's first run, which has nothing to warm up, counts as one of its
+rounds). Accuracy: each probe's accuracy on its held-out rows (all languages for ``layers``, its
+training language's for the transfer tasks) against scikit-learn lbfgs's probe for the same problem: mean and largest absolute
 difference in points (one row of ~190 is 0.5 point), and the smallest cosine between the weights.
 
 Data: ``--data gemma`` reads gemma-3-270m's last-token residuals from mechint's activation store

@@ -199,8 +199,8 @@ def test_compiled_cpu_lbfgs_matches_the_batched_solver():
     torch.testing.assert_close(compiled.scale, scale, rtol=1e-5, atol=1e-5)
     # the same method: iteration counts close in total (the step searches stop at different tolerances)
     assert abs(int(compiled.n_iter.sum()) - int(n_iter.sum())) <= 0.25 * int(n_iter.sum())
-    args = (x.numpy(), torch.arange(9).numpy(), torch.arange(100).reshape(1, 100).numpy(), torch.zeros(9, dtype=torch.long).numpy(),
-            y.double().numpy(), ones.numpy(), torch.ones(9, dtype=torch.float64).numpy(), None)
+    args = (x.numpy(), torch.arange(9).numpy(), torch.arange(100).reshape(1, 100).numpy(),
+            torch.zeros(9, dtype=torch.long).numpy(), y.double().numpy(), ones.numpy(), torch.ones(9).double().numpy(), None)
     one = _lbfgs_cpu.fit_many(*args, tol=1e-6, max_iter=1000, standardize=True, threads=1)
     three = _lbfgs_cpu.fit_many(*args, tol=1e-6, max_iter=1000, standardize=True, threads=3)
     for u, v in zip(one, three):
