@@ -10,6 +10,10 @@ Methods (rows of the table):
                      batched rows, each starting at its patched layer from the cached corrupted run,
                      computing only positions from the patched one on (prefix keys/values reused),
                      unembedding only the last position and the two answer tokens.
+                     Cells whose clean activation equals the corrupted one bit for bit (positions
+                     before the prompts' first difference; at the embedding, every position whose
+                     token agrees) get the corrupted metric without a run.
+- ``mechint_all``    the same with ``skip_unchanged=False``: every cell runs.
 - ``batched``        batching alone: the corrupted prompt tiled into rows, one write hook per layer
                      (mechint's engine) putting each row's clean position in, full forward with all
                      logits; the same chunk of rows per forward as ``plain``.
@@ -65,9 +69,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 
-ALL_METHODS = ("mechint", "batched", "plain", "tl", "nnsight")
+ALL_METHODS = ("mechint", "mechint_all", "batched", "plain", "tl", "nnsight")
 LABELS = {
     "mechint": "mechint.activation_patch",
+    "mechint_all": "mechint, every cell run (skip_unchanged=False)",
     "batched": "batched sweep, no other trick",
     "plain": "plain batched forwards (1 per cell)",
     "tl": "TransformerLens get_act_patch_resid_pre",
@@ -178,12 +183,12 @@ def prompt_pairs(model, args) -> list[dict]:
 # ------------------------------------------------------------------------------------------ methods
 
 
-def mechint_method(model, task, batch_size=None, tokens_per_batch=None):
+def mechint_method(model, task, batch_size=None, tokens_per_batch=None, skip_unchanged=True):
     from mechint.patching import activation_patch
 
     def run():
         r = activation_patch(model, task["clean"], task["corrupted"], task["metric"], batch_size=batch_size,
-                             tokens_per_batch=tokens_per_batch)
+                             tokens_per_batch=tokens_per_batch, skip_unchanged=skip_unchanged)
         run.info = r.info
         return r.mean()
 
@@ -415,8 +420,8 @@ def probe_main(args) -> None:
     estimate_cell_seconds(model, task, args.device)  # pages the weights in
     name = args._probe
     rows = args.rows or 32
-    if name == "mechint":
-        fn = mechint_method(model, task, args.mechint_rows, args.mechint_tokens)
+    if name in ("mechint", "mechint_all"):
+        fn = mechint_method(model, task, args.mechint_rows, args.mechint_tokens, skip_unchanged=name == "mechint")
     elif name in ("batched", "plain"):
         fn = _tiled_forwards(model, task, rows, patch=name == "batched")
     elif name == "tl":
@@ -479,8 +484,9 @@ def run_grid(model, task, args, tl_bridge, lm, results: dict) -> dict:
     loop_layers: dict[str, list[int]] = {}
     for name in args.methods:
         try:
-            if name == "mechint":
-                methods[name] = mechint_method(model, task, args.mechint_rows, args.mechint_tokens)
+            if name in ("mechint", "mechint_all"):
+                methods[name] = mechint_method(model, task, args.mechint_rows, args.mechint_tokens,
+                                               skip_unchanged=name == "mechint")
             elif name == "batched":
                 methods[name] = _tiled_forwards(model, task, rows, patch=True)
             elif name == "plain":
@@ -522,7 +528,7 @@ def run_grid(model, task, args, tl_bridge, lm, results: dict) -> dict:
                 "s": statistics.median(times) * scale, "seconds_all": times, "extrapolated_x": scale if scale != 1 else None,
                 "peak_mib": mem["peak_mib"] if mem else None, "memory_measure": mem["measure"] if mem else None,
             }
-            if name == "mechint":
+            if name.startswith("mechint"):
                 rowsout[name]["info"] = {k: v for k, v in getattr(fn, "info", {}).items() if k != "read_positions"}
         except Exception as err:
             traceback.print_exc()

@@ -24,9 +24,9 @@ for bench in ${BENCHES:-collect probes patching}; do
     --out "$OUT/${bench}_cuda.json" 2>&1 | tee "$OUT/bench_${bench}.log" | tail -30
 done
 # PATCH_TOKENS="16384 32768 65536": activation_patch's token budget per chunk against plain forwards at
-# 128 positions (mechint and plain batched forwards only, no TransformerLens: ~30 s per value).
+# 128 positions (mechint with and without skipping unchanged cells, plain forwards; no TransformerLens: ~40 s per value).
 for t in ${PATCH_TOKENS:-}; do
-  timeout "${BENCH_TIMEOUT:-240}" python3 benchmarks/bench_patching.py --device cuda --positions 128 --methods mechint,plain \
+  timeout "${BENCH_TIMEOUT:-240}" python3 benchmarks/bench_patching.py --device cuda --positions 128 --methods mechint,mechint_all,plain \
     --no-memory --mechint-tokens "$t" --out "$OUT/patching_tokens_$t.json" 2>&1 | tee "$OUT/bench_patching_tokens_$t.log" | tail -8
 done
 # PATCH_PROFILE=1: one 128-position mechint sweep under torch.profiler (operator table by GPU time).

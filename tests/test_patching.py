@@ -185,8 +185,39 @@ def test_clean_into_clean_gives_the_clean_metric_everywhere(family, make_model):
     clean, _ = pairs(2, 9, seed=4)
     for component, kw in [("resid_pre", {}), ("attn_out", {}), ("mlp_out", {}), ("resid_mid", {}), ("z", {}),
                           ("mlp_post", {"neurons": [3]})]:
-        r = activation_patch(model, clean, clean, METRIC, component=component, **kw)
+        # run every cell (by default none runs: every clean activation equals the corrupted one)
+        r = activation_patch(model, clean, clean, METRIC, component=component, skip_unchanged=False, **kw)
+        assert r.info["rows"] == r.values.numel() and r.info["unchanged_skipped"] == 0
         assert_close(r.values, r.clean.reshape(-1, *[1] * len(r.axes)).expand_as(r.values), name=f"{family} {component}")
+        skipped = activation_patch(model, clean, clean, METRIC, component=component, **kw)
+        assert skipped.info["rows"] == 0 and skipped.info["unchanged_skipped"] == r.values.numel()
+        torch.testing.assert_close(skipped.values, r.values, rtol=FP32_TOL, atol=FP32_TOL)
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3", "gpt2"])
+def test_cells_whose_activation_is_unchanged_are_not_run(family, make_model):
+    """A cell whose clean activation equals the corrupted one bit for bit gets the corrupted metric
+    without a run: same values as running it, on every component, with pairs of different lengths;
+    at least the embedding-layer positions whose tokens agree are skipped."""
+    model = make(make_model, family)
+    a, a2 = pairs(1, 10, seed=11, changed=(3, 6))
+    b, b2 = pairs(1, 8, seed=12, changed=(5,))
+    clean, corrupted = [a[0].tolist(), b[0].tolist()], [a2[0].tolist(), b2[0].tolist()]
+    cases = [("resid_pre", {}), ("attn_out", {}), ("resid_post", {}), ("z", {}), ("z", {"per_position": True}),
+             ("mlp_post", {"neurons": [0, 5]}), ("mlp_post", {"neurons": [1], "per_position": True})]
+    for component, kw in cases:
+        ran = activation_patch(model, clean, corrupted, METRIC, component=component, skip_unchanged=False, **kw)
+        fast = activation_patch(model, clean, corrupted, METRIC, component=component, **kw)
+        name = f"{family} {component} {kw}"
+        torch.testing.assert_close(fast.values, ran.values, rtol=FP32_TOL, atol=FP32_TOL, equal_nan=True, msg=name)
+        assert fast.info["rows"] + fast.info["unchanged_skipped"] == ran.info["rows"], name
+        # per position, the positions before the first difference are skipped; a head or neuron patched
+        # at all positions at once differs wherever the prompts do
+        assert (fast.info["unchanged_skipped"] > 0) == ("pos" in fast.axes), name
+    # resid_pre at layer 0 is the embedding: 8 + 7 positions hold the same token in both prompts,
+    # and every layer's positions before a pair's first difference (3 and 5 here) are the same too
+    r = activation_patch(model, clean, corrupted, METRIC)
+    assert r.info["unchanged_skipped"] >= 8 + 7 + (3 + 5) * (model.n_layers - 1)
 
 
 @pytest.mark.parametrize("family", FAMILY_NAMES)
