@@ -691,14 +691,18 @@ def _reader(store: dict, key: str, cols: list[int], *, keep_graph: bool = False,
     return fn
 
 
-def _unchanged_reader(store: dict, key: str, n_pairs: int, component: str):
+def _unchanged_reader(store: dict, key: str, n_pairs: int, plan: "_Plan"):
     """A hook on the baseline run (clean rows, then corrupted rows) that keeps where each pair's
     clean activation equals its corrupted one bit for bit: ``[pairs, pos]`` (a whole vector per
-    position), ``[pairs, pos, head]`` for ``z``, ``[pairs, pos, neuron]`` for ``mlp_post``."""
+    position), ``[pairs, pos, head]`` for ``z``, ``[pairs, pos, i]`` for ``mlp_post`` (the plan's
+    ``i``-th neuron)."""
+    neurons = plan.units if plan.component == "mlp_post" else None
 
     def fn(x: Tensor, ctx) -> None:
+        if neurons is not None:
+            x = x[..., neurons]
         eq = x[:n_pairs] == x[n_pairs : 2 * n_pairs]
-        store[key] = eq if component == "mlp_post" else eq.all(-1)
+        store[key] = eq if neurons is not None else eq.all(-1)
 
     return fn
 
@@ -867,7 +871,7 @@ def activation_patch(
         hooks = _baseline_hooks(model, m_site, read_cols, store)
         hooks += [(comp_sites[l], _reader(store, f"clean{l}", list(range(width)), rows=n_pairs)) for l in live_layers]
         if skip_unchanged:
-            hooks += [(comp_sites[l], _unchanged_reader(store, f"same{l}", n_pairs, plan.component)) for l in live_layers]
+            hooks += [(comp_sites[l], _unchanged_reader(store, f"same{l}", n_pairs, plan)) for l in live_layers]
         capture = list(range(first, last_layer + 1)) if first is not None else []
         both = {k: torch.cat([prompts.clean[k], prompts.corrupted[k]]) for k in prompts.clean}
         with _capture_layers(model, capture, record_kv=prefix_reuse) as cap, model.hooks(hooks):
@@ -951,6 +955,8 @@ def _rows_plan(
     all_start = min(min(plan.positions), read_min)
     rows: dict = {"cell": [], "pair": [], "layer": [], "start": [], "pos": [], "unit": [], "skipped": 0}
     valid = prompts.valid.cpu().numpy()
+    # the unit axis of ``unchanged``: heads by index; mlp_post keeps the plan's neurons only
+    unit_at = {u: k for k, u in enumerate(plan.units)} if plan.component == "mlp_post" else None
     for i, (l, p, u) in enumerate(zip(plan.cell_layer, plan.cell_pos, plan.cell_unit)):
         if not reaches(l):
             continue
@@ -961,7 +967,7 @@ def _rows_plan(
             if unchanged is not None:
                 same = unchanged[l][b, p] if p >= 0 else unchanged[l][b, [q for q in plan.positions if valid[b, q]]]
                 if u >= 0:
-                    same = same[..., u]
+                    same = same[..., u if unit_at is None else unit_at[u]]
                 if same.all():
                     rows["skipped"] += 1
                     continue
