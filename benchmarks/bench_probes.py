@@ -25,8 +25,9 @@ fewer rows than features, else primal). Every method's inputs start as float32 a
 memory; the GPU rows include the copy to the device. Timings: median of ``--repeats`` round-robin
 rounds after a warm-up (scikit-learn's first run, which has nothing to warm up, counts as one of its
 rounds). Accuracy: each probe's accuracy on its held-out rows (all languages for ``layers``, its
-training language's for the transfer tasks) against scikit-learn lbfgs's probe for the same problem: mean and largest absolute
-difference in points (one row of ~190 is 0.5 point), and the smallest cosine between the weights.
+training language's for the transfer tasks) against scikit-learn lbfgs's probe for the same
+problem: mean and largest absolute difference in points (one row of ~190 is 0.5 point), and the
+smallest cosine between the weights.
 
 Data: ``--data gemma`` reads gemma-3-270m's last-token residuals from mechint's activation store
 (collects them once, ~70 s on 2 cores); ``--data synthetic`` makes arrays of the same shape,
