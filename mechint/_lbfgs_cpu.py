@@ -225,7 +225,8 @@ def fit_one(src, rows, y, s, lam, tol, max_iter, memory, standardize, eps, theta
         pen0 = 0.5 * lam * ww
         slack = 1e-12 * max(abs(L + pen0), 1.0)
         searching = True
-        for trial in range(60):
+        accepted = False
+        for trial in range(80):
             # one pass at eta: the objective's slope and curvature, the loss, and the new residuals
             d1 = pl + eta * pq
             d2 = pq
@@ -251,11 +252,12 @@ def fit_one(src, rows, y, s, lam, tol, max_iter, memory, standardize, eps, theta
                 eta = nxt
                 continue
             if armijo:
+                accepted = True
                 break
             searching = False  # the search did not give a decrease: backtrack (Armijo)
             eta *= 0.5
-            if eta < 1e-30:
-                return it, False  # no decrease found: as good as the precision allows
+        if not accepted:
+            return it, False  # no decrease found: as good as the precision allows
         L = L1
         usum = 0.0
         for i in range(n):
