@@ -116,6 +116,21 @@ def _sigmoid(z):
 
 
 @njit(cache=True, nogil=True)
+def _gradient(X, u, theta, lam, ux, gx, out):
+    """The objective's gradient from the residuals ``u = s (sigmoid(f) - y)``: ``X^T u + lam w`` for
+    the weights, ``sum(u)`` for the intercept (``ux``, ``gx``: work arrays in ``X``'s precision)."""
+    d = X.shape[1]
+    usum = 0.0
+    for i in range(u.shape[0]):
+        ux[i] = u[i]
+        usum += u[i]
+    _rmatvec(X, ux, gx)
+    for j in range(d):
+        out[j] = gx[j] + lam * theta[j]
+    out[d] = usum
+
+
+@njit(cache=True, nogil=True)
 def fit_one(src, rows, y, s, lam, tol, max_iter, memory, standardize, eps, theta, use_init, mean, scale):
     """Fit one probe on ``src[rows]``; returns ``(iterations, converged)``.
 
@@ -144,21 +159,14 @@ def fit_one(src, rows, y, s, lam, tol, max_iter, memory, standardize, eps, theta
         f[:] = theta[d]
     u = np.empty(n)
     L = 0.0  # the loss part of the objective at f
-    usum = 0.0
     for i in range(n):
         L += s[i] * (_softplus(f[i]) - y[i] * f[i])
         u[i] = s[i] * (_sigmoid(f[i]) - y[i])
-        usum += u[i]
     ux = np.empty(n, dtype=X.dtype)  # the passes' inputs and output in X's precision
     vx = np.empty(D, dtype=X.dtype)
     gx = np.empty(d, dtype=X.dtype)
-    for i in range(n):
-        ux[i] = u[i]
-    _rmatvec(X, ux, gx)
     g = np.empty(D)
-    for j in range(d):
-        g[j] = gx[j] + lam * theta[j]
-    g[d] = usum
+    _gradient(X, u, theta, lam, ux, gx, g)
     hs = np.zeros((memory, D))  # steps
     hy = np.zeros((memory, D))  # gradient changes
     rho = np.zeros(memory)
@@ -259,17 +267,11 @@ def fit_one(src, rows, y, s, lam, tol, max_iter, memory, standardize, eps, theta
         if not accepted:
             return it, False  # no decrease found: as good as the precision allows
         L = L1
-        usum = 0.0
         for i in range(n):
             f[i] += eta * df[i]
-            usum += u[i]
-            ux[i] = u[i]
         for j in range(D):
             theta[j] += eta * q[j]
-        _rmatvec(X, ux, gx)
-        for j in range(d):
-            g_new[j] = gx[j] + lam * theta[j]
-        g_new[d] = usum
+        _gradient(X, u, theta, lam, ux, gx, g_new)
         sy = 0.0
         yy = 0.0
         ss = 0.0
