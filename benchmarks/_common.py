@@ -209,8 +209,6 @@ def parse_methods(parser, text: str, allowed) -> list[str]:
 
 def results_path(name: str, device: str | torch.device, suffix: str = "") -> str:
     """``benchmarks/results/<name>_<cpu|cuda><suffix>.json``: where a script writes by default."""
-    from pathlib import Path
-
     return str(Path(__file__).resolve().parent / "results" / f"{name}_{torch.device(device).type}{suffix}.json")
 
 

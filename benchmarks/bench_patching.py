@@ -183,12 +183,13 @@ def prompt_pairs(model, args) -> list[dict]:
 # ------------------------------------------------------------------------------------------ methods
 
 
-def mechint_method(model, task, batch_size=None, tokens_per_batch=None, skip_unchanged=True):
+def mechint_method(model, task, args, name: str = "mechint"):
+    """``activation_patch`` with the command line's batch settings; ``mechint_all`` runs every cell."""
     from mechint.patching import activation_patch
 
     def run():
-        r = activation_patch(model, task["clean"], task["corrupted"], task["metric"], batch_size=batch_size,
-                             tokens_per_batch=tokens_per_batch, skip_unchanged=skip_unchanged)
+        r = activation_patch(model, task["clean"], task["corrupted"], task["metric"], batch_size=args.mechint_rows,
+                             tokens_per_batch=args.mechint_tokens, skip_unchanged=name != "mechint_all")
         run.info = r.info
         return r.mean()
 
@@ -421,7 +422,7 @@ def probe_main(args) -> None:
     name = args._probe
     rows = args.rows or 32
     if name in ("mechint", "mechint_all"):
-        fn = mechint_method(model, task, args.mechint_rows, args.mechint_tokens, skip_unchanged=name == "mechint")
+        fn = mechint_method(model, task, args, name)
     elif name in ("batched", "plain"):
         fn = _tiled_forwards(model, task, rows, patch=name == "batched")
     elif name == "tl":
@@ -485,8 +486,7 @@ def run_grid(model, task, args, tl_bridge, lm, results: dict) -> dict:
     for name in args.methods:
         try:
             if name in ("mechint", "mechint_all"):
-                methods[name] = mechint_method(model, task, args.mechint_rows, args.mechint_tokens,
-                                               skip_unchanged=name == "mechint")
+                methods[name] = mechint_method(model, task, args, name)
             elif name == "batched":
                 methods[name] = _tiled_forwards(model, task, rows, patch=True)
             elif name == "plain":
@@ -586,7 +586,7 @@ def profile_mechint(model, tasks, args) -> None:
     sort = "self_cuda_time_total" if args.is_cuda else "self_cpu_time_total"
     with open(args.profile, "w") as fh:
         for task in tasks:
-            run = mechint_method(model, task, args.mechint_rows, args.mechint_tokens)
+            run = mechint_method(model, task, args)
             run()
             _common.sync(args.device)
             with profile(activities=activities) as prof:

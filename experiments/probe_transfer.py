@@ -18,7 +18,6 @@ import csv
 import json
 from pathlib import Path
 
-import torch
 
 import mechint
 from mechint.plots import save_figure
@@ -44,11 +43,9 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
             title=f"Probe {title} trained in one language, tested in another: layer {layer} ({model.name})",
         )
         written += save_figure(fig, out_dir / f"{NAME}_{metric}")
-    # transfer gap per layer: training in the test language vs the mean of the other training languages
-    # (for the JSON; plot_transfer_gap draws the same two means)
-    same = torch.tensor([[a == b for b in B] for a in A])
-    diag = (acc * same).sum((1, 2)) / same.sum()
-    off = (acc * ~same).sum((1, 2)) / (~same).sum()
+    # transfer gap per layer: training in the test language vs the other training languages (the two
+    # means plot_transfer_gap draws)
+    diag, off = res.same_vs_other("accuracy")
     fig = plot_transfer_gap(
         res, "accuracy",
         title=f"Probe accuracy, mean over test languages: same vs other training language ({model.name})",

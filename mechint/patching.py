@@ -576,14 +576,11 @@ def _auto_limit(model: Model, width: int, n_read: int, *, fraction: float = 0.4,
     fit one forward pass (by memory and by ``tokens_per_batch``)."""
     free = _free_bytes(model.device) * fraction
     tokens = tokens_per_batch if tokens_per_batch is not None else _default_tokens(model.device)
-    cache: dict[int, int] = {}
 
     def limit(start: int) -> int:
-        if start not in cache:
-            suffix = max(width - start, 1)
-            by_memory = int(free // max(_row_bytes(model, width, suffix, n_read), 1))
-            cache[start] = max(1, min(by_memory, tokens // suffix))
-        return cache[start]
+        suffix = max(width - start, 1)
+        by_memory = int(free // max(_row_bytes(model, width, suffix, n_read), 1))
+        return max(1, min(by_memory, tokens // suffix))
 
     return limit
 
@@ -957,6 +954,7 @@ def _rows_plan(
     valid = prompts.valid.cpu().numpy()
     # the unit axis of ``unchanged``: heads by index; mlp_post keeps the plan's neurons only
     unit_at = {u: k for k, u in enumerate(plan.units)} if plan.component == "mlp_post" else None
+    patched = [[q for q in plan.positions if valid[b, q]] for b in range(prompts.n)]  # all-positions cells
     for i, (l, p, u) in enumerate(zip(plan.cell_layer, plan.cell_pos, plan.cell_unit)):
         if not reaches(l):
             continue
@@ -965,7 +963,7 @@ def _rows_plan(
             if p >= 0 and not valid[b, p]:
                 continue
             if unchanged is not None:
-                same = unchanged[l][b, p] if p >= 0 else unchanged[l][b, [q for q in plan.positions if valid[b, q]]]
+                same = unchanged[l][b, p] if p >= 0 else unchanged[l][b, patched[b]]
                 if u >= 0:
                     same = same[..., u if unit_at is None else unit_at[u]]
                 if same.all():
@@ -987,11 +985,13 @@ def _chunks(rows: dict[str, list[int]], limit: Callable[[int], int]) -> list[dic
     n = len(rows["pair"])
     order = sorted(range(n), key=lambda i: (rows["start"][i], rows["layer"][i], rows["cell"][i], rows["pair"][i]))
     groups: list[list[int]] = []
+    cap = 0  # the open group's limit, from its first (earliest-starting) row
     for i in order:
-        if groups and len(groups[-1]) < limit(rows["start"][groups[-1][0]]):
+        if groups and len(groups[-1]) < cap:
             groups[-1].append(i)
         else:
             groups.append([i])
+            cap = limit(rows["start"][i])
     chunks = []
     for ids in groups:
         ids.sort(key=lambda i: rows["layer"][i])  # stable
@@ -1078,11 +1078,11 @@ class _ChunkRunner:
         # At the last layer computed, only the positions the metric reads are used: its MLP (most of a
         # layer's cost) runs at those positions only, when nothing else hooks into that MLP (no other
         # hooks active, no patch or metric read inside the layer's MLP, the metric read after it).
-        by_hook = m_site is not None and not self.metric_direct and not self.metric_final
+        self.by_hook = m_site is not None and not self.metric_direct and not self.metric_final  # read by a hook
         mlp_path = model.family.mlp
         comp_in_mlp = model.family.block_sites[plan.key].path.startswith(mlp_path)
         self.trim_mlp = (
-            not by_hook and not comp_in_mlp and model.active_hooks == 0
+            not self.by_hook and not comp_in_mlp and model.active_hooks == 0
             and not (self.metric_direct and m_site.key == "hook_resid_pre")
         )
         self.last_mlp = self.layers[last_layer].get_submodule(mlp_path) if self.trim_mlp else None
@@ -1124,8 +1124,8 @@ class _ChunkRunner:
                     return self._write(x, local, pairs_all[lo:hi], pos_all[lo:hi], unit_all[lo:hi], self.clean_site[l], start)
 
                 hooks.append((self.plan_site(l), write))
-        if self.m_site is not None and not self.metric_direct and not self.metric_final:
-            cols = [c - start for c in self.read_cols]
+        cols = [c - start for c in self.read_cols]  # the metric's positions among the computed ones
+        if self.by_hook:
 
             def read(x, ctx):
                 reads["m"] = x[:, cols]
@@ -1134,8 +1134,7 @@ class _ChunkRunner:
             hooks.append((self.m_site, read))
         h: Tensor | None = None
         stopped = False
-        by_hook = self.m_site is not None and not self.metric_direct and not self.metric_final
-        with model.hooks(hooks, stop_after=self.m_site if by_hook else None):
+        with model.hooks(hooks, stop_after=self.m_site if self.by_hook else None):
             for k in range(first, self.last_layer + 1):
                 if k in joins:
                     lo, hi = joins[k]
@@ -1147,7 +1146,7 @@ class _ChunkRunner:
                     h = h_new if h is None else torch.cat([h, h_new])
                     n_active = count[k]
                 if self.metric_direct and self.m_site.layer == k and self.m_site.key == "hook_resid_pre":
-                    reads["m"] = h[:, [c - start for c in self.read_cols]]
+                    reads["m"] = h[:, cols]
                     stopped = True
                     break
                 src = pairs_all[:n_active] + self.n_pairs  # the corrupted rows of the baseline run
@@ -1162,7 +1161,7 @@ class _ChunkRunner:
                     kw[sig.cache] = prefix
                 try:
                     if k == self.last_layer and self.trim_mlp:
-                        with _only_columns(self.last_mlp, [c - start for c in self.read_cols], h.shape[1]):
+                        with _only_columns(self.last_mlp, cols, h.shape[1]):
                             out = self.layers[k](h, **kw)
                     else:
                         out = self.layers[k](h, **kw)
@@ -1175,10 +1174,9 @@ class _ChunkRunner:
                     local = torch.arange(lo, hi, device=h.device)
                     h = self._write(h, local, pairs_all[lo:hi], pos_all[lo:hi], unit_all[lo:hi], self.clean_site[k], start)
                 if self.metric_direct and self.m_site.layer == k:
-                    reads["m"] = h[:, [c - start for c in self.read_cols]]
+                    reads["m"] = h[:, cols]
                     stopped = True
                     break
-        cols = [c - start for c in self.read_cols]
         if "m" in reads:
             read = reads["m"]
         elif self.metric_final:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from .plots import PALETTE, _base_layout, _labels, _to_numpy, series_style
+from .plots import PALETTE, _base_layout, _heatmap_trace, _labels, _to_numpy, series_style
 
 __all__ = ["plot_edit_effect", "plot_labelled_scatter", "plot_neuron_heatmap", "plot_top_neurons"]
 
@@ -104,17 +104,14 @@ def plot_neuron_heatmap(
     bound = float(np.abs(finite - (zmid or 0.0)).max()) if finite.size and zmid is not None else None
     if bound is not None and max_abs is not None:
         bound = min(bound, float(max_abs))
-    heat = go.Heatmap(
-        z=arr, x=cols, y=rows, zmid=zmid,
-        zmin=None if bound is None else zmid - bound, zmax=None if bound is None else zmid + bound,
-        colorscale="RdBu_r" if zmid is not None else "Viridis",
-        colorbar={"title": {"text": colorbar_title, "side": "right"}},
-        hovertemplate=f"%{{y}}, %{{x}}<br>{colorbar_title}: %{{z:.4f}}<extra></extra>", xgap=1, ygap=1,
+    heat = _heatmap_trace(
+        arr, cols, rows, zmid=zmid, zmin=None if bound is None else zmid - bound,
+        zmax=None if bound is None else zmid + bound, colorbar_title=colorbar_title,
+        hovertemplate=f"%{{y}}, %{{x}}<br>{colorbar_title}: %{{z:.4f}}<extra></extra>",
+        show_values=show_values and text is None, text_size=10,
     )
     if text is not None:
         heat.update(text=[list(r) for r in text], texttemplate="%{text}", textfont={"size": 10})
-    elif show_values:
-        heat.update(texttemplate="%{z:.2f}", textfont={"size": 10})
     fig = go.Figure(heat)
     _base_layout(fig, title, xaxis_title, yaxis_title)
     fig.update_xaxes(type="category", showgrid=False, side="top", title_standoff=4)

@@ -104,6 +104,17 @@ def _chance(metrics: Metrics, metric: str) -> tuple[float, str] | None:
     return p, "chance (share of positives)"
 
 
+def _lines(lines: dict, metrics: Metrics, metric: str, *, dashed: Sequence[str] = (), **kwargs) -> go.Figure:
+    """:func:`plot_layer_lines` with the chance level of ``metric`` as the reference line and the
+    ``dashed`` traces drawn dashed with open markers."""
+    chance = _chance(metrics, metric)
+    fig = plot_layer_lines(lines, reference=chance[0] if chance else None,
+                           reference_label=chance[1] if chance else None, **kwargs)
+    for name in dashed:
+        fig.update_traces(selector={"name": name}, **_DASHED)
+    return fig
+
+
 def _nearest(value: Any, options: Sequence, k: int = 3) -> list:
     """Up to ``k`` entries of ``options`` nearest to ``value`` (by distance for numbers, by spelling
     otherwise)."""
@@ -211,18 +222,8 @@ def plot_probe_layers(
     if title is None:
         title = f"Probe {label} per layer, tested in each language: trained in that language"
         title += f" (solid) or in {reference_language} (dashed)" if dashed else ""
-    chance = _chance(result.metrics, metric)
-    fig = plot_layer_lines(
-        lines,
-        title=title,
-        yaxis_title=_yaxis_title(label, result.fold_metrics, result.metrics),
-        layers=list(result.layers),
-        reference=chance[0] if chance else None,
-        reference_label=chance[1] if chance else None,
-    )
-    for name in dashed:
-        fig.update_traces(selector={"name": name}, **_DASHED)
-    return fig
+    return _lines(lines, result.metrics, metric, dashed=dashed, title=title, layers=list(result.layers),
+                  yaxis_title=_yaxis_title(label, result.fold_metrics, result.metrics))
 
 
 def plot_transfer_matrix(
@@ -299,25 +300,14 @@ def plot_transfer_gap(
     """
     _check_result(result, TransferResult, "plot_transfer_gap")
     metric = _metric_name(metric)
-    values, label, A, B = _transfer_values(result, metric)
-    same = np.array([[a == b for b in B] for a in A], dtype=bool).reshape(len(A), len(B))
-    if not same.any():
-        raise ValueError(f"no training language ({A}) is a test language ({B}): no same-language probes to compare")
-    if same.all():
-        raise ValueError(f"every (train, test) pair is one language ({A}): no other-language probes to compare")
+    _, label, _, _ = _transfer_values(result, metric)  # checks the shape
+    same, other = result.same_vs_other(metric)
     lines = {
-        "trained in the test language": values[:, same].mean(1),
-        "trained in another language": values[:, ~same].mean(1),
+        "trained in the test language": same.detach().double().cpu().numpy(),
+        "trained in another language": other.detach().double().cpu().numpy(),
     }
-    chance = _chance(result.metrics, metric)
-    return plot_layer_lines(
-        lines,
-        title=title or f"Probe {label}, mean over test languages: same vs other training language",
-        yaxis_title=f"held-out {label}",
-        layers=list(result.layers),
-        reference=chance[0] if chance else None,
-        reference_label=chance[1] if chance else None,
-    )
+    return _lines(lines, result.metrics, metric, layers=list(result.layers), yaxis_title=f"held-out {label}",
+                  title=title or f"Probe {label}, mean over test languages: same vs other training language")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -361,19 +351,13 @@ def plot_early_prediction(
         name = f"{lang} (whole-prompt probe)"
         lines[name] = whole[:, i]
         dashed.append(name)
-    chance = _chance(result.per_fraction, metric)
-    fig = plot_layer_lines(
-        lines,
+    fig = _lines(
+        lines, result.per_fraction, metric, dashed=dashed, layers=fractions,
         title=title or f"Early prediction: {label} against the share of the prompt seen",
         yaxis_title=_yaxis_title(label, result.fold_per_fraction, result.per_fraction),
         xaxis_title="fraction of the prompt's tokens seen",
-        layers=fractions,
-        reference=chance[0] if chance else None,
-        reference_label=chance[1] if chance else None,
     )
     for trace in fig.data:
         trace.hovertemplate = f"{trace.name}: %{{y:.4f}} (%{{x:.0%}} of the prompt)<extra></extra>"
-    for name in dashed:
-        fig.update_traces(selector={"name": name}, **_DASHED)
     fig.update_xaxes(tickmode="array", tickvals=fractions, tickformat=".0%")
     return fig

@@ -1350,6 +1350,18 @@ class TransferResult:
         """``[layer, test language]`` of the probes trained in ``language``."""
         return self.metrics[:, self.train_languages.index(language)]
 
+    def same_vs_other(self, metric: str = "accuracy") -> tuple[Tensor, Tensor]:
+        """Per layer (``[layer]`` each), the mean ``metric`` of the probes trained in the test
+        language (the diagonal of each matrix) and of those trained in another language."""
+        A, B = [str(a) for a in self.train_languages], [str(b) for b in self.test_languages]
+        same = torch.tensor([[a == b for b in B] for a in A], dtype=torch.bool).reshape(len(A), len(B))
+        if not bool(same.any()):
+            raise ValueError(f"no training language ({A}) is a test language ({B}): no same-language probes to compare")
+        if bool(same.all()):
+            raise ValueError(f"every (train, test) pair is one language ({A}): no other-language probes to compare")
+        values = getattr(self.metrics, metric).double()  # [layer, A, B]
+        return values[:, same].mean(1), values[:, ~same].mean(1)
+
 
 def transfer_matrix(
     acts: Float[Tensor, "layer n d"],
