@@ -960,8 +960,8 @@ def _rows_plan(
             continue
         start = (min(p, read_min) if p >= 0 else all_start) if reuse else 0
         for b in range(prompts.n):
-            if p >= 0 and not valid[b, p]:
-                continue
+            if not (valid[b, p] if p >= 0 else patched[b]):
+                continue  # a cell the pair does not have (NaN, as :func:`_cell_valid` says)
             if unchanged is not None:
                 same = unchanged[l][b, p] if p >= 0 else unchanged[l][b, patched[b]]
                 if u >= 0:

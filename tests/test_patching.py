@@ -214,6 +214,11 @@ def test_cells_whose_activation_is_unchanged_are_not_run(family, make_model):
         # per position, the positions before the first difference are skipped; a head or neuron patched
         # at all positions at once differs wherever the prompts do
         assert (fast.info["unchanged_skipped"] > 0) == ("pos" in fast.axes), name
+    # a head patched at positions the shorter pair does not have (left padding): NaN for that pair,
+    # with and without skipping
+    for skip in (True, False):
+        r = activation_patch(model, clean, corrupted, METRIC, component="z", positions=[0, 1], skip_unchanged=skip)
+        assert torch.isnan(r.values[1]).all() and not torch.isnan(r.values[0]).any(), (family, skip)
     # resid_pre at layer 0 is the embedding: 8 + 7 positions hold the same token in both prompts,
     # and every layer's positions before a pair's first difference (3 and 5 here) are the same too
     r = activation_patch(model, clean, corrupted, METRIC)
