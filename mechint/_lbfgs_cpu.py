@@ -89,7 +89,9 @@ def _standardize(src, rows, s, standardize, eps, X, mean, scale):
                 var[j] += v * v
     for j in range(d):
         sc = math.sqrt(var[j] / cnt)
-        scale[j] = sc if (standardize and sc > 10.0 * eps * max(abs(mean[j]), 1.0)) else 1.0
+        # constant within rounding of the mean: relative, as probes._fit_chunk's test (an absolute
+        # floor would leave features of tiny magnitude, x * 1e-7, unstandardised)
+        scale[j] = sc if (standardize and sc > 10.0 * eps * abs(mean[j])) else 1.0
         if not standardize:
             mean[j] = 0.0
     for i in range(n):

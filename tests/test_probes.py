@@ -10,6 +10,7 @@ import torch
 from mechint import data
 from mechint.probes import (
     Probe,
+    ProbeConvergenceWarning,
     ProbeDataError,
     binary_metrics,
     cross_validate,
@@ -107,6 +108,9 @@ def test_same_objective_as_scikit_learn_to_high_precision(n, d, solver):
     assert abs(probe.intercept.item() - sk.intercept_[0]) < 1e-4
 
 
+# tol=1e-8 is below what float32 Newton reaches on some of these problems: they stop at the precision
+# limit (converged False, with a ProbeConvergenceWarning), close enough to L-BFGS's solution
+@pytest.mark.filterwarnings("ignore::mechint.probes.ProbeConvergenceWarning")
 def test_solvers_agree(device):
     """Newton (primal, dual) and L-BFGS reach the same probes, on a batch of problems that converge
     after different numbers of iterations (the batch is compacted as problems finish)."""
@@ -153,6 +157,7 @@ def test_per_problem_weights_select_rows(device):
     torch.testing.assert_close(both.coef[1].cpu(), two.coef.cpu(), rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.filterwarnings("ignore::mechint.probes.ProbeConvergenceWarning")  # float32 Newton at tol=1e-8
 def test_rows_fit_the_gathered_problems(device):
     """``rows=R`` fits ``acts[..., R, :]`` without the gather: [layer, row set] problems, labels and
     weights in the gathered layout, on every solver (the CPU's compiled L-BFGS and the chunked
@@ -205,7 +210,8 @@ def test_compiled_cpu_lbfgs_matches_the_batched_solver():
     three = _lbfgs_cpu.fit_many(*args, tol=1e-6, max_iter=1000, standardize=True, threads=3)
     for u, v in zip(one, three):
         assert (u == v).all()
-    capped = fit_probes(x, y, tol=1e-12, max_iter=3)
+    with pytest.warns(ProbeConvergenceWarning, match="9 of 9 probe problems did not converge"):
+        capped = fit_probes(x, y, tol=1e-12, max_iter=3)
     assert not bool(capped.converged.any()) and bool((capped.n_iter == 3).all())
 
 
