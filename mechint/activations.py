@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .cache import atomic_write_bytes, file_lock
+from .hooks import input_rows
 from .model import Model
 
 Pool = Literal["last", "mean", "all"]
@@ -95,13 +97,15 @@ class Activations(Mapping):
 
 
 def _texts(texts) -> list[str]:
+    """``texts`` as a non-empty list of strings: one string, a sequence of them, or a data set with
+    ``.texts``."""
     if hasattr(texts, "texts"):
         texts = texts.texts
     if isinstance(texts, str):
         texts = [texts]
     texts = list(texts)
     if not texts:
-        raise ValueError("no texts to collect activations from (empty data)")
+        raise ValueError("no texts given (empty data)")
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
     if bad:
         raise TypeError(f"texts must be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
@@ -128,6 +132,66 @@ def _check_args(*, pool=None, batch_size: int | None = None, shard_size: int | N
     for name, value in (("batch_size", batch_size), ("shard_size", shard_size)):
         if value is not None and value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
+
+
+def _refuse_hooks_with_shared_store(model: Model, caller: str) -> None:
+    """The shared store (``store=True``) is keyed by model, texts, sites and pooling, not by the hooks
+    active around the call: refuse rather than answer an intervention with plain activations."""
+    if model.active_hooks:
+        raise ValueError(
+            f"{caller}(store=True) keys the shared store by model, texts, sites and pool, not by the "
+            f"{model.active_hooks} hook(s) active around it, so it could return activations collected "
+            "without them: pass store=None, or an explicit store folder that names the intervention"
+        )
+
+
+class _TokenError(ValueError):
+    """Texts that cannot be run as tokenized. ``indices`` are positions in the texts checked, so a
+    caller that checked a slice (a store shard) can report them in its own texts (:meth:`shifted`)."""
+
+    def __init__(self, indices: list[int], problem: str, hint: str):
+        self.indices, self.problem, self.hint = indices, problem, hint
+        shown = ", ".join(map(str, indices[:5])) + (f", ... ({len(indices)} in all)" if len(indices) > 5 else "")
+        verb = "have" if len(indices) > 1 else "has"
+        super().__init__(f"text{'s' if len(indices) > 1 else ''} {shown} {verb} {problem}; {hint}")
+
+    def shifted(self, offset: int) -> "_TokenError":
+        return _TokenError([i + offset for i in self.indices], self.problem, self.hint)
+
+
+def _position_limit(model: Model) -> int | None:
+    """How many positions the model's learned absolute position table holds (GPT-2's ``wpe``:
+    ``n_positions``), or ``None`` where positions are rotary or ALiBi and have no hard limit."""
+    if "hook_pos_embed" not in model.family.top_sites:
+        return None
+    table = model.site("hook_pos_embed").module
+    config = model.hf.config
+    limit = getattr(table, "num_embeddings", None) or getattr(config, "n_positions", None) or getattr(
+        config, "max_position_embeddings", None
+    )
+    return int(limit) if limit else None
+
+
+def _check_token_ids(model: Model, ids: Sequence[Sequence[int]]) -> None:
+    """Refuse texts that would give wrong activations or a cryptic error deep in the forward: a text
+    with no token (an empty text under a tokenizer that adds no BOS, as GPT-2's and Qwen2's: its
+    "last token" would be a pad), and a text longer than a learned position table (an IndexError in
+    the embedding)."""
+    empty = [i for i, t in enumerate(ids) if len(t) == 0]
+    if empty:
+        raise _TokenError(
+            empty, "no tokens (this tokenizer adds no BOS token, so an empty text has none)",
+            "no activation exists for them: drop these texts or give them some content",
+        )
+    limit = _position_limit(model)
+    if limit is not None:
+        long = [i for i, t in enumerate(ids) if len(t) > limit]
+        if long:
+            longest = max(len(ids[i]) for i in long)
+            raise _TokenError(
+                long, f"more tokens (up to {longest}) than the {limit} positions of this model's "
+                "learned position embeddings", f"pass max_length={limit} (or less) to truncate them",
+            )
 
 
 def _pool(x: Tensor, mask: Tensor, pool: str) -> Tensor:
@@ -172,6 +236,7 @@ def iter_batches(
         all_ids = [list(t) for t in token_ids]
         if len(all_ids) != len(texts):
             raise ValueError(f"{len(all_ids)} token id lists for {len(texts)} texts")
+    _check_token_ids(model, all_ids)
     order = sorted(range(len(texts)), key=lambda i: -len(all_ids[i]))
     last_site = max(chosen, key=lambda s: s.order)
     state: dict[str, Tensor] = {}
@@ -203,7 +268,8 @@ def iter_batches(
             state["mask"] = enc["attention_mask"]
             state["batch"] = Batch(idx, enc["attention_mask"])
             out.clear()
-            model.forward(enc, logits=False)
+            with input_rows(idx, len(texts)):  # rows= of hooks around collect mean text indices
+                model.forward(enc, logits=False)
             lens = enc["attention_mask"].sum(1).to("cpu", non_blocking=asynchronous)
             rows = {s.name: out[s.name].to(out_device, non_blocking=asynchronous) for s in chosen}
             event = None
@@ -253,12 +319,8 @@ def collect(
     storing = store is not None and store is not False
     _check_args(pool=pool, batch_size=batch_size, shard_size=shard_size if storing else None)
     names = [s.name for s in model.sites(sites)]
-    if store is True and model.active_hooks:
-        raise ValueError(
-            "collect(store=True) keys the shared store by model, texts, sites and pool, not by the "
-            f"{model.active_hooks} hook(s) active around it, so it could return activations collected "
-            "without them: pass store=None, or an explicit store folder that names the intervention"
-        )
+    if store is True:
+        _refuse_hooks_with_shared_store(model, "collect")
     if storing:
         st = _open_store(store, model, texts, names, pool, dtype, max_length)
         st.fill(model, texts, batch_size=batch_size, shard_size=shard_size, progress=progress)
@@ -411,13 +473,7 @@ class ActivationStore:
         if path.exists():
             self.manifest = json.loads(path.read_text())
             if meta is not None:
-                old = {k: self.manifest["meta"].get(k) for k in meta}
-                if old != meta:
-                    diff = [k for k in meta if old.get(k) != meta[k]]
-                    raise ValueError(
-                        f"the store at {self.root} holds a different collection (differs in: {', '.join(diff)}); "
-                        "use another folder or delete this one"
-                    )
+                self._check_meta(meta)
         else:
             if meta is None:
                 raise FileNotFoundError(f"no activation store at {self.root} (no {_MANIFEST})")
@@ -428,6 +484,16 @@ class ActivationStore:
     @property
     def meta(self) -> dict:
         return self.manifest["meta"]
+
+    def _check_meta(self, meta: dict) -> None:
+        """Raise unless this store holds the collection ``meta`` describes (model, texts, sites, pool,
+        dtype, max_length), so a call never reads or extends rows collected another way."""
+        diff = [k for k in meta if self.meta.get(k) != meta[k]]
+        if diff:
+            raise ValueError(
+                f"the store at {self.root} holds a different collection (differs in: {', '.join(diff)}); "
+                "use another folder or delete this one"
+            )
 
     @property
     def n_rows(self) -> int:
@@ -467,6 +533,14 @@ class ActivationStore:
             raise ValueError(f"the store expects {self.n_rows} texts, got {len(texts)}")
         if _fingerprint(texts) != self.meta["texts"]:
             raise ValueError("these texts differ from the ones this store was started with")
+        if model_fingerprint(model) != self.meta["model"]:
+            # resuming with another model (or the same one after its weights changed) would mix two
+            # models' rows in one store
+            raise ValueError(
+                f"the store at {self.root} was started with another model ({self.meta.get('model_name')}, "
+                f"fingerprint {self.meta['model']}); {model.name} (fingerprint {model_fingerprint(model)}) "
+                "differs from it: use another folder or delete this one"
+            )
         sites, pool = self.meta["sites"], self.meta["pool"]
         dtype = getattr(torch, self.meta["dtype"]) if self.meta["dtype"] else None
         with file_lock(self.root / ".lock"):
@@ -477,10 +551,13 @@ class ActivationStore:
             bar = tqdm(total=self.n_rows, initial=start, desc="store", disable=not progress, unit="text")
             while start < self.n_rows:
                 stop = min(start + shard_size, self.n_rows)
-                part = collect(
-                    model, texts[start:stop], sites, pool=pool, batch_size=batch_size,
-                    max_length=self.meta.get("max_length"), dtype=dtype, progress=False,
-                )
+                try:
+                    part = collect(
+                        model, texts[start:stop], sites, pool=pool, batch_size=batch_size,
+                        max_length=self.meta.get("max_length"), dtype=dtype, progress=False,
+                    )
+                except _TokenError as err:  # name the texts by their index in the whole store
+                    raise err.shifted(start) from None
                 tensors = {n: part[n].contiguous() for n in sites}
                 if pool == "all":
                     tensors[_LENGTHS] = part.lengths
@@ -539,14 +616,84 @@ def _fingerprint(texts: Sequence[str]) -> str:
     return h.hexdigest()
 
 
+# Weights are checksummed in rows of this many values (the position weights 1.._CHECK_COLS keep a
+# row's weighted sum of 32-bit integers below 2**63) and chunks of this many values (the temporary
+# int64 copy of a chunk, 16 MiB, is small enough for the allocator to reuse instead of mapping fresh
+# pages each time, which made larger chunks ~4x slower on the CPU).
+_CHECK_COLS = 1 << 16
+_CHECK_CHUNK = 1 << 21
+# model.hf -> (key of every tensor's identity and version, digest of the weights)
+_WEIGHT_DIGESTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, str]]" = weakref.WeakKeyDictionary()
+
+
+def _tensor_checksum(t: Tensor) -> bytes:
+    """Exact checksum of every value of ``t``, computed on its own device.
+
+    The values' bits, read as integers, are summed plainly and weighted by their position, per row of
+    :data:`_CHECK_COLS` values. Integer sums are exact and do not depend on the reduction order, so
+    the result is the same on any device and with any number of threads; any change of one or two
+    values of a row changes it. Only the small vector of row sums goes to the host.
+    """
+    flat = t.detach().reshape(-1)
+    if flat.numel() == 0:
+        return b""
+    size = flat.element_size()
+    bits = flat.view(torch.uint8 if size == 1 else torch.int16 if size == 2 else torch.int32)
+    weights = torch.arange(1, _CHECK_COLS + 1, dtype=torch.int64, device=bits.device)
+    sums = []
+    for start in range(0, bits.numel(), _CHECK_CHUNK):
+        part = bits[start : start + _CHECK_CHUNK].long()  # a copy: weighted in place below
+        full = part.numel() // _CHECK_COLS * _CHECK_COLS
+        if full:
+            rows = part[:full].view(-1, _CHECK_COLS)
+            sums.append(rows.sum(1))
+            sums.append(rows.mul_(weights).sum(1))
+        if full < part.numel():
+            tail = part[full:]
+            sums.append(tail.sum().reshape(1))
+            sums.append(tail.mul_(weights[: tail.numel()]).sum().reshape(1))
+    return torch.cat(sums).cpu().numpy().tobytes()
+
+
+def _weights_digest(hf: torch.nn.Module) -> str:
+    """Digest of every parameter and buffer of ``hf`` (names, dtypes, shapes and all values).
+
+    Memoised per module, keyed by each tensor's storage address and version counter: any in-place
+    change (an optimizer step, ``load_state_dict``, ``p.add_`` under ``no_grad``) or replacement of a
+    tensor recomputes it, and a repeated call on an unchanged model costs almost nothing. An in-place
+    change through ``p.data`` bypasses the version counter; it is seen only once something else about
+    the model changes.
+    """
+    tensors = [*hf.named_parameters(), *hf.named_buffers()]
+    try:
+        key = tuple((name, t.data_ptr(), t._version, t.dtype, tuple(t.shape), str(t.device)) for name, t in tensors)
+    except RuntimeError:  # inference tensors track no version: do not memoise
+        key = None
+    memo = _WEIGHT_DIGESTS.get(hf)
+    if key is not None and memo is not None and memo[0] == key:
+        return memo[1]
+    h = hashlib.sha256()
+    with torch.no_grad():
+        for name, t in tensors:
+            h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+            h.update(_tensor_checksum(t))
+    digest = h.hexdigest()
+    if key is not None:
+        _WEIGHT_DIGESTS[hf] = (key, digest)
+    return digest
+
+
 def model_fingerprint(model: Model) -> str:
-    """Identity of a model's weights for cache keys: name, config and a sample of parameters."""
+    """Identity of a model for cache keys: name, config and every parameter and buffer in full.
+
+    Changing any weight in place (a fine-tune, an edit of one neuron) changes it; see
+    :func:`_weights_digest` for its cost.
+    """
     h = hashlib.sha256()
     h.update(str(model.name).encode())
     h.update(model.hf.config.to_json_string(use_diff=False).encode())
     h.update(str(model.dtype).encode())
-    for _, p in list(model.hf.named_parameters())[:: max(1, len(list(model.hf.parameters())) // 8)]:
-        h.update(p.detach().reshape(-1)[:4096].float().cpu().numpy().tobytes())
+    h.update(_weights_digest(model.hf).encode())
     return h.hexdigest()[:16]
 
 
@@ -562,6 +709,7 @@ def _open_store(store, model: Model, texts, names, pool, dtype, max_length) -> A
         "max_length": max_length,
     }
     if isinstance(store, ActivationStore):
+        store._check_meta(meta)  # as for a path: never answer with rows collected another way
         return store
     if store is True:
         from .cache import cache_root

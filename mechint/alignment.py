@@ -23,6 +23,8 @@ from jaxtyping import Float
 from torch import Tensor
 
 from .model import Model
+from .activations import _texts
+from .hooks import input_rows
 from .neurons import _token_batches
 
 __all__ = [
@@ -57,8 +59,8 @@ def sentence_embeddings(
     Returns:
         ``[len(layers), n, d_model]`` float32 on the CPU.
     """
-    texts = list(getattr(texts, "texts", texts))
-    chosen = list(range(model.n_layers)) if layers is None else [int(l) % model.n_layers for l in layers]
+    texts = _texts(texts)
+    chosen = model.layer_list(layers)
     sites = [model.site(f"blocks.{l}.{site}") for l in chosen]
     out = torch.empty(len(chosen), len(texts), model.d_model)
     pooled: dict[str, Tensor] = {}
@@ -74,7 +76,8 @@ def sentence_embeddings(
                                                 desc="sentence embeddings"):
             state["mask"] = content
             pooled.clear()
-            model.forward(enc, logits=False)
+            with input_rows(idx, len(texts)):
+                model.forward(enc, logits=False)
             for row, s in enumerate(sites):
                 out[row, idx] = pooled[s.name]
     return out

@@ -113,7 +113,7 @@ def direction_by(
     (first principal component of paired differences) or ``"probe"`` (logistic-regression weights,
     see :mod:`mechint.probes`)."""
     if method == "mean":
-        return diff_in_means(acts, labels)
+        return diff_in_means(acts, labels, **kwargs)
     if method == "pca":
         return pca_direction(acts, labels, **kwargs)
     if method == "probe":
@@ -126,15 +126,18 @@ def direction_by(
 
 def auroc(scores: Float[Tensor, "... n"], labels: Sequence[int] | Tensor) -> Float[Tensor, "..."]:
     """Area under the ROC curve of ``scores`` for label 1 (harmful) against label 0, along the last
-    axis; ties count one half (the Mann-Whitney U statistic divided by n1 * n0)."""
+    axis; ties count one half (the Mann-Whitney U statistic divided by n1 * n0). NaN where a slice's
+    scores contain NaN (they cannot be ranked)."""
     y = _labels(labels, scores.shape[-1]).to(scores.device)
     s = scores.double()
+    unrankable = torch.isnan(s).any(-1)
     neg = s[..., ~y].sort(-1).values.contiguous()  # [..., n0]
     pos = s[..., y].contiguous()  # [..., n1]
     below = torch.searchsorted(neg, pos, side="left")  # negatives strictly below each positive
     upto = torch.searchsorted(neg, pos, side="right")  # ... or equal to it
     wins = below.double() + 0.5 * (upto - below).double()
-    return (wins.sum(-1) / (pos.shape[-1] * neg.shape[-1])).float()
+    area = wins.sum(-1) / (pos.shape[-1] * neg.shape[-1])
+    return area.masked_fill(unrankable, float("nan")).float()
 
 
 def per_language_directions(
@@ -176,23 +179,44 @@ def transfer_auroc(
     """How well each language's direction separates the classes in each language, per layer.
 
     Returns ``(auc[layer, source, target], sources, targets)``: the AUROC of the projections of the
-    target language's rows on the source language's direction. Pass held-out rows (split by item id)
-    so that no translation of a training item is scored.
+    target language's rows on the source language's direction. One site's ``[n, d]`` activations
+    with ``[d]`` directions give ``auc[source, target]``. Pass held-out rows (split by item id) so
+    that no translation of a training item is scored.
     """
     sources = list(directions)
-    targets = list(targets) if targets is not None else sorted(set(languages))
+    if not sources:
+        raise ValueError("no directions given")
+    given = tuple(acts.shape)
+    one_site = acts.ndim == 2
+    if one_site:
+        acts = acts.unsqueeze(0)
+    if acts.ndim != 3:
+        raise ValueError(f"activations must be [layer, n, d] or [n, d], got shape {given}")
+    n_layers, n, width = acts.shape
     y = torch.as_tensor(labels).reshape(-1)
-    width = acts.shape[-1]
+    if len(languages) != n or y.numel() != n:
+        raise ValueError(f"{len(languages)} languages and {y.numel()} labels for {n} rows of activations")
+    dirs = {}
     for name, d in directions.items():
-        if d.shape[-1] != width:
-            raise ValueError(f"direction of {name!r} has width {d.shape[-1]}, activations have width {width}")
-    out = torch.empty(acts.shape[0], len(sources), len(targets))
+        d = torch.as_tensor(d)
+        want = (width,) if one_site else (n_layers, width)
+        if tuple(d.shape) != want:
+            raise ValueError(
+                f"direction of {name!r} has shape {tuple(d.shape)} (width {d.shape[-1]}); activations of shape {given} need "
+                f"directions of shape {want}"
+            )
+        dirs[name] = d.reshape(n_layers, width)
+    targets = list(targets) if targets is not None else sorted(set(languages))
+    out = torch.empty(n_layers, len(sources), len(targets))
     for j, lang in enumerate(targets):
         rows = torch.tensor([i for i, l in enumerate(languages) if l == lang], dtype=torch.long)
         if len(rows) == 0:
             raise ValueError(f"no rows in target language {lang!r}")
+        classes = set(y[rows].tolist())
+        if classes != {0, 1}:
+            raise ValueError(f"target language {lang!r} has examples of only one class ({sorted(classes)})")
         x = acts[:, rows.to(acts.device)].double()  # [layer, m, d]
         for i, src in enumerate(sources):
-            scores = torch.einsum("lmd,ld->lm", x, directions[src].to(x))
+            scores = torch.einsum("lmd,ld->lm", x, dirs[src].to(x))
             out[:, i, j] = auroc(scores, y[rows])
-    return out, sources, targets
+    return (out[0] if one_site else out), sources, targets

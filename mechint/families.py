@@ -40,7 +40,8 @@ class Family:
             unembedding, which is most of the cost for large vocabularies.
         layers: path of the ``nn.ModuleList`` of decoder layers.
         lm_head: path of the unembedding.
-        top_sites: model-level sites (``hook_embed``, ``ln_final.hook_normalized``, ...).
+        top_sites: model-level sites (``hook_embed``, ``ln_final.hook_normalized``, ...), in the order
+            the forward computes them (a site's place here is its order before the first block).
         block_sites: per-layer sites, keyed by the part after ``blocks.{l}.``.
         mlp_out_proj: per-layer path of the MLP down projection (value vectors live in its weight).
         mlp_post_norm: per-layer path of the norm that normalises the MLP's output before it is added
@@ -119,6 +120,9 @@ QWEN2 = Family(
     config_keys=_LLAMA_CONFIG,
 )
 
+# Gemma 3's post-feedforward RMSNorm: its output is what the MLP adds to the residual stream.
+_GEMMA3_MLP_POST_NORM = "post_feedforward_layernorm"
+
 GEMMA3 = Family(
     name="gemma3",
     model_types=("gemma3_text",),
@@ -139,11 +143,11 @@ GEMMA3 = Family(
         # hook_attn_out / hook_mlp_out are what is added (after the post-norms), as in TransformerLens.
         "hook_attn_out": ModuleSite("post_attention_layernorm", "out"),
         "attn.hook_z": ModuleSite("self_attn.o_proj", "in"),
-        "hook_mlp_out": ModuleSite("post_feedforward_layernorm", "out"),
+        "hook_mlp_out": ModuleSite(_GEMMA3_MLP_POST_NORM, "out"),
         "mlp.hook_post": ModuleSite("mlp.down_proj", "in"),
     },
     mlp_out_proj="mlp.down_proj",
-    mlp_post_norm="post_feedforward_layernorm",
+    mlp_post_norm=_GEMMA3_MLP_POST_NORM,
     norm_gain_offset=1.0,
     config_keys=_LLAMA_CONFIG,
 )

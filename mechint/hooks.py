@@ -9,12 +9,22 @@ function receives the site's activation (``[batch, pos, d]``, or ``[batch, pos, 
 
 Helpers build the usual hook functions: :func:`save` (read, optionally at chosen positions / rows),
 :func:`set_value` and :func:`add_value` (write at chosen positions / rows).
+
+Positions and rows, for every helper and intervention: a non-negative position is a column of the
+left-padded batch (so in a batch of texts of different lengths, position 0 is padding for the
+shorter ones, and the same text's tokens sit at other positions than when it runs alone); a
+negative position counts from the end (``-1``: every row's last token, the newest one during
+generation). A write whose positions are all outside a plain forward warns. ``rows`` picks
+inputs: the rows of the forward, or, inside a method that batches its inputs itself
+(:func:`mechint.collect`, patching), the caller's texts or prompt pairs (:func:`input_rows`).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -37,19 +47,68 @@ class HookContext:
 
     Attributes:
         site: the site being read or written.
-        offset: number of tokens already in the KV cache before this call (0 outside generation);
-            column ``j`` of the activation is absolute position ``offset + j``.
+        offset: number of tokens before this call's first column (the KV-cache length during
+            generation, 0 in a plain forward); column ``j`` of the activation is absolute position
+            ``offset + j``.
+        inputs: ``[batch]`` for each row of the activation, which of the caller's inputs it belongs
+            to, when a batched method runs its inputs in another order or several times (
+            :func:`mechint.collect` sorts texts by length; patching runs many copies of each prompt
+            pair); ``None``: row ``i`` is input ``i``.
+        n_inputs: how many inputs the caller has (with ``inputs``), else None.
+        generating: the call is a step of generation with a KV cache (later calls see later positions).
     """
 
     site: Site
     offset: int = 0
+    inputs: Tensor | None = None
+    n_inputs: int | None = None
+    generating: bool = False
+
+    @property
+    def name(self) -> str:
+        """The site's name (TransformerLens hook functions read ``hook.name``)."""
+        return self.site.name
+
+
+@dataclass(frozen=True)
+class _Rows:
+    inputs: Tensor  # [batch] long, CPU
+    n_inputs: int
+    offset: int | None
+
+
+_ROWS: ContextVar[_Rows | None] = ContextVar("mechint_input_rows", default=None)
+
+
+@contextmanager
+def input_rows(inputs: Sequence[int] | Tensor, n_inputs: int, *, offset: int | None = None) -> Iterator[None]:
+    """Tell the hooks of every forward inside the block which caller input each batch row is
+    (``inputs [batch]``, of ``n_inputs``), so that ``rows=`` and per-row values of hook functions
+    and interventions refer to the caller's inputs, not to positions in a reordered batch.
+    ``offset``: the absolute position of the first column, for methods that run the layers on a
+    suffix of the positions themselves."""
+    idx = torch.as_tensor(inputs, dtype=torch.long).reshape(-1).cpu()
+    token = _ROWS.set(_Rows(idx, int(n_inputs), offset))
+    try:
+        yield
+    finally:
+        _ROWS.reset(token)
 
 
 class _State:
-    """Per-``hooked`` state shared by the hooks of one context: the current KV-cache offset."""
+    """Per-``hooked`` state shared by the hooks of one context: the current KV-cache offset and
+    whether the current forward is a generation step."""
 
     def __init__(self) -> None:
         self.offset = 0
+        self.generating = False
+
+    def context(self, site: Site) -> HookContext:
+        rows = _ROWS.get()
+        if rows is None:
+            return HookContext(site, self.offset, generating=self.generating)
+        offset = self.offset if rows.offset is None else rows.offset
+        return HookContext(site, offset, rows.inputs, rows.n_inputs, self.generating)
 
 
 def _first_tensor_arg(args: tuple, kwargs: dict) -> tuple[Tensor, str | int]:
@@ -66,13 +125,16 @@ def _as_site_view(x: Tensor, site: Site) -> Tensor:
 
 
 def _from_site_view(y: Tensor, like: Tensor, site: Site) -> Tensor:
+    if not isinstance(y, Tensor):
+        raise TypeError(
+            f"a hook at {site.name} returned a {type(y).__name__}; return a tensor to replace the "
+            "activation, or None to leave it"
+        )
+    expected = tuple(_as_site_view(like, site).shape)
+    if tuple(y.shape) != expected:
+        raise ValueError(f"a hook at {site.name} returned shape {tuple(y.shape)}, expected {expected}")
     if site.heads is not None:
         y = y.flatten(-2)
-    if y.shape != like.shape:
-        raise ValueError(
-            f"a hook at {site.name} returned shape {tuple(y.shape)}, expected "
-            f"{tuple(_as_site_view(like, site).shape)}"
-        )
     return y.to(like.dtype)
 
 
@@ -81,7 +143,7 @@ def _run_fns(x: Tensor, entries: list[tuple[Site, HookFn, bool]], state: _State)
     replaced = None
     current = x
     for site, fn, stop in entries:
-        out = fn(_as_site_view(current, site), HookContext(site, state.offset))
+        out = fn(_as_site_view(current, site), state.context(site))
         if out is not None:
             current = _from_site_view(out, x, site)
             replaced = current
@@ -151,6 +213,7 @@ def _offset_reader(state: _State):
         if cache is not None and hasattr(cache, "get_seq_length"):
             length = int(cache.get_seq_length())
         state.offset = length
+        state.generating = cache is not None
 
     return hook
 
@@ -201,6 +264,7 @@ def _local_positions(positions: Index, seq_len: int, offset: int) -> Tensor | sl
 
     Non-negative positions are absolute (counted from the start of the padded sequence); negative
     positions count from the end of the current call (``-1``: the newest token, also in generation).
+    A boolean mask over positions selects where it is True.
     """
     if positions is None:
         return slice(None)
@@ -209,7 +273,17 @@ def _local_positions(positions: Index, seq_len: int, offset: int) -> Tensor | sl
             return positions
         idx = torch.arange(offset + seq_len)[positions]
         return _local_positions(idx, seq_len, offset)
-    pos = torch.as_tensor(positions).reshape(-1)
+    pos = torch.as_tensor(positions)
+    if pos.dtype == torch.bool:
+        pos = pos.nonzero().reshape(-1)
+    elif pos.is_floating_point():
+        raise TypeError(f"positions must be integers, got dtype {pos.dtype}")
+    if pos.ndim > 1:
+        raise ValueError(
+            f"positions must be one list shared by every row, got shape {tuple(pos.shape)}; for positions "
+            "that differ by row, use one hook per row with rows="
+        )
+    pos = pos.reshape(-1)
     local = torch.where(pos < 0, pos + seq_len, pos - offset)
     keep = (local >= 0) & (local < seq_len)
     if not bool(keep.any()):
@@ -217,12 +291,55 @@ def _local_positions(positions: Index, seq_len: int, offset: int) -> Tensor | sl
     return local[keep]
 
 
-def _rows(rows: Index, batch: int) -> Tensor | slice:
+def _columns(positions: Index, x: Tensor, ctx: HookContext) -> Tensor | slice | None:
+    """The columns of ``x`` that ``positions`` names; warns when a plain forward has none of them
+    (a write that does nothing is a silent bug; during generation later steps may reach them)."""
+    cols = _local_positions(positions, x.shape[1], ctx.offset)
+    if cols is None and not ctx.generating:
+        warnings.warn(
+            f"positions {positions!r} are outside the {x.shape[1]} positions (from {ctx.offset}) of this "
+            f"forward at {ctx.site.name}: the hook did nothing there",
+            stacklevel=2,
+        )
+    return cols
+
+
+def _select_rows(rows: Index, batch: int, ctx: HookContext) -> tuple[Tensor | slice, Tensor | None] | None:
+    """``(local, which)``: the rows of a ``batch``-row activation that ``rows`` picks, and for each
+    of them its index into per-row values (``None``: the picked rows in order are values 0..k-1);
+    ``None`` when no row of this call is picked.
+
+    ``rows`` counts the caller's inputs: the rows of the forward, or, under :func:`input_rows` (a
+    method that reorders or repeats its inputs), the inputs themselves; per-row values then have one
+    entry per input (``rows=None``) or per picked row (in ``rows``' order).
+    """
+    src = ctx.inputs
     if rows is None:
-        return slice(None)
+        return slice(None), src
+    total = batch if src is None else ctx.n_inputs
     if isinstance(rows, slice):
-        return rows
-    return torch.as_tensor(rows).reshape(-1) % batch
+        want = torch.arange(total)[rows]
+    else:
+        want = torch.as_tensor(rows)
+        if want.dtype == torch.bool:
+            if want.numel() != total:
+                raise ValueError(f"a boolean rows mask needs {total} entries, got {want.numel()}")
+            want = want.nonzero()
+        elif want.is_floating_point():
+            raise TypeError(f"rows must be integers, got dtype {want.dtype}")
+        want = want.reshape(-1).long()
+        bad = want[(want < -total) | (want >= total)]
+        if bad.numel():
+            what = "inputs" if src is not None else "rows in this batch"
+            raise IndexError(f"rows {bad.tolist()} out of range: there are {total} {what}")
+        want = want % total
+    if src is None:
+        return want, None
+    hit = src[:, None] == want[None, :]  # [batch, picked]
+    local = hit.any(1).nonzero().reshape(-1)
+    if local.numel() == 0:
+        return None
+    return local, hit[local].float().argmax(1)
 
 
 def _index(x: Tensor, rows, cols):
@@ -251,9 +368,10 @@ def save(
 
     def fn(x: Tensor, ctx: HookContext) -> None:
         cols = _local_positions(positions, x.shape[1], ctx.offset)
-        if cols is None:
+        picked = _select_rows(rows, x.shape[0], ctx)
+        if cols is None or picked is None:
             return None
-        value = x[_index(x, _rows(rows, x.shape[0]), cols)]
+        value = x[_index(x, picked[0], cols)]
         value = transform(value) if transform is not None else value
         value = value.detach()
         value = value.to("cpu") if to_cpu else value.clone()
@@ -269,12 +387,13 @@ def save(
 
 def _writer(value: Tensor | Callable, positions: Index, rows: Index, mode: str) -> HookFn:
     def fn(x: Tensor, ctx: HookContext) -> Tensor | None:
-        cols = _local_positions(positions, x.shape[1], ctx.offset)
-        if cols is None:
+        cols = _columns(positions, x, ctx)
+        picked = _select_rows(rows, x.shape[0], ctx)
+        if cols is None or picked is None:
             return None
-        idx = _index(x, _rows(rows, x.shape[0]), cols)
+        idx = _index(x, picked[0], cols)
         v = value(x[idx], ctx) if callable(value) else value
-        v = torch.as_tensor(v, device=x.device, dtype=x.dtype)
+        v = _per_row(torch.as_tensor(v, device=x.device, dtype=x.dtype), picked[1], x.ndim)
         out = x.clone()
         target = out[idx]
         try:
@@ -292,6 +411,14 @@ def _writer(value: Tensor | Callable, positions: Index, rows: Index, mode: str) 
         return out
 
     return fn
+
+
+def _per_row(v: Tensor, which: Tensor | None, ndim: int) -> Tensor:
+    """A value with one entry per row (``[rows, ...]`` of the activation's rank) restricted to the
+    picked rows' entries; other values as they are."""
+    if which is None or v.ndim != ndim or v.shape[0] == 1:
+        return v
+    return v[which.to(v.device)]
 
 
 def set_value(value: Tensor | Callable, *, positions: Index = None, rows: Index = None) -> HookFn:

@@ -29,7 +29,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from .hooks import HookContext, HookFn, Index, _index, _local_positions, _rows
+from .hooks import HookContext, HookFn, Index, _columns, _index, _per_row, _select_rows
 from .model import Model
 from .sites import Site
 
@@ -69,7 +69,7 @@ def _resolve_sites(model: Model, sites: str | Iterable[str], layers: int | Itera
         raise ValueError("no sites given")
     if layers is None:
         return model.sites(names)
-    chosen = _layer_list(model, layers)
+    chosen = model.layer_list(layers)
     out: list[Site] = []
     for name in names:
         key = name.removeprefix("blocks.*.")
@@ -83,18 +83,6 @@ def _resolve_sites(model: Model, sites: str | Iterable[str], layers: int | Itera
         out += [model.site(f"blocks.{l}.{key}") for l in chosen]  # unknown keys: nearest names
     seen: set[str] = set()
     return [s for s in out if not (s.name in seen or seen.add(s.name))]
-
-
-def _layer_list(model: Model, layers: int | Iterable[int]) -> list[int]:
-    items = [layers] if isinstance(layers, int) else [int(l) for l in layers]
-    if not items:
-        raise ValueError("layers= is empty; give at least one layer, or None for every layer")
-    out = []
-    for l in items:
-        if not -model.n_layers <= l < model.n_layers:
-            raise ValueError(f"layer {l} is out of range: the model has layers 0..{model.n_layers - 1}")
-        out.append(l % model.n_layers)
-    return out
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -113,35 +101,59 @@ class _OnDevice:
         key = (device, dtype)
         got = self._copies.get(key)
         if got is None:
-            got = self._copies[key] = self.value.to(dtype).to(device)  # cast on the CPU (MPS has no float64)
+            # a normal tensor even when first asked for inside torch.inference_mode() (patching runs
+            # there): an inference tensor could not be saved for backward by a later gradient run
+            with torch.inference_mode(False):
+                got = self._copies[key] = self.value.to(dtype).to(device)  # cast on the CPU (MPS has no float64)
         return got
 
 
 def _cell_writer(
-    update: Callable[[Tensor, HookContext], Tensor], positions: Index, rows: Index
+    update: Callable[[Tensor, HookContext, Tensor | None], Tensor], positions: Index, rows: Index
 ) -> HookFn:
-    """A hook function that replaces the cells at ``rows`` x ``positions`` by ``update(cells, ctx)``.
+    """A hook function that replaces the cells at ``rows`` x ``positions`` by ``update(cells, ctx, which)``.
 
     ``update`` receives the selected cells as ``[rows, pos, width]`` in the compute dtype (heads are
-    concatenated for ``attn.hook_z``) and returns new cells of the same shape, without changing its
-    input in place. Everything else is left bit for bit as it was.
+    concatenated for ``attn.hook_z``) and, for per-row values, ``which``: each selected row's index
+    into them (``None``: the selected rows in order; see :func:`mechint.hooks._select_rows`). It
+    returns new cells of the same shape, without changing its input in place. Everything else is
+    left bit for bit as it was.
     """
 
     def fn(x: Tensor, ctx: HookContext) -> Tensor | None:
-        cols = _local_positions(positions, x.shape[1], ctx.offset)
-        if cols is None:
+        cols = _columns(positions, x, ctx)
+        picked = _select_rows(rows, x.shape[0], ctx)
+        if cols is None or picked is None:
             return None
+        local, which = picked
         flat = x.flatten(-2) if ctx.site.heads is not None else x
         cdtype = _compute_dtype(flat.dtype)
         if positions is None and rows is None:
-            out = update(flat.to(cdtype), ctx).to(flat.dtype)
+            out = update(flat.to(cdtype), ctx, which).to(flat.dtype)
         else:
-            idx = _index(flat, _rows(rows, flat.shape[0]), cols)
+            idx = _index(flat, local, cols)
             out = flat.clone()
-            out[idx] = update(flat[idx].to(cdtype), ctx).to(flat.dtype)
+            out[idx] = update(flat[idx].to(cdtype), ctx, which).to(flat.dtype)
         return out.unflatten(-1, ctx.site.heads) if ctx.site.heads is not None else out
 
     return fn
+
+
+def _n_values(rows: Index, batch: int, ctx: HookContext) -> int:
+    """How many per-row values a hook needs: one per picked row (``rows``), else one per row of the
+    forward, or per input under a batched method (:func:`mechint.hooks.input_rows`)."""
+    if rows is None:
+        return batch if ctx.inputs is None else ctx.n_inputs
+    total = batch if ctx.inputs is None else ctx.n_inputs
+    if isinstance(rows, slice):
+        return len(range(total)[rows])
+    r = torch.as_tensor(rows)
+    return int(r.sum()) if r.dtype == torch.bool else r.numel()
+
+
+def _check_finite(t: Tensor, what: str) -> None:
+    if t.is_floating_point() and not torch.isfinite(t).all():
+        raise ValueError(f"{what} has non-finite entries (nan or inf)")
 
 
 def _check_width(site: Site, got: int, width: int, what: str) -> None:
@@ -239,6 +251,7 @@ class AddDirection(_Directional, Intervention):
         a = torch.as_tensor(alpha).detach()
         if a.ndim > 1:
             raise ValueError(f"alpha must be a number or one value per row [rows], got shape {tuple(a.shape)}")
+        _check_finite(a, "alpha")
         self.alpha = a.to(device="cpu", dtype=torch.float64)
         self._alpha = _OnDevice(self.alpha)
         self.sites, self.layers, self.positions, self.rows = sites, layers, positions, rows
@@ -249,16 +262,17 @@ class AddDirection(_Directional, Intervention):
             self._check_site(model, site)
         return [(site, _cell_writer(self._add, self.positions, self.rows)) for site in chosen]
 
-    def _add(self, cells: Tensor, ctx: HookContext) -> Tensor:
+    def _add(self, cells: Tensor, ctx: HookContext, which: Tensor | None) -> Tensor:
         u = self._unit_at(ctx.site, cells)
         a = self._alpha.on(cells.device, cells.dtype)
         if a.ndim == 1:
-            if a.numel() != cells.shape[0]:
+            want = _n_values(self.rows, cells.shape[0], ctx)
+            if a.numel() != want:
                 raise ValueError(
-                    f"alpha has {a.numel()} values but {cells.shape[0]} rows are steered at {ctx.site.name} "
-                    "(one alpha per chosen row)"
+                    f"alpha has {a.numel()} values but {want} rows are steered at {ctx.site.name} "
+                    "(one alpha per chosen row, or per input of a batched method such as collect)"
                 )
-            a = a[:, None, None]
+            a = _per_row(a, which, 1)[:, None, None]
         return cells + a * u
 
     def __repr__(self) -> str:
@@ -298,6 +312,7 @@ class AblateDirection(_Directional, Intervention):
         v = torch.as_tensor(value).detach()
         if v.ndim > 1:
             raise ValueError(f"value must be a number or one per layer [n_layers], got shape {tuple(v.shape)}")
+        _check_finite(v, "value")
         self.value = v.to(device="cpu", dtype=torch.float64)
         self._value = _OnDevice(self.value)
         self.sites, self.layers, self.positions, self.rows = sites, layers, positions, rows
@@ -315,7 +330,7 @@ class AblateDirection(_Directional, Intervention):
                     raise ValueError(f"a per-layer value cannot act at the model-level site {site.name}")
         return [(site, _cell_writer(self._ablate, self.positions, self.rows)) for site in chosen]
 
-    def _ablate(self, cells: Tensor, ctx: HookContext) -> Tensor:
+    def _ablate(self, cells: Tensor, ctx: HookContext, which: Tensor | None) -> Tensor:
         u = self._unit_at(ctx.site, cells)
         proj = cells @ u  # [rows, pos]
         v = self._value.on(cells.device, cells.dtype)
@@ -362,12 +377,14 @@ class EditNeurons(Intervention):
             raise TypeError(f"neurons must be integer indices, got dtype {idx.dtype}")
         self.layer, self.neurons, self.mode = int(layer), idx.long().cpu(), mode
         v = torch.as_tensor(value).detach()
+        _check_finite(v, "value")
         self.value = v.to(device="cpu", dtype=torch.float64)
         self._value = _OnDevice(self.value)
         self.positions, self.rows = positions, rows
+        self._siblings: list[EditNeurons] = []  # edits made together (neuron_edits): checked for repeats
 
     def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
-        (layer,) = _layer_list(model, [self.layer])
+        (layer,) = model.layer_list(self.layer)
         site = model.site(f"blocks.{layer}.mlp.hook_post")
         d_mlp = _site_width(model, site)
         bad = self.neurons[(self.neurons < -d_mlp) | (self.neurons >= d_mlp)]
@@ -379,6 +396,14 @@ class EditNeurons(Intervention):
         neurons = self.neurons % d_mlp
         if neurons.unique().numel() != neurons.numel():
             raise ValueError(f"repeated neuron indices {self.neurons.tolist()}: give each neuron once")
+        for other in self._siblings:
+            if other is not self and model.layer_list(other.layer) == [layer]:
+                twice = sorted(set(neurons.tolist()) & set((other.neurons % d_mlp).tolist()))
+                if twice:
+                    raise ValueError(
+                        f"neurons {twice} of layer {layer} are given twice (as layer {self.layer} and as layer "
+                        f"{other.layer}): give each neuron once"
+                    )
         try:
             torch.broadcast_shapes(self.value.shape, (1, 1, neurons.numel()))
         except RuntimeError:
@@ -388,10 +413,10 @@ class EditNeurons(Intervention):
             ) from None
         on_device = _OnDevice(neurons)
 
-        def edit(cells: Tensor, ctx: HookContext) -> Tensor:
+        def edit(cells: Tensor, ctx: HookContext, which: Tensor | None) -> Tensor:
             _check_width(ctx.site, cells.shape[-1], d_mlp, "the activation")
             n = on_device.on(cells.device, torch.long)
-            v = self._value.on(cells.device, cells.dtype)
+            v = _per_row(self._value.on(cells.device, cells.dtype), which, cells.ndim)
             out = cells.clone()
             old = cells[..., n]
             try:

@@ -16,7 +16,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-from .families import Family, family_for_config
+from .families import Family, UnsupportedArchitectureError, family_for_config
 from .hooks import HookFn, StopForward, hooked
 from .sites import Site, expand_sites, resolve_site, site_names
 
@@ -38,12 +38,39 @@ def _dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
     return value
 
 
+def index_list(value, bound: int, what: str, *, negative: bool = True) -> list[int]:
+    """``value`` (an int, a numpy or 0-d tensor integer, or an iterable of them) as a list of indices
+    in ``0..bound-1``; with ``negative``, ``-1`` counts from the end. Raises on an empty list, a
+    non-integer or an index out of range, naming ``what`` ("layer", "head", ...)."""
+    import operator
+
+    try:
+        items = [operator.index(value)]
+    except TypeError:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+            raise TypeError(f"{what}s must be integers or a list of them, got {value!r}") from None
+        try:
+            items = [operator.index(v) for v in value]
+        except TypeError:
+            raise TypeError(f"{what}s must be integers, got {list(value)!r}") from None
+    if not items:
+        raise ValueError(f"no {what}s given (an empty list)")
+    low = -bound if negative else 0
+    bad = [i for i in items if not low <= i < bound]
+    if bad:
+        raise ValueError(f"{what} {bad[0]} is out of range: there are {what}s 0..{bound - 1}"
+                         + (" (negative ones count from the end)" if negative else ""))
+    return [i % bound for i in items]
+
+
 class Model:
     """A causal LM with TransformerLens-named sites.
 
     Attributes:
         hf: the wrapped Hugging Face model (``...ForCausalLM``), in ``eval()`` mode.
-        tokenizer: its tokenizer; padding is done on the left.
+        tokenizer: its tokenizer, the object passed in (not a copy): it is switched to left padding,
+            and given the EOS token as its pad token if it has none. Pass a copy if other code of
+            yours needs it as it was (e.g. right padding for training).
         family: the architecture table that maps sites to modules.
         name: where the model came from (embedded name, folder, hub id).
         n_layers, d_model, d_mlp, n_heads, d_head, d_vocab: shapes.
@@ -57,6 +84,17 @@ class Model:
         self.name = name or getattr(hf_model.config, "_name_or_path", None) or type(hf_model).__name__
         config = _text_config(hf_model.config)
         self.family: Family = family_for_config(config)
+        for what in ("base", "layers", "lm_head"):
+            path = getattr(self.family, what)
+            try:
+                hf_model.get_submodule(path)
+            except AttributeError:
+                raise UnsupportedArchitectureError(
+                    f"{type(hf_model).__name__} has config model_type={config.model_type!r} (the {self.family.name} "
+                    f"family) but no module at {path!r}, where that family keeps its {what.replace('_', ' ')}. "
+                    "Wrap the text-only causal LM (e.g. Gemma3ForCausalLM rather than a multimodal "
+                    "...ForConditionalGeneration), or add a Family table for this layout in mechint/families.py."
+                ) from None
         keys = self.family.config_keys
         self.n_layers: int = int(getattr(config, keys["n_layers"]))
         self.d_model: int = int(getattr(config, keys["d_model"]))
@@ -82,6 +120,13 @@ class Model:
         if isinstance(proj, nn.Linear):
             return proj.in_features
         return int(proj.weight.shape[0])  # GPT-2 Conv1D stores [in, out]
+
+    def layer_list(self, layers: int | Iterable[int] | None) -> list[int]:
+        """Layer indices in ``0..n_layers-1`` (``None``: every layer; negative counts from the end);
+        raises on an empty list or a layer out of range."""
+        if layers is None:
+            return list(range(self.n_layers))
+        return index_list(layers, self.n_layers, "layer")
 
     @property
     def device(self) -> torch.device:
@@ -138,6 +183,8 @@ class Model:
     ) -> Iterator["Model"]:
         """Context manager that runs ``hooks`` (``(site, fn)`` pairs) on every forward inside it,
         including each step of :meth:`generate`. Hooks are removed on exit, also on error."""
+        if isinstance(hooks, tuple) and len(hooks) == 2 and isinstance(hooks[0], (str, Site)) and callable(hooks[1]):
+            raise TypeError("hooks takes a list of (site, fn) pairs; wrap a single pair in a list: [(site, fn)]")
         pairs = [(self.site(s), fn) for s, fn in hooks]
         stop = self.site(stop_after) if stop_after is not None else None
         self._active_hooks += len(pairs)
@@ -197,6 +244,11 @@ class Model:
         return [self.tokenizer.decode([int(i)]) for i in ids]
 
     def _inputs(self, inputs, attention_mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        """``(input_ids, attention_mask)`` from texts, token ids or an encoding. Token ids without a
+        mask: leading pad tokens (the left padding of :meth:`to_tokens`) are masked, as
+        TransformerLens does, unless the pad token is also the BOS token."""
+        if isinstance(inputs, (list, tuple)) and len(inputs) == 0:
+            raise ValueError("no inputs given (an empty list)")
         if isinstance(inputs, (str, list, tuple)) and (isinstance(inputs, str) or isinstance(inputs[0], str)):
             enc = self.tokenize(inputs)
             return enc["input_ids"], enc["attention_mask"]
@@ -207,7 +259,15 @@ class Model:
         ids = torch.as_tensor(ids, device=self.device)
         if ids.ndim == 1:
             ids = ids[None]
-        mask = torch.ones_like(ids) if mask is None else torch.as_tensor(mask, device=self.device)
+        if ids.numel() == 0:
+            raise ValueError(f"no tokens given (input_ids of shape {tuple(ids.shape)})")
+        if mask is None:
+            pad, bos = self.tokenizer.pad_token_id, self.tokenizer.bos_token_id
+            if pad is not None and pad != bos and ids.ndim == 2:
+                mask = ((ids != pad).long().cumsum(-1) > 0).long()
+            else:
+                mask = torch.ones_like(ids)
+        mask = torch.as_tensor(mask, device=self.device)
         if mask.shape != ids.shape:
             raise ValueError(f"attention_mask shape {tuple(mask.shape)} != input_ids shape {tuple(ids.shape)}")
         return ids, mask
@@ -295,7 +355,19 @@ class Model:
         if not self.is_chat:
             raise ValueError(f"{self.name} has no chat template: it is not a chat model")
         turns = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
-        return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=add_generation_prompt)
+        text = self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=add_generation_prompt)
+        # Templates that write the BOS token would get a second one when the text is tokenized
+        # (mechint tokenizes with the tokenizer's special tokens).
+        bos = self.tokenizer.bos_token
+        if bos and text.startswith(bos) and self._adds_bos():
+            text = text[len(bos):]
+        return text
+
+    def _adds_bos(self) -> bool:
+        """Whether tokenizing a text puts the BOS token in front of it."""
+        bos = self.tokenizer.bos_token_id
+        ids = self.tokenizer("a")["input_ids"]
+        return bos is not None and len(ids) > 0 and ids[0] == bos
 
     @property
     def W_U(self) -> Float[Tensor, "d_model vocab"]:

@@ -38,7 +38,8 @@ from jaxtyping import Float
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .activations import RunningMoments
+from .activations import RunningMoments, _check_token_ids, _texts
+from .hooks import input_rows
 from .interventions import EditNeurons, Intervention, intervene, intervention_hooks
 from .model import Model
 
@@ -182,10 +183,8 @@ def value_vectors(model: Model) -> ValueVectors:
 
 
 def _layer(model: Model, layer: int) -> int:
-    layer = int(layer)
-    if not -model.n_layers <= layer < model.n_layers:
-        raise ValueError(f"layer {layer} is out of range: the model has layers 0..{model.n_layers - 1}")
-    return layer % model.n_layers
+    (index,) = model.layer_list(layer)
+    return index
 
 
 def _norm_gain(model: Model, module: nn.Module) -> tuple[Tensor | None, bool]:
@@ -215,12 +214,19 @@ def _as_directions(model: Model, direction: Tensor, layers: list[int]) -> Tensor
     if d.shape[-1] != model.d_model:
         raise ValueError(f"the direction has width {d.shape[-1]}, the model's d_model is {model.d_model}")
     if d.ndim == 1:
-        return d.expand(len(layers), -1)
-    if d.ndim == 2 and d.shape[0] == model.n_layers:
-        return d[layers]
-    raise ValueError(
-        f"direction must be [d_model] or one per layer [n_layers={model.n_layers}, d_model], got {tuple(d.shape)}"
-    )
+        out = d.expand(len(layers), -1)
+    elif d.ndim == 2 and d.shape[0] == model.n_layers:
+        out = d[layers]
+    else:
+        raise ValueError(
+            f"direction must be [d_model] or one per layer [n_layers={model.n_layers}, d_model], got {tuple(d.shape)}"
+        )
+    if not torch.isfinite(out).all():
+        raise ValueError("the direction has non-finite entries (nan or inf)")
+    zero = (out.norm(dim=-1) == 0).nonzero().reshape(-1)
+    if zero.numel():
+        raise ValueError(f"the direction is zero at layer(s) {[layers[i] for i in zero.tolist()]}: cosines are undefined")
+    return out
 
 
 @torch.no_grad()
@@ -246,7 +252,7 @@ def neuron_cosines(
     Returns:
         ``[len(layers), d_mlp]`` float32 on the CPU.
     """
-    chosen = list(range(model.n_layers)) if layers is None else [_layer(model, l) for l in layers]
+    chosen = model.layer_list(layers)
     dirs = _as_directions(model, direction, chosen)
     vv = value_vectors(model)
     out = torch.empty(len(chosen), model.d_mlp)
@@ -289,7 +295,7 @@ def top_neurons(
         raise ValueError(f"sign must be 'positive', 'negative' or 'abs', got {sign!r}")
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    chosen = list(range(model.n_layers)) if layers is None else [_layer(model, l) for l in layers]
+    chosen = model.layer_list(layers)
     cos = neuron_cosines(model, direction, layers=chosen, through_post_norm=through_post_norm)
     key = {"positive": cos, "negative": -cos, "abs": cos.abs()}[sign]
     if per_layer:
@@ -692,10 +698,9 @@ def _token_batches(
     for a text that is nothing but special tokens, on all its real tokens."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    texts = list(getattr(texts, "texts", texts))
-    if not texts:
-        raise ValueError("no texts given")
+    texts = _texts(texts)
     ids = model.tokenizer(texts, truncation=max_length is not None, max_length=max_length)["input_ids"]
+    _check_token_ids(model, ids)
     order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))
     special = _special_ids(model)
     starts = range(0, len(order), batch_size)
@@ -757,7 +762,7 @@ def neuron_activation_stats(
             read the edited activations.
     """
     chosen = _as_neurons(model, neurons)
-    texts = list(getattr(texts, "texts", texts))
+    texts = _texts(texts)
     keys = list(groups) if groups is not None else ["all"] * len(texts)
     if len(keys) != len(texts):
         raise ValueError(f"{len(keys)} group labels for {len(texts)} texts")
@@ -799,10 +804,10 @@ def neuron_activation_stats(
             state["prompt"] = torch.zeros(*enc["input_ids"].shape, k, device=model.device)
             state["steps"], state["seen"] = {}, set()
             if max_new_tokens:
-                with model.hooks(pairs):
+                with model.hooks(pairs), input_rows(idx, len(texts)):
                     out = model.generate(enc, max_new_tokens=max_new_tokens, return_tokens=True)
             else:
-                with model.hooks(pairs, stop_after=last_site):
+                with model.hooks(pairs, stop_after=last_site), input_rows(idx, len(texts)):
                     model.forward(enc, logits=False)
             mask = content.to(state["prompt"].device)
             for r, i in enumerate(idx):
@@ -850,6 +855,8 @@ def neuron_edits(
     for layer, js in by_layer.items():
         val = v if v.ndim == 0 else v[js]
         out.append(EditNeurons(layer, [items[j][1] for j in js], mode=mode, value=val, positions=positions, rows=rows))
+    for edit in out:  # a layer written two ways (2 and -1) is only known to be the same with a model
+        edit._siblings = out
     return out
 
 
@@ -920,7 +927,7 @@ def edit_effect(
     Pass ``interventions`` instead of (or besides) ``neurons`` for any other edit; ``before`` reuses
     scores of the plain model already at hand (e.g. from stored activations).
     """
-    texts = list(getattr(texts, "texts", texts))
+    texts = _texts(texts)
     keys = list(groups) if groups is not None else ["all"] * len(texts)
     if len(keys) != len(texts):
         raise ValueError(f"{len(keys)} group labels for {len(texts)} texts")

@@ -222,7 +222,15 @@ def collect_prefixes(
             fractions, dtype, max_length) and reuses it; a path caches it there; ``None`` keeps it
             in memory only.
     """
-    from .activations import Batch, _fingerprint, _texts, iter_batches, model_fingerprint
+    from .activations import (
+        Batch,
+        _check_token_ids,
+        _fingerprint,
+        _refuse_hooks_with_shared_store,
+        _texts,
+        iter_batches,
+        model_fingerprint,
+    )
 
     texts = _texts(texts)
     fr = _check_fractions(fractions)
@@ -232,6 +240,8 @@ def collect_prefixes(
     if not chosen:
         raise ValueError("no sites given")
     names = [s.name for s in chosen]
+    if store is True:
+        _refuse_hooks_with_shared_store(model, "collect_prefixes")
     path = None
     if store is not None and store is not False:
         key = {
@@ -253,19 +263,24 @@ def collect_prefixes(
                 return cached
 
     ids = model.tokenizer(texts, truncation=max_length is not None, max_length=max_length)["input_ids"]
+    _check_token_ids(model, ids)  # a text without tokens has no prefix to read
     special = set(getattr(model.tokenizer, "all_special_ids", []) or [])
     n_tok = torch.tensor([len(t) for t in ids])
     lead = torch.tensor([_leading(t, special) for t in ids])
     lengths = token_prefix_lengths(n_tok, fr, lead)  # [F, n]
     out: dict[str, Tensor | None] = {name: None for name in names}
 
+    ends: dict = {}  # the current batch's prefix-end positions, shared by every site it hooks
+
     def at_prefix_ends(x: Tensor, batch: Batch) -> Tensor:
         """``[b, F, ...]``: each row's activation at the last token of each prefix (left padding)."""
-        mask = batch.attention_mask
-        pad = mask.shape[1] - mask.sum(1)  # [b]
-        pos = pad.unsqueeze(-1) + lengths[:, batch.indices].T.to(pad.device) - 1  # [b, F]
-        rows = torch.arange(x.shape[0], device=x.device).unsqueeze(-1)
-        return x[rows, pos.to(x.device)]
+        if ends.get("batch") is not batch:
+            mask = batch.attention_mask
+            pad = mask.shape[1] - mask.sum(1)  # [b]
+            pos = pad.unsqueeze(-1) + lengths[:, batch.indices].T.to(pad.device) - 1  # [b, F]
+            rows = torch.arange(pos.shape[0], device=pos.device).unsqueeze(-1)
+            ends.update(batch=batch, rows=rows, pos=pos)
+        return x[ends["rows"].to(x.device), ends["pos"].to(x.device)]
 
     batches = iter_batches(
         model, texts, names, pool=at_prefix_ends, batch_size=batch_size, out_dtype=dtype, token_ids=ids,

@@ -123,7 +123,9 @@ def resolve_site(
             raise _unknown(name, site_names(family, n_layers))
         layer, key = None, name
         module = get_submodule(hf_model, spec.path)
-        order = (n_layers + 1, 0) if name.startswith("ln_final") else (0, 0)
+        # Model-level sites before the blocks run in the order the family lists them (GPT-2: wte,
+        # then wpe), so a forward stopped after the last requested one has run every earlier one.
+        order = (n_layers + 1, 0) if name.startswith("ln_final") else (0, list(family.top_sites).index(name))
     heads = (n_heads, d_head) if key == "attn.hook_z" else None
     return Site(name, layer, key, module, spec.where, spec.inplace, heads, order)
 

@@ -1,6 +1,6 @@
 """Tiny random models of every supported family, and a byte-level tokenizer, built offline.
 
-Used by the test suite and the benchmarks (``random_model`` builds realistic shapes, e.g.
+Used by the test suite and the benchmarks (``benchmarks/_common.random_llama`` builds realistic shapes, e.g.
 Llama-3.2-1B's, with random weights: no download is ever needed).
 """
 

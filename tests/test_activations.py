@@ -115,6 +115,75 @@ def test_collect_empty_text_is_bos_only(llama: Model):
     assert_close(acts.row("blocks.1.hook_resid_post", 0), cache["blocks.1.hook_resid_post"][0], **TOL)
 
 
+def _no_bos_model(family: str = "gpt2") -> Model:
+    """A tiny model whose tokenizer adds no BOS token (as GPT-2's and Qwen2's): an empty text has no
+    token at all."""
+    from tokenizers import processors
+
+    m = tiny_model(family, seed=0)
+    m.tokenizer.backend_tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+    assert m.tokenizer("")["input_ids"] == [] and len(m.tokenizer("ab")["input_ids"]) == 2
+    return m
+
+
+@pytest.mark.parametrize("pool", ["last", "mean", "all"])
+def test_texts_without_tokens_are_refused(pool: str, tmp_path):
+    """A text that tokenizes to nothing has no activation: pool="last" would read a pad position and
+    "mean" give zeros, and texts that are all empty failed with a reshape error. Refused by index."""
+    m = _no_bos_model()
+    site = "blocks.1.hook_resid_post"
+    with pytest.raises(ValueError, match=r"texts 1, 3 have no tokens"):
+        collect(m, ["ab", "", "cd", ""], site, pool=pool, progress=False)
+    with pytest.raises(ValueError, match=r"text 0 has no tokens"):
+        collect(m, [""], site, pool=pool, progress=False)
+    with pytest.raises(ValueError, match=r"no tokens"):
+        collect_stats(m, ["", "xy"], site, pool=pool, progress=False)
+    # through a store, filled shard by shard: the index is the text's in the whole list
+    texts = TEXTS[:5] + [""] + TEXTS[5:]
+    with pytest.raises(ValueError, match=r"text 5 has no tokens"):
+        collect(m, texts, site, pool=pool, store=tmp_path / "s", shard_size=4, progress=False)
+    # texts with tokens are unaffected
+    acts = collect(m, ["ab", "cde"], site, pool=pool, progress=False)
+    expected, _ = _by_hand(m, ["ab", "cde"], site, pool)
+    for i, row in enumerate(expected[site]):
+        assert_close(acts.row(site, i), row, **TOL)
+
+
+def test_text_longer_than_learned_positions_is_refused():
+    """GPT-2's learned position table has n_positions rows (256 here): a longer text raised an
+    IndexError deep in the embedding. Refused up front, suggesting max_length=, which then works."""
+    gpt2 = tiny_model("gpt2", seed=0)
+    long_text = "a" * 300  # 301 tokens with the BOS
+    site = "blocks.0.hook_resid_post"
+    too_long = r"texts 1, 2 have more tokens \(up to 401\) than the 256 positions.*max_length=256"
+    with pytest.raises(ValueError, match=too_long):
+        collect(gpt2, ["ok", long_text, "b" * 400], site, progress=False)
+    with pytest.raises(ValueError, match="max_length=256"):
+        collect_stats(gpt2, [long_text], site, progress=False)
+    cut = collect(gpt2, ["ok", long_text], site, max_length=256, progress=False)
+    exact = collect(gpt2, [long_text[:255]], site, progress=False)  # 256 tokens: the whole table, allowed
+    assert_close(cut[site][1], exact[site][0], **TOL)
+    # rotary and ALiBi positions have no hard limit: a text past max_position_embeddings runs
+    for family in ("llama", "bloom"):
+        m = tiny_model(family, seed=0)
+        assert collect(m, [long_text], site, progress=False)[site].shape == (1, m.d_model)
+
+
+def test_gpt2_embedding_sites_in_any_order():
+    """hook_embed (wte) and hook_pos_embed (wpe) had the same order, so the forward could stop after
+    wte, before wpe ran: KeyError 'hook_pos_embed' depending on the order of the arguments."""
+    gpt2 = tiny_model("gpt2", seed=0)
+    names = ["hook_embed", "hook_pos_embed"]
+    order = [gpt2.site(n).order for n in [*names, "blocks.0.hook_resid_pre", "ln_final.hook_normalized"]]
+    assert order == sorted(order) and len(set(order)) == len(order)
+    _, cache = gpt2.run_with_cache(TEXTS[:1], names, logits=False)
+    for sites in (names, names[::-1], ["hook_pos_embed"], ["hook_embed"]):
+        acts = collect(gpt2, TEXTS, sites, pool="all", batch_size=3, progress=False)
+        assert list(acts) == sites
+        for n in sites:
+            assert_close(acts.row(n, 0), cache[n][0], **TOL)
+
+
 # ---------------------------------------------------------------------------------------------
 # Order, batching, shorthand, shapes, dtype
 # ---------------------------------------------------------------------------------------------

@@ -131,3 +131,13 @@ def test_study_correlations_with_exact_permutation_p_values():
     assert c["spearman"] == pytest.approx(1.0) and c["pearson"] == pytest.approx(0.9827, abs=1e-4)
     assert c["spearman_p"] == pytest.approx(2 / 24, abs=1e-4)  # the ordering and its reverse, of 24
     assert _correlations([1.0, 2.0], [2.0, 1.0])["pearson"] is None
+
+
+def test_sentence_embeddings_reject_layers_out_of_range_and_take_one_string():
+    model = tiny_model("llama")
+    with pytest.raises(ValueError, match="layer 5 is out of range"):
+        sentence_embeddings(model, ["ab", "cd"], layers=[5])
+    assert sentence_embeddings(model, "hello").shape == (model.n_layers, 1, model.d_model)
+    torch.testing.assert_close(
+        sentence_embeddings(model, ["ab", "cd"], layers=[-1]), sentence_embeddings(model, ["ab", "cd"], layers=[2])
+    )

@@ -123,3 +123,40 @@ def test_probe_direction_recovers_planted_direction_with_sign():
     assert cosine(found, direction) > 0.8
     per_layer = direction_by("probe", torch.stack([acts, acts]), labels)
     assert per_layer.shape == (2, 32) and torch.allclose(per_layer[0], per_layer[1], atol=1e-5)
+
+
+def test_auroc_is_nan_where_scores_are_nan():
+    scores = torch.tensor([[0.1, 0.2, float("nan"), 0.9], [0.1, 0.2, 0.3, 0.9]])
+    got = auroc(scores, torch.tensor([0, 0, 1, 1]))
+    assert torch.isnan(got[0]) and got[1] == 1.0
+
+
+def test_direction_method_mean_passes_its_options_on():
+    from mechint.directions import direction_by
+
+    acts = torch.randn(3, 40, 8)
+    labels = torch.arange(40) % 2
+    raw = direction_by("mean", acts, labels, normalize=False)
+    torch.testing.assert_close(raw, diff_in_means(acts, labels, normalize=False))
+    assert not torch.allclose(raw.norm(dim=-1), torch.ones(3))
+
+
+def test_transfer_auroc_checks_shapes_and_takes_one_site():
+    g = torch.Generator().manual_seed(0)
+    n, d = 40, 8
+    acts = torch.randn(3, n, d, generator=g)
+    labels = torch.arange(n) % 2
+    langs = ["en"] * 20 + ["zh"] * 20
+    acts[:, labels.bool(), 0] += 3.0
+    dirs = per_language_directions(acts, labels, langs)
+    auc, _, _ = transfer_auroc(dirs, acts, labels, langs)
+    one, _, _ = transfer_auroc({k: v[1] for k, v in dirs.items()}, acts[1], labels, langs)  # one site, [d]
+    torch.testing.assert_close(one, auc[1])
+    with pytest.raises(ValueError, match=r"has shape \(8,\).*need directions of shape \(3, 8\)"):
+        transfer_auroc({"en": dirs["en"][0]}, acts, labels, langs)
+    with pytest.raises(ValueError, match="39 languages and 40 labels for 40 rows"):
+        transfer_auroc(dirs, acts, labels, langs[:-1])
+    with pytest.raises(ValueError, match="40 languages and 30 labels"):
+        transfer_auroc(dirs, acts, labels[:30], langs)
+    with pytest.raises(ValueError, match="target language 'zh' has examples of only one class"):
+        transfer_auroc(dirs, acts, torch.cat([labels[:20], torch.ones(20, dtype=torch.long)]), langs)

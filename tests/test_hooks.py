@@ -412,3 +412,100 @@ def test_generate_returns_text(make_model):
     model = make_model("llama")
     out = model.generate(TEXTS[:2], max_new_tokens=3)
     assert isinstance(out, list) and len(out) == 2 and all(isinstance(t, str) for t in out)
+
+
+# ------------------------------------------------------------------ rows, positions, bad returns
+
+
+def test_rows_out_of_range_raise_instead_of_wrapping():
+    from mechint.testing import tiny_model
+
+    model = tiny_model("llama")
+    v = torch.ones(model.d_model)
+    with pytest.raises(IndexError, match=r"rows \[5\] out of range: there are 2 rows"):
+        with model.hooks([("blocks.0.hook_resid_post", add_value(v, rows=[5]))]):
+            model(["hello world", "hi"])
+    with pytest.raises(IndexError, match="out of range"):
+        with model.hooks([("blocks.0.hook_resid_post", save({}, rows=[-3]))]):
+            model(["hello world", "hi"])
+    # in range, negative and boolean rows pick the same row
+    base = model(["hello world", "hi"])
+    for rows in ([-1], torch.tensor([False, True])):
+        with model.hooks([("blocks.0.hook_resid_post", add_value(v, rows=rows))]):
+            got = model(["hello world", "hi"])
+        assert torch.equal(got[0], base[0]) and not torch.equal(got[1], base[1])
+
+
+def test_positions_checks_and_the_warning_for_a_write_that_does_nothing():
+    from mechint.testing import tiny_model
+
+    model = tiny_model("llama")
+    v = torch.ones(model.d_model)
+    site = "blocks.0.hook_resid_post"
+    with pytest.raises(ValueError, match="one list shared by every row"):
+        with model.hooks([(site, add_value(v, positions=[[1], [2]]))]):
+            model(["hello", "hi"])
+    with pytest.warns(UserWarning, match=r"positions \[100\] are outside the 6 positions"):
+        with model.hooks([(site, add_value(v, positions=[100]))]):
+            out = model(["hello"])
+    assert torch.equal(out, model(["hello"]))
+    # a boolean mask over positions selects where it is True
+    mask = torch.tensor([False, False, True, False, False, True])
+    with model.hooks([(site, add_value(v, positions=mask))]):
+        a = model(["hello"])
+    with model.hooks([(site, add_value(v, positions=[2, 5]))]):
+        b = model(["hello"])
+    assert torch.equal(a, b)
+    # generation: later steps reach positions past the prompt, so no warning there
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with model.hooks([(site, add_value(v, positions=[7]))]):
+            model.generate(["hello"], max_new_tokens=3)
+
+
+def test_hook_return_errors_name_the_site_view_shape():
+    from mechint.testing import tiny_model
+
+    model = tiny_model("llama")
+    site = "blocks.0.attn.hook_z"
+    with pytest.raises(ValueError, match=r"returned shape \(1, 6, 64\), expected \(1, 6, 4, 16\)"):
+        with model.hooks([(site, lambda x, ctx: x.flatten(-2))]):
+            model(["hello"])
+    with pytest.raises(TypeError, match="returned a tuple"):
+        with model.hooks([(site, lambda x, ctx: (x,))]):
+            model(["hello"])
+    with pytest.raises(TypeError, match="list of"):
+        model.hooks((site, lambda x, ctx: None)).__enter__()
+    names = []
+    with model.hooks([("blocks.1.hook_resid_pre", lambda x, hook: names.append(hook.name))]):  # TransformerLens style
+        model(["hello"])
+    assert names == ["blocks.1.hook_resid_pre"]
+
+
+def test_input_rows_map_rows_and_per_row_values_to_the_callers_inputs():
+    """Under ``input_rows`` (a method that reorders its inputs, as collect does), ``rows=`` and
+    per-row values refer to the inputs, whatever batch row they land in."""
+    from mechint.hooks import input_rows
+    from mechint.testing import tiny_model
+
+    model = tiny_model("llama")
+    site = "blocks.0.hook_resid_post"
+    texts = ["aaaa", "bb", "cccccc"]
+    base = model.run_with_cache(texts, site)[1][site]
+    value = torch.arange(3.0)[:, None, None] * torch.ones(1, 1, model.d_model)  # one per input
+    order = [2, 0, 1]  # the batch holds inputs 2, 0, 1 in this order
+    enc = model.tokenize([texts[i] for i in order])
+    store = {}
+    with model.hooks([(site, add_value(value)), (site, save(store))]), input_rows(order, 3):
+        model.forward(enc, logits=False)
+    assert torch.allclose(store[site] - base[order], value[order].expand_as(store[site]))
+    # rows= names inputs: input 0 sits in batch row 1
+    with model.hooks([(site, add_value(torch.ones(model.d_model), rows=[0])), (site, save(store))]), input_rows(order, 3):
+        model.forward(enc, logits=False)
+    changed = (store[site] - base[order]).abs().amax(dim=(1, 2)) > 0
+    assert changed.tolist() == [False, True, False]
+    with pytest.raises(IndexError, match="there are 3 inputs"):
+        with model.hooks([(site, add_value(torch.ones(model.d_model), rows=[3]))]), input_rows(order, 3):
+            model.forward(enc, logits=False)

@@ -21,7 +21,7 @@ from mechint.interventions import (
     intervention_hooks,
 )
 from mechint.sites import UnknownSiteError
-from mechint.testing import FAMILY_NAMES
+from mechint.testing import FAMILY_NAMES, tiny_model
 
 N_NEW = 6
 
@@ -489,3 +489,50 @@ def test_errors_name_what_is_wrong_and_leave_no_hooks(make_model):
         with intervene(model, AddDirection(u, torch.ones(3), layers=0)):
             model(tokens)
     assert _hook_count(model.hf) == 0 and torch.equal(model(tokens), clean)
+
+
+def test_rows_and_per_row_alpha_around_collect_mean_text_indices():
+    """collect sorts texts by length into batches; rows= and a per-row alpha still name texts."""
+    import numpy as np
+
+    import mechint
+
+    model = tiny_model("llama")
+    texts = ["hi", "a much longer text here", "mid length"]
+    site = "blocks.0.hook_resid_post"
+    d = torch.zeros(model.d_model)
+    d[0] = 1.0
+    base = mechint.collect(model, texts, site, batch_size=2, progress=False)[site]
+
+    def added(*args, **kwargs) -> list[float]:
+        with intervene(model, AddDirection(d, *args, layers=[0], **kwargs)):
+            got = mechint.collect(model, texts, site, batch_size=2, progress=False)[site]
+        return [round(v, 4) for v in (got - base)[:, 0].tolist()]
+
+    assert added(torch.tensor([100.0, 0.0, 5.0])) == [100.0, 0.0, 5.0]
+    assert added(100.0, rows=[0]) == [100.0, 0.0, 0.0]
+    assert added(torch.tensor([7.0, 100.0]), rows=[2, 0]) == [100.0, 0.0, 7.0]
+    with pytest.raises(ValueError, match="alpha has 2 values but 3 rows"):
+        added(torch.tensor([1.0, 2.0]))
+    # layers= takes numpy and 0-d tensor integers (e.g. an argmax)
+    assert [s.name for s, _ in AddDirection(d, layers=np.int64(1)).hooks(model)] == ["blocks.1.hook_resid_post"]
+    assert [s.name for s, _ in AddDirection(d, layers=torch.tensor(2)).hooks(model)] == ["blocks.2.hook_resid_post"]
+
+
+def test_non_finite_alpha_or_value_and_neurons_given_twice_are_rejected():
+    from mechint import neuron_edits
+
+    model = tiny_model("llama")
+    u = torch.ones(model.d_model)
+    with pytest.raises(ValueError, match="alpha has non-finite"):
+        AddDirection(u, float("nan"))
+    with pytest.raises(ValueError, match="value has non-finite"):
+        AblateDirection(u, value=float("inf"))
+    with pytest.raises(ValueError, match="value has non-finite"):
+        EditNeurons(0, [1], value=float("nan"))
+    # layer 2 and layer -1 are the same layer of a 3-layer model
+    with pytest.raises(ValueError, match=r"neurons \[5\] of layer 2 are given twice"):
+        with intervene(model, *neuron_edits([(2, 5), (-1, 5)], mode="add", value=1.0)):
+            pass
+    with intervene(model, *neuron_edits([(2, 5), (-1, 6)], mode="add", value=1.0)):
+        model(["hi"])

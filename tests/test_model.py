@@ -103,3 +103,43 @@ def test_inputs_accept_ids_and_check_mask_shape():
     with pytest.raises(ValueError, match="attention_mask shape"):
         model(ids, attention_mask=torch.ones(1, ids.shape[1] + 1, dtype=torch.long))
     assert model.to_str_tokens("ab")[1:] == ["a", "b"]
+
+
+def test_left_padded_token_ids_without_a_mask_mask_their_padding():
+    """``to_tokens`` left-pads; feeding its ids back without a mask must not read the pads as text."""
+    model = tiny_model("llama")
+    texts = ["hi", "hello there, how are you?"]
+    ids = model.to_tokens(texts)
+    assert ids[0, 0] == model.tokenizer.pad_token_id
+    site = "blocks.1.hook_resid_post"
+    _, from_ids = model.run_with_cache(ids, site)
+    _, from_texts = model.run_with_cache(texts, site)
+    torch.testing.assert_close(from_ids[site][:, -1], from_texts[site][:, -1])
+    with pytest.raises(ValueError, match="no inputs given"):
+        model([])
+    with pytest.raises(ValueError, match="no inputs given"):
+        model.generate([])
+
+
+def test_format_chat_drops_a_bos_the_tokenizer_adds_again():
+    model = tiny_model("llama")
+    model.tokenizer.chat_template = "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+    text = model.format_chat("hi", add_generation_prompt=False)
+    assert text == "<|user|>hi"
+    ids = model.to_tokens(text)[0].tolist()
+    assert ids.count(model.tokenizer.bos_token_id) == 1 and ids[0] == model.tokenizer.bos_token_id
+
+
+def test_a_model_whose_modules_are_not_where_its_family_keeps_them_is_rejected():
+    from mechint import UnsupportedArchitectureError
+
+    hf = tiny_model("gemma3").hf
+
+    class Wrapper(torch.nn.Module):  # a multimodal-style layout: the text model one level down
+        def __init__(self):
+            super().__init__()
+            self.config = hf.config
+            self.language_model = hf
+
+    with pytest.raises(UnsupportedArchitectureError, match="no module at 'model'"):
+        mechint.Model(Wrapper(), tiny_model("gemma3").tokenizer)

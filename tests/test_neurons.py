@@ -499,3 +499,18 @@ def test_gemma_through_norms_projection_predicts_the_logit_change(gemma):
     through = corr(vocab_projection(gemma, v, through_norms=True), true)
     raw = corr(vocab_projection(gemma, v), true)
     assert through > 0.8 and through > raw + 0.2, (through, raw)
+
+
+def test_zero_or_non_finite_directions_and_single_texts():
+    from mechint.neurons import neuron_activation_stats
+
+    model = tiny_model("llama")
+    bad = torch.randn(model.d_model)
+    bad[5] = float("nan")
+    with pytest.raises(ValueError, match="non-finite"):
+        top_neurons(model, bad, k=3)
+    with pytest.raises(ValueError, match="zero at layer"):
+        neuron_cosines(model, torch.zeros(model.d_model))
+    # one string is one text, not a list of characters
+    one = neuron_activation_stats(model, "hello", [(1, 3)], groups=["en"], progress=False)
+    assert one.prompt["en"].count == neuron_activation_stats(model, ["hello"], [(1, 3)], progress=False).prompt["all"].count

@@ -8,6 +8,7 @@ import torch
 
 import mechint
 from mechint.prefixes import collect_prefixes, sentence_prefix, split_sentences, token_prefix_lengths
+from mechint.testing import tiny_model
 
 CASES = [
     # (text, sentences)
@@ -93,3 +94,33 @@ def test_prefix_activations_equal_running_each_prefix_alone(make_model, device, 
     assert again.stack(sites[:2]).shape == (3, 2, 4, model.d_model)
     collect_prefixes(model, texts, sites[:1], [0.5], store=True, progress=False)
     assert len(list((tmp_path / "prefixes").glob("*.safetensors"))) == 2  # another key
+
+
+def test_prefixes_shared_store_refuses_active_hooks(tmp_path, monkeypatch):
+    """Like collect: the shared prefix store is not keyed by the hooks active around the call."""
+    monkeypatch.setenv("MECHINT_CACHE", str(tmp_path))
+    model = tiny_model("llama", seed=5)
+    texts, site = ["ab cd", "efg"], "blocks.1.hook_resid_post"
+    plain = collect_prefixes(model, texts, site, [0.5, 1.0], store=True, progress=False)
+    push = mechint.add_value(torch.ones(model.d_model))
+    with model.hooks([("blocks.0.hook_resid_post", push)]):
+        with pytest.raises(ValueError, match="collect_prefixes.*hook"):
+            collect_prefixes(model, texts, site, [0.5, 1.0], store=True, progress=False)
+        steered = collect_prefixes(model, texts, site, [0.5, 1.0], progress=False)
+    assert not torch.allclose(steered[site], plain[site])
+
+
+def test_prefixes_of_texts_without_tokens_are_refused():
+    """With a tokenizer that adds no BOS, an empty text has no token and so no prefix."""
+    from tokenizers import processors
+
+    model = tiny_model("gpt2", seed=0)
+    model.tokenizer.backend_tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+    site = "blocks.0.hook_resid_post"
+    with pytest.raises(ValueError, match=r"text 1 has no tokens"):
+        collect_prefixes(model, ["ab", "", "cd"], site, [0.5, 1.0], progress=False)
+    with pytest.raises(ValueError, match=r"texts 0, 1 have no tokens"):
+        collect_prefixes(model, ["", ""], site, [1.0], progress=False)
+    got = collect_prefixes(model, ["ab", "cde"], site, [1.0], progress=False)
+    last = mechint.collect(model, ["ab", "cde"], site, pool="last", progress=False)
+    torch.testing.assert_close(got[site][0], last[site], rtol=1e-5, atol=1e-5)

@@ -505,3 +505,84 @@ def test_shared_store_refuses_active_hooks(tmp_path, monkeypatch):
         steered = mechint.collect(model, ["ab", "cde"], "blocks.1.hook_resid_post", progress=False)
     assert model.active_hooks == 0
     assert not torch.allclose(steered["blocks.1.hook_resid_post"], plain["blocks.1.hook_resid_post"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The model fingerprint covers every weight; stores refuse another model, pool or dtype
+# ---------------------------------------------------------------------------------------------
+
+
+def test_model_fingerprint_sees_any_weight_changed_in_place():
+    """A fine-tune that touches weights the old sampled fingerprint never read (beyond the first 4096
+    values, or tensors it skipped) must change the key, or store=True returns stale activations."""
+    from mechint.activations import model_fingerprint
+
+    m = tiny_model("llama", seed=7)
+    base = model_fingerprint(m)
+    assert model_fingerprint(m) == base  # memoised, unchanged
+    assert model_fingerprint(tiny_model("llama", seed=7)) == base  # deterministic: same weights, same key
+    seen = {base}
+    for name, p in m.hf.named_parameters():
+        with torch.no_grad():
+            p.view(-1)[-1] += 1e-3  # the last value: far past any sample of the first values
+        now = model_fingerprint(m)
+        assert now not in seen, f"changing {name} in place did not change the fingerprint"
+        seen.add(now)
+    # swapping two values of one tensor (their sum unchanged) changes it too
+    w = m.hf.model.layers[1].mlp.down_proj.weight
+    with torch.no_grad():
+        w[0, 5], w[3, 9] = w[3, 9].clone(), w[0, 5].clone()
+    assert model_fingerprint(m) not in seen
+    # a replaced tensor (a new data pointer) is seen as well
+    before = model_fingerprint(m)
+    m.hf.model.norm.weight = torch.nn.Parameter(m.hf.model.norm.weight.detach() * 2)
+    assert model_fingerprint(m) != before
+
+
+def test_store_true_recomputes_after_a_weight_changes_in_place(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("MECHINT_CACHE", str(tmp_path))
+    m = tiny_model("llama", seed=8)
+    site = "blocks.2.hook_resid_post"
+    first = collect(m, TEXTS, site, store=True, progress=False)
+    with torch.no_grad():
+        m.hf.model.layers[2].mlp.down_proj.weight[:, -1] += 1.0  # a late column of a late layer
+    fresh = collect(m, TEXTS, site, progress=False)
+    assert not torch.allclose(fresh[site], first[site])
+    again = collect(m, TEXTS, site, store=True, progress=False)
+    assert_close(again[site], fresh[site], **TOL)
+    assert len(_stores(tmp_path)) == 2
+
+
+def test_store_object_with_different_meta_raises(model: Model, tmp_path: Path):
+    """An ActivationStore passed as store= is checked like a path: another pool, dtype, site list,
+    max_length or model is refused instead of answered with the stored rows."""
+    path = tmp_path / "s"
+    collect(model, TEXTS, SITES, pool="last", store=path, progress=False)
+    st = ActivationStore(path)
+    with pytest.raises(ValueError, match=r"differs in: pool"):
+        collect(model, TEXTS, SITES, pool="mean", store=st, progress=False)
+    with pytest.raises(ValueError, match=r"differs in: dtype"):
+        collect(model, TEXTS, SITES, dtype=torch.float64, store=st, progress=False)
+    with pytest.raises(ValueError, match=r"differs in: sites"):
+        collect(model, TEXTS, SITES[:1], store=st, progress=False)
+    with pytest.raises(ValueError, match=r"differs in: max_length"):
+        collect(model, TEXTS, SITES, max_length=4, store=st, progress=False)
+    with pytest.raises(ValueError, match=r"differs in: model"):
+        collect(tiny_model("llama", seed=3), TEXTS, SITES, store=st, progress=False)
+    # the same collection through the object: the stored rows
+    _assert_same(collect(model, TEXTS, SITES, store=st, progress=False), st.load(), dict(atol=0, rtol=0))
+
+
+def test_resume_with_another_model_raises(model: Model, tmp_path: Path):
+    """Filling the rest of an interrupted store with another model would mix two models' rows."""
+    from mechint.activations import _open_store
+
+    path = tmp_path / "s"
+    st = _open_store(path, model, TEXTS, SITES, "last", torch.float32, None)
+    _fill_and_interrupt(st, model, TEXTS, shard_size=3, after=1)
+    other = tiny_model("llama", seed=4)
+    with pytest.raises(ValueError, match="another model"):
+        ActivationStore(path).fill(other, TEXTS, progress=False)
+    assert [(s["start"], s["stop"]) for s in _manifest(path)["shards"]] == [(0, 3)]  # nothing added
+    ActivationStore(path).fill(model, TEXTS, shard_size=3, progress=False)  # the right model resumes
+    _assert_same(ActivationStore(path).load(), collect(model, TEXTS, SITES, progress=False))
