@@ -16,6 +16,7 @@ engine passes with every row, so one batch can mix cells and pairs in any order.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
@@ -54,6 +55,9 @@ class Metric:
         tokens: for logit metrics that look at a few vocabulary entries only (``logit_diff``): those
             token ids; ``read`` then holds the logits of these tokens, in this order, and the
             unembedding computes nothing else. ``None``: the whole vocabulary.
+        n_pairs: for metrics with per-pair data (one answer set or direction per prompt pair): how
+            many pairs that data is for; patching checks it against its number of pairs once,
+            before the sweep. ``None``: the metric's data is shared by every pair.
     """
 
     fn: MetricFn
@@ -62,10 +66,11 @@ class Metric:
     name: str = "metric"
     bind: Callable[[Tensor], MetricFn] | None = None
     tokens: tuple[int, ...] | None = None
+    n_pairs: int | None = None
 
     def __post_init__(self) -> None:
         if self.positions is not None:
-            pos = tuple(int(p) for p in ([self.positions] if isinstance(self.positions, int) else self.positions))
+            pos = _positions(self.positions)
             if not pos:
                 raise ValueError("a metric must read at least one position (positions=None reads all)")
             object.__setattr__(self, "positions", pos)
@@ -73,6 +78,19 @@ class Metric:
             if self.site is not None:
                 raise ValueError("tokens= selects logits; a metric at a site reads the whole activation")
             object.__setattr__(self, "tokens", tuple(int(t) for t in self.tokens))
+        if self.n_pairs is not None:
+            object.__setattr__(self, "n_pairs", operator.index(self.n_pairs))
+            if self.n_pairs < 1:
+                raise ValueError(f"n_pairs must be >= 1, got {self.n_pairs}")
+
+    def check_pairs(self, n: int) -> None:
+        """Raise unless the metric's per-pair data fits ``n`` prompt pairs (one set for all, or one
+        per pair)."""
+        if self.n_pairs is not None and self.n_pairs not in (1, n):
+            raise ValueError(
+                f"metric {self.name!r} has per-pair data (answer tokens or directions) for {self.n_pairs} "
+                f"pairs, but there are {n} prompt pair(s): give one set per pair, or one set shared by all"
+            )
 
     def select(self, x: Tensor) -> Tensor:
         """What this metric reads from a full ``[batch, pos, width]`` tensor: its positions (and its
@@ -98,7 +116,11 @@ class Metric:
         the clean run's tensor for metrics relative to it. Returns ``[batch]``."""
         if x.ndim != 3:
             raise ValueError(f"a metric takes [batch, pos, width], got shape {tuple(x.shape)}")
-        pair = torch.arange(x.shape[0], device=x.device) if pair is None else pair
+        if pair is None:
+            self.check_pairs(x.shape[0])
+            pair = torch.arange(x.shape[0], device=x.device)
+        elif self.n_pairs not in (None, 1) and pair.numel() and not 0 <= int(pair.min()) <= int(pair.max()) < self.n_pairs:
+            raise ValueError(f"metric {self.name!r} has per-pair data for {self.n_pairs} pairs; pair indices must be in 0..{self.n_pairs - 1}")
         fn = self.resolve(None if clean is None else self.select(clean))
         return fn(self.select(x).float(), pair)
 
@@ -123,26 +145,52 @@ def as_metric(metric: Metric | Callable) -> Metric:
 # ------------------------------------------------------------------------------------- helpers
 
 
+def _token_id(t) -> int | None:
+    """``t`` as a token id if it is one integer (Python, numpy or a 0-d tensor), else None."""
+    if isinstance(t, (bool, float)) or (isinstance(t, Tensor) and t.ndim > 0):
+        return None
+    try:
+        return operator.index(t)
+    except TypeError:
+        return None
+
+
 def _token_sets(tokens, what: str) -> tuple[Tensor, Tensor]:
     """``(ids [P, k], mask [P, k])`` from an id, a set of ids (shared by all pairs, P=1), or one set
-    per pair (a list of lists, possibly ragged, or a ``[pairs, k]`` tensor)."""
+    per pair (a list of lists, possibly ragged, or a ``[pairs, k]`` tensor or array). A set counts
+    each id once."""
+    if not isinstance(tokens, Tensor) and hasattr(tokens, "__array__"):
+        tokens = torch.as_tensor(tokens)
     if isinstance(tokens, Tensor):
+        if tokens.is_floating_point() or tokens.dtype == torch.bool:
+            raise TypeError(f"{what}: token ids must be integers, got dtype {tokens.dtype}")
         t = tokens.detach().long().cpu()
-        if t.ndim == 0:
-            t = t.reshape(1, 1)
-        elif t.ndim == 1:
-            t = t.reshape(1, -1)
-        elif t.ndim != 2:
+        if t.ndim > 2:
             raise ValueError(f"{what}: expected ids as [k] or [pairs, k], got shape {tuple(t.shape)}")
-        return t, torch.ones_like(t, dtype=torch.bool)
-    if isinstance(tokens, int):
-        return torch.tensor([[tokens]]), torch.ones(1, 1, dtype=torch.bool)
+        if t.numel() == 0:
+            raise ValueError(f"{what}: no token ids given")
+        tokens = t.tolist()
+    one = _token_id(tokens)
+    if one is not None:
+        return torch.tensor([[one]]), torch.ones(1, 1, dtype=torch.bool)
+    if isinstance(tokens, (str, bytes)) or not hasattr(tokens, "__iter__"):
+        raise TypeError(f"{what}: token ids must be integers or lists of them, got {tokens!r}")
     rows = list(tokens)
     if not rows:
         raise ValueError(f"{what}: no token ids given")
-    if all(isinstance(r, int) for r in rows):
-        return torch.tensor([rows]), torch.ones(1, len(rows), dtype=torch.bool)
-    rows = [[r] if isinstance(r, int) else list(r) for r in rows]
+
+    def ids_of(r) -> list[int]:
+        one = _token_id(r)
+        items = [one] if one is not None else list(r)
+        ids = [_token_id(i) for i in items]
+        if any(i is None for i in ids):
+            raise TypeError(f"{what}: token ids must be integers, got {items!r}")
+        return list(dict.fromkeys(ids))
+
+    if all(_token_id(r) is not None for r in rows):
+        rows = [ids_of(rows)]
+    else:
+        rows = [ids_of(r) for r in rows]
     if any(not r for r in rows):
         raise ValueError(f"{what}: pair {next(i for i, r in enumerate(rows) if not r)} has an empty token set")
     width = max(len(r) for r in rows)
@@ -161,7 +209,10 @@ class _OnDevice:
     def on(self, device: torch.device) -> tuple[Tensor, ...]:
         got = self._by_device.get(device)
         if got is None:
-            got = tuple(t.to(device) for t in self._cpu)
+            # never inference tensors (a first call inside torch.inference_mode, as activation_patch
+            # makes): a later call under autograd (attribution_patch) could not save them for backward
+            with torch.inference_mode(False):
+                got = tuple(t.to(device) for t in self._cpu)
             self._by_device[device] = got
         return got
 
@@ -179,9 +230,28 @@ def _set_mean(values: Float[Tensor, "n vocab"], ids: Tensor, mask: Tensor) -> Te
 
 
 def _positions(position: int | Sequence[int] | None) -> tuple[int, ...] | None:
+    """Positions as a tuple of ints (a Python, numpy or 0-d tensor integer, or an iterable of them)."""
     if position is None:
         return None
-    return (int(position),) if isinstance(position, int) else tuple(int(p) for p in position)
+    try:
+        return (operator.index(position),)
+    except TypeError:
+        pass
+    if isinstance(position, (str, bytes)):
+        raise TypeError(f"positions must be integers, got {position!r}")
+    try:
+        return tuple(operator.index(p) for p in position)
+    except TypeError:
+        raise TypeError(f"positions must be integers, got {position!r}") from None
+
+
+def _per_pair_count(*tables: Tensor, what: str) -> int | None:
+    """How many pairs per-pair tables ``[P, ...]`` are for (``None``: all shared, P = 1); tables of
+    the same metric with different P > 1 raise."""
+    counts = {int(t.shape[0]) for t in tables} - {1}
+    if len(counts) > 1:
+        raise ValueError(f"{what}: the per-pair sets are for different numbers of pairs: {sorted(counts)}")
+    return counts.pop() if counts else None
 
 
 # ------------------------------------------------------------------------------------- builders
@@ -212,7 +282,8 @@ def logit_diff(correct, incorrect, *, position: int | Sequence[int] = -1, name: 
         )
         return diff.reshape(n, k).mean(-1)
 
-    return Metric(fn, positions=_positions(position), name=name, tokens=tuple(vocab))
+    return Metric(fn, positions=_positions(position), name=name, tokens=tuple(vocab),
+                  n_pairs=_per_pair_count(good, bad, what="logit_diff correct/incorrect"))
 
 
 def answer_prob(answers, *, position: int | Sequence[int] = -1, name: str = "answer probability") -> Metric:
@@ -229,7 +300,7 @@ def answer_prob(answers, *, position: int | Sequence[int] = -1, name: str = "ans
         got = (probs.gather(-1, _rows(a, rep, "answers")) * _rows(m, rep, "answers")).sum(-1)
         return got.reshape(n, k).mean(-1)
 
-    return Metric(fn, positions=_positions(position), name=name)
+    return Metric(fn, positions=_positions(position), name=name, n_pairs=_per_pair_count(ids, what="answer_prob"))
 
 
 def kl_to_clean(*, position: int | Sequence[int] = -1, name: str = "KL to clean") -> Metric:
@@ -275,7 +346,7 @@ def direction_score(
         rows = _rows(vec, pair, "direction")  # [n, d]
         return torch.einsum("nkd,nd->nk", read, rows).mean(-1) + bias
 
-    return Metric(fn, positions=_positions(position), site=site, name=name)
+    return Metric(fn, positions=_positions(position), site=site, name=name, n_pairs=_per_pair_count(w, what="direction_score"))
 
 
 def normalize(value: Tensor, clean: Tensor, corrupted: Tensor) -> Tensor:

@@ -42,8 +42,10 @@ corrupted run), and :func:`attribution_correlation` compares it with exact patch
 from __future__ import annotations
 
 import inspect
+import operator
 import time
-from contextlib import contextmanager
+import warnings
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal, Sequence
 
@@ -51,9 +53,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .hooks import StopForward
+from .hooks import StopForward, input_rows
 from .metrics import Metric, as_metric, normalize
-from .model import Model
+from .model import Model, index_list
 from .sites import Site, get_submodule
 
 __all__ = [
@@ -101,7 +103,9 @@ class PatchResult:
         component: what was patched (``"resid_pre"``, ``"z"``, ...).
         axes: names of the grid axes, e.g. ``("layer", "pos")`` or ``("layer", "head")``.
         labels: per axis, the labels of its entries: layer numbers, ``"token (position)"`` strings for
-            ``pos``, head or neuron numbers.
+            ``pos`` (the token of pair 0's corrupted prompt; the position as swept, or counted from
+            the end, ``-1`` = last, when the prompts differ in length), head or neuron numbers.
+            :meth:`pair` relabels ``pos`` with that pair's tokens.
         positions: the swept positions (indices into the padded prompt), for the ``pos`` axis.
         clean_tokens, corrupted_tokens: each pair's prompts as token strings (unpadded).
         metric: the metric's name.
@@ -145,19 +149,30 @@ class PatchResult:
         return _nanmean(self.normalized() if normalized else self.values)
 
     def pair(self, i: int) -> "PatchResult":
-        """The result of pair ``i`` alone."""
+        """The result of pair ``i`` alone, its ``pos`` labels from that pair's tokens (numbered as in
+        this result: counted from the end when the prompts differ in length, or when the pair's
+        prompt is shorter than the padded width; ``"(-9)"`` alone where it has no token)."""
         if not -self.n_pairs <= i < self.n_pairs:
             raise IndexError(f"pair {i} out of range: {self.n_pairs} pairs")
-        sl = slice(i, i + 1 if i != -1 else None)
+        i = i % self.n_pairs
+        sl = slice(i, i + 1)
+        labels = dict(self.labels)
+        if "pos" in labels:
+            tokens = self.corrupted_tokens[i]
+            from_end = _from_end(self.corrupted_tokens) or len(tokens) != self._width
+            labels["pos"] = _pos_labels(self.positions, tokens, self._width, from_end)
         return PatchResult(
-            self.values[sl], self.clean[sl], self.corrupted[sl], self.component, self.axes, self.labels,
+            self.values[sl], self.clean[sl], self.corrupted[sl], self.component, self.axes, labels,
             self.positions, self.clean_tokens[sl], self.corrupted_tokens[sl], self.metric, self.method,
             dict(self.info),
         )
 
     def to_dataframe(self, *, mean: bool = False):
-        """Long form, one row per (pair, cell): the axis indices, the token string for ``pos``, and
-        ``value``, ``effect``, ``normalized``. ``mean=True``: one row per cell, averaged over pairs."""
+        """Long form, one row per (pair, cell): the axis labels, for ``pos`` the position (index into
+        the padded prompts) and ``token``, the corrupted prompt's token there (``""`` where the
+        pair's prompt has none), and ``value``, ``effect``, ``normalized``. ``mean=True``: one row
+        per cell, averaged over pairs (``pair`` is ``"mean"``); ``token`` is then pair 0's token, the
+        one :attr:`labels` show."""
         import pandas as pd
 
         idx = torch.cartesian_prod(*[torch.arange(n) for n in self.shape]) if len(self.shape) > 1 else (
@@ -179,7 +194,7 @@ class PatchResult:
             col = idx[:, a].tolist()
             if axis == "pos":
                 rows["pos"] = [self.positions[i] for i in col]
-                rows["token"] = [self.labels["pos"][i] for i in col] if pair_of_row is None else [
+                rows["token"] = [_token_at(self.corrupted_tokens[0], self.positions[i], self._width) for i in col] if pair_of_row is None else [
                     _token_at(self.corrupted_tokens[p], self.positions[i], self._width) for p, i in zip(pair_of_row.tolist(), col)
                 ]
             else:
@@ -294,18 +309,30 @@ def _str_tokens(model: Model, ids: list[list[int]]) -> list[list[str]]:
 
 
 def _resolve_positions(positions, width: int, what: str) -> list[int]:
+    """Positions (an int, a numpy or 0-d tensor integer, or an iterable of them; negative counts
+    from the end) as indices into ``width``; raises on none, a non-integer, one out of range or a
+    repeat."""
     if positions is None:
         return list(range(width))
-    if isinstance(positions, int):
-        positions = [positions]
+    try:
+        items = [operator.index(positions)]
+    except TypeError:
+        if isinstance(positions, (str, bytes)) or not hasattr(positions, "__iter__"):
+            raise TypeError(f"{what} positions must be integers or a list of them, got {positions!r}") from None
+        items = list(positions)
+    if not items:
+        raise ValueError(f"no {what} positions given (an empty list); positions=None means all of them")
     out = []
-    for p in positions:
-        p = int(p)
+    for p in items:
+        try:
+            p = operator.index(p)
+        except TypeError:
+            raise TypeError(f"{what} positions must be integers, got {p!r}") from None
         if not -width <= p < width:
             raise ValueError(f"{what} position {p} is out of range for prompts of {width} tokens")
         out.append(p % width)
     if len(set(out)) != len(out):
-        raise ValueError(f"{what} positions repeat: {list(positions)}")
+        raise ValueError(f"{what} positions repeat: {items}")
     return out
 
 
@@ -400,7 +427,9 @@ def _capture_layers(model: Model, layers: Sequence[int], record_kv: bool) -> Ite
     try:
         for l in layers:
             sig = _LayerSignature(mods[l])
-            handles.append(mods[l].register_forward_pre_hook(pre(l, sig), with_kwargs=True))
+            # prepend: the layer's input as the previous layer gave it, before any hook of the
+            # caller's at this layer (a row that joins here runs the layer, and those hooks, once)
+            handles.append(mods[l].register_forward_pre_hook(pre(l, sig), with_kwargs=True, prepend=True))
         yield cap
     finally:
         for h in handles:
@@ -616,10 +645,7 @@ def _plan(model: Model, component: str, width: int, *, layers, positions, heads,
     key = COMPONENTS[component]
     if key not in model.family.block_sites:
         raise ValueError(f"the {model.family.name} family has no {key} site")
-    lay = list(range(model.n_layers)) if layers is None else [int(l) for l in ([layers] if isinstance(layers, int) else layers)]
-    for l in lay:
-        if not 0 <= l < model.n_layers:
-            raise ValueError(f"layer {l} out of range: the model has layers 0..{model.n_layers - 1}")
+    lay = model.layer_list(layers)
     pos = _resolve_positions(positions, width, "patched")
     unit_axis = _UNIT_AXIS.get(component)
     if unit_axis is None:
@@ -632,18 +658,13 @@ def _plan(model: Model, component: str, width: int, *, layers, positions, heads,
         if component == "z":
             if neurons is not None:
                 raise ValueError("neurons= applies to mlp_post; for z choose heads=")
-            units = list(range(model.n_heads)) if heads is None else [int(h) for h in ([heads] if isinstance(heads, int) else heads)]
-            bound, what = model.n_heads, "head"
+            units = list(range(model.n_heads)) if heads is None else index_list(heads, model.n_heads, "head", negative=False)
         else:
             if heads is not None:
                 raise ValueError("heads= applies to z; for mlp_post choose neurons=")
             if neurons is None:
                 raise ValueError("mlp_post patches chosen neurons: pass neurons=[...] (indices into d_mlp)")
-            units = [int(n) for n in ([neurons] if isinstance(neurons, int) else neurons)]
-            bound, what = model.d_mlp, "neuron"
-        for u in units:
-            if not 0 <= u < bound:
-                raise ValueError(f"{what} {u} out of range 0..{bound - 1}")
+            units = index_list(neurons, model.d_mlp, "neuron", negative=False)
         per_pos = bool(per_position)
         axes = ("layer", "pos", unit_axis) if per_pos else ("layer", unit_axis)
     cl, cp, cu = [], [], []
@@ -658,15 +679,26 @@ def _plan(model: Model, component: str, width: int, *, layers, positions, heads,
     return _Plan(component, key, axes, lay, pos, units, per_pos, cl, cp, cu)
 
 
+def _from_end(tokens: list[list[str]]) -> bool:
+    """Whether ``pos`` labels count positions from the end: the prompts differ in length."""
+    return len({len(t) for t in tokens}) != 1
+
+
+def _pos_labels(positions: list[int], tokens: list[str], width: int, from_end: bool) -> list[str]:
+    """``"token (position)"`` for each swept position, with one prompt's tokens; the position as an
+    index into the padded width, or counted from the end (``-1`` = last) with ``from_end``."""
+    out = []
+    for p in positions:
+        tok = _token_at(tokens, p, width)
+        n = p - width if from_end else p
+        out.append(f"{tok} ({n})" if tok else f"({n})")
+    return out
+
+
 def _labels(plan: _Plan, tokens: list[list[str]], width: int) -> dict[str, list]:
     labels: dict[str, list] = {"layer": list(plan.layers)}
     if "pos" in plan.axes:
-        same = len({len(t) for t in tokens}) == 1
-        out = []
-        for p in plan.positions:
-            tok = _token_at(tokens[0], p, width)
-            out.append(f"{tok} ({p})" if same else f"{tok} ({p - width})")
-        labels["pos"] = out
+        labels["pos"] = _pos_labels(plan.positions, tokens[0], width, _from_end(tokens))
     for axis in ("head", "neuron"):
         if axis in plan.axes:
             labels[axis] = list(plan.units)
@@ -702,6 +734,21 @@ def _unchanged_reader(store: dict, key: str, n_pairs: int, plan: "_Plan"):
         store[key] = eq if neurons is not None else eq.all(-1)
 
     return fn
+
+
+def _check_values(values, n: int, metric: Metric) -> Tensor:
+    """The metric of a baseline run must be one value per row, ``[n]``: a scalar (a batch mean, as
+    TransformerLens metrics return) or ``[n, 1]`` would break the sweep later, less clearly."""
+    shape = tuple(values.shape) if isinstance(values, Tensor) else None
+    if shape != (n,):
+        got = f"shape {shape}" if shape is not None else f"a {type(values).__name__}"
+        raise ValueError(
+            f"metric {metric.name!r} returned {got} for {n} prompt(s): a metric must return one value per "
+            f"row, shape [{n}] (rows are scored independently; the engine batches many patched runs). "
+            "A TransformerLens-style metric that averages over the batch (.mean()) must return the "
+            "per-row values instead: remove its .mean()."
+        )
+    return values
 
 
 def _metric_site(model: Model, metric: Metric) -> Site | None:
@@ -773,6 +820,7 @@ def _prepare_sweep(
     prompts, the sweep, the metric's positions, its site and tokens)."""
     metric = as_metric(metric)
     prompts = _prepare(model, clean, corrupted, align)
+    metric.check_pairs(prompts.n)  # per-pair answer sets / directions: one per pair, or one for all
     plan = _plan(model, component, prompts.width, layers=layers, positions=positions, heads=heads, neurons=neurons,
                  per_position=per_position)
     read_cols = _resolve_positions(metric.positions, prompts.width, "metric")
@@ -840,6 +888,11 @@ def activation_patch(
             running (default). ``False`` runs it (same results up to float rounding).
         progress: show a progress bar over chunks (a string sets its label).
 
+    Hooks and interventions active around the sweep (``with intervene(model, ...)``) act in every run
+    as in one plain forward per cell: the clean and corrupted runs and the clean activations are
+    read under them, the patch is written after them at its site, their positions are absolute
+    positions of the prompts, and their ``rows=`` (and per-row values) count prompt pairs.
+
     Returns:
         a :class:`PatchResult` with ``values [pairs, *grid]``, the clean and corrupted metrics, and
         token labels; ``.mean()``, ``.normalized()``, ``.to_dataframe()``.
@@ -871,15 +924,18 @@ def activation_patch(
             hooks += [(comp_sites[l], _unchanged_reader(store, f"same{l}", n_pairs, plan)) for l in live_layers]
         capture = list(range(first, last_layer + 1)) if first is not None else []
         both = {k: torch.cat([prompts.clean[k], prompts.corrupted[k]]) for k in prompts.clean}
-        with _capture_layers(model, capture, record_kv=prefix_reuse) as cap, model.hooks(hooks):
+        # rows= of the caller's hooks and interventions count prompt pairs: both rows of pair i are input i
+        pair_of_row = torch.arange(n_pairs).repeat(2)
+        with _capture_layers(model, capture, record_kv=prefix_reuse) as cap, model.hooks(hooks), \
+                input_rows(pair_of_row, n_pairs):
             model.forward(both, logits=False)
         read = _read_from_run(unembed, m_site, store).float()
         clean_read, corrupted_read = read[:n_pairs], read[n_pairs:]
         clean_site = {l: store[f"clean{l}"] for l in live_layers}
         fn = metric.resolve(clean_read)
         pair_ids = torch.arange(n_pairs, device=device)
-        clean_val = fn(clean_read, pair_ids)
-        corrupted_val = fn(corrupted_read, pair_ids)
+        clean_val = _check_values(fn(clean_read, pair_ids), n_pairs, metric)
+        corrupted_val = _check_values(fn(corrupted_read, pair_ids), n_pairs, metric)
 
         reuse = prefix_reuse and first is not None and all(
             _prefix_reuse_possible(model, _LayerSignature(_layers(model)[l]), cap.kwargs[l]) for l in capture
@@ -898,10 +954,14 @@ def activation_patch(
         engine = _ChunkRunner(model, plan, prompts, cap, clean_site, m_site, read_cols, fn, last_layer, unembed)
         bar = tqdm(chunks, desc=progress if isinstance(progress, str) else "patch", disable=not progress, unit="chunk")
         offset = 0
-        for chunk in bar:
-            size = len(chunk["rows"])
-            values_dev[offset : offset + size] = engine.run(chunk, {k: v[offset : offset + size] for k, v in dev.items()})
-            offset += size
+        with warnings.catch_warnings():
+            # a caller's hook at positions before a chunk's first computed one does nothing in that
+            # chunk (those positions are the corrupted run's, where it did act): not worth a warning
+            warnings.filterwarnings("ignore", message=r"positions .* are outside the", category=UserWarning)
+            for chunk in bar:
+                size = len(chunk["rows"])
+                values_dev[offset : offset + size] = engine.run(chunk, {k: v[offset : offset + size] for k, v in dev.items()})
+                offset += size
 
         values_rows = values_dev.cpu()
         clean_val, corrupted_val = clean_val.float().cpu(), corrupted_val.float().cpu()
@@ -1001,7 +1061,8 @@ def _chunks(rows: dict[str, list[int]], limit: Callable[[int], int]) -> list[dic
             lo, _ = joins.get(l, (j, j))
             joins[l] = (lo, j + 1)
         chunks.append({"rows": ids, "start": min(rows["start"][i] for i in ids), "joins": joins,
-                       "first": layers[0], "count_upto": _cumulative(layers)})
+                       "first": layers[0], "count_upto": _cumulative(layers),
+                       "pairs_cpu": torch.tensor([rows["pair"][i] for i in ids], dtype=torch.long)})
     return chunks
 
 
@@ -1071,9 +1132,13 @@ class _ChunkRunner:
         pos_set = torch.zeros(prompts.width, dtype=torch.bool)
         pos_set[plan.positions] = True
         self.patch_mask = (prompts.valid & pos_set[None]).to(model.device)  # [pairs, width]
-        self.direct = plan.key in ("hook_resid_pre", "hook_resid_post")
+        # The caller's hooks and interventions (active around the sweep) run in every patched forward
+        # as in a plain one: rows= counts prompt pairs and positions are absolute (input_rows), the
+        # patch is written and the metric read after them, at their site, through the hook engine.
+        self.user_hooks = model.active_hooks > 0
+        self.direct = plan.key in ("hook_resid_pre", "hook_resid_post") and not self.user_hooks
         mkey = m_site.key if m_site is not None and m_site.layer is not None else None
-        self.metric_direct = mkey in ("hook_resid_pre", "hook_resid_post")
+        self.metric_direct = mkey in ("hook_resid_pre", "hook_resid_post") and not self.user_hooks
         self.metric_final = m_site is not None and m_site.layer is None and m_site.name == "ln_final.hook_normalized"
         # At the last layer computed, only the positions the metric reads are used: its MLP (most of a
         # layer's cost) runs at those positions only, when nothing else hooks into that MLP (no other
@@ -1111,6 +1176,7 @@ class _ChunkRunner:
         count = chunk["count_upto"]
         first = chunk["first"]
         pairs_all, pos_all, unit_all = dev["pair"], dev["pos"], dev["unit"]
+        pairs_cpu = chunk["pairs_cpu"]  # the same pair indices on the host, for the caller's hooks
         memo: dict = {}
         prefix = _PrefixKV()
         reads: dict[str, Tensor] = {}
@@ -1140,7 +1206,7 @@ class _ChunkRunner:
                     lo, hi = joins[k]
                     pairs = pairs_all[lo:hi]
                     h_new = _take_rows(cap.hidden[k][:, start:], pairs + self.n_pairs, self.batch, self.single).contiguous()
-                    if plan.key == "hook_resid_pre":
+                    if self.direct and plan.key == "hook_resid_pre":
                         h_new = self._write(h_new, torch.arange(hi - lo, device=h_new.device), pairs,
                                             pos_all[lo:hi], unit_all[lo:hi], self.clean_site[k], start)
                     h = h_new if h is None else torch.cat([h, h_new])
@@ -1160,16 +1226,17 @@ class _ChunkRunner:
                         prefix.keys[k] = None
                     kw[sig.cache] = prefix
                 try:
-                    if k == self.last_layer and self.trim_mlp:
-                        with _only_columns(self.last_mlp, cols, h.shape[1]):
+                    with input_rows(pairs_cpu[:n_active], self.n_pairs, offset=start) if self.user_hooks else nullcontext():
+                        if k == self.last_layer and self.trim_mlp:
+                            with _only_columns(self.last_mlp, cols, h.shape[1]):
+                                out = self.layers[k](h, **kw)
+                        else:
                             out = self.layers[k](h, **kw)
-                    else:
-                        out = self.layers[k](h, **kw)
                 except StopForward:
                     stopped = True
                     break
                 h = out[0] if isinstance(out, tuple) else out
-                if plan.key == "hook_resid_post" and k in joins:
+                if self.direct and plan.key == "hook_resid_post" and k in joins:
                     lo, hi = joins[k]
                     local = torch.arange(lo, hi, device=h.device)
                     h = self._write(h, local, pairs_all[lo:hi], pos_all[lo:hi], unit_all[lo:hi], self.clean_site[k], start)
@@ -1179,12 +1246,18 @@ class _ChunkRunner:
                     break
         if "m" in reads:
             read = reads["m"]
-        elif self.metric_final:
-            read = self.final_norm(h[:, cols])
         else:
             if stopped:
                 raise RuntimeError("the patched forward stopped before the metric's site")
-            read = self.unembed(self.final_norm(h[:, cols]))
+            if self.user_hooks:
+                # the final norm is a site (ln_final.hook_normalized): the caller's hooks there see
+                # every computed position, at its absolute position, as in a plain forward
+                with input_rows(pairs_cpu, self.n_pairs, offset=start):
+                    read = self.final_norm(h)[:, cols]
+            else:
+                read = self.final_norm(h[:, cols])
+            if not self.metric_final:
+                read = self.unembed(read)
         return self.fn(read.float(), pairs_all)
 
     def plan_site(self, l: int) -> Site:
@@ -1221,6 +1294,10 @@ def attribution_patch(
 
     ``exact``: a :class:`PatchResult` of the same sweep, or ``True`` to compute it; then
     ``info["correlation"]`` holds :func:`attribution_correlation` of the two.
+
+    Under hooks or interventions active around it, both runs are done under them and the gradient
+    is taken at the activation as they leave it (the linearisation of :func:`activation_patch`
+    under the same interventions).
     """
     t_start = time.perf_counter()
     sweep = _prepare_sweep(model, clean, corrupted, metric, component=component, positions=positions, layers=layers,
@@ -1230,7 +1307,9 @@ def attribution_patch(
     width, n_pairs = sweep.width, sweep.n_pairs
     device = model.device
 
-    with torch.inference_mode():
+    # no_grad, not inference_mode: the caller's interventions may keep tensors made in this run for
+    # the corrupted run, under autograd, where inference tensors cannot be saved for backward
+    with torch.no_grad():
         store: dict = {}
         hooks = _baseline_hooks(model, m_site, read_cols, store)
         hooks += [(sites[l], _reader(store, f"clean{l}", list(range(width)))) for l in plan.layers]
@@ -1240,7 +1319,7 @@ def attribution_patch(
         clean_site = {l: store[f"clean{l}"] for l in plan.layers}
     fn = metric.resolve(clean_read)
     pair_ids = torch.arange(n_pairs, device=device)
-    clean_val = fn(clean_read, pair_ids).detach()
+    clean_val = _check_values(fn(clean_read, pair_ids), n_pairs, metric).detach()
 
     acts: dict[int, Tensor] = {}
 
@@ -1264,7 +1343,7 @@ def attribution_patch(
     hooks += _baseline_hooks(model, m_site, read_cols, store, keep_graph=True)
     with torch.enable_grad(), model.hooks(hooks):
         model.forward(prompts.corrupted, logits=False)
-        corrupted_vals = fn(_read_from_run(unembed, m_site, store).float(), pair_ids)
+        corrupted_vals = _check_values(fn(_read_from_run(unembed, m_site, store).float(), pair_ids), n_pairs, metric)
         wanted = [l for l in plan.layers if acts[l].requires_grad]
         grads = torch.autograd.grad(corrupted_vals.sum(), [acts[l] for l in wanted], allow_unused=True)
     grad = {l: (g if g is not None else torch.zeros_like(acts[l])) for l, g in zip(wanted, grads)}
@@ -1316,27 +1395,63 @@ def attribution_patch(
 
 
 def _ranks(x: Tensor) -> Tensor:
-    r = torch.empty_like(x)
-    r[x.argsort()] = torch.arange(x.numel(), dtype=x.dtype)
-    return r
+    """Ranks 1..n of a 1-D tensor, ties getting the average of their ranks (as
+    ``scipy.stats.rankdata``): float64."""
+    x = x.reshape(-1)
+    _, inverse, counts = torch.unique(x, sorted=True, return_inverse=True, return_counts=True)
+    last = counts.cumsum(0).double()  # the highest rank of each distinct value
+    avg = last - (counts.double() - 1) / 2
+    return avg[inverse]
+
+
+def _spearman(a: Tensor, b: Tensor) -> float:
+    """Spearman's rank correlation with average ranks for ties; NaN when either side is constant
+    (or has fewer than 2 values)."""
+    if a.numel() < 2:
+        return float("nan")
+    return _pearson(_ranks(a), _ranks(b))
 
 
 def _pearson(a: Tensor, b: Tensor) -> float:
-    a, b = a.double() - a.double().mean(), b.double() - b.double().mean()
+    """Pearson's correlation; NaN when either side is constant (or has fewer than 2 values)."""
+    a, b = a.reshape(-1).double(), b.reshape(-1).double()
+    if a.numel() < 2 or bool((a == a[0]).all()) or bool((b == b[0]).all()):
+        return float("nan")  # a constant side: no correlation is defined
+    a, b = a - a.mean(), b - b.mean()
     den = (a.norm() * b.norm()).item()
     return float("nan") if den == 0 else float((a @ b).item() / den)
+
+
+def _check_same_sweep(attribution: PatchResult, exact: PatchResult) -> None:
+    """Raise unless the two results are the same sweep, naming the first difference."""
+    def differ(what: str, a, b) -> None:
+        if a != b:
+            raise ValueError(f"the two results are not the same sweep: they differ in {what} "
+                             f"(attribution {a!r}, exact {b!r})")
+
+    differ("component", attribution.component, exact.component)
+    differ("axes", tuple(attribution.axes), tuple(exact.axes))
+    differ("shape", tuple(attribution.values.shape), tuple(exact.values.shape))
+    for axis in attribution.axes:
+        if axis != "pos":
+            differ(f"{axis}s", list(attribution.labels.get(axis, [])), list(exact.labels.get(axis, [])))
+    differ("positions", list(attribution.positions), list(exact.positions))
+    for i, (a, b) in enumerate(zip(attribution.corrupted_tokens, exact.corrupted_tokens)):
+        differ(f"the corrupted prompt of pair {i}", a, b)
+    for i, (a, b) in enumerate(zip(attribution.clean_tokens, exact.clean_tokens)):
+        differ(f"the clean prompt of pair {i}", a, b)
 
 
 def attribution_correlation(attribution: PatchResult, exact: PatchResult) -> dict:
     """How well attribution patching tracks exact patching on the same sweep.
 
-    Returns ``pearson`` and ``spearman`` of the per-cell effects (``values - corrupted``), over every
-    (pair, cell), and ``pearson_mean`` over the cells of the pair-averaged effects; ``n`` cells.
+    Returns ``pearson`` and ``spearman`` (average ranks for ties, as ``scipy.stats.spearmanr``) of
+    the per-cell effects (``values - corrupted``), over every (pair, cell) both have, and
+    ``pearson_mean`` over the cells of the pair-averaged effects (NaN-aware means); ``n`` cells.
+    A correlation is NaN where either side is constant. The two results must be the same sweep
+    (component, axes, layers, positions, heads or neurons, prompts): a difference raises.
     """
-    if attribution.values.shape != exact.values.shape:
-        raise ValueError(
-            f"the sweeps differ in shape: attribution {tuple(attribution.values.shape)}, exact {tuple(exact.values.shape)}"
-        )
+    _check_same_sweep(attribution, exact)
     a, e = attribution.effect().reshape(-1), exact.effect().reshape(-1)
     ok = torch.isfinite(a) & torch.isfinite(e)
     a, e = a[ok], e[ok]
@@ -1344,7 +1459,7 @@ def attribution_correlation(attribution: PatchResult, exact: PatchResult) -> dic
     okm = torch.isfinite(am) & torch.isfinite(em)
     return {
         "pearson": _pearson(a, e),
-        "spearman": _pearson(_ranks(a), _ranks(e)) if a.numel() > 1 else float("nan"),
+        "spearman": _spearman(a, e),
         "pearson_mean": _pearson(am[okm], em[okm]),
         "n": int(a.numel()),
     }

@@ -18,15 +18,22 @@ from .plots import _base_layout, _heatmap_trace, _to_numpy
 __all__ = ["plot_patching_heatmap", "plot_head_heatmap", "plot_attribution_scatter"]
 
 
-def _grid_of(result, normalized: bool, axes: tuple[str, ...]) -> tuple[np.ndarray, dict, str]:
-    """``(matrix, labels, colorbar title)`` from a PatchResult with these axes."""
+def _grid_of(result, normalized: bool, axes: tuple[str, ...]) -> tuple[np.ndarray, dict, str, str]:
+    """``(matrix, labels, colorbar title, subtitle)`` from a PatchResult with these axes. The colorbar
+    title is short (a long one is clipped along the bar); the subtitle under the figure's title says
+    the metric, the scale and how many pairs are averaged."""
     if tuple(result.axes) != axes:
         raise ValueError(f"this plot needs a result with axes {axes}, got {tuple(result.axes)} (component {result.component!r})")
     values = result.mean(normalized=normalized)
-    title = f"{result.metric}, normalised (0 = corrupted, 1 = clean)" if normalized else result.metric
+    colorbar = "normalised (0 = corr., 1 = clean)" if normalized else result.metric
+    note = f"{result.metric}, normalised: 0 = corrupted run, 1 = clean run" if normalized else result.metric
     if result.n_pairs > 1:
-        title += f", mean of {result.n_pairs} pairs"
-    return _to_numpy(values, name="values", ndim=2), result.labels, title
+        note += f"; mean of {result.n_pairs} pairs"
+    return _to_numpy(values, name="values", ndim=2), result.labels, colorbar, note
+
+
+def _with_note(title: str, note: str | None) -> str:
+    return f"{title}<br><sup>{note}</sup>" if note else title
 
 
 def _heatmap(matrix, x_labels, y_labels, *, title, colorbar_title, xaxis_title, yaxis_title, zmid, show_values):
@@ -71,9 +78,10 @@ def plot_patching_heatmap(
         show_values: write each cell's value in it.
     """
     if hasattr(result, "axes"):
-        matrix, labels, cb = _grid_of(result, normalized, ("layer", "pos"))
+        matrix, labels, cb, note = _grid_of(result, normalized, ("layer", "pos"))
         x, y = labels["pos"], labels["layer"]
     else:
+        note = None
         matrix = _to_numpy(result, name="values", ndim=2)
         x = list(tokens) if tokens is not None else [str(i) for i in range(matrix.shape[1])]
         y = list(layers) if layers is not None else list(range(matrix.shape[0]))
@@ -82,7 +90,7 @@ def plot_patching_heatmap(
             raise ValueError(f"labels ({len(y)} layers, {len(x)} tokens) do not fit values of shape {matrix.shape}")
         if len(set(map(str, x))) != len(x):
             raise ValueError("token labels must be unique (add the position to each, e.g. 'the (3)')")
-    return _heatmap(matrix, [str(v) for v in x], y, title=title, colorbar_title=colorbar_title or cb,
+    return _heatmap(matrix, [str(v) for v in x], y, title=_with_note(title, note), colorbar_title=colorbar_title or cb,
                     xaxis_title="position (token)", yaxis_title="layer", zmid=zmid, show_values=show_values)
 
 
@@ -103,16 +111,17 @@ def plot_head_heatmap(
     ``[n_layers, n_heads]``.
     """
     if hasattr(result, "axes"):
-        matrix, labels, cb = _grid_of(result, normalized, ("layer", "head"))
+        matrix, labels, cb, note = _grid_of(result, normalized, ("layer", "head"))
         x, y = labels["head"], labels["layer"]
     else:
+        note = None
         matrix = _to_numpy(result, name="values", ndim=2)
         x = list(heads) if heads is not None else list(range(matrix.shape[1]))
         y = list(layers) if layers is not None else list(range(matrix.shape[0]))
         cb = "value"
         if len(x) != matrix.shape[1] or len(y) != matrix.shape[0]:
             raise ValueError(f"labels ({len(y)} layers, {len(x)} heads) do not fit values of shape {matrix.shape}")
-    return _heatmap(matrix, [str(v) for v in x], y, title=title, colorbar_title=colorbar_title or cb,
+    return _heatmap(matrix, [str(v) for v in x], y, title=_with_note(title, note), colorbar_title=colorbar_title or cb,
                     xaxis_title="head", yaxis_title="layer", zmid=zmid, show_values=show_values)
 
 
@@ -128,14 +137,17 @@ def plot_attribution_scatter(
     mean), with the diagonal and the Pearson correlation in the legend.
 
     ``exact``/``attribution``: two :class:`~mechint.patching.PatchResult` of the same sweep, or two
-    arrays of the same shape (effects or values).
+    arrays of the same shape (effects or values). For results each point is the mean over the pairs
+    that have the cell of the normalised effect (``normalized``) or of the effect ``values -
+    corrupted`` (as :func:`~mechint.patching.attribution_correlation` averages).
     """
     if hasattr(exact, "axes") and hasattr(attribution, "axes"):
-        if tuple(exact.values.shape) != tuple(attribution.values.shape):
-            raise ValueError("the two results are not the same sweep (shapes differ)")
-        x = _to_numpy(exact.mean(normalized=True) if normalized else exact.mean() - exact.corrupted.mean(), name="exact", ndim=(1, 2, 3))
+        from .patching import _check_same_sweep, _nanmean
+
+        _check_same_sweep(attribution, exact)
+        x = _to_numpy(exact.mean(normalized=True) if normalized else _nanmean(exact.effect()), name="exact", ndim=(1, 2, 3))
         y = _to_numpy(
-            attribution.mean(normalized=True) if normalized else attribution.mean() - attribution.corrupted.mean(),
+            attribution.mean(normalized=True) if normalized else _nanmean(attribution.effect()),
             name="attribution", ndim=(1, 2, 3),
         )
         layer_of = np.broadcast_to(

@@ -299,9 +299,9 @@ def test_argument_errors(make_model):
         activation_patch(model, clean, corrupted, METRIC, heads=[0])
     with pytest.raises(ValueError, match="position 8 is out of range"):
         activation_patch(model, clean, corrupted, METRIC, positions=[8])
-    with pytest.raises(ValueError, match="layer 3 out of range"):
+    with pytest.raises(ValueError, match="layer 3 is out of range"):
         activation_patch(model, clean, corrupted, METRIC, layers=[3])
-    with pytest.raises(ValueError, match="head 4 out of range"):
+    with pytest.raises(ValueError, match="head 4 is out of range"):
         activation_patch(model, clean, corrupted, METRIC, component="z", heads=[4])
     with pytest.raises(ValueError, match="batch_size"):
         activation_patch(model, clean, corrupted, METRIC, batch_size=0)
@@ -353,6 +353,124 @@ def test_hooks_around_a_sweep_run_the_whole_last_layer(family, make_model):
     assert trimmed.info["last_mlp_at_read_positions"] and not whole.info["last_mlp_at_read_positions"]
     assert seen and set(seen) != {1}  # the hook saw more than the one read position
     assert_close(trimmed.values, whole.values, name=family)
+
+
+STEERED_CASES = [("resid_pre", {}), ("resid_post", {}), ("attn_out", {}), ("mlp_out", {}), ("z", {}),
+                 ("mlp_post", {"neurons": [0, 3, 5]})]
+
+
+def steering(model):
+    """Interventions of every kind a caller may have active around a sweep: at a fixed absolute
+    position, at one prompt pair only (rows=), with one value per pair, and on MLP neurons; at the
+    residual stream (before and after a block), at attn_out and at the final norm."""
+    from mechint.interventions import AddDirection, EditNeurons
+
+    g = torch.Generator().manual_seed(7)
+    vec = lambda: torch.randn(model.d_model, generator=g)  # noqa: E731
+    return [
+        AddDirection(vec(), 8.0, layers=[1], positions=[2]),
+        AddDirection(vec(), 6.0, sites="hook_resid_pre", layers=[2], positions=[7], rows=[1]),
+        AddDirection(vec(), torch.tensor([3.0, -2.0]), sites="hook_attn_out", layers=[0]),
+        EditNeurons(1, [0, 3], mode="scale", value=3.0, positions=[5, 8], rows=[0]),
+        AddDirection(vec(), 2.0, sites="ln_final.hook_normalized", positions=[9], rows=[1]),
+    ]
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2", "gemma3", "bloom"])
+def test_interventions_around_a_sweep_act_as_in_one_forward_per_cell(family, make_model):
+    """With interventions active around activation_patch, every cell equals one full forward with
+    the patch under the same interventions (the clean activation also read under them): positions
+    stay absolute in the suffix a chunk computes, rows= counts prompt pairs, and a row that joins at
+    a layer runs that layer's hooks once; with and without prefix reuse and skipping."""
+    from mechint.interventions import intervene
+
+    model = make(make_model, family)
+    clean, corrupted = pairs(2, 10, seed=3, changed=(1, 4, 8))
+    steer = steering(model)
+    vec = torch.randn(model.d_model, generator=torch.Generator().manual_seed(8))
+    cases = STEERED_CASES + [("resid_pre", {"metric": direction_score(vec, "blocks.2.hook_resid_pre", position=[-1, 6])}),
+                             ("attn_out", {"metric": direction_score(vec, "blocks.1.hook_resid_post", position=-1)}),
+                             ("resid_pre", {"metric": direction_score(vec, "ln_final.hook_normalized", position=-1)})]
+    for component, kw in cases:
+        kw = dict(kw)
+        metric = kw.pop("metric", METRIC)
+        with intervene(model, *steer):
+            ref, ref_clean, ref_corrupted = golden(model, clean, corrupted, metric, component, **kw)
+        plain, _, _ = golden(model, clean, corrupted, metric, component, **kw)
+        assert (ref - plain).abs().max() > 1e-3, f"{family} {component}: the interventions change nothing here"
+        for reuse in (True, False):
+            for skip in (True, False):
+                with intervene(model, *steer):
+                    r = activation_patch(model, clean, corrupted, metric, component=component, prefix_reuse=reuse,
+                                         skip_unchanged=skip, batch_size=7, **kw)
+                name = f"{family} {component} {metric.name} reuse={reuse} skip={skip}"
+                assert r.info["prefix_reuse"] == reuse, name
+                assert_close(r.values.reshape(2, -1), ref, name=name)
+                assert_close(r.clean, ref_clean, name=name) and assert_close(r.corrupted, ref_corrupted, name=name)
+
+
+def test_a_steered_position_before_the_patched_one_is_not_moved(make_model):
+    """The reviewer's case: steering at position 2 after block 1 while patching from position 5 on
+    (prefix reuse computes 5..): the steer must stay at position 2, not land on 2 + 5."""
+    from mechint.interventions import AddDirection, intervene
+
+    model = make(make_model, "llama")
+    clean, corrupted = pairs(1, 8, seed=0, changed=(5,))
+    steer = AddDirection(torch.randn(model.d_model, generator=torch.Generator().manual_seed(0)), 8.0, layers=[1], positions=[2])
+    with intervene(model, steer):
+        ref, _, _ = golden(model, clean, corrupted, METRIC, "resid_pre", positions=[5, 6, 7])
+        r = activation_patch(model, clean, corrupted, METRIC, positions=[5, 6, 7])
+    assert r.info["prefix_reuse"]
+    assert_close(r.values.reshape(1, -1), ref)
+
+
+def test_a_hook_at_a_layers_input_runs_once_for_rows_that_join_there(make_model):
+    """A hook that scales the residual entering layer 1: cells where clean == corrupted give the
+    corrupted metric (the cached layer input is the one before the hook; the hook runs once)."""
+    from mechint import scale_value
+
+    model = make(make_model, "llama")
+    clean, corrupted = pairs(1, 8, seed=0, changed=(4,))
+    with model.hooks([("blocks.1.hook_resid_pre", scale_value(2.0))]):
+        with torch.no_grad():
+            under = METRIC(model(corrupted))
+        r = activation_patch(model, clean, corrupted, METRIC, layers=[1], skip_unchanged=False)
+    assert_close(r.corrupted, under)
+    assert_close(r.values[0, 0, :4], under.expand(4))
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_attribution_under_interventions_matches_autograd_by_hand(family, make_model):
+    """Attribution patching under interventions: the gradient at the (intervened) activation of the
+    corrupted run, times the clean-minus-corrupted difference, both read under the interventions."""
+    from mechint.interventions import intervene
+
+    model = make(make_model, family)
+    clean, corrupted = pairs(2, 10, seed=3, changed=(1, 4, 8))
+    enc = model.pad([r.tolist() for r in clean] + [r.tolist() for r in corrupted])
+    enc_c, enc_k = ({k: v[sl] for k, v in enc.items()} for sl in (slice(0, 2), slice(2, 4)))
+    for component, key in (("resid_pre", "hook_resid_pre"), ("attn_out", "hook_attn_out")):
+        with intervene(model, *steering(model)):
+            got = attribution_patch(model, clean, corrupted, METRIC, component=component)
+            expected = []
+            for layer in range(model.n_layers):
+                site = f"blocks.{layer}.{key}"
+                with torch.no_grad():
+                    _, cache = model.run_with_cache(enc_c, [site], logits=False)
+                box = {}
+
+                def leaf(x, ctx, box=box):
+                    box["a"] = x.detach().clone().requires_grad_(True)
+                    return box["a"]
+
+                with torch.enable_grad(), model.hooks([(site, leaf)]):
+                    value = METRIC(model(enc_k))
+                    (grad,) = torch.autograd.grad(value.sum(), box["a"])
+                expected.append(value.detach()[:, None] + ((cache[site] - box["a"].detach()) * grad).sum(-1))
+        plain = attribution_patch(model, clean, corrupted, METRIC, component=component)
+        expected = torch.stack(expected, 1)
+        assert (plain.values - expected).abs().max() > 1e-3
+        assert_close(got.values, expected, tol=1e-5, name=f"{family} {component}")
 
 
 def test_automatic_chunks_hold_more_runs_when_they_start_late(make_model):
