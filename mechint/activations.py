@@ -552,10 +552,12 @@ class ActivationStore:
             while start < self.n_rows:
                 stop = min(start + shard_size, self.n_rows)
                 try:
-                    part = collect(
-                        model, texts[start:stop], sites, pool=pool, batch_size=batch_size,
-                        max_length=self.meta.get("max_length"), dtype=dtype, progress=False,
-                    )
+                    # rows= of the caller's hooks count the store's texts, not the shard's
+                    with input_rows(range(start, stop), self.n_rows):
+                        part = collect(
+                            model, texts[start:stop], sites, pool=pool, batch_size=batch_size,
+                            max_length=self.meta.get("max_length"), dtype=dtype, progress=False,
+                        )
                 except _TokenError as err:  # name the texts by their index in the whole store
                     raise err.shifted(start) from None
                 tensors = {n: part[n].contiguous() for n in sites}

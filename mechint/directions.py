@@ -158,14 +158,21 @@ def per_language_directions(
     y = torch.as_tensor(labels).reshape(-1)
     out = {}
     for lang in order or sorted(set(languages)):
-        rows = torch.tensor([i for i, l in enumerate(languages) if l == lang], dtype=torch.long)
-        if len(rows) == 0:
-            raise ValueError(f"no rows in language {lang!r}")
-        classes = set(y[rows].tolist())
-        if classes != {0, 1}:
-            raise ValueError(f"language {lang!r} has examples of only one class ({sorted(classes)})")
+        rows = _language_rows(languages, lang, y, "language")
         out[lang] = direction_by(method, acts[..., rows.to(acts.device), :], y[rows], **kwargs)
     return out
+
+
+def _language_rows(languages: Sequence[str], lang: str, y: Tensor, what: str) -> Tensor:
+    """The rows of ``lang``; raises, naming it, when it has none or its labels are not both classes."""
+    rows = torch.tensor([i for i, l in enumerate(languages) if l == lang], dtype=torch.long)
+    if len(rows) == 0:
+        raise ValueError(f"no rows in {what} {lang!r}")
+    try:
+        _labels(y[rows], len(rows))
+    except ValueError as err:
+        raise ValueError(f"{what} {lang!r}: {err}") from None
+    return rows
 
 
 def transfer_auroc(
@@ -209,12 +216,7 @@ def transfer_auroc(
     targets = list(targets) if targets is not None else sorted(set(languages))
     out = torch.empty(n_layers, len(sources), len(targets))
     for j, lang in enumerate(targets):
-        rows = torch.tensor([i for i, l in enumerate(languages) if l == lang], dtype=torch.long)
-        if len(rows) == 0:
-            raise ValueError(f"no rows in target language {lang!r}")
-        classes = set(y[rows].tolist())
-        if classes != {0, 1}:
-            raise ValueError(f"target language {lang!r} has examples of only one class ({sorted(classes)})")
+        rows = _language_rows(languages, lang, y, "target language")
         x = acts[:, rows.to(acts.device)].double()  # [layer, m, d]
         for i, src in enumerate(sources):
             scores = torch.einsum("lmd,ld->lm", x, dirs[src].to(x))

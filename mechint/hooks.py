@@ -86,9 +86,23 @@ def input_rows(inputs: Sequence[int] | Tensor, n_inputs: int, *, offset: int | N
     (``inputs [batch]``, of ``n_inputs``), so that ``rows=`` and per-row values of hook functions
     and interventions refer to the caller's inputs, not to positions in a reordered batch.
     ``offset``: the absolute position of the first column, for methods that run the layers on a
-    suffix of the positions themselves."""
+    suffix of the positions themselves.
+
+    Nested blocks compose: inside ``input_rows(range(200, 300), 1000)`` (a method passing inputs
+    200..299 of its 1000 to another one), an inner ``input_rows(idx, 100)`` maps its rows through
+    the outer block, to inputs of the 1000."""
     idx = torch.as_tensor(inputs, dtype=torch.long).reshape(-1).cpu()
-    token = _ROWS.set(_Rows(idx, int(n_inputs), offset))
+    n_inputs = int(n_inputs)
+    outer = _ROWS.get()
+    if outer is not None:
+        if outer.inputs.numel() != n_inputs:
+            raise RuntimeError(
+                f"nested input_rows: the inner block numbers {n_inputs} inputs, the outer one maps "
+                f"{outer.inputs.numel()}"
+            )
+        idx, n_inputs = outer.inputs[idx], outer.n_inputs
+        offset = outer.offset if offset is None else offset
+    token = _ROWS.set(_Rows(idx, n_inputs, offset))
     try:
         yield
     finally:
@@ -304,23 +318,39 @@ def _columns(positions: Index, x: Tensor, ctx: HookContext) -> Tensor | slice | 
     return cols
 
 
-def _select_rows(rows: Index, batch: int, ctx: HookContext) -> tuple[Tensor | slice, Tensor | None] | None:
-    """``(local, which)``: the rows of a ``batch``-row activation that ``rows`` picks, and for each
-    of them its index into per-row values (``None``: the picked rows in order are values 0..k-1);
-    ``None`` when no row of this call is picked.
+@dataclass(frozen=True)
+class _Picked:
+    """The rows of one hook call that ``rows=`` picks.
+
+    Attributes:
+        local: those rows of the activation (a slice for all of them).
+        which: for each, its index into per-row values (``None``: the picked rows in order are
+            values ``0..n-1``).
+        n: how many per-row values the hook needs: one per picked row (``rows`` given), else one per
+            row of the forward, or per input under :func:`input_rows`.
+    """
+
+    local: Tensor | slice
+    which: Tensor | None
+    n: int
+
+
+def _select_rows(rows: Index, batch: int, ctx: HookContext) -> _Picked | None:
+    """The rows of a ``batch``-row activation that ``rows`` picks; ``None`` when no row of this call
+    is picked.
 
     ``rows`` counts the caller's inputs: the rows of the forward, or, under :func:`input_rows` (a
     method that reorders or repeats its inputs), the inputs themselves; per-row values then have one
     entry per input (``rows=None``) or per picked row (in ``rows``' order).
     """
     src = ctx.inputs
-    if rows is None:
-        return slice(None), src
     total = batch if src is None else ctx.n_inputs
+    if rows is None:
+        return _Picked(slice(None), src, total)
     if isinstance(rows, slice):
         want = torch.arange(total)[rows]
     else:
-        want = torch.as_tensor(rows)
+        want = torch.as_tensor(rows).cpu()
         if want.dtype == torch.bool:
             if want.numel() != total:
                 raise ValueError(f"a boolean rows mask needs {total} entries, got {want.numel()}")
@@ -334,12 +364,12 @@ def _select_rows(rows: Index, batch: int, ctx: HookContext) -> tuple[Tensor | sl
             raise IndexError(f"rows {bad.tolist()} out of range: there are {total} {what}")
         want = want % total
     if src is None:
-        return want, None
+        return _Picked(want, None, want.numel())
     hit = src[:, None] == want[None, :]  # [batch, picked]
     local = hit.any(1).nonzero().reshape(-1)
     if local.numel() == 0:
         return None
-    return local, hit[local].float().argmax(1)
+    return _Picked(local, hit[local].float().argmax(1), want.numel())
 
 
 def _index(x: Tensor, rows, cols):
@@ -371,7 +401,7 @@ def save(
         picked = _select_rows(rows, x.shape[0], ctx)
         if cols is None or picked is None:
             return None
-        value = x[_index(x, picked[0], cols)]
+        value = x[_index(x, picked.local, cols)]
         value = transform(value) if transform is not None else value
         value = value.detach()
         value = value.to("cpu") if to_cpu else value.clone()
@@ -391,9 +421,11 @@ def _writer(value: Tensor | Callable, positions: Index, rows: Index, mode: str) 
         picked = _select_rows(rows, x.shape[0], ctx)
         if cols is None or picked is None:
             return None
-        idx = _index(x, picked[0], cols)
-        v = value(x[idx], ctx) if callable(value) else value
-        v = _per_row(torch.as_tensor(v, device=x.device, dtype=x.dtype), picked[1], x.ndim)
+        idx = _index(x, picked.local, cols)
+        if callable(value):  # computed from the picked cells: already one row per picked row
+            v = torch.as_tensor(value(x[idx], ctx), device=x.device, dtype=x.dtype)
+        else:
+            v = _per_row(torch.as_tensor(value, device=x.device, dtype=x.dtype), picked, x.ndim)
         out = x.clone()
         target = out[idx]
         try:
@@ -413,12 +445,15 @@ def _writer(value: Tensor | Callable, positions: Index, rows: Index, mode: str) 
     return fn
 
 
-def _per_row(v: Tensor, which: Tensor | None, ndim: int) -> Tensor:
-    """A value with one entry per row (``[rows, ...]`` of the activation's rank) restricted to the
-    picked rows' entries; other values as they are."""
-    if which is None or v.ndim != ndim or v.shape[0] == 1:
+def _per_row(v: Tensor, picked: _Picked, ndim: int) -> Tensor:
+    """A fixed value restricted to the picked rows' entries when it has one entry per row (rank
+    ``ndim`` and a first axis of ``picked.n``, the inputs or the picked rows); other values (shared,
+    broadcast) as they are."""
+    if v.ndim != ndim or v.shape[0] == 1 or picked.which is None:
         return v
-    return v[which.to(v.device)]
+    if v.shape[0] != picked.n:
+        raise ValueError(f"a value with {v.shape[0]} rows for {picked.n} rows (one per row, or one row for all)")
+    return v[picked.which.to(v.device)]
 
 
 def set_value(value: Tensor | Callable, *, positions: Index = None, rows: Index = None) -> HookFn:

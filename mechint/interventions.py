@@ -29,7 +29,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from .hooks import HookContext, HookFn, Index, _columns, _index, _per_row, _select_rows
+from .device_copies import DeviceCopies
+from .hooks import HookContext, HookFn, Index, _columns, _index, _per_row, _Picked, _select_rows
 from .model import Model
 from .sites import Site
 
@@ -89,35 +90,15 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
-class _OnDevice:
-    """A CPU tensor (float64 for values, so a float64 model loses nothing) cast and copied once to
-    each device and compute dtype it is used with, not once per call or generation step."""
-
-    def __init__(self, value: Tensor):
-        self.value = value
-        self._copies: dict[tuple[torch.device, torch.dtype], Tensor] = {}
-
-    def on(self, device: torch.device, dtype: torch.dtype) -> Tensor:
-        key = (device, dtype)
-        got = self._copies.get(key)
-        if got is None:
-            # a normal tensor even when first asked for inside torch.inference_mode() (patching runs
-            # there): an inference tensor could not be saved for backward by a later gradient run
-            with torch.inference_mode(False):
-                got = self._copies[key] = self.value.to(dtype).to(device)  # cast on the CPU (MPS has no float64)
-        return got
-
-
 def _cell_writer(
-    update: Callable[[Tensor, HookContext, Tensor | None], Tensor], positions: Index, rows: Index
+    update: Callable[[Tensor, HookContext, _Picked], Tensor], positions: Index, rows: Index
 ) -> HookFn:
-    """A hook function that replaces the cells at ``rows`` x ``positions`` by ``update(cells, ctx, which)``.
+    """A hook function that replaces the cells at ``rows`` x ``positions`` by ``update(cells, ctx, picked)``.
 
     ``update`` receives the selected cells as ``[rows, pos, width]`` in the compute dtype (heads are
-    concatenated for ``attn.hook_z``) and, for per-row values, ``which``: each selected row's index
-    into them (``None``: the selected rows in order; see :func:`mechint.hooks._select_rows`). It
-    returns new cells of the same shape, without changing its input in place. Everything else is
-    left bit for bit as it was.
+    concatenated for ``attn.hook_z``) and which rows they are (:class:`mechint.hooks._Picked`, for
+    per-row values). It returns new cells of the same shape, without changing its input in place.
+    Everything else is left bit for bit as it was.
     """
 
     def fn(x: Tensor, ctx: HookContext) -> Tensor | None:
@@ -125,30 +106,17 @@ def _cell_writer(
         picked = _select_rows(rows, x.shape[0], ctx)
         if cols is None or picked is None:
             return None
-        local, which = picked
         flat = x.flatten(-2) if ctx.site.heads is not None else x
         cdtype = _compute_dtype(flat.dtype)
         if positions is None and rows is None:
-            out = update(flat.to(cdtype), ctx, which).to(flat.dtype)
+            out = update(flat.to(cdtype), ctx, picked).to(flat.dtype)
         else:
-            idx = _index(flat, local, cols)
+            idx = _index(flat, picked.local, cols)
             out = flat.clone()
-            out[idx] = update(flat[idx].to(cdtype), ctx, which).to(flat.dtype)
+            out[idx] = update(flat[idx].to(cdtype), ctx, picked).to(flat.dtype)
         return out.unflatten(-1, ctx.site.heads) if ctx.site.heads is not None else out
 
     return fn
-
-
-def _n_values(rows: Index, batch: int, ctx: HookContext) -> int:
-    """How many per-row values a hook needs: one per picked row (``rows``), else one per row of the
-    forward, or per input under a batched method (:func:`mechint.hooks.input_rows`)."""
-    if rows is None:
-        return batch if ctx.inputs is None else ctx.n_inputs
-    total = batch if ctx.inputs is None else ctx.n_inputs
-    if isinstance(rows, slice):
-        return len(range(total)[rows])
-    r = torch.as_tensor(rows)
-    return int(r.sum()) if r.dtype == torch.bool else r.numel()
 
 
 def _check_finite(t: Tensor, what: str) -> None:
@@ -184,7 +152,7 @@ class _Directional:
         self.width = int(d.shape[-1])
         unit = d / norms[..., None] if normalize else d
         self.direction = unit.to(torch.float32)  # what users read back
-        self._dir = _OnDevice(unit)
+        self._dir = DeviceCopies(unit)
 
     def _check_site(self, model: Model, site: Site) -> None:
         _check_width(site, self.width, _site_width(model, site), f"the direction of {type(self).__name__}")
@@ -200,7 +168,7 @@ class _Directional:
     def _unit_at(self, site: Site, x: Tensor) -> Tensor:
         """The direction for ``site`` on ``x``'s device, in the compute dtype."""
         _check_width(site, x.shape[-1], self.width, "the activation")
-        d = self._dir.on(x.device, x.dtype)
+        (d,) = self._dir.on(x.device, x.dtype)
         return d[site.layer] if self.per_layer else d
 
 
@@ -253,7 +221,7 @@ class AddDirection(_Directional, Intervention):
             raise ValueError(f"alpha must be a number or one value per row [rows], got shape {tuple(a.shape)}")
         _check_finite(a, "alpha")
         self.alpha = a.to(device="cpu", dtype=torch.float64)
-        self._alpha = _OnDevice(self.alpha)
+        self._alpha = DeviceCopies(self.alpha)
         self.sites, self.layers, self.positions, self.rows = sites, layers, positions, rows
 
     def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
@@ -262,17 +230,16 @@ class AddDirection(_Directional, Intervention):
             self._check_site(model, site)
         return [(site, _cell_writer(self._add, self.positions, self.rows)) for site in chosen]
 
-    def _add(self, cells: Tensor, ctx: HookContext, which: Tensor | None) -> Tensor:
+    def _add(self, cells: Tensor, ctx: HookContext, picked: _Picked) -> Tensor:
         u = self._unit_at(ctx.site, cells)
-        a = self._alpha.on(cells.device, cells.dtype)
+        (a,) = self._alpha.on(cells.device, cells.dtype)
         if a.ndim == 1:
-            want = _n_values(self.rows, cells.shape[0], ctx)
-            if a.numel() != want:
+            if a.numel() != picked.n:
                 raise ValueError(
-                    f"alpha has {a.numel()} values but {want} rows are steered at {ctx.site.name} "
+                    f"alpha has {a.numel()} values but {picked.n} rows are steered at {ctx.site.name} "
                     "(one alpha per chosen row, or per input of a batched method such as collect)"
                 )
-            a = _per_row(a, which, 1)[:, None, None]
+            a = _per_row(a, picked, 1)[:, None, None]
         return cells + a * u
 
     def __repr__(self) -> str:
@@ -314,7 +281,7 @@ class AblateDirection(_Directional, Intervention):
             raise ValueError(f"value must be a number or one per layer [n_layers], got shape {tuple(v.shape)}")
         _check_finite(v, "value")
         self.value = v.to(device="cpu", dtype=torch.float64)
-        self._value = _OnDevice(self.value)
+        self._value = DeviceCopies(self.value)
         self.sites, self.layers, self.positions, self.rows = sites, layers, positions, rows
 
     def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
@@ -330,10 +297,10 @@ class AblateDirection(_Directional, Intervention):
                     raise ValueError(f"a per-layer value cannot act at the model-level site {site.name}")
         return [(site, _cell_writer(self._ablate, self.positions, self.rows)) for site in chosen]
 
-    def _ablate(self, cells: Tensor, ctx: HookContext, which: Tensor | None) -> Tensor:
+    def _ablate(self, cells: Tensor, ctx: HookContext, picked: _Picked) -> Tensor:
         u = self._unit_at(ctx.site, cells)
         proj = cells @ u  # [rows, pos]
-        v = self._value.on(cells.device, cells.dtype)
+        (v,) = self._value.on(cells.device, cells.dtype)
         if v.ndim == 1:
             v = v[ctx.site.layer]
         return cells - (proj - v)[..., None] * u
@@ -379,7 +346,7 @@ class EditNeurons(Intervention):
         v = torch.as_tensor(value).detach()
         _check_finite(v, "value")
         self.value = v.to(device="cpu", dtype=torch.float64)
-        self._value = _OnDevice(self.value)
+        self._value = DeviceCopies(self.value)
         self.positions, self.rows = positions, rows
         self._siblings: list[EditNeurons] = []  # edits made together (neuron_edits): checked for repeats
 
@@ -411,12 +378,12 @@ class EditNeurons(Intervention):
                 f"value of shape {tuple(self.value.shape)} does not broadcast to "
                 f"[rows, pos, {neurons.numel()}] (one entry per chosen neuron)"
             ) from None
-        on_device = _OnDevice(neurons)
+        on_device = DeviceCopies(neurons)
 
-        def edit(cells: Tensor, ctx: HookContext, which: Tensor | None) -> Tensor:
+        def edit(cells: Tensor, ctx: HookContext, picked: _Picked) -> Tensor:
             _check_width(ctx.site, cells.shape[-1], d_mlp, "the activation")
-            n = on_device.on(cells.device, torch.long)
-            v = _per_row(self._value.on(cells.device, cells.dtype), which, cells.ndim)
+            (n,) = on_device.on(cells.device, torch.long)
+            v = _per_row(self._value.on(cells.device, cells.dtype)[0], picked, cells.ndim)
             out = cells.clone()
             old = cells[..., n]
             try:

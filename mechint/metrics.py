@@ -24,6 +24,9 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from .device_copies import DeviceCopies
+from .model import int_list
+
 MetricFn = Callable[[Tensor, Tensor], Tensor]
 
 __all__ = [
@@ -70,10 +73,7 @@ class Metric:
 
     def __post_init__(self) -> None:
         if self.positions is not None:
-            pos = _positions(self.positions)
-            if not pos:
-                raise ValueError("a metric must read at least one position (positions=None reads all)")
-            object.__setattr__(self, "positions", pos)
+            object.__setattr__(self, "positions", _positions(self.positions))  # positions=None reads all
         if self.tokens is not None:
             if self.site is not None:
                 raise ValueError("tokens= selects logits; a metric at a site reads the whole activation")
@@ -199,24 +199,6 @@ def _token_sets(tokens, what: str) -> tuple[Tensor, Tensor]:
     return ids, mask
 
 
-class _OnDevice:
-    """Copies of a few CPU tensors per device, so a metric uploads its data once, not per batch."""
-
-    def __init__(self, *tensors: Tensor):
-        self._cpu = tensors
-        self._by_device: dict[torch.device, tuple[Tensor, ...]] = {}
-
-    def on(self, device: torch.device) -> tuple[Tensor, ...]:
-        got = self._by_device.get(device)
-        if got is None:
-            # never inference tensors (a first call inside torch.inference_mode, as activation_patch
-            # makes): a later call under autograd (attribution_patch) could not save them for backward
-            with torch.inference_mode(False):
-                got = tuple(t.to(device) for t in self._cpu)
-            self._by_device[device] = got
-        return got
-
-
 def _rows(table: Tensor, pair: Tensor, what: str) -> Tensor:
     """Per-pair rows of ``table [P, ...]`` for each row's pair (P=1: shared by all)."""
     if table.shape[0] == 1:
@@ -231,18 +213,7 @@ def _set_mean(values: Float[Tensor, "n vocab"], ids: Tensor, mask: Tensor) -> Te
 
 def _positions(position: int | Sequence[int] | None) -> tuple[int, ...] | None:
     """Positions as a tuple of ints (a Python, numpy or 0-d tensor integer, or an iterable of them)."""
-    if position is None:
-        return None
-    try:
-        return (operator.index(position),)
-    except TypeError:
-        pass
-    if isinstance(position, (str, bytes)):
-        raise TypeError(f"positions must be integers, got {position!r}")
-    try:
-        return tuple(operator.index(p) for p in position)
-    except TypeError:
-        raise TypeError(f"positions must be integers, got {position!r}") from None
+    return None if position is None else tuple(int_list(position, "metric position"))
 
 
 def _per_pair_count(*tables: Tensor, what: str) -> int | None:
@@ -270,7 +241,7 @@ def logit_diff(correct, incorrect, *, position: int | Sequence[int] = -1, name: 
     column = {t: i for i, t in enumerate(vocab)}
     remap = lambda ids, mask: torch.tensor([[column[t] if m else 0 for t, m in zip(r, mr)] for r, mr in zip(ids.tolist(), mask.tolist())])
     good, bad = remap(good, good_mask), remap(bad, bad_mask)
-    data = _OnDevice(good, good_mask, bad, bad_mask)
+    data = DeviceCopies(good, good_mask, bad, bad_mask)
 
     def fn(read: Tensor, pair: Tensor) -> Tensor:
         g, gm, b, bm = data.on(read.device)
@@ -290,7 +261,7 @@ def answer_prob(answers, *, position: int | Sequence[int] = -1, name: str = "ans
     """Total probability (softmax over the vocabulary) of the ``answers`` token set; a set shared by
     every pair or one per pair, as in :func:`logit_diff`."""
     ids, mask = _token_sets(answers, "answers")
-    data = _OnDevice(ids, mask)
+    data = DeviceCopies(ids, mask)
 
     def fn(read: Tensor, pair: Tensor) -> Tensor:
         a, m = data.on(read.device)
@@ -337,7 +308,7 @@ def direction_score(
         w = w[None]
     if w.ndim != 2:
         raise ValueError(f"direction must be [d] or [pairs, d], got shape {tuple(w.shape)}")
-    data = _OnDevice(w)
+    data = DeviceCopies(w)
 
     def fn(read: Tensor, pair: Tensor) -> Tensor:
         (vec,) = data.on(read.device)

@@ -38,23 +38,35 @@ def _dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
     return value
 
 
-def index_list(value, bound: int, what: str, *, negative: bool = True) -> list[int]:
-    """``value`` (an int, a numpy or 0-d tensor integer, or an iterable of them) as a list of indices
-    in ``0..bound-1``; with ``negative``, ``-1`` counts from the end. Raises on an empty list, a
-    non-integer or an index out of range, naming ``what`` ("layer", "head", ...)."""
+def int_list(value, what: str) -> list[int]:
+    """``value`` (an int, a numpy or 0-d tensor integer, or an iterable of them) as a non-empty list
+    of Python ints; raises on a non-integer (bools and floats included) or an empty list, naming
+    ``what`` ("layer", "head", "patched position", ...)."""
     import operator
 
+    def one(v) -> int:
+        if isinstance(v, bool) or (isinstance(v, Tensor) and v.dtype == torch.bool):
+            raise TypeError(f"{what}s must be integers, got {v!r}")
+        return operator.index(v)
+
     try:
-        items = [operator.index(value)]
+        items = [one(value)]
     except TypeError:
-        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        if isinstance(value, (str, bytes, bool)) or not isinstance(value, Iterable):
             raise TypeError(f"{what}s must be integers or a list of them, got {value!r}") from None
         try:
-            items = [operator.index(v) for v in value]
+            items = [one(v) for v in value]
         except TypeError:
             raise TypeError(f"{what}s must be integers, got {list(value)!r}") from None
     if not items:
         raise ValueError(f"no {what}s given (an empty list)")
+    return items
+
+
+def index_list(value, bound: int, what: str, *, negative: bool = True) -> list[int]:
+    """:func:`int_list` of indices in ``0..bound-1``; with ``negative``, ``-1`` counts from the end.
+    Raises on an index out of range, naming ``what``."""
+    items = int_list(value, what)
     low = -bound if negative else 0
     bad = [i for i in items if not low <= i < bound]
     if bad:

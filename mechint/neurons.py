@@ -950,12 +950,12 @@ def compare_generations(
 ) -> list[tuple[str, str]]:
     """Greedy continuations of each prompt without and with ``interventions`` (e.g.
     :func:`neuron_edits`): ``[(plain, edited), ...]``."""
-    prompts = list(prompts)
+    prompts = _texts(prompts)
     out = []
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
         plain = model.generate(chunk, max_new_tokens=max_new_tokens)
-        with intervene(model, *interventions):
+        with intervene(model, *interventions), input_rows(range(start, start + len(chunk)), len(prompts)):
             edited = model.generate(chunk, max_new_tokens=max_new_tokens)
         out += list(zip(plain, edited))
     return out

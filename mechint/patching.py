@@ -42,7 +42,6 @@ corrupted run), and :func:`attribution_correlation` compares it with exact patch
 from __future__ import annotations
 
 import inspect
-import operator
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -55,7 +54,7 @@ from tqdm.auto import tqdm
 
 from .hooks import StopForward, input_rows
 from .metrics import Metric, as_metric, normalize
-from .model import Model, index_list
+from .model import Model, index_list, int_list
 from .sites import Site, get_submodule
 
 __all__ = [
@@ -159,7 +158,7 @@ class PatchResult:
         labels = dict(self.labels)
         if "pos" in labels:
             tokens = self.corrupted_tokens[i]
-            from_end = _from_end(self.corrupted_tokens) or len(tokens) != self._width
+            from_end = self.info.get("pos_from_end", _from_end(self.corrupted_tokens) or len(tokens) != self._width)
             labels["pos"] = _pos_labels(self.positions, tokens, self._width, from_end)
         return PatchResult(
             self.values[sl], self.clean[sl], self.corrupted[sl], self.component, self.axes, labels,
@@ -309,30 +308,13 @@ def _str_tokens(model: Model, ids: list[list[int]]) -> list[list[str]]:
 
 
 def _resolve_positions(positions, width: int, what: str) -> list[int]:
-    """Positions (an int, a numpy or 0-d tensor integer, or an iterable of them; negative counts
-    from the end) as indices into ``width``; raises on none, a non-integer, one out of range or a
-    repeat."""
+    """Positions (as :func:`~mechint.model.index_list` takes them; negative counts from the end) as
+    indices into ``width``; ``None``: all of them. Raises on a repeat too."""
     if positions is None:
         return list(range(width))
-    try:
-        items = [operator.index(positions)]
-    except TypeError:
-        if isinstance(positions, (str, bytes)) or not hasattr(positions, "__iter__"):
-            raise TypeError(f"{what} positions must be integers or a list of them, got {positions!r}") from None
-        items = list(positions)
-    if not items:
-        raise ValueError(f"no {what} positions given (an empty list); positions=None means all of them")
-    out = []
-    for p in items:
-        try:
-            p = operator.index(p)
-        except TypeError:
-            raise TypeError(f"{what} positions must be integers, got {p!r}") from None
-        if not -width <= p < width:
-            raise ValueError(f"{what} position {p} is out of range for prompts of {width} tokens")
-        out.append(p % width)
+    out = index_list(positions, width, f"{what} position")
     if len(set(out)) != len(out):
-        raise ValueError(f"{what} positions repeat: {items}")
+        raise ValueError(f"{what} positions repeat: {int_list(positions, what)}")
     return out
 
 
@@ -742,11 +724,11 @@ def _check_values(values, n: int, metric: Metric) -> Tensor:
     shape = tuple(values.shape) if isinstance(values, Tensor) else None
     if shape != (n,):
         got = f"shape {shape}" if shape is not None else f"a {type(values).__name__}"
+        hint = (" A TransformerLens-style metric that averages over the batch (.mean()) must return the "
+                "per-row values instead: remove its .mean().") if shape == () else ""
         raise ValueError(
             f"metric {metric.name!r} returned {got} for {n} prompt(s): a metric must return one value per "
-            f"row, shape [{n}] (rows are scored independently; the engine batches many patched runs). "
-            "A TransformerLens-style metric that averages over the batch (.mean()) must return the "
-            "per-row values instead: remove its .mean()."
+            f"row, shape [{n}] (rows are scored independently; the engine batches many patched runs).{hint}"
         )
     return values
 
@@ -983,6 +965,7 @@ def activation_patch(
         "prefix_reuse": reuse,
         "last_mlp_at_read_positions": engine.trim_mlp,
         "width": width,
+        "pos_from_end": _from_end(toks_k),
         "read_positions": read_cols,
         "seconds": time.perf_counter() - t_start,
     }
@@ -1382,7 +1365,7 @@ def attribution_patch(
     result = PatchResult(
         values.reshape(n_pairs, *plan.grid), clean_val.float().cpu(), corrupted_val, component, plan.axes,
         _labels(plan, toks_k, width), list(plan.positions), toks_c, toks_k, metric.name, "attribution",
-        {"width": width, "seconds": time.perf_counter() - t_start},
+        {"width": width, "pos_from_end": _from_end(toks_k), "seconds": time.perf_counter() - t_start},
     )
     if exact is True:
         exact = activation_patch(

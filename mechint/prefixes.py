@@ -224,7 +224,6 @@ def collect_prefixes(
     """
     from .activations import (
         Batch,
-        _check_token_ids,
         _fingerprint,
         _refuse_hooks_with_shared_store,
         _texts,
@@ -263,7 +262,6 @@ def collect_prefixes(
                 return cached
 
     ids = model.tokenizer(texts, truncation=max_length is not None, max_length=max_length)["input_ids"]
-    _check_token_ids(model, ids)  # a text without tokens has no prefix to read
     special = set(getattr(model.tokenizer, "all_special_ids", []) or [])
     n_tok = torch.tensor([len(t) for t in ids])
     lead = torch.tensor([_leading(t, special) for t in ids])

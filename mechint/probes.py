@@ -250,15 +250,19 @@ def binary_metrics(
     )
 
 
-def _broadcast_rows(t: Tensor, shape: torch.Size, what: str) -> Tensor:
-    """``t`` broadcast to the scores' ``shape`` (``[*batch, n]``), or a ValueError naming both shapes."""
+def _broadcast(t: Tensor, shape, error: type[Exception], what: str, mismatch: str, *, of: Tensor | None = None) -> Tensor:
+    """``t`` broadcast to ``shape``, or ``error``: "``what`` (``of``'s shape, default ``t``'s)
+    ``mismatch``" (torch's own error names neither argument)."""
     try:
         return torch.broadcast_to(t, shape)
     except RuntimeError:
-        raise ValueError(
-            f"{what} of shape {tuple(t.shape)} do not match scores of shape {tuple(shape)} "
-            f"(expected [{shape[-1]}] or a shape that broadcasts to [*batch, {shape[-1]}])"
-        ) from None
+        raise error(f"{what} {tuple((t if of is None else of).shape)} {mismatch}") from None
+
+
+def _broadcast_rows(t: Tensor, shape: torch.Size, what: str) -> Tensor:
+    """``t`` broadcast to the scores' ``shape`` (``[*batch, n]``), or a ValueError naming both shapes."""
+    return _broadcast(t, shape, ValueError, f"{what} of shape", f"do not match scores of shape {tuple(shape)} (expected "
+                      f"[{shape[-1]}] or a shape that broadcasts to [*batch, {shape[-1]}])")
 
 
 def _tie_bounds(v: Tensor) -> tuple[Tensor, Tensor]:
@@ -420,14 +424,27 @@ class Probe:
         if not x.dtype.is_floating_point:
             x = x.float()
         dt = torch.promote_types(torch.promote_types(x.dtype, self.coef.dtype), torch.float32)
+        n, d = x.shape[-2], self.d
+        # centred a chunk of rows at a time (a few MB, in cache on a CPU): no full centred copy
+        budget = (1 << 20) if x.device.type == "cpu" else (1 << 27)  # elements per chunk
+        if not lead:
+            # every probe scores the same rows: centre them once on the probes' mean of means, one
+            # matrix product for all probes, and each probe's own centring as a small correction
+            P = math.prod(batch)
+            w = self.weight.to(dt).reshape(P, d)
+            means = self.mean.to(dt).reshape(P, d)
+            centre = means.double().mean(0).to(dt)  # [d]
+            shift = ((centre - means) * w).sum(-1) + self.intercept.to(dt).reshape(P)  # [P]
+            step = max(1, budget // d)
+            out = torch.cat([(x[i : i + step].to(dt) - centre) @ w.T for i in range(0, max(n, 1), step)])  # [n, P]
+            return (out + shift).T.reshape(*batch, n)
         batch = torch.broadcast_shapes(lead, batch)
-        P, n, d = math.prod(batch), x.shape[-2], self.d
+        P = math.prod(batch)
         w = self.weight.to(dt).expand(*batch, d).reshape(P, 1, d)
         mean = self.mean.to(dt).expand(*batch, d).unsqueeze(-2)  # [*batch, 1, d]
-        # a chunk of rows at a time (~4 MB of centred rows on a CPU), each problem's weights as a row
-        # vector times its rows: 5.5 ms for [18, 2200, 640] on one core, where one batched
-        # matrix-vector product of the uncentred rows took 20 ms
-        step = max(16, ((1 << 20) if x.device.type == "cpu" else (1 << 27)) // max(P * d, 1))
+        # each problem's weights as a row vector times its rows: 5.5 ms for [18, 2200, 640] on one
+        # core, where one batched matrix-vector product of the uncentred rows took 20 ms
+        step = max(1, budget // max(P * d, 1))
         parts = []
         for i in range(0, max(n, 1), step):
             xc = x[..., i : i + step, :].to(dt) - mean  # [*batch, m, d]
@@ -637,12 +654,8 @@ def _as_labels(labels, n: int, batch_shape, device) -> Tensor:
     if y.shape[-1] != n:
         raise ProbeDataError(f"{y.shape[-1]} labels for {n} rows of activations (mismatched rows and labels)")
     _check_label_values(y)
-    try:
-        return torch.broadcast_to(y, (*batch_shape, n))
-    except RuntimeError:
-        raise ProbeDataError(
-            f"labels of shape {tuple(y.shape)} do not match activations of batch shape {tuple(batch_shape)} and {n} rows"
-        ) from None
+    return _broadcast(y, (*batch_shape, n), ProbeDataError, "labels of shape",
+                      f"do not match activations of batch shape {tuple(batch_shape)} and {n} rows")
 
 
 # =================================================================================================
@@ -735,13 +748,8 @@ def fit_probes(
             raise ProbeDataError(f"{sw.shape[-1]} sample weights for {n} rows of activations")
         if bool((sw < 0).any()) or not bool(torch.isfinite(sw).all()):
             raise ProbeDataError("sample weights must be non-negative finite numbers")
-        try:
-            sw = torch.broadcast_to(sw, (*batch_shape, n))
-        except RuntimeError:
-            raise ProbeDataError(
-                f"sample weights of shape {tuple(sw.shape)} do not match activations of batch shape "
-                f"{tuple(batch_shape)} and {n} rows (expected [{n}] or [*batch, {n}])"
-            ) from None
+        sw = _broadcast(sw, (*batch_shape, n), ProbeDataError, "sample weights of shape", f"do not match activations of "
+                        f"batch shape {tuple(batch_shape)} and {n} rows (expected [{n}] or [*batch, {n}])")
     used = sw > 0
     if x.device == device or rows is not None:
         _check_finite_rows(x, used.to(x.device), "activations", batch_shape=batch_shape, axes=axes, rows=rows)
@@ -779,13 +787,8 @@ def fit_probes(
     else:
         raise ValueError(f"class_weight must be None, 'balanced' or a {{label: weight}} dict, got {class_weight!r}")
     Ct = torch.as_tensor(C, dtype=torch.float64, device=device)
-    try:
-        Cb = torch.broadcast_to(Ct, batch_shape)
-    except RuntimeError:
-        raise ValueError(
-            f"C of shape {tuple(Ct.shape)} does not match the batch shape {tuple(batch_shape)}: give a scalar "
-            "or one value per problem"
-        ) from None
+    Cb = _broadcast(Ct, batch_shape, ValueError, "C of shape",
+                    f"does not match the batch shape {tuple(batch_shape)}: give a scalar or one value per problem")
     if bool((Cb <= 0).any()) or not bool(torch.isfinite(Cb).all()):
         raise ValueError(f"C must be positive and finite, got {C!r}")
     if solver not in ("auto", "primal", "dual", "lbfgs"):
@@ -806,14 +809,10 @@ def fit_probes(
     if init is not None:
         if init.d != d:
             raise ValueError(f"init probe has width {init.d}, activations have width {d}")
-        try:
-            init_coef = torch.broadcast_to(init.coef.to(device), (*batch_shape, d)).reshape(P, d)
-            init_b = torch.broadcast_to(init.intercept.to(device), batch_shape).reshape(P)
-        except RuntimeError:
-            raise ValueError(
-                f"init probe of batch shape {tuple(init.batch_shape)} does not broadcast to the batch shape "
-                f"{tuple(batch_shape)} of the problems"
-            ) from None
+        mismatch = f"does not broadcast to the batch shape {tuple(batch_shape)} of the problems"
+        init_coef = _broadcast(init.coef.to(device), (*batch_shape, d), ValueError, "init probe of batch shape", mismatch,
+                               of=init.intercept).reshape(P, d)  # the intercept's shape is the batch shape
+        init_b = _broadcast(init.intercept.to(device), batch_shape, ValueError, "init probe of batch shape", mismatch).reshape(P)
     if solver == "auto":
         solver = "lbfgs" if device.type == "cpu" else ("dual" if n <= d else "primal")
     if max_iter is None:

@@ -106,7 +106,7 @@ def test_per_language_directions_and_transfer():
     assert sources == ["en"] and targets == ["en", "xx", "yy"]
     assert auc[0, 0, 0] > 0.95 and auc[0, 0, 1] > 0.95
     assert 0.3 < auc[0, 0, 2] < 0.7  # does not transfer to the language with its own direction
-    with pytest.raises(ValueError, match="only one class"):
+    with pytest.raises(ValueError, match="language .*: need examples of both classes"):
         per_language_directions(acts[None], torch.ones(3 * n), langs)
     with pytest.raises(ValueError, match="width"):
         transfer_auroc({"en": torch.ones(1, d + 1)}, acts[None], labels, langs)
@@ -158,5 +158,5 @@ def test_transfer_auroc_checks_shapes_and_takes_one_site():
         transfer_auroc(dirs, acts, labels, langs[:-1])
     with pytest.raises(ValueError, match="40 languages and 30 labels"):
         transfer_auroc(dirs, acts, labels[:30], langs)
-    with pytest.raises(ValueError, match="target language 'zh' has examples of only one class"):
+    with pytest.raises(ValueError, match="target language .zh.: need examples of both classes"):
         transfer_auroc(dirs, acts, torch.cat([labels[:20], torch.ones(20, dtype=torch.long)]), langs)

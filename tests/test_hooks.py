@@ -509,3 +509,23 @@ def test_input_rows_map_rows_and_per_row_values_to_the_callers_inputs():
     with pytest.raises(IndexError, match="there are 3 inputs"):
         with model.hooks([(site, add_value(torch.ones(model.d_model), rows=[3]))]), input_rows(order, 3):
             model.forward(enc, logits=False)
+
+
+def test_a_function_value_is_not_reordered_by_input_rows():
+    """A value computed from the cells it replaces already has one row per picked row: collect's
+    length-sorted batches must not shuffle it (a regression of the first input_rows version)."""
+    import mechint
+    from mechint.testing import tiny_model
+
+    model = tiny_model("llama")
+    texts = ["a", "bbbbb", "cc", "dddddddd", "eee"]
+    site, out = "blocks.1.hook_resid_post", "blocks.2.hook_resid_post"
+    halve = add_value(lambda cells, ctx: -0.5 * cells)
+    alone = []
+    for t in texts:
+        with model.hooks([(site, halve)]):
+            alone.append(model.run_with_cache([t], out)[1][out][0, -1])
+    for batch_size in (5, 2):
+        with model.hooks([(site, halve)]):
+            got = mechint.collect(model, texts, out, batch_size=batch_size, progress=False)[out]
+        torch.testing.assert_close(got, torch.stack(alone), atol=1e-5, rtol=1e-5)

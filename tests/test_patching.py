@@ -361,8 +361,10 @@ STEERED_CASES = [("resid_pre", {}), ("resid_post", {}), ("attn_out", {}), ("mlp_
 
 def steering(model):
     """Interventions of every kind a caller may have active around a sweep: at a fixed absolute
-    position, at one prompt pair only (rows=), with one value per pair, and on MLP neurons; at the
-    residual stream (before and after a block), at attn_out and at the final norm."""
+    position, at one prompt pair only (rows=), with one value per pair, on MLP neurons, and a hook
+    whose value is a function of the cells; at the residual stream (before and after a block), at
+    attn_out, mlp_out and the final norm."""
+    from mechint import add_value
     from mechint.interventions import AddDirection, EditNeurons
 
     g = torch.Generator().manual_seed(7)
@@ -373,6 +375,7 @@ def steering(model):
         AddDirection(vec(), torch.tensor([3.0, -2.0]), sites="hook_attn_out", layers=[0]),
         EditNeurons(1, [0, 3], mode="scale", value=3.0, positions=[5, 8], rows=[0]),
         AddDirection(vec(), 2.0, sites="ln_final.hook_normalized", positions=[9], rows=[1]),
+        ("blocks.1.hook_mlp_out", add_value(lambda cells, ctx: -0.5 * cells)),  # a value computed from the cells
     ]
 
 
@@ -406,7 +409,8 @@ def test_interventions_around_a_sweep_act_as_in_one_forward_per_cell(family, mak
                 name = f"{family} {component} {metric.name} reuse={reuse} skip={skip}"
                 assert r.info["prefix_reuse"] == reuse, name
                 assert_close(r.values.reshape(2, -1), ref, name=name)
-                assert_close(r.clean, ref_clean, name=name) and assert_close(r.corrupted, ref_corrupted, name=name)
+                assert_close(r.clean, ref_clean, name=name)
+                assert_close(r.corrupted, ref_corrupted, name=name)
 
 
 def test_a_steered_position_before_the_patched_one_is_not_moved(make_model):

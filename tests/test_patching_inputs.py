@@ -25,9 +25,10 @@ def test_a_metric_must_return_one_value_per_row(patch, make_model):
     per_row = lambda logits: logits[:, -1, 5] - logits[:, -1, 7]  # noqa: E731
     tl_style = lambda logits: per_row(logits).mean()  # noqa: E731  (TransformerLens metrics average the batch)
     column = lambda logits: per_row(logits)[:, None]  # noqa: E731
-    for bad, shape in ((tl_style, r"shape \(\)"), (column, r"shape \(2, 1\)")):
-        with pytest.raises(ValueError, match=rf"returned {shape} for 2 prompt.*one value per row.*remove its \.mean\(\)"):
-            patch(model, clean, corrupted, bad, layers=[1])
+    with pytest.raises(ValueError, match=r"returned shape \(\) for 2 prompt.*one value per row.*remove its \.mean\(\)"):
+        patch(model, clean, corrupted, tl_style, layers=[1])
+    with pytest.raises(ValueError, match=r"returned shape \(2, 1\) for 2 prompt.*one value per row[^.]*\)\.$"):
+        patch(model, clean, corrupted, column, layers=[1])  # no .mean() to remove: no advice about it
     assert patch(model, clean, corrupted, per_row, layers=[1]).values.shape == (2, 1, 8)
 
 
@@ -151,6 +152,7 @@ def test_a_pair_alone_is_labelled_with_its_own_tokens(make_model):
     assert r.pair(-1).labels == one.labels and r.labels["pos"][-1] == "x (-1)"  # the parent is unchanged
     assert r.pair(0).labels == r.labels  # pair 0's tokens, numbered as in the whole result
     assert one.pair(0).labels == one.labels
+    assert r.pair(0).pair(0).labels == r.pair(0).labels  # the numbering is the sweep's, kept through slicing
     # same-length pairs: positions as swept
     s = activation_patch(model, ["ab cd", "xy ce"], ["ab xd", "xy xe"], METRIC)
     assert s.pair(1).labels["pos"] == [f"{t} ({p})" for p, t in enumerate(s.corrupted_tokens[1])]

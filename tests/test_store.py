@@ -586,3 +586,21 @@ def test_resume_with_another_model_raises(model: Model, tmp_path: Path):
     assert [(s["start"], s["stop"]) for s in _manifest(path)["shards"]] == [(0, 3)]  # nothing added
     ActivationStore(path).fill(model, TEXTS, shard_size=3, progress=False)  # the right model resumes
     _assert_same(ActivationStore(path).load(), collect(model, TEXTS, SITES, progress=False))
+
+
+def test_rows_of_an_intervention_count_the_stores_texts_across_shards(tmp_path):
+    import mechint
+    from mechint.testing import tiny_model
+
+    model = tiny_model("llama")
+    texts = ["a", "bbbbb", "cc", "dddddddd", "eee"]
+    site = "blocks.0.hook_resid_post"
+    d = torch.zeros(model.d_model)
+    d[0] = 1.0
+    base = mechint.collect(model, texts, site, progress=False)[site]
+    with mechint.intervene(model, mechint.AddDirection(d, 100.0, layers=[0], rows=[0, 3])):
+        got = mechint.collect(model, texts, site, store=tmp_path / "a", shard_size=2, progress=False)[site]
+    assert ((got - base)[:, 0] > 50).tolist() == [True, False, False, True, False]
+    with mechint.intervene(model, mechint.AddDirection(d, torch.arange(5.0), layers=[0])):
+        got = mechint.collect(model, texts, site, store=tmp_path / "b", shard_size=2, progress=False)[site]
+    torch.testing.assert_close((got - base)[:, 0], torch.arange(5.0), atol=1e-4, rtol=0)
