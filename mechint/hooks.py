@@ -310,12 +310,26 @@ def _columns(positions: Index, x: Tensor, ctx: HookContext) -> Tensor | slice | 
     (a write that does nothing is a silent bug; during generation later steps may reach them)."""
     cols = _local_positions(positions, x.shape[1], ctx.offset)
     if cols is None and not ctx.generating:
-        warnings.warn(
+        _warn_at_caller(
             f"positions {positions!r} are outside the {x.shape[1]} positions (from {ctx.offset}) of this "
-            f"forward at {ctx.site.name}: the hook did nothing there",
-            stacklevel=2,
+            f"forward at {ctx.site.name}: the hook did nothing there"
         )
     return cols
+
+
+def _warn_at_caller(message: str) -> None:
+    """A UserWarning attributed to the first frame outside mechint, torch and transformers: the
+    caller's line that ran the forward, not the hook that noticed."""
+    import os
+    import sys
+
+    import transformers
+
+    skip = tuple(os.path.dirname(m.__file__) for m in (sys.modules[__package__], torch, transformers))
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(skip):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, stacklevel=level)
 
 
 @dataclass(frozen=True)

@@ -445,9 +445,10 @@ def test_positions_checks_and_the_warning_for_a_write_that_does_nothing():
     with pytest.raises(ValueError, match="one list shared by every row"):
         with model.hooks([(site, add_value(v, positions=[[1], [2]]))]):
             model(["hello", "hi"])
-    with pytest.warns(UserWarning, match=r"positions \[100\] are outside the 6 positions"):
+    with pytest.warns(UserWarning, match=r"positions \[100\] are outside the 6 positions") as warned:
         with model.hooks([(site, add_value(v, positions=[100]))]):
             out = model(["hello"])
+    assert warned[0].filename == __file__  # the caller's line, not the hook's
     assert torch.equal(out, model(["hello"]))
     # a boolean mask over positions selects where it is True
     mask = torch.tensor([False, False, True, False, False, True])
