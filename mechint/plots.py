@@ -505,7 +505,7 @@ def save_figure(
     fig: go.Figure,
     path_stem: str | os.PathLike,
     *,
-    formats: Sequence[str] = ("png",),
+    formats: Sequence[str] | None = None,
     html: bool | str = "fallback",
     width: int | None = None,
     height: int | None = None,
@@ -523,9 +523,9 @@ def save_figure(
     Args:
         fig: the figure.
         path_stem: e.g. ``figures/direction_similarity``; a known suffix (``.png``, ``.html``...) is
-            dropped.
+            dropped, and names the format when ``formats`` is not given (``"fig.html"``: the HTML).
         formats: static formats among png, svg, pdf, jpg, jpeg, webp (``"html"`` is accepted and
-            means ``html=True``).
+            means ``html=True``); default: the suffix of ``path_stem``, else png.
         html: ``True`` always writes the interactive HTML file; ``"fallback"`` (the default) writes
             it only when no static image could be made (no browser found, or the export failed);
             ``False`` never.
@@ -534,6 +534,9 @@ def save_figure(
         include_plotlyjs: passed to :meth:`plotly.graph_objects.Figure.write_html`.
         timeout: seconds kaleido may take per image.
     """
+    if formats is None:
+        suffix = Path(path_stem).suffix.lower()
+        formats = (suffix,) if suffix in _KNOWN_SUFFIXES else ("png",)
     if isinstance(formats, str):
         formats = (formats,)
     fmts: list[str] = []

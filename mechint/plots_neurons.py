@@ -111,7 +111,13 @@ def plot_neuron_heatmap(
         show_values=show_values and text is None, text_size=10,
     )
     if text is not None:
-        heat.update(text=[list(r) for r in text], texttemplate="%{text}", textfont={"size": 10})
+        cells = [list(r) for r in text]
+        if len(cells) != arr.shape[0] or any(len(r) != arr.shape[1] for r in cells):
+            raise ValueError(
+                f"text must have one string per cell, {arr.shape[0]} rows of {arr.shape[1]}; got "
+                f"{len(cells)} rows of {sorted({len(r) for r in cells})} entries"
+            )
+        heat.update(text=cells, texttemplate="%{text}", textfont={"size": 10})
     fig = go.Figure(heat)
     _base_layout(fig, title, xaxis_title, yaxis_title)
     fig.update_xaxes(type="category", showgrid=False, side="top", title_standoff=4)
@@ -143,11 +149,18 @@ def plot_edit_effect(
     fig = go.Figure()
     for i, (cond, per_lang) in enumerate(effects.items()):
         missing = [l for l in langs if l not in per_lang]
-        if missing:
-            raise ValueError(f"condition {cond!r} has no value for {missing}")
+        extra = [l for l in per_lang if l not in langs]
+        if missing or extra:
+            raise ValueError(
+                f"condition {cond!r} " + (f"has no value for {missing}" if missing else f"has languages {extra}")
+                + f"; every condition needs the languages of the first: {langs}"
+            )
         err = None
         if errors is not None and cond in errors:
-            err = {"type": "data", "array": [errors[cond].get(l, 0.0) for l in langs], "visible": True}
+            no_error = [l for l in langs if l not in errors[cond]]
+            if no_error:
+                raise ValueError(f"errors[{cond!r}] has no value for {no_error} (give every language, or none)")
+            err = {"type": "data", "array": [errors[cond][l] for l in langs], "visible": True}
         fig.add_trace(go.Bar(
             x=langs, y=[per_lang[l] for l in langs], name=cond, marker_color=PALETTE[i % len(PALETTE)],
             error_y=err, hovertemplate=f"{_html(cond)}, %{{x}}: %{{y:.4f}}<extra></extra>",

@@ -134,9 +134,10 @@ def _language_index(language: str, languages: list[str], *, name: str) -> int:
     if language in languages:
         return languages.index(language)
     near = _nearest(language, languages)
+    hint = f"; {name}=None draws the own-language probes only" if name == "reference_language" else ""
     raise ValueError(
         f"{name}={language!r} is not a training language of this result; nearest: {near}; "
-        f"training languages: {languages}"
+        f"training languages: {languages}{hint}"
     )
 
 
