@@ -316,7 +316,7 @@ def test_load_csv_round_trip(tmp_path):
     assert ds.row_languages == ["en", "zh", "en", "en"]
     assert ds.item_ids == ["q1", "q1", "q2", "q3"]
     assert set(ds.sources) == {"mine.csv"}
-    assert load_texts(p).item_ids == ["row-0", "row-1", "row-2", "row-3"]
+    assert load_texts(p).item_ids == ["mine.csv:row-0", "mine.csv:row-1", "mine.csv:row-2", "mine.csv:row-3"]
 
 
 def test_load_jsonl_round_trip_and_default_language(tmp_path):
@@ -325,7 +325,7 @@ def test_load_jsonl_round_trip_and_default_language(tmp_path):
     p.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n\n", encoding="utf-8")
     ds = load_texts(p, text_column="prompt", label_column="y", default_language="en")
     assert ds.texts == ["Tell me a joke", "Write malware", "Hi"] and ds.labels == [0, 1, 0]
-    assert ds.row_languages == ["en"] * 3 and ds.item_ids == ["row-0", "row-1", "row-2"]
+    assert ds.row_languages == ["en"] * 3 and ds.item_ids == ["mine.jsonl:row-0", "mine.jsonl:row-1", "mine.jsonl:row-2"]
     # .json holding JSON lines, and .json holding one array, read the same
     (tmp_path / "lines.json").write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "array.json").write_text(json.dumps(recs), encoding="utf-8")

@@ -10,6 +10,8 @@ Bundled (copied into the package with their licences; see ``mechint/data/bundled
 - :func:`load_multijail` — 315 harmful prompts x 10 languages (MultiJail, MIT).
 - :func:`load_xquad` — 1190 questions x 12 languages, used as harmless requests (XQuAD, CC BY-SA 4.0).
 - :func:`load_safety_pairs` — both, balanced per class, in en, zh, vi, ar, th.
+- :func:`load_minimal_pairs` — harmful / harmless sentence pairs of equal token length, 5 in each of 8
+  languages, for activation patching (written for mechint, MIT).
 
 Your own data: :func:`load_texts` reads CSV / TSV / JSON lines.
 """
@@ -23,6 +25,13 @@ from .bundled_sets import (
     load_xquad,
 )
 from .dataset import HARMFUL, HARMLESS, Dataset, Example
+from .minimal_pairs import (
+    MINIMAL_PAIR_LANGUAGES,
+    MinimalPair,
+    MinimalPairLengthError,
+    MinimalPairs,
+    load_minimal_pairs,
+)
 from .splits import k_fold_by_item, split_by_item
 from .user_files import HARMFUL_LABEL_NAMES, HARMLESS_LABEL_NAMES, load_texts, parse_label
 
@@ -37,6 +46,11 @@ __all__ = [
     "load_multijail",
     "load_xquad",
     "load_safety_pairs",
+    "MINIMAL_PAIR_LANGUAGES",
+    "MinimalPair",
+    "MinimalPairs",
+    "MinimalPairLengthError",
+    "load_minimal_pairs",
     "split_by_item",
     "k_fold_by_item",
     "HARMFUL_LABEL_NAMES",

@@ -11,6 +11,7 @@ sees). The files are read once per process and cached.
 from __future__ import annotations
 
 import csv
+import operator
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
@@ -71,6 +72,18 @@ def _resolve_languages(languages: str | Iterable[str] | None, available: Sequenc
     return list(dict.fromkeys(requested))  # drop repeats, keep order
 
 
+def _as_count(value: object) -> int | None:
+    """``value`` as a plain int when it is an integer (Python, numpy or 0-d torch; not a bool), else None."""
+    if hasattr(value, "tolist"):  # numpy / torch scalar -> Python scalar
+        value = value.tolist()
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def _build(
     table: Sequence[tuple[str, dict[str, str]]], item_ids: Sequence[str], languages: Sequence[str], label: int, source: str
 ) -> list[Example]:
@@ -109,7 +122,7 @@ def load_xquad(languages: str | Iterable[str] | None = None, n: int | None = Non
         n: keep only the first ``n`` items of a fixed pseudo-random order (the same items in every
             language, the same on every machine). Upstream file order groups questions by Wikipedia
             article, so a plain "first n" would be all about one topic; this order mixes the 48
-            articles. None = all 1190.
+            articles. None = all 1190. Any integer type (e.g. ``numpy.int64``) is accepted, bools are not.
 
     Returns:
         ``n`` (or 1190) rows per language, language-major, items in file order; item ids
@@ -122,9 +135,10 @@ def load_xquad(languages: str | Iterable[str] | None = None, n: int | None = Non
     table = _xquad_table()
     ids = [i for i, _ in table]
     if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(ids):
+        count = _as_count(n)
+        if count is None or not 1 <= count <= len(ids):
             raise ValueError(f"n must be an int between 1 and {len(ids)} (XQuAD has {len(ids)} items), got {n!r}")
-        ids = _select(ids, n, "xquad")
+        ids = _select(ids, count, "xquad")
     return Dataset(_build(table, ids, langs, HARMLESS, "xquad"))
 
 
@@ -139,7 +153,8 @@ def load_safety_pairs(
 
     Args:
         languages: codes from :data:`SAFETY_PAIR_LANGUAGES` (en, zh, vi, ar, th); None = all five.
-        n_per_class: items per class; None = as many as the smaller class has (315, all of MultiJail).
+        n_per_class: items per class (any integer type, not a bool); None = as many as the smaller class
+            has (315, all of MultiJail).
         seed: selects which items are taken (deterministic for a seed).
 
     Returns:
@@ -152,15 +167,14 @@ def load_safety_pairs(
     langs = _resolve_languages(languages, SAFETY_PAIR_LANGUAGES, "safety pairs (MultiJail + XQuAD)")
     harmful, harmless = _multijail_table(), _xquad_table()
     limit = min(len(harmful), len(harmless))
-    if n_per_class is None:
-        n_per_class = limit
-    if isinstance(n_per_class, bool) or not isinstance(n_per_class, int) or not 1 <= n_per_class <= limit:
+    count = limit if n_per_class is None else _as_count(n_per_class)
+    if count is None or not 1 <= count <= limit:
         raise ValueError(
             f"n_per_class must be an int between 1 and {limit} (MultiJail has {len(harmful)} harmful items, "
             f"XQuAD {len(harmless)} harmless ones), got {n_per_class!r}"
         )
-    harmful_ids = _select([i for i, _ in harmful], n_per_class, seed)
-    harmless_ids = _select([i for i, _ in harmless], n_per_class, seed)
+    harmful_ids = _select([i for i, _ in harmful], count, seed)
+    harmless_ids = _select([i for i, _ in harmless], count, seed)
     rows: list[Example] = []
     for lang in langs:
         rows += _build(harmful, harmful_ids, [lang], HARMFUL, "multijail")

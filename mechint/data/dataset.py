@@ -8,6 +8,7 @@ content fingerprint used as a cache key for activations computed over it.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,6 +24,18 @@ HARMFUL: int = 1
 """Label of harmful / unsafe / toxic texts."""
 HARMLESS: int = 0
 """Label of harmless / safe / benign texts."""
+
+
+def _nearest_hint(unknown: Iterable[str], present: Sequence[str]) -> str:
+    """``"; nearest: ..."`` listing the present names closest to the unknown ones (case-insensitive), or ``""``."""
+    by_key: dict[str, str] = {}
+    for name in present:
+        by_key.setdefault(str(name).lower(), name)
+    near: dict[str, None] = {}
+    for name in unknown:
+        for key in difflib.get_close_matches(str(name).lower(), list(by_key), n=3, cutoff=0.6):
+            near[by_key[key]] = None
+    return f"; nearest: {list(near)}" if near else ""
 
 
 @dataclass(frozen=True)
@@ -92,16 +105,37 @@ class Dataset(Sequence[Example]):
     def __getitem__(self, index: slice | Sequence[int]) -> Dataset: ...
 
     def __getitem__(self, index):  # type: ignore[override]
-        """An Example for an int; a Dataset for a slice or a sequence of int indices (e.g. a numpy array)."""
+        """An Example for an int; a Dataset for a slice, a sequence of int indices (e.g. a numpy array) or
+        a boolean mask of length ``len(self)`` (a list of bools, a numpy / torch bool array)."""
         if isinstance(index, slice):
             return Dataset(self._examples[index])
         if hasattr(index, "tolist"):  # numpy / torch scalar or array of indices
             index = index.tolist()
+        if isinstance(index, bool):
+            raise TypeError("Dataset index must be an int, a slice, a sequence of ints or a boolean mask, not a bool")
         if hasattr(index, "__index__"):
             return self._examples[index.__index__()]
         if isinstance(index, (str, bytes)) or not isinstance(index, Iterable):
             raise TypeError(f"Dataset indices must be int, slice or a sequence of ints, not {type(index).__name__}")
-        return Dataset(self._examples[int(i)] for i in index)
+        items = [i.tolist() if hasattr(i, "tolist") else i for i in index]  # numpy / torch elements
+        is_bool = [isinstance(i, bool) for i in items]
+        if items and all(is_bool):  # a boolean mask, as in numpy: keep the rows where it is True
+            if len(items) != len(self._examples):
+                raise IndexError(
+                    f"boolean mask has length {len(items)}, but the Dataset has {len(self._examples)} rows"
+                )
+            return Dataset(ex for ex, keep in zip(self._examples, items) if keep)
+        if any(is_bool):
+            raise TypeError(
+                "Dataset index mixes bools and ints; pass either integer indices or a boolean mask of length "
+                f"{len(self._examples)}"
+            )
+        rows = []
+        for i in items:
+            if not hasattr(i, "__index__"):
+                raise TypeError(f"Dataset indices must be ints, got {i!r} ({type(i).__name__})")
+            rows.append(self._examples[i.__index__()])
+        return Dataset(rows)
 
     def __iter__(self) -> Iterator[Example]:
         return iter(self._examples)
@@ -196,19 +230,24 @@ class Dataset(Sequence[Example]):
         """Rows matching every given criterion, in their original order.
 
         Args:
-            language: one code or several; each must be present (a typo otherwise silently yields
-                nothing), else ValueError naming the languages present.
+            language: one code or several (at least one); each must be present (a typo otherwise silently
+                yields nothing), else ValueError naming the languages present.
             label: 0 or 1.
-            item_ids: keep only these items (all their languages).
-            source: keep only this source.
+            item_ids: keep only these items (all their languages); each must be present, else
+                ValueError naming the unknown ids and the nearest present ones. An empty collection
+                keeps nothing.
+            source: keep only this source; it must be present, else ValueError listing the sources.
         """
         rows: Iterable[Example] = self._examples
         if language is not None:
             wanted = {language} if isinstance(language, str) else set(language)
+            if not wanted:
+                raise ValueError(f"no languages requested; languages present: {self.languages()}")
             missing = sorted(wanted - set(self.languages()))
             if missing:
                 raise ValueError(
                     f"language(s) {missing} not in this dataset; languages present: {self.languages()}"
+                    f"{_nearest_hint(missing, self.languages())}"
                 )
             rows = [ex for ex in rows if ex.language in wanted]
         if label is not None:
@@ -217,8 +256,21 @@ class Dataset(Sequence[Example]):
             rows = [ex for ex in rows if ex.label == label]
         if item_ids is not None:
             keep = {item_ids} if isinstance(item_ids, str) else set(item_ids)
+            present = self.unique_item_ids()
+            unknown = sorted(keep - set(present), key=str)
+            if unknown:
+                raise ValueError(
+                    f"{len(unknown)} item id(s) not in this dataset, e.g. {unknown[:5]}"
+                    f"{_nearest_hint(unknown[:5], present)}"
+                )
             rows = [ex for ex in rows if ex.item_id in keep]
         if source is not None:
+            sources = sorted(set(self.sources))
+            if source not in sources:
+                raise ValueError(
+                    f"source {source!r} not in this dataset; sources present: {sources}"
+                    f"{_nearest_hint([source], sources)}"
+                )
             rows = [ex for ex in rows if ex.source == source]
         return Dataset(rows)
 

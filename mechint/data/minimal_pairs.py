@@ -8,7 +8,9 @@ each harmful position into the same harmless position.
 
 :func:`load_minimal_pairs` checks equal token length for any tokenizer you give it (a pair that
 differs raises :class:`MinimalPairLengthError` naming the pair and both lengths, or is dropped with
-``on_mismatch="drop"``); without a tokenizer it checks the recorded gemma counts are consistent.
+``on_mismatch="drop"``); without a tokenizer it checks nothing about token lengths and returns every
+pair, trusting the recorded gemma-3-270m counts (checked when the file was written, and by the slow
+tests). Reading the file does check that each sentence is its template filled with its object.
 Written for mechint (MIT); see ``bundled/minimal_pairs/README.md``.
 """
 
@@ -119,10 +121,12 @@ def load_minimal_pairs(
     """The bundled harmful/harmless minimal pairs.
 
     Args:
-        languages: codes from :data:`MINIMAL_PAIR_LANGUAGES`; None = all eight.
+        languages: codes from :data:`MINIMAL_PAIR_LANGUAGES` (one string or several, at least one);
+            None = all eight.
         tokenizer: check that both sentences of every pair have the same token length with this
-            tokenizer (a Hugging Face tokenizer, or a :class:`mechint.Model`). Without one, the
-            recorded gemma-3-270m lengths are used (they were checked when the file was written).
+            tokenizer (a Hugging Face tokenizer, or a :class:`mechint.Model`). Without one, no length
+            check is run: the pairs are trusted to be equal in length under gemma-3-270m, as recorded
+            in ``tokens_gemma3`` (checked when the file was written and by the slow tests).
         on_mismatch: ``"raise"`` (default) a :class:`MinimalPairLengthError` naming every pair that
             differs and both lengths; ``"drop"`` leaves those pairs out (their ids are in ``.dropped``).
     """
@@ -131,6 +135,8 @@ def load_minimal_pairs(
     if isinstance(languages, str):
         languages = [languages]
     langs = list(MINIMAL_PAIR_LANGUAGES if languages is None else languages)
+    if not langs:
+        raise ValueError(f"no languages requested for minimal pairs; available: {', '.join(MINIMAL_PAIR_LANGUAGES)}")
     unknown = [l for l in langs if l not in MINIMAL_PAIR_LANGUAGES]
     if unknown:
         raise ValueError(f"no minimal pairs in {unknown}; available: {', '.join(MINIMAL_PAIR_LANGUAGES)}")

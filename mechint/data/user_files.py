@@ -7,6 +7,7 @@ an activation run is expensive to trace back.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -54,9 +55,17 @@ def parse_label(value: Any) -> int:
     )
 
 
-def _csv_rows(text: str, delimiter: str) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
-    """Header (stripped names) and (line number, row) pairs of a delimited file."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+def _csv_rows(text: str, delimiter: str, name: str) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+    """Header (stripped names) and (line number, row) pairs of a delimited file.
+
+    CSV follows the usual quoting (``"a, b"``; a quoted cell may span lines). TSV is read unquoted, as
+    spreadsheets and most tools write it: a ``"`` is an ordinary character, so a text starting with a
+    quote does not swallow the lines after it (a TSV cell cannot hold a tab or a line break).
+    A data row whose number of cells differs from the header's raises ValueError naming the row.
+    """
+    tsv = delimiter == "\t"
+    quoting = csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
     header: list[str] | None = None
     for raw in reader:
         if any(cell.strip() for cell in raw):
@@ -66,13 +75,57 @@ def _csv_rows(text: str, delimiter: str) -> tuple[list[str], Iterator[tuple[int,
         return [], iter(())
 
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        i = 0  # data rows, counted from 0 as in load_texts' messages
         for raw in reader:
             if not any(cell.strip() for cell in raw):
                 continue  # blank line
-            row: dict[str, Any] = {name: (raw[j] if j < len(raw) else None) for j, name in enumerate(header)}
-            yield reader.line_num, row
+            if len(raw) != len(header):
+                if len(raw) > len(header):
+                    cause = (
+                        "probably a tab inside a text"
+                        if tsv
+                        else 'probably a "," inside a text that is not quoted; quote such texts ("a, b") or use TSV'
+                    )
+                else:
+                    cause = (
+                        "probably a missing tab, or a line break inside a text"
+                        if tsv
+                        else 'probably a missing ",", or a line break inside a text that is not quoted'
+                    )
+                raise ValueError(
+                    f"{name} row {i} (line {reader.line_num}): {len(raw)} cells, but the header has "
+                    f"{len(header)} columns {header}; {cause}"
+                )
+            yield reader.line_num, dict(zip(header, raw))
+            i += 1
 
     return header, rows()
+
+
+def _decode(raw: bytes, name: str) -> str:
+    """The file's text: UTF-16 / UTF-32 when a byte-order mark says so, else UTF-8 (a BOM dropped)."""
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose BOM it starts with
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if raw.startswith(bom):
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError as err:
+                raise ValueError(
+                    f"{name}: starts with a {encoding.upper()} byte-order mark but is not valid {encoding.upper()} "
+                    f"(byte offset {err.start}); re-save it as UTF-8"
+                ) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{name}: not UTF-8 text (byte 0x{raw[err.start]:02x} at byte offset {err.start} cannot be decoded; "
+            "the file is probably in a legacy encoding such as Windows-1252 or GBK); re-save it as UTF-8 "
+            "(in Excel: 'CSV UTF-8')"
+        ) from None
 
 
 def _json_rows(text: str, name: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
@@ -116,13 +169,17 @@ def load_texts(
     """Read a user's labelled texts from a ``.csv``, ``.tsv``, ``.jsonl`` or ``.json`` (JSON lines) file.
 
     Args:
-        path: the file; its suffix picks the format. CSV/TSV need a header row; a UTF-8 byte-order mark
-            is ignored. ``.json`` may also hold a single JSON array of objects.
+        path: the file; its suffix picks the format. CSV/TSV need a header row, and every data row needs
+            as many cells as the header. CSV texts holding a comma or a line break must be quoted
+            (``"a, b"``); TSV is read without quoting (a ``"`` is kept as written). ``.json`` may also
+            hold a single JSON array of objects. The file must be UTF-8 (a byte-order mark is ignored)
+            or UTF-16 with a byte-order mark (Excel's "Unicode text").
         text_column: column with the texts (kept as written; blank texts are an error).
         label_column: column with labels, read by :func:`parse_label` (0/1, harmful/harmless, ...).
         language_column: column with language codes.
-        id_column: column with item ids shared by translations of one item; None = every row is its
-            own item, ``"row-<i>"`` (i counts data rows from 0).
+        id_column: column with item ids shared by translations of one item (kept as written, so
+            parallel files can share them); None = every row is its own item, ``"<file name>:row-<i>"``
+            (i counts data rows from 0), so the rows of different files never share an id.
         default_language: language for every row when the file has no ``language_column`` (and for
             rows where that column is blank).
 
@@ -131,9 +188,10 @@ def load_texts(
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: unsupported suffix; empty file or no data rows; a missing column (the message names it
-            and lists the columns found); in a row (named by index and line): a blank text, an
-            unrecognised or blank label, a blank id or language.
+        ValueError: unsupported suffix; a file that is not UTF-8 / UTF-16 (the message gives the byte
+            offset); empty file or no data rows; a missing column (the message names it and lists the
+            columns found); in a row (named by index and line): more or fewer cells than the header, a
+            blank text, an unrecognised or blank label, a blank id or language.
     """
     path = Path(path)
     if not path.exists():
@@ -143,8 +201,8 @@ def load_texts(
     kind = _SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise ValueError(f"{path.name}: unsupported file type {path.suffix!r}; use one of {sorted(_SUFFIXES)}")
-    text = path.read_text(encoding="utf-8-sig")
     name = path.name
+    text = _decode(path.read_bytes(), name)
     if not text.strip():
         raise ValueError(f"{name} is empty")
 
@@ -153,7 +211,7 @@ def load_texts(
         if not rows:
             raise ValueError(f"{name} has no rows")
     else:
-        columns, rows = _csv_rows(text, "," if kind == "csv" else "\t")
+        columns, rows = _csv_rows(text, "," if kind == "csv" else "\t", name)
 
     use_default_language = language_column not in columns and default_language is not None
     required = [("text_column", text_column), ("label_column", label_column)]
@@ -206,7 +264,7 @@ def load_texts(
                     )
                 language = default_language
         if id_column is None:
-            item_id = f"row-{i}"
+            item_id = f"{name}:row-{i}"
         else:
             raw_id = cell(row, id_column)
             if blank(raw_id):
