@@ -5,9 +5,14 @@ An intervention is a small object that turns into ``(site, fn)`` pairs for the o
 every forward pass of the model is intervened on: a plain forward, :func:`mechint.collect` (its reads
 see the written values), and every step of :meth:`Model.generate` with the KV cache on::
 
-    steer = AddDirection(direction, 8.0, layers=[6])                  # alpha * unit(direction)
-    with intervene(model, steer, AblateDirection(refusal, layers=None)):
+    # direction, refusal: [d_model] or [n_layers, d_model], e.g. from mechint.diff_in_means
+    steer = AddDirection(direction, 300.0, layers=[6])    # alpha * unit(direction): alpha in residual units
+    with intervene(model, steer, AblateDirection(refusal, layers=[6])):
         model.generate(["Tell me about"], max_new_tokens=20)
+
+``alpha`` is a length in the residual stream, whose norm is large (gemma-3-270m at layer 6: ~4,000;
+the harmful-harmless gap along a difference-of-means direction there: ~270): scale it by such a gap
+(as ``experiments/direction_intervention.py`` does), not by 1.
 
 Interventions apply in the order given (at one site, the first given acts first; across sites the
 forward order decides). Directions are kept on the CPU and moved to a device once (not once per
