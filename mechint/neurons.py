@@ -918,20 +918,26 @@ def edit_effect(
     groups: Sequence[str] | None = None,
     interventions: Sequence[Intervention] = (),
     before: Tensor | None = None,
+    positions=None,
     batch_size: int = 16,
     progress: bool | str = False,
 ) -> EditEffect:
-    """The effect of editing ``neurons`` (``mode``/``value`` as in :func:`neuron_edits`, at every
-    position) on the direction's score at ``blocks.{layer}.hook_resid_post`` (last token), per group.
+    """The effect of editing ``neurons`` (``mode``/``value`` as in :func:`neuron_edits`, at
+    ``positions``, default every position) on the direction's score at
+    ``blocks.{layer}.hook_resid_post`` (last token), per group.
 
     Pass ``interventions`` instead of (or besides) ``neurons`` for any other edit; ``before`` reuses
-    scores of the plain model already at hand (e.g. from stored activations).
+    scores of the plain model already at hand (e.g. from stored activations). To edit every token but
+    the BOS token (an attention sink every later token reads: editing it moves every score), run
+    unpadded, ``batch_size=1``, with ``positions=slice(1, None)``.
     """
     texts = _texts(texts)
     keys = list(groups) if groups is not None else ["all"] * len(texts)
     if len(keys) != len(texts):
         raise ValueError(f"{len(keys)} group labels for {len(texts)} texts")
-    edits = list(interventions) + (neuron_edits(neurons, mode=mode, value=value) if neurons is not None else [])
+    edits = list(interventions) + (
+        neuron_edits(neurons, mode=mode, value=value, positions=positions) if neurons is not None else []
+    )
     if not edits:
         raise ValueError("nothing to edit: give neurons or interventions")
     if before is None:

@@ -514,3 +514,23 @@ def test_zero_or_non_finite_directions_and_single_texts():
     # one string is one text, not a list of characters
     one = neuron_activation_stats(model, "hello", [(1, 3)], groups=["en"], progress=False)
     assert one.prompt["en"].count == neuron_activation_stats(model, ["hello"], [(1, 3)], progress=False).prompt["all"].count
+
+
+def test_edit_effect_can_leave_the_bos_token_alone():
+    """Unpadded (batch_size=1) with positions=slice(1, None): each text's own edit, BOS untouched,
+    as a hand run of one text at a time with the edit from position 1 on."""
+    model = tiny_model("llama")
+    d = torch.randn(model.d_model, generator=torch.Generator().manual_seed(5))
+    texts = list(TEXTS)
+    effect = edit_effect(model, texts, d, [(1, 3), (0, 4)], mode="set", value=4.0, layer=2,
+                         positions=slice(1, None), batch_size=1)
+    unit = d / d.norm()
+    after = []
+    for t in texts:
+        with intervene(model, EditNeurons(1, [3], value=4.0, positions=slice(1, None)),
+                       EditNeurons(0, [4], value=4.0, positions=slice(1, None))):
+            _, edited = model.run_with_cache([t], ["blocks.2.hook_resid_post"])
+        after.append(edited["blocks.2.hook_resid_post"][0, -1].float() @ unit)
+    torch.testing.assert_close(effect.after, torch.stack(after), rtol=1e-4, atol=1e-4)
+    every = edit_effect(model, texts, d, [(1, 3), (0, 4)], mode="set", value=4.0, layer=2, batch_size=1)
+    assert (every.after - effect.after).abs().max() > 1e-4  # the BOS edit mattered, and was left out
