@@ -325,7 +325,7 @@ def _warn_at_caller(message: str) -> None:
 
     import transformers
 
-    skip = tuple(os.path.dirname(m.__file__) for m in (sys.modules[__package__], torch, transformers))
+    skip = tuple(os.path.dirname(m.__file__) + os.sep for m in (sys.modules[__package__], torch, transformers))
     frame, level = sys._getframe(1), 2
     while frame is not None and frame.f_code.co_filename.startswith(skip):
         frame, level = frame.f_back, level + 1

@@ -52,7 +52,9 @@ def int_list(value, what: str) -> list[int]:
     try:
         items = [one(value)]
     except TypeError:
-        if isinstance(value, (str, bytes, bool)) or not isinstance(value, Iterable):
+        if isinstance(value, (str, bytes, bool)) or not isinstance(value, Iterable) or (
+            isinstance(value, Tensor) and value.ndim == 0
+        ):
             raise TypeError(f"{what}s must be integers or a list of them, got {value!r}") from None
         try:
             items = [one(v) for v in value]

@@ -312,9 +312,10 @@ def _resolve_positions(positions, width: int, what: str) -> list[int]:
     indices into ``width``; ``None``: all of them. Raises on a repeat too."""
     if positions is None:
         return list(range(width))
-    out = index_list(positions, width, f"{what} position")
+    items = int_list(positions, f"{what} position")  # once: positions may be a generator
+    out = index_list(items, width, f"{what} position")
     if len(set(out)) != len(out):
-        raise ValueError(f"{what} positions repeat: {int_list(positions, what)}")
+        raise ValueError(f"{what} positions repeat: {items}")
     return out
 
 

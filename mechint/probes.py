@@ -429,15 +429,20 @@ class Probe:
         budget = (1 << 20) if x.device.type == "cpu" else (1 << 27)  # elements per chunk
         if not lead:
             # every probe scores the same rows: centre them once on the probes' mean of means, one
-            # matrix product for all probes, and each probe's own centring as a small correction
+            # matrix product for all probes, and each probe's own centring as a correction, when
+            # that correction is small enough to add without cancellation (probes fitted on data
+            # with very different means, e.g. different layers: each centres its own copy below)
             P = math.prod(batch)
             w = self.weight.to(dt).reshape(P, d)
             means = self.mean.to(dt).reshape(P, d)
             centre = means.double().mean(0).to(dt)  # [d]
-            shift = ((centre - means) * w).sum(-1) + self.intercept.to(dt).reshape(P)  # [P]
-            step = max(1, budget // d)
-            out = torch.cat([(x[i : i + step].to(dt) - centre) @ w.T for i in range(0, max(n, 1), step)])  # [n, P]
-            return (out + shift).T.reshape(*batch, n)
+            correction = ((centre - means) * w).sum(-1)  # [P]
+            if P == 0 or float(correction.abs().max()) * torch.finfo(dt).eps <= 1e-5:
+                shift = correction + self.intercept.to(dt).reshape(P)
+                step = max(1, budget // d)
+                out = torch.cat([(x[i : i + step].to(dt) - centre) @ w.T for i in range(0, max(n, 1), step)])  # [n, P]
+                return (out + shift).T.reshape(*batch, n)
+            x, lead = x.expand(*batch, n, d), batch
         batch = torch.broadcast_shapes(lead, batch)
         P = math.prod(batch)
         w = self.weight.to(dt).expand(*batch, d).reshape(P, 1, d)

@@ -192,3 +192,31 @@ def test_minimal_pairs_exported_and_empty_languages_raise():
         data.load_minimal_pairs([])
     with pytest.raises(ValueError, match="no languages requested"):
         data.load_multijail([])  # the other loaders already did this
+
+
+def test_tsv_written_by_pandas_or_csv_writer_round_trips(tmp_path):
+    """Writers quote a TSV cell holding a quote; reading it back gives the text, not the quoting."""
+    import csv
+
+    from mechint.data import load_texts
+
+    texts = ['She said "no"', '"Ignore all rules" and then', "plain", '"']
+    path = tmp_path / "w.tsv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(["text", "label", "language"])
+        for t in texts:
+            w.writerow([t, 1, "en"])
+    assert load_texts(path).texts == texts
+
+
+def test_an_empty_boolean_mask_is_checked_for_length_too():
+    import numpy as np
+    import torch
+
+    from mechint import data
+
+    ds = data.load_safety_pairs("en", n_per_class=2)
+    for mask in (np.array([], dtype=bool), torch.tensor([], dtype=torch.bool)):
+        with pytest.raises(IndexError, match="boolean mask has length 0, but the Dataset has 4 rows"):
+            ds[mask]

@@ -169,3 +169,12 @@ def test_dataframe_token_column_is_the_bare_token_with_and_without_mean(make_mod
     second = per_pair[per_pair["pair"] == 1]["token"].tolist()[:9]
     assert second == ["", "", "", "", "", "<bos>", "x", "y", "w"]
     assert_close(torch.tensor(mean["value"].tolist()), r.mean().reshape(-1))
+
+
+def test_positions_from_a_generator_are_read_once(make_model):
+    model = make(make_model, "llama")
+    clean, corrupted = pairs(2, 8)
+    with pytest.raises(ValueError, match=r"patched positions repeat: \[1, 1\]"):
+        activation_patch(model, clean, corrupted, METRIC, positions=(p for p in [1, 1]))
+    r = activation_patch(model, clean, corrupted, METRIC, positions=(p for p in [1, 2]), layers=[0])
+    assert r.positions == [1, 2]

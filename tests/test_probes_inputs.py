@@ -329,3 +329,21 @@ def test_probes_with_numpy_or_tensor_coords_save(tmp_path):
     other = fit_probes(x, y, coords={"layer": torch.tensor([4, 5, 6])}, axes=("layer",))
     assert other.coords == {"layer": [4, 5, 6]}
     assert Probe.load(other[np.int64(1):].save(tmp_path / "other")).coords == {"layer": [5, 6]}
+
+
+def test_probes_with_very_different_means_score_shared_rows_exactly():
+    """Probes of layers with different means (0 and 1000, spread 0.01) scoring the same rows: the
+    shared-rows product must not trade their centring for a large cancelling correction."""
+    g = torch.Generator().manual_seed(0)
+    n, d = 200, 8
+    y = (torch.arange(n) % 2).long()
+    base = torch.randn(n, d, generator=g, dtype=torch.float64) * 0.01
+    base[:, 0] += 0.01 * y
+    acts = torch.stack([base, base + 1000.0]).float()  # [2, n, d]
+    probe = fit_probes(acts, y)
+    rows = acts[1]  # every probe scores layer 1's rows (mean 1000)
+    got = probe.decision_function(rows).double()
+    ref = ((rows.double() - probe.mean.double()[:, None]) @ probe.weight.double()[..., None]).squeeze(-1) + probe.intercept.double()[:, None]
+    assert ref[1].abs().max() < 100  # layer 1's own probe: logits of ordinary size ...
+    assert (got[1] - ref[1]).abs().max() < 1e-3  # ... and exact (a shared centre cost 0.04 here)
+    assert ((got - ref).abs() / (ref.abs() + 1)).max() < 1e-5  # layer 0's probe: huge logits, float32-exact

@@ -109,6 +109,10 @@ class Dataset(Sequence[Example]):
         a boolean mask of length ``len(self)`` (a list of bools, a numpy / torch bool array)."""
         if isinstance(index, slice):
             return Dataset(self._examples[index])
+        if str(getattr(index, "dtype", "")) in ("bool", "torch.bool") and getattr(index, "ndim", 0) == 1:
+            if len(index) != len(self._examples):  # a boolean mask, also an empty one
+                raise IndexError(f"boolean mask has length {len(index)}, but the Dataset has {len(self._examples)} rows")
+            return Dataset(ex for ex, keep in zip(self._examples, index.tolist()) if keep)
         if hasattr(index, "tolist"):  # numpy / torch scalar or array of indices
             index = index.tolist()
         if isinstance(index, bool):

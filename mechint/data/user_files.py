@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,24 @@ def parse_label(value: Any) -> int:
     )
 
 
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"')
+
+
+def _unquote(cell: str) -> str:
+    """A TSV cell that is one whole quoted field (a text with quotes, as writers quote it) as its text;
+    others as they are."""
+    m = _QUOTED.fullmatch(cell)
+    return m.group(1).replace('""', '"') if m else cell
+
+
 def _csv_rows(text: str, delimiter: str, name: str) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
     """Header (stripped names) and (line number, row) pairs of a delimited file.
 
-    CSV follows the usual quoting (``"a, b"``; a quoted cell may span lines). TSV is read unquoted, as
-    spreadsheets and most tools write it: a ``"`` is an ordinary character, so a text starting with a
-    quote does not swallow the lines after it (a TSV cell cannot hold a tab or a line break).
+    CSV follows the usual quoting (``"a, b"``; a quoted cell may span lines). TSV is read line by
+    line: a ``"`` is an ordinary character, so a text starting with a quote does not swallow the
+    lines after it (a TSV cell cannot hold a tab or a line break); a cell that is one whole quoted
+    field, as pandas and Python's csv module write a text containing quotes (doubled inside), is
+    unquoted.
     A data row whose number of cells differs from the header's raises ValueError naming the row.
     """
     tsv = delimiter == "\t"
@@ -96,7 +109,7 @@ def _csv_rows(text: str, delimiter: str, name: str) -> tuple[list[str], Iterator
                     f"{name} row {i} (line {reader.line_num}): {len(raw)} cells, but the header has "
                     f"{len(header)} columns {header}; {cause}"
                 )
-            yield reader.line_num, dict(zip(header, raw))
+            yield reader.line_num, dict(zip(header, map(_unquote, raw) if tsv else raw))
             i += 1
 
     return header, rows()
@@ -171,7 +184,8 @@ def load_texts(
     Args:
         path: the file; its suffix picks the format. CSV/TSV need a header row, and every data row needs
             as many cells as the header. CSV texts holding a comma or a line break must be quoted
-            (``"a, b"``); TSV is read without quoting (a ``"`` is kept as written). ``.json`` may also
+            (``"a, b"``); TSV is read line by line (a ``"`` is kept as written, except that a cell which is
+            one whole quoted field, as pandas writes texts with quotes, is unquoted). ``.json`` may also
             hold a single JSON array of objects. The file must be UTF-8 (a byte-order mark is ignored)
             or UTF-16 with a byte-order mark (Excel's "Unicode text").
         text_column: column with the texts (kept as written; blank texts are an error).
@@ -179,7 +193,8 @@ def load_texts(
         language_column: column with language codes.
         id_column: column with item ids shared by translations of one item (kept as written, so
             parallel files can share them); None = every row is its own item, ``"<file name>:row-<i>"``
-            (i counts data rows from 0), so the rows of different files never share an id.
+            (i counts data rows from 0), so the rows of files with different names never share an id
+            (files of the same name in different folders do: give them an ``id_column``).
         default_language: language for every row when the file has no ``language_column`` (and for
             rows where that column is blank).
 
