@@ -5,8 +5,7 @@ from ``probe_layers``), the residual at the last token of every token prefix of 
 10%, 20%, 25%, ... 100% of its tokens (after the BOS token), read in one forward pass per prompt
 (``mechint.prefixes.collect_prefixes``; a causal model's activation at a position does not depend
 on later tokens). Per language, with 5 folds by item id: a probe trained on whole prompts and tested
-on each prefix, and a probe trained and tested on each prefix length (started from the whole-prompt
-probe). The figure plots held-out AUROC (positive class: harmful) against the fraction of the prompt
+on each prefix, and a probe trained and tested on each prefix length (fitted from scratch). The figure plots held-out AUROC (positive class: harmful) against the fraction of the prompt
 seen.
 
 Also reported: how many prompts have more than one sentence in each language, by
