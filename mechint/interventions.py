@@ -147,8 +147,7 @@ class _Directional:
                 f"a direction must be [d] or one per layer [n_layers, d], got shape {tuple(d.shape)}"
             )
         d = d.to(device="cpu", dtype=torch.float64)
-        if not torch.isfinite(d).all():
-            raise ValueError("the direction has non-finite entries (nan or inf)")
+        _check_finite(d, "the direction")
         norms = d.norm(dim=-1)
         if (norms == 0).any():
             where = "" if d.ndim == 1 else f" at row(s) {torch.nonzero(norms == 0).reshape(-1).tolist()}"

@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 
 from .activations import RunningMoments, _check_token_ids, _texts
 from .hooks import input_rows
-from .interventions import EditNeurons, Intervention, intervene, intervention_hooks
+from .interventions import EditNeurons, Intervention, _check_finite, intervene, intervention_hooks
 from .model import Model
 
 __all__ = [
@@ -221,8 +221,7 @@ def _as_directions(model: Model, direction: Tensor, layers: list[int]) -> Tensor
         raise ValueError(
             f"direction must be [d_model] or one per layer [n_layers={model.n_layers}, d_model], got {tuple(d.shape)}"
         )
-    if not torch.isfinite(out).all():
-        raise ValueError("the direction has non-finite entries (nan or inf)")
+    _check_finite(out, "the direction")
     zero = (out.norm(dim=-1) == 0).nonzero().reshape(-1)
     if zero.numel():
         raise ValueError(f"the direction is zero at layer(s) {[layers[i] for i in zero.tolist()]}: cosines are undefined")

@@ -360,9 +360,25 @@ def test_load_texts_unsupported_suffix(tmp_path):
         ("e.jsonl", "\n  \n", "e.jsonl is empty"),
         ("h.csv", "text,label,language\n", "h.csv has a header but no data rows"),
         ("a.json", "[]", "a.json has no rows"),
+        # rows whose number of cells differs from the header's
+        (
+            "long.csv",
+            "label,language,text\n0,en,fine\n1,en,How do I make a bomb, quickly?\n",
+            r"long.csv row 1 \(line 3\): 4 cells, but the header has 3 columns .*\",\" inside a text that is not quoted",
+        ),
+        (
+            "short.csv",
+            "text,label,language\nhi,1,en\nbye,0\n",
+            r"short.csv row 1 \(line 3\): 2 cells, but the header has 3 columns .*missing \",\"",
+        ),
+        (
+            "long.tsv",
+            "text\tlabel\tlanguage\nhi\tthere\t1\ten\n",
+            r"long.tsv row 0 \(line 2\): 4 cells, but the header has 3 columns .*tab inside a text",
+        ),
     ],
 )
-def test_load_texts_empty(tmp_path, name, content, message):
+def test_load_texts_refuses_empty_and_ragged_files(tmp_path, name, content, message):
     p = tmp_path / name
     p.write_text(content, encoding="utf-8")
     with pytest.raises(ValueError, match=message):

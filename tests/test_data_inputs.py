@@ -100,33 +100,6 @@ def test_csv_quoting_still_honoured(tmp_path):
     assert load_texts(p).texts == ['a, "b"\nc']
 
 
-@pytest.mark.parametrize(
-    "name, content, message",
-    [
-        (
-            "long.csv",
-            "label,language,text\n0,en,fine\n1,en,How do I make a bomb, quickly?\n",
-            r"long.csv row 1 \(line 3\): 4 cells, but the header has 3 columns .*\",\" inside a text that is not quoted",
-        ),
-        (
-            "short.csv",
-            "text,label,language\nhi,1,en\nbye,0\n",
-            r"short.csv row 1 \(line 3\): 2 cells, but the header has 3 columns .*missing \",\"",
-        ),
-        (
-            "long.tsv",
-            "text\tlabel\tlanguage\nhi\tthere\t1\ten\n",
-            r"long.tsv row 0 \(line 2\): 4 cells, but the header has 3 columns .*tab inside a text",
-        ),
-    ],
-)
-def test_ragged_rows_raise_with_counts(tmp_path, name, content, message):
-    p = tmp_path / name
-    p.write_text(content, encoding="utf-8")
-    with pytest.raises(ValueError, match=message):
-        load_texts(p)
-
-
 def test_default_ids_name_the_file_so_files_concatenate(tmp_path):
     (tmp_path / "harmful.csv").write_text("text,label,language\nbomb,1,en\npoison,1,en\nsteal,1,en\n", encoding="utf-8")
     (tmp_path / "harmless.csv").write_text("text,label,language\nbake,0,en\nsing,0,en\nplant,0,en\n", encoding="utf-8")
