@@ -24,6 +24,7 @@ from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from ._suggest import nearest
 from .cache import atomic_write_bytes, file_lock
 from .hooks import input_rows
 from .model import Model
@@ -49,9 +50,7 @@ class Activations(Mapping):
         try:
             return self._tensors[site]
         except KeyError:
-            import difflib
-
-            near = difflib.get_close_matches(site, list(self._tensors), n=3, cutoff=0.0)
+            near = nearest(site, self._tensors, n=3, cutoff=0.0)
             raise KeyError(f"{site!r} was not collected; collected sites nearest to it: {near}") from None
 
     def __iter__(self):

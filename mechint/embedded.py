@@ -21,7 +21,6 @@ shared helper for ``(model, tokenizer)`` from such a folder.
 from __future__ import annotations
 
 import copy
-import difflib
 import importlib
 import importlib.util
 import json
@@ -36,6 +35,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from ._suggest import did_you_mean, nearest
 from .cache import (
     atomic_write_json,
     cache_root,
@@ -218,7 +218,7 @@ def nearest_embedded(name: str) -> str | None:
     names = list(EMBEDDED_MODELS)
     if key in EMBEDDED_MODELS:
         return key
-    close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+    close = nearest(key, names, n=1, cutoff=0.5)
     if close:
         return close[0]
     prefix = [n for n in names if n.split("-")[0] in key or (len(key) >= 4 and key in n)]
@@ -231,7 +231,7 @@ def _entry(name: str) -> EmbeddedModel:
     except (KeyError, TypeError):
         pass
     near = nearest_embedded(name)
-    hint = f" Did you mean {near!r}?" if near else ""
+    hint = did_you_mean([near] if near else [], sentence=True)
     valid = ", ".join(repr(n) for n in EMBEDDED_MODELS)
     raise UnknownEmbeddedModelError(f"unknown embedded model {name!r}.{hint} Embedded models: {valid}.")
 

@@ -36,7 +36,7 @@ from torch import Tensor
 
 from .device_copies import DeviceCopies
 from .hooks import HookContext, HookFn, Index, _columns, _index, _per_row, _Picked, _select_rows
-from .model import Model
+from .model import Model, int_list
 from .sites import Site
 
 __all__ = ["AblateDirection", "AddDirection", "EditNeurons", "Intervention", "intervene", "intervention_hooks"]
@@ -321,7 +321,8 @@ class EditNeurons(Intervention):
     down projection, so neuron ``i`` writes ``activation_i * value_vector_i`` into the residual).
 
     Args:
-        layer: the block (negative counts from the end).
+        layer: the block: one integer (a Python, numpy or 0-d tensor integer; negative counts from
+            the end, resolved when the intervention is applied to a model).
         neurons: neuron indices in ``0..d_mlp-1`` (negative count from the end), no repeats.
         mode: ``"set"`` (activation := value), ``"add"`` (+= value) or ``"scale"`` (*= value).
         value: a float, or a tensor broadcastable to ``[rows, pos, len(neurons)]`` (e.g. one value per
@@ -346,7 +347,13 @@ class EditNeurons(Intervention):
             raise ValueError("no neurons given")
         if idx.is_floating_point() or idx.dtype == torch.bool:
             raise TypeError(f"neurons must be integer indices, got dtype {idx.dtype}")
-        self.layer, self.neurons, self.mode = int(layer), idx.long().cpu(), mode
+        layers = int_list(layer, "layer")  # as everywhere: refuses 2.7, takes numpy / 0-d tensor ints
+        if len(layers) != 1:
+            raise ValueError(
+                f"EditNeurons edits one layer, got {layers}; use neuron_edits for neurons in several layers"
+            )
+        # kept as given (negative counts from the end): resolved against the model in hooks()
+        self.layer, self.neurons, self.mode = layers[0], idx.long().cpu(), mode
         v = torch.as_tensor(value).detach()
         _check_finite(v, "value")
         self.value = v.to(device="cpu", dtype=torch.float64)

@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from .activations import RunningMoments, _check_token_ids, _texts
 from .hooks import input_rows
 from .interventions import EditNeurons, Intervention, _check_finite, intervene, intervention_hooks
-from .model import Model
+from .model import Model, int_list
 
 __all__ = [
     "EditEffect",
@@ -88,13 +88,29 @@ class Neuron(NamedTuple):
         return self.label
 
 
+def _neuron_pair(item) -> tuple[int, int]:
+    """``(layer, index)`` of a :class:`Neuron` or a pair, each one integer (numpy and 0-d tensor
+    integers accepted; floats such as 2.7 refused, as :func:`~mechint.model.int_list` does)."""
+    try:
+        layer, index = item[0], item[1]
+    except (TypeError, IndexError, KeyError):
+        raise TypeError(f"a neuron is a Neuron or a (layer, index) pair, got {item!r}") from None
+    out = []
+    for value, what in ((layer, "layer"), (index, "neuron")):
+        items = int_list(value, what)
+        if len(items) != 1:
+            raise TypeError(f"neuron {item!r}: its {what} must be one integer, got {value!r}")
+        out.append(items[0])
+    return out[0], out[1]
+
+
 def _as_neurons(model: Model, neurons) -> list[Neuron]:
     """``Neuron`` records from neurons / ``(layer, index)`` pairs, checked against the model."""
     if isinstance(neurons, Neuron) or (isinstance(neurons, tuple) and len(neurons) in (2, 3) and isinstance(neurons[0], int)):
         neurons = [neurons]
     out = []
     for item in neurons:
-        layer, index = int(item[0]), int(item[1])
+        layer, index = _neuron_pair(item)
         if not -model.n_layers <= layer < model.n_layers:
             raise ValueError(f"neuron {tuple(item)[:2]}: layer {layer} out of range 0..{model.n_layers - 1}")
         if not -model.d_mlp <= index < model.d_mlp:
@@ -841,7 +857,7 @@ def neuron_edits(
     """:class:`~mechint.interventions.EditNeurons` interventions for neurons spread over layers (one
     per layer): ``mode`` ``"set"`` / ``"add"`` / ``"scale"`` with one ``value`` for all, or one value per
     neuron ``[len(neurons)]`` in the order given. Use them with :func:`~mechint.interventions.intervene`."""
-    items = [(int(n[0]), int(n[1])) for n in neurons]
+    items = [_neuron_pair(n) for n in neurons]
     if not items:
         raise ValueError("no neurons given")
     v = torch.as_tensor(value, dtype=torch.float64).detach()

@@ -16,7 +16,6 @@ colour across figures. None takes a model. Export with :func:`mechint.plots.save
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from ._suggest import did_you_mean, nearest
 from .plots import _to_numpy, plot_layer_heatmap, plot_layer_lines
 from .probes import EarlyResult, Metrics, TransferResult
 
@@ -54,12 +54,15 @@ def _check_result(result: Any, cls: type, func: str) -> None:
 
 def _metric_name(metric: str) -> str:
     """The canonical metric name; "AUROC" and "PR-AUC" are accepted too."""
-    key = str(metric).strip().lower().replace("-", "_")
+    key = _metric_key(metric)
     if key in METRIC_LABELS:
         return key
-    near = difflib.get_close_matches(key, list(METRIC_LABELS), n=2, cutoff=0.5)
-    hint = f" (did you mean {' or '.join(map(repr, near))}?)" if near else ""
+    hint = did_you_mean(nearest(metric, METRIC_LABELS, n=2, cutoff=0.5, key=_metric_key))
     raise ValueError(f"unknown metric {metric!r}{hint}; valid metrics: {', '.join(METRIC_LABELS)}")
+
+
+def _metric_key(metric: Any) -> str:
+    return str(metric).strip().lower().replace("-", "_")
 
 
 def _values(metrics: Metrics, metric: str, shape: tuple[int, ...], *, what: str) -> np.ndarray:
@@ -123,9 +126,7 @@ def _nearest(value: Any, options: Sequence, k: int = 3) -> list:
         v = float(value)
         nums = [float(o) for o in opts]
     except (TypeError, ValueError):
-        strs = [str(o) for o in opts]
-        near = difflib.get_close_matches(str(value), strs, n=k, cutoff=0.0)
-        return [opts[strs.index(s)] for s in near]
+        return nearest(value, opts, n=k, cutoff=0.0)
     order = sorted(range(len(opts)), key=lambda i: (abs(nums[i] - v), i))
     return [opts[i] for i in sorted(order[:k])]
 

@@ -7,13 +7,13 @@ valid ones.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Iterable
 
 from torch import nn
 
+from ._suggest import nearest
 from .families import Family, ModuleSite
 
 _BLOCK_RE = re.compile(r"^blocks\.(\d+)\.(.+)$")
@@ -85,9 +85,7 @@ def _unknown(name: str, valid: list[str]) -> UnknownSiteError:
     if match:
         same_layer = [v for v in valid if v.startswith(f"blocks.{match.group(1)}.")]
         pool = same_layer or valid
-    near = difflib.get_close_matches(name, pool, n=5, cutoff=0.4) or difflib.get_close_matches(
-        name, valid, n=5, cutoff=0.0
-    )
+    near = nearest(name, pool, n=5, cutoff=0.4) or nearest(name, valid, n=5, cutoff=0.0)
     return UnknownSiteError(
         f"unknown site {name!r}; nearest valid names: {', '.join(near)}. "
         "See Model.site_names for all of them."

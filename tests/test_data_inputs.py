@@ -121,6 +121,47 @@ def test_id_column_ids_shared_across_parallel_files(tmp_path):
     assert both.item_ids == ["q1", "q2", "q1", "q2"] and both.n_items == 2
 
 
+def test_default_ids_tell_apart_files_of_the_same_name(tmp_path):
+    """Default ids were "<file name>:row-<i>": two mine.csv in different folders shared them, and
+    item-id folds tied unrelated rows together. Read in one call, they get a parent-folder prefix."""
+    from mechint.probes import fold_ids
+
+    for folder, rows in (("en", "bomb,1\nbake,0\nsteal,1\n"), ("de", "Bombe,1\nbacken,0\nstehlen,1\n")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "mine.csv").write_text(
+            "id,text,label\n" + "".join(f"q{i},{r}\n" for i, r in enumerate(rows.splitlines())), encoding="utf-8"
+        )
+    en, de = tmp_path / "en" / "mine.csv", tmp_path / "de" / "mine.csv"
+    both = load_texts([en, de], default_language="xx")
+    assert both.item_ids == ["en/mine.csv:row-0", "en/mine.csv:row-1", "en/mine.csv:row-2",
+                             "de/mine.csv:row-0", "de/mine.csv:row-1", "de/mine.csv:row-2"]
+    assert both.n_items == 6 and set(both.sources) == {"en/mine.csv", "de/mine.csv"}
+    assert both.texts[3] == "Bombe"
+    # item-id folds no longer tie row i of one file to row i of the other
+    folds = [fold_ids(both, k=3, seed=seed, stratify=False) for seed in range(10)]
+    assert any(f[0] != f[3] for f in folds)
+    # the deliberate sharing stays: with an id_column, parallel files' rows are one item per id
+    parallel = load_texts([en, de], id_column="id", default_language="xx")
+    assert parallel.item_ids == ["q0", "q1", "q2"] * 2 and parallel.n_items == 3
+    # names that are unique stay short; deeper folders only as far as needed
+    (tmp_path / "harmful.csv").write_text("text,label\nbomb,1\n", encoding="utf-8")
+    for top in ("a", "b"):
+        (tmp_path / top / "x").mkdir(parents=True)
+        (tmp_path / top / "x" / "mine.csv").write_text("text,label\nhi,0\n", encoding="utf-8")
+    ds = load_texts([tmp_path / "harmful.csv", tmp_path / "a/x/mine.csv", tmp_path / "b/x/mine.csv"], default_language="en")
+    assert ds.item_ids == ["harmful.csv:row-0", "a/x/mine.csv:row-0", "b/x/mine.csv:row-0"]
+    assert load_texts([tmp_path / "harmful.csv"], default_language="en").item_ids == ["harmful.csv:row-0"]
+    with pytest.raises(ValueError, match=r"given twice"):
+        load_texts([en, tmp_path / "de" / ".." / "en" / "mine.csv"], default_language="en")
+    with pytest.raises(ValueError, match=r"no files given"):
+        load_texts([])
+    with pytest.raises(FileNotFoundError, match=r"no such file.*nope\.csv"):
+        load_texts([en, tmp_path / "nope.csv"])
+    with pytest.raises(ValueError, match=r"de/mine\.csv row 1 \(line 3\): empty text"):
+        (tmp_path / "de" / "mine.csv").write_text("id,text,label\nq0,Bombe,1\nq1,,0\n", encoding="utf-8")
+        load_texts([en, de], default_language="xx")
+
+
 def test_utf16_with_bom_is_read(tmp_path):
     p = tmp_path / "excel.tsv"
     p.write_bytes("text\tlabel\tlanguage\r\ncafé\t0\tfr\r\n如何\t1\tzh\r\n".encode("utf-16"))  # BOM + UTF-16 LE

@@ -536,3 +536,44 @@ def test_non_finite_alpha_or_value_and_neurons_given_twice_are_rejected():
             pass
     with intervene(model, *neuron_edits([(2, 5), (-1, 6)], mode="add", value=1.0)):
         model(["hi"])
+
+
+def test_edit_neurons_layer_is_parsed_as_every_layer_is(device, make_model):
+    """EditNeurons reads its layer through mechint.model.int_list, as layers= everywhere else: a
+    non-integral layer (2.7 was read as 2) is refused, numpy / 0-d tensor integers are taken, and a
+    negative layer counts from the end when applied to a model (as AddDirection's layers= does)."""
+    import numpy as np
+
+    from mechint import neuron_edits
+
+    model = make_model("llama", device=device)
+    for bad in (2.7, np.float64(2.0), torch.tensor(1.0), True, "1"):
+        with pytest.raises(TypeError, match=r"layers must be integers"):
+            EditNeurons(bad, [0])
+    with pytest.raises(TypeError, match=r"layers must be integers"):
+        neuron_edits([(1.5, 3)])
+    with pytest.raises(TypeError, match=r"neurons must be integers"):
+        neuron_edits([(1, 3.2)])
+    with pytest.raises(ValueError, match=r"edits one layer.*neuron_edits"):
+        EditNeurons([0, 1], [0])
+    with pytest.raises(ValueError, match=r"layer -4 is out of range: there are layers 0\.\.2"):
+        EditNeurons(-4, [0]).hooks(model)
+
+    site = "blocks.2.mlp.hook_post"
+    texts = ["hello there", "hi"]
+
+    def post(*interventions):
+        store: dict = {}
+        with intervene(model, *interventions, (site, save(store, "x"))):
+            model(texts)
+        return store["x"][..., :2]
+
+    want = post(EditNeurons(2, [0, 1], value=7.0))
+    assert bool((want == 7.0).all())
+    for layer in (np.int64(2), torch.tensor(2), -1, torch.tensor(-1), np.array(-1)):
+        edit = EditNeurons(layer, [0, 1], value=7.0)
+        assert type(edit.layer) is int and edit.layer in (2, -1)
+        assert [s.name for s, _ in edit.hooks(model)] == [site]
+        assert torch.equal(post(edit), want)
+    edits = neuron_edits([(np.int64(-1), torch.tensor(0)), (torch.tensor(2), np.int64(1))], value=7.0)
+    assert [e.layer for e in edits] == [-1, 2] and torch.equal(post(*edits), want)

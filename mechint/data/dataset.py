@@ -8,12 +8,13 @@ content fingerprint used as a cache key for activations computed over it.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, overload
+
+from .._suggest import nearest
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -28,13 +29,9 @@ HARMLESS: int = 0
 
 def _nearest_hint(unknown: Iterable[str], present: Sequence[str]) -> str:
     """``"; nearest: ..."`` listing the present names closest to the unknown ones (case-insensitive), or ``""``."""
-    by_key: dict[str, str] = {}
-    for name in present:
-        by_key.setdefault(str(name).lower(), name)
     near: dict[str, None] = {}
     for name in unknown:
-        for key in difflib.get_close_matches(str(name).lower(), list(by_key), n=3, cutoff=0.6):
-            near[by_key[key]] = None
+        near.update(dict.fromkeys(nearest(name, present, n=3, cutoff=0.6, key=lambda s: str(s).lower())))
     return f"; nearest: {list(near)}" if near else ""
 
 

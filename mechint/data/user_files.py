@@ -13,7 +13,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +170,30 @@ def _json_rows(text: str, name: str) -> tuple[list[str], list[tuple[int, dict[st
     return list(columns), records
 
 
+def _file_labels(paths: list[Path]) -> list[str]:
+    """A short label per file, distinct among ``paths``: its name where no other file has that name,
+    else as many trailing folders as tell it apart (``"en/mine.csv"``, ``"de/mine.csv"``)."""
+    seen: dict[Path, Path] = {}
+    for given in paths:
+        resolved = given.resolve()
+        if resolved in seen:
+            raise ValueError(f"{given} is given twice (as {seen[resolved]} and {given}): give each file once")
+        seen[resolved] = given
+    full = [Path(os.path.abspath(p)) for p in paths]  # folders as the user names them (links kept)
+    labels = [p.name for p in paths]
+    for name in {n for n in labels if labels.count(n) > 1}:
+        same = [i for i, n in enumerate(labels) if n == name]
+        for depth in range(2, max(len(full[i].parts) for i in same) + 1):
+            tails = [Path(*full[i].parts[-depth:]).as_posix() for i in same]
+            if len(set(tails)) == len(tails):
+                break
+        for i, tail in zip(same, tails):
+            labels[i] = tail
+    return labels
+
+
 def load_texts(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     text_column: str = "text",
     label_column: str = "label",
@@ -179,11 +201,12 @@ def load_texts(
     id_column: str | None = None,
     default_language: str | None = None,
 ) -> Dataset:
-    """Read a user's labelled texts from a ``.csv``, ``.tsv``, ``.jsonl`` or ``.json`` (JSON lines) file.
+    """Read a user's labelled texts from ``.csv``, ``.tsv``, ``.jsonl`` or ``.json`` (JSON lines) files.
 
     Args:
-        path: the file; its suffix picks the format. CSV/TSV need a header row, and every data row needs
-            as many cells as the header. CSV texts holding a comma or a line break must be quoted
+        path: a file, or a list of files read in that order into one Dataset (the same options apply
+            to all). The suffix picks each file's format. CSV/TSV need a header row, and every data row
+            needs as many cells as the header. CSV texts holding a comma or a line break must be quoted
             (``"a, b"``); TSV is read line by line (a ``"`` is kept as written, except that a cell which is
             one whole quoted field, as pandas writes texts with quotes, is unquoted). ``.json`` may also
             hold a single JSON array of objects. The file must be UTF-8 (a byte-order mark is ignored)
@@ -191,32 +214,67 @@ def load_texts(
         text_column: column with the texts (kept as written; blank texts are an error).
         label_column: column with labels, read by :func:`parse_label` (0/1, harmful/harmless, ...).
         language_column: column with language codes.
-        id_column: column with item ids shared by translations of one item (kept as written, so
-            parallel files can share them); None = every row is its own item, ``"<file name>:row-<i>"``
-            (i counts data rows from 0), so the rows of files with different names never share an id
-            (files of the same name in different folders do: give them an ``id_column``).
+        id_column: column with item ids shared by translations of one item. Its ids are kept as
+            written, so rows of parallel files (one per language, e.g. ``en.csv`` and ``de.csv``, read in
+            one call or in several and concatenated) that give the same id are one item, and splits by
+            item keep them together. ``None``: every row is its own item, with the id
+            ``"<file>:row-<i>"`` (``i`` counts the file's data rows from 0), where ``<file>`` is the file
+            name (``"mine.csv:row-0"``) or, for files of the same name read in one call, the name with as
+            many parent folders as tell them apart (``"en/mine.csv:row-0"``, ``"de/mine.csv:row-0"``),
+            so rows of different files never share an id. Files of the same name read in *separate*
+            calls cannot see each other and get the same ids: read them in one call (or give an
+            ``id_column``).
         default_language: language for every row when the file has no ``language_column`` (and for
             rows where that column is blank).
 
     Returns:
-        One Example per data row, in file order, with ``source`` = the file name.
+        One Example per data row, in file order, with ``source`` = the ``<file>`` of its item ids
+        (the file name, unless files of the same name were read together).
 
     Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: unsupported suffix; a file that is not UTF-8 / UTF-16 (the message gives the byte
-            offset); empty file or no data rows; a missing column (the message names it and lists the
-            columns found); in a row (named by index and line): more or fewer cells than the header, a
-            blank text, an unrecognised or blank label, a blank id or language.
+        FileNotFoundError: a file does not exist.
+        ValueError: no files, or a file given twice; unsupported suffix; a file that is not UTF-8 /
+            UTF-16 (the message gives the byte offset); empty file or no data rows; a missing column
+            (the message names it and lists the columns found); in a row (named by file, index and
+            line): more or fewer cells than the header, a blank text, an unrecognised or blank label, a
+            blank id or language.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    if path.is_dir():
-        raise IsADirectoryError(f"expected a file, got a directory: {path}")
-    kind = _SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise ValueError(f"{path.name}: unsupported file type {path.suffix!r}; use one of {sorted(_SUFFIXES)}")
-    name = path.name
+    if isinstance(path, (str, os.PathLike)):
+        paths = [Path(path)]
+    elif isinstance(path, bytes) or not isinstance(path, Iterable):
+        raise TypeError(f"path must be a file path or a list of them, got {path!r}")
+    else:
+        paths = [Path(p) for p in path]
+        if not paths:
+            raise ValueError("no files given (an empty list)")
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(f"no such file: {p}")
+        if p.is_dir():
+            raise IsADirectoryError(f"expected a file, got a directory: {p}")
+        if p.suffix.lower() not in _SUFFIXES:
+            raise ValueError(f"{p.name}: unsupported file type {p.suffix!r}; use one of {sorted(_SUFFIXES)}")
+    examples: list[Example] = []
+    for p, label in zip(paths, _file_labels(paths)):
+        examples += _load_file(
+            p, label, text_column=text_column, label_column=label_column, language_column=language_column,
+            id_column=id_column, default_language=default_language,
+        )
+    return Dataset(examples)
+
+
+def _load_file(
+    path: Path,
+    name: str,
+    *,
+    text_column: str,
+    label_column: str,
+    language_column: str,
+    id_column: str | None,
+    default_language: str | None,
+) -> list[Example]:
+    """The Examples of one file; ``name`` labels it in messages, default ids and ``source``."""
+    kind = _SUFFIXES[path.suffix.lower()]
     text = _decode(path.read_bytes(), name)
     if not text.strip():
         raise ValueError(f"{name} is empty")
@@ -289,4 +347,4 @@ def load_texts(
 
     if not examples:
         raise ValueError(f"{name} has a header but no data rows")
-    return Dataset(examples)
+    return examples
