@@ -1,7 +1,8 @@
 """Study: early prediction. How much of a prompt must a probe see to tell harmful from harmless?
 
-At one layer (the best by mean held-out AUROC of the probes trained and tested in each language,
-from ``probe_layers``), the residual at the last token of every token prefix of each prompt: the first
+At one layer per held-out fold (the best by mean AUROC of the probes trained and tested in each
+language, chosen by a cross-validation on that fold's training items only, ``probe_layers``'s nested
+selection), the residual at the last token of every token prefix of each prompt: the first
 10%, 20%, 25%, ... 100% of its tokens (after the BOS token), read in one forward pass per prompt
 (``mechint.prefixes.collect_prefixes``; a causal model's activation at a position does not depend
 on later tokens). Per language, with 5 folds by item id: a probe trained on whole prompts and tested
@@ -27,9 +28,9 @@ import mechint
 from mechint.plots import save_figure
 from mechint.plots_probes import plot_early_prediction
 from mechint.prefixes import collect_prefixes, split_sentences
-from mechint.probes import early_prediction
+from mechint.probes import EarlyResult, early_prediction
 
-from .probe_layers import C, transfer_results
+from .probe_layers import C, layer_selection, transfer_results
 
 NAME = "probe_early"
 FRACTIONS = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 1.0)
@@ -39,17 +40,24 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     """Compute the early-prediction curves on ``model`` and write the figure and numbers."""
     out_dir = Path(out_dir)
     ds, _, folds, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size)
-    diag = res.diagonal()  # [L, A]
-    k = int(diag.auroc.mean(1).argmax())
-    layer = res.layers[k]
-    site = f"blocks.{layer}.hook_resid_post"
-    pre = collect_prefixes(model, ds, [site], FRACTIONS, batch_size=batch_size, store=True, progress=NAME)
-    er = early_prediction(
-        pre[site], ds.labels, ds.row_languages, folds, FRACTIONS, item_ids=ds.item_ids, C=C, device=model.device,
-    )
+    # each held-out fold at the layer its training items choose (best mean AUROC of the probes trained
+    # and tested in each language, by an inner cross-validation), so the layer choice sees no test item
+    sel = layer_selection(model, n_per_class=n_per_class, batch_size=batch_size).choose(metric="auroc", by="same_language")
+    fold_layer = {f: res.layers[int(k)] for f, k in zip(sel.outer.folds, sel.chosen[:, 0, 0].tolist())}
+    by_layer: dict = {}
+    for f, layer in fold_layer.items():
+        by_layer.setdefault(layer, []).append(f)
+    sites = {layer: f"blocks.{layer}.hook_resid_post" for layer in sorted(by_layer)}
+    pre = collect_prefixes(model, ds, list(sites.values()), FRACTIONS, batch_size=batch_size, store=True, progress=NAME)
+    er = EarlyResult.join([
+        early_prediction(pre[sites[layer]], ds.labels, ds.row_languages, folds, FRACTIONS, item_ids=ds.item_ids,
+                         test_folds=fs, C=C, device=model.device)
+        for layer, fs in by_layer.items()
+    ])
+    at = f"layer {next(iter(by_layer))}" if len(by_layer) == 1 else "layers " + ", ".join(map(str, sorted(by_layer)))
     fig = plot_early_prediction(
         er, "auroc",
-        title=f"Early prediction at layer {layer}: AUROC against the share of the prompt seen ({model.name})",
+        title=f"Early prediction at {at}: AUROC against the share of the prompt seen ({model.name})",
     )
     written = save_figure(fig, out_dir / NAME)
 
@@ -75,9 +83,11 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
             }
     summary = {
         "model": str(model.name),
-        "layer": layer,
-        "layer_selection": "highest mean held-out AUROC of the probes trained and tested in each language (probe_layers)",
-        "site": f"{site}, last token of each token prefix",
+        "layer_per_fold": {str(f): layer for f, layer in sorted(fold_layer.items())},
+        "layer_selection": "per held-out fold, the layer with the highest mean AUROC of the probes trained and tested "
+        "in each language, by a 4-fold cross-validation on that fold's training items alone (mechint.probes."
+        "select_layer); no test item takes part in choosing the layer it is scored at",
+        "site": "blocks.{layer}.hook_resid_post, last token of each token prefix",
         "prefix": "the BOS token plus the first ceil(f * m) of the prompt's m other tokens",
         "fractions": list(FRACTIONS),
         "languages": er.languages,
@@ -90,7 +100,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         "sentences": sentences,
     }
     (out_dir / f"{NAME}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-    return {"figures": [str(p) for p in written], "layer": layer,
+    return {"figures": [str(p) for p in written], "layers": sorted(by_layer),
             "auroc_at": {f: {l: [round(v["per_fraction"], 4), round(v["whole"], 4)] for l, v in er.at(f).items()} for f in (0.25, 0.5)}}
 
 

@@ -2,8 +2,10 @@
 
 The probes of ``probe_layers`` (one per layer and training language, 5 folds by item id), shown as
 the matrix ``[train language, test language]`` at the best layer: the layer with the highest mean
-held-out accuracy over all pairs. Off-diagonal cells measure how far a probe trained in one
-language carries to another; the diagonal is training in the test language.
+held-out accuracy over all pairs (chosen on the folds the matrices report, so slightly optimistic;
+the JSON's ``nested`` block gives the matrix when each fold's layer is chosen on its training items
+only). Off-diagonal cells measure how far a probe trained in one language carries to another; the
+diagonal is training in the test language.
 
 Writes ``figures/probe_transfer_accuracy.{png|html}``, ``probe_transfer_auroc`` and
 ``probe_transfer.json`` (the matrices at every layer, the best layer, the mean transfer gap per
@@ -23,7 +25,7 @@ import mechint
 from mechint.plots import save_figure
 from mechint.plots_probes import plot_transfer_gap, plot_transfer_matrix
 
-from .probe_layers import transfer_results
+from .probe_layers import layer_selection, transfer_results
 
 NAME = "probe_transfer"
 
@@ -33,8 +35,8 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     out_dir = Path(out_dir)
     _, _, _, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size)
     A, B = res.train_languages, res.test_languages
-    acc = res.metrics.accuracy  # [L, A, B]
-    best = int(acc.mean((1, 2)).argmax())
+    sel = layer_selection(model, n_per_class=n_per_class, batch_size=batch_size).choose(by="mean")
+    best = int(sel.layer[0, 0])  # the layer with the best mean accuracy over all (train, test) pairs
     layer = res.layers[best]
     written = []
     for metric, title in (("accuracy", "accuracy"), ("auroc", "AUROC")):
@@ -62,7 +64,17 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     summary = {
         "model": str(model.name),
         "best_layer": layer,
-        "best_layer_selection": "highest mean held-out accuracy over all (train, test) pairs, on the same folds",
+        "best_layer_selection": "highest mean held-out accuracy over all (train, test) pairs, chosen on the same "
+        "folds the matrices are reported on (optimistic)",
+        "nested": {
+            "selection": "each outer fold's layer chosen by the same rule from a 4-fold cross-validation on that "
+            "fold's training items alone, scored on the held-out fold (mechint.probes.select_layer)",
+            "layer_per_fold": [res.layers[int(k)] for k in sel.chosen[:, 0, 0]],
+            "mean_accuracy": round(float(sel.metrics.accuracy.mean()), 4),
+            "mean_accuracy_at_best_layer": round(float(sel.optimistic.accuracy.mean()), 4),
+            "accuracy": [[round(float(v), 4) for v in row] for row in sel.metrics.accuracy],
+            "auroc": [[round(float(v), 4) for v in row] for row in sel.metrics.auroc],
+        },
         "train_languages": A,
         "test_languages": B,
         "positive_class": "1 (harmful)",

@@ -33,7 +33,7 @@ from .hooks import HookContext, add_value, save, scale_value, set_value
 from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
 from .model import Model, load_model
 from .patching import PatchResult, activation_patch, attribution_patch, attribution_correlation
-from .probes import Probe, cross_validate, early_prediction, fit_probes, transfer_matrix
+from .probes import Probe, cross_validate, early_prediction, fit_probes, select_layer, transfer_matrix
 from .sites import Site, UnknownSiteError
 
 __all__ = [
@@ -95,5 +95,6 @@ __all__ = [
     "cross_validate",
     "early_prediction",
     "fit_probes",
+    "select_layer",
     "transfer_matrix",
 ]

@@ -48,7 +48,19 @@ def test_direction_transfer_and_intervention_studies(tmp_path, monkeypatch):
     assert set(summary["methods"]) == {"mean", "pca"}
     auc = summary["methods"]["mean"]["auroc[layer][source][target]"]
     assert len(auc) == model.n_layers and all(0 <= v <= 1 for layer in auc for row in layer for v in row)
-    assert set(out["english_direction_best"]) == {"en", "zh", "vi", "ar", "th"}
+    assert set(out["english_direction"]) == {"en", "zh", "vi", "ar", "th"}
+    zh = summary["methods"]["mean"]["per_language"]["zh"]["english_direction"]
+    assert zh["auroc"] == round(auc[zh["layer_chosen_on_training"]][0][1], 4)
+    assert zh["auroc_best_on_test"] == round(max(layer[0][1] for layer in auc), 4)
+    # the layer is chosen without the held-out rows: scrambling them changes nothing
+    import torch
+
+    from experiments._common import safety_activations
+
+    sa = safety_activations(model, n_per_class=8)
+    chosen = direction_transfer.layers_chosen_on_training(sa, "mean")
+    sa.acts[:, sa.test] = torch.randn_like(sa.acts[:, sa.test])
+    assert torch.equal(direction_transfer.layers_chosen_on_training(sa, "mean"), chosen)
 
     out = direction_intervention.run(model, tmp_path / "figs", n_per_class=8)
     summary = json.loads((tmp_path / "figs" / "direction_intervention.json").read_text())
