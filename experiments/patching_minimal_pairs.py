@@ -18,8 +18,9 @@ object is where the two prompts of a pair differ. Beside the per-position maps, 
 is summarised per position *role* (first token, frame before the object, the object's tokens, its last
 token, the frame after it, the last token), which lines up across languages and is averaged over them.
 Attribution patching of the same sweep is compared with the exact sweep. As context for the metric,
-the minimal pairs' harmful - harmless score difference along each layer's own direction is also
-written (``_separation``).
+the minimal pairs' harmful - harmless score difference along each layer's own direction, in that
+layer's class gaps, is also written (``_separation``; in the JSON ``separation[language][layer]``, the
+mean over each language's pairs).
 
 Writes ``figures/patching_minimal_pairs_<lang>.{png|html}`` (one per language),
 ``patching_minimal_pairs_average`` (layer x role, mean over languages),
@@ -49,6 +50,10 @@ from mechint.plots_patching import plot_attribution_scatter, plot_patching_heatm
 
 NAME = "patching_minimal_pairs"
 ROLES = ("first token", "before object", "object", "object, last token", "after object", "last token")
+SEPARATION_KEY = (
+    "separation[language][layer] (mean over the language's pairs of the harmful - harmless last-token score "
+    "along each layer's own direction, in that layer's class gaps)"
+)
 
 
 def harmfulness_directions(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16):
@@ -225,9 +230,9 @@ def run(
         "roles": list(ROLES),
         "languages": per_language,
         "mean_over_languages_by_role[layer][role] (class gaps)": [[round(v, 4) for v in row] for row in mean_roles.tolist()],
-        "separation[layer][language] (harmful - harmless along each layer's direction, class gaps)": {
-            lang: [round(v, 4) for v in vals] for lang, vals in lines.items()
-        },
+        # keyed by language first, like "languages" (each holding [layer][role]); its last layer is each
+        # language's harmful_minus_harmless_score_mean
+        SEPARATION_KEY: {lang: [round(v, 4) for v in vals] for lang, vals in lines.items()},
         "attribution_vs_exact_pooled_pearson": round(pooled_r, 4),
         "dropped_pairs": pairs.dropped,
     }
