@@ -14,7 +14,17 @@ fitted one problem at a time (``lbfgs``, its default solver, and ``newton-choles
 and OpenMP thread pools capped at one thread (threadpoolctl): in a process that has also run torch,
 scikit-learn's default thread pools fight torch's and each other (measured here: lbfgs on
 2200 x 640 took 2.0 s with 2 threads and 0.085 s with 1, same iterations and result; the
-``sklearn_lbfgs_mt`` row shows the default), so one thread is its fastest setting. Against
+``sklearn_lbfgs_mt`` row shows the default), so one thread is its fastest setting.
+``sklearn_lbfgs_joblib`` is how one would use every core with scikit-learn: the same fits (one
+``StandardScaler`` + ``LogisticRegression`` per problem, lbfgs) spread over ``--sklearn-jobs``
+processes (default: the machine's cores) with joblib's ``loky`` backend and default auto-batching,
+each worker's BLAS and OpenMP pools at one thread (``inner_max_num_threads=1``: joblib sets the
+thread variables before the workers start; ``threadpoolctl.threadpool_info()`` inside the workers
+checks it, in the JSON as ``worker_threadpools``; a ``threadpool_limits`` per fit would cost ~4 ms,
+about a transfer fit's own time); each problem's rows go to the workers as a copy, pickled
+(``max_nbytes=None``: joblib's default memmaps arrays above 1 MB, hashing each in the parent, which
+was 10-15% slower here on ``layers`` and ``transfer``). Its probes must equal ``sklearn_lbfgs``'s
+(checked: the JSON's ``identical_to_sklearn_lbfgs`` and ``coef_max_abs_diff``). Against
 ``fit_probes`` (standardisation included) on ``--device``. Same objective for all: L2 on the weights
 (strength ``1/C``), intercept unpenalised, features standardised with the training rows' mean and
 std; scikit-learn stops when the largest component of the averaged gradient is <= tol, and so does
@@ -24,7 +34,11 @@ start to finish on one of ``torch.get_num_threads()`` threads; exact Newton on a
 fewer rows than features, else primal). Every method's inputs start as float32 arrays in host
 memory; the GPU rows include the copy to the device. Timings: median of ``--repeats`` round-robin
 rounds after a warm-up (scikit-learn's first run, which has nothing to warm up, counts as one of its
-rounds). Accuracy: each probe's accuracy on its held-out rows (all languages for ``layers``, its
+rounds; ``sklearn_lbfgs_joblib``'s does not: its workers are stopped before it, so its first call
+starts them, imports scikit-learn in them and fits, what a researcher's one-off call pays. The
+median is the pool running, as in a session that fits more than once; both are reported, the first
+call as ``1st call s`` / ``seconds_first_call``, which for mechint includes compiling in the first
+task). Accuracy: each probe's accuracy on its held-out rows (all languages for ``layers``, its
 training language's for the transfer tasks) against scikit-learn lbfgs's probe for the same
 problem: mean and largest absolute difference in points (one row of ~190 is 0.5 point), and the
 smallest cosine between the weights.
@@ -59,6 +73,7 @@ LABELS = {
     "sklearn_lbfgs": "scikit-learn lbfgs, one fit at a time, 1 thread",
     "sklearn_newton": "scikit-learn newton-cholesky, one fit at a time, 1 thread",
     "sklearn_lbfgs_mt": "scikit-learn lbfgs, one fit at a time, default threads",
+    "sklearn_lbfgs_joblib": "scikit-learn lbfgs, problems spread over {n} processes (joblib loky), 1 thread each",
     "mechint": "mechint fit_probes, batched (default solver)",
     "mechint_newton": "mechint fit_probes, batched, exact Newton",
     "mechint_warm": "mechint fit_probes, batched, warm start from the previous fold",
@@ -77,13 +92,15 @@ def parse_args(argv=None):
     p.add_argument("--data", default=None, choices=["gemma", "synthetic"], help="default: gemma on cpu, synthetic on cuda")
     p.add_argument("--tasks", default="layers,transfer,transfer_cv")
     p.add_argument("--methods", default=None,
-                   help="comma list from " + ",".join(LABELS) + " (default cpu: sklearn_lbfgs,sklearn_lbfgs_mt,"
-                   "sklearn_newton,mechint,mechint_1thread,mechint_newton,mechint_warm; cuda: sklearn_lbfgs,sklearn_newton,"
+                   help="comma list from " + ",".join(LABELS) + " (default cpu: sklearn_lbfgs,sklearn_lbfgs_joblib,"
+                   "sklearn_lbfgs_mt,sklearn_newton,mechint,mechint_1thread,mechint_newton,mechint_warm; cuda: sklearn_lbfgs,sklearn_newton,"
                    "mechint,mechint_resident,mechint_cpu)")
     p.add_argument("--C", type=float, default=1.0)
     p.add_argument("--tol", type=float, default=1e-4)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--sklearn-jobs", type=int, default=None,
+                   help="processes of the sklearn_lbfgs_joblib row (default: os.cpu_count())")
     p.add_argument("--small", action="store_true", help="few layers and rows: smoke-test the code path")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
@@ -91,8 +108,10 @@ def parse_args(argv=None):
     args.tasks = [t for t in args.tasks.split(",") if t]
     if args.methods is None:
         args.methods = ("sklearn_lbfgs,sklearn_newton,mechint,mechint_resident,mechint_cpu" if args.device.startswith("cuda")
-                        else "sklearn_lbfgs,sklearn_lbfgs_mt,sklearn_newton,mechint,mechint_1thread,mechint_newton,mechint_warm")
+                        else "sklearn_lbfgs,sklearn_lbfgs_joblib,sklearn_lbfgs_mt,sklearn_newton,mechint,mechint_1thread,"
+                        "mechint_newton,mechint_warm")
     args.methods = _common.parse_methods(p, args.methods, LABELS)
+    args.sklearn_jobs = args.sklearn_jobs or os.cpu_count() or 1
     return args
 
 
@@ -196,6 +215,61 @@ def run_sklearn(x_np, y_np, task_folds, *, solver, C, tol, threads=None):
     return fitted
 
 
+def _fit_problem(x, y, solver, C, tol):
+    """One problem as ``run_sklearn`` fits it, in a joblib worker (whose thread pools joblib set)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scaler = StandardScaler()
+        xt = scaler.fit_transform(x)
+        return scaler, LogisticRegression(C=C, tol=tol, max_iter=1000, solver=solver).fit(xt, y)
+
+
+def _worker_threadpools():
+    """A worker's pid and its thread pools (to check that joblib capped them)."""
+    import sklearn.linear_model  # noqa: F401 - load its OpenMP and scipy's BLAS, as a fit does
+    from threadpoolctl import threadpool_info
+
+    return os.getpid(), sorted({(i["internal_api"], i["num_threads"]) for i in threadpool_info()})
+
+
+def run_sklearn_joblib(x_np, y_np, task_folds, *, solver, C, tol, n_jobs):
+    """``run_sklearn``'s fits, one joblib task per problem, over ``n_jobs`` loky worker processes
+    with one BLAS/OpenMP thread each (what is timed); the same ``[fold][layer][row set]`` nesting."""
+    from joblib import Parallel, delayed, parallel_config
+
+    keys = [(f, l, a) for f, (train, _) in enumerate(task_folds) for l in range(x_np.shape[0])
+            for a in range(train.shape[0])]
+    trains = [train.numpy() for train, _ in task_folds]
+    with parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=1, max_nbytes=None):
+        out = Parallel()(delayed(_fit_problem)(x_np[l, trains[f][a]], y_np[trains[f][a]], solver, C, tol)
+                         for f, l, a in keys)
+    fitted = [[[None] * train.shape[0] for _ in range(x_np.shape[0])] for train, _ in task_folds]
+    for (f, l, a), r in zip(keys, out):
+        fitted[f][l][a] = r
+    return fitted
+
+
+def joblib_worker_threadpools(n_jobs) -> list:
+    from joblib import Parallel, delayed, parallel_config
+
+    with parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=1, max_nbytes=None):
+        return sorted({(pid, tuple(map(tuple, pools)))
+                       for pid, pools in Parallel()(delayed(_worker_threadpools)() for _ in range(4 * n_jobs))})
+
+
+def stop_loky_workers() -> None:
+    """Stop joblib's reusable loky workers, so that the next Parallel call starts them (a cold call)."""
+    from joblib.externals.loky import reusable_executor
+
+    ex = reusable_executor._executor
+    if ex is not None:
+        ex.shutdown(wait=True, kill_workers=True)
+
+
 def score_sklearn(fitted, x_np, y_np, task_folds) -> dict:
     coef, acc, iters = [], [], []
     for (_, test), per_layer in zip(task_folds, fitted):
@@ -263,7 +337,9 @@ def main(argv=None) -> dict:
               "environment": _common.environment(device), "sklearn": have_sklearn, "tasks": {}}
     report["environment"]["loadavg_before"] = os.getloadavg()
     cols = [("label", "method", ""), ("seconds", "s (median)", ".3f"), ("speedup_vs_sklearn_lbfgs", "x vs sklearn lbfgs", ".1f"),
-            ("speedup_vs_sklearn_newton", "x vs sklearn newton", ".1f"), ("iters_mean", "iters (mean)", ".1f"),
+            ("speedup_vs_sklearn_newton", "x vs sklearn newton", ".1f"),
+            ("speedup_vs_sklearn_lbfgs_joblib", "x vs sklearn joblib", ".1f"),
+            ("seconds_first_call", "1st call s", ".3f"), ("iters_mean", "iters (mean)", ".1f"),
             ("acc_mean", "held-out acc", ".4f"), ("acc_mean_diff_points", "mean |dacc| pts", ".2f"),
             ("acc_max_diff_points", "max |dacc| pts", ".2f"),
             ("coef_cos_min", "min cos(w)", ".4f")]
@@ -284,7 +360,11 @@ def main(argv=None) -> dict:
                 continue
             if m == "sklearn_newton" and task == "transfer_cv":
                 continue  # ~60 s a round on 2 cores; the transfer task shows the same
-            if m.startswith("sklearn"):
+            if m == "sklearn_lbfgs_joblib":
+                methods[m] = lambda tf=tf: run_sklearn_joblib(x_np, y_np, tf, solver="lbfgs", C=args.C, tol=args.tol,
+                                                              n_jobs=args.sklearn_jobs)
+                scorers[m] = lambda r, tf=tf: score_sklearn(r, x_np, y_np, tf)
+            elif m.startswith("sklearn"):
                 solver = "newton-cholesky" if m == "sklearn_newton" else "lbfgs"
                 threads = None if m == "sklearn_lbfgs_mt" else 1
                 methods[m] = lambda s=solver, tf=tf, th=threads: run_sklearn(
@@ -303,12 +383,15 @@ def main(argv=None) -> dict:
         log(f"\n[{task}] {n_fits} fits of ~{rows_per_fit} x {x.shape[-1]}; warm-up ...")
         results, first = {}, {}
         for name, fn in methods.items():  # warm-up, and the probes whose accuracy is checked
+            if name == "sklearn_lbfgs_joblib":
+                stop_loky_workers()  # its first call starts the worker processes, as a one-off call does
             first[name] = _common.time_call(lambda n=name, f=fn, r=results: r.__setitem__(n, f()), device)
             log(f"  warm-up {name:<16s} {first[name]:.3f} s")
             results[name] = scorers[name](results[name])
         # scikit-learn has nothing to warm up (no device, no compilation): its first run counts as
-        # one of its rounds, which saves a minute per task on the layers task.
-        sk = {k: v for k, v in methods.items() if k.startswith("sklearn")}
+        # one of its rounds, which saves a minute per task on the layers task. The joblib row's
+        # first call starts its workers: it is a warm-up, as mechint's (which compiles).
+        sk = {k: v for k, v in methods.items() if k.startswith("sklearn") and k != "sklearn_lbfgs_joblib"}
         times, errors = _common.time_rounds(
             {k: v for k, v in methods.items() if k not in sk}, device, repeats=args.repeats, log=log
         )
@@ -316,6 +399,9 @@ def main(argv=None) -> dict:
         for k in sk:
             times[k] = [first[k]] + sk_times.get(k, [])
         errors.update(sk_errors)
+        if "sklearn_lbfgs_joblib" in methods and "worker_threadpools" not in report:
+            report["worker_threadpools"] = joblib_worker_threadpools(args.sklearn_jobs)
+            log(f"  joblib workers' thread pools (pid, (api, threads)): {report['worker_threadpools']}")
         ref = results.get("sklearn_lbfgs")
         rows = []
         for name in methods:
@@ -323,8 +409,9 @@ def main(argv=None) -> dict:
                 rows.append({"method": name, "error": errors[name]})
                 continue
             r = results[name]
-            row = {"task": task, "method": name, "label": LABELS[name], "seconds": _common.median(times[name]),
-                   "seconds_all": times[name], "fits": n_fits, "iters_mean": float(np.mean(r["iters"])),
+            row = {"task": task, "method": name, "label": LABELS[name].format(n=args.sklearn_jobs),
+                   "seconds": _common.median(times[name]), "seconds_all": times[name],
+                   "seconds_first_call": first[name], "fits": n_fits, "iters_mean": float(np.mean(r["iters"])),
                    "iters_max": int(np.max(r["iters"])), "acc_mean": float(np.mean(r["acc"]))}
             if ref is not None:
                 row["acc_max_diff_points"] = float(np.max(np.abs(r["acc"] - ref["acc"])) * 100)
@@ -332,6 +419,13 @@ def main(argv=None) -> dict:
                 a, b = r["coef"].reshape(-1, r["coef"].shape[-1]), ref["coef"].reshape(-1, ref["coef"].shape[-1])
                 c = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
                 row["coef_cos_min"] = float(c.min())
+                row["coef_max_abs_diff"] = float(np.max(np.abs(a - b)))
+                row["identical_to_sklearn_lbfgs"] = bool(
+                    np.array_equal(r["coef"], ref["coef"]) and np.array_equal(r["iters"], ref["iters"])
+                    and np.array_equal(r["acc"], ref["acc"]))
+                if name == "sklearn_lbfgs_joblib":
+                    log(f"  sklearn_lbfgs_joblib vs sklearn_lbfgs: identical probes "
+                        f"{row['identical_to_sklearn_lbfgs']}, max |coef diff| {row['coef_max_abs_diff']:.3g}")
             rows.append(row)
         if ref is not None:
             base = _common.median(times["sklearn_lbfgs"])
@@ -343,6 +437,11 @@ def main(argv=None) -> dict:
             for row in rows:
                 if "seconds" in row:
                     row["speedup_vs_sklearn_newton"] = base / row["seconds"]
+        if times.get("sklearn_lbfgs_joblib"):
+            base = _common.median(times["sklearn_lbfgs_joblib"])
+            for row in rows:
+                if "seconds" in row:
+                    row["speedup_vs_sklearn_lbfgs_joblib"] = base / row["seconds"]
         report["tasks"][task] = {"fits": n_fits, "rows_per_fit": rows_per_fit, "rows": rows}
         tables.append((task, n_fits, rows_per_fit, rows))
         _common.write_json(out, report)  # after every task: a run cut short keeps what it measured
