@@ -29,7 +29,7 @@ from .directions import (
     transfer_auroc,
 )
 from .families import FAMILIES, Family, UnsupportedArchitectureError
-from .hooks import HookContext, add_value, save, scale_value, set_value
+from .hooks import HookContext, add_value, from_text_start, save, scale_value, set_value
 from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
 from .model import Model, load_model
 from .patching import PatchResult, activation_patch, attribution_patch, attribution_correlation
@@ -71,6 +71,7 @@ __all__ = [
     "UnknownSiteError",
     "UnsupportedArchitectureError",
     "add_value",
+    "from_text_start",
     "collect",
     "collect_stats",
     "cosine",

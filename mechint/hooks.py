@@ -14,18 +14,24 @@ Positions and rows, for every helper and intervention: a non-negative position i
 left-padded batch (so in a batch of texts of different lengths, position 0 is padding for the
 shorter ones, and the same text's tokens sit at other positions than when it runs alone); a
 negative position counts from the end (``-1``: every row's last token, the newest one during
-generation). A write whose positions are all outside a plain forward warns. ``rows`` picks
-inputs: the rows of the forward, or, inside a method that batches its inputs itself
-(:func:`mechint.collect`, patching), the caller's texts or prompt pairs (:func:`input_rows`).
+generation). :func:`from_text_start` wraps positions to count them from each row's first real
+(non-pad) token instead, so that they name the same tokens of a text whatever batch it lands in:
+``from_text_start(slice(1, None))`` is every token but the first (the BOS token, where the tokenizer
+adds one), in a padded batch, under :func:`mechint.collect` and at every step of generation. A write
+whose positions are all outside a plain forward warns. ``rows`` picks inputs: the rows of the
+forward, or, inside a method that batches its inputs itself (:func:`mechint.collect`, patching), the
+caller's texts or prompt pairs (:func:`input_rows`).
 """
 
 from __future__ import annotations
 
+import inspect
+import operator
 import warnings
 from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
@@ -34,11 +40,97 @@ from torch import Tensor, nn
 from .sites import Site
 
 HookFn = Callable[[Tensor, "HookContext"], "Tensor | None"]
-Index = int | Sequence[int] | slice | Tensor | None
 
 
 class StopForward(Exception):
     """Raised by the engine after the last site a caller needs, to skip the rest of the forward."""
+
+
+class TextPositions:
+    """Positions counted from each row's first real (non-pad) token: made by :func:`from_text_start`."""
+
+    __slots__ = ("positions", "_index")
+
+    def __init__(self, positions: "int | Sequence[int] | slice | Tensor | None"):
+        if isinstance(positions, TextPositions):
+            raise TypeError(f"{positions!r} already counts from the text start: pass it as it is")
+        self.positions = positions
+        if positions is None:
+            self._index: Tensor | slice = slice(None)
+        elif isinstance(positions, slice):
+            try:
+                bounds = [None if b is None else operator.index(b) for b in (positions.start, positions.stop, positions.step)]
+            except TypeError:
+                raise TypeError(f"slice bounds must be integers, got {positions!r}") from None
+            if bounds[2] == 0:
+                raise ValueError("slice step cannot be zero")
+            self._index = slice(*bounds)
+        else:
+            pos = torch.as_tensor(positions).detach().cpu()
+            if pos.dtype == torch.bool:
+                if pos.ndim != 1:
+                    raise ValueError(f"a boolean position mask must be 1-D, got shape {tuple(pos.shape)}")
+                pos = pos.nonzero().reshape(-1)
+            elif pos.is_floating_point() or pos.is_complex():
+                raise TypeError(f"positions must be integers, got dtype {pos.dtype}")
+            if pos.ndim > 1:
+                raise ValueError(
+                    f"positions must be one list shared by every row, got shape {tuple(pos.shape)}; for "
+                    "positions that differ by row, use one hook per row with rows="
+                )
+            self._index = pos.reshape(-1).long()
+
+    def __repr__(self) -> str:
+        return f"from_text_start({self.positions!r})"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, TextPositions):
+            return NotImplemented
+        a, b = self._index, other._index
+        if isinstance(a, slice) or isinstance(b, slice):
+            return a == b
+        return a.shape == b.shape and bool((a == b).all())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def columns(self, pad: int, seq_len: int, offset: int) -> Tensor | None:
+        """The columns of a call (``seq_len`` columns from absolute position ``offset``) that these
+        positions name in a row with ``pad`` leading pad tokens; ``None`` if none is here."""
+        length = offset + seq_len - pad  # the row's text so far
+        if length <= 0:
+            return None
+        if isinstance(self._index, slice):
+            text = torch.arange(length)[self._index]
+        else:
+            text = torch.where(self._index < 0, self._index + length, self._index)
+            text = text[(text >= 0) & (text < length)]  # before the text start: names no token
+        local = text + (pad - offset)
+        local = local[(local >= 0) & (local < seq_len)]
+        return local if local.numel() else None
+
+
+def from_text_start(positions: "int | Sequence[int] | slice | Tensor | None") -> TextPositions:
+    """Positions counted from each row's first real (non-pad) token, for any ``positions=`` of the
+    hook helpers and interventions: ``0`` is the text's first token (the BOS token, where the
+    tokenizer adds one), ``1`` the next; negative positions count from the end, as always, but never
+    reach into the padding; a slice or boolean mask is taken over the row's text (``None``: every real
+    token, no padding).
+
+    A text's tokens are then named the same way whether it runs alone or in a left-padded batch,
+    under :func:`mechint.collect` (which sorts and batches texts) and at every step of
+    :meth:`Model.generate` (where the text grows). ``from_text_start(slice(1, None))`` is every token
+    but the first: what an edit that must leave the BOS attention sink alone needs.
+
+    The padding is read from the attention mask of each forward (:attr:`HookContext.pad`); where it
+    is unknown (a mask that is not ``[batch, keys]``, or a method that runs the decoder layers
+    itself, such as :func:`mechint.activation_patch`'s patched runs) the hook raises rather than
+    guess. Rows with the same padding are written together, and every other cell is left bit for bit
+    as it was.
+    """
+    return TextPositions(positions)
+
+
+Index = int | Sequence[int] | slice | Tensor | TextPositions | None
 
 
 @dataclass
@@ -56,6 +148,8 @@ class HookContext:
             pair); ``None``: row ``i`` is input ``i``.
         n_inputs: how many inputs the caller has (with ``inputs``), else None.
         generating: the call is a step of generation with a KV cache (later calls see later positions).
+        pad: ``[batch]`` (long, CPU) how many left-pad tokens come before each row's first real
+            token (see the property).
     """
 
     site: Site
@@ -63,11 +157,73 @@ class HookContext:
     inputs: Tensor | None = None
     n_inputs: int | None = None
     generating: bool = False
+    _padding: "_Padding | None" = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
         """The site's name (TransformerLens hook functions read ``hook.name``)."""
         return self.site.name
+
+    @property
+    def pad(self) -> Tensor | None:
+        """``[batch]`` the number of leading pad tokens of each row of the activation (long, CPU), so
+        row ``i``'s text starts at absolute position ``pad[i]`` (its columns start at ``offset``).
+
+        Read from the attention mask the model's decoder stack was called with (the whole mask, also
+        at each generation step, so it stays the prompt's left padding); a forward without a mask
+        has no padding (the model attends to every token: zeros). ``None`` where it is unknown: a
+        mask that is not ``[batch, keys]``, or a hook run outside a forward of the decoder stack
+        (a method that calls the layers itself, such as :func:`mechint.activation_patch`'s patched
+        runs). Computed on first use (one copy to the host per forward)."""
+        return None if self._padding is None else self._padding.counts
+
+    def _pad_or_raise(self, positions: "TextPositions", batch: int) -> Tensor:
+        pad = self.pad
+        if pad is None:
+            why = self._padding.reason if self._padding is not None else "this hook context knows no padding"
+            raise RuntimeError(
+                f"positions={positions!r} count from each row's first real token, but the left padding of "
+                f"the rows at {self.site.name} is unknown here: {why}. Use absolute positions (e.g. run "
+                "the texts unpadded) where the padding is unknown."
+            )
+        if pad.numel() != batch:
+            raise RuntimeError(
+                f"the padding is known for {pad.numel()} rows but the activation at {self.site.name} has "
+                f"{batch} rows: cannot place positions={positions!r}"
+            )
+        return pad
+
+
+class _Padding:
+    """Each row's left padding in one forward: from a ``[batch, keys]`` attention mask (computed on
+    first use), zeros when there is no mask, or unknown with the ``reason``."""
+
+    __slots__ = ("_mask", "_counts", "reason")
+
+    def __init__(self, mask: Tensor | None = None, counts: Tensor | None = None, reason: str | None = None):
+        self._mask, self._counts, self.reason = mask, counts, reason
+
+    @classmethod
+    def unknown(cls, reason: str) -> "_Padding":
+        return cls(reason=reason)
+
+    @property
+    def counts(self) -> Tensor | None:
+        if self._counts is None and self._mask is not None:
+            real = (self._mask != 0).long()
+            self._counts = (real.cumsum(-1) == 0).sum(-1).cpu()  # leading zeros of each row
+            self._mask = None
+        return self._counts
+
+
+_NOT_IN_FORWARD = _Padding.unknown(
+    "the hook ran outside a forward of the model's decoder stack (a method that calls the decoder "
+    "layers or other submodules itself, such as activation_patch's patched runs)"
+)
+_LAYERS_RUN_DIRECTLY = _Padding.unknown(
+    "a method runs the decoder layers itself here (input_rows with offset=, such as activation_patch's "
+    "patched runs), without the attention mask"
+)
 
 
 @dataclass(frozen=True)
@@ -116,13 +272,17 @@ class _State:
     def __init__(self) -> None:
         self.offset = 0
         self.generating = False
+        self.padding = _NOT_IN_FORWARD
 
     def context(self, site: Site) -> HookContext:
         rows = _ROWS.get()
         if rows is None:
-            return HookContext(site, self.offset, generating=self.generating)
-        offset = self.offset if rows.offset is None else rows.offset
-        return HookContext(site, offset, rows.inputs, rows.n_inputs, self.generating)
+            return HookContext(site, self.offset, generating=self.generating, _padding=self.padding)
+        if rows.offset is None:
+            offset, padding = self.offset, self.padding
+        else:
+            offset, padding = rows.offset, _LAYERS_RUN_DIRECTLY
+        return HookContext(site, offset, rows.inputs, rows.n_inputs, self.generating, _padding=padding)
 
 
 def _first_tensor_arg(args: tuple, kwargs: dict) -> tuple[Tensor, str | int]:
@@ -182,7 +342,8 @@ def hooked(
         hooks: ``(site, fn)`` pairs; functions at the same site run in the order given.
         stop_after: raise :class:`StopForward` once this site's hooks have run (the caller catches it).
         offset_module: the decoder stack; a pre-hook there reads the KV-cache length so that hook
-            functions know the absolute positions of the tokens they see during generation.
+            functions know the absolute positions of the tokens they see during generation, and the
+            attention mask, for each row's left padding (:attr:`HookContext.pad`).
     """
     state = _State()
     groups: dict[tuple[int, str], list[tuple[Site, HookFn, bool]]] = defaultdict(list)
@@ -203,8 +364,10 @@ def hooked(
         hf_model.eval()
         if offset_module is not None:
             handles.append(
-                offset_module.register_forward_pre_hook(_offset_reader(state), with_kwargs=True)
+                offset_module.register_forward_pre_hook(_offset_reader(state, offset_module), with_kwargs=True)
             )
+            # the padding belongs to this forward only (also when it raises, e.g. StopForward)
+            handles.append(offset_module.register_forward_hook(_forward_end(state), always_call=True))
         for (module_id, where), entries in groups.items():
             module = modules[module_id]
             if where == "in":
@@ -220,7 +383,19 @@ def hooked(
             module.training = training
 
 
-def _offset_reader(state: _State):
+def _offset_reader(state: _State, module: nn.Module):
+    params = list(inspect.signature(module.forward).parameters.values())
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+    def argument(name: str, args: tuple, kwargs: dict):
+        """(found, value) of a named argument of the decoder stack's forward."""
+        if name in kwargs:
+            return True, kwargs[name]
+        if name in names:
+            i = names.index(name)
+            return True, args[i] if i < len(args) else None  # a parameter not passed: its default, None
+        return False, None
+
     def hook(module, args, kwargs):
         cache = kwargs.get("cache", kwargs.get("past_key_values"))
         length = 0
@@ -228,6 +403,35 @@ def _offset_reader(state: _State):
             length = int(cache.get_seq_length())
         state.offset = length
         state.generating = cache is not None
+        state.padding = _call_padding(argument, args, kwargs)
+
+    return hook
+
+
+def _call_padding(argument, args: tuple, kwargs: dict) -> _Padding:
+    """Each row's left padding in a forward of the decoder stack, from its attention mask."""
+    found, mask = argument("attention_mask", args, kwargs)
+    if not found:
+        return _Padding.unknown("the decoder stack's forward takes no argument named attention_mask")
+    if isinstance(mask, Tensor) and mask.ndim == 2:
+        return _Padding(mask=mask)
+    if mask is not None:
+        shape = f"of shape {tuple(mask.shape)}" if isinstance(mask, Tensor) else f"of type {type(mask).__name__}"
+        return _Padding.unknown(
+            f"the decoder stack was given an attention mask {shape}, not [batch, keys] (0 at padding), "
+            "so where each row's text starts is not known"
+        )
+    # no mask: the model attends to every token, so no row has padding
+    for name in ("input_ids", "inputs_embeds"):
+        _, x = argument(name, args, kwargs)
+        if isinstance(x, Tensor):
+            return _Padding(counts=torch.zeros(x.shape[0] if x.ndim > 1 else 1, dtype=torch.long))
+    return _Padding.unknown("the decoder stack was called without input_ids or inputs_embeds")
+
+
+def _forward_end(state: _State):
+    def hook(module, args, output):
+        state.padding = _NOT_IN_FORWARD
 
     return hook
 
@@ -305,16 +509,54 @@ def _local_positions(positions: Index, seq_len: int, offset: int) -> Tensor | sl
     return local[keep]
 
 
-def _columns(positions: Index, x: Tensor, ctx: HookContext) -> Tensor | slice | None:
-    """The columns of ``x`` that ``positions`` names; warns when a plain forward has none of them
-    (a write that does nothing is a silent bug; during generation later steps may reach them)."""
-    cols = _local_positions(positions, x.shape[1], ctx.offset)
-    if cols is None and not ctx.generating:
+@dataclass(frozen=True)
+class _Block:
+    """Cells of one hook call that a hook reads or writes: ``picked`` rows x ``cols`` columns.
+    ``order``: where these rows come among all the picked rows (``None``: they are all of them)."""
+
+    picked: "_Picked"
+    cols: Tensor | slice
+    order: Tensor | None = None
+
+
+def _cells(positions: Index, rows: Index, x: Tensor, ctx: HookContext, *, warn: bool = True) -> list[_Block]:
+    """The cells of ``x`` that ``positions`` x ``rows`` name, as blocks of rows sharing their columns:
+    one block for absolute positions, one per group of rows with equal left padding for
+    :func:`from_text_start` positions; none when no cell is here. With ``warn``, a plain forward in
+    which the positions name no column warns (a write that does nothing is a silent bug; during
+    generation later steps may reach them)."""
+    batch, seq_len = x.shape[0], x.shape[1]
+    if isinstance(positions, TextPositions):
+        pad = ctx._pad_or_raise(positions, batch)  # raises where the padding is unknown, in any batch
+        picked = _select_rows(rows, batch, ctx)
+        if picked is None:
+            return []
+        local = torch.arange(batch)[picked.local]
+        row_pad = pad[local]
+        groups = row_pad.unique().tolist()
+        blocks = []
+        for p in groups:
+            cols = positions.columns(int(p), seq_len, ctx.offset)
+            if cols is None:
+                continue
+            if len(groups) == 1:
+                blocks.append(_Block(picked, cols))
+                continue
+            order = (row_pad == p).nonzero().reshape(-1)
+            which = picked.which if picked.which is not None else torch.arange(local.numel())
+            blocks.append(_Block(_Picked(local[order], which[order], picked.n), cols, order))
+        outside = not blocks
+    else:
+        cols = _local_positions(positions, seq_len, ctx.offset)
+        picked = _select_rows(rows, batch, ctx)
+        blocks = [] if cols is None or picked is None else [_Block(picked, cols)]
+        outside = cols is None
+    if warn and outside and not ctx.generating:
         _warn_at_caller(
-            f"positions {positions!r} are outside the {x.shape[1]} positions (from {ctx.offset}) of this "
+            f"positions {positions!r} are outside the {seq_len} positions (from {ctx.offset}) of this "
             f"forward at {ctx.site.name}: the hook did nothing there"
         )
-    return cols
+    return blocks
 
 
 def _warn_at_caller(message: str) -> None:
@@ -408,14 +650,30 @@ def save(
 
     ``positions``/``rows`` select columns and batch rows; ``transform`` maps the tensor before it is
     stored (e.g. pooling). Across generation steps the copies are concatenated along positions.
+    :func:`from_text_start` positions must give every picked row of a call the same number of
+    columns (e.g. ``from_text_start([0, 1])``): the rows are stacked, each at its own columns.
     """
 
     def fn(x: Tensor, ctx: HookContext) -> None:
-        cols = _local_positions(positions, x.shape[1], ctx.offset)
-        picked = _select_rows(rows, x.shape[0], ctx)
-        if cols is None or picked is None:
+        blocks = _cells(positions, rows, x, ctx, warn=False)
+        if not blocks:
             return None
-        value = x[_index(x, picked.local, cols)]
+        if len(blocks) == 1 and blocks[0].order is None:
+            value = x[_index(x, blocks[0].picked.local, blocks[0].cols)]
+        else:
+            widths = sorted({b.cols.numel() for b in blocks})
+            n_picked = torch.arange(x.shape[0])[_select_rows(rows, x.shape[0], ctx).local].numel()
+            if sum(b.order.numel() for b in blocks) < n_picked:
+                widths = [0, *widths]  # some picked rows have none of the positions here
+            if len(widths) > 1:
+                raise ValueError(
+                    f"save at {ctx.site.name}: positions={positions!r} name {widths} columns in rows of "
+                    "different padding, which do not stack; save whole rows (positions=None) and select "
+                    "by the attention mask, or name positions every row has"
+                )
+            parts = torch.cat([x[_index(x, b.picked.local, b.cols)] for b in blocks])
+            order = torch.cat([b.order for b in blocks])
+            value = parts[torch.argsort(order).to(x.device)]
         value = transform(value) if transform is not None else value
         value = value.detach()
         value = value.to("cpu") if to_cpu else value.clone()
@@ -431,29 +689,29 @@ def save(
 
 def _writer(value: Tensor | Callable, positions: Index, rows: Index, mode: str) -> HookFn:
     def fn(x: Tensor, ctx: HookContext) -> Tensor | None:
-        cols = _columns(positions, x, ctx)
-        picked = _select_rows(rows, x.shape[0], ctx)
-        if cols is None or picked is None:
+        blocks = _cells(positions, rows, x, ctx)
+        if not blocks:
             return None
-        idx = _index(x, picked.local, cols)
-        if callable(value):  # computed from the picked cells: already one row per picked row
-            v = torch.as_tensor(value(x[idx], ctx), device=x.device, dtype=x.dtype)
-        else:
-            v = _per_row(torch.as_tensor(value, device=x.device, dtype=x.dtype), picked, x.ndim)
         out = x.clone()
-        target = out[idx]
-        try:
-            if mode == "set":
-                out[idx] = v.expand_as(target)
-            elif mode == "add":
-                out[idx] = target + v
-            else:  # scale
-                out[idx] = target * v
-        except RuntimeError as err:
-            raise ValueError(
-                f"value of shape {tuple(v.shape)} does not fit {ctx.site.name} at the chosen "
-                f"rows/positions, shape {tuple(target.shape)}"
-            ) from err
+        for block in blocks:  # one block, or one per group of rows with equal padding
+            idx = _index(x, block.picked.local, block.cols)
+            if callable(value):  # computed from the picked cells: already one row per picked row
+                v = torch.as_tensor(value(x[idx], ctx), device=x.device, dtype=x.dtype)
+            else:
+                v = _per_row(torch.as_tensor(value, device=x.device, dtype=x.dtype), block.picked, x.ndim)
+            target = x[idx]
+            try:
+                if mode == "set":
+                    out[idx] = v.expand_as(target)
+                elif mode == "add":
+                    out[idx] = target + v
+                else:  # scale
+                    out[idx] = target * v
+            except RuntimeError as err:
+                raise ValueError(
+                    f"value of shape {tuple(v.shape)} does not fit {ctx.site.name} at the chosen "
+                    f"rows/positions, shape {tuple(target.shape)}"
+                ) from err
         return out
 
     return fn

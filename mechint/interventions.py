@@ -23,6 +23,10 @@ chosen rows and positions are left bit for bit as they were.
 Positions follow the engine: non-negative positions are absolute (counted from the start of the
 padded sequence; during generation, from the start of the prompt), negative ones count from the end
 of the current call (``-1``: the last token of a forward, the newest token of each generation step).
+:func:`mechint.hooks.from_text_start` counts them from each row's first real (non-pad) token instead,
+so that they name the same tokens of a text in any batch: ``positions=from_text_start(slice(1,
+None))`` edits every token but the first (the BOS attention sink) in left-padded batches, under
+:func:`mechint.collect` and at every generation step, with the BOS cells left bit for bit as they were.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from .device_copies import DeviceCopies
-from .hooks import HookContext, HookFn, Index, _columns, _index, _per_row, _Picked, _select_rows
+from .hooks import HookContext, HookFn, Index, _cells, _index, _per_row, _Picked
 from .model import Model, int_list
 from .sites import Site
 
@@ -107,18 +111,18 @@ def _cell_writer(
     """
 
     def fn(x: Tensor, ctx: HookContext) -> Tensor | None:
-        cols = _columns(positions, x, ctx)
-        picked = _select_rows(rows, x.shape[0], ctx)
-        if cols is None or picked is None:
+        blocks = _cells(positions, rows, x, ctx)
+        if not blocks:
             return None
         flat = x.flatten(-2) if ctx.site.heads is not None else x
         cdtype = _compute_dtype(flat.dtype)
         if positions is None and rows is None:
-            out = update(flat.to(cdtype), ctx, picked).to(flat.dtype)
+            out = update(flat.to(cdtype), ctx, blocks[0].picked).to(flat.dtype)
         else:
-            idx = _index(flat, picked.local, cols)
             out = flat.clone()
-            out[idx] = update(flat[idx].to(cdtype), ctx, picked).to(flat.dtype)
+            for block in blocks:  # one block, or one per group of rows with equal padding
+                idx = _index(flat, block.picked.local, block.cols)
+                out[idx] = update(flat[idx].to(cdtype), ctx, block.picked).to(flat.dtype)
         return out.unflatten(-1, ctx.site.heads) if ctx.site.heads is not None else out
 
     return fn
@@ -203,7 +207,8 @@ class AddDirection(_Directional, Intervention):
             ``"ln_final.hook_normalized"``) act where they say.
         layers: restrict bare keys to these layers (int or list; negative counts from the end).
         positions: which token positions (see the module docstring); ``None``: all of them,
-            including every new token during generation.
+            including every new token during generation; ``from_text_start(slice(1, None))``:
+            every token but each text's first (BOS), in any batch.
         rows: which batch rows; ``None``: all.
         normalize: ``False`` adds ``alpha * direction`` as given (e.g. a raw difference of means).
     """

@@ -943,8 +943,9 @@ def edit_effect(
 
     Pass ``interventions`` instead of (or besides) ``neurons`` for any other edit; ``before`` reuses
     scores of the plain model already at hand (e.g. from stored activations). To edit every token but
-    the BOS token (an attention sink every later token reads: editing it moves every score), run
-    unpadded, ``batch_size=1``, with ``positions=slice(1, None)``.
+    the BOS token (an attention sink every later token reads: editing it moves every score), pass
+    ``positions=mechint.from_text_start(slice(1, None))``: counted from each text's first token, so it
+    holds in the left-padded batches of any ``batch_size``.
     """
     texts = _texts(texts)
     keys = list(groups) if groups is not None else ["all"] * len(texts)
