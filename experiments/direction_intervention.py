@@ -1,16 +1,30 @@
 """Study: acting on the English harmfulness direction, in every language.
 
 1. Ablation: the English direction of each layer (difference of means on English training items) is
-   projected out of ``blocks.{l}.hook_resid_post`` at every layer and position. How much separability
-   is left in each language: the AUROC, on held-out items, of that language's own direction refitted
-   on the ablated activations of its training items, against the same without ablation.
-2. Steering: ``alpha`` times the English direction is added at one layer, at every position, to the
-   held-out harmless prompts of every language. The layer is chosen by rule, not by looking at other
-   languages: the layer where the English direction separates the *English* held-out items best. The
+   projected out of ``blocks.{l}.hook_resid_post`` at every layer and every token but BOS. How much
+   separability is left in each language: the AUROC, on held-out items, of that language's own
+   direction refitted on the ablated activations of its training items, against the same without
+   ablation.
+2. Steering: ``alpha`` times the English direction is added at one layer, at every token but BOS, to
+   the held-out harmless prompts of every language. The layer is chosen by rule, on English training
+   items only: the layer where the English direction separates them best in a cross-validation. The
    unit of ``alpha`` is the gap between the English harmful and harmless means along the direction at
    that layer. The score is the projection on the English direction of the last layer; the shift is
    reported as a fraction of that language's harmful-harmless gap (0: unchanged, 1: harmful mean).
+   Part of it is the added vector itself, carried to the last layer by the skip connections and read
+   there (``alpha * gap * cos(d_layer, d_last)``); the JSON splits the shift into that part and the
+   later layers' response.
 3. Generations before and after steering, greedy, a few prompts per language, saved as a table.
+
+The BOS token is left alone, as in :mod:`experiments.neurons_editing`: every prompt's first token is
+the same attention sink that all later tokens read, with a large residual that projects strongly on
+the direction (gemma-3-270m, layer 7: norm ~69k, projection ~35k), so writing there changes what every
+token reads whatever the prompt says, and the direction at BOS carries nothing about the prompt.
+Measured on gemma-3-270m (own-direction AUROC at the last layer, en, before 0.974): ablated at every
+position, BOS included, 0.889; at BOS alone 0.631 (zh 0.611, vi 0.528, ar 0.596, th 0.790); at every
+token but BOS 0.856. Steering at BOS alone (at layer 15) moved the score by 0.04-0.12 of the gap at
+alpha 1 (3-4% of the shift at every position). ``positions=CONTENT`` (``from_text_start(slice(1, None))``) skips
+each prompt's first token in the left-padded batches too.
 
 Writes ``figures/direction_intervention_*.png`` and ``direction_intervention.{json,csv}``,
 ``direction_intervention_generations.{csv,md}``.
@@ -28,11 +42,13 @@ from mechint.interventions import AblateDirection, AddDirection, intervene
 from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
 
 from ._common import LANGUAGES, rounded, safety_activations, write_json, write_table
+from .direction_transfer import layers_chosen_on_training
 
 NAME = "direction_intervention"
 ALPHAS = (0.5, 1.0, 2.0)
 N_GENERATIONS = 2  # prompts per language
 MAX_NEW_TOKENS = 24
+CONTENT = mechint.from_text_start(slice(1, None))  # every token but each text's first (BOS), in any batch
 
 
 def _own_direction_auroc(acts, labels, languages, train, test) -> torch.Tensor:
@@ -55,7 +71,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
 
     # 1. ablation ------------------------------------------------------------------------------
     before = _own_direction_auroc(sa.acts, sa.labels, sa.languages, sa.train, sa.test)
-    with intervene(model, AblateDirection(d_en)):
+    with intervene(model, AblateDirection(d_en, positions=CONTENT)):
         ablated = mechint.collect(model, sa.dataset, sites, pool="last", batch_size=batch_size, progress="ablated")
     ablated_acts = ablated.stack(sites)
     after = _own_direction_auroc(ablated_acts, sa.labels, sa.languages, sa.train, sa.test)
@@ -64,18 +80,24 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
 
     # 2. steering ------------------------------------------------------------------------------
     en_auc = auroc(torch.einsum("lnd,ld->ln", sa.acts[:, en_test], d_en), sa.labels[en_test])  # [layer]
-    layer = int(en_auc.argmax())
+    en = LANGUAGES.index("en")
+    layer = int(layers_chosen_on_training(sa, "mean")[en, en])  # chosen without the held-out items
     proj = sa.acts[layer, en_train] @ d_en[layer]
     y = sa.labels[en_train].bool()
     gap = float(proj[y].mean() - proj[~y].mean())
     final_dir = d_en[last]
     shift: dict[str, list[float]] = {lang: [] for lang in LANGUAGES}
+    # the added vector itself reaches the last layer's residual through the skip connections: read
+    # by the last-layer direction it alone moves the score by alpha * gap * cos(d_layer, d_last); the
+    # rest of the shift is what the later layers do in response
+    carried = gap * float(d_en[layer].double() @ final_dir.double())  # score moved per unit of alpha
+    direct: dict[str, list[float]] = {lang: [] for lang in LANGUAGES}
     harmless_test = sa.test[sa.labels[sa.test] == 0]
     texts = [sa.dataset[i].text for i in harmless_test.tolist()]
     test_langs = [sa.languages[i] for i in harmless_test.tolist()]
     base_scores = sa.acts[last] @ final_dir  # [n]
     for alpha in ALPHAS:
-        with intervene(model, AddDirection(d_en[layer], alpha * gap, sites=sites[layer])):
+        with intervene(model, AddDirection(d_en[layer], alpha * gap, sites=sites[layer], positions=CONTENT)):
             steered = mechint.collect(model, texts, sites[last], pool="last", batch_size=batch_size, progress=f"steer {alpha}")
         scores = steered[sites[last]] @ final_dir
         for lang in LANGUAGES:
@@ -84,14 +106,18 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
             safe = base_scores[rows][sa.labels[rows] == 0].mean()
             mine = torch.tensor([i for i, l in enumerate(test_langs) if l == lang])
             shift[lang].append(float((scores[mine].mean() - safe) / (harm - safe)))
+            direct[lang].append(float(alpha * carried / (harm - safe)))
 
     # 3. generations ---------------------------------------------------------------------------
+    def generate(prompts: list[str], *edits) -> list[str]:  # one prompt at a time, as a user would generate
+        with intervene(model, *edits):
+            return [model.generate([p], max_new_tokens=MAX_NEW_TOKENS)[0] for p in prompts]
+
     generations = []
     for lang in LANGUAGES:
         picks = [t for t, l in zip(texts, test_langs) if l == lang][:N_GENERATIONS]
-        plain = model.generate(picks, max_new_tokens=MAX_NEW_TOKENS)
-        with intervene(model, AddDirection(d_en[layer], 2.0 * gap, sites=sites[layer])):
-            pushed = model.generate(picks, max_new_tokens=MAX_NEW_TOKENS)
+        plain = generate(picks)
+        pushed = generate(picks, AddDirection(d_en[layer], 2.0 * gap, sites=sites[layer], positions=CONTENT))
         generations += [[lang, p, a, b] for p, a, b in zip(picks, plain, pushed)]
 
     # figures and numbers ----------------------------------------------------------------------
@@ -124,7 +150,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         "model": str(model.name),
         "direction": "difference of means on English training items, per layer, blocks.{l}.hook_resid_post, last token",
         "ablation": {
-            "where": "every layer, every position, blocks.{l}.hook_resid_post",
+            "where": "every layer, every token but BOS (from_text_start(slice(1, None))), blocks.{l}.hook_resid_post",
             "max |projection| left on the English direction / mean residual norm": max_residual_projection,
             "auroc_before[layer][language]": rounded(before, 4),
             "auroc_after[layer][language]": rounded(after, 4),
@@ -135,10 +161,22 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
                                                   "after": round(float(after[:, j].max()), 4)}
                                            for j, lang in enumerate(LANGUAGES)},
         },
-        "steering": {"layer": layer, "layer_rule": "argmax over layers of the English held-out AUROC",
+        "steering": {"layer": layer,
+                     "layer_rule": "best mean AUROC of the English direction over a 5-fold cross-validation of the "
+                     "English training items (direction_transfer.layers_chosen_on_training)",
+                     "where": f"blocks.{layer}.hook_resid_post, every token but BOS (from_text_start(slice(1, None)))",
                      "english_auroc_at_layer": round(float(en_auc[layer]), 4), "gap": gap,
-                     "alphas": list(ALPHAS), "shift_toward_harmful": {k: rounded(v, 4) for k, v in shift.items()}},
+                     "alphas": list(ALPHAS), "shift_toward_harmful": {k: rounded(v, 4) for k, v in shift.items()},
+                     "of_which_the_added_vector_itself": {
+                         "what": "alpha * gap * cos(direction at the steered layer, last-layer direction) in each "
+                         "language's gap: the added vector carried unchanged by the skip connections to the last "
+                         "layer and read there; the rest of the shift is the later layers' response",
+                         "cos": round(float(d_en[layer].double() @ final_dir.double()), 4),
+                         **{k: rounded(v, 4) for k, v in direct.items()}},
+                     "response_of_later_layers": {k: rounded([a - b for a, b in zip(shift[k], direct[k])], 4)
+                                                  for k in LANGUAGES}},
     }
     write_json(out_dir / f"{NAME}.json", summary)
     return {"figures": [str(p) for p in written], "ablation_last_layer": summary["ablation"]["last_layer"],
-            "steering_layer": layer, "shift_at_alpha_1": {k: round(v[1], 3) for k, v in shift.items()}}
+            "steering_layer": layer, "shift_at_alpha_1": {k: round(v[1], 3) for k, v in shift.items()},
+            "of_which_added_vector_at_alpha_1": {k: round(v[1], 3) for k, v in direct.items()}}

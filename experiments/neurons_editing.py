@@ -7,7 +7,7 @@ language (items split by id). The BOS token is left alone: every prompt's first 
 attention sink that all later tokens read, so editing it moves every score whatever the neurons
 carry (measured: it made most of the effect of setting the top neurons to 0, e.g. 0.27 of the 0.29
 gap units in English), and the boost values are peaks over content tokens, outside BOS's range.
-Prompts run one at a time (unpadded), so BOS is position 0 of each. The score is the projection of the last-token ``blocks.{L-1}.hook_resid_post`` on the English
+``from_text_start(slice(1, None))`` skips each prompt's first token in left-padded batches. The score is the projection of the last-token ``blocks.{L-1}.hook_resid_post`` on the English
 direction (the one the neurons were ranked by); its change is reported in units of each language's
 own harmful-minus-harmless gap of mean scores (-1: a harmful prompt moved all the way to the harmless
 mean; +1 the other way). Conditions:
@@ -44,7 +44,7 @@ N_PROMPTS = 40  # held-out prompts per class and language
 N_REFERENCE = 40  # English training prompts per class that set the "boost" values
 SCALE = 4.0
 MAX_NEW_TOKENS = 24
-CONTENT = slice(1, None)  # every position but the BOS token, in an unpadded run
+CONTENT = mechint.from_text_start(slice(1, None))  # every token but each text's first (BOS), in any batch
 
 
 def random_neurons(model: mechint.Model, neurons: list[Neuron], seed: int = 0) -> list[Neuron]:
@@ -63,7 +63,7 @@ def random_neurons(model: mechint.Model, neurons: list[Neuron], seed: int = 0) -
 
 
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, k: int = K,
-        n_prompts: int = N_PROMPTS, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
+        n_prompts: int = N_PROMPTS, max_new_tokens: int = MAX_NEW_TOKENS, batch_size: int = 16) -> dict:
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class)
     top, d, d_layer = aligned_neurons(model, sa, k)
@@ -108,7 +108,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         texts = [sa.dataset[i].text for i in idx]
         for which, neurons, edit in (("top", top, edit_top), ("random", control, edit_control)):
             effect = edit_effect(model, texts, d, neurons, layer=d_layer, groups=langs, before=base[idx],
-                                 positions=CONTENT, batch_size=1, progress=f"{which}: {name}", **edit)
+                                 positions=CONTENT, batch_size=batch_size, progress=f"{which}: {name}", **edit)
             mean = effect.shift()
             label = f"{which} {k}: {name}"
             shifts[label] = {lang: mean[lang] / gap[lang] for lang in LANGUAGES}
@@ -120,7 +120,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         picks += [harmful[harmful_langs.index(lang)], harmless[harmless_langs.index(lang)]]
     prompts = [sa.dataset[i].text for i in picks]
 
-    def generate(*edits) -> list[str]:  # one prompt at a time: BOS at position 0, not edited
+    def generate(*edits) -> list[str]:  # one prompt at a time, as a user would generate
         with intervene(model, *edits):
             return [model.generate([p], max_new_tokens=max_new_tokens)[0] for p in prompts]
 
@@ -148,7 +148,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         "neurons": [n.label for n in top],
         "control_neurons": [n.label for n in control],
         "score": f"projection of last-token blocks.{d_layer}.hook_resid_post on the English direction (unit)",
-        "edits_at": "blocks.{l}.mlp.hook_post, every token but BOS (prompts run unpadded)",
+        "edits_at": "blocks.{l}.mlp.hook_post, every token but BOS (from_text_start(slice(1, None)))",
         "prompts_per_class_and_language": n_prompts,
         "gap_harmful_minus_harmless": {lang: round(v, 4) for lang, v in gap.items()},
         "boost_values_top": [round(float(v), 4) for v in peak_top],

@@ -54,10 +54,10 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
                          test_folds=fs, C=C, device=model.device)
         for layer, fs in by_layer.items()
     ])
-    at = f"layer {next(iter(by_layer))}" if len(by_layer) == 1 else "layers " + ", ".join(map(str, sorted(by_layer)))
     fig = plot_early_prediction(
         er, "auroc",
-        title=f"Early prediction at {at}: AUROC against the share of the prompt seen ({model.name})",
+        title=f"Early prediction: AUROC against the share of the prompt seen ({model.name})<br><sup>each fold at "
+        f"the layer its training items choose: {', '.join(map(str, sorted(by_layer)))}</sup>",
     )
     written = save_figure(fig, out_dir / NAME)
 

@@ -66,7 +66,11 @@ def test_direction_transfer_and_intervention_studies(tmp_path, monkeypatch):
     summary = json.loads((tmp_path / "figs" / "direction_intervention.json").read_text())
     # the ablation really removed the English direction at every layer
     assert summary["ablation"]["max |projection| left on the English direction / mean residual norm"] < 1e-4
-    assert len(summary["steering"]["shift_toward_harmful"]["zh"]) == 3
+    steer = summary["steering"]
+    assert len(steer["shift_toward_harmful"]["zh"]) == 3
+    direct, response = steer["of_which_the_added_vector_itself"]["zh"], steer["response_of_later_layers"]["zh"]
+    assert all(abs(d + r - t) < 2e-4 for d, r, t in zip(direct, response, steer["shift_toward_harmful"]["zh"]))
+    assert abs(direct[2] - 4 * direct[0]) < 1e-3 * max(1.0, abs(direct[2]))  # linear in alpha (0.5, 1, 2)
     with open(tmp_path / "figs" / "direction_intervention_generations.csv", newline="") as f:
         generations = list(csv.reader(f))
     assert len(generations) == 1 + 5 * 2 and all(len(row) == 4 for row in generations)
