@@ -122,10 +122,10 @@ def from_text_start(positions: "int | Sequence[int] | slice | Tensor | None") ->
     but the first: what an edit that must leave the BOS attention sink alone needs.
 
     The padding is read from the attention mask of each forward (:attr:`HookContext.pad`); where it
-    is unknown (a mask that is not ``[batch, keys]``, or a method that runs the decoder layers
-    itself, such as :func:`mechint.activation_patch`'s patched runs) the hook raises rather than
-    guess. Rows with the same padding are written together, and every other cell is left bit for bit
-    as it was.
+    is unknown (a mask that is not ``[batch, keys]``, or a decoder layer called on its own) the
+    hook raises rather than guess; methods that run the layers themselves, as
+    :func:`mechint.activation_patch` does, pass each row's padding (:func:`input_rows`). Rows with
+    the same padding are written together, and every other cell is left bit for bit as it was.
     """
     return TextPositions(positions)
 
@@ -173,8 +173,9 @@ class HookContext:
         at each generation step, so it stays the prompt's left padding); a forward without a mask
         has no padding (the model attends to every token: zeros). ``None`` where it is unknown: a
         mask that is not ``[batch, keys]``, or a hook run outside a forward of the decoder stack
-        (a method that calls the layers itself, such as :func:`mechint.activation_patch`'s patched
-        runs). Computed on first use (one copy to the host per forward)."""
+        (a layer called on its own), unless the method that runs the layers passes the padding
+        (:func:`input_rows` ``pad=``, as :func:`mechint.activation_patch` does). Computed on first
+        use (one copy to the host per forward)."""
         return None if self._padding is None else self._padding.counts
 
     def _pad_or_raise(self, positions: "TextPositions", batch: int) -> Tensor:
@@ -217,12 +218,12 @@ class _Padding:
 
 
 _NOT_IN_FORWARD = _Padding.unknown(
-    "the hook ran outside a forward of the model's decoder stack (a method that calls the decoder "
-    "layers or other submodules itself, such as activation_patch's patched runs)"
+    "the hook ran outside a forward of the model's decoder stack (a decoder layer or other submodule "
+    "called on its own)"
 )
 _LAYERS_RUN_DIRECTLY = _Padding.unknown(
-    "a method runs the decoder layers itself here (input_rows with offset=, such as activation_patch's "
-    "patched runs), without the attention mask"
+    "a method runs the decoder layers itself here (input_rows with offset= and no pad=), without the "
+    "attention mask"
 )
 
 
@@ -231,24 +232,35 @@ class _Rows:
     inputs: Tensor  # [batch] long, CPU
     n_inputs: int
     offset: int | None
+    pad: Tensor | None = None  # [batch] long, CPU: each row's left padding, where the method knows it
 
 
 _ROWS: ContextVar[_Rows | None] = ContextVar("mechint_input_rows", default=None)
 
 
 @contextmanager
-def input_rows(inputs: Sequence[int] | Tensor, n_inputs: int, *, offset: int | None = None) -> Iterator[None]:
+def input_rows(
+    inputs: Sequence[int] | Tensor, n_inputs: int, *, offset: int | None = None, pad: Sequence[int] | Tensor | None = None
+) -> Iterator[None]:
     """Tell the hooks of every forward inside the block which caller input each batch row is
     (``inputs [batch]``, of ``n_inputs``), so that ``rows=`` and per-row values of hook functions
     and interventions refer to the caller's inputs, not to positions in a reordered batch.
     ``offset``: the absolute position of the first column, for methods that run the layers on a
-    suffix of the positions themselves.
+    suffix of the positions themselves; ``pad``: then, ``[n_inputs]`` each input's left padding
+    (:attr:`HookContext.pad`, for :func:`from_text_start` positions), which such a method knows and
+    the engine cannot read from a mask.
 
     Nested blocks compose: inside ``input_rows(range(200, 300), 1000)`` (a method passing inputs
     200..299 of its 1000 to another one), an inner ``input_rows(idx, 100)`` maps its rows through
     the outer block, to inputs of the 1000."""
     idx = torch.as_tensor(inputs, dtype=torch.long).reshape(-1).cpu()
     n_inputs = int(n_inputs)
+    row_pad = None
+    if pad is not None:
+        p = torch.as_tensor(pad, dtype=torch.long).reshape(-1).cpu()
+        if p.numel() != n_inputs:
+            raise ValueError(f"input_rows: {p.numel()} padding counts for {n_inputs} inputs")
+        row_pad = p[idx]
     outer = _ROWS.get()
     if outer is not None:
         if outer.inputs.numel() != n_inputs:
@@ -258,7 +270,7 @@ def input_rows(inputs: Sequence[int] | Tensor, n_inputs: int, *, offset: int | N
             )
         idx, n_inputs = outer.inputs[idx], outer.n_inputs
         offset = outer.offset if offset is None else offset
-    token = _ROWS.set(_Rows(idx, n_inputs, offset))
+    token = _ROWS.set(_Rows(idx, n_inputs, offset, row_pad))
     try:
         yield
     finally:
@@ -281,7 +293,8 @@ class _State:
         if rows.offset is None:
             offset, padding = self.offset, self.padding
         else:
-            offset, padding = rows.offset, _LAYERS_RUN_DIRECTLY
+            offset = rows.offset
+            padding = _LAYERS_RUN_DIRECTLY if rows.pad is None else _Padding(counts=rows.pad)
         return HookContext(site, offset, rows.inputs, rows.n_inputs, self.generating, _padding=padding)
 
 

@@ -1120,6 +1120,8 @@ class _ChunkRunner:
         # as in a plain one: rows= counts prompt pairs and positions are absolute (input_rows), the
         # patch is written and the metric read after them, at their site, through the hook engine.
         self.user_hooks = model.active_hooks > 0
+        # each pair's left padding in the corrupted prompts, for hooks with from_text_start positions
+        self.pad = (prompts.corrupted["attention_mask"].cpu() != 0).long().cumsum(-1).eq(0).sum(-1)
         self.direct = plan.key in ("hook_resid_pre", "hook_resid_post") and not self.user_hooks
         mkey = m_site.key if m_site is not None and m_site.layer is not None else None
         self.metric_direct = mkey in ("hook_resid_pre", "hook_resid_post") and not self.user_hooks
@@ -1210,7 +1212,8 @@ class _ChunkRunner:
                         prefix.keys[k] = None
                     kw[sig.cache] = prefix
                 try:
-                    with input_rows(pairs_cpu[:n_active], self.n_pairs, offset=start) if self.user_hooks else nullcontext():
+                    with input_rows(pairs_cpu[:n_active], self.n_pairs, offset=start, pad=self.pad) if self.user_hooks \
+                            else nullcontext():
                         if k == self.last_layer and self.trim_mlp:
                             with _only_columns(self.last_mlp, cols, h.shape[1]):
                                 out = self.layers[k](h, **kw)
@@ -1236,7 +1239,7 @@ class _ChunkRunner:
             if self.user_hooks:
                 # the final norm is a site (ln_final.hook_normalized): the caller's hooks there see
                 # every computed position, at its absolute position, as in a plain forward
-                with input_rows(pairs_cpu, self.n_pairs, offset=start):
+                with input_rows(pairs_cpu, self.n_pairs, offset=start, pad=self.pad):
                     read = self.final_norm(h)[:, cols]
             else:
                 read = self.final_norm(h[:, cols])

@@ -413,6 +413,41 @@ def test_interventions_around_a_sweep_act_as_in_one_forward_per_cell(family, mak
                 assert_close(r.corrupted, ref_corrupted, name=name)
 
 
+@pytest.mark.parametrize("family", ["llama", "gemma3", "gpt2"])
+def test_text_positions_around_a_sweep_of_pairs_of_other_lengths(family, make_model):
+    """Interventions at positions counted from each text's start (from_text_start) act in the padded
+    sweep of pairs of different lengths as in each pair's sweep alone: the patched runs, which call
+    the decoder layers themselves, pass each pair's padding to the hooks."""
+    from mechint import from_text_start
+    from mechint.interventions import AddDirection, EditNeurons, intervene
+
+    model = make(make_model, family)
+    long_c, long_k = pairs(1, 10, seed=3, changed=(2, 8))
+    short_c, short_k = pairs(1, 7, seed=5, changed=(1, 5))
+    g = torch.Generator().manual_seed(11)
+    steer = [AddDirection(torch.randn(model.d_model, generator=g), 8.0, layers=[1], positions=from_text_start(slice(1, None))),
+             AddDirection(torch.randn(model.d_model, generator=g), 6.0, sites="hook_resid_pre", layers=[2],
+                          positions=from_text_start([3])),
+             EditNeurons(1, [0, 3], mode="scale", value=3.0, positions=from_text_start([-2]))]
+    both_c, both_k = [long_c[0].tolist(), short_c[0].tolist()], [long_k[0].tolist(), short_k[0].tolist()]
+    for component, kw in (("resid_pre", {}), ("attn_out", {}), ("z", {}), ("mlp_post", {"neurons": [0, 3, 5]})):
+        plain = activation_patch(model, short_c, short_k, METRIC, component=component, **kw)
+        with intervene(model, *steer):
+            alone = [activation_patch(model, c, k, METRIC, component=component, **kw)
+                     for c, k in ((long_c, long_k), (short_c, short_k))]
+            for reuse in (True, False):
+                both = activation_patch(model, both_c, both_k, METRIC, component=component, prefix_reuse=reuse,
+                                        batch_size=7, **kw)
+                name = f"{family} {component} reuse={reuse}"
+                assert_close(both.pair(0).values, alone[0].values, name=name)
+                short = both.pair(1).values
+                if component in ("resid_pre", "attn_out"):  # a position axis: 3 pad columns come first
+                    assert torch.isnan(short[..., :3]).all(), name
+                    short = short[..., 3:]
+                assert_close(short, alone[1].values, name=name)
+        assert (alone[1].values - plain.values).abs().max() > 1e-3, f"{family} {component}: the interventions change nothing"
+
+
 def test_a_steered_position_before_the_patched_one_is_not_moved(make_model):
     """The reviewer's case: steering at position 2 after block 1 while patching from position 5 on
     (prefix reuse computes 5..): the steer must stay at position 2, not land on 2 + 5."""

@@ -16,7 +16,7 @@ from conftest import FP32_TOL, TEXTS, VARIED_TEXTS, assert_site_close
 
 import mechint
 from mechint import add_value, collect, from_text_start, save, set_value
-from mechint.hooks import TextPositions
+from mechint.hooks import TextPositions, input_rows
 from mechint.interventions import AblateDirection, AddDirection, EditNeurons, intervene
 from mechint.metrics import logit_diff
 from mechint.neurons import edit_effect
@@ -264,9 +264,13 @@ def test_unknown_padding_raises(make_model):
     model = make_model("llama")
     u = _randn(model.d_model)
     edit = AddDirection(u, 3.0, positions=BUT_FIRST)
-    # activation_patch runs the decoder layers itself: no attention mask there
+    # a method that runs the decoder layers itself without telling the padding
     with pytest.raises(RuntimeError, match="left padding .* unknown.*decoder layers itself"), intervene(model, edit):
-        mechint.activation_patch(model, ["abcd", "xyz"], ["abce", "xyw"], logit_diff(5, 6))
+        with input_rows([0], 1, offset=2):
+            model.hf.model.layers[0](_randn(1, 2, model.d_model),
+                                     position_embeddings=model.hf.model.rotary_emb(_randn(1, 2, model.d_model),
+                                                                                   torch.arange(2, 4)[None]),
+                                     attention_mask=None)
     # a decoder layer called on its own, outside a forward of the model
     h = _randn(1, 4, model.d_model)
     rotary = model.hf.model.rotary_emb(h, torch.arange(4)[None])
