@@ -144,7 +144,8 @@ def run(model: mechint.Model, out_dir: Path, *, n_items: int = N_ITEMS, n_per_cl
     if stored.exists():  # written by experiments.direction_transfer: the same numbers
         try:
             per = json.loads(stored.read_text())["methods"]["mean"]["per_language"]
-            check = {l: {"here": round(max(auroc[l]), 4), "direction_transfer.json": per[l]["english_direction"]["auroc"]}
+            check = {l: {"here": round(max(auroc[l]), 4),
+                         "direction_transfer.json": per[l]["english_direction"]["auroc_best_on_test"]}
                      for l in shared if l in per}
         except (KeyError, json.JSONDecodeError):
             check = None
