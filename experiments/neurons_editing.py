@@ -7,7 +7,8 @@ language (items split by id). The BOS token is left alone: every prompt's first 
 attention sink that all later tokens read, so editing it moves every score whatever the neurons
 carry (measured: it made most of the effect of setting the top neurons to 0, e.g. 0.27 of the 0.29
 gap units in English), and the boost values are peaks over content tokens, outside BOS's range.
-``from_text_start(slice(1, None))`` skips each prompt's first token in left-padded batches. The score is the projection of the last-token ``blocks.{L-1}.hook_resid_post`` on the English
+``from_text_start(slice(1, None))`` skips each prompt's first token in left-padded batches. The
+score is the projection of the last-token ``blocks.{L-1}.hook_resid_post`` on the English
 direction (the one the neurons were ranked by); its change is reported in units of each language's
 own harmful-minus-harmless gap of mean scores (-1: a harmful prompt moved all the way to the harmless
 mean; +1 the other way). Conditions:
