@@ -195,37 +195,40 @@ def run_sklearn(x_np, y_np, task_folds, *, solver, C, tol, threads=None):
     ``(scaler, model)`` per ``[fold][layer][row set]``. ``threads``: cap on scikit-learn's BLAS and
     OpenMP thread pools (threadpoolctl); None leaves the libraries' defaults."""
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
     fitted = []
     with warnings.catch_warnings(), threadpool_limits(threads):
         warnings.simplefilter("ignore", ConvergenceWarning)
         for train, _ in task_folds:
-            per_layer = []
-            for l in range(x_np.shape[0]):
-                per_rows = []
-                for rows in train.numpy():
-                    scaler = StandardScaler()
-                    xt = scaler.fit_transform(x_np[l, rows])
-                    per_rows.append((scaler, LogisticRegression(C=C, tol=tol, max_iter=1000, solver=solver).fit(xt, y_np[rows])))
-                per_layer.append(per_rows)
-            fitted.append(per_layer)
+            fitted.append([[_fit_one(x_np[l, rows], y_np[rows], solver, C, tol) for rows in train.numpy()]
+                           for l in range(x_np.shape[0])])
     return fitted
+
+
+def _fit_one(x, y, solver, C, tol):
+    """One problem: ``(scaler, model)`` fitted on standardised rows (every scikit-learn row fits this)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler()
+    return scaler, LogisticRegression(C=C, tol=tol, max_iter=1000, solver=solver).fit(scaler.fit_transform(x), y)
 
 
 def _fit_problem(x, y, solver, C, tol):
     """One problem as ``run_sklearn`` fits it, in a joblib worker (whose thread pools joblib set)."""
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        scaler = StandardScaler()
-        xt = scaler.fit_transform(x)
-        return scaler, LogisticRegression(C=C, tol=tol, max_iter=1000, solver=solver).fit(xt, y)
+        return _fit_one(x, y, solver, C, tol)
+
+
+def _loky(n_jobs):
+    """joblib's process pool as the joblib row runs it: one BLAS/OpenMP thread per worker, rows pickled."""
+    from joblib import parallel_config
+
+    return parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=1, max_nbytes=None)
 
 
 def _worker_threadpools():
@@ -239,12 +242,12 @@ def _worker_threadpools():
 def run_sklearn_joblib(x_np, y_np, task_folds, *, solver, C, tol, n_jobs):
     """``run_sklearn``'s fits, one joblib task per problem, over ``n_jobs`` loky worker processes
     with one BLAS/OpenMP thread each (what is timed); the same ``[fold][layer][row set]`` nesting."""
-    from joblib import Parallel, delayed, parallel_config
+    from joblib import Parallel, delayed
 
     keys = [(f, l, a) for f, (train, _) in enumerate(task_folds) for l in range(x_np.shape[0])
             for a in range(train.shape[0])]
     trains = [train.numpy() for train, _ in task_folds]
-    with parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=1, max_nbytes=None):
+    with _loky(n_jobs):
         out = Parallel()(delayed(_fit_problem)(x_np[l, trains[f][a]], y_np[trains[f][a]], solver, C, tol)
                          for f, l, a in keys)
     fitted = [[[None] * train.shape[0] for _ in range(x_np.shape[0])] for train, _ in task_folds]
@@ -254,9 +257,9 @@ def run_sklearn_joblib(x_np, y_np, task_folds, *, solver, C, tol, n_jobs):
 
 
 def joblib_worker_threadpools(n_jobs) -> list:
-    from joblib import Parallel, delayed, parallel_config
+    from joblib import Parallel, delayed
 
-    with parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=1, max_nbytes=None):
+    with _loky(n_jobs):
         return sorted({(pid, tuple(map(tuple, pools)))
                        for pid, pools in Parallel()(delayed(_worker_threadpools)() for _ in range(4 * n_jobs))})
 

@@ -12,9 +12,13 @@ import torch
 
 import mechint
 from mechint import data
+from mechint.directions import per_language_directions, transfer_auroc
+from mechint.interventions import intervene
 
 # The languages MultiJail (harmful) and the XQuAD questions (harmless) share.
 LANGUAGES = ("en", "zh", "vi", "ar", "th")
+# Where the intervention studies edit: every token but each text's first (the BOS attention sink), in any batch.
+CONTENT = mechint.from_text_start(slice(1, None))
 
 
 @dataclass
@@ -53,6 +57,25 @@ def safety_activations(
     acts = mechint.collect(model, ds, sites, pool="last", batch_size=batch_size, store=True, progress=progress)
     train, test = split_rows(ds)
     return SafetyActivations(ds, acts.stack(sites), torch.as_tensor(ds.labels), ds.row_languages, train, test)
+
+
+def direction_auroc(
+    acts: torch.Tensor, labels: torch.Tensor, languages: Sequence[str], fit: torch.Tensor, score: torch.Tensor,
+    method: str = "mean",
+) -> torch.Tensor:
+    """``[layer, source, target]`` (both in ``LANGUAGES`` order): the AUROC, on the rows ``score`` of
+    each target language, of each source language's direction fitted on its rows among ``fit``."""
+    own = per_language_directions(acts[:, fit], labels[fit], [languages[i] for i in fit.tolist()],
+                                  method=method, order=list(LANGUAGES))
+    auc, _, _ = transfer_auroc(own, acts[:, score], labels[score], [languages[i] for i in score.tolist()],
+                               targets=list(LANGUAGES))
+    return auc
+
+
+def generate_each(model: mechint.Model, prompts: Sequence[str], *edits, max_new_tokens: int) -> list[str]:
+    """Greedy generations, one prompt at a time (as a user would run them), under the interventions ``edits``."""
+    with intervene(model, *edits):
+        return [model.generate([p], max_new_tokens=max_new_tokens)[0] for p in prompts]
 
 
 def write_table(path: Path, header: Sequence[str], rows: Sequence[Sequence]) -> None:

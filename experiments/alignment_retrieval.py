@@ -31,11 +31,10 @@ import torch
 import mechint
 from mechint import data
 from mechint.alignment import retrieval_matrix, sentence_embeddings
-from mechint.directions import per_language_directions, transfer_auroc
 from mechint.plots import plot_layer_lines, plot_similarity_matrices, save_figure
 from mechint.plots_neurons import plot_labelled_scatter
 
-from ._common import LANGUAGES, rounded, safety_activations, write_json, write_table
+from ._common import LANGUAGES, direction_auroc, rounded, safety_activations, write_json, write_table
 
 NAME = "alignment_retrieval"
 N_ITEMS = 200
@@ -45,12 +44,9 @@ def english_transfer_auroc(model: mechint.Model, n_per_class: int | None = None)
     """Per language, the AUROC per layer of the English difference-of-means direction on held-out
     items, exactly as :mod:`experiments.direction_transfer` computes it."""
     sa = safety_activations(model, n_per_class=n_per_class)
-    tr, te = sa.train, sa.test
-    own = per_language_directions(sa.acts[:, tr], sa.labels[tr], [sa.languages[i] for i in tr.tolist()],
-                                  order=list(LANGUAGES))
-    auc, _, targets = transfer_auroc({"en": own["en"]}, sa.acts[:, te], sa.labels[te],
-                                           [sa.languages[i] for i in te.tolist()], targets=list(LANGUAGES))
-    return {t: auc[:, 0, j].tolist() for j, t in enumerate(targets)}
+    auc = direction_auroc(sa.acts, sa.labels, sa.languages, sa.train, sa.test)  # [layer, source, target]
+    en = LANGUAGES.index("en")
+    return {t: auc[:, en, j].tolist() for j, t in enumerate(LANGUAGES)}
 
 
 def _pearson(x, y) -> float:

@@ -23,8 +23,8 @@ token reads whatever the prompt says, and the direction at BOS carries nothing a
 Measured on gemma-3-270m (own-direction AUROC at the last layer, en, before 0.974): ablated at every
 position, BOS included, 0.889; at BOS alone 0.631 (zh 0.611, vi 0.528, ar 0.596, th 0.790); at every
 token but BOS 0.856. Steering at BOS alone (at layer 15) moved the score by 0.04-0.12 of the gap at
-alpha 1 (3-4% of the shift at every position). ``positions=CONTENT`` (``from_text_start(slice(1, None))``) skips
-each prompt's first token in the left-padded batches too.
+alpha 1 (3-4% of the shift at every position). ``positions=CONTENT``
+(``from_text_start(slice(1, None))``) skips each prompt's first token in the left-padded batches too.
 
 Writes ``figures/direction_intervention_*.png`` and ``direction_intervention.{json,csv}``,
 ``direction_intervention_generations.{csv,md}``.
@@ -37,27 +37,19 @@ from pathlib import Path
 import torch
 
 import mechint
-from mechint.directions import auroc, diff_in_means, per_language_directions, transfer_auroc
+from mechint.directions import auroc, diff_in_means
 from mechint.interventions import AblateDirection, AddDirection, intervene
 from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
 
-from ._common import LANGUAGES, rounded, safety_activations, write_json, write_table
+from ._common import (
+    CONTENT, LANGUAGES, direction_auroc, generate_each, rounded, safety_activations, write_json, write_table,
+)
 from .direction_transfer import layers_chosen_on_training
 
 NAME = "direction_intervention"
 ALPHAS = (0.5, 1.0, 2.0)
 N_GENERATIONS = 2  # prompts per language
 MAX_NEW_TOKENS = 24
-CONTENT = mechint.from_text_start(slice(1, None))  # every token but each text's first (BOS), in any batch
-
-
-def _own_direction_auroc(acts, labels, languages, train, test) -> torch.Tensor:
-    """AUROC [layer, language] of each language's own direction (fit on train rows) on its test rows."""
-    tr_langs = [languages[i] for i in train.tolist()]
-    te_langs = [languages[i] for i in test.tolist()]
-    own = per_language_directions(acts[:, train], labels[train], tr_langs, order=list(LANGUAGES))
-    auc, _, _ = transfer_auroc(own, acts[:, test], labels[test], te_langs, targets=list(LANGUAGES))
-    return auc.diagonal(dim1=1, dim2=2)  # [layer, language]
 
 
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, batch_size: int = 16) -> dict:
@@ -70,11 +62,12 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     sites = [f"blocks.{l}.hook_resid_post" for l in range(L)]
 
     # 1. ablation ------------------------------------------------------------------------------
-    before = _own_direction_auroc(sa.acts, sa.labels, sa.languages, sa.train, sa.test)
+    # AUROC [layer, language] of each language's own direction (fitted on its training rows) on its test rows
+    before = direction_auroc(sa.acts, sa.labels, sa.languages, sa.train, sa.test).diagonal(dim1=1, dim2=2)
     with intervene(model, AblateDirection(d_en, positions=CONTENT)):
         ablated = mechint.collect(model, sa.dataset, sites, pool="last", batch_size=batch_size, progress="ablated")
     ablated_acts = ablated.stack(sites)
-    after = _own_direction_auroc(ablated_acts, sa.labels, sa.languages, sa.train, sa.test)
+    after = direction_auroc(ablated_acts, sa.labels, sa.languages, sa.train, sa.test).diagonal(dim1=1, dim2=2)
     en_scores_after = torch.einsum("lnd,ld->ln", ablated_acts.double(), d_en.double())
     max_residual_projection = float(en_scores_after.abs().max() / sa.acts.double().norm(dim=-1).mean())
 
@@ -109,15 +102,12 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
             direct[lang].append(float(alpha * carried / (harm - safe)))
 
     # 3. generations ---------------------------------------------------------------------------
-    def generate(prompts: list[str], *edits) -> list[str]:  # one prompt at a time, as a user would generate
-        with intervene(model, *edits):
-            return [model.generate([p], max_new_tokens=MAX_NEW_TOKENS)[0] for p in prompts]
-
     generations = []
     for lang in LANGUAGES:
         picks = [t for t, l in zip(texts, test_langs) if l == lang][:N_GENERATIONS]
-        plain = generate(picks)
-        pushed = generate(picks, AddDirection(d_en[layer], 2.0 * gap, sites=sites[layer], positions=CONTENT))
+        plain = generate_each(model, picks, max_new_tokens=MAX_NEW_TOKENS)
+        pushed = generate_each(model, picks, AddDirection(d_en[layer], 2.0 * gap, sites=sites[layer], positions=CONTENT),
+                               max_new_tokens=MAX_NEW_TOKENS)
         generations += [[lang, p, a, b] for p, a, b in zip(picks, plain, pushed)]
 
     # figures and numbers ----------------------------------------------------------------------

@@ -18,24 +18,14 @@ from pathlib import Path
 import torch
 
 import mechint
-from mechint.directions import per_language_directions, transfer_auroc
 from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
 from mechint.probes import fold_ids
 
-from ._common import LANGUAGES, SafetyActivations, rounded, safety_activations, write_json, write_table
+from ._common import LANGUAGES, SafetyActivations, direction_auroc, rounded, safety_activations, write_json, write_table
 
 NAME = "direction_transfer"
 METHODS = ("mean", "pca")
 INNER_FOLDS = 5
-
-
-def _auroc(sa: SafetyActivations, fit: torch.Tensor, score: torch.Tensor, method: str) -> torch.Tensor:
-    """``[layer, source, target]`` AUROC on the rows ``score`` of the directions from the rows ``fit``."""
-    own = per_language_directions(sa.acts[:, fit], sa.labels[fit], [sa.languages[i] for i in fit.tolist()],
-                                  method=method, order=list(LANGUAGES))
-    auc, _, _ = transfer_auroc(own, sa.acts[:, score], sa.labels[score], [sa.languages[i] for i in score.tolist()],
-                               targets=list(LANGUAGES))
-    return auc
 
 
 def layers_chosen_on_training(sa: SafetyActivations, method: str) -> torch.Tensor:
@@ -44,7 +34,8 @@ def layers_chosen_on_training(sa: SafetyActivations, method: str) -> torch.Tenso
     reported at."""
     tr = sa.train
     folds = fold_ids(sa.dataset[tr], k=INNER_FOLDS, seed=0)
-    auc = torch.stack([_auroc(sa, tr[folds != f], tr[folds == f], method) for f in range(INNER_FOLDS)])
+    auc = torch.stack([direction_auroc(sa.acts, sa.labels, sa.languages, tr[folds != f], tr[folds == f], method)
+                       for f in range(INNER_FOLDS)])
     return auc.nanmean(0).nan_to_num(-1.0).argmax(0)
 
 
@@ -55,7 +46,8 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None) 
     test_langs = [sa.languages[i] for i in te.tolist()]
     results, chosen = {}, {}
     for method in METHODS:
-        results[method] = (_auroc(sa, tr, te, method), list(LANGUAGES), list(LANGUAGES))
+        results[method] = (direction_auroc(sa.acts, sa.labels, sa.languages, tr, te, method), list(LANGUAGES),
+                           list(LANGUAGES))
         chosen[method] = layers_chosen_on_training(sa, method)
 
     auc, sources, targets = results["mean"]

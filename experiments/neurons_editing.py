@@ -32,12 +32,11 @@ from pathlib import Path
 import torch
 
 import mechint
-from mechint.interventions import intervene
 from mechint.neurons import Neuron, edit_effect, neuron_activation_stats, neuron_edits
 from mechint.plots import save_figure
 from mechint.plots_neurons import plot_edit_effect
 
-from ._common import LANGUAGES, safety_activations, write_json, write_table
+from ._common import CONTENT, LANGUAGES, generate_each, safety_activations, write_json, write_table
 from .neurons_top import K, aligned_neurons
 
 NAME = "neurons_editing"
@@ -45,7 +44,6 @@ N_PROMPTS = 40  # held-out prompts per class and language
 N_REFERENCE = 40  # English training prompts per class that set the "boost" values
 SCALE = 4.0
 MAX_NEW_TOKENS = 24
-CONTENT = mechint.from_text_start(slice(1, None))  # every token but each text's first (BOS), in any batch
 
 
 def random_neurons(model: mechint.Model, neurons: list[Neuron], seed: int = 0) -> list[Neuron]:
@@ -121,13 +119,11 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         picks += [harmful[harmful_langs.index(lang)], harmless[harmless_langs.index(lang)]]
     prompts = [sa.dataset[i].text for i in picks]
 
-    def generate(*edits) -> list[str]:  # one prompt at a time, as a user would generate
-        with intervene(model, *edits):
-            return [model.generate([p], max_new_tokens=max_new_tokens)[0] for p in prompts]
-
-    plain = generate()
-    ablated = generate(*neuron_edits(top, mode="set", value=0.0, positions=CONTENT))
-    boosted = generate(*neuron_edits(top, mode="set", value=peak_top, positions=CONTENT))
+    plain = generate_each(model, prompts, max_new_tokens=max_new_tokens)
+    ablated = generate_each(model, prompts, *neuron_edits(top, mode="set", value=0.0, positions=CONTENT),
+                            max_new_tokens=max_new_tokens)
+    boosted = generate_each(model, prompts, *neuron_edits(top, mode="set", value=peak_top, positions=CONTENT),
+                            max_new_tokens=max_new_tokens)
     gens = [[sa.languages[i], "harmful" if int(sa.labels[i]) == 1 else "harmless", prompts[j], plain[j], ablated[j], boosted[j]]
             for j, i in enumerate(picks)]
     header = ["language", "class", "prompt", "plain", f"top {k} ablated (set 0)", f"top {k} boosted (set to English peak)"]

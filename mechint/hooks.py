@@ -66,19 +66,7 @@ class TextPositions:
                 raise ValueError("slice step cannot be zero")
             self._index = slice(*bounds)
         else:
-            pos = torch.as_tensor(positions).detach().cpu()
-            if pos.dtype == torch.bool:
-                if pos.ndim != 1:
-                    raise ValueError(f"a boolean position mask must be 1-D, got shape {tuple(pos.shape)}")
-                pos = pos.nonzero().reshape(-1)
-            elif pos.is_floating_point() or pos.is_complex():
-                raise TypeError(f"positions must be integers, got dtype {pos.dtype}")
-            if pos.ndim > 1:
-                raise ValueError(
-                    f"positions must be one list shared by every row, got shape {tuple(pos.shape)}; for "
-                    "positions that differ by row, use one hook per row with rows="
-                )
-            self._index = pos.reshape(-1).long()
+            self._index = _position_index(positions).cpu()
 
     def __repr__(self) -> str:
         return f"from_text_start({self.positions!r})"
@@ -104,9 +92,7 @@ class TextPositions:
         else:
             text = torch.where(self._index < 0, self._index + length, self._index)
             text = text[(text >= 0) & (text < length)]  # before the text start: names no token
-        local = text + (pad - offset)
-        local = local[(local >= 0) & (local < seq_len)]
-        return local if local.numel() else None
+        return _local_positions(text + pad, seq_len, offset)  # absolute positions, as the engine maps them
 
 
 def from_text_start(positions: "int | Sequence[int] | slice | Tensor | None") -> TextPositions:
@@ -490,6 +476,24 @@ def _post_hook(entries: list[tuple[Site, HookFn, bool]], state: _State):
 # ----------------------------------------------------------------------------------------------
 
 
+def _position_index(positions) -> Tensor:
+    """``[k]`` integer positions from a list, a tensor or a boolean mask over positions (one list
+    shared by every row)."""
+    pos = torch.as_tensor(positions).detach()
+    if pos.dtype == torch.bool:
+        if pos.ndim != 1:
+            raise ValueError(f"a boolean position mask must be 1-D, got shape {tuple(pos.shape)}")
+        pos = pos.nonzero().reshape(-1)
+    elif pos.is_floating_point() or pos.is_complex():
+        raise TypeError(f"positions must be integers, got dtype {pos.dtype}")
+    if pos.ndim > 1:
+        raise ValueError(
+            f"positions must be one list shared by every row, got shape {tuple(pos.shape)}; for positions "
+            "that differ by row, use one hook per row with rows="
+        )
+    return pos.reshape(-1).long()
+
+
 def _local_positions(positions: Index, seq_len: int, offset: int) -> Tensor | slice | None:
     """Map absolute positions to columns of the current call; ``None`` if none of them is here.
 
@@ -504,17 +508,7 @@ def _local_positions(positions: Index, seq_len: int, offset: int) -> Tensor | sl
             return positions
         idx = torch.arange(offset + seq_len)[positions]
         return _local_positions(idx, seq_len, offset)
-    pos = torch.as_tensor(positions)
-    if pos.dtype == torch.bool:
-        pos = pos.nonzero().reshape(-1)
-    elif pos.is_floating_point():
-        raise TypeError(f"positions must be integers, got dtype {pos.dtype}")
-    if pos.ndim > 1:
-        raise ValueError(
-            f"positions must be one list shared by every row, got shape {tuple(pos.shape)}; for positions "
-            "that differ by row, use one hook per row with rows="
-        )
-    pos = pos.reshape(-1)
+    pos = _position_index(positions)
     local = torch.where(pos < 0, pos + seq_len, pos - offset)
     keep = (local >= 0) & (local < seq_len)
     if not bool(keep.any()):
@@ -525,11 +519,13 @@ def _local_positions(positions: Index, seq_len: int, offset: int) -> Tensor | sl
 @dataclass(frozen=True)
 class _Block:
     """Cells of one hook call that a hook reads or writes: ``picked`` rows x ``cols`` columns.
-    ``order``: where these rows come among all the picked rows (``None``: they are all of them)."""
+    ``order``: where these rows come among all the ``of`` picked rows of the call (``None``: they are
+    all of them)."""
 
     picked: "_Picked"
     cols: Tensor | slice
     order: Tensor | None = None
+    of: int = 0
 
 
 def _cells(positions: Index, rows: Index, x: Tensor, ctx: HookContext, *, warn: bool = True) -> list[_Block]:
@@ -557,7 +553,7 @@ def _cells(positions: Index, rows: Index, x: Tensor, ctx: HookContext, *, warn: 
                 continue
             order = (row_pad == p).nonzero().reshape(-1)
             which = picked.which if picked.which is not None else torch.arange(local.numel())
-            blocks.append(_Block(_Picked(local[order], which[order], picked.n), cols, order))
+            blocks.append(_Block(_Picked(local[order], which[order], picked.n), cols, order, local.numel()))
         outside = not blocks
     else:
         cols = _local_positions(positions, seq_len, ctx.offset)
@@ -675,8 +671,7 @@ def save(
             value = x[_index(x, blocks[0].picked.local, blocks[0].cols)]
         else:
             widths = sorted({b.cols.numel() for b in blocks})
-            n_picked = torch.arange(x.shape[0])[_select_rows(rows, x.shape[0], ctx).local].numel()
-            if sum(b.order.numel() for b in blocks) < n_picked:
+            if sum(b.order.numel() for b in blocks) < blocks[0].of:
                 widths = [0, *widths]  # some picked rows have none of the positions here
             if len(widths) > 1:
                 raise ValueError(

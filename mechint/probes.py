@@ -129,7 +129,8 @@ class Metrics:
     positive_class: int = POSITIVE_CLASS
     positive_name: str = POSITIVE_NAME
 
-    _FIELDS = ("accuracy", "f1", "auroc", "pr_auc", "n", "n_positive")
+    _RATES = ("accuracy", "f1", "auroc", "pr_auc")
+    _FIELDS = (*_RATES, "n", "n_positive")
 
     @property
     def shape(self) -> torch.Size:
@@ -1532,7 +1533,7 @@ def _stack_metrics(ms: Sequence[Metrics]) -> Metrics:
 
 def _fold_mean(fm: Metrics) -> Metrics:
     """Mean of the rates over folds (axis 0); row counts summed."""
-    rates = {k: getattr(fm, k).float().nanmean(0) for k in ("accuracy", "f1", "auroc", "pr_auc")}
+    rates = {k: getattr(fm, k).float().nanmean(0) for k in Metrics._RATES}
     return replace(fm, **rates, n=fm.n.sum(0), n_positive=fm.n_positive.sum(0))
 
 
@@ -1716,8 +1717,8 @@ def _selection(outer: TransferResult, inner: Metrics, metric: str, by: str) -> L
 
 
 def _check_rule(metric: str, by: str, train: Sequence[str], test: Sequence[str]) -> None:
-    if metric not in ("accuracy", "auroc", "f1", "pr_auc"):
-        raise ValueError(f"unknown metric {metric!r}; one of accuracy, auroc, f1, pr_auc")
+    if metric not in Metrics._RATES:
+        raise ValueError(f"unknown metric {metric!r}; one of {', '.join(sorted(Metrics._RATES))}")
     if by not in _SELECT_BY:
         raise ValueError(f"unknown by={by!r}; one of {', '.join(_SELECT_BY)}")
     if by == "same_language" and not set(train) & set(test):
