@@ -999,13 +999,15 @@ def _step_length(f, df, y, s, pen0, pen_lin, pen_quad, slope, J0, *, iters: int 
     (safeguarded one-dimensional Newton with a bracket) instead of merely backtracked: on probe
     problems the best step is often 1.2-2.3 times the Newton step, and taking it saves outer
     iterations. Where the result does not decrease the objective (rounding at the optimum), Armijo
-    backtracking from 1 decides; ``eta = 0`` means no decrease was found.
+    backtracking from 1 decides; ``eta = 0`` means no decrease was found. Each problem stops when its
+    own step settles, so a batch gives every problem the step it gets alone.
     """
     P = f.shape[0]
     dev = f.device
     lo = torch.zeros(P, dtype=torch.float64, device=dev)
     hi = torch.full((P,), math.inf, dtype=torch.float64, device=dev)
     eta = torch.ones(P, dtype=torch.float64, device=dev)
+    settled = torch.zeros(P, dtype=torch.bool, device=dev)
     sdf = s * df
     sdf2 = sdf * df
     for _ in range(iters):
@@ -1016,12 +1018,16 @@ def _step_length(f, df, y, s, pen0, pen_lin, pen_quad, slope, J0, *, iters: int 
         hi = torch.where(d1 >= 0, eta, hi)
         newton = eta - d1 / d2.clamp(min=1e-300)
         fallback = torch.where(torch.isinf(hi), 2 * lo.clamp(min=0.5), (lo + hi) / 2)
-        inside = (newton > lo) & (newton < hi) & torch.isfinite(newton)
+        # a negligible Newton step means eta is the minimiser (it sits on the bracket's edge, so the
+        # bracket test alone would send it to the fallback)
+        inside = ((newton > lo) & (newton < hi) | ((newton - eta).abs() <= 1e-6 * eta.abs())) & torch.isfinite(newton)
         new = torch.where(inside, newton, fallback)
-        if bool(((new - eta).abs() <= 1e-6 * eta.abs()).all()):
-            eta = new
-            break
+        # each problem stops at its own convergence: the batch gives every problem the step it gets alone
+        new = torch.where(settled, eta, new)
+        settled = settled | ((new - eta).abs() <= 1e-6 * eta.abs())
         eta = new
+        if bool(settled.all()):
+            break
     J = _loss(f + eta.unsqueeze(-1) * df, y, s) + pen0 + eta * pen_lin + eta * eta * pen_quad
     slack = 1e-12 * J0.abs().clamp(min=1.0)
     bad = ~(J <= J0 + 1e-4 * torch.minimum(eta, torch.ones_like(eta)) * slope + slack)

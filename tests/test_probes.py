@@ -130,6 +130,37 @@ def test_solvers_agree(device):
         torch.testing.assert_close(probes[name].intercept.cpu(), lb.intercept.cpu(), rtol=1e-3, atol=1e-3)
 
 
+def test_batched_line_search_gives_each_problem_its_own_step(device):
+    """The exact line search of the batched solvers: a problem's step does not depend on the other
+    problems of the batch (one that settles early is not moved while the others still iterate), and
+    it is the minimiser of the objective along the direction."""
+    from mechint.probes import _loss, _step_length
+
+    g = torch.Generator().manual_seed(3)
+    P, n = 6, 80
+    y = (torch.rand(P, n, generator=g) < 0.5).double()
+    s = 0.5 + torch.rand(P, n, generator=g, dtype=torch.float64)
+    f = torch.randn(P, n, generator=g, dtype=torch.float64)
+    # descent directions, each divided by c: its best step is c times that of the undivided one
+    c = torch.tensor([0.12, 0.3, 0.5, 1.0, 2.0, 3.0], dtype=torch.float64)
+    df = (-(s * (torch.sigmoid(f) - y)) + 0.3 * torch.randn(P, n, generator=g, dtype=torch.float64)) / c.unsqueeze(-1)
+    lam = torch.full((P,), 0.1, dtype=torch.float64)
+    pen0, pen_lin, pen_quad = 0.5 * lam, 0.05 * lam / c, 0.1 * lam / c**2
+    slope = (s * (torch.sigmoid(f) - y) * df).sum(-1) + pen_lin
+    assert bool((slope < 0).all())
+    J0 = _loss(f, y, s) + pen0
+    args = [t.to(device) for t in (f, df, y, s, pen0, pen_lin, pen_quad, slope, J0)]
+    eta, J = _step_length(*args)
+    alone = torch.cat([_step_length(*[a[p : p + 1] for a in args])[0] for p in range(P)])
+    torch.testing.assert_close(eta, alone, rtol=1e-12, atol=0)
+    # the minimiser: the slope along the direction vanishes there (relative to the slope at 0)
+    p_at = torch.sigmoid(args[0] + eta.unsqueeze(-1) * args[1])
+    d1 = ((p_at - args[2]) * args[3] * args[1]).sum(-1) + args[5] + 2 * eta * args[6]
+    assert bool((d1.abs() <= 1e-4 * slope.to(device).abs()).all()), (eta, d1)
+    assert bool((J < J0.to(device)).all())
+    assert float(eta.min()) < 1.2 and float(eta.max()) > 8  # settles after a few steps / needs several doublings
+
+
 def test_warm_start_reaches_the_same_solution(device):
     x, y, _ = planted(n=200, d=20, seed=7, margin=1.0, flip=0.05)
     other, yo, _ = planted(n=200, d=20, seed=8, margin=1.0, flip=0.05)
