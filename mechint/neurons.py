@@ -27,6 +27,7 @@ no plotting, no files. Weight layouts (``nn.Linear`` stores ``[d_model, d_mlp]``
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -104,10 +105,19 @@ def _neuron_pair(item) -> tuple[int, int]:
     return out[0], out[1]
 
 
+def _is_int(value) -> bool:
+    """An integer of any type :func:`~mechint.model.int_list` takes (int, numpy, 0-d tensor)."""
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
 def _as_neurons(model: Model, neurons) -> list[Neuron]:
     """``Neuron`` records from neurons / ``(layer, index)`` pairs, checked against the model."""
-    if isinstance(neurons, Neuron) or (isinstance(neurons, tuple) and len(neurons) in (2, 3) and isinstance(neurons[0], int)):
-        neurons = [neurons]
+    if isinstance(neurons, Neuron) or (isinstance(neurons, tuple) and len(neurons) in (2, 3) and _is_int(neurons[0])):
+        neurons = [neurons]  # one neuron: (layer, index), its layer any integer type int_list takes
     out = []
     for item in neurons:
         layer, index = _neuron_pair(item)

@@ -338,6 +338,14 @@ def test_activation_stats_on_prompts_and_generated_tokens_match_one_by_one_runs(
     # edits around the statistics are read back: a neuron set to 2.5 has mean 2.5 everywhere
     edited = neuron_activation_stats(model, texts, neurons, interventions=neuron_edits([(2, 5)], value=2.5), progress=False)
     assert torch.allclose(edited.prompt["all"].mean[1], torch.tensor(2.5)) and edited.prompt["all"].std[1] < 1e-6
+    # one neuron given alone, its layer a numpy or 0-d tensor integer, is that neuron (not two neurons)
+    import numpy as np
+
+    four = neuron_activation_stats(model, texts, neurons, progress=False).prompt["all"]
+    for one in ((np.int64(2), 5), (torch.tensor(2), np.int64(5)), (2, 5)):
+        alone = neuron_activation_stats(model, texts, one, progress=False)
+        assert [(n.layer, n.index) for n in alone.neurons] == [(2, 5)], one
+        torch.testing.assert_close(alone.prompt["all"].mean, four.mean[1:2], rtol=1e-4, atol=FP32_TOL)
 
 
 def test_activation_stats_reject_bad_input():
