@@ -139,7 +139,14 @@ def load_data(args):
 def synthetic(ds, n_layers: int, d: int, seed: int = 0) -> torch.Tensor:
     """Residual-stream-like rows: a large mean, a decaying spectrum, an item component shared by the
     translations of an item, a language component, and a class signal that grows with depth and is
-    partly shared across languages; about 85-95% accuracy, as the real probes."""
+    partly shared across languages.
+
+    Calibrated to the gemma-3-270m activations it stands in for (18 x 640): scikit-learn's lbfgs,
+    one thread, 2 cores, summed over the fits, is
+    - ``layers``: 1255 iterations and 0.398 s here, against 1186 and 0.370 s on the real activations;
+    - ``transfer``: 2957 and 0.482 s, against 2908 and 0.472 s.
+    Held-out accuracy is 0.940 / 0.944 here, 0.927 / 0.939 on the real activations. The uncalibrated
+    version before took 2.4x / 1.9x scikit-learn's time."""
     g = torch.Generator().manual_seed(seed)
     n = len(ds)
     items = {i: k for k, i in enumerate(dict.fromkeys(ds.item_ids))}
@@ -148,9 +155,9 @@ def synthetic(ds, n_layers: int, d: int, seed: int = 0) -> torch.Tensor:
     y = torch.tensor(ds.labels, dtype=torch.float32) * 2 - 1
     r = 48
     basis = torch.randn(r, d, generator=g) / math.sqrt(d)
-    spectrum = torch.logspace(1.3, -0.5, r)
+    spectrum = torch.logspace(1.1, -0.5, r)
     item_z = torch.randn(len(items), r, generator=g)
-    lang_mu = torch.randn(len(LANGUAGES), d, generator=g) * 3
+    lang_mu = torch.randn(len(LANGUAGES), d, generator=g) * 1.5
     shared = torch.randn(d, generator=g)
     shared /= shared.norm()
     out = torch.empty(n_layers, n, d)
@@ -160,7 +167,7 @@ def synthetic(ds, n_layers: int, d: int, seed: int = 0) -> torch.Tensor:
         own = torch.randn(len(LANGUAGES), d, generator=g)
         own /= own.norm(dim=-1, keepdim=True)
         direction = 0.7 * shared + 0.5 * own[lang]
-        strength = 0.8 + 1.6 * l / max(1, n_layers - 1)
+        strength = 1.5 + 2.5 * l / max(1, n_layers - 1)
         x = z @ (basis + mix) + lang_mu[lang] + strength * y[:, None] * direction + 0.9 * torch.randn(n, d, generator=g)
         scale = torch.exp(0.8 * torch.randn(d, generator=g))  # unequal feature scales
         out[l] = 50 + (x * scale) * (1 + l)  # offset and growth with depth, as residual streams
