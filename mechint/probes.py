@@ -1008,24 +1008,33 @@ def _step_length(f, df, y, s, pen0, pen_lin, pen_quad, slope, J0, *, iters: int 
     hi = torch.full((P,), math.inf, dtype=torch.float64, device=dev)
     eta = torch.ones(P, dtype=torch.float64, device=dev)
     settled = torch.zeros(P, dtype=torch.bool, device=dev)
+    # phi'(eta) = p . (s df) - y . (s df) + pen_lin + 2 eta pen_quad and phi''(eta) = p(1-p) . (s df^2)
+    # + 2 pen_quad with p = sigmoid(f + eta df): both dot products from one batched product of the
+    # rows [p, p - p^2] with the columns [s df, s df^2]. Each operation below is a kernel launch on a
+    # GPU, where this loop's cost is their number, not their size.
     sdf = s * df
-    sdf2 = sdf * df
+    cols = torch.stack([sdf, sdf * df], -1)  # [P, n, 2]
+    c1 = pen_lin - (y * sdf).sum(-1)
+    c2 = 2 * pen_quad
+    rows = torch.empty(P, 2, f.shape[1], dtype=torch.float64, device=dev)
     for _ in range(iters):
-        p = torch.sigmoid(f + eta.unsqueeze(-1) * df)
-        d1 = ((p - y) * sdf).sum(-1) + pen_lin + 2 * eta * pen_quad
-        d2 = (p * (1 - p) * sdf2).sum(-1) + 2 * pen_quad
-        lo = torch.where(d1 < 0, eta, lo)
-        hi = torch.where(d1 >= 0, eta, hi)
-        newton = eta - d1 / d2.clamp(min=1e-300)
-        fallback = torch.where(torch.isinf(hi), 2 * lo.clamp(min=0.5), (lo + hi) / 2)
-        # a negligible Newton step means eta is the minimiser (it sits on the bracket's edge, so the
-        # bracket test alone would send it to the fallback)
-        inside = ((newton > lo) & (newton < hi) | ((newton - eta).abs() <= 1e-6 * eta.abs())) & torch.isfinite(newton)
-        new = torch.where(inside, newton, fallback)
+        p = torch.sigmoid(torch.addcmul(f, eta.unsqueeze(-1), df), out=rows[:, 0])
+        torch.addcmul(p, p, p, value=-1, out=rows[:, 1])
+        dots = torch.bmm(rows, cols)  # [P, 2, 2]: [p . s df, q . s df^2] on the diagonal
+        d1 = torch.addcmul(c1, eta, pen_quad, value=2).add_(dots[:, 0, 0])
+        step = d1 / (dots[:, 1, 1] + c2).clamp(min=1e-300)
+        neg = d1 < 0
+        lo = torch.where(neg, eta, lo)
+        hi = torch.where(neg, hi, eta)
+        newton = eta - step  # NaN and inf fail every comparison below: they take the fallback
+        # a negligible Newton step (eta > 0 throughout) means eta is the minimiser: that step is taken
+        # and the problem is settled (it sits on the bracket's edge, which the bracket test refuses)
+        negligible = step.abs() <= eta * 1e-6
+        inside = (newton > lo) & (newton < hi) | negligible
+        fallback = torch.where(torch.isinf(hi), lo.clamp(min=0.5) * 2, torch.lerp(lo, hi, 0.5))
         # each problem stops at its own convergence: the batch gives every problem the step it gets alone
-        new = torch.where(settled, eta, new)
-        settled = settled | ((new - eta).abs() <= 1e-6 * eta.abs())
-        eta = new
+        eta = torch.where(settled, eta, torch.where(inside, newton, fallback))
+        settled = settled | negligible
         if bool(settled.all()):
             break
     J = _loss(f + eta.unsqueeze(-1) * df, y, s) + pen0 + eta * pen_lin + eta * eta * pen_quad
