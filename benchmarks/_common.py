@@ -85,6 +85,21 @@ def median(xs: Sequence[float]) -> float:
     return float(statistics.median(xs))
 
 
+def profile_table(fn: Callable[[], object], device: str | torch.device, *, rows: int = 40) -> str:
+    """torch.profiler's operator table of one call of ``fn`` after a warm-up call, sorted by GPU
+    time on CUDA (CPU time otherwise): where a call's time goes (kernels, copies, launches, syncs)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = torch.device(device).type == "cuda"
+    fn()
+    sync(device)
+    with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as prof:
+        fn()
+        sync(device)
+    sort = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=sort, row_limit=rows)
+
+
 # ------------------------------------------------------------------------------------------ memory
 
 

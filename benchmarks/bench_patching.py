@@ -580,20 +580,12 @@ def _exact_cpu_peaks() -> bool:
 def profile_mechint(model, tasks, args) -> None:
     """One mechint sweep per grid under torch.profiler (after a warm-up run); the operator table goes
     to ``args.profile``: where a sweep's time goes (matmuls, attention, gathers, copies, launches)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.is_cuda else [])
-    sort = "self_cuda_time_total" if args.is_cuda else "self_cpu_time_total"
     with open(args.profile, "w") as fh:
         for task in tasks:
             run = mechint_method(model, task, args)
-            run()
-            _common.sync(args.device)
-            with profile(activities=activities) as prof:
-                run()
-                _common.sync(args.device)
+            table = _common.profile_table(run, args.device)
             fh.write(f"# {model} {args.dtype}, {model.n_layers} layers x {task['T']} positions; info {run.info}\n")
-            fh.write(prof.key_averages().table(sort_by=sort, row_limit=40) + "\n\n")
+            fh.write(table + "\n\n")
     log(f"wrote the profile to {args.profile}")
 
 

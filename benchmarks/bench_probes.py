@@ -103,6 +103,9 @@ def parse_args(argv=None):
                    help="processes of the sklearn_lbfgs_joblib row (default: os.cpu_count())")
     p.add_argument("--small", action="store_true", help="few layers and rows: smoke-test the code path")
     p.add_argument("--out", default=None)
+    p.add_argument("--profile", default=None,
+                   help="after each task's timings, run each mechint method once under torch.profiler and write "
+                   "its operator table (by GPU time on cuda) to this file")
     args = p.parse_args(argv)
     args.data = args.data or ("synthetic" if args.device.startswith("cuda") else "gemma")
     args.tasks = [t for t in args.tasks.split(",") if t]
@@ -456,6 +459,12 @@ def main(argv=None) -> dict:
         tables.append((task, n_fits, rows_per_fit, rows))
         _common.write_json(out, report)  # after every task: a run cut short keeps what it measured
         print(_common.format_table([r for r in rows if "seconds" in r], cols), flush=True)
+        if args.profile:
+            with open(args.profile, "a" if tables[:-1] else "w") as fh:
+                for name in (m for m in methods if m.startswith("mechint")):
+                    fh.write(f"# [{task}] {LABELS[name]} on {device}: {n_fits} fits of ~{rows_per_fit} x {x.shape[-1]}\n")
+                    fh.write(_common.profile_table(methods[name], device) + "\n\n")
+            log(f"  profile appended to {args.profile}")
     report["environment"]["loadavg_after"] = os.getloadavg()
 
     gpu = report["environment"].get("gpu")

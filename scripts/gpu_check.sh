@@ -16,7 +16,7 @@ timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m "not slow" -p no:cachepro
 # Each benchmark's GPU arguments; BENCHES picks which run (default: all).
 declare -A ARGS=(
   [collect]="--device cuda --model random-llama-1b --dtype bfloat16"
-  [probes]="--device cuda"
+  [probes]="--device cuda --methods sklearn_lbfgs,mechint,mechint_resident --profile $OUT/probes_profile.txt"
   [patching]="--device cuda"
 )
 for bench in ${BENCHES:-collect probes patching}; do
