@@ -161,6 +161,29 @@ def test_batched_line_search_gives_each_problem_its_own_step(device):
     assert float(eta.min()) < 1.2 and float(eta.max()) > 8  # settles after a few steps / needs several doublings
 
 
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_gathered_problems_are_the_indexed_rows(device, contiguous, monkeypatch):
+    """fit_probes' gather of each problem's rows, direct and part by part (the path from host memory
+    to a GPU, page-locked there), with parts of one problem: equal to plain indexing."""
+    import mechint.probes as probes
+
+    src = torch.randn(4, 30, 8) if contiguous else torch.randn(4, 8, 30).transpose(1, 2)
+    row_sets = torch.stack([torch.randperm(30)[:10] for _ in range(2)])
+    src_of, set_of = torch.arange(8) // 2, torch.arange(8) % 2
+    rows = row_sets[set_of]  # [8 problems, 10]
+    monkeypatch.setattr(probes, "_GATHER_PART_BYTES", 1)
+    for sl in (slice(0, 8), slice(3, 6)):
+        want = src[src_of[sl].unsqueeze(-1), rows[sl]]
+        whole = src[sl.start // 2 : (sl.stop + 1) // 2]
+        for staged in (False, True):
+            got = probes._gather_problems(src, sl, src_of, rows, device, staged=staged)
+            assert got.device.type == device.type and torch.equal(got.cpu(), want)
+        for staged in (False, True):  # without row sets: problem p is src[p], all rows
+            got = probes._gather_problems(src, slice(sl.start // 2, (sl.stop + 1) // 2), torch.arange(4), None, device,
+                                          staged=staged)
+            assert torch.equal(got.cpu(), whole)
+
+
 def test_warm_start_reaches_the_same_solution(device):
     x, y, _ = planted(n=200, d=20, seed=7, margin=1.0, flip=0.05)
     other, yo, _ = planted(n=200, d=20, seed=8, margin=1.0, flip=0.05)
@@ -207,6 +230,11 @@ def test_rows_fit_the_gathered_problems(device):
         assert a.batch_shape == (3, 2), solver
         for name in ("coef", "intercept", "mean", "scale"):
             torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=1e-5, atol=1e-6, msg=f"{solver} {name}")
+        # activations in host memory, fitted on the device (on a GPU: gathered part by part into
+        # page-locked memory and copied), give the probes fitted from a copy already there
+        c = fit_probes(x3, y[idx], rows=idx, sample_weight=w, solver=solver, tol=1e-8, device=device, max_batch_bytes=1)
+        for name in ("coef", "intercept", "mean", "scale"):
+            torch.testing.assert_close(getattr(c, name), getattr(a, name), rtol=1e-6, atol=1e-7, msg=f"{solver} {name}")
 
 
 def test_compiled_cpu_lbfgs_matches_the_batched_solver():
@@ -563,6 +591,10 @@ def test_errors_are_named():
     with pytest.raises(ProbeDataError, match=r"NaN at problem \(1,\): rows \[17\] \(1 rows\) \(activation rows \[7\]\)"):
         fit_probes(nan_src, y[idx], rows=idx)
     assert fit_probes(nan_src, y[idx[:1]], rows=idx[:1]).converged.all()  # a NaN in a row no problem reads
+    gpu = "cuda" if torch.cuda.is_available() else "cpu"  # host rows copied to a GPU are checked on arrival
+    with pytest.raises(ProbeDataError, match=r"NaN at problem \(1,\): rows \[17\] \(1 rows\) \(activation rows \[7\]\)"):
+        fit_probes(nan_src, y[idx], rows=idx, device=gpu, solver="dual")
+    assert fit_probes(nan_src, y[idx[:1]], rows=idx[:1], device=gpu, solver="dual").converged.all()
     with pytest.raises(ValueError, match="rows index 50, outside the 50 rows"):
         fit_probes(x, y[:3], rows=torch.tensor([0, 1, 50]))
     with pytest.raises(ValueError, match="integer row indices"):
