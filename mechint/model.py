@@ -82,9 +82,9 @@ class Model:
 
     Attributes:
         hf: the wrapped Hugging Face model (``...ForCausalLM``), in ``eval()`` mode.
-        tokenizer: its tokenizer, the object passed in (not a copy): it is switched to left padding,
-            and given the EOS token as its pad token if it has none. Pass a copy if other code of
-            yours needs it as it was (e.g. right padding for training).
+        tokenizer: its tokenizer, the object passed in (not a copy). Its padding side is left as
+            it is (:meth:`tokenize` pads on the left per call); a tokenizer without a pad token is
+            given its EOS token as one.
         family: the architecture table that maps sites to modules.
         name: where the model came from (embedded name, folder, hub id).
         n_layers, d_model, d_mlp, n_heads, d_head, d_vocab: shapes.
@@ -126,7 +126,6 @@ class Model:
         if self.tokenizer.pad_token_id is None:
             # GPT-2-style tokenizers have no pad token; any token works under the attention mask.
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.tokenizer.padding_side = "left"
 
     # ------------------------------------------------------------------ description
     def _mlp_width(self) -> int:
@@ -228,6 +227,7 @@ class Model:
             texts,
             return_tensors="pt",
             padding=True,
+            padding_side="left",
             truncation=max_length is not None,
             max_length=max_length,
             add_special_tokens=add_special_tokens,

@@ -143,3 +143,15 @@ def test_a_model_whose_modules_are_not_where_its_family_keeps_them_is_rejected()
 
     with pytest.raises(UnsupportedArchitectureError, match="no module at 'model'"):
         mechint.Model(Wrapper(), tiny_model("gemma3").tokenizer)
+
+
+def test_the_callers_tokenizer_keeps_its_padding_side():
+    """A Model pads on the left per call; the tokenizer passed in keeps its padding side (a training
+    pipeline sharing it still pads on the right)."""
+    tok = byte_tokenizer()
+    tok.padding_side = "right"
+    model = mechint.Model(tiny_hf_model("llama"), tok, name="tiny")
+    assert model.tokenizer is tok and tok.padding_side == "right"
+    enc = model.tokenize(["abcd", "a"])
+    assert enc["attention_mask"].tolist()[1][:3] == [0, 0, 0] and enc["attention_mask"][:, -1].all()
+    assert tok(["abcd", "a"], padding=True)["attention_mask"][1][-1] == 0  # the tokenizer itself: still right
