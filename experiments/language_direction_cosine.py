@@ -31,7 +31,16 @@ translations of the same items, so their item-sampling noise is shared in part (
 have none in common), which can bring a cross-language cosine nearer the ceiling than independent
 data would.
 
-Writes ``figures/language_direction_cosine.{png|html}``, ``.csv`` (layer x language) and ``.json``.
+Massive activations. A residual stream carries a few features far larger than the rest, in magnitude
+and in spread; in raw units a direction's length, and so its cosine with another, can be mostly one
+such feature's mean difference (on gemma-3-270m: up to 70% of the squared length). The study
+therefore repeats the comparison, ceilings included, with every feature divided by its standard
+deviation within (language, class) groups, pooled (:func:`mechint.within_group_std`): each feature
+in units of its own noise. The JSON's ``massive_feature`` block names the largest feature per layer
+and its share of each language's raw direction.
+
+Writes ``figures/language_direction_cosine.{png|html}``, ``.csv`` (layer x language) and ``.json``,
+and the standardised comparison as ``language_direction_cosine_standardised.{png|html}`` and ``.csv``.
 
 Run alone: ``python -m experiments.language_direction_cosine`` (or through ``python -m experiments``).
 """
@@ -44,7 +53,7 @@ from pathlib import Path
 import torch
 
 import mechint
-from mechint.directions import cosine, cosine_across, per_language_directions
+from mechint.directions import cosine, cosine_across, per_language_directions, within_group_std
 from mechint.plots import plot_layer_heatmap, plot_layer_lines, plot_similarity_matrices, save_figure
 
 from ._common import LANGUAGES, rounded, safety_activations, write_table
@@ -114,25 +123,48 @@ def full_n_ceiling(acts: torch.Tensor, labels, *, n_splits: int = N_SPLITS, seed
     }
 
 
+def _compare(acts: torch.Tensor, labels, languages, rows_of: dict[str, torch.Tensor]):
+    """``(sim [layer, lang, lang], langs, reliability)``: the cosines between the languages'
+    difference-of-means directions, and each language's split-half ceiling at full n."""
+    sim, langs = cosine_across(per_language_directions(acts, labels, languages, order=list(LANGUAGES)))
+    reliability = {l: full_n_ceiling(acts[:, rows_of[l]], labels[rows_of[l]]) for l in langs}
+    return sim, langs, reliability
+
+
+def _massive_feature(acts: torch.Tensor, labels, languages) -> dict:
+    """Per layer, the feature of largest mean magnitude and its share of the squared length of each
+    language's raw (unnormalised) difference of means."""
+    big = acts.abs().mean(-2).argmax(-1)  # [layer]
+    out = {"feature[layer]": big.tolist(),
+           "mean_abs[layer]": rounded(acts.abs().mean(-2).gather(-1, big.unsqueeze(-1)).squeeze(-1), 2),
+           "share_of_direction[language][layer]": {}}
+    y = torch.as_tensor(labels).bool()
+    for l in LANGUAGES:
+        sel = torch.tensor([x == l for x in languages])
+        diff = acts[:, sel & y].double().mean(-2) - acts[:, sel & ~y].double().mean(-2)  # [layer, d]
+        share = diff.gather(-1, big.unsqueeze(-1)).squeeze(-1).square() / diff.square().sum(-1)
+        out["share_of_direction[language][layer]"][l] = rounded(share)
+    return out
+
+
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, batch_size: int = 16) -> dict:
     """Compute the per-layer cross-language cosines on ``model`` and write the figure and numbers."""
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class, batch_size=batch_size)
     ds, stacked, labels, languages = sa.dataset, sa.acts, sa.labels, sa.languages
 
-    directions = per_language_directions(stacked, labels, languages, order=list(LANGUAGES))
-    sim, langs = cosine_across(directions)  # [layer, lang, lang]
-    en = langs.index("en")
-
-    # Ceilings at full n: split halves of each language's items, Spearman-Brown corrected.
-    reliability = {}
-    for l in langs:
-        rows = torch.tensor([i for i, x in enumerate(languages) if x == l])
-        ids = [ds[i].item_id for i in rows.tolist()]
+    rows_of = {}
+    for l in LANGUAGES:
+        rows_of[l] = torch.tensor([i for i, x in enumerate(languages) if x == l])
+        ids = [ds[i].item_id for i in rows_of[l].tolist()]
         if len(set(ids)) != len(ids):
             raise ValueError(f"{l}: an item id on several rows; split halves need one row per item")
-        reliability[l] = full_n_ceiling(stacked[:, rows], labels[rows])
+    sim, langs, reliability = _compare(stacked, labels, languages, rows_of)
+    en = langs.index("en")
     ceiling = reliability["en"]["ceiling"]  # [layer]
+    # the same in units of each feature's spread within (language, class) groups
+    scale = within_group_std(stacked, labels, languages)  # [layer, d]
+    sim_std, _, reliability_std = _compare(stacked / scale.unsqueeze(-2), labels, languages, rows_of)
 
     # Series are named by language so that each keeps its colour across figures.
     lines = {l: sim[:, en, i].tolist() for i, l in enumerate(langs) if l != "en"}
@@ -163,6 +195,20 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     write_table(out_dir / f"{NAME}.csv", ["layer", *lines],
                 [[layer, *[float(v[layer]) for v in lines.values()]] for layer in range(model.n_layers)])
     best = {l: max(range(model.n_layers), key=lambda k: sim[k, en, i].item()) for i, l in enumerate(langs) if l != "en"}
+    lines_std = {l: sim_std[:, en, i].tolist() for i, l in enumerate(langs) if l != "en"}
+    lines_std[CEILING] = reliability_std["en"]["ceiling"].tolist()
+    written += save_figure(
+        plot_layer_lines(
+            lines_std,
+            title=f"Harmfulness direction, each feature in units of its within-group spread: cosine with English's "
+            f"({model.name})",
+            yaxis_title="cosine similarity",
+            reference=0.0,
+        ),
+        out_dir / f"{NAME}_standardised",
+    )
+    write_table(out_dir / f"{NAME}_standardised.csv", ["layer", *lines_std],
+                [[layer, *[float(v[layer]) for v in lines_std.values()]] for layer in range(model.n_layers)])
     summary = {
         "model": str(model.name),
         "site": "blocks.{l}.hook_resid_post, last token",
@@ -205,6 +251,14 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
                if l != "en"},
         },
     }
+    summary["standardised"] = {
+        "what": "the same comparison after dividing every feature, per layer, by its standard deviation within "
+        "(language, class) groups, pooled (mechint.within_group_std): each feature in units of its own noise, so "
+        "that a few features of huge magnitude and spread (massive activations) do not decide the cosine",
+        "cosine_with_english": {k: [round(x, 6) for x in v] for k, v in lines_std.items()},
+        "reliability_at_full_n[language][layer]": {l: rounded(r["ceiling"]) for l, r in reliability_std.items()},
+    }
+    summary["massive_feature"] = _massive_feature(stacked, labels, languages)
     (out_dir / f"{NAME}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
     return {"figures": [str(p) for p in written], "best_layer": summary["best_layer"],
             "english_ceiling_last_layer": round(float(ceiling[-1]), 4)}

@@ -27,6 +27,7 @@ from .directions import (
     pca_direction,
     per_language_directions,
     transfer_auroc,
+    within_group_std,
 )
 from .families import FAMILIES, Family, UnsupportedArchitectureError
 from .hooks import HookContext, add_value, from_text_start, save, scale_value, set_value
@@ -60,6 +61,7 @@ __all__ = [
     "pca_direction",
     "per_language_directions",
     "transfer_auroc",
+    "within_group_std",
     "ActivationStore",
     "Activations",
     "FAMILIES",

@@ -48,6 +48,39 @@ def diff_in_means(
     return direction.to(torch.float32)
 
 
+def within_group_std(acts: Float[Tensor, "... n d"], *groups: Sequence) -> Float[Tensor, "... d"]:
+    """Per feature, the standard deviation of the rows around their group's mean, pooled over the
+    groups (``sum (x - mean_g)^2 / (n - G)``); a row's group is its tuple of ``groups`` labels (e.g.
+    class and language).
+
+    Dividing activations by it before computing and comparing directions measures each feature in
+    units of its own noise. A residual stream has a few features of huge magnitude and variance
+    ("massive activations"); in raw units a direction's cosine with another is then largely the
+    agreement of those few features' mean differences, whatever the rest of the direction does.
+    A feature constant within every group keeps scale 1.
+    """
+    if acts.ndim < 2:
+        raise ValueError(f"activations must be [..., n, d], got shape {tuple(acts.shape)}")
+    n = acts.shape[-2]
+    if not groups:
+        raise ValueError("within_group_std needs at least one grouping (e.g. labels, languages)")
+    for g in groups:
+        if len(g) != n:
+            raise ValueError(f"{len(g)} group labels for {n} rows of activations")
+    keys = list(zip(*[[v.item() if isinstance(v, Tensor) else v for v in g] for g in groups]))
+    index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    if len(index) >= n:
+        raise ValueError(f"{len(index)} groups for {n} rows: no row left to measure the spread within a group")
+    gid = torch.tensor([index[k] for k in keys], device=acts.device)
+    x = acts.to(torch.float64)
+    sums = torch.zeros(*x.shape[:-2], len(index), x.shape[-1], dtype=torch.float64, device=x.device)
+    sums.index_add_(-2, gid, x)
+    counts = torch.bincount(gid, minlength=len(index)).to(torch.float64).unsqueeze(-1)
+    resid = x - (sums / counts).index_select(-2, gid)
+    sd = (resid.square().sum(-2) / (n - len(index))).sqrt()
+    return torch.where(sd > 0, sd, torch.ones_like(sd)).to(acts.dtype if acts.is_floating_point() else torch.float32)
+
+
 def cosine(a: Float[Tensor, "... d"], b: Float[Tensor, "... d"]) -> Float[Tensor, "..."]:
     """Cosine similarity along the last axis (broadcasting)."""
     if a.shape[-1] != b.shape[-1]:

@@ -3,7 +3,16 @@
 import pytest
 import torch
 
-from mechint.directions import auroc, cosine, cosine_across, diff_in_means, pca_direction, per_language_directions, transfer_auroc
+from mechint.directions import (
+    auroc,
+    cosine,
+    cosine_across,
+    diff_in_means,
+    pca_direction,
+    per_language_directions,
+    transfer_auroc,
+    within_group_std,
+)
 
 
 def _planted(n=400, d=32, seed=0, scale=3.0):
@@ -160,3 +169,58 @@ def test_transfer_auroc_checks_shapes_and_takes_one_site():
         transfer_auroc(dirs, acts, labels[:30], langs)
     with pytest.raises(ValueError, match="target language .zh.: need examples of both classes"):
         transfer_auroc(dirs, acts, torch.cat([labels[:20], torch.ones(20, dtype=torch.long)]), langs)
+
+
+def test_within_group_std_hand_computed_pooled_over_groups():
+    """The pooled within-group spread, per feature, against numpy; stacked layers; a feature that is
+    constant inside every group keeps scale 1; bad input is named."""
+    import numpy as np
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 40, 5, generator=g, dtype=torch.float64) * torch.tensor([1.0, 10.0, 0.1, 3.0, 1.0])
+    y = torch.tensor([0, 1] * 20)
+    lang = ["en"] * 10 + ["zh"] * 30
+    x[..., 4] = torch.tensor(lang_codes := [float(i % 2) + (5.0 if l == "zh" else 0.0) for i, l in enumerate(lang)])
+    got = within_group_std(x, y, lang)
+    keys = [(int(a), b) for a, b in zip(y, lang)]
+    for layer in range(2):
+        xs = x[layer].numpy()
+        resid = np.concatenate([xs[[k == key for k in keys]] - xs[[k == key for k in keys]].mean(0)
+                                for key in dict.fromkeys(keys)])
+        want = np.sqrt((resid ** 2).sum(0) / (40 - 4))
+        want[4] = 1.0  # constant within each (class, language) group
+        np.testing.assert_allclose(got[layer].numpy(), want, rtol=1e-12)
+    assert len(set(lang_codes)) == 4
+    with pytest.raises(ValueError, match="39 group labels for 40 rows"):
+        within_group_std(x, y[:39])
+    with pytest.raises(ValueError, match="no row left"):
+        within_group_std(x[:, :4], y[:4], ["a", "b", "c", "d"])
+    with pytest.raises(ValueError, match="at least one grouping"):
+        within_group_std(x)
+
+
+def test_standardised_directions_ignore_one_feature_of_huge_scale():
+    """Two groups share a direction except in one feature of huge magnitude, whose mean difference
+    (small against its own spread, large against every other feature) they disagree on: in raw units
+    the cosine is that feature's (near -1); divided by the within-group spread it is the shared
+    rest's (near 1). Rescaling any feature leaves the standardised cosine as it is."""
+    g = torch.Generator().manual_seed(1)
+    n, d = 400, 30
+    shared = torch.randn(d, generator=g)
+    shared[0] = 0.0
+    y = torch.tensor([0, 1] * (n // 2))
+    lang = ["a"] * (n // 2) + ["b"] * (n // 2)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64)
+    x += y.unsqueeze(-1) * shared
+    x[:, 0] *= 1000.0  # a massive feature: huge values and spread
+    sign = torch.tensor([1.0 if l == "a" else -1.0 for l in lang])
+    x[:, 0] += 1000.0 * 0.3 * y * sign  # its mean difference, 0.3 of its spread, opposite in the two groups
+    rows_a, rows_b = torch.arange(n // 2), torch.arange(n // 2, n)
+    raw = cosine(diff_in_means(x[rows_a], y[rows_a]), diff_in_means(x[rows_b], y[rows_b]))
+    z = x / within_group_std(x, y, lang)
+    std = cosine(diff_in_means(z[rows_a], y[rows_a]), diff_in_means(z[rows_b], y[rows_b]))
+    assert raw < -0.9 and std > 0.9, (raw, std)
+    scaled = x * torch.linspace(0.01, 100.0, d, dtype=torch.float64)
+    z2 = scaled / within_group_std(scaled, y, lang)
+    again = cosine(diff_in_means(z2[rows_a], y[rows_a]), diff_in_means(z2[rows_b], y[rows_b]))
+    torch.testing.assert_close(again, std, rtol=1e-5, atol=1e-6)

@@ -118,6 +118,23 @@ def test_language_direction_cosine_writes_the_full_n_ceiling(tmp_path, monkeypat
     assert out["english_ceiling_last_layer"] == round(block["ceiling (full n)"][-1], 4)
     header = (tmp_path / "figs" / "language_direction_cosine.csv").read_text().splitlines()[0]
     assert study.CEILING in header
+    # the standardised comparison: the directions of activations divided by the pooled within-group
+    # spread, recomputed here by hand for one language
+    from experiments._common import safety_activations
+    from mechint.directions import cosine, diff_in_means, within_group_std
+
+    std = summary["standardised"]
+    assert set(std["cosine_with_english"]) == {"zh", "vi", "ar", "th", study.CEILING}
+    sa = safety_activations(model, n_per_class=6)
+    z = sa.acts / within_group_std(sa.acts, sa.labels, sa.languages).unsqueeze(-2)
+    en = torch.tensor([l == "en" for l in sa.languages])
+    vi = torch.tensor([l == "vi" for l in sa.languages])
+    by_hand = cosine(diff_in_means(z[:, en], sa.labels[en]), diff_in_means(z[:, vi], sa.labels[vi]))
+    torch.testing.assert_close(torch.tensor(std["cosine_with_english"]["vi"]), by_hand, atol=2e-6, rtol=0)
+    big = summary["massive_feature"]
+    assert len(big["feature[layer]"]) == model.n_layers
+    assert all(0 <= v <= 1 for v in big["share_of_direction[language][layer]"]["zh"])
+    assert (tmp_path / "figs" / "language_direction_cosine_standardised.csv").exists()
 
 
 def test_patching_separation_is_labelled_language_then_layer(tmp_path, monkeypatch):
