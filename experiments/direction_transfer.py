@@ -1,13 +1,20 @@
 """Study: does the English harmfulness direction separate harmful from harmless in other languages?
 
-The English direction (difference of means, and the first principal component of paired differences)
-is computed from English *training* items at every layer; its AUROC is measured on the *held-out*
+The English direction (difference of means; the same in units of each feature's within-class spread,
+``standardised``; and the first principal component of paired differences) is computed from English
+*training* items at every layer; its AUROC is measured on the *held-out*
 items of every language (split by item id, so no translation of a training item is scored). Each
 language's own direction, from its own training items, gives the in-language reference. The layer
 each is reported at is chosen by a cross-validation of the training items alone (the maximum over
 layers of the held-out AUROC is written too, marked as chosen on the test items).
 
+The standardised direction (:func:`mechint.standardised_direction`, the diagonal form of Fisher's
+discriminant) weighs each feature by its mean shift against its own noise. The plain difference of
+means weighs by the size of the shift, which lets the residual stream's few features of huge
+magnitude and spread (massive activations, see ``language_direction_cosine``) dominate it.
+
 Writes ``figures/direction_transfer.png`` (AUROC of the English direction per language and layer),
+``direction_transfer_standardised.png`` (the same for the standardised direction),
 ``direction_transfer_heatmap.png``, and the numbers as ``.csv``/``.json``.
 """
 
@@ -24,7 +31,7 @@ from mechint.probes import fold_ids
 from ._common import LANGUAGES, SafetyActivations, direction_auroc, rounded, safety_activations, write_json, write_table
 
 NAME = "direction_transfer"
-METHODS = ("mean", "pca")
+METHODS = ("mean", "standardised", "pca")
 INNER_FOLDS = 5
 
 
@@ -60,6 +67,16 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None) 
         reference=0.5,
     )
     written = save_figure(fig, out_dir / NAME)
+    auc_s = results["standardised"][0]
+    written += save_figure(
+        plot_layer_lines(
+            {t: auc_s[:, en, j].tolist() for j, t in enumerate(targets)},
+            title=f"AUROC of the English direction in units of each feature's within-class spread ({model.name})",
+            yaxis_title="AUROC (harmful vs harmless)",
+            reference=0.5,
+        ),
+        out_dir / f"{NAME}_standardised",
+    )
     rows = [f"{t} ({m})" for m in METHODS for t in targets]
     matrix = torch.stack([results[m][0][:, results[m][1].index("en"), j] for m in METHODS for j in range(len(targets))])
     written += save_figure(

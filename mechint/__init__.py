@@ -26,6 +26,7 @@ from .directions import (
     diff_in_means,
     pca_direction,
     per_language_directions,
+    standardised_direction,
     transfer_auroc,
     within_group_std,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "intervention_hooks",
     "pca_direction",
     "per_language_directions",
+    "standardised_direction",
     "transfer_auroc",
     "within_group_std",
     "ActivationStore",

@@ -139,14 +139,38 @@ def pca_direction(
     return _orient(direction, x, y).float()
 
 
+def standardised_direction(acts: Float[Tensor, "... n d"], labels: Sequence[int] | Tensor) -> Float[Tensor, "... d"]:
+    """The difference of means in units of each feature's within-class spread, read back in the
+    activations' own units: ``(mu_1 - mu_0) / s^2`` per feature (``s``: :func:`within_group_std` over
+    the two classes), unit length, label-1 rows scoring higher.
+
+    A row's score ``x . w`` is the projection of the standardised row ``x / s`` on the standardised
+    difference ``(mu_1 - mu_0) / s``: the diagonal form of Fisher's discriminant. The plain difference
+    of means weighs a feature by the size of its mean shift, so a feature of huge magnitude and spread
+    (massive activations) can dominate it while separating little; here each feature weighs by its
+    shift against its own noise.
+    """
+    if acts.ndim < 2 or acts.shape[-2] == 0:
+        raise ValueError(f"activations must be [..., n, d] with n > 0, got shape {tuple(acts.shape)}")
+    y = _labels(labels, acts.shape[-2])
+    x = acts.double()
+    s = within_group_std(x, y.tolist())
+    yd = y.to(x.device)
+    w = (x[..., yd, :].mean(-2) - x[..., ~yd, :].mean(-2)) / s.square()
+    return (w / w.norm(dim=-1, keepdim=True).clamp(min=1e-300)).float()
+
+
 def direction_by(
     method: str, acts: Float[Tensor, "... n d"], labels: Sequence[int] | Tensor, **kwargs
 ) -> Float[Tensor, "... d"]:
     """A unit harmfulness direction by ``method``: ``"mean"`` (difference of means), ``"pca"``
-    (first principal component of paired differences) or ``"probe"`` (logistic-regression weights,
-    see :mod:`mechint.probes`)."""
+    (first principal component of paired differences), ``"standardised"`` (the difference of means
+    in units of each feature's within-class spread, :func:`standardised_direction`) or ``"probe"``
+    (logistic-regression weights, see :mod:`mechint.probes`)."""
     if method == "mean":
         return diff_in_means(acts, labels, **kwargs)
+    if method == "standardised":
+        return standardised_direction(acts, labels, **kwargs)
     if method == "pca":
         return pca_direction(acts, labels, **kwargs)
     if method == "probe":
@@ -154,7 +178,7 @@ def direction_by(
 
         probe = fit_probes(acts, torch.as_tensor(labels), **kwargs)
         return probe.direction.to(torch.float32).cpu()
-    raise ValueError(f"unknown direction method {method!r}; use 'mean', 'pca' or 'probe'")
+    raise ValueError(f"unknown direction method {method!r}; use 'mean', 'standardised', 'pca' or 'probe'")
 
 
 def auroc(scores: Float[Tensor, "... n"], labels: Sequence[int] | Tensor) -> Float[Tensor, "..."]:

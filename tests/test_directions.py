@@ -9,7 +9,9 @@ from mechint.directions import (
     cosine_across,
     diff_in_means,
     pca_direction,
+    direction_by,
     per_language_directions,
+    standardised_direction,
     transfer_auroc,
     within_group_std,
 )
@@ -224,3 +226,33 @@ def test_standardised_directions_ignore_one_feature_of_huge_scale():
     z2 = scaled / within_group_std(scaled, y, lang)
     again = cosine(diff_in_means(z2[rows_a], y[rows_a]), diff_in_means(z2[rows_b], y[rows_b]))
     torch.testing.assert_close(again, std, rtol=1e-5, atol=1e-6)
+
+
+def test_standardised_direction_is_diagonal_fisher_and_outscores_the_mean_on_a_massive_feature():
+    """(mu_1 - mu_0) / s^2 by hand (s: pooled within-class spread), unit length, stacked layers; on
+    data whose one huge feature shifts a little against its own spread, its AUROC beats the plain
+    difference of means, which that feature dominates."""
+    g = torch.Generator().manual_seed(2)
+    n, d = 600, 20
+    y = torch.tensor([0, 1] * (n // 2))
+    signal = torch.randn(d, generator=g) * 0.6
+    x = torch.randn(2, n, d, generator=g, dtype=torch.float64) + y.unsqueeze(-1) * signal
+    x[..., 0] = x[..., 0] * 1000.0 + 300.0 * y  # massive: shift 0.3 of its spread, 300 in raw units
+    got = standardised_direction(x, y)
+    yb = y.bool()
+    for layer in range(2):
+        xs = x[layer]
+        resid = torch.cat([xs[yb] - xs[yb].mean(0), xs[~yb] - xs[~yb].mean(0)])
+        s2 = resid.square().sum(0) / (n - 2)
+        w = (xs[yb].mean(0) - xs[~yb].mean(0)) / s2
+        torch.testing.assert_close(got[layer].double(), w / w.norm(), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(direction_by("standardised", x, y), got)
+    held = torch.randn(n, d, generator=g, dtype=torch.float64) + y.unsqueeze(-1) * signal
+    held[:, 0] = held[:, 0] * 1000.0 + 300.0 * y
+    plain = auroc(held @ diff_in_means(x[0], y).double(), y)
+    std = auroc(held @ got[0].double(), y)
+    assert std > plain + 0.1 and std > 0.9, (plain, std)
+    with pytest.raises(ValueError, match="unknown direction method 'lda'.*'standardised'"):
+        direction_by("lda", x, y)
+    with pytest.raises(ValueError, match="both classes"):
+        standardised_direction(x, torch.zeros(n, dtype=torch.long))

@@ -45,7 +45,7 @@ def test_direction_transfer_and_intervention_studies(tmp_path, monkeypatch):
     model = tiny_model("llama", seed=2)
     out = direction_transfer.run(model, tmp_path / "figs", n_per_class=8)
     summary = json.loads((tmp_path / "figs" / "direction_transfer.json").read_text())
-    assert set(summary["methods"]) == {"mean", "pca"}
+    assert set(summary["methods"]) == {"mean", "standardised", "pca"}
     auc = summary["methods"]["mean"]["auroc[layer][source][target]"]
     assert len(auc) == model.n_layers and all(0 <= v <= 1 for layer in auc for row in layer for v in row)
     assert set(out["english_direction"]) == {"en", "zh", "vi", "ar", "th"}
