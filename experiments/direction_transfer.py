@@ -2,11 +2,11 @@
 
 The English direction (difference of means; the same in units of each feature's within-class spread,
 ``standardised``; and the first principal component of paired differences) is computed from English
-*training* items at every layer; its AUROC is measured on the *held-out*
-items of every language (split by item id, so no translation of a training item is scored). Each
-language's own direction, from its own training items, gives the in-language reference. The layer
-each is reported at is chosen by a cross-validation of the training items alone (the maximum over
-layers of the held-out AUROC is written too, marked as chosen on the test items).
+*training* items at every layer; its AUROC is measured on the *held-out* items of every language
+(split by item id, so no translation of a training item is scored). Each language's own direction,
+from its own training items, gives the in-language reference. The layer each is reported at is
+chosen by a cross-validation of the training items alone (the maximum over layers of the held-out
+AUROC is written too, marked as chosen on the test items).
 
 The standardised direction (:func:`mechint.standardised_direction`, the diagonal form of Fisher's
 discriminant) weighs each feature by its mean shift against its own noise. The plain difference of
