@@ -13,7 +13,9 @@
    reported as a fraction of that language's harmful-harmless gap (0: unchanged, 1: harmful mean).
    Part of it is the added vector itself, carried to the last layer by the skip connections and read
    there (``alpha * gap * cos(d_layer, d_last)``); the JSON splits the shift into that part and the
-   later layers' response.
+   later layers' response. A second reading does not project on the steered direction at all: the
+   share of prompts that a logistic-regression probe of the last layer, fitted on the unsteered
+   training items of every language, calls harmful.
 3. Generations before and after steering, greedy, a few prompts per language, saved as a table.
 
 The BOS token is left alone, as in :mod:`experiments.neurons_editing`: every prompt's first token is
@@ -40,6 +42,7 @@ import mechint
 from mechint.directions import auroc, diff_in_means
 from mechint.interventions import AblateDirection, AddDirection, intervene
 from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
+from mechint.probes import fit_probes
 
 from ._common import (
     CONTENT, LANGUAGES, direction_auroc, generate_each, rounded, safety_activations, write_json, write_table,
@@ -89,10 +92,21 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     texts = [sa.dataset[i].text for i in harmless_test.tolist()]
     test_langs = [sa.languages[i] for i in harmless_test.tolist()]
     base_scores = sa.acts[last] @ final_dir  # [n]
+    # a second reading, independent of the steered direction: a logistic-regression probe of the last
+    # layer fitted on the unsteered training items of every language, and the share of prompts it
+    # calls harmful
+    probe = fit_probes(sa.acts[last], sa.labels[sa.train], rows=sa.train)
+    called = {lang: {} for lang in LANGUAGES}
+    for lang in LANGUAGES:
+        rows = sa.rows(sa.test, lang)
+        for label, name in ((0, "harmless, unsteered"), (1, "harmful, unsteered")):
+            picked = rows[sa.labels[rows] == label]
+            called[lang][name] = round(float(probe.predict(sa.acts[last, picked]).float().mean()), 4)
     for alpha in ALPHAS:
         with intervene(model, AddDirection(d_en[layer], alpha * gap, sites=sites[layer], positions=CONTENT)):
             steered = mechint.collect(model, texts, sites[last], pool="last", batch_size=batch_size, progress=f"steer {alpha}")
         scores = steered[sites[last]] @ final_dir
+        harmful_call = probe.predict(steered[sites[last]]).float()
         for lang in LANGUAGES:
             rows = sa.rows(sa.test, lang)
             harm = base_scores[rows][sa.labels[rows] == 1].mean()
@@ -100,6 +114,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
             mine = torch.tensor([i for i, l in enumerate(test_langs) if l == lang])
             shift[lang].append(float((scores[mine].mean() - safe) / (harm - safe)))
             direct[lang].append(float(alpha * carried / (harm - safe)))
+            called[lang][f"harmless, steered alpha {alpha}"] = round(float(harmful_call[mine].mean()), 4)
 
     # 3. generations ---------------------------------------------------------------------------
     generations = []
@@ -164,7 +179,12 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
                          "cos": round(float(d_en[layer].double() @ final_dir.double()), 4),
                          **{k: rounded(v, 4) for k, v in direct.items()}},
                      "response_of_later_layers": {k: rounded([a - b for a, b in zip(shift[k], direct[k])], 4)
-                                                  for k in LANGUAGES}},
+                                                  for k in LANGUAGES},
+                     "probe_readout": {
+                         "what": "share of held-out prompts called harmful by a logistic-regression probe of the last "
+                         "layer (fit_probes, C=1, standardised features) fitted on the unsteered training items of all "
+                         "languages: a reading of the steering that does not project on the steered direction",
+                         "called_harmful[language]": called}},
     }
     write_json(out_dir / f"{NAME}.json", summary)
     return {"figures": [str(p) for p in written], "ablation_last_layer": summary["ablation"]["last_layer"],

@@ -47,3 +47,8 @@ def test_direction_intervention_study_leaves_bos_untouched(tmp_path, monkeypatch
     assert checked.get("AblateDirection", 0) > 0 and checked.get("AddDirection", 0) > 0, checked
     summary = json.loads((tmp_path / "figs" / "direction_intervention.json").read_text())
     assert "BOS" in summary["ablation"]["where"] and "BOS" in summary["steering"]["where"]
+    # the probe reading: shares in [0, 1] for the unsteered harmless and harmful prompts and each alpha
+    called = summary["steering"]["probe_readout"]["called_harmful[language]"]
+    assert set(called) == {"en", "zh", "vi", "ar", "th"}
+    expected = {"harmless, unsteered", "harmful, unsteered", *[f"harmless, steered alpha {a}" for a in study.ALPHAS]}
+    assert all(set(v) == expected and all(0.0 <= x <= 1.0 for x in v.values()) for v in called.values())
