@@ -67,17 +67,25 @@ def within_group_std(acts: Float[Tensor, "... n d"], *groups: Sequence) -> Float
     for g in groups:
         if len(g) != n:
             raise ValueError(f"{len(g)} group labels for {n} rows of activations")
-    keys = list(zip(*[[v.item() if isinstance(v, Tensor) else v for v in g] for g in groups]))
-    index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
-    if len(index) >= n:
-        raise ValueError(f"{len(index)} groups for {n} rows: no row left to measure the spread within a group")
-    gid = torch.tensor([index[k] for k in keys], device=acts.device)
+    gid = torch.zeros(n, dtype=torch.long)
+    for g in groups:  # each grouping as codes 0..k-1, combined into one code per distinct tuple
+        if isinstance(g, Tensor):
+            _, codes = torch.unique(g.reshape(-1).cpu(), return_inverse=True)
+        else:
+            index: dict = {}
+            codes = torch.tensor([index.setdefault(v, len(index)) for v in g], dtype=torch.long)
+        gid = gid * (int(codes.max()) + 1 if n else 1) + codes
+    _, gid = torch.unique(gid, return_inverse=True)
+    k = int(gid.max()) + 1 if n else 0
+    if k >= n:
+        raise ValueError(f"{k} groups for {n} rows: no row left to measure the spread within a group")
+    gid = gid.to(acts.device)
     x = acts.to(torch.float64)
-    sums = torch.zeros(*x.shape[:-2], len(index), x.shape[-1], dtype=torch.float64, device=x.device)
+    sums = torch.zeros(*x.shape[:-2], k, x.shape[-1], dtype=torch.float64, device=x.device)
     sums.index_add_(-2, gid, x)
-    counts = torch.bincount(gid, minlength=len(index)).to(torch.float64).unsqueeze(-1)
+    counts = torch.bincount(gid, minlength=k).to(torch.float64).unsqueeze(-1)
     resid = x - (sums / counts).index_select(-2, gid)
-    sd = (resid.square().sum(-2) / (n - len(index))).sqrt()
+    sd = (resid.square().sum(-2) / (n - k)).sqrt()
     return torch.where(sd > 0, sd, torch.ones_like(sd)).to(acts.dtype if acts.is_floating_point() else torch.float32)
 
 
