@@ -9,6 +9,11 @@ top ``K`` are kept. For each, the tokens it promotes / suppresses through the un
 ``raw`` (``v @ W_U``, as the paper) and ``through norms`` (the elementwise gains of Gemma's
 post-feedforward norm and of the final norm applied first: what the logits see, to first order).
 
+Massive activations: the direction's layer has one residual feature far larger than the rest, and
+several top neurons align with the direction mostly through it (their value vectors point along that
+feature). The JSON and the table give, per neuron, the share of its alignment that comes from that
+feature alone; the ranking itself is the plain cosine, as the paper's.
+
 Writes ``figures/neurons_top.png`` (the top neurons with their promoted tokens),
 ``neurons_top_layers.png`` (alignment per layer), ``neurons_top.md`` (table, readable tokens),
 ``neurons_top.json`` / ``.csv``. Other neuron studies import :func:`english_direction` and
@@ -24,7 +29,7 @@ import torch
 
 import mechint
 from mechint.directions import diff_in_means
-from mechint.neurons import Neuron, neuron_cosines, promoted_tokens, token_script, top_neurons
+from mechint.neurons import Neuron, neuron_cosines, promoted_tokens, token_script, top_neurons, value_vectors
 from mechint.plots import plot_layer_lines, save_figure
 from mechint.plots_neurons import plot_top_neurons
 
@@ -64,9 +69,16 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     cos = neuron_cosines(model, d)  # [layer, d_mlp]
     L = model.n_layers
 
+    # The residual stream's largest feature at the direction's layer (massive activations, see
+    # language_direction_cosine): how much of each top neuron's alignment is that one feature
+    big = int(sa.acts[d_layer].abs().mean(0).argmax())
+    vv = value_vectors(model)
+    dd = d.double()
+
     neurons = []
     script_counts: Counter = Counter()
     for n in top:
+        v = vv[n.layer][n.index].double()
         raw = promoted_tokens(model, n, N_TOKENS)
         eff = promoted_tokens(model, n, N_TOKENS, through_norms=True)
         script_counts.update(token_script(t) for t in eff.texts())
@@ -75,6 +87,8 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
             "promoted_through_norms": eff.texts(), "suppressed_through_norms": eff.texts("suppressed"),
             "promoted_raw": raw.texts(), "suppressed_raw": raw.texts("suppressed"),
             "promoted_scripts": dict(Counter(token_script(t) for t in eff.texts())),
+            "massive_feature_share_of_value_vector": round(float(v[big].abs() / v.norm()), 4),
+            "massive_feature_share_of_alignment": round(float(v[big] * dd[big] / (v @ dd)), 4),
         })
     direction_tokens = {
         "raw": promoted_tokens(model, d, N_TOKENS).texts(),
@@ -123,11 +137,14 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
           "Value vectors: down-projection columns. Tokens: readable (`\\xe4` = a raw byte, `<U+200C>` = an invisible "
           "character, `␣` = a space). *Through norms*: Gemma's post-feedforward and final norm gains applied before "
           "the unembedding (what the logits see); *raw*: `v @ W_U`.", "",
-          "| rank | neuron | cosine | promoted (through norms) | suppressed (through norms) | promoted (raw) |",
-          "|---|---|---|---|---|---|"]
+          f"*Feature {big}*: the residual's largest feature at that layer (massive activations); the share of the "
+          "neuron's value . direction product that comes from it alone.", "",
+          f"| rank | neuron | cosine | feature {big} | promoted (through norms) | suppressed (through norms) | promoted (raw) |",
+          "|---|---|---|---|---|---|---|"]
     for i, n in enumerate(neurons):
-        md.append(f"| {i + 1} | {n['neuron']} | {n['cosine']:.3f} | {md_tokens(n['promoted_through_norms'])} | "
-                  f"{md_tokens(n['suppressed_through_norms'])} | {md_tokens(n['promoted_raw'])} |")
+        md.append(f"| {i + 1} | {n['neuron']} | {n['cosine']:.3f} | {n['massive_feature_share_of_alignment']:.2f} | "
+                  f"{md_tokens(n['promoted_through_norms'])} | {md_tokens(n['suppressed_through_norms'])} | "
+                  f"{md_tokens(n['promoted_raw'])} |")
     md += ["", f"The direction itself promotes (through the final norm): {md_tokens(direction_tokens['through_final_norm'])}; "
                f"raw: {md_tokens(direction_tokens['raw'])}."]
     (out_dir / f"{NAME}.md").write_text("\n".join(md) + "\n")
@@ -147,6 +164,13 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         "direction_tokens": direction_tokens,
         "top_k_through_post_norm": [n.label for n in post_norm],
         "overlap_with_through_post_norm_ranking": overlap,
+        "massive_feature": {
+            "feature": big, "mean_abs": round(float(sa.acts[d_layer].abs().mean(0)[big]), 2),
+            "share_of_direction": round(float(dd[big] ** 2), 4),
+            "what": "the largest feature of the residual at the direction's layer; per neuron, "
+            "'massive_feature_share_of_value_vector' = |v_f| / |v| and 'massive_feature_share_of_alignment' = "
+            "v_f d_f / (v . d): how much of the neuron's alignment with the direction is that one feature",
+        },
     }
     write_json(out_dir / f"{NAME}.json", summary)
     return {"figures": [str(p) for p in written],

@@ -430,6 +430,19 @@ def test_neuron_studies_run_on_a_tiny_model(tmp_path, monkeypatch):
     top = json.loads((figs / "neurons_top.json").read_text())
     assert len(top["neurons"]) == 4 and all(len(n["promoted_through_norms"]) == 10 for n in top["neurons"])
     assert (figs / "neurons_top.md").read_text().count("\n| ") == 1 + 4  # header + one row per neuron
+    # each top neuron's alignment split off for the residual's largest feature, checked by hand
+    from experiments._common import safety_activations
+    from mechint.neurons import value_vectors
+
+    sa = safety_activations(model, n_per_class=8)
+    big = top["massive_feature"]["feature"]
+    assert big == int(sa.acts[-1].abs().mean(0).argmax())
+    d, _ = neurons_top.english_direction(model, sa)
+    for n in top["neurons"]:
+        v = value_vectors(model)[n["layer"]][n["index"]].double()
+        want = float(v[big] * d.double()[big] / (v @ d.double()))
+        assert abs(n["massive_feature_share_of_alignment"] - round(want, 4)) < 1e-4
+        assert 0.0 <= n["massive_feature_share_of_value_vector"] <= 1.0
     assert out["figures"] and all(p.endswith(".html") and (figs / p.split("/")[-1]).exists() for p in out["figures"])
 
     neurons_activations.run(model, figs, n_per_class=8, k=4, n_prompts=2, n_generate=1, max_new_tokens=3)
