@@ -12,7 +12,8 @@ post-feedforward norm and of the final norm applied first: what the logits see, 
 Massive activations: the direction's layer has one residual feature far larger than the rest, and
 several top neurons align with the direction mostly through it (their value vectors point along that
 feature). The JSON and the table give, per neuron, the share of its alignment that comes from that
-feature alone; the ranking itself is the plain cosine, as the paper's.
+feature alone; the ranking itself is the plain cosine, as the paper's. A second ranking, with value
+vectors and direction in units of each residual feature's within-class spread, is written beside it.
 
 Writes ``figures/neurons_top.png`` (the top neurons with their promoted tokens),
 ``neurons_top_layers.png`` (alignment per layer), ``neurons_top.md`` (table, readable tokens),
@@ -28,7 +29,7 @@ from pathlib import Path
 import torch
 
 import mechint
-from mechint.directions import diff_in_means
+from mechint.directions import diff_in_means, within_group_std
 from mechint.neurons import Neuron, neuron_cosines, promoted_tokens, token_script, top_neurons, value_vectors
 from mechint.plots import plot_layer_lines, save_figure
 from mechint.plots_neurons import plot_top_neurons
@@ -107,6 +108,14 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     in_top = Counter(n.layer for n in top)
     post_norm = top_neurons(model, d, k, through_post_norm=True)
     overlap = len({(n.layer, n.index) for n in top} & {(n.layer, n.index) for n in post_norm})
+    # the same ranking with every residual feature in units of its within-class spread (English
+    # training rows at the direction's layer): the massive feature no longer decides it
+    en = sa.rows(sa.train, "en")
+    scale = within_group_std(sa.acts[d_layer, en], sa.labels[en])
+    standardised = top_neurons(model, d, k, scale=scale)
+    overlap_std = len({(n.layer, n.index) for n in top} & {(n.layer, n.index) for n in standardised})
+    # its baseline: the best cosine over all neurons with random directions drawn in those units
+    null_std = torch.stack([neuron_cosines(model, r * scale, scale=scale).max() for r in random_dirs])
 
     # figures ----------------------------------------------------------------------------------
     written = save_figure(
@@ -147,6 +156,10 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
                   f"{md_tokens(n['promoted_raw'])} |")
     md += ["", f"The direction itself promotes (through the final norm): {md_tokens(direction_tokens['through_final_norm'])}; "
                f"raw: {md_tokens(direction_tokens['raw'])}."]
+    md += ["", f"Ranked with every residual feature in units of its within-class spread (English training rows, "
+               f"layer {d_layer}), the top {k} are: " + ", ".join(f"{n.label} ({n.cosine:.3f})" for n in standardised)
+           + f"; {overlap_std} of them are in the table above. In those units a random direction's best neuron has "
+           f"cosine {float(null_std.mean()):.3f} on average ({N_RANDOM} directions, max {float(null_std.max()):.3f})."]
     (out_dir / f"{NAME}.md").write_text("\n".join(md) + "\n")
     summary = {
         "model": str(model.name),
@@ -164,6 +177,15 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         "direction_tokens": direction_tokens,
         "top_k_through_post_norm": [n.label for n in post_norm],
         "overlap_with_through_post_norm_ranking": overlap,
+        "top_k_standardised": {
+            "what": "the ranking with value vectors and direction divided by the within-class standard deviation of "
+            "each residual feature (English training rows at the direction's layer; neuron_cosines(scale=...))",
+            "neurons": [{"neuron": n.label, "cosine_standardised": round(n.cosine, 4)} for n in standardised],
+            "overlap_with_plain_ranking": overlap_std,
+            "best_cosine_with_a_random_direction": {
+                "what": f"over all neurons, for {N_RANDOM} random unit directions drawn in the same standardised units",
+                "mean": round(float(null_std.mean()), 4), "max": round(float(null_std.max()), 4)},
+        },
         "massive_feature": {
             "feature": big, "mean_abs": round(float(sa.acts[d_layer].abs().mean(0)[big]), 2),
             "share_of_direction": round(float(dd[big] ** 2), 4),

@@ -261,6 +261,7 @@ def neuron_cosines(
     *,
     layers: Sequence[int] | None = None,
     through_post_norm: bool = False,
+    scale: Float[Tensor, " d_model"] | None = None,
 ) -> Float[Tensor, "layer d_mlp"]:
     """Cosine similarity of every neuron's value vector with ``direction``, per layer.
 
@@ -273,12 +274,21 @@ def neuron_cosines(
             columns). ``True``: for families with a norm after the MLP (Gemma 3), multiply them by that
             norm's elementwise gain first, the direction a neuron's write takes in the residual stream
             to first order; other families are unchanged.
+        scale: ``[d_model]`` per-feature scale (e.g. :func:`mechint.within_group_std` of the residual
+            where the direction was measured): value vectors and direction are both divided by it
+            first, so each feature counts in units of its own noise. A residual's few features of
+            huge magnitude (massive activations) then no longer decide the ranking.
 
     Returns:
         ``[len(layers), d_mlp]`` float32 on the CPU.
     """
     chosen = model.layer_list(layers)
     dirs = _as_directions(model, direction, chosen)
+    if scale is not None:
+        scale = torch.as_tensor(scale, dtype=torch.float32).reshape(-1)
+        if scale.numel() != model.d_model or not bool((scale > 0).all()):
+            raise ValueError(f"scale must hold {model.d_model} positive values (one per residual feature), "
+                             f"got {scale.numel()}{'' if scale.numel() != model.d_model else ' with some <= 0'}")
     vv = value_vectors(model)
     out = torch.empty(len(chosen), model.d_mlp)
     for row, l in enumerate(chosen):
@@ -288,6 +298,8 @@ def neuron_cosines(
             if gain is not None:
                 v = v * gain.to(v.device)
         d = dirs[row].to(v.device)
+        if scale is not None:
+            v, d = v / scale.to(v.device), d / scale.to(v.device)
         cos = (v @ d) / (v.norm(dim=-1) * d.norm()).clamp(min=1e-12)
         out[row] = cos.cpu()
     return out
@@ -302,6 +314,7 @@ def top_neurons(
     layers: Sequence[int] | None = None,
     sign: str = "positive",
     through_post_norm: bool = False,
+    scale: Float[Tensor, " d_model"] | None = None,
 ) -> list[Neuron]:
     """The ``k`` neurons whose value vectors are most aligned with ``direction`` (by cosine).
 
@@ -311,7 +324,7 @@ def top_neurons(
         layers: restrict to these layers (default all).
         sign: ``"positive"`` (largest cosine: writing the direction when active), ``"negative"``
             (most negative: writing against it), or ``"abs"``.
-        through_post_norm: see :func:`neuron_cosines`.
+        through_post_norm, scale: see :func:`neuron_cosines`.
 
     Returns:
         :class:`Neuron` records ``(layer, index, cosine)``, best first (signed cosine kept).
@@ -321,7 +334,7 @@ def top_neurons(
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     chosen = model.layer_list(layers)
-    cos = neuron_cosines(model, direction, layers=chosen, through_post_norm=through_post_norm)
+    cos = neuron_cosines(model, direction, layers=chosen, through_post_norm=through_post_norm, scale=scale)
     key = {"positive": cos, "negative": -cos, "abs": cos.abs()}[sign]
     if per_layer:
         out = []

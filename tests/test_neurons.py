@@ -160,6 +160,35 @@ def test_top_neurons_find_a_planted_value_vector_and_rank_by_cosine():
     assert Neuron(3, 7).label == "L3 N7" and str(Neuron(3, 7)) == "L3 N7"
 
 
+def test_scaled_cosines_count_each_feature_in_units_of_its_scale():
+    """With ``scale``, value vectors and direction are divided by it before the cosine (by hand); a
+    neuron writing mostly one feature of huge scale is ranked first unscaled, not once that feature
+    is measured in its own units."""
+    model = tiny_model("llama", seed=4)
+    g = torch.Generator().manual_seed(2)
+    d = torch.randn(model.d_model, generator=g)
+    d[0] = 40.0  # the direction leans on feature 0, which is huge and noisy (scale 100)
+    scale = torch.ones(model.d_model)
+    scale[0] = 100.0
+    vv = value_vectors(model)
+    with torch.no_grad():
+        along = torch.zeros(model.d_model)
+        along[0] = 1.0
+        vv[1, 3].copy_(along)  # writes only the huge feature
+        rest = d.clone()
+        rest[0] = 0.0
+        vv[2, 8].copy_(rest)  # writes the rest of the direction
+    cos = neuron_cosines(model, d, scale=scale)
+    v = vv[0, 4].float() / scale
+    torch.testing.assert_close(cos[0, 4], (v @ (d / scale)) / (v.norm() * (d / scale).norm()), rtol=1e-5, atol=1e-6)
+    assert top_neurons(model, d, k=1)[0][:2] == (1, 3)
+    assert top_neurons(model, d, k=1, scale=scale)[0][:2] == (2, 8)
+    with pytest.raises(ValueError, match="positive values"):
+        neuron_cosines(model, d, scale=torch.zeros(model.d_model))
+    with pytest.raises(ValueError, match=f"{model.d_model} positive values"):
+        neuron_cosines(model, d, scale=torch.ones(3))
+
+
 def test_through_post_norm_uses_gemma_post_feedforward_gain_only_on_gemma():
     d = torch.randn(64, generator=torch.Generator().manual_seed(1))
     llama = tiny_model("llama")
@@ -443,6 +472,8 @@ def test_neuron_studies_run_on_a_tiny_model(tmp_path, monkeypatch):
         want = float(v[big] * d.double()[big] / (v @ d.double()))
         assert abs(n["massive_feature_share_of_alignment"] - round(want, 4)) < 1e-4
         assert 0.0 <= n["massive_feature_share_of_value_vector"] <= 1.0
+    std = top["top_k_standardised"]
+    assert len(std["neurons"]) == 4 and 0 <= std["overlap_with_plain_ranking"] <= 4
     assert out["figures"] and all(p.endswith(".html") and (figs / p.split("/")[-1]).exists() for p in out["figures"])
 
     neurons_activations.run(model, figs, n_per_class=8, k=4, n_prompts=2, n_generate=1, max_new_tokens=3)
