@@ -91,6 +91,14 @@ def write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=1, ensure_ascii=False))
 
 
+def largest_feature(acts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(feature, mean_abs)`` per leading index of ``acts [..., n, d]``: the feature of largest mean
+    magnitude over the rows (a residual stream's "massive activation") and that mean."""
+    mean_abs = acts.abs().mean(-2)
+    feature = mean_abs.argmax(-1)
+    return feature, mean_abs.gather(-1, feature.unsqueeze(-1)).squeeze(-1)
+
+
 def rounded(x, digits: int = 6):
     """Nested lists of floats (from tensors) rounded for JSON."""
     if isinstance(x, torch.Tensor):

@@ -51,34 +51,24 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None) 
     sa = safety_activations(model, n_per_class=n_per_class)
     tr, te = sa.train, sa.test
     test_langs = [sa.languages[i] for i in te.tolist()]
-    results, chosen = {}, {}
-    for method in METHODS:
-        results[method] = (direction_auroc(sa.acts, sa.labels, sa.languages, tr, te, method), list(LANGUAGES),
-                           list(LANGUAGES))
-        chosen[method] = layers_chosen_on_training(sa, method)
+    langs = list(LANGUAGES)  # the sources and targets of every AUROC matrix
+    en = langs.index("en")
+    results = {m: direction_auroc(sa.acts, sa.labels, sa.languages, tr, te, m) for m in METHODS}  # [layer, src, tgt]
+    chosen = {m: layers_chosen_on_training(sa, m) for m in METHODS}
 
-    auc, sources, targets = results["mean"]
-    en = sources.index("en")
-    from_en = {t: auc[:, en, j].tolist() for j, t in enumerate(targets)}
-    fig = plot_layer_lines(
-        from_en,
-        title=f"AUROC of the English harmfulness direction on held-out items ({model.name})",
-        yaxis_title="AUROC (harmful vs harmless)",
-        reference=0.5,
-    )
-    written = save_figure(fig, out_dir / NAME)
-    auc_s = results["standardised"][0]
-    written += save_figure(
-        plot_layer_lines(
-            {t: auc_s[:, en, j].tolist() for j, t in enumerate(targets)},
-            title=f"AUROC of the English direction in units of each feature's within-class spread ({model.name})",
-            yaxis_title="AUROC (harmful vs harmless)",
-            reference=0.5,
-        ),
-        out_dir / f"{NAME}_standardised",
-    )
-    rows = [f"{t} ({m})" for m in METHODS for t in targets]
-    matrix = torch.stack([results[m][0][:, results[m][1].index("en"), j] for m in METHODS for j in range(len(targets))])
+    written = []
+    for method, name, title in (
+        ("mean", NAME, "AUROC of the English harmfulness direction on held-out items"),
+        ("standardised", f"{NAME}_standardised",
+         "AUROC of the English direction in units of each feature's within-class spread"),
+    ):
+        written += save_figure(
+            plot_layer_lines({t: results[method][:, en, j].tolist() for j, t in enumerate(langs)},
+                             title=f"{title} ({model.name})", yaxis_title="AUROC (harmful vs harmless)", reference=0.5),
+            out_dir / name,
+        )
+    rows = [f"{t} ({m})" for m in METHODS for t in langs]
+    matrix = torch.stack([results[m][:, en, j] for m in METHODS for j in range(len(langs))])
     written += save_figure(
         plot_layer_heatmap(matrix, row_labels=rows, title="English direction, AUROC per language and layer",
                            colorbar_title="AUROC", zmid=0.5, show_values=False),
@@ -91,25 +81,24 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None) 
                "layer_selection": f"'layer_chosen_on_training': best mean AUROC over a {INNER_FOLDS}-fold cross-validation "
                "(by item) of the training rows alone, reported on the held-out rows; 'best_layer_on_test': the maximum "
                "over layers of the held-out AUROC itself (optimistic)",
-               "n_test_rows_per_language": {t: test_langs.count(t) for t in targets}, "methods": {}}
-    for method, (auc_m, src, tgt) in results.items():
-        e = src.index("en")
+               "n_test_rows_per_language": {t: test_langs.count(t) for t in langs}, "methods": {}}
+    for method, auc_m in results.items():
         per_lang = {}
-        for j, t in enumerate(tgt):
-            best = int(auc_m[:, e, j].argmax())
+        for j, t in enumerate(langs):
+            best = int(auc_m[:, en, j].argmax())
             own_best = int(auc_m[:, j, j].argmax())
-            k, k_own = int(chosen[method][e, j]), int(chosen[method][j, j])
+            k, k_own = int(chosen[method][en, j]), int(chosen[method][j, j])
             per_lang[t] = {
-                "english_direction": {"layer_chosen_on_training": k, "auroc": round(auc_m[k, e, j].item(), 4),
-                                      "best_layer_on_test": best, "auroc_best_on_test": round(auc_m[best, e, j].item(), 4),
-                                      "last_layer": round(auc_m[-1, e, j].item(), 4)},
+                "english_direction": {"layer_chosen_on_training": k, "auroc": round(auc_m[k, en, j].item(), 4),
+                                      "best_layer_on_test": best, "auroc_best_on_test": round(auc_m[best, en, j].item(), 4),
+                                      "last_layer": round(auc_m[-1, en, j].item(), 4)},
                 "own_direction": {"layer_chosen_on_training": k_own, "auroc": round(auc_m[k_own, j, j].item(), 4),
                                   "best_layer_on_test": own_best, "auroc_best_on_test": round(auc_m[own_best, j, j].item(), 4)},
             }
             for layer in range(auc_m.shape[0]):
-                table.append([method, t, layer, float(auc_m[layer, e, j]), float(auc_m[layer, j, j])])
+                table.append([method, t, layer, float(auc_m[layer, en, j]), float(auc_m[layer, j, j])])
         summary["methods"][method] = {"per_language": per_lang, "auroc[layer][source][target]": rounded(auc_m, 4),
-                                      "sources": src, "targets": tgt}
+                                      "sources": langs, "targets": langs}
     write_table(out_dir / f"{NAME}.csv", ["method", "language", "layer", "auroc_english_direction", "auroc_own_direction"], table)
     write_json(out_dir / f"{NAME}.json", summary)
     return {"figures": [str(p) for p in written],

@@ -56,7 +56,7 @@ import mechint
 from mechint.directions import cosine, cosine_across, per_language_directions, within_group_std
 from mechint.plots import plot_layer_heatmap, plot_layer_lines, plot_similarity_matrices, save_figure
 
-from ._common import LANGUAGES, rounded, safety_activations, write_table
+from ._common import LANGUAGES, largest_feature, rounded, safety_activations, write_table
 
 NAME = "language_direction_cosine"
 N_SPLITS = 200  # random halvings averaged for the split-half cosine
@@ -134,9 +134,9 @@ def _compare(acts: torch.Tensor, labels, languages, rows_of: dict[str, torch.Ten
 def _massive_feature(acts: torch.Tensor, labels, languages) -> dict:
     """Per layer, the feature of largest mean magnitude and its share of the squared length of each
     language's raw (unnormalised) difference of means."""
-    big = acts.abs().mean(-2).argmax(-1)  # [layer]
+    big, mean_abs = largest_feature(acts)  # [layer]
     out = {"feature[layer]": big.tolist(),
-           "mean_abs[layer]": rounded(acts.abs().mean(-2).gather(-1, big.unsqueeze(-1)).squeeze(-1), 2),
+           "mean_abs[layer]": rounded(mean_abs, 2),
            "share_of_direction[language][layer]": {}}
     y = torch.as_tensor(labels).bool()
     for l in LANGUAGES:

@@ -34,7 +34,7 @@ from mechint.neurons import Neuron, neuron_cosines, promoted_tokens, token_scrip
 from mechint.plots import plot_layer_lines, save_figure
 from mechint.plots_neurons import plot_top_neurons
 
-from ._common import SafetyActivations, safety_activations, write_json, write_table
+from ._common import SafetyActivations, largest_feature, safety_activations, write_json, write_table
 
 NAME = "neurons_top"
 K = 20  # neurons studied
@@ -72,7 +72,8 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
 
     # The residual stream's largest feature at the direction's layer (massive activations, see
     # language_direction_cosine): how much of each top neuron's alignment is that one feature
-    big = int(sa.acts[d_layer].abs().mean(0).argmax())
+    feature, big_mean_abs = largest_feature(sa.acts[d_layer])
+    big = int(feature)
     vv = value_vectors(model)
     dd = d.double()
 
@@ -187,7 +188,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
                 "mean": round(float(null_std.mean()), 4), "max": round(float(null_std.max()), 4)},
         },
         "massive_feature": {
-            "feature": big, "mean_abs": round(float(sa.acts[d_layer].abs().mean(0)[big]), 2),
+            "feature": big, "mean_abs": round(float(big_mean_abs), 2),
             "share_of_direction": round(float(dd[big] ** 2), 4),
             "what": "the largest feature of the residual at the direction's layer; per neuron, "
             "'massive_feature_share_of_value_vector' = |v_f| / |v| and 'massive_feature_share_of_alignment' = "

@@ -761,8 +761,12 @@ def fit_probes(
     # activations already where the fit runs (or read whole by the compiled CPU solver) are checked
     # here; those copied there chunk by chunk are checked on arrival (below)
     copied = x.device != device and not (solver == "lbfgs" and device.type == "cpu")
-    if not copied:
+
+    def check_finite() -> None:  # on the source activations: names the problem and the rows
         _check_finite_rows(x, used.to(x.device), "activations", batch_shape=batch_shape, axes=axes, rows=rows)
+
+    if not copied:
+        check_finite()
     # per-problem class checks and class weights
     yb = y.bool()
     n1 = (sw * yb).sum(-1)
@@ -842,9 +846,7 @@ def fit_probes(
             sl = slice(start, min(P, start + chunk))
             xc = _gather_problems(src, sl, src_of, problem_rows, device).to(dtype)
             if copied and not bool(torch.isfinite(xc.sum())):  # one reduction where the rows now are
-                # a NaN or inf somewhere: the check on the source names the problem and rows, or passes
-                # when only rows without weight hold them
-                _check_finite_rows(x, used.to(x.device), "activations", batch_shape=batch_shape, axes=axes, rows=rows)
+                check_finite()  # a NaN or inf somewhere: raises, or passes when only unweighted rows hold it
             outs.append(
                 _fit_chunk(
                     xc, yf[sl], sf[sl], usedf[sl], lam[sl],
