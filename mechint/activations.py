@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,10 +25,11 @@ from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from . import _validate
 from ._suggest import nearest
 from .cache import atomic_write_bytes, file_lock
 from .hooks import input_rows
-from .model import Model
+from .model import Model, TokenError
 
 Pool = Literal["last", "mean", "all"]
 POOLS = ("last", "mean", "all")
@@ -96,19 +98,7 @@ class Activations(Mapping):
 
 
 def _texts(texts) -> list[str]:
-    """``texts`` as a non-empty list of strings: one string, a sequence of them, or a data set with
-    ``.texts``."""
-    if hasattr(texts, "texts"):
-        texts = texts.texts
-    if isinstance(texts, str):
-        texts = [texts]
-    texts = list(texts)
-    if not texts:
-        raise ValueError("no texts given (empty data)")
-    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
-    if bad:
-        raise TypeError(f"texts must be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
-    return texts
+    return _validate.texts(texts)
 
 
 @dataclass
@@ -124,13 +114,15 @@ PoolFn = Callable[[Tensor, Batch], Tensor]
 """``pool(activation [batch, pos, ...], batch) -> [batch, ...]``: a pooling of one's own."""
 
 
-def _check_args(*, pool=None, batch_size: int | None = None, shard_size: int | None = None) -> None:
+def _check_args(*, pool=None, batch_size=None, shard_size=None, max_length=None, dtype=None,
+                custom_pool: bool = True) -> None:
     """Reject bad arguments before anything (a store folder, a forward) is made."""
-    if pool is not None and not callable(pool) and pool not in POOLS:
-        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
-    for name, value in (("batch_size", batch_size), ("shard_size", shard_size)):
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+    if not (custom_pool and callable(pool)):
+        _validate.choice("pool", pool, POOLS)
+    _validate.integer("batch_size", batch_size, minimum=1)
+    _validate.integer("shard_size", shard_size, minimum=1, optional=True)
+    _validate.integer("max_length", max_length, minimum=1, optional=True)
+    return _validate.dtype("dtype", dtype)
 
 
 def _refuse_hooks_with_shared_store(model: Model, caller: str) -> None:
@@ -142,55 +134,6 @@ def _refuse_hooks_with_shared_store(model: Model, caller: str) -> None:
             f"{model.active_hooks} hook(s) active around it, so it could return activations collected "
             "without them: pass store=None, or an explicit store folder that names the intervention"
         )
-
-
-class _TokenError(ValueError):
-    """Texts that cannot be run as tokenized. ``indices`` are positions in the texts checked, so a
-    caller that checked a slice (a store shard) can report them in its own texts (:meth:`shifted`)."""
-
-    def __init__(self, indices: list[int], problem: str, hint: str):
-        self.indices, self.problem, self.hint = indices, problem, hint
-        shown = ", ".join(map(str, indices[:5])) + (f", ... ({len(indices)} in all)" if len(indices) > 5 else "")
-        verb = "have" if len(indices) > 1 else "has"
-        super().__init__(f"text{'s' if len(indices) > 1 else ''} {shown} {verb} {problem}; {hint}")
-
-    def shifted(self, offset: int) -> "_TokenError":
-        return _TokenError([i + offset for i in self.indices], self.problem, self.hint)
-
-
-def _position_limit(model: Model) -> int | None:
-    """How many positions the model's learned absolute position table holds (GPT-2's ``wpe``:
-    ``n_positions``), or ``None`` where positions are rotary or ALiBi and have no hard limit."""
-    if "hook_pos_embed" not in model.family.top_sites:
-        return None
-    table = model.site("hook_pos_embed").module
-    config = model.hf.config
-    limit = getattr(table, "num_embeddings", None) or getattr(config, "n_positions", None) or getattr(
-        config, "max_position_embeddings", None
-    )
-    return int(limit) if limit else None
-
-
-def _check_token_ids(model: Model, ids: Sequence[Sequence[int]]) -> None:
-    """Refuse texts that would give wrong activations or a cryptic error deep in the forward: a text
-    with no token (an empty text under a tokenizer that adds no BOS, as GPT-2's and Qwen2's: its
-    "last token" would be a pad), and a text longer than a learned position table (an IndexError in
-    the embedding)."""
-    empty = [i for i, t in enumerate(ids) if len(t) == 0]
-    if empty:
-        raise _TokenError(
-            empty, "no tokens (this tokenizer adds no BOS token, so an empty text has none)",
-            "no activation exists for them: drop these texts or give them some content",
-        )
-    limit = _position_limit(model)
-    if limit is not None:
-        long = [i for i, t in enumerate(ids) if len(t) > limit]
-        if long:
-            longest = max(len(ids[i]) for i in long)
-            raise _TokenError(
-                long, f"more tokens (up to {longest}) than the {limit} positions of this model's "
-                "learned position embeddings", f"pass max_length={limit} (or less) to truncate them",
-            )
 
 
 def _pool(x: Tensor, mask: Tensor, pool: str) -> Tensor:
@@ -224,7 +167,7 @@ def iter_batches(
     function of the activation and its :class:`Batch` (e.g. the positions of several prefixes of
     each text). ``token_ids``: the texts already tokenized (``max_length`` is then not applied).
     """
-    _check_args(pool=pool, batch_size=batch_size)
+    out_dtype = _check_args(pool=pool, batch_size=batch_size, max_length=max_length, dtype=out_dtype)
     chosen = model.sites(sites)
     if not chosen:
         raise ValueError("no sites given")
@@ -235,7 +178,7 @@ def iter_batches(
         all_ids = [list(t) for t in token_ids]
         if len(all_ids) != len(texts):
             raise ValueError(f"{len(all_ids)} token id lists for {len(texts)} texts")
-    _check_token_ids(model, all_ids)
+    model.check_token_ids(all_ids)
     order = sorted(range(len(texts)), key=lambda i: -len(all_ids[i]))
     last_site = max(chosen, key=lambda s: s.order)
     state: dict[str, Tensor] = {}
@@ -315,20 +258,40 @@ def collect(
         shard_size: texts per shard when storing.
     """
     texts = _texts(texts)
+    if not (store is None or isinstance(store, (bool, str, os.PathLike, ActivationStore))):
+        raise TypeError(
+            f"store must be None, True, a folder path or an ActivationStore, got {_validate.given(store)}"
+        )
     storing = store is not None and store is not False
-    _check_args(pool=pool, batch_size=batch_size, shard_size=shard_size if storing else None)
+    dtype = _check_args(pool=pool, batch_size=batch_size, shard_size=shard_size, max_length=max_length,
+                        dtype=dtype, custom_pool=False)
     names = [s.name for s in model.sites(sites)]
     if store is True:
         _refuse_hooks_with_shared_store(model, "collect")
     if storing:
-        st = _open_store(store, model, texts, names, pool, dtype, max_length)
-        st.fill(model, texts, batch_size=batch_size, shard_size=shard_size, progress=progress)
+        ids = _token_ids(model, texts, max_length)
+        st = _open_store(store, model, texts, ids, names, pool, dtype, max_length)
+        st.fill(model, texts, batch_size=batch_size, shard_size=shard_size, progress=progress, _ids=ids)
         return st.load(names)
+    return _gather(model, texts, names, pool=pool, batch_size=batch_size, max_length=max_length, dtype=dtype,
+                   progress=progress)
+
+
+def _token_ids(model: Model, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
+    """The token ids that :func:`iter_batches` runs for ``texts``: what a store's rows depend on."""
+    return model.tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)["input_ids"]
+
+
+def _gather(model: Model, texts: Sequence[str], names: Sequence[str], *, pool: str, batch_size: int,
+            max_length: int | None, dtype: torch.dtype | None, progress: bool | str,
+            token_ids: Sequence[Sequence[int]] | None = None) -> Activations:
+    """The rows of every text in text order, in memory."""
     parts: dict[str, list[Tensor]] = {n: [] for n in names}
     order: list[int] = []
     lengths = torch.zeros(len(texts), dtype=torch.long)
     for idx, batch, lens in iter_batches(
-        model, texts, names, pool=pool, batch_size=batch_size, max_length=max_length, out_dtype=dtype, progress=progress
+        model, texts, names, pool=pool, batch_size=batch_size, max_length=max_length, out_dtype=dtype,
+        progress=progress, token_ids=token_ids,
     ):
         order += idx
         lengths[idx] = lens
@@ -453,6 +416,76 @@ def collect_stats(
 
 _MANIFEST = "manifest.json"
 _LENGTHS = "__lengths__"
+_FORMAT = 2  # version 2: shard and manifest checksums, token identity
+_SHARD_RE = re.compile(r"^shard-\d{5}\.safetensors$")
+# temporary siblings (cache.temp_sibling) of the store's own files: the only files fill() may delete
+_OWN_TEMP_RE = re.compile(r"^\.(shard-\d{5}\.safetensors|manifest\.json)\.tmp-\d+-[0-9a-f]{8}$")
+
+
+class StoreError(ValueError):
+    """An activation store that cannot be used as it is: a damaged or foreign manifest, or a shard
+    whose bytes or rows differ from what the manifest recorded. The message names the file."""
+
+
+class DamagedShardError(StoreError):
+    """A listed shard is missing, or its bytes, row range or row count differ from the manifest.
+    ``shards`` are the indices of the damaged shards; :meth:`ActivationStore.repair` recollects them."""
+
+    def __init__(self, root: Path, problems: "list[tuple[int, str]]"):
+        self.root, self.shards = root, [k for k, _ in problems]
+        listed = "; ".join(why for _, why in problems[:5]) + (f"; ... ({len(problems)} in all)" if len(problems) > 5 else "")
+        super().__init__(
+            f"the activation store at {root} has {len(problems)} damaged shard(s): {listed}. Recollect just "
+            "those with mechint.ActivationStore(root).repair(model, texts), or delete the folder"
+        )
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
+
+
+def _read_manifest(root: Path) -> dict:
+    """The manifest of the store at ``root``, checked: valid JSON, its own checksum, this format, and
+    shards that cover rows ``0..rows_done`` in order, once each."""
+    path = root / _MANIFEST
+
+    def damaged(why: str) -> StoreError:
+        return StoreError(f"the activation store manifest {path} is {why}; its shards cannot be trusted "
+                          "without it: delete the folder and collect again")
+
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise damaged(f"not UTF-8 text (byte {err.start})") from None
+    except json.JSONDecodeError as err:
+        raise damaged(f"not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("meta"), dict):
+        raise damaged("not an activation store manifest (no meta)")
+    if manifest.get("version") != _FORMAT:
+        raise StoreError(
+            f"the activation store at {root} has format version {manifest.get('version')!r}; this mechint reads "
+            f"version {_FORMAT} (with checksums): delete the folder and collect again"
+        )
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    if manifest.get("checksum") != _digest(body):
+        raise damaged("damaged (its checksum does not match its contents)")
+    try:
+        n_rows = int(manifest["meta"]["n_texts"])
+        previous = 0
+        for shard in manifest["shards"]:
+            if not _SHARD_RE.match(shard["file"]) or shard["start"] != previous or not shard["start"] < shard["stop"] <= n_rows:
+                raise ValueError(shard)
+            previous = shard["stop"]
+            int(shard["bytes"]), str(shard["sha256"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise damaged(f"inconsistent (shard entry {err})") from None
+    return manifest
+
+
+def _shard_header(data: bytes) -> dict:
+    """The JSON header of safetensors bytes (tensor names, shapes, and ``__metadata__``)."""
+    n = int.from_bytes(data[:8], "little")
+    return json.loads(data[8 : 8 + n])
 
 
 class ActivationStore:
@@ -463,20 +496,36 @@ class ActivationStore:
     and only then listed in the manifest (itself replaced atomically), so a run killed at any moment
     leaves a store whose listed shards are complete; :meth:`fill` continues after the last listed
     shard, so no row is lost or written twice.
+
+    The manifest records each shard's size and SHA-256 and carries a checksum of itself; every read
+    verifies them and the row range inside each shard, so a damaged, truncated, swapped or missing
+    shard raises :class:`DamagedShardError` (naming it) instead of serving wrong rows, and
+    :meth:`repair` recollects only the damaged shards. The store's identity (``meta``) covers
+    everything its rows depend on: the model's weights and config, the token ids of every text (so
+    the tokenizer, its special tokens, a chat template and ``max_length``), the sites, the pooling
+    and the dtype. The store only ever writes, and deletes, files of its own names.
     """
 
     def __init__(self, root: str | os.PathLike, meta: dict | None = None):
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"the activation store path {self.root} is a file, not a folder")
         path = self.root / _MANIFEST
         if path.exists():
-            self.manifest = json.loads(path.read_text())
+            self.manifest = _read_manifest(self.root)
             if meta is not None:
                 self._check_meta(meta)
         else:
             if meta is None:
                 raise FileNotFoundError(f"no activation store at {self.root} (no {_MANIFEST})")
-            self.manifest = {"version": 1, "meta": meta, "shards": [], "complete": False}
+            foreign = sorted(p.name for p in self.root.glob("shard-*.safetensors")) if self.root.exists() else []
+            if foreign:
+                raise StoreError(
+                    f"{self.root} has no {_MANIFEST} but holds shard files ({', '.join(foreign[:3])}) that a new "
+                    "store would overwrite: use an empty folder, or delete them"
+                )
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.manifest = {"version": _FORMAT, "meta": meta, "shards": [], "complete": False}
             self._write_manifest()
 
     # -- description
@@ -485,13 +534,15 @@ class ActivationStore:
         return self.manifest["meta"]
 
     def _check_meta(self, meta: dict) -> None:
-        """Raise unless this store holds the collection ``meta`` describes (model, texts, sites, pool,
-        dtype, max_length), so a call never reads or extends rows collected another way."""
-        diff = [k for k in meta if self.meta.get(k) != meta[k]]
+        """Raise unless this store holds the collection ``meta`` describes (model, token ids, sites,
+        pool, dtype, max_length), so a call never reads or extends rows collected another way."""
+        diff = [k for k in set(meta) | set(self.meta) if self.meta.get(k) != meta.get(k)]
         if diff:
-            raise ValueError(
-                f"the store at {self.root} holds a different collection (differs in: {', '.join(diff)}); "
-                "use another folder or delete this one"
+            why = {"tokens": "tokens (the texts tokenize differently: another tokenizer or special-token setting, "
+                   "a chat template, or max_length)", "model": "model (weights, config or dtype)"}
+            raise StoreError(
+                f"the store at {self.root} holds a different collection (differs in: "
+                f"{', '.join(why.get(k, k) for k in sorted(diff))}); use another folder or delete this one"
             )
 
     @property
@@ -509,9 +560,36 @@ class ActivationStore:
 
     def _write_manifest(self) -> None:
         self.manifest["complete"] = self.rows_done >= int(self.meta["n_texts"])
+        self.manifest.pop("checksum", None)
+        self.manifest["checksum"] = _digest(self.manifest)
         atomic_write_bytes(self.root / _MANIFEST, json.dumps(self.manifest, indent=1).encode())
 
     # -- writing
+    def _check_source(self, model: Model, texts: Sequence[str], ids: Sequence[Sequence[int]] | None):
+        """``(texts, token ids)`` after checking they and ``model`` are the ones this store was started with."""
+        texts = _texts(texts)
+        if len(texts) != self.n_rows:
+            raise StoreError(f"the store at {self.root} expects {self.n_rows} texts, got {len(texts)}")
+        if _fingerprint(texts) != self.meta["texts"]:
+            raise StoreError(f"these texts differ from the ones the store at {self.root} was started with")
+        if model_fingerprint(model) != self.meta["model"]:
+            # resuming with another model (or the same one after its weights changed) would mix two
+            # models' rows in one store
+            raise StoreError(
+                f"the store at {self.root} was started with another model ({self.meta.get('model_name')}, "
+                f"fingerprint {self.meta['model']}); {model.name} (fingerprint {model_fingerprint(model)}) "
+                "differs from it: use another folder or delete this one"
+            )
+        if ids is None:
+            ids = _token_ids(model, texts, self.meta.get("max_length"))
+        if _ids_fingerprint(ids) != self.meta["tokens"]:
+            raise StoreError(
+                f"the texts tokenize differently from when the store at {self.root} was started (another "
+                "tokenizer or special-token setting): use another folder or delete this one"
+            )
+        model.check_token_ids(ids)
+        return texts, ids
+
     def fill(
         self,
         model: Model,
@@ -520,76 +598,126 @@ class ActivationStore:
         batch_size: int = 16,
         shard_size: int = 256,
         progress: bool | str = True,
+        _ids: Sequence[Sequence[int]] | None = None,
     ) -> "ActivationStore":
         """Collect the rows not stored yet, one shard at a time.
 
         Holds a lock on the folder while writing, and re-reads the manifest under it, so two
         processes filling one store (studies sharing the cache) neither lose nor duplicate rows.
         """
-        texts = _texts(texts)
-        _check_args(batch_size=batch_size, shard_size=shard_size)
-        if len(texts) != self.n_rows:
-            raise ValueError(f"the store expects {self.n_rows} texts, got {len(texts)}")
-        if _fingerprint(texts) != self.meta["texts"]:
-            raise ValueError("these texts differ from the ones this store was started with")
-        if model_fingerprint(model) != self.meta["model"]:
-            # resuming with another model (or the same one after its weights changed) would mix two
-            # models' rows in one store
-            raise ValueError(
-                f"the store at {self.root} was started with another model ({self.meta.get('model_name')}, "
-                f"fingerprint {self.meta['model']}); {model.name} (fingerprint {model_fingerprint(model)}) "
-                "differs from it: use another folder or delete this one"
-            )
-        sites, pool = self.meta["sites"], self.meta["pool"]
-        dtype = getattr(torch, self.meta["dtype"]) if self.meta["dtype"] else None
+        _check_args(pool=self.meta["pool"], batch_size=batch_size, shard_size=shard_size, custom_pool=False)
+        texts, ids = self._check_source(model, texts, _ids)
         with file_lock(self.root / ".lock"):
-            self.manifest = json.loads((self.root / _MANIFEST).read_text())
-            for stray in self.root.glob(".*.tmp-*"):  # left by a run killed mid-write
-                stray.unlink(missing_ok=True)
+            self.manifest = _read_manifest(self.root)
+            for stray in self.root.iterdir():  # temporary files of a run killed mid-write; only the store's own
+                if _OWN_TEMP_RE.match(stray.name):
+                    stray.unlink(missing_ok=True)
             start = self.rows_done
             bar = tqdm(total=self.n_rows, initial=start, desc="store", disable=not progress, unit="text")
             while start < self.n_rows:
                 stop = min(start + shard_size, self.n_rows)
-                try:
-                    # rows= of the caller's hooks count the store's texts, not the shard's
-                    with input_rows(range(start, stop), self.n_rows):
-                        part = collect(
-                            model, texts[start:stop], sites, pool=pool, batch_size=batch_size,
-                            max_length=self.meta.get("max_length"), dtype=dtype, progress=False,
-                        )
-                except _TokenError as err:  # name the texts by their index in the whole store
-                    raise err.shifted(start) from None
-                tensors = {n: part[n].contiguous() for n in sites}
-                if pool == "all":
-                    tensors[_LENGTHS] = part.lengths
-                self._write_shard(len(self.manifest["shards"]), start, stop, tensors)
+                self._write_shard(len(self.manifest["shards"]), start, stop,
+                                  self._rows(model, texts, ids, start, stop, batch_size))
                 bar.update(stop - start)
                 start = stop
             bar.close()
         return self
 
+    def _rows(self, model: Model, texts, ids, start: int, stop: int, batch_size: int) -> dict[str, Tensor]:
+        """The tensors of the shard holding texts ``[start, stop)``."""
+        dtype = getattr(torch, self.meta["dtype"]) if self.meta["dtype"] else None
+        sites, pool = self.meta["sites"], self.meta["pool"]
+        # rows= of the caller's hooks count the store's texts, not the shard's
+        with input_rows(range(start, stop), self.n_rows):
+            part = _gather(model, texts[start:stop], sites, pool=pool, batch_size=batch_size, max_length=None,
+                           dtype=dtype, progress=False, token_ids=ids[start:stop])
+        tensors = {n: part[n].contiguous() for n in sites}
+        if pool == "all":
+            tensors[_LENGTHS] = part.lengths
+        return tensors
+
     def _write_shard(self, k: int, start: int, stop: int, tensors: dict[str, Tensor]) -> None:
+        """Write shard ``k``, then list it (its size and checksum) in the manifest."""
         from safetensors.torch import save
 
         name = f"shard-{k:05d}.safetensors"
-        atomic_write_bytes(self.root / name, save(tensors, metadata={"start": str(start), "stop": str(stop)}))
-        self.manifest["shards"].append({"file": name, "start": start, "stop": stop})
+        data = save(tensors, metadata={"start": str(start), "stop": str(stop)})
+        atomic_write_bytes(self.root / name, data)
+        entry = {"file": name, "start": start, "stop": stop, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        shards = self.manifest["shards"]
+        if k < len(shards):
+            shards[k] = entry
+        else:
+            shards.append(entry)
         self._write_manifest()
+
+    # -- checking
+    def _shard_problem(self, k: int, data: bytes | None) -> str | None:
+        """Why shard ``k``'s bytes ``data`` (``None``: missing) are not what the manifest recorded."""
+        shard = self.manifest["shards"][k]
+        what = f"{shard['file']} (texts {shard['start']}..{shard['stop'] - 1})"
+        if data is None:
+            return f"{what} is missing"
+        if len(data) != shard["bytes"]:
+            return f"{what} has {len(data)} bytes, the manifest recorded {shard['bytes']}"
+        if hashlib.sha256(data).hexdigest() != shard["sha256"]:
+            return f"{what} has different contents than when it was written (SHA-256 mismatch)"
+        try:
+            header = _shard_header(data)
+            inside = header.get("__metadata__", {})
+            if (int(inside["start"]), int(inside["stop"])) != (shard["start"], shard["stop"]):
+                return f"{what} holds texts {inside['start']}..{int(inside['stop']) - 1} by its own header"
+            n = shard["stop"] - shard["start"]
+            pooled = self.meta["pool"] != "all"
+            rows = [header[s]["shape"][0] for s in self.meta["sites"]]
+            if (pooled and any(r != n for r in rows)) or (not pooled and header[_LENGTHS]["shape"] != [n]):
+                return f"{what} holds {rows[0]} rows for {n} texts"
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            return f"{what} has an unreadable header ({err})"
+        return None
+
+    def _read_shard(self, k: int) -> bytes | None:
+        try:
+            return (self.root / self.manifest["shards"][k]["file"]).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def verify(self) -> list[int]:
+        """Indices of the listed shards that are missing or damaged (reads every shard once)."""
+        return [k for k in range(len(self.manifest["shards"])) if self._shard_problem(k, self._read_shard(k))]
+
+    def repair(self, model: Model, texts: Sequence[str], *, batch_size: int = 16, progress: bool | str = True) -> list[int]:
+        """Recollect the damaged or missing shards in place (their rows only) and return their indices."""
+        _check_args(pool=self.meta["pool"], batch_size=batch_size, custom_pool=False)
+        texts, ids = self._check_source(model, texts, None)
+        with file_lock(self.root / ".lock"):
+            self.manifest = _read_manifest(self.root)
+            damaged = self.verify()
+            for k in tqdm(damaged, desc="repair", disable=not progress or not damaged, unit="shard"):
+                shard = self.manifest["shards"][k]
+                self._write_shard(k, shard["start"], shard["stop"],
+                                  self._rows(model, texts, ids, shard["start"], shard["stop"], batch_size))
+        return damaged
 
     # -- reading
     def iter_shards(self, sites: Sequence[str] | None = None) -> Iterator[tuple[int, int, dict[str, Tensor]]]:
-        """Yield ``(start, stop, {site: tensor})`` shard by shard (memory: one shard)."""
-        from safetensors import safe_open
+        """Yield ``(start, stop, {site: tensor})`` shard by shard (memory: one shard), each verified
+        against the manifest first (:class:`DamagedShardError` otherwise)."""
+        from safetensors.torch import load
 
         names = list(sites) if sites is not None else list(self.meta["sites"])
         missing = [n for n in names if n not in self.meta["sites"]]
         if missing:
             raise KeyError(f"sites not in this store: {missing}; it holds {self.meta['sites']}")
-        for shard in self.manifest["shards"]:
-            with safe_open(self.root / shard["file"], framework="pt") as f:
-                tensors = {n: f.get_tensor(n) for n in names}
-                if self.meta["pool"] == "all":
-                    tensors[_LENGTHS] = f.get_tensor(_LENGTHS)
+        for k, shard in enumerate(self.manifest["shards"]):
+            data = self._read_shard(k)
+            problem = self._shard_problem(k, data)
+            if problem:
+                raise DamagedShardError(self.root, [(k, problem)])
+            stored = load(data)
+            tensors = {n: stored[n] for n in names}
+            if self.meta["pool"] == "all":
+                tensors[_LENGTHS] = stored[_LENGTHS]
             yield shard["start"], shard["stop"], tensors
 
     def load(self, sites: Sequence[str] | None = None) -> Activations:
@@ -597,13 +725,13 @@ class ActivationStore:
         names = list(sites) if sites is not None else list(self.meta["sites"])
         parts: dict[str, list[Tensor]] = {n: [] for n in names}
         lengths: list[Tensor] = []
+        if not self.manifest["shards"]:
+            raise ValueError(f"the store at {self.root} holds no rows yet")
         for _, _, tensors in self.iter_shards(names):
             for n in names:
                 parts[n].append(tensors[n])
             if _LENGTHS in tensors:
                 lengths.append(tensors[_LENGTHS])
-        if not self.manifest["shards"]:
-            raise ValueError(f"the store at {self.root} holds no rows yet")
         pool = self.meta["pool"]
         return Activations({n: torch.cat(p) for n, p in parts.items()}, pool, torch.cat(lengths) if lengths else None)
 
@@ -698,11 +826,23 @@ def model_fingerprint(model: Model) -> str:
     return h.hexdigest()[:16]
 
 
-def _open_store(store, model: Model, texts, names, pool, dtype, max_length) -> ActivationStore:
+def _ids_fingerprint(ids: Sequence[Sequence[int]]) -> str:
+    """Digest of token id sequences (each one's length, then its ids as 64-bit integers)."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    for row in ids:
+        h.update(len(row).to_bytes(8, "little"))
+        h.update(np.asarray(row, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _open_store(store, model: Model, texts, ids, names, pool, dtype, max_length) -> ActivationStore:
     meta = {
         "model": model_fingerprint(model),
         "model_name": str(model.name),
         "texts": _fingerprint(texts),
+        "tokens": _ids_fingerprint(ids),
         "n_texts": len(texts),
         "sites": list(names),
         "pool": pool,
@@ -725,17 +865,16 @@ def _open_store(store, model: Model, texts, names, pool, dtype, max_length) -> A
 
 
 def _find_superset(base: Path, meta: dict) -> ActivationStore | None:
-    """A complete stored collection of the same model/texts/pool/dtype that has every site asked for."""
+    """A complete stored collection of the same model/tokens/pool/dtype that has every site asked for
+    (stores of an older format or with a damaged manifest are passed over)."""
     if not base.exists():
         return None
     same = {k: v for k, v in meta.items() if k != "sites"}
-    for manifest in base.glob(f"*/{_MANIFEST}"):
+    for manifest in sorted(base.glob(f"*/{_MANIFEST}")):
         try:
-            m = json.loads(manifest.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if all(m["meta"].get(k) == v for k, v in same.items()) and set(meta["sites"]) <= set(m["meta"]["sites"]):
             st = ActivationStore(manifest.parent)
-            if st.complete:
-                return st
+        except (OSError, StoreError):
+            continue
+        if all(st.meta.get(k) == v for k, v in same.items()) and set(meta["sites"]) <= set(st.meta["sites"]) and st.complete:
+            return st
     return None

@@ -23,7 +23,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from .model import Model
-from .activations import _texts
+from . import _validate
 from .hooks import input_rows
 from .neurons import _token_batches
 
@@ -59,7 +59,7 @@ def sentence_embeddings(
     Returns:
         ``[len(layers), n, d_model]`` float32 on the CPU.
     """
-    texts = _texts(texts)
+    texts = _validate.texts(texts)
     chosen = model.layer_list(layers)
     sites = [model.site(f"blocks.{l}.{site}") for l in chosen]
     out = torch.empty(len(chosen), len(texts), model.d_model)

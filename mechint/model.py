@@ -17,6 +17,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from .families import Family, UnsupportedArchitectureError, family_for_config
+from . import _validate
 from .hooks import HookFn, StopForward, hooked
 from .sites import Site, expand_sites, resolve_site, site_names
 
@@ -29,13 +30,22 @@ def _text_config(config):
 
 
 def _dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    name = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "half": "float16"}.get(dtype, dtype)
-    value = getattr(torch, str(name), None)
-    if not isinstance(value, torch.dtype):
-        raise ValueError(f"unknown dtype {dtype!r}; use e.g. 'float32' or 'bfloat16'")
-    return value
+    return _validate.dtype("dtype", dtype)
+
+
+class TokenError(ValueError):
+    """Texts that cannot be run as tokenized (no tokens, or more than a learned position table holds).
+    ``indices`` are positions in the texts checked, so a caller that checked a slice (a store shard)
+    can report them in its own texts (:meth:`shifted`)."""
+
+    def __init__(self, indices: list[int], problem: str, hint: str):
+        self.indices, self.problem, self.hint = list(indices), problem, hint
+        shown = ", ".join(map(str, indices[:5])) + (f", ... ({len(indices)} in all)" if len(indices) > 5 else "")
+        verb = "have" if len(indices) > 1 else "has"
+        super().__init__(f"text{'s' if len(indices) > 1 else ''} {shown} {verb} {problem}; {hint}")
+
+    def shifted(self, offset: int) -> "TokenError":
+        return TokenError([i + offset for i in self.indices], self.problem, self.hint)
 
 
 def int_list(value, what: str) -> list[int]:
@@ -286,6 +296,15 @@ class Model:
             raise ValueError(f"attention_mask shape {tuple(mask.shape)} != input_ids shape {tuple(ids.shape)}")
         return ids, mask
 
+    def _checked_inputs(self, inputs, attention_mask: Tensor | None, *, new_tokens: int = 0) -> tuple[Tensor, Tensor]:
+        """:meth:`_inputs`, refusing rows longer than a learned position table (with ``new_tokens``
+        still to be generated) by name instead of an IndexError inside the embedding."""
+        ids, mask = self._inputs(inputs, attention_mask)
+        limit = self.position_limit  # the batch's width bounds every row's length: no device sync
+        if limit is not None and ids.shape[-1] + new_tokens > limit:
+            self.check_token_ids([int(n) for n in mask.sum(-1).reshape(-1).tolist()], new_tokens=new_tokens)
+        return ids, mask
+
     @staticmethod
     def position_ids(attention_mask: Int[Tensor, "batch pos"]) -> Int[Tensor, "batch pos"]:
         """Positions counted over real tokens only, so a left-padded row sees the same positions as
@@ -306,7 +325,7 @@ class Model:
         but the logits is computed) and ``None`` is returned. If a hook context stops the forward
         early (``stop_after``) the result is ``None`` too.
         """
-        ids, mask = self._inputs(inputs, attention_mask)
+        ids, mask = self._checked_inputs(inputs, attention_mask)
         kwargs = {"input_ids": ids, "attention_mask": mask, "use_cache": False}
         if self._takes_position_ids:
             kwargs["position_ids"] = self.position_ids(mask)
@@ -350,7 +369,8 @@ class Model:
         """Continue each prompt (left-padded batch, KV cache on). Hooks active in a surrounding
         :meth:`hooks` context act on every step. Returns the new text of each row, or with
         ``return_tokens=True`` the full token tensor ``[batch, prompt + new]``."""
-        ids, mask = self._inputs(inputs, None)
+        _validate.integer("max_new_tokens", max_new_tokens, minimum=0)
+        ids, mask = self._checked_inputs(inputs, None, new_tokens=max_new_tokens)
         out = self.hf.generate(
             input_ids=ids,
             attention_mask=mask,
@@ -382,6 +402,49 @@ class Model:
         bos = self.tokenizer.bos_token_id
         ids = self.tokenizer("a")["input_ids"]
         return bos is not None and len(ids) > 0 and ids[0] == bos
+
+    @property
+    def position_limit(self) -> int | None:
+        """How many positions the model's learned absolute position table holds (GPT-2's ``wpe``:
+        ``n_positions``), or ``None`` where positions are rotary or ALiBi and have no hard limit."""
+        if "hook_pos_embed" not in self.family.top_sites:
+            return None
+        table = self.site("hook_pos_embed").module
+        config = self.hf.config
+        limit = getattr(table, "num_embeddings", None) or getattr(config, "n_positions", None) or getattr(
+            config, "max_position_embeddings", None
+        )
+        return int(limit) if limit else None
+
+    def check_token_ids(self, lengths: Sequence[int] | Sequence[Sequence[int]], *, new_tokens: int = 0) -> None:
+        """Refuse token sequences (or their lengths) that would give wrong activations or a cryptic
+        error deep in the forward: a text with no token (an empty text under a tokenizer that adds no
+        BOS, as GPT-2's and Qwen2's: its "last token" would be a pad), and one longer, with
+        ``new_tokens`` generated after it, than a learned position table (an IndexError in the
+        embedding). Raises :class:`TokenError` naming the texts."""
+        sizes = [n if isinstance(n, int) else len(n) for n in lengths]
+        empty = [i for i, n in enumerate(sizes) if n == 0]
+        if empty:
+            raise TokenError(
+                empty, "no tokens (this tokenizer adds no BOS token, so an empty text has none)",
+                "no activation exists for them: drop these texts or give them some content",
+            )
+        limit = self.position_limit
+        if limit is None:
+            return
+        long = [i for i, n in enumerate(sizes) if n + new_tokens > limit]
+        if long:
+            longest = max(sizes[i] for i in long)
+            if new_tokens:
+                raise TokenError(
+                    long, f"up to {longest} tokens, which with max_new_tokens={new_tokens} run past the {limit} "
+                    "positions of this model's learned position embeddings",
+                    f"shorten the prompts or generate at most {max(limit - longest, 0)} new tokens",
+                )
+            raise TokenError(
+                long, f"more tokens (up to {longest}) than the {limit} positions of this model's "
+                "learned position embeddings", f"pass max_length={limit} (or less) to truncate them",
+            )
 
     @property
     def W_U(self) -> Float[Tensor, "d_model vocab"]:

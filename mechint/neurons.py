@@ -39,7 +39,8 @@ from jaxtyping import Float
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .activations import RunningMoments, _check_token_ids, _texts
+from . import _validate
+from .activations import RunningMoments
 from .hooks import input_rows
 from .interventions import EditNeurons, Intervention, _check_finite, intervene, intervention_hooks
 from .model import Model, int_list
@@ -736,9 +737,9 @@ def _token_batches(
     for a text that is nothing but special tokens, on all its real tokens."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    texts = _texts(texts)
+    texts = _validate.texts(texts)
     ids = model.tokenizer(texts, truncation=max_length is not None, max_length=max_length)["input_ids"]
-    _check_token_ids(model, ids)
+    model.check_token_ids(ids)
     order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))
     special = _special_ids(model)
     starts = range(0, len(order), batch_size)
@@ -800,7 +801,7 @@ def neuron_activation_stats(
             read the edited activations.
     """
     chosen = _as_neurons(model, neurons)
-    texts = _texts(texts)
+    texts = _validate.texts(texts)
     keys = list(groups) if groups is not None else ["all"] * len(texts)
     if len(keys) != len(texts):
         raise ValueError(f"{len(keys)} group labels for {len(texts)} texts")
@@ -970,7 +971,7 @@ def edit_effect(
     ``positions=mechint.from_text_start(slice(1, None))``: counted from each text's first token, so it
     holds in the left-padded batches of any ``batch_size``.
     """
-    texts = _texts(texts)
+    texts = _validate.texts(texts)
     keys = list(groups) if groups is not None else ["all"] * len(texts)
     if len(keys) != len(texts):
         raise ValueError(f"{len(keys)} group labels for {len(texts)} texts")
@@ -995,7 +996,7 @@ def compare_generations(
 ) -> list[tuple[str, str]]:
     """Greedy continuations of each prompt without and with ``interventions`` (e.g.
     :func:`neuron_edits`): ``[(plain, edited), ...]``."""
-    prompts = _texts(prompts)
+    prompts = _validate.texts(prompts)
     out = []
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]

@@ -26,6 +26,7 @@ from typing import Iterable, Sequence
 import torch
 from torch import Tensor
 
+from . import _validate
 from .model import Model
 
 __all__ = [
@@ -225,26 +226,29 @@ def collect_prefixes(
     from .activations import (
         Batch,
         _fingerprint,
+        _ids_fingerprint,
         _refuse_hooks_with_shared_store,
-        _texts,
         iter_batches,
         model_fingerprint,
     )
 
-    texts = _texts(texts)
+    texts = _validate.texts(texts)
     fr = _check_fractions(fractions)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    _validate.integer("batch_size", batch_size, minimum=1)
+    _validate.integer("max_length", max_length, minimum=1, optional=True)
+    dtype = _validate.dtype("dtype", dtype, optional=False)
     chosen = model.sites(sites)
     if not chosen:
         raise ValueError("no sites given")
     names = [s.name for s in chosen]
     if store is True:
         _refuse_hooks_with_shared_store(model, "collect_prefixes")
+    ids = model.tokenizer(texts, truncation=max_length is not None, max_length=max_length)["input_ids"]
     path = None
     if store is not None and store is not False:
         key = {
-            "model": model_fingerprint(model), "texts": _fingerprint(texts), "n": len(texts), "sites": names,
+            "model": model_fingerprint(model), "texts": _fingerprint(texts), "tokens": _ids_fingerprint(ids),
+            "n": len(texts), "sites": names,
             "fractions": fr, "dtype": str(dtype), "max_length": max_length,
         }
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
@@ -261,7 +265,6 @@ def collect_prefixes(
             if cached is not None:
                 return cached
 
-    ids = model.tokenizer(texts, truncation=max_length is not None, max_length=max_length)["input_ids"]
     special = set(getattr(model.tokenizer, "all_special_ids", []) or [])
     n_tok = torch.tensor([len(t) for t in ids])
     lead = torch.tensor([_leading(t, special) for t in ids])
@@ -302,6 +305,11 @@ def _leading(ids: Sequence[int], special: set[int]) -> int:
     return k
 
 
+def _payload_sha256(data: bytes) -> str:
+    """SHA-256 of the tensor bytes of a safetensors file (what follows its header)."""
+    return hashlib.sha256(data[8 + int.from_bytes(data[:8], "little"):]).hexdigest()
+
+
 def _save(path: Path, result: PrefixActivations, key: dict) -> None:
     from safetensors.torch import save
 
@@ -310,20 +318,30 @@ def _save(path: Path, result: PrefixActivations, key: dict) -> None:
     tensors = {f"site/{k}": v.contiguous() for k, v in result.tensors.items()}
     tensors["n_tokens"] = result.n_tokens
     tensors["lengths"] = result.lengths
-    meta = {"mechint.prefixes": json.dumps({"key": key, "sites": list(result.tensors)})}
+    meta = {"key": key, "sites": list(result.tensors)}
+    meta["payload_sha256"] = _payload_sha256(save(tensors, metadata={"mechint.prefixes": json.dumps(meta)}))
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, save(tensors, metadata=meta))
+    atomic_write_bytes(path, save(tensors, metadata={"mechint.prefixes": json.dumps(meta)}))
 
 
 def _load(path: Path, key: dict) -> PrefixActivations | None:
-    from safetensors import safe_open
+    """The cached result at ``path`` if it was made for ``key`` and its bytes are intact; ``None``
+    (recompute and overwrite) otherwise, with a warning when the file was damaged."""
+    import warnings
+
+    from safetensors.torch import load
 
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = json.loads((f.metadata() or {}).get("mechint.prefixes", "{}"))
-            if meta.get("key") != key:
-                return None
-            tensors = {s: f.get_tensor(f"site/{s}") for s in meta["sites"]}
-            return PrefixActivations(list(key["fractions"]), tensors, f.get_tensor("n_tokens"), f.get_tensor("lengths"))
-    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        data = path.read_bytes()
+        header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+        meta = json.loads(header.get("__metadata__", {}).get("mechint.prefixes", "{}"))
+        if meta.get("key") != key:
+            return None
+        if meta.get("payload_sha256") != _payload_sha256(data):
+            raise ValueError("its tensor bytes do not match their checksum")
+        stored = load(data)
+        tensors = {s: stored[f"site/{s}"] for s in meta["sites"]}
+        return PrefixActivations(list(key["fractions"]), tensors, stored["n_tokens"], stored["lengths"])
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        warnings.warn(f"the cached prefix activations {path} are damaged ({err}); collecting them again", stacklevel=3)
         return None

@@ -235,11 +235,11 @@ def test_store_true_keys_by_model_texts_sites_pool(model: Model, tmp_path: Path,
 
 
 def test_store_true_does_not_reuse_an_incomplete_superset(model: Model, tmp_path: Path, monkeypatch, forwards):
-    from mechint.activations import _open_store
+    from mechint.activations import _open_store, _token_ids
 
     monkeypatch.setenv("MECHINT_CACHE", str(tmp_path))
     names = [s.name for s in model.sites("hook_resid_post")]
-    started = _open_store(True, model, TEXTS, names, "last", torch.float32, None)  # opened, never filled
+    started = _open_store(True, model, TEXTS, _token_ids(model, TEXTS, None), names, "last", torch.float32, None)  # opened, never filled
     assert not started.complete
     sub = collect(model, TEXTS, "blocks.0.hook_resid_post", store=True, progress=False)
     assert forwards.n > 0
@@ -286,9 +286,9 @@ def test_fill_with_different_texts_raises(model: Model, tmp_path: Path):
 def test_open_missing_and_empty_stores(tmp_path: Path, model: Model):
     with pytest.raises(FileNotFoundError, match="no activation store"):
         ActivationStore(tmp_path / "nothing")
-    from mechint.activations import _open_store
+    from mechint.activations import _open_store, _token_ids
 
-    st = _open_store(tmp_path / "empty", model, TEXTS, SITES, "last", torch.float32, None)
+    st = _open_store(tmp_path / "empty", model, TEXTS, _token_ids(model, TEXTS, None), SITES, "last", torch.float32, None)
     assert st.rows_done == 0 and not st.complete
     assert _manifest(tmp_path / "empty")["complete"] is False
     with pytest.raises(ValueError, match="no rows"):
@@ -337,10 +337,10 @@ def _fill_and_interrupt(store: ActivationStore, model: Model, texts, *, shard_si
 
 def test_resume_with_another_shard_size(model: Model, tmp_path: Path, forwards):
     """A partly filled store continues after its last listed row, whatever the new shard size."""
-    from mechint.activations import _open_store
+    from mechint.activations import _open_store, _token_ids
 
     path = tmp_path / "s"
-    st = _open_store(path, model, TEXTS, SITES, "mean", torch.float32, None)
+    st = _open_store(path, model, TEXTS, _token_ids(model, TEXTS, None), SITES, "mean", torch.float32, None)
     _fill_and_interrupt(st, model, TEXTS, shard_size=3, after=2)
     assert [(s["start"], s["stop"]) for s in _manifest(path)["shards"]] == [(0, 3), (3, 6)]
     forwards.n = 0
@@ -356,11 +356,11 @@ def test_two_writers_on_one_store_keep_it_consistent(model: Model, tmp_path: Pat
     filled it, with different shard sizes. Whatever the interleaving, the store must end up with
     contiguous shards holding every row once. Simulated in one process: A writes one shard and
     pauses, B fills everything, A goes on."""
-    from mechint.activations import _open_store
+    from mechint.activations import _open_store, _token_ids
 
     path = tmp_path / "s"
-    a = _open_store(path, model, TEXTS, SITES, "last", torch.float32, None)
-    b = _open_store(path, model, TEXTS, SITES, "last", torch.float32, None)
+    a = _open_store(path, model, TEXTS, _token_ids(model, TEXTS, None), SITES, "last", torch.float32, None)
+    b = _open_store(path, model, TEXTS, _token_ids(model, TEXTS, None), SITES, "last", torch.float32, None)
     _fill_and_interrupt(a, model, TEXTS, shard_size=4, after=1)
     b.fill(model, TEXTS, shard_size=3, progress=False)
     a.fill(model, TEXTS, shard_size=4, progress=False)
@@ -575,10 +575,10 @@ def test_store_object_with_different_meta_raises(model: Model, tmp_path: Path):
 
 def test_resume_with_another_model_raises(model: Model, tmp_path: Path):
     """Filling the rest of an interrupted store with another model would mix two models' rows."""
-    from mechint.activations import _open_store
+    from mechint.activations import _open_store, _token_ids
 
     path = tmp_path / "s"
-    st = _open_store(path, model, TEXTS, SITES, "last", torch.float32, None)
+    st = _open_store(path, model, TEXTS, _token_ids(model, TEXTS, None), SITES, "last", torch.float32, None)
     _fill_and_interrupt(st, model, TEXTS, shard_size=3, after=1)
     other = tiny_model("llama", seed=4)
     with pytest.raises(ValueError, match="another model"):

@@ -1,0 +1,108 @@
+"""Argument checks for the public entry points: one place, one wording.
+
+Each check takes the argument's name and value and either returns the value in the form the caller
+uses (a Python ``int``, a ``torch.dtype``) or raises with a message that names the argument, what was
+given and what is allowed: ``batch_size must be an integer >= 1, got '2' (str)``. Errors are raised
+before anything is run or written, so a bad call leaves no half-made store or figure behind.
+
+This is the one private module whose names other mechint modules import.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+
+from ._suggest import did_you_mean, nearest
+
+__all__ = ["given", "integer", "choice", "dtype", "boolean", "texts"]
+
+_DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "half": "float16", "float": "float32"}
+
+
+def given(value: Any) -> str:
+    """How an error message shows a value the user gave: its repr and, for non-obvious types, its
+    type (``'2' (str)``, ``2.5 (float)``)."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def integer(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None,
+            optional: bool = False) -> int | None:
+    """``value`` as a Python ``int`` (numpy and 0-d tensor integers accepted; bools, floats and
+    strings refused), within ``[minimum, maximum]``; ``None`` passes when ``optional``."""
+    if value is None and optional:
+        return None
+    bounds = (f" >= {minimum}" if maximum is None else f" in {minimum}..{maximum}") if minimum is not None else (
+        f" <= {maximum}" if maximum is not None else "")
+    wanted = f"{name} must be an integer{bounds}" + (" or None" if optional else "")
+    if isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool):
+        raise TypeError(f"{wanted}, got {given(value)}")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{wanted}, got {given(value)}") from None
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise ValueError(f"{wanted}, got {number}")
+    return number
+
+
+def boolean(name: str, value: Any) -> bool:
+    """``value`` if it is a bool (numpy bools too); anything else is refused rather than read as truthy."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {given(value)}")
+
+
+def choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
+    """``value`` if it is one of ``allowed``; else an error listing them, with the nearest spelling."""
+    allowed = tuple(allowed)
+    try:
+        ok = value in allowed
+    except TypeError:  # unhashable or incomparable
+        ok = False
+    if ok and not isinstance(value, bool):
+        return value
+    near = nearest(value, [a for a in allowed if isinstance(a, str)], n=1) if isinstance(value, str) else []
+    shown = ", ".join(map(repr, allowed))
+    raise ValueError(f"{name} must be one of {shown}, got {given(value)}{did_you_mean(near)}")
+
+
+def dtype(name: str, value: Any, *, optional: bool = True) -> torch.dtype | None:
+    """A ``torch.dtype`` from a dtype or its name (``"bfloat16"``, ``"bf16"``, ``"torch.float32"``)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, torch.dtype):
+        return value
+    if isinstance(value, str):
+        key = value.strip().removeprefix("torch.")
+        resolved = getattr(torch, _DTYPE_ALIASES.get(key, key), None)
+        if isinstance(resolved, torch.dtype):
+            return resolved
+    raise (ValueError if isinstance(value, str) else TypeError)(
+        ("unknown dtype: " if isinstance(value, str) else "") + f"{name} must be a torch.dtype or its name (e.g. 'float32', 'bfloat16')"
+        + (" or None" if optional else "") + f", got {given(value)}"
+    )
+
+
+def texts(value: Any, name: str = "texts") -> list[str]:
+    """``value`` as a non-empty list of strings: one string, a sequence of them, or a data set with
+    ``.texts``."""
+    if hasattr(value, "texts"):
+        value = value.texts
+    if isinstance(value, str):
+        value = [value]
+    if value is None or isinstance(value, (bytes, int, float)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a string, a list of strings or a data set, got {given(value)}")
+    value = list(value)
+    if not value:
+        raise ValueError(f"no {name} given (empty data)")
+    bad = [i for i, t in enumerate(value) if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"{name} must be strings; item {bad[0]} is {given(value[bad[0]])}")
+    return value
