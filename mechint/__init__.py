@@ -18,7 +18,15 @@ from .neurons import (
     value_vectors,
     vocab_projection,
 )
-from .activations import Activations, ActivationStore, RunningMoments, collect, collect_stats
+from .activations import (
+    Activations,
+    ActivationStore,
+    DamagedShardError,
+    RunningMoments,
+    StoreError,
+    collect,
+    collect_stats,
+)
 from .directions import (
     auroc,
     cosine,
@@ -33,7 +41,7 @@ from .directions import (
 from .families import FAMILIES, Family, UnsupportedArchitectureError
 from .hooks import HookContext, add_value, from_text_start, save, scale_value, set_value
 from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
-from .model import Model, load_model
+from .model import Model, TokenError, load_model
 from .patching import PatchResult, activation_patch, attribution_patch, attribution_correlation
 from .probes import Probe, cross_validate, early_prediction, fit_probes, select_layer, transfer_matrix
 from .sites import Site, UnknownSiteError
@@ -65,6 +73,9 @@ __all__ = [
     "transfer_auroc",
     "within_group_std",
     "ActivationStore",
+    "DamagedShardError",
+    "StoreError",
+    "TokenError",
     "Activations",
     "FAMILIES",
     "Family",

@@ -18,7 +18,7 @@ import torch
 
 from ._suggest import did_you_mean, nearest
 
-__all__ = ["given", "integer", "choice", "dtype", "boolean", "texts"]
+__all__ = ["given", "integer", "choice", "dtype", "boolean", "texts", "finite_rows"]
 
 _DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "half": "float16", "float": "float32"}
 
@@ -106,3 +106,20 @@ def texts(value: Any, name: str = "texts") -> list[str]:
     if bad:
         raise TypeError(f"{name} must be strings; item {bad[0]} is {given(value[bad[0]])}")
     return value
+
+
+def finite_rows(name: str, acts: torch.Tensor, *, row_axis: int = -2) -> None:
+    """Raise if ``acts`` holds NaN or inf, naming how many values and the first rows (along
+    ``row_axis``) that hold them: a NaN row would silently make a mean, a direction or a fit NaN."""
+    if not acts.is_floating_point():
+        return
+    bad = ~torch.isfinite(acts)
+    if not bool(bad.any()):
+        return
+    axis = row_axis % acts.ndim
+    per_row = bad.movedim(axis, 0).reshape(acts.shape[axis], -1).any(-1).nonzero().reshape(-1).tolist()
+    shown = ", ".join(map(str, per_row[:5])) + (", ..." if len(per_row) > 5 else "")
+    raise ValueError(
+        f"{name} holds {int(bad.sum())} NaN or infinite value(s), in {len(per_row)} of its {acts.shape[axis]} rows "
+        f"(rows {shown}): drop those rows, or find the forward that produced them"
+    )

@@ -15,6 +15,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from . import _validate
+
 
 def _labels(labels, n: int) -> Tensor:
     y = torch.as_tensor(labels).reshape(-1)
@@ -40,6 +42,7 @@ def diff_in_means(
         raise ValueError(f"activations must be [..., n, d], got shape {tuple(acts.shape)}")
     if acts.shape[-2] == 0:
         raise ValueError("no rows of activations (empty data)")
+    _validate.finite_rows("the activations given to diff_in_means", acts)
     y = _labels(labels, acts.shape[-2]).to(acts.device)
     x = acts.to(torch.float64) if acts.dtype != torch.float64 else acts
     direction = x[..., y, :].mean(-2) - x[..., ~y, :].mean(-2)
@@ -133,6 +136,7 @@ def pca_direction(
     """
     if acts.ndim < 2 or acts.shape[-2] == 0:
         raise ValueError(f"activations must be [..., n, d] with n > 0, got shape {tuple(acts.shape)}")
+    _validate.finite_rows("the activations given to pca_direction", acts)
     y = _labels(labels, acts.shape[-2]).to(acts.device)
     pos, neg = torch.nonzero(y).reshape(-1), torch.nonzero(~y).reshape(-1)
     g = torch.Generator().manual_seed(seed)
@@ -160,6 +164,7 @@ def standardised_direction(acts: Float[Tensor, "... n d"], labels: Sequence[int]
     """
     if acts.ndim < 2 or acts.shape[-2] == 0:
         raise ValueError(f"activations must be [..., n, d] with n > 0, got shape {tuple(acts.shape)}")
+    _validate.finite_rows("the activations given to standardised_direction", acts)
     y = _labels(labels, acts.shape[-2])
     x = acts.double()
     s = within_group_std(x, y.tolist())

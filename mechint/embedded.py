@@ -423,6 +423,99 @@ def _drop_quantization_config(config: Any) -> None:
         cfg.__dict__.pop("_pre_quantization_dtype", None)
 
 
+class DamagedGGUFError(ValueError):
+    """A GGUF file that is not one, or is cut short: its header or a tensor's data runs past its end."""
+
+
+# GGUF metadata value types -> struct format of a scalar (8: string, 9: array, handled apart)
+_GGUF_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+
+
+def check_gguf(path: str | os.PathLike) -> None:
+    """Read a GGUF file's header and check that it is complete: the magic, every metadata entry and
+    tensor description, and every tensor's data within the file. Raises :class:`DamagedGGUFError`
+    naming the file and what is missing, in well under a second, where dequantizing a truncated file
+    fails late with a reshape or ``struct`` error."""
+    import struct
+
+    import gguf
+
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        data = f.read(min(size, 64 << 20))  # headers are a few MB (tokenizer vocabularies)
+    pos = 0
+
+    def take(fmt: str):
+        nonlocal pos
+        n = struct.calcsize("<" + fmt)
+        if pos + n > len(data):
+            raise DamagedGGUFError(f"{path} is cut short: its header ends at byte {len(data)} (file size {size})")
+        value = struct.unpack_from("<" + fmt, data, pos)
+        pos += n
+        return value[0] if len(value) == 1 else value
+
+    def string() -> str:
+        nonlocal pos
+        n = take("Q")
+        if pos + n > len(data):
+            raise DamagedGGUFError(f"{path} is cut short inside its header (file size {size})")
+        pos += n
+        return data[pos - n : pos].decode("utf-8", "replace")
+
+    def value(kind: int):
+        if kind == 8:
+            return string()
+        if kind == 9:
+            inner, count = take("I"), take("Q")
+            if inner in _GGUF_SCALARS and inner != 9:
+                nonlocal pos
+                width = struct.calcsize("<" + _GGUF_SCALARS[inner])
+                if pos + width * count > len(data):
+                    raise DamagedGGUFError(f"{path} is cut short inside its header (file size {size})")
+                pos += width * count
+                return None
+            for _ in range(count):
+                value(inner)
+            return None
+        if kind not in _GGUF_SCALARS:
+            raise DamagedGGUFError(f"{path} has an unknown metadata type {kind} at byte {pos}: not a GGUF file we read")
+        return take(_GGUF_SCALARS[kind])
+
+    if size < 24 or data[:4] != b"GGUF":
+        raise DamagedGGUFError(f"{path} is not a GGUF file (it does not start with 'GGUF'; {size} bytes)")
+    pos = 4
+    take("I")  # version
+    n_tensors, n_kv = take("Q"), take("Q")
+    alignment = 32
+    for _ in range(n_kv):
+        key = string()
+        got = value(take("I"))
+        if key == "general.alignment" and isinstance(got, int):
+            alignment = got
+    tensors = []
+    for _ in range(n_tensors):
+        name = string()
+        dims = [take("Q") for _ in range(take("I"))]
+        kind, offset = take("I"), take("Q")
+        tensors.append((name, dims, kind, offset))
+    start = -(-pos // alignment) * alignment
+    for name, dims, kind, offset in tensors:
+        try:
+            block, type_size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(kind)]
+        except (KeyError, ValueError):
+            continue  # a type this gguf version does not know: transformers will say so
+        count = 1
+        for d in dims:
+            count *= d
+        end = start + offset + count // block * type_size
+        if end > size:
+            raise DamagedGGUFError(
+                f"{path} is cut short: tensor {name!r} needs bytes up to {end}, the file has {size}. "
+                "Download or assemble it again"
+            )
+
+
 def _convert_gguf(gguf_path: Path, out: Path, *, verify: bool = True) -> None:
     """Dequantize ``gguf_path`` with transformers and save a plain float32 folder into ``out``."""
     import torch
@@ -445,6 +538,7 @@ def _convert_gguf(gguf_path: Path, out: Path, *, verify: bool = True) -> None:
         bar.update(1)
 
     folder, name = str(gguf_path.parent), gguf_path.name
+    check_gguf(gguf_path)
     try:
         step("tokenizer")
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)

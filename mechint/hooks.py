@@ -306,6 +306,18 @@ def _from_site_view(y: Tensor, like: Tensor, site: Site) -> Tensor:
     expected = tuple(_as_site_view(like, site).shape)
     if tuple(y.shape) != expected:
         raise ValueError(f"a hook at {site.name} returned shape {tuple(y.shape)}, expected {expected}")
+    if y.is_floating_point() != like.is_floating_point() or y.is_complex() != like.is_complex():
+        # an integer or boolean result cast into a float activation is almost always a bug (a mask
+        # or an index returned by mistake), and the cast would hide it
+        raise TypeError(
+            f"a hook at {site.name} returned a {y.dtype} tensor for a {like.dtype} activation; return a "
+            f"floating-point tensor (it is cast to {like.dtype})"
+        )
+    if y.device != like.device:
+        raise ValueError(
+            f"a hook at {site.name} returned a tensor on {y.device} for an activation on {like.device}; "
+            "move it with .to(x.device)"
+        )
     if site.heads is not None:
         y = y.flatten(-2)
     return y.to(like.dtype)

@@ -102,10 +102,14 @@ def resolve_site(
     d_head: int,
 ) -> Site:
     """Turn one site name into a :class:`Site` bound to ``hf_model``'s modules."""
-    if not isinstance(name, str):
-        raise TypeError(f"site names are strings, got {type(name).__name__}")
+    _check_name(name)
     match = _BLOCK_RE.match(name)
     if match:
+        if match.group(1) != str(int(match.group(1))):  # one spelling per site: no leading zeros
+            raise UnknownSiteError(
+                f"unknown site {name!r}: layer numbers are written without leading zeros "
+                f"(did you mean {f'blocks.{int(match.group(1))}.{match.group(2)}'!r}?)"
+            )
         layer, key = int(match.group(1)), match.group(2)
         spec: ModuleSite | None = family.block_sites.get(key)
         if spec is None or not 0 <= layer < n_layers:
@@ -128,6 +132,13 @@ def resolve_site(
     return Site(name, layer, key, module, spec.where, spec.inplace, heads, order)
 
 
+def _check_name(name) -> None:
+    if not isinstance(name, str):
+        raise TypeError(
+            f"site names are strings such as 'blocks.3.hook_resid_post', got {name!r} ({type(name).__name__})"
+        )
+
+
 def _unknown_layer(name: str, layer: int, n_layers: int) -> UnknownSiteError:
     return UnknownSiteError(
         f"unknown site {name!r}: layer {layer} is out of range, the model has layers 0..{n_layers - 1}"
@@ -137,10 +148,13 @@ def _unknown_layer(name: str, layer: int, n_layers: int) -> UnknownSiteError:
 def expand_sites(names: str | Iterable[str], n_layers: int) -> list[str]:
     """Expand shorthand: a key without ``blocks.`` such as ``"hook_resid_post"`` means that key at
     every layer; ``"blocks.*.hook_mlp_out"`` likewise. Full names pass through unchanged."""
-    if isinstance(names, str):
+    if isinstance(names, (str, Site)) or not isinstance(names, Iterable):
         names = [names]
     out: list[str] = []
     for name in names:
+        if isinstance(name, Site):
+            name = name.name
+        _check_name(name)
         if name.startswith("blocks.*."):
             out += [f"blocks.{l}.{name[len('blocks.*.'):]}" for l in range(n_layers)]
         elif name.startswith(("hook_resid", "hook_attn_out", "hook_mlp_out", "attn.", "mlp.")):

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import mechint
 from mechint import cache as mcache
 from mechint import embedded
 from mechint.embedded import MANIFEST_NAME, CacheRebuildWarning
@@ -499,3 +500,30 @@ def test_gemma_gguf_assembled_once_into_cache(cache_dir):
     with pytest.warns(CacheRebuildWarning):
         again = embedded.embedded_gguf_path("gemma-3-270m")
     assert mcache.sha256_file(again) == embedded.EMBEDDED_MODELS["gemma-3-270m"].gguf_sha256
+
+
+# ---------------------------------------------------------------------------------------------
+# Damaged GGUF files: a clear error before any dequantizing
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.999])
+def test_truncated_gguf_is_refused_by_name(tiny, cache_dir, tmp_path, keep):
+    gguf_path, _ = tiny
+    embedded.check_gguf(gguf_path)  # the whole file passes
+    data = gguf_path.read_bytes()
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(embedded.DamagedGGUFError, match="cut short") as err:
+        embedded.check_gguf(cut)
+    assert str(cut) in str(err.value)
+    with pytest.raises(embedded.DamagedGGUFError, match="cut short"):
+        mechint.load_model(cut)
+    assert not any((cache_dir / "models").glob("*/config.json")) if (cache_dir / "models").exists() else True
+
+
+def test_a_file_that_is_not_gguf_is_refused(tmp_path, cache_dir):
+    fake = tmp_path / "model.gguf"
+    fake.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    with pytest.raises(embedded.DamagedGGUFError, match="not a GGUF file"):
+        mechint.load_model(fake)

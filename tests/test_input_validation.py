@@ -1,0 +1,169 @@
+"""Bad input at the public entry points gives an error that names the argument, what was given and
+what is allowed, raised before anything runs; and values that would be silently wrong (a NaN row,
+an integer hook result, a text past the position table) are refused by name."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import mechint
+from mechint import TokenError, UnknownSiteError, collect
+from mechint.testing import tiny_model
+
+TEXTS = ["The weather is nice today.", "今天天气很好。"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model("llama", seed=0)
+
+
+@pytest.fixture(scope="module")
+def gpt2():
+    return tiny_model("gpt2", seed=0)  # learned position table of 256 positions
+
+
+# ---------------------------------------------------------------------------------------------
+# collect's arguments
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"pool": None}, ValueError, r"pool must be one of 'last', 'mean', 'all', got None \(NoneType\)"),
+        ({"pool": "lats"}, ValueError, r"got 'lats' \(str\) \(did you mean 'last'\?\)"),
+        ({"batch_size": "2"}, TypeError, r"batch_size must be an integer >= 1, got '2' \(str\)"),
+        ({"batch_size": 2.0}, TypeError, r"batch_size must be an integer >= 1, got 2.0 \(float\)"),
+        ({"batch_size": True}, TypeError, r"batch_size must be an integer >= 1, got True \(bool\)"),
+        ({"batch_size": 0}, ValueError, r"batch_size must be an integer >= 1, got 0"),
+        ({"max_length": -5}, ValueError, r"max_length must be an integer >= 1 or None, got -5"),
+        ({"dtype": "float13"}, ValueError, r"dtype must be a torch.dtype or its name .*got 'float13'"),
+        ({"dtype": 32}, TypeError, r"dtype must be a torch.dtype or its name .*got 32 \(int\)"),
+        ({"store": 3}, TypeError, r"store must be None, True, a folder path or an ActivationStore, got 3 \(int\)"),
+        ({"store": "x", "shard_size": 0}, ValueError, r"shard_size must be an integer >= 1 or None, got 0"),
+    ],
+)
+def test_collect_names_the_bad_argument(model, tmp_path, kwargs, error, message):
+    if kwargs.get("store") == "x":
+        kwargs = {**kwargs, "store": tmp_path / "s"}
+    with pytest.raises(error, match=message):
+        collect(model, TEXTS, "blocks.0.hook_resid_post", progress=False, **kwargs)
+    assert not (tmp_path / "s").exists()  # refused before a store folder is made
+
+
+def test_collect_takes_a_dtype_name_as_load_model_does(model):
+    got = collect(model, TEXTS, "blocks.0.hook_resid_post", dtype="bfloat16", progress=False)
+    want = collect(model, TEXTS, "blocks.0.hook_resid_post", dtype=torch.bfloat16, progress=False)
+    assert got["blocks.0.hook_resid_post"].dtype == torch.bfloat16
+    assert torch.equal(got["blocks.0.hook_resid_post"], want["blocks.0.hook_resid_post"])
+
+
+@pytest.mark.parametrize("texts, error, message", [
+    (None, TypeError, r"texts must be a string, a list of strings or a data set, got None"),
+    (5, TypeError, r"texts must be a string, a list of strings or a data set, got 5 \(int\)"),
+    ([], ValueError, r"no texts given"),
+    (["ok", 3], TypeError, r"item 1 is 3 \(int\)"),
+])
+def test_collect_names_bad_texts(model, texts, error, message):
+    with pytest.raises(error, match=message):
+        collect(model, texts, "blocks.0.hook_resid_post", progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Site names
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [3, None, 2.5])
+def test_a_site_that_is_not_a_string_is_named(model, bad):
+    with pytest.raises(TypeError, match=r"site names are strings such as 'blocks.3.hook_resid_post', got"):
+        model.sites(bad)
+    with pytest.raises(TypeError, match="site names are strings"):
+        model.sites(["blocks.0.hook_resid_post", bad])
+    with pytest.raises(TypeError, match="site names are strings"):
+        with model.hooks([(bad, lambda x, ctx: None)]):
+            pass
+
+
+def test_a_layer_with_leading_zeros_is_not_a_second_name(model):
+    with pytest.raises(UnknownSiteError, match=r"without leading zeros \(did you mean 'blocks.1.hook_resid_post'\?\)"):
+        model.site("blocks.01.hook_resid_post")
+    assert model.site("blocks.0.hook_resid_post").layer == 0
+    assert model.site("blocks.1.hook_resid_post").layer == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Hook results: dtype class and device, as well as shape
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: torch.zeros(x.shape, dtype=torch.long),
+    lambda x: torch.zeros(x.shape, dtype=torch.bool),
+    lambda x: x > 0,
+])
+def test_a_hook_returning_an_integer_or_boolean_tensor_is_refused(model, make):
+    with pytest.raises(TypeError, match=r"a hook at blocks.1.hook_resid_post returned a torch.(int64|bool) tensor "
+                                        r"for a torch.float32 activation"):
+        with model.hooks([("blocks.1.hook_resid_post", lambda x, ctx: make(x))]):
+            model(TEXTS)
+
+
+def test_a_hook_returning_a_tensor_on_another_device_is_refused(model):
+    with pytest.raises(ValueError, match="returned a tensor on meta for an activation on cpu"):
+        with model.hooks([("blocks.1.hook_resid_post", lambda x, ctx: torch.empty(x.shape, device="meta"))]):
+            model(TEXTS)
+
+
+def test_a_hook_may_return_another_float_dtype(model):
+    with model.hooks([("blocks.1.hook_resid_post", lambda x, ctx: x.double())]):
+        out = model(TEXTS)
+    assert torch.allclose(out, model(TEXTS), atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# NaN rows in directions
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", [mechint.diff_in_means, mechint.standardised_direction, mechint.pca_direction])
+def test_directions_refuse_non_finite_rows_by_row(fn):
+    acts = torch.randn(2, 8, 5)
+    acts[1, 3, 2] = float("nan")
+    acts[0, 6, 0] = float("inf")
+    labels = [0, 1] * 4
+    with pytest.raises(ValueError, match=r"2 NaN or infinite value\(s\), in 2 of its 8 rows \(rows 3, 6\)"):
+        fn(acts, labels)
+    acts = torch.nan_to_num(acts)
+    assert torch.isfinite(fn(acts, labels)).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Texts past the position table
+# ---------------------------------------------------------------------------------------------
+
+
+def test_run_with_cache_on_a_text_past_the_position_table_names_it(gpt2):
+    long = "a" * 300  # BOS + 300 byte tokens, GPT-2 table of 256
+    with pytest.raises(TokenError, match=r"text 1 has more tokens \(up to 301\) than the 256 positions.*max_length=256"):
+        gpt2.run_with_cache(["short", long], "blocks.0.hook_resid_post")
+    with pytest.raises(TokenError, match="max_length"):
+        gpt2(long)
+    gpt2.run_with_cache(["short", "a" * 250], "blocks.0.hook_resid_post")  # within the table: runs
+
+
+def test_generate_past_the_position_table_names_it(gpt2):
+    prompt = "a" * 250  # BOS + 250 tokens
+    with pytest.raises(TokenError, match=r"up to 251 tokens, which with max_new_tokens=10 run past the 256 "
+                                         r"positions.*at most 5 new tokens"):
+        gpt2.generate([prompt], max_new_tokens=10)
+    assert len(gpt2.generate([prompt], max_new_tokens=5, return_tokens=True)[0]) == 256
+    with pytest.raises(ValueError, match="max_new_tokens must be an integer >= 0, got -1"):
+        gpt2.generate(["hi"], max_new_tokens=-1)
+
+
+def test_rotary_models_have_no_position_limit(model):
+    assert model.position_limit is None
+    model.run_with_cache(["a" * 300], "blocks.0.hook_resid_post")
