@@ -1,8 +1,9 @@
 """What the modules of :mod:`mechint.probes` share: the error for data a probe cannot be trained on,
 and the checks and conversions of its inputs.
 
-Every name here is imported by more than one sibling module; no other private name crosses a
-module boundary of the package (except the solvers :mod:`mechint.probes.fit` runs).
+Every name here is imported by more than one sibling module. No other private name crosses a
+module boundary of the package, except the solvers that :mod:`mechint.probes.fit` imports from the
+private module :mod:`mechint.probes._solvers`.
 """
 
 from __future__ import annotations
