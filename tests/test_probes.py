@@ -165,7 +165,7 @@ def test_batched_line_search_gives_each_problem_its_own_step(device):
 def test_gathered_problems_are_the_indexed_rows(device, contiguous, monkeypatch):
     """fit_probes' gather of each problem's rows, direct and part by part (the path from host memory
     to a GPU, page-locked there), with parts of one problem: equal to plain indexing."""
-    import mechint.probes as probes
+    import mechint.probes.fit as probes
 
     src = torch.randn(4, 30, 8) if contiguous else torch.randn(4, 8, 30).transpose(1, 2)
     row_sets = torch.stack([torch.randperm(30)[:10] for _ in range(2)])
@@ -241,7 +241,7 @@ def test_compiled_cpu_lbfgs_matches_the_batched_solver():
     """On a CPU, L-BFGS runs compiled one problem at a time (mechint._lbfgs_cpu); it reaches the
     probes of the batched torch L-BFGS that other devices run, and the threads that share the
     problems out do not change any result."""
-    from mechint import _lbfgs_cpu
+    from mechint.probes import _lbfgs_cpu
     from mechint.probes import _fit_chunk
 
     xs, ys = [], []

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mechint import data
-from mechint import probes as probes_module
+from mechint.probes import fit as probes_module
 from mechint.probes import (
     Probe,
     ProbeConvergenceWarning,

@@ -1,19 +1,17 @@
 """Compiled L-BFGS for logistic-regression probes on a CPU: one problem per call, problems spread over threads.
 
 :func:`mechint.probes.fit_probes` uses this on a CPU (``solver="lbfgs"``, the CPU default). A probe
-problem (a few hundred to a few thousand rows of width ~1000) fits in a core's cache, and L-BFGS
-needs ~25 iterations of two passes over its rows: the work is ~30 microseconds per iteration, so
-the cost of a batched torch loop is its per-operation overhead (~100 small operations of a few
-microseconds each per iteration, measured: 0.5 s for the 90 fits of the gemma transfer matrix on
-2 cores, no faster than scikit-learn). Compiled with numba, one problem runs start to finish in one
-call with its standardised rows in cache, and threads take problems in turn (the calls release
-the GIL).
+problem (a few hundred to a few thousand rows of width ~1000) fits in a core's cache, and each
+L-BFGS iteration is two passes over its rows: so little work that a batched torch loop would cost
+its per-operation overhead (about a hundred small operations per iteration), not its arithmetic.
+Compiled with numba, one problem runs start to finish in one call with its standardised rows in
+cache, and threads take problems in turn (the calls release the GIL).
 
-The method is the batched torch solver's (``probes._lbfgs``, used on other devices): scikit-learn's
-objective and stopping rule (largest gradient component <= ``tol`` times the sum of the sample
-weights), ``memory`` curvature pairs, and steps that minimise the objective along each direction
-(a safeguarded one-dimensional Newton search, O(rows) per trial since the function values move
-linearly along the direction) with an Armijo backtracking fallback.
+The method is the batched torch solver's (:func:`mechint.probes._solvers._lbfgs`, used on other
+devices): scikit-learn's objective and stopping rule (largest gradient component <= ``tol`` times
+the sum of the sample weights), ``memory`` curvature pairs, and steps that minimise the objective
+along each direction (a safeguarded one-dimensional Newton search, O(rows) per trial since the
+function values move linearly along the direction) with an Armijo backtracking fallback.
 """
 
 from __future__ import annotations
@@ -33,8 +31,7 @@ LS_TOL = 1e-3  # the step search stops when |phi'(eta)| <= LS_TOL |phi'(0)|
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _matvec(X, v, out):
     """``out = X @ v[:d]`` for ``X [n, d]``, ``v [>= d]``, summed in ``X``'s precision (float32:
-    16 products per instruction instead of 8; ~11 microseconds for 440 x 640, about the speed of
-    reading ``X`` from a core's cache)."""
+    twice the products per vector instruction of float64)."""
     n, d = X.shape
     for i in range(n):
         acc = X.dtype.type(0)
@@ -89,7 +86,7 @@ def _standardize(src, rows, s, standardize, eps, X, mean, scale):
                 var[j] += v * v
     for j in range(d):
         sc = math.sqrt(var[j] / cnt)
-        # constant within rounding of the mean: relative, as probes._fit_chunk's test (an absolute
+        # constant within rounding of the mean: relative, as fit._fit_chunk's test (an absolute
         # floor would leave features of tiny magnitude, x * 1e-7, unstandardised)
         scale[j] = sc if (standardize and sc > 10.0 * eps * abs(mean[j])) else 1.0
         if not standardize:
