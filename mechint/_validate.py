@@ -18,7 +18,7 @@ import torch
 
 from ._suggest import did_you_mean, nearest
 
-__all__ = ["given", "integer", "choice", "dtype", "boolean", "texts", "finite_rows"]
+__all__ = ["given", "integer", "choice", "dtype", "boolean", "texts", "finite_rows", "labels"]
 
 _DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "half": "float16", "float": "float32"}
 
@@ -123,3 +123,26 @@ def finite_rows(name: str, acts: torch.Tensor, *, row_axis: int = -2) -> None:
         f"{name} holds {int(bad.sum())} NaN or infinite value(s), in {len(per_row)} of its {acts.shape[axis]} rows "
         f"(rows {shown}): drop those rows, or find the forward that produced them"
     )
+
+
+def labels(value: Any, name: str = "labels", *, device: torch.device | str | None = None) -> torch.Tensor:
+    """``value`` as a tensor of class labels, refusing text (``"harmful"``, ``"1"``) by name: torch
+    reads a list of strings as "too many dimensions 'str'", which names neither the argument nor the fix."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device) if device is not None else value
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of 0/1 integers or booleans, got the string {value!r}")
+    import numpy as np
+
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged: let torch say so
+        array = None
+    if array is not None and array.dtype.kind in "USO":
+        text = next((v for v in array.reshape(-1).tolist() if isinstance(v, (str, bytes))), None)
+        if text is not None:
+            raise TypeError(
+                f"{name} must be 0/1 integers or booleans (1 = the positive class, e.g. harmful), got text such as "
+                f"{text!r}: map them first, e.g. [int(label == {text!r}) for label in {name}]"
+            )
+    return torch.as_tensor(value, device=device)

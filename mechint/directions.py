@@ -19,7 +19,7 @@ from . import _validate
 
 
 def _labels(labels, n: int) -> Tensor:
-    y = torch.as_tensor(labels).reshape(-1)
+    y = _validate.labels(labels).reshape(-1)
     if y.numel() != n:
         raise ValueError(f"{y.numel()} labels for {n} rows of activations")
     classes = set(y.tolist())
@@ -189,7 +189,7 @@ def direction_by(
     if method == "probe":
         from .probes import fit_probes
 
-        probe = fit_probes(acts, torch.as_tensor(labels), **kwargs)
+        probe = fit_probes(acts, _validate.labels(labels), **kwargs)
         return probe.direction.to(torch.float32).cpu()
     raise ValueError(f"unknown direction method {method!r}; use 'mean', 'standardised', 'pca' or 'probe'")
 
@@ -225,7 +225,7 @@ def per_language_directions(
     """
     if len(languages) != acts.shape[-2]:
         raise ValueError(f"{len(languages)} languages for {acts.shape[-2]} rows of activations")
-    y = torch.as_tensor(labels).reshape(-1)
+    y = _validate.labels(labels).reshape(-1)
     out = {}
     for lang in order or sorted(set(languages)):
         rows = _language_rows(languages, lang, y, "language")
@@ -270,7 +270,7 @@ def transfer_auroc(
     if acts.ndim != 3:
         raise ValueError(f"activations must be [layer, n, d] or [n, d], got shape {given}")
     n_layers, n, width = acts.shape
-    y = torch.as_tensor(labels).reshape(-1)
+    y = _validate.labels(labels).reshape(-1)
     if len(languages) != n or y.numel() != n:
         raise ValueError(f"{len(languages)} languages and {y.numel()} labels for {n} rows of activations")
     dirs = {}

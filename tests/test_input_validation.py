@@ -167,3 +167,27 @@ def test_generate_past_the_position_table_names_it(gpt2):
 def test_rotary_models_have_no_position_limit(model):
     assert model.position_limit is None
     model.run_with_cache(["a" * 300], "blocks.0.hook_resid_post")
+
+
+# ---------------------------------------------------------------------------------------------
+# Text labels
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("labels", [["harmful", "harmless"] * 10, ["1", "0"] * 10, "1010"])
+def test_text_labels_are_refused_by_name(labels):
+    x = torch.randn(20, 8)
+    message = r"labels must be (0/1 integers or booleans|a sequence of 0/1 integers)"
+    with pytest.raises(TypeError, match=message):
+        mechint.fit_probes(x, labels)
+    with pytest.raises(TypeError, match=message):
+        mechint.diff_in_means(x, labels)
+    with pytest.raises(TypeError, match=message):
+        mechint.probes.binary_metrics(torch.randn(20), labels)
+    with pytest.raises(TypeError, match=message):
+        mechint.cross_validate(x, labels, [0, 1] * 10)
+
+
+def test_text_labels_error_says_how_to_map_them():
+    with pytest.raises(TypeError, match=r"\[int\(label == 'harmful'\) for label in labels\]"):
+        mechint.fit_probes(torch.randn(4, 3), ["harmful", "harmless", "harmful", "harmless"])

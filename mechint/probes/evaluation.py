@@ -15,6 +15,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from .. import _validate
 from ._common import ProbeDataError, _plain_list
 from .fit import fit_probes
 from .metrics import Metrics, binary_metrics
@@ -113,7 +114,7 @@ def _language_folds(
     test_folds=None,
 ) -> _LanguageFolds:
     """Check labels, languages and folds against ``n`` rows and resolve the languages and folds used."""
-    y = torch.as_tensor(labels).reshape(-1)
+    y = _validate.labels(labels).reshape(-1)
     if y.numel() != n:
         raise ProbeDataError(f"{y.numel()} labels for {n} rows of activations (mismatched rows and labels)")
     langs = list(languages)
@@ -179,7 +180,7 @@ def cross_validate(
     x = torch.as_tensor(acts)
     n = x.shape[-2]
     f = _check_folds(folds, n, item_ids)
-    y = torch.as_tensor(labels).reshape(-1)
+    y = _validate.labels(labels).reshape(-1)
     if y.numel() != n:
         raise ProbeDataError(f"{y.numel()} labels for {n} rows of activations (mismatched rows and labels)")
     which = sorted(set(f.tolist())) if test_folds is None else list(test_folds)

@@ -16,6 +16,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from .. import _validate
 from ._common import ProbeDataError, _broadcast, _check_finite_rows, _check_label_values, _describe_problem
 from ._solvers import _LBFGS_MEMORY, _lbfgs, _newton_dual, _newton_primal
 from .probe import Probe
@@ -32,7 +33,7 @@ class ProbeConvergenceWarning(UserWarning):
 
 
 def _as_labels(labels, n: int, batch_shape, device) -> Tensor:
-    y = torch.as_tensor(labels, device=device)
+    y = _validate.labels(labels, device=device)
     if y.ndim == 0:
         raise ProbeDataError("labels must be a sequence, one per row of activations")
     if y.shape[-1] != n:

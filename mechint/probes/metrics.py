@@ -15,6 +15,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from .. import _validate
 from ._common import _broadcast, _check_label_values
 
 
@@ -108,7 +109,7 @@ def binary_metrics(
     scores = torch.as_tensor(scores)
     if not scores.dtype.is_floating_point:
         scores = scores.float()
-    y = torch.as_tensor(labels, device=scores.device)
+    y = _validate.labels(labels, device=scores.device)
     shape = scores.shape
     if scores.ndim == 0 or shape[-1] == 0:
         raise ValueError(f"scores must be [*batch, n] with n > 0, got shape {tuple(shape)}")

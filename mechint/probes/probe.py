@@ -17,6 +17,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from .. import _validate
 from ._common import _check_finite_rows, _plain_list
 from .metrics import POSITIVE_CLASS, POSITIVE_NAME, Metrics, binary_metrics
 
@@ -209,7 +210,7 @@ class Probe:
         if x.ndim < 2:
             raise ValueError(f"activations must be [..., n, d], got shape {tuple(x.shape)}")
         _check_finite_rows(x, None, "activations", mask)
-        return binary_metrics(self.decision_function(x), torch.as_tensor(labels).to(self.device), mask)
+        return binary_metrics(self.decision_function(x), _validate.labels(labels, device=self.device), mask)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> Path:
