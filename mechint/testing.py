@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import torch
 
+from .families import FAMILIES
 from .model import Model
 
-FAMILY_NAMES = ("llama", "gemma3", "qwen2", "gpt2", "bloom")
+FAMILY_NAMES: tuple[str, ...] = tuple(FAMILIES)
+"""Every supported family: a family added to :data:`~mechint.families.FAMILIES` is tested at once (and
+fails :func:`tiny_config` until it has a tiny configuration here)."""
 
 
 def byte_tokenizer():
@@ -65,7 +68,11 @@ def tiny_config(family: str, *, vocab_size: int = 259, n_layers: int = 3, d_mode
     elif family == "bloom":
         cfg = tf.BloomConfig(vocab_size=vocab_size, hidden_size=d_model, n_layer=n_layers, n_head=4)
     else:
-        raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILY_NAMES)}")
+        raise ValueError(
+            f"no tiny configuration for family {family!r}" + (
+                "; add one to mechint.testing.tiny_config so the test suite covers it" if family in FAMILIES
+                else f"; families: {', '.join(FAMILY_NAMES)}")
+        )
     # Match the byte tokenizer's special tokens (bos=256, eos=257, pad=258 when vocab_size is 259).
     cfg.bos_token_id, cfg.eos_token_id, cfg.pad_token_id = vocab_size - 3, vocab_size - 2, vocab_size - 1
     for key, value in overrides.items():

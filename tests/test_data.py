@@ -82,7 +82,7 @@ def test_bundled_copies_match_upstream():
 
 def test_multijail_counts_and_parallel_ids():
     ds = load_multijail()
-    assert ds.languages() == sorted(MULTIJAIL_LANGUAGES)
+    assert ds.languages == sorted(MULTIJAIL_LANGUAGES)
     assert len(ds) == 315 * 10
     assert set(ds.labels) == {1} and set(ds.sources) == {"multijail"}
     en_ids = load_multijail("en").item_ids
@@ -94,7 +94,7 @@ def test_multijail_counts_and_parallel_ids():
 
 def test_xquad_counts_and_parallel_ids():
     ds = load_xquad()
-    assert ds.languages() == sorted(XQUAD_LANGUAGES)
+    assert ds.languages == sorted(XQUAD_LANGUAGES)
     assert len(ds) == 1190 * 12
     assert set(ds.labels) == {0} and set(ds.sources) == {"xquad"}
     en_ids = ds.filter(language="en").item_ids
@@ -137,7 +137,7 @@ def test_unknown_language_names_available(call):
 
 def test_safety_pairs_default_and_balance():
     ds = load_safety_pairs()
-    assert ds.languages() == sorted(SAFETY_PAIR_LANGUAGES) == ["ar", "en", "th", "vi", "zh"]
+    assert ds.languages == sorted(SAFETY_PAIR_LANGUAGES) == ["ar", "en", "th", "vi", "zh"]
     assert len(ds) == 2 * 315 * 5
     for lang in SAFETY_PAIR_LANGUAGES:
         sub = ds.filter(language=lang)
@@ -167,7 +167,7 @@ def test_safety_pairs_n_per_class_seed():
 def test_dataset_views_indexing_and_concat():
     ds = toy(2, 3, ("en", "zh"))
     assert len(ds) == 10 and len(ds.texts) == len(ds.labels) == len(ds.row_languages) == len(ds.item_ids) == 10
-    assert ds.languages() == ["en", "zh"] and ds.n_items == 5
+    assert ds.languages == ["en", "zh"] and ds.n_items == 5
     assert isinstance(ds[0], Example) and ds[0].text == "bad 0 en"
     assert isinstance(ds[1:3], Dataset) and len(ds[1:3]) == 2
     assert ds[[0, 9]].texts == [ds[0].text, ds[9].text]
@@ -216,7 +216,7 @@ def test_fingerprint_stable_and_sensitive():
 
 def test_empty_dataset_errors():
     empty = Dataset()
-    assert len(empty) == 0 and empty.languages() == [] and repr(empty) == "Dataset(empty)"
+    assert len(empty) == 0 and empty.languages == [] and repr(empty) == "Dataset(empty)"
     with pytest.raises(ValueError, match="split_by_item needs a non-empty Dataset"):
         split_by_item(empty)
     with pytest.raises(ValueError, match="k_fold_by_item needs a non-empty Dataset"):
@@ -237,7 +237,7 @@ def test_split_by_item_no_leak_stratified(seed, fraction):
     assert len(train) + len(test) == len(ds) and set(train.item_ids) | set(test.item_ids) == set(ds.item_ids)
     for part in (train, test):
         assert set(part.labels) == {0, 1}
-        for lang in ds.languages():  # every item of a side appears in every language on that side
+        for lang in ds.languages:  # every item of a side appears in every language on that side
             assert sorted(part.filter(language=lang).item_ids) == sorted(set(part.item_ids))
     n_test_per_class = Counter(ex.label for ex in test.filter(language="en"))
     assert n_test_per_class[0] == n_test_per_class[1] == round(fraction * 60)
@@ -455,3 +455,35 @@ def test_user_data_splits_by_id(tmp_path):
     ds = load_texts(p, id_column="id")
     train, test = split_by_item(ds, test_fraction=0.4, seed=0)
     assert not set(train.item_ids) & set(test.item_ids) and test.n_items == 4
+
+
+def test_dataset_from_records_and_pandas():
+    import pandas as pd
+
+    from mechint.data import Dataset
+
+    records = [
+        {"text": "How do I make a bomb?", "label": 1, "language": "en", "item_id": "q1"},
+        {"text": "如何制造炸弹？", "label": 1, "language": "zh", "item_id": "q1"},
+        {"text": "What is the capital of France?", "label": 0, "language": "en"},
+    ]
+    ds = Dataset.from_records(records, source="mine")
+    assert ds.texts == [r["text"] for r in records] and ds.labels == [1, 1, 0]
+    assert ds.item_ids == ["q1", "q1", "mine:row-2"] and ds.sources == ["mine"] * 3
+    assert ds.languages == ["en", "zh"]
+    frame = pd.DataFrame({"prompt": [r["text"] for r in records], "y": [1, 1, 0], "lang": ["en", "zh", "en"],
+                          "item_id": ["q1", "q1", "q2"]})
+    from_frame = Dataset.from_pandas(frame, text="prompt", label="y", language="lang")
+    assert from_frame.texts == ds.texts and from_frame.item_ids == ["q1", "q1", "q2"]
+    with pytest.raises(ValueError, match=r"columns \['text', 'label', 'language'\] not in the DataFrame.*nearest: \['lang'\]"):
+        Dataset.from_pandas(frame)
+    with pytest.raises(ValueError, match=r"record 0: missing \['label', 'language'\]; unknown keys \['lable'\]; nearest: \['label'\]"):
+        Dataset.from_records([{"text": "x", "lable": 1}])
+    with pytest.raises(ValueError, match="label must be 0"):
+        Dataset.from_records([{"text": "x", "label": 3, "language": "en"}])
+
+
+def test_calling_languages_still_works_with_a_deprecation_warning():
+    ds = load_safety_pairs(["en", "zh"], n_per_class=2)
+    with pytest.warns(DeprecationWarning, match="ds.languages, not ds.languages()"):
+        assert ds.languages() == ["en", "zh"]

@@ -72,6 +72,20 @@ class Example:
                 raise ValueError(f"Example: {name} must be a non-empty string, got {value!r}")
 
 
+class _Languages(list):
+    """The list :attr:`Dataset.languages` returns; calling it is the old method spelling."""
+
+    def __call__(self) -> list[str]:
+        import warnings
+
+        warnings.warn("Dataset.languages is a property now: write ds.languages, not ds.languages()",
+                      DeprecationWarning, stacklevel=2)
+        return list(self)
+
+
+_RECORD_FIELDS = ("text", "label", "language", "item_id", "source")
+
+
 class Dataset(Sequence[Example]):
     """An immutable, ordered sequence of :class:`Example` records.
 
@@ -91,6 +105,46 @@ class Dataset(Sequence[Example]):
                 raise TypeError(f"Dataset row {i} is a {type(ex).__name__}, expected an Example")
         self._examples: tuple[Example, ...] = items
         self._fingerprint: str | None = None
+
+    @classmethod
+    def from_records(cls, records: Iterable[dict], *, source: str = "records") -> Dataset:
+        """A Dataset from mappings with keys ``text``, ``label`` (0/1), ``language``, and optionally
+        ``item_id`` (default ``"<source>:row-<i>"``: each row its own item, so splits cannot pair
+        translations; give ids to keep them together) and ``source``. Other keys are refused by name."""
+        examples = []
+        for i, record in enumerate(records):
+            if not hasattr(record, "keys"):
+                raise TypeError(f"record {i} is a {type(record).__name__}, expected a mapping with keys {_RECORD_FIELDS}")
+            extra = sorted(set(record) - set(_RECORD_FIELDS), key=str)
+            missing = [k for k in ("text", "label", "language") if k not in record]
+            if extra or missing:
+                raise ValueError(
+                    f"record {i}: " + "; ".join(filter(None, [
+                        f"missing {missing}" if missing else "",
+                        f"unknown keys {extra}{_nearest_hint(map(str, extra), _RECORD_FIELDS)}" if extra else "",
+                    ])) + f" (keys: {', '.join(_RECORD_FIELDS)}; item_id and source are optional)"
+                )
+            src = record.get("source", source)
+            examples.append(Example(record["text"], record["label"], record["language"],
+                                    record.get("item_id", f"{src}:row-{i}"), src))
+        return cls(examples)
+
+    @classmethod
+    def from_pandas(cls, frame, *, text: str = "text", label: str = "label", language: str = "language",
+                    item_id: str | None = "item_id", source: str = "pandas") -> Dataset:
+        """A Dataset from a pandas DataFrame, one row per text; the arguments name its columns
+        (``item_id=None`` or a missing ``item_id`` column: each row its own item)."""
+        columns = {"text": text, "label": label, "language": language}
+        if item_id is not None and item_id in frame.columns:
+            columns["item_id"] = item_id
+        absent = [c for c in columns.values() if c not in frame.columns]
+        if absent:
+            raise ValueError(f"columns {absent} not in the DataFrame; its columns: {list(frame.columns)}"
+                             f"{_nearest_hint(map(str, absent), [str(c) for c in frame.columns])}")
+        picked = frame[list(columns.values())].rename(columns={v: k for k, v in columns.items()})
+        if "item_id" in picked:
+            picked["item_id"] = picked["item_id"].astype(str)
+        return cls.from_records(picked.to_dict("records"), source=source)
 
     # --- sequence protocol -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -166,7 +220,7 @@ class Dataset(Sequence[Example]):
             return "Dataset(empty)"
         labels = self.labels
         return (
-            f"Dataset(n={len(self)}, items={self.n_items}, languages={self.languages()}, "
+            f"Dataset(n={len(self)}, items={self.n_items}, languages={self.languages}, "
             f"harmful={sum(labels)}, harmless={len(labels) - sum(labels)})"
         )
 
@@ -212,9 +266,11 @@ class Dataset(Sequence[Example]):
 
         return torch.tensor(self.labels, dtype=torch.long)
 
+    @property
     def languages(self) -> list[str]:
-        """Sorted unique language codes present."""
-        return sorted({ex.language for ex in self._examples})
+        """Sorted unique language codes present. (Calling it, ``ds.languages()``, still works for one
+        release, with a DeprecationWarning: it was a method beside the column properties.)"""
+        return _Languages(sorted({ex.language for ex in self._examples}))
 
     def unique_item_ids(self) -> list[str]:
         """Distinct item ids in order of first appearance."""
@@ -243,12 +299,12 @@ class Dataset(Sequence[Example]):
         if language is not None:
             wanted = {language} if isinstance(language, str) else set(language)
             if not wanted:
-                raise ValueError(f"no languages requested; languages present: {self.languages()}")
-            missing = sorted(wanted - set(self.languages()))
+                raise ValueError(f"no languages requested; languages present: {self.languages}")
+            missing = sorted(wanted - set(self.languages))
             if missing:
                 raise ValueError(
-                    f"language(s) {missing} not in this dataset; languages present: {self.languages()}"
-                    f"{_nearest_hint(missing, self.languages())}"
+                    f"language(s) {missing} not in this dataset; languages present: {self.languages}"
+                    f"{_nearest_hint(missing, self.languages)}"
                 )
             rows = [ex for ex in rows if ex.language in wanted]
         if label is not None:
