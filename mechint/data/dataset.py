@@ -242,7 +242,7 @@ class Dataset(Sequence[Example]):
 
     @property
     def row_languages(self) -> list[str]:
-        """Language codes, one per row (``languages()`` gives the sorted unique codes instead)."""
+        """Language codes, one per row (``languages`` gives the sorted unique codes instead)."""
         return [ex.language for ex in self._examples]
 
     @property
