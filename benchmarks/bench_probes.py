@@ -330,12 +330,12 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from mechint.probes import fold_ids, split_ids
+    from mechint.probes import fold_ids, holdout_folds
 
     t0 = time.perf_counter()
     x, ds, source = load_data(args)
     y = torch.tensor(ds.labels)
-    split, folds = split_ids(ds, 0.3, seed=0), fold_ids(ds, 5, seed=0)
+    split, folds = holdout_folds(ds, 0.3, seed=0), fold_ids(ds, 5, seed=0)
     x_np, y_np = x.numpy(), y.numpy()
     log(f"data: {source}: {tuple(x.shape)} [{time.perf_counter() - t0:.1f} s]")
     try:

@@ -18,7 +18,7 @@ from mechint.probes import (
     fit_probes,
     fold_ids,
     select_layer,
-    split_ids,
+    holdout_folds,
     transfer_matrix,
 )
 
@@ -307,7 +307,7 @@ def test_no_item_id_on_both_sides_of_any_split():
         train = {i for i, f in zip(ds.item_ids, folds.tolist()) if f != j}
         test = {i for i, f in zip(ds.item_ids, folds.tolist()) if f == j}
         assert test and train and not train & test
-    test_mask = split_ids(ds, test_fraction=0.25)
+    test_mask = holdout_folds(ds, test_fraction=0.25)
     train = {i for i, t in zip(ds.item_ids, test_mask.tolist()) if not t}
     test = {i for i, t in zip(ds.item_ids, test_mask.tolist()) if t}
     assert test and not train & test
@@ -427,7 +427,7 @@ def test_select_layer_refuses_bad_input():
     with pytest.raises(ValueError, match="unknown by='diag'; one of pair, mean, same_language"):
         select_layer(acts, y, ds.row_languages, folds, by="diag")
     with pytest.raises(ProbeDataError, match="at least 3 folds"):
-        select_layer(acts, y, ds.row_languages, split_ids(ds, test_fraction=0.3).long())
+        select_layer(acts, y, ds.row_languages, holdout_folds(ds, test_fraction=0.3).long())
     with pytest.raises(ValueError, match="by='same_language': no training language"):
         select_layer(acts, y, ds.row_languages, folds, by="same_language", train_languages=["en"], test_languages=["zh"])
     other = transfer_matrix(acts, y, ds.row_languages, fold_ids(ds, k=5))

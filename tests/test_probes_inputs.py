@@ -20,6 +20,7 @@ from mechint.probes import (
     cross_validate,
     fit_probes,
     fold_ids,
+    holdout_folds,
     split_ids,
     transfer_matrix,
 )
@@ -290,15 +291,15 @@ def _mixed_dataset(n_items=20):
     return data.Dataset(rows)
 
 
-def test_fold_ids_and_split_ids_take_stratify():
+def test_fold_ids_and_holdout_folds_take_stratify():
     ds = _mixed_dataset()
     with pytest.raises(ValueError, match="stratify=False"):
         fold_ids(ds, k=4)
     folds = fold_ids(ds, k=4, stratify=False)
     assert sorted(set(folds.tolist())) == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="stratify=False"):
-        split_ids(ds)
-    test = split_ids(ds, stratify=False)
+        holdout_folds(ds)
+    test = holdout_folds(ds, stratify=False)
     by_item = {}
     for item, t in zip(ds.item_ids, test.tolist()):
         assert by_item.setdefault(item, t) == t
@@ -347,3 +348,10 @@ def test_probes_with_very_different_means_score_shared_rows_exactly():
     assert ref[1].abs().max() < 100  # layer 1's own probe: logits of ordinary size ...
     assert (got[1] - ref[1]).abs().max() < 1e-3  # ... and exact (a shared centre cost 0.04 here)
     assert ((got - ref).abs() / (ref.abs() + 1)).max() < 1e-5  # layer 0's probe: huge logits, float32-exact
+
+
+def test_split_ids_is_the_deprecated_name_of_holdout_folds():
+    ds = _mixed_dataset()
+    with pytest.warns(DeprecationWarning, match="split_ids is now holdout_folds"):
+        old = split_ids(ds, test_fraction=0.3, stratify=False)
+    assert torch.equal(old, holdout_folds(ds, test_fraction=0.3, stratify=False))

@@ -49,7 +49,7 @@ The modules, each importing only those above it:
 - :mod:`~mechint.probes._solvers`: the batched torch solvers (Newton primal and dual, L-BFGS);
   :mod:`~mechint.probes._lbfgs_cpu`: the compiled CPU L-BFGS.
 - :mod:`~mechint.probes.fit`: :func:`fit_probes`, its argument checks, the dispatch to a solver.
-- :mod:`~mechint.probes.evaluation`: splits by item (:func:`fold_ids`, :func:`split_ids`),
+- :mod:`~mechint.probes.evaluation`: splits by item (:func:`fold_ids`, :func:`holdout_folds`),
   :func:`cross_validate`, :func:`transfer_matrix`, :func:`select_layer`, :func:`early_prediction`.
 
 Every name is importable from ``mechint.probes``, the private helpers included (tests import some);
@@ -68,6 +68,7 @@ from .evaluation import (
     early_prediction,
     fold_ids,
     select_layer,
+    holdout_folds,
     split_ids,
     transfer_matrix,
 )
@@ -134,6 +135,7 @@ __all__ = [
     "fit_probes",
     "binary_metrics",
     "fold_ids",
+    "holdout_folds",
     "split_ids",
     "cross_validate",
     "CVResult",

@@ -44,14 +44,24 @@ def fold_ids(dataset, k: int = 5, seed: int = 0, stratify: bool = True) -> Tenso
     return torch.tensor([fold_of[i] for i in dataset.item_ids], dtype=torch.long)
 
 
-def split_ids(dataset, test_fraction: float = 0.3, seed: int = 0, stratify: bool = True) -> Tensor:
-    """``[n]`` long tensor, 1 for the test rows and 0 for the train rows of ``data.split_by_item``
-    (usable as ``folds`` with ``test_folds=[1]``); ``stratify`` is passed to ``split_by_item``."""
+def holdout_folds(dataset, test_fraction: float = 0.3, seed: int = 0, stratify: bool = True) -> Tensor:
+    """``[n]`` fold ids of one train/test split by item: 1 for the test rows, 0 for the train rows of
+    ``data.split_by_item`` (pass as ``folds`` with ``test_folds=[1]``); ``stratify`` is passed to
+    ``split_by_item``. Items keep all their languages on one side."""
     from ..data import split_by_item
 
     _, test = split_by_item(dataset, test_fraction=test_fraction, seed=seed, stratify=stratify)
     test_items = set(test.item_ids)
     return torch.tensor([int(i in test_items) for i in dataset.item_ids], dtype=torch.long)
+
+
+def split_ids(dataset, test_fraction: float = 0.3, seed: int = 0, stratify: bool = True) -> Tensor:
+    """Deprecated name of :func:`holdout_folds` (it returns fold ids, not item ids); kept for one release."""
+    import warnings
+
+    warnings.warn("mechint.probes.split_ids is now holdout_folds (it returns 0/1 fold ids, not item ids)",
+                  DeprecationWarning, stacklevel=2)
+    return holdout_folds(dataset, test_fraction=test_fraction, seed=seed, stratify=stratify)
 
 
 def _check_folds(folds, n: int, item_ids: Sequence[str] | None) -> Tensor:
