@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from . import _validate
 from ._suggest import nearest
-from .cache import atomic_write_bytes, file_lock
+from .disk import atomic_write_bytes, file_lock
 from .hooks import input_rows
 from .model import Model, TokenError
 
@@ -853,7 +853,7 @@ def _open_store(store, model: Model, texts, ids, names, pool, dtype, max_length)
         store._check_meta(meta)  # as for a path: never answer with rows collected another way
         return store
     if store is True:
-        from .cache import cache_root
+        from .disk import cache_root
 
         base = cache_root() / "activations"
         reuse = _find_superset(base, meta)

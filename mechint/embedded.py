@@ -36,7 +36,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._suggest import did_you_mean, nearest
-from .cache import (
+from .disk import (
     atomic_write_json,
     cache_root,
     file_lock,

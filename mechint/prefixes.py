@@ -253,7 +253,7 @@ def collect_prefixes(
         }
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
         if store is True:
-            from .cache import cache_root
+            from .disk import cache_root
 
             path = cache_root() / "prefixes" / f"{digest}.safetensors"
         else:
@@ -313,7 +313,7 @@ def _payload_sha256(data: bytes) -> str:
 def _save(path: Path, result: PrefixActivations, key: dict) -> None:
     from safetensors.torch import save
 
-    from .cache import atomic_write_bytes
+    from .disk import atomic_write_bytes
 
     tensors = {f"site/{k}": v.contiguous() for k, v in result.tensors.items()}
     tensors["n_tokens"] = result.n_tokens

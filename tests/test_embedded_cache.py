@@ -1,4 +1,4 @@
-"""Fast tier for mechint.cache / mechint.embedded: no real models, no network.
+"""Fast tier for mechint.disk / mechint.embedded: no real models, no network.
 
 A tiny random ``LlamaForCausalLM`` is written as a real GGUF file (float32 tensors, byte-level BPE
 tokenizer) with the ``gguf`` package, so the whole conversion path (transformers GGUF loader ->
@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import mechint
-from mechint import cache as mcache
+from mechint import disk as mcache
 from mechint import embedded
 from mechint.embedded import MANIFEST_NAME, CacheRebuildWarning
 
@@ -527,3 +527,13 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path, cache_dir):
     fake.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
     with pytest.raises(embedded.DamagedGGUFError, match="not a GGUF file"):
         mechint.load_model(fake)
+
+
+def test_the_old_module_name_mechint_cache_still_imports_with_a_warning():
+    import importlib
+    import sys
+
+    sys.modules.pop("mechint.cache", None)
+    with pytest.warns(DeprecationWarning, match="mechint.cache is now mechint.disk"):
+        old = importlib.import_module("mechint.cache")
+    assert old.cache_root is mcache.cache_root and old.atomic_write_bytes is mcache.atomic_write_bytes

@@ -47,7 +47,7 @@ def test_equal_length_check_names_the_pair_and_both_lengths():
 
 
 def _gemma_tokenizer():
-    from mechint.cache import cache_root
+    from mechint.disk import cache_root
 
     folders = sorted(glob.glob(str(cache_root() / "models" / "gemma-3-270m*")))
     if not folders:

@@ -268,7 +268,7 @@ def _fill_with_a_kill(model, path, pool, rng) -> None:
         calls["n"] += 1
         if calls["n"] == at:
             if how == "torn":
-                from mechint.cache import temp_sibling
+                from mechint.disk import temp_sibling
 
                 temp_sibling(target).write_bytes(data[: len(data) // 2])
             if how == "after":

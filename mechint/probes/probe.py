@@ -217,7 +217,7 @@ class Probe:
         """Write the probes to a safetensors file (tensors + JSON metadata); returns the path."""
         from safetensors.torch import save
 
-        from ..cache import atomic_write_bytes
+        from ..disk import atomic_write_bytes
 
         path = Path(path)
         if path.suffix != ".safetensors":
