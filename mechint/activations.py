@@ -115,8 +115,9 @@ PoolFn = Callable[[Tensor, Batch], Tensor]
 
 
 def _check_args(*, pool=None, batch_size=None, shard_size=None, max_length=None, dtype=None,
-                custom_pool: bool = True) -> None:
-    """Reject bad arguments before anything (a store folder, a forward) is made."""
+                custom_pool: bool = True) -> torch.dtype | None:
+    """Reject bad arguments before anything (a store folder, a forward) is made; return ``dtype`` as a
+    ``torch.dtype`` (names such as ``"bfloat16"`` accepted)."""
     if not (custom_pool and callable(pool)):
         _validate.choice("pool", pool, POOLS)
     _validate.integer("batch_size", batch_size, minimum=1)
