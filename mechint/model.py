@@ -87,6 +87,32 @@ def index_list(value, bound: int, what: str, *, negative: bool = True) -> list[i
     return [i % bound for i in items]
 
 
+def _hook_pair(pair) -> tuple:
+    """``(site, fn)`` from one entry of :meth:`Model.hooks`' list, checked: a pair, and a function that
+    can be called as ``fn(activation, ctx)``."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(f"each hook is a (site, fn) pair, got {_validate.given(pair)}")
+    site, fn = pair
+    if not callable(fn):
+        raise TypeError(f"the hook function for {site!r} is not callable: {_validate.given(fn)}")
+    try:
+        inspect.signature(fn).bind(None, None)
+    except TypeError:
+        raise TypeError(
+            f"the hook function for {site!r} cannot be called as fn(activation, ctx): hook functions take the "
+            "activation and a HookContext, and return a replacement or None"
+        ) from None
+    except ValueError:  # builtins without a signature: let the call say
+        pass
+    return site, fn
+
+
+class _Encoding(dict):
+    """``{"input_ids", "attention_mask"}`` made by :meth:`Model.tokenize` or :meth:`Model.pad`: its ids
+    come from the tokenizer, so :meth:`Model.forward` skips the range checks (a device sync) that it
+    runs on ids a caller built."""
+
+
 class Model:
     """A causal LM with TransformerLens-named sites.
 
@@ -208,7 +234,7 @@ class Model:
         including each step of :meth:`generate`. Hooks are removed on exit, also on error."""
         if isinstance(hooks, tuple) and len(hooks) == 2 and isinstance(hooks[0], (str, Site)) and callable(hooks[1]):
             raise TypeError("hooks takes a list of (site, fn) pairs; wrap a single pair in a list: [(site, fn)]")
-        pairs = [(self.site(s), fn) for s, fn in hooks]
+        pairs = [(self.site(s), fn) for s, fn in map(_hook_pair, hooks)]
         stop = self.site(stop_after) if stop_after is not None else None
         self._active_hooks += len(pairs)
         try:
@@ -228,11 +254,8 @@ class Model:
         self, texts: TextInput, *, max_length: int | None = None, add_special_tokens: bool = True
     ) -> dict[str, Tensor]:
         """Left-padded ``input_ids`` and ``attention_mask`` on the model's device."""
-        if isinstance(texts, str):
-            texts = [texts]
-        texts = list(texts)
-        if not texts:
-            raise ValueError("no texts to tokenize")
+        texts = _validate.texts(texts)
+        _validate.integer("max_length", max_length, minimum=1, optional=True)
         enc = self.tokenizer(
             texts,
             return_tensors="pt",
@@ -242,7 +265,7 @@ class Model:
             max_length=max_length,
             add_special_tokens=add_special_tokens,
         )
-        return {"input_ids": enc["input_ids"].to(self.device), "attention_mask": enc["attention_mask"].to(self.device)}
+        return _Encoding(input_ids=enc["input_ids"].to(self.device), attention_mask=enc["attention_mask"].to(self.device))
 
     def pad(self, ids: Sequence[Sequence[int]]) -> dict[str, Tensor]:
         """Left-pad lists of token ids into ``input_ids`` and ``attention_mask`` on the model's device."""
@@ -253,18 +276,24 @@ class Model:
         input_ids = torch.tensor([[pad] * (width - len(row)) + list(row) for row in ids])
         mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in ids])
         if self.device.type == "cuda":  # pinned + non_blocking: the upload does not wait for queued work
-            return {
-                "input_ids": input_ids.pin_memory().to(self.device, non_blocking=True),
-                "attention_mask": mask.pin_memory().to(self.device, non_blocking=True),
-            }
-        return {"input_ids": input_ids.to(self.device), "attention_mask": mask.to(self.device)}
+            return _Encoding(
+                input_ids=input_ids.pin_memory().to(self.device, non_blocking=True),
+                attention_mask=mask.pin_memory().to(self.device, non_blocking=True),
+            )
+        return _Encoding(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device))
 
     def to_tokens(self, texts: TextInput, **kwargs) -> Int[Tensor, "batch pos"]:
         return self.tokenize(texts, **kwargs)["input_ids"]
 
     def to_str_tokens(self, text: str | Tensor) -> list[str]:
         """The tokens of one text as strings (for axis labels)."""
-        ids = self.to_tokens(text)[0] if isinstance(text, str) else torch.as_tensor(text).reshape(-1)
+        if isinstance(text, str):
+            ids = self.to_tokens(text)[0]
+        else:
+            ids = torch.as_tensor(text)
+            if ids.ndim > 1 and ids.shape[0] != 1 or ids.ndim > 2:
+                raise ValueError(f"to_str_tokens takes one text or one row of token ids, got shape {tuple(ids.shape)}")
+            ids = ids.reshape(-1)
         return [self.tokenizer.decode([int(i)]) for i in ids]
 
     def _inputs(self, inputs, attention_mask: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -273,18 +302,36 @@ class Model:
         TransformerLens does, unless the pad token is also the BOS token."""
         if isinstance(inputs, (list, tuple)) and len(inputs) == 0:
             raise ValueError("no inputs given (an empty list)")
-        if isinstance(inputs, (str, list, tuple)) and (isinstance(inputs, str) or isinstance(inputs[0], str)):
+        if isinstance(inputs, str) or (isinstance(inputs, (list, tuple)) and any(isinstance(t, str) for t in inputs)):
             enc = self.tokenize(inputs)
             return enc["input_ids"], enc["attention_mask"]
+        trusted = isinstance(inputs, _Encoding)  # made by tokenize/pad: ids in range, every row non-empty
         if isinstance(inputs, dict) or hasattr(inputs, "keys"):
+            if "input_ids" not in inputs:
+                raise ValueError(f"an encoding needs 'input_ids' (and optionally 'attention_mask'); got keys {list(inputs.keys())}")
             ids, mask = inputs["input_ids"], inputs.get("attention_mask")
         else:
             ids, mask = inputs, attention_mask
-        ids = torch.as_tensor(ids, device=self.device)
+        if ids is None or isinstance(ids, (int, float, bool)) or (isinstance(ids, Tensor) and ids.ndim == 0):
+            raise TypeError(
+                f"inputs must be a text, a list of texts, token ids [batch, pos] or an encoding dict, got {_validate.given(ids)}"
+            )
+        try:
+            ids = torch.as_tensor(ids, device=self.device)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"input ids must be integers [batch, pos]: {err}") from None
+        if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+            raise TypeError(f"input ids must be integer token ids, got a {ids.dtype} tensor")
         if ids.ndim == 1:
             ids = ids[None]
+        if ids.ndim != 2:
+            raise ValueError(f"input ids must be [batch, pos], got shape {tuple(ids.shape)}")
         if ids.numel() == 0:
             raise ValueError(f"no tokens given (input_ids of shape {tuple(ids.shape)})")
+        if not trusted:
+            low, high = int(ids.min()), int(ids.max())
+            if low < 0 or high >= self.d_vocab:
+                raise ValueError(f"token ids must be in 0..{self.d_vocab - 1} (the vocabulary), got ids from {low} to {high}")
         if mask is None:
             pad, bos = self.tokenizer.pad_token_id, self.tokenizer.bos_token_id
             if pad is not None and pad != bos and ids.ndim == 2:
@@ -292,8 +339,14 @@ class Model:
             else:
                 mask = torch.ones_like(ids)
         mask = torch.as_tensor(mask, device=self.device)
+        if mask.ndim == 1 and ids.shape[0] == 1:
+            mask = mask[None]
         if mask.shape != ids.shape:
             raise ValueError(f"attention_mask shape {tuple(mask.shape)} != input_ids shape {tuple(ids.shape)}")
+        if not trusted:
+            empty = (mask.sum(-1) == 0).nonzero().reshape(-1).tolist()
+            if empty:
+                raise ValueError(f"rows {empty} of attention_mask attend to no token: there is nothing to run for them")
         return ids, mask
 
     def _checked_inputs(self, inputs, attention_mask: Tensor | None, *, new_tokens: int = 0) -> tuple[Tensor, Tensor]:
@@ -369,7 +422,9 @@ class Model:
         """Continue each prompt (left-padded batch, KV cache on). Hooks active in a surrounding
         :meth:`hooks` context act on every step. Returns the new text of each row, or with
         ``return_tokens=True`` the full token tensor ``[batch, prompt + new]``."""
-        _validate.integer("max_new_tokens", max_new_tokens, minimum=0)
+        _validate.integer("max_new_tokens", max_new_tokens, minimum=1)
+        _validate.boolean("do_sample", do_sample)
+        _validate.boolean("return_tokens", return_tokens)
         ids, mask = self._checked_inputs(inputs, None, new_tokens=max_new_tokens)
         out = self.hf.generate(
             input_ids=ids,
@@ -386,6 +441,10 @@ class Model:
 
     def format_chat(self, message: str, *, system: str | None = None, add_generation_prompt: bool = True) -> str:
         """A user turn in the model's chat template, ready to generate the assistant's reply."""
+        if not isinstance(message, str):
+            raise TypeError(f"format_chat takes one message (a string), got {_validate.given(message)}")
+        if system is not None and not isinstance(system, str):
+            raise TypeError(f"system must be a string or None, got {_validate.given(system)}")
         if not self.is_chat:
             raise ValueError(f"{self.name} has no chat template: it is not a chat model")
         turns = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]

@@ -160,8 +160,8 @@ def test_generate_past_the_position_table_names_it(gpt2):
                                          r"positions.*at most 5 new tokens"):
         gpt2.generate([prompt], max_new_tokens=10)
     assert len(gpt2.generate([prompt], max_new_tokens=5, return_tokens=True)[0]) == 256
-    with pytest.raises(ValueError, match="max_new_tokens must be an integer >= 0, got -1"):
-        gpt2.generate(["hi"], max_new_tokens=-1)
+    with pytest.raises(ValueError, match="max_new_tokens must be an integer >= 1, got 0"):
+        gpt2.generate(["hi"], max_new_tokens=0)
 
 
 def test_rotary_models_have_no_position_limit(model):
@@ -191,3 +191,58 @@ def test_text_labels_are_refused_by_name(labels):
 def test_text_labels_error_says_how_to_map_them():
     with pytest.raises(TypeError, match=r"\[int\(label == 'harmful'\) for label in labels\]"):
         mechint.fit_probes(torch.randn(4, 3), ["harmful", "harmless", "harmful", "harmless"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Model inputs and hooks
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("inputs, error, message", [
+    (123, TypeError, r"inputs must be a text, a list of texts, token ids \[batch, pos\] or an encoding dict, got 123"),
+    (None, TypeError, "inputs must be a text"),
+    (torch.tensor(5), TypeError, "inputs must be a text"),
+    (["a", 3], TypeError, r"item 1 is 3 \(int\)"),
+    (torch.tensor([[1.0, 2.0]]), TypeError, "input ids must be integer token ids, got a torch.float32 tensor"),
+    (torch.tensor([[1, 2, 9999]]), ValueError, r"token ids must be in 0..258 \(the vocabulary\), got ids from 1 to 9999"),
+    (torch.tensor([[1, -2, 3]]), ValueError, "token ids must be in 0..258"),
+    (torch.ones(2, 2, 2, dtype=torch.long), ValueError, r"input ids must be \[batch, pos\], got shape \(2, 2, 2\)"),
+    ({"attention_mask": torch.ones(1, 3)}, ValueError, "an encoding needs 'input_ids'"),
+])
+def test_forward_names_bad_inputs(model, inputs, error, message):
+    with pytest.raises(error, match=message):
+        model(inputs)
+
+
+def test_a_row_that_attends_to_nothing_is_refused(model):
+    ids = torch.tensor([[5, 6, 7], [5, 6, 7]])
+    with pytest.raises(ValueError, match=r"rows \[1\] of attention_mask attend to no token"):
+        model(ids, attention_mask=torch.tensor([[1, 1, 1], [0, 0, 0]]))
+
+
+def test_tokenize_and_chat_arguments(model):
+    with pytest.raises(TypeError, match="texts must be a string, a list of strings or a data set, got 5"):
+        model.to_tokens(5)
+    with pytest.raises(ValueError, match="max_length must be an integer >= 1 or None, got 0"):
+        model.to_tokens("hello", max_length=0)
+    with pytest.raises(TypeError, match=r"max_length must be an integer >= 1 or None, got '3' \(str\)"):
+        model.to_tokens("hello", max_length="3")
+    with pytest.raises(ValueError, match=r"one text or one row of token ids, got shape \(2, 2\)"):
+        model.to_str_tokens(torch.tensor([[1, 2], [3, 4]]))
+    with pytest.raises(TypeError, match=r"format_chat takes one message \(a string\)"):
+        model.format_chat(["a", "b"])
+    with pytest.raises(TypeError, match=r"return_tokens must be True or False, got 'no' \(str\)"):
+        model.generate("hi", max_new_tokens=2, return_tokens="no")
+
+
+@pytest.mark.parametrize("hooks, message", [
+    ([("blocks.0.hook_resid_post", 5)], r"the hook function for 'blocks.0.hook_resid_post' is not callable: 5 \(int\)"),
+    (["blocks.0.hook_resid_post"], r"each hook is a \(site, fn\) pair, got 'blocks.0.hook_resid_post' \(str\)"),
+    ([("blocks.0.hook_resid_post",)], r"each hook is a \(site, fn\) pair"),
+    ([("blocks.0.hook_resid_post", lambda x: None)], r"cannot be called as fn\(activation, ctx\)"),
+])
+def test_hooks_are_checked_when_registered(model, hooks, message):
+    with pytest.raises(TypeError, match=message):
+        with model.hooks(hooks):
+            raise AssertionError("the context must not be entered")  # pragma: no cover
+    assert model.active_hooks == 0
