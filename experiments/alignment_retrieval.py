@@ -34,7 +34,7 @@ from mechint.alignment import retrieval_matrix, sentence_embeddings
 from mechint.plots import plot_layer_lines, plot_similarity_matrices, save_figure
 from mechint.plots_neurons import plot_labelled_scatter
 
-from ._common import LANGUAGES, direction_auroc, rounded, safety_activations, write_json, write_table
+from ._common import LANGUAGES, direction_auroc, rounded, safety_activations, study_main, write_json, write_table
 
 NAME = "alignment_retrieval"
 N_ITEMS = 200
@@ -207,3 +207,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_items: int = N_ITEMS, n_per_cl
     return {"figures": [str(p) for p in written],
             "best_layer_vs_en": {l: f"{v['accuracy']:.3f} at layer {v['layer']}" for l, v in best.items()},
             "correlation_best_layers": corr["retrieval best layer vs AUROC best layer"]}
+
+
+if __name__ == "__main__":
+    study_main(run, __doc__)

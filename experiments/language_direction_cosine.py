@@ -56,7 +56,7 @@ import mechint
 from mechint.directions import cosine, cosine_across, per_language_directions, within_group_std
 from mechint.plots import plot_layer_heatmap, plot_layer_lines, plot_similarity_matrices, save_figure
 
-from ._common import LANGUAGES, largest_feature, rounded, safety_activations, write_table
+from ._common import LANGUAGES, largest_feature, rounded, safety_activations, study_main, write_table
 
 NAME = "language_direction_cosine"
 N_SPLITS = 200  # random halvings averaged for the split-half cosine
@@ -265,6 +265,4 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
 
 
 if __name__ == "__main__":
-    from ._common import study_main
-
     study_main(run, __doc__)

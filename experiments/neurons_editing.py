@@ -36,8 +36,8 @@ from mechint.neurons import Neuron, edit_effect, neuron_activation_stats, neuron
 from mechint.plots import save_figure
 from mechint.plots_neurons import plot_edit_effect
 
-from ._common import CONTENT, LANGUAGES, generate_each, safety_activations, write_json, write_table
-from .neurons_top import K, aligned_neurons
+from ._common import K_NEURONS as K
+from ._common import CONTENT, LANGUAGES, aligned_neurons, generate_each, safety_activations, study_main, write_json, write_table
 
 NAME = "neurons_editing"
 N_PROMPTS = 40  # held-out prompts per class and language
@@ -156,3 +156,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     write_json(out_dir / f"{NAME}.json", summary)
     return {"figures": [str(p) for p in written],
             "shift_in_gap_units": {c.split(",")[0]: {l: round(v, 3) for l, v in per.items()} for c, per in shifts.items()}}
+
+
+if __name__ == "__main__":
+    study_main(run, __doc__)

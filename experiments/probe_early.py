@@ -30,7 +30,8 @@ from mechint.plots_probes import plot_early_prediction
 from mechint.prefixes import collect_prefixes, split_sentences
 from mechint.probes import EarlyResult, early_prediction
 
-from .probe_layers import C, layer_selection, transfer_results
+from ._common import PROBE_C as C
+from ._common import layer_selection, study_main, transfer_results
 
 NAME = "probe_early"
 FRACTIONS = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 1.0)
@@ -105,6 +106,4 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
 
 
 if __name__ == "__main__":
-    from ._common import study_main
-
     study_main(run, __doc__)

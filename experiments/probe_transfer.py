@@ -25,7 +25,7 @@ import mechint
 from mechint.plots import save_figure
 from mechint.plots_probes import plot_transfer_gap, plot_transfer_matrix
 
-from .probe_layers import layer_selection, transfer_results
+from ._common import layer_selection, study_main, transfer_results
 
 NAME = "probe_transfer"
 
@@ -88,6 +88,4 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
 
 
 if __name__ == "__main__":
-    from ._common import study_main
-
     study_main(run, __doc__)
