@@ -99,6 +99,13 @@ def layers_chosen_on_training(sa: SafetyActivations, method: str) -> torch.Tenso
     return auc.nanmean(0).nan_to_num(-1.0).argmax(0)
 
 
+def check_inner_folds(study: str, sa: SafetyActivations) -> None:
+    """:func:`layers_chosen_on_training`'s folds split each class's training items ``INNER_FOLDS``
+    ways: at least ``INNER_FOLDS`` training items per class to run, and warned below two per fold."""
+    check_counts(study, class_counts(sa.labels, sa.languages, sa.train), minimum=2 * INNER_FOLDS, required=INNER_FOLDS,
+                 what=f"the {INNER_FOLDS}-fold cross-validation (by item) of the training items (70%) that chooses a layer")
+
+
 # ------------------------------------------------------------------ probes (probe_layers, probe_transfer, probe_early)
 
 PROBE_FOLDS = 5  # outer folds by item id
@@ -107,21 +114,33 @@ PROBE_C = 1.0  # inverse L2 strength of the logistic-regression probes
 _PROBE_CACHE: dict = {}
 
 
-def probe_data(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16):
+def probe_data(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16,
+               study: str = "probe studies"):
     """The data set, its stacked last-token residuals ``[layer, n, d]`` (shared activation store) and
-    the fold of each row (5 folds by item)."""
+    the fold of each row (5 folds by item); ``ValueError`` naming ``study`` if a class has too few
+    items for the folds."""
     ds = data.load_safety_pairs(list(LANGUAGES), n_per_class=n_per_class)
+    check_probe_folds(study, ds, warn=False)
     sites = [f"blocks.{l}.hook_resid_post" for l in range(model.n_layers)]
     acts = mechint.collect(model, ds, sites, pool="last", batch_size=batch_size, store=True, progress="probes")
     return ds, acts.stack(sites), fold_ids(ds, k=PROBE_FOLDS, seed=0)
 
 
-def transfer_results(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16):
+def check_probe_folds(study: str, ds: data.Dataset, *, warn: bool = True) -> None:
+    """The probes' ``PROBE_FOLDS`` folds by item hold out a fold of each class's items, and the nested
+    layer choice splits the rest again: at least ``PROBE_FOLDS`` items per class to run, and (with
+    ``warn``) warned below two per fold."""
+    check_counts(study, class_counts(ds.labels, ds.row_languages), minimum=2 * PROBE_FOLDS if warn else 0,
+                 required=PROBE_FOLDS, what=f"the {PROBE_FOLDS}-fold cross-validation (by item) of the probes")
+
+
+def transfer_results(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16,
+                     study: str = "probe studies"):
     """``(dataset, acts, folds, TransferResult)``, computed once per process and model (the three probe
     studies share it)."""
     key = (id(model), model.name, n_per_class)
     if key not in _PROBE_CACHE:
-        ds, acts, folds = probe_data(model, n_per_class=n_per_class, batch_size=batch_size)
+        ds, acts, folds = probe_data(model, n_per_class=n_per_class, batch_size=batch_size, study=study)
         res = transfer_matrix(
             acts, ds.labels, ds.row_languages, folds, item_ids=ds.item_ids, C=PROBE_C, device=model.device,
         )
@@ -168,12 +187,14 @@ class TooFewItemsWarning(UserWarning):
     """A study's intervals or statistics rest on fewer items of a class than they need."""
 
 
-def class_counts(labels, languages: Sequence[str], rows: torch.Tensor | None = None) -> dict[str, int]:
-    """``{"en/harmful": n, ...}``: rows of each language (``LANGUAGES`` order) and class among ``rows``
-    (default all)."""
+def class_counts(
+    labels, languages: Sequence[str], rows: torch.Tensor | None = None, *, expected: Sequence[str] = LANGUAGES
+) -> dict[str, int]:
+    """``{"en/harmful": n, ...}``: rows of each language and class among ``rows`` (default all), with
+    every class of the ``expected`` languages present (0 where it has none)."""
     labels = torch.as_tensor(labels).reshape(-1)
     idx = range(len(labels)) if rows is None else torch.as_tensor(rows).reshape(-1).tolist()
-    counts = {f"{lang}/{cls}": 0 for lang in LANGUAGES for cls in CLASSES.values()}
+    counts = {f"{lang}/{cls}": 0 for lang in expected for cls in CLASSES.values()}
     for i in idx:
         key = f"{languages[i]}/{CLASSES[int(labels[i])]}"
         counts[key] = counts.get(key, 0) + 1

@@ -45,7 +45,7 @@ from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
 from mechint.probes import fit_probes
 
 from ._common import (
-    CONTENT, LANGUAGES, direction_auroc, generate_each, layers_chosen_on_training, rounded, safety_activations,
+    CONTENT, LANGUAGES, check_inner_folds, direction_auroc, generate_each, layers_chosen_on_training, rounded, safety_activations,
     study_main, write_json, write_table,
 )
 
@@ -58,6 +58,7 @@ MAX_NEW_TOKENS = 24
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, batch_size: int = 16) -> dict:
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class, batch_size=batch_size)
+    check_inner_folds(NAME, sa)
     L, last = model.n_layers, model.n_layers - 1
     en_train = sa.rows(sa.train, "en")
     en_test = sa.rows(sa.test, "en")

@@ -28,7 +28,7 @@ import mechint
 from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
 
 from ._common import (
-    INNER_FOLDS, LANGUAGES, direction_auroc, layers_chosen_on_training, rounded, safety_activations, study_main,
+    INNER_FOLDS, LANGUAGES, check_inner_folds, direction_auroc, layers_chosen_on_training, rounded, safety_activations, study_main,
     write_json, write_table,
 )
 
@@ -39,6 +39,7 @@ METHODS = ("mean", "standardised", "pca")
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None) -> dict:
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class)
+    check_inner_folds(NAME, sa)
     tr, te = sa.train, sa.test
     test_langs = [sa.languages[i] for i in te.tolist()]
     langs = list(LANGUAGES)  # the sources and targets of every AUROC matrix

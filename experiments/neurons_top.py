@@ -35,7 +35,7 @@ from mechint.plots import plot_layer_lines, save_figure
 from mechint.plots_neurons import plot_top_neurons
 
 from ._common import K_NEURONS as K  # neurons studied
-from ._common import aligned_neurons, english_direction, largest_feature, safety_activations, study_main, write_json, write_table
+from ._common import aligned_neurons, check_counts, class_counts, english_direction, largest_feature, safety_activations, study_main, write_json, write_table
 
 NAME = "neurons_top"
 N_TOKENS = 10  # tokens shown per neuron
@@ -53,6 +53,9 @@ def md_tokens(tokens) -> str:
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, k: int = K) -> dict:
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class)
+    check_counts(NAME, class_counts(sa.labels, sa.languages, sa.rows(sa.train, "en"), expected=["en"]), minimum=2,
+                 what="the English direction (difference of class means) and each feature's within-class spread "
+                 "(English training items)")
     top, d, d_layer = aligned_neurons(model, sa, k)
     cos = neuron_cosines(model, d)  # [layer, d_mlp]
     L = model.n_layers

@@ -40,7 +40,7 @@ import torch
 
 import mechint
 from mechint import data
-from mechint.data.minimal_pairs import load_minimal_pairs
+from mechint.data.minimal_pairs import MinimalPairs, load_minimal_pairs
 from mechint.directions import diff_in_means
 from mechint.metrics import direction_score
 from mechint.patching import activation_patch, attribution_patch
@@ -145,6 +145,9 @@ def run(
     gap = float(gaps[last])
     metric = direction_score(directions[last], site, position=-1, name="harmfulness-direction score")
     pairs = load_minimal_pairs(languages, tokenizer=model.tokenizer, on_mismatch="drop")
+    if n_per_class is not None:  # a quick run: at most n_per_class pairs of each language
+        kept = [p for lang in pairs.languages for p in pairs.language(lang)[:n_per_class]]
+        pairs = MinimalPairs(kept, dropped=pairs.dropped)
     if pairs.dropped:
         print(f"[{NAME}] left out {len(pairs.dropped)} pair(s) whose token lengths differ under this tokenizer: {pairs.dropped}")
     written, per_language, role_means = [], {}, {}

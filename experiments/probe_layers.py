@@ -29,7 +29,7 @@ from mechint.probes import LayerSelection
 
 from ._common import PROBE_C as C
 from ._common import PROBE_FOLDS as FOLDS
-from ._common import layer_selection, study_main, transfer_results
+from ._common import check_probe_folds, layer_selection, study_main, transfer_results
 
 NAME = "probe_layers"
 
@@ -67,7 +67,8 @@ def _r(x) -> float:
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, batch_size: int = 16) -> dict:
     """Fit the probes on ``model`` and write the figures and numbers."""
     out_dir = Path(out_dir)
-    ds, acts, folds, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size)
+    ds, acts, folds, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size, study=NAME)
+    check_probe_folds(NAME, ds)
     langs = res.train_languages
     written = []
     for metric, title in (("accuracy", "accuracy"), ("auroc", "AUROC")):
