@@ -37,7 +37,10 @@ from mechint.plots import save_figure
 from mechint.plots_neurons import plot_edit_effect
 
 from ._common import K_NEURONS as K
-from ._common import CONTENT, LANGUAGES, aligned_neurons, check_counts, class_counts, generate_each, safety_activations, study_main, write_json, write_table
+from ._common import (
+    CONTENT, LANGUAGES, aligned_neurons, check_counts, class_counts, generate_each, safety_activations, study_main,
+    write_json, write_table,
+)
 
 NAME = "neurons_editing"
 N_PROMPTS = 40  # held-out prompts per class and language

@@ -29,13 +29,16 @@ from pathlib import Path
 import torch
 
 import mechint
-from mechint.directions import diff_in_means, within_group_std
+from mechint.directions import within_group_std
 from mechint.neurons import neuron_cosines, promoted_tokens, token_script, top_neurons, value_vectors
 from mechint.plots import plot_layer_lines, save_figure
 from mechint.plots_neurons import plot_top_neurons
 
 from ._common import K_NEURONS as K  # neurons studied
-from ._common import aligned_neurons, check_counts, class_counts, english_direction, largest_feature, safety_activations, study_main, write_json, write_table
+from ._common import (
+    aligned_neurons, check_counts, class_counts, largest_feature, safety_activations, study_main, write_json,
+    write_table,
+)
 
 NAME = "neurons_top"
 N_TOKENS = 10  # tokens shown per neuron
