@@ -1,9 +1,11 @@
 """Run every study in ``experiments/`` on one model (default: the embedded gemma-3-270m).
 
-    python -m experiments [--model gemma-3-270m] [--out figures] [--only NAME ...]
+    python -m experiments [--model gemma-3-270m] [--out figures] [--n-per-class N] [--device DEV] [--only NAME ...]
 
-Each study module exposes ``run(model, out_dir) -> dict``; activations are shared through the
-activation store in the cache folder, so a second run reuses them.
+Each study module exposes ``run(model, out_dir, n_per_class=None) -> dict`` and runs alone as
+``python -m experiments.NAME`` with the same options; activations are shared through the activation
+store in the cache folder, so a second run reuses them. ``--n-per-class N`` takes at most N items
+per class (a quick run; studies warn where that is too few for what they report).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import mechint
 
+from ._common import add_arguments
+
 
 def studies() -> list[str]:
     pkg = Path(__file__).parent
@@ -25,9 +29,7 @@ def studies() -> list[str]:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Run every mechint study and write figures/.")
-    parser.add_argument("--model", default="gemma-3-270m")
-    parser.add_argument("--out", default="figures")
-    parser.add_argument("--device", default=None)
+    add_arguments(parser)
     parser.add_argument("--only", nargs="*", default=None, help=f"studies to run (default all: {', '.join(studies())})")
     args = parser.parse_args(argv)
     names = args.only or studies()
@@ -43,7 +45,7 @@ def main(argv=None) -> None:
     for name in names:
         t = time.perf_counter()
         module = importlib.import_module(f"experiments.{name}")
-        results[name] = module.run(model, out)
+        results[name] = module.run(model, out, n_per_class=args.n_per_class)
         print(f"[{name}] done in {time.perf_counter() - t:.1f} s: {json.dumps(results[name], ensure_ascii=False)}")
     print(f"all studies done in {time.perf_counter() - t0:.1f} s; figures in {out}/")
 

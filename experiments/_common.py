@@ -1,9 +1,17 @@
-"""What several studies share: the safety data set, its last-token residuals, and output helpers."""
+"""What several studies share: the safety data set, its last-token residuals, the probes, layer
+choices and neurons that more than one study reports on, the count checks, output helpers and the
+command line of one study.
+
+Study modules import from here and from :mod:`mechint` only, never from one another, so each can be
+read, run (``python -m experiments.NAME``) and changed on its own.
+"""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -12,8 +20,10 @@ import torch
 
 import mechint
 from mechint import data
-from mechint.directions import per_language_directions, transfer_auroc
+from mechint.directions import diff_in_means, per_language_directions, transfer_auroc
 from mechint.interventions import intervene
+from mechint.neurons import Neuron, top_neurons
+from mechint.probes import LayerSelection, fold_ids, select_layer, transfer_matrix
 
 # The languages MultiJail (harmful) and the XQuAD questions (harmless) share.
 LANGUAGES = ("en", "zh", "vi", "ar", "th")
@@ -72,6 +82,144 @@ def direction_auroc(
     return auc
 
 
+# ------------------------------------------------------------------ layer chosen on training items
+# (direction_transfer, direction_intervention)
+
+INNER_FOLDS = 5  # folds of the cross-validation, by item, of the training rows that chooses a layer
+
+
+def layers_chosen_on_training(sa: SafetyActivations, method: str) -> torch.Tensor:
+    """``[source, target]`` the layer with the best mean AUROC over a cross-validation (folds by item)
+    of the training rows alone: the held-out rows take no part in choosing the layer they are
+    reported at."""
+    tr = sa.train
+    folds = fold_ids(sa.dataset[tr], k=INNER_FOLDS, seed=0)
+    auc = torch.stack([direction_auroc(sa.acts, sa.labels, sa.languages, tr[folds != f], tr[folds == f], method)
+                       for f in range(INNER_FOLDS)])
+    return auc.nanmean(0).nan_to_num(-1.0).argmax(0)
+
+
+def check_inner_folds(study: str, sa: SafetyActivations) -> None:
+    """:func:`layers_chosen_on_training`'s folds split each class's training items ``INNER_FOLDS``
+    ways: at least ``INNER_FOLDS`` training items per class to run, and warned below two per fold."""
+    check_counts(study, class_counts(sa.labels, sa.languages, sa.train), minimum=2 * INNER_FOLDS, required=INNER_FOLDS,
+                 what=f"the {INNER_FOLDS}-fold cross-validation (by item) of the training items (70%) that chooses a layer")
+
+
+# ------------------------------------------------------------------ probes (probe_layers, probe_transfer, probe_early)
+
+PROBE_FOLDS = 5  # outer folds by item id
+PROBE_C = 1.0  # inverse L2 strength of the logistic-regression probes
+
+_PROBE_CACHE: dict = {}
+
+
+def probe_data(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16,
+               study: str = "probe studies"):
+    """The data set, its stacked last-token residuals ``[layer, n, d]`` (shared activation store) and
+    the fold of each row (5 folds by item); ``ValueError`` naming ``study`` if a class has too few
+    items for the folds."""
+    ds = data.load_safety_pairs(list(LANGUAGES), n_per_class=n_per_class)
+    check_probe_folds(study, ds, warn=False)
+    sites = [f"blocks.{l}.hook_resid_post" for l in range(model.n_layers)]
+    acts = mechint.collect(model, ds, sites, pool="last", batch_size=batch_size, store=True, progress="probes")
+    return ds, acts.stack(sites), fold_ids(ds, k=PROBE_FOLDS, seed=0)
+
+
+def check_probe_folds(study: str, ds: data.Dataset, *, warn: bool = True) -> None:
+    """The probes' ``PROBE_FOLDS`` folds by item hold out a fold of each class's items, and the nested
+    layer choice splits the rest again: at least ``PROBE_FOLDS`` items per class to run, and (with
+    ``warn``) warned below two per fold."""
+    check_counts(study, class_counts(ds.labels, ds.row_languages), minimum=2 * PROBE_FOLDS if warn else 0,
+                 required=PROBE_FOLDS, what=f"the {PROBE_FOLDS}-fold cross-validation (by item) of the probes")
+
+
+def transfer_results(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16,
+                     study: str = "probe studies"):
+    """``(dataset, acts, folds, TransferResult)``, computed once per process and model (the three probe
+    studies share it)."""
+    key = (id(model), model.name, n_per_class)
+    if key not in _PROBE_CACHE:
+        ds, acts, folds = probe_data(model, n_per_class=n_per_class, batch_size=batch_size, study=study)
+        res = transfer_matrix(
+            acts, ds.labels, ds.row_languages, folds, item_ids=ds.item_ids, C=PROBE_C, device=model.device,
+        )
+        _PROBE_CACHE.clear()
+        _PROBE_CACHE[key] = (ds, acts, folds, res)
+    return _PROBE_CACHE[key]
+
+
+def layer_selection(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16) -> LayerSelection:
+    """The nested layer selection over the shared transfer result (a layer per (train, test) pair by
+    accuracy; ``.choose(metric, by)`` picks by another rule without refitting), once per process."""
+    ds, acts, folds, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size)
+    key = ("selection", id(res))
+    if key not in _PROBE_CACHE:
+        _PROBE_CACHE[key] = select_layer(acts, ds.labels, ds.row_languages, folds, item_ids=ds.item_ids, outer=res,
+                                         metric="accuracy", by="pair", C=PROBE_C, device=model.device)
+    return _PROBE_CACHE[key]
+
+
+# ------------------------------------------------------------------ neurons (neurons_top, _activations, _editing)
+
+K_NEURONS = 20  # neurons aligned with the English direction that the neuron studies study
+
+
+def english_direction(model: mechint.Model, sa: SafetyActivations) -> tuple[torch.Tensor, int]:
+    """The unit English harmfulness direction at the last layer (training items only) and that layer."""
+    layer = model.n_layers - 1
+    en = sa.rows(sa.train, "en")
+    return diff_in_means(sa.acts[layer, en], sa.labels[en]), layer
+
+
+def aligned_neurons(model: mechint.Model, sa: SafetyActivations, k: int = K_NEURONS) -> tuple[list[Neuron], torch.Tensor, int]:
+    """The ``k`` neurons most aligned (cosine) with the English direction, the direction, its layer."""
+    d, layer = english_direction(model, sa)
+    return top_neurons(model, d, k), d, layer
+
+
+# ------------------------------------------------------------------ too few items
+
+CLASSES = {1: "harmful", 0: "harmless"}
+
+
+class TooFewItemsWarning(UserWarning):
+    """A study's intervals or statistics rest on fewer items of a class than they need."""
+
+
+def class_counts(
+    labels, languages: Sequence[str], rows: torch.Tensor | None = None, *, expected: Sequence[str] = LANGUAGES
+) -> dict[str, int]:
+    """``{"en/harmful": n, ...}``: rows of each language and class among ``rows`` (default all), with
+    every class of the ``expected`` languages present (0 where it has none)."""
+    labels = torch.as_tensor(labels).reshape(-1)
+    idx = range(len(labels)) if rows is None else torch.as_tensor(rows).reshape(-1).tolist()
+    counts = {f"{lang}/{cls}": 0 for lang in expected for cls in CLASSES.values()}
+    for i in idx:
+        key = f"{languages[i]}/{CLASSES[int(labels[i])]}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def check_counts(study: str, counts: dict[str, int], *, minimum: int, what: str, required: int = 1) -> None:
+    """Warn (:class:`TooFewItemsWarning`) naming ``study``, each class and its count where a class has
+    fewer than ``minimum`` items for ``what`` (the statistic that needs them); raise ``ValueError``
+    naming the minimum where one has fewer than ``required``, below which the study cannot run."""
+    short = {k: n for k, n in counts.items() if n < required}
+    if short:
+        raise ValueError(
+            f"{study}: needs at least {required} item(s) per class and language for {what}; got "
+            + ", ".join(f"{k}: {n}" for k, n in short.items()) + " (raise --n-per-class)"
+        )
+    low = {k: n for k, n in counts.items() if n < minimum}
+    if low:
+        warnings.warn(
+            f"{study}: too few items for {what}, which needs at least {minimum} per class and language: "
+            + ", ".join(f"{k} has {n}" for k, n in low.items()) + "; those numbers are unreliable",
+            TooFewItemsWarning, stacklevel=2,
+        )
+
+
 def generate_each(model: mechint.Model, prompts: Sequence[str], *edits, max_new_tokens: int) -> list[str]:
     """Greedy generations, one prompt at a time (as a user would run them), under the interventions ``edits``."""
     with intervene(model, *edits):
@@ -108,15 +256,28 @@ def rounded(x, digits: int = 6):
     return round(float(x), digits)
 
 
-def study_main(run, doc: str, argv=None) -> None:
-    """Command line of one study: ``python -m experiments.NAME [--model ...] [--out ...]``."""
-    import argparse
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options every study takes, alone or through ``python -m experiments``."""
+    parser.add_argument("--model", default="gemma-3-270m", help="model name or path (default: gemma-3-270m)")
+    parser.add_argument("--out", default="figures", help="folder the figures and numbers go to (default: figures)")
+    parser.add_argument("--n-per-class", type=int, default=None, metavar="N",
+                        help="at most N items per class (harmful / harmless, or per pair set), for a quick run; "
+                        "default: all (the published figures)")
+    parser.add_argument("--device", default=None, help="torch device (default: the model's choice)")
+    return parser
 
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--model", default="gemma-3-270m")
-    parser.add_argument("--out", default="figures")
-    parser.add_argument("--n-per-class", type=int, default=None)
-    parser.add_argument("--device", default=None)
+
+def study_main(run, doc: str, argv=None, *, options=()) -> dict:
+    """Command line of one study: ``python -m experiments.NAME [--model] [--out] [--n-per-class N]
+    [--device]``. ``options``: the study's own arguments as ``(flags, add_argument keywords)``; each
+    reaches ``run`` as the keyword of its ``dest``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    extra = [parser.add_argument(*flags, **kw).dest for flags, kw in options]
     args = parser.parse_args(argv)
     model = mechint.load_model(args.model, device=args.device)
-    print(json.dumps(run(model, Path(args.out), n_per_class=args.n_per_class), indent=1, ensure_ascii=False))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = run(model, out, n_per_class=args.n_per_class, **{k: getattr(args, k) for k in extra})
+    print(json.dumps(result, indent=1, ensure_ascii=False))
+    return result

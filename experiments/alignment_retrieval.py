@@ -34,7 +34,10 @@ from mechint.alignment import retrieval_matrix, sentence_embeddings
 from mechint.plots import plot_layer_lines, plot_similarity_matrices, save_figure
 from mechint.plots_neurons import plot_labelled_scatter
 
-from ._common import LANGUAGES, direction_auroc, rounded, safety_activations, write_json, write_table
+from ._common import (
+    LANGUAGES, check_counts, class_counts, direction_auroc, rounded, safety_activations, study_main, write_json,
+    write_table,
+)
 
 NAME = "alignment_retrieval"
 N_ITEMS = 200
@@ -44,6 +47,8 @@ def english_transfer_auroc(model: mechint.Model, n_per_class: int | None = None)
     """Per language, the AUROC per layer of the English difference-of-means direction on held-out
     items, exactly as :mod:`experiments.direction_transfer` computes it."""
     sa = safety_activations(model, n_per_class=n_per_class)
+    check_counts(NAME, class_counts(sa.labels, sa.languages, sa.test), minimum=2,
+                 what="the transfer AUROC on each language's held-out items")
     auc = direction_auroc(sa.acts, sa.labels, sa.languages, sa.train, sa.test)  # [layer, source, target]
     en = LANGUAGES.index("en")
     return {t: auc[:, en, j].tolist() for j, t in enumerate(LANGUAGES)}
@@ -95,6 +100,8 @@ def run(model: mechint.Model, out_dir: Path, *, n_items: int = N_ITEMS, n_per_cl
         languages=data.XQUAD_LANGUAGES) -> dict:
     out_dir = Path(out_dir)
     langs = ["en"] + [l for l in languages if l != "en"]
+    if n_per_class is not None:  # a quick run: as few parallel questions as safety items per class
+        n_items = min(n_items, n_per_class)
     xq = data.load_xquad(langs, n=n_items)
     emb = sentence_embeddings(model, xq.texts, batch_size=16, progress="sentence embeddings")  # [layer, n, d]
     row_lang = xq.row_languages
@@ -207,3 +214,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_items: int = N_ITEMS, n_per_cl
     return {"figures": [str(p) for p in written],
             "best_layer_vs_en": {l: f"{v['accuracy']:.3f} at layer {v['layer']}" for l, v in best.items()},
             "correlation_best_layers": corr["retrieval best layer vs AUROC best layer"]}
+
+
+if __name__ == "__main__":
+    study_main(run, __doc__)

@@ -45,9 +45,9 @@ from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
 from mechint.probes import fit_probes
 
 from ._common import (
-    CONTENT, LANGUAGES, direction_auroc, generate_each, rounded, safety_activations, write_json, write_table,
+    CONTENT, LANGUAGES, check_inner_folds, direction_auroc, generate_each, layers_chosen_on_training, rounded,
+    safety_activations, study_main, write_json, write_table,
 )
-from .direction_transfer import layers_chosen_on_training
 
 NAME = "direction_intervention"
 ALPHAS = (0.5, 1.0, 2.0)
@@ -58,6 +58,7 @@ MAX_NEW_TOKENS = 24
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, batch_size: int = 16) -> dict:
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class, batch_size=batch_size)
+    check_inner_folds(NAME, sa)
     L, last = model.n_layers, model.n_layers - 1
     en_train = sa.rows(sa.train, "en")
     en_test = sa.rows(sa.test, "en")
@@ -190,3 +191,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     return {"figures": [str(p) for p in written], "ablation_last_layer": summary["ablation"]["last_layer"],
             "steering_layer": layer, "shift_at_alpha_1": {k: round(v[1], 3) for k, v in shift.items()},
             "of_which_added_vector_at_alpha_1": {k: round(v[1], 3) for k, v in direct.items()}}
+
+
+if __name__ == "__main__":
+    study_main(run, __doc__)

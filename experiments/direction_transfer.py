@@ -26,29 +26,20 @@ import torch
 
 import mechint
 from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
-from mechint.probes import fold_ids
 
-from ._common import LANGUAGES, SafetyActivations, direction_auroc, rounded, safety_activations, write_json, write_table
+from ._common import (
+    INNER_FOLDS, LANGUAGES, check_inner_folds, direction_auroc, layers_chosen_on_training, rounded, safety_activations,
+    study_main, write_json, write_table,
+)
 
 NAME = "direction_transfer"
 METHODS = ("mean", "standardised", "pca")
-INNER_FOLDS = 5
-
-
-def layers_chosen_on_training(sa: SafetyActivations, method: str) -> torch.Tensor:
-    """``[source, target]`` the layer with the best mean AUROC over a cross-validation (folds by item)
-    of the training rows alone: the held-out rows take no part in choosing the layer they are
-    reported at."""
-    tr = sa.train
-    folds = fold_ids(sa.dataset[tr], k=INNER_FOLDS, seed=0)
-    auc = torch.stack([direction_auroc(sa.acts, sa.labels, sa.languages, tr[folds != f], tr[folds == f], method)
-                       for f in range(INNER_FOLDS)])
-    return auc.nanmean(0).nan_to_num(-1.0).argmax(0)
 
 
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None) -> dict:
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class)
+    check_inner_folds(NAME, sa)
     tr, te = sa.train, sa.test
     test_langs = [sa.languages[i] for i in te.tolist()]
     langs = list(LANGUAGES)  # the sources and targets of every AUROC matrix
@@ -103,3 +94,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None) 
     write_json(out_dir / f"{NAME}.json", summary)
     return {"figures": [str(p) for p in written],
             "english_direction": {t: v["english_direction"] for t, v in summary["methods"]["mean"]["per_language"].items()}}
+
+
+if __name__ == "__main__":
+    study_main(run, __doc__)

@@ -56,7 +56,7 @@ import mechint
 from mechint.directions import cosine, cosine_across, per_language_directions, within_group_std
 from mechint.plots import plot_layer_heatmap, plot_layer_lines, plot_similarity_matrices, save_figure
 
-from ._common import LANGUAGES, largest_feature, rounded, safety_activations, write_table
+from ._common import LANGUAGES, check_counts, class_counts, largest_feature, rounded, safety_activations, study_main, write_table
 
 NAME = "language_direction_cosine"
 N_SPLITS = 200  # random halvings averaged for the split-half cosine
@@ -152,6 +152,10 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class, batch_size=batch_size)
     ds, stacked, labels, languages = sa.dataset, sa.acts, sa.labels, sa.languages
+    # the Spearman-Brown check compares disjoint quarters of each class's items: one item per quarter
+    # to run at all, two to have any spread within one
+    check_counts(NAME, class_counts(labels, languages), minimum=8, required=4,
+                 what="the split-half ceilings and their check from disjoint quarters of each class")
 
     rows_of = {}
     for l in LANGUAGES:
@@ -265,6 +269,4 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
 
 
 if __name__ == "__main__":
-    from ._common import study_main
-
     study_main(run, __doc__)

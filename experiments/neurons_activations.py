@@ -35,8 +35,8 @@ from mechint.neurons import neuron_activation_stats, value_vectors
 from mechint.plots import save_figure
 from mechint.plots_neurons import plot_neuron_heatmap
 
-from ._common import LANGUAGES, safety_activations, write_json, write_table
-from .neurons_top import K, aligned_neurons
+from ._common import K_NEURONS as K
+from ._common import LANGUAGES, aligned_neurons, check_counts, safety_activations, study_main, write_json, write_table
 
 NAME = "neurons_activations"
 N_PROMPTS = 50  # held-out prompts per class and language (prompt tokens)
@@ -93,6 +93,8 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     coeff = torch.stack([vv[n.layer, n.index].float().cpu() @ d for n in neurons])  # v_i . d (unit d)
 
     picks = held_out(sa, n_prompts)
+    check_counts(NAME, {f"{lang}/{CLASSES[label]}": len(idx) for (lang, label), idx in picks.items()}, minimum=2,
+                 required=0, what="the per-language comparison of activations on held-out harmful and harmless prompts")
     rows = [(i, f"{lang}/{CLASSES[label]}") for (lang, label), idx in picks.items() for i in idx]
     texts = [sa.dataset[i].text for i, _ in rows]
     prompt = neuron_activation_stats(model, texts, neurons, groups=[g for _, g in rows], progress="neuron stats (prompts)")
@@ -177,3 +179,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     return {"figures": [str(p) for p in written], "ratio_geomean_prompt": summary["ratio_geometric_mean_over_neurons"]["prompt"],
             "ratio_geomean_generated": summary["ratio_geometric_mean_over_neurons"]["generated"],
             "effect_median_prompt": summary["effect_size_median_over_neurons"]["prompt"]}
+
+
+if __name__ == "__main__":
+    study_main(run, __doc__)

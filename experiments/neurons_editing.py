@@ -36,8 +36,11 @@ from mechint.neurons import Neuron, edit_effect, neuron_activation_stats, neuron
 from mechint.plots import save_figure
 from mechint.plots_neurons import plot_edit_effect
 
-from ._common import CONTENT, LANGUAGES, generate_each, safety_activations, write_json, write_table
-from .neurons_top import K, aligned_neurons
+from ._common import K_NEURONS as K
+from ._common import (
+    CONTENT, LANGUAGES, aligned_neurons, check_counts, class_counts, generate_each, safety_activations, study_main,
+    write_json, write_table,
+)
 
 NAME = "neurons_editing"
 N_PROMPTS = 40  # held-out prompts per class and language
@@ -65,6 +68,8 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         n_prompts: int = N_PROMPTS, max_new_tokens: int = MAX_NEW_TOKENS, batch_size: int = 16) -> dict:
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class)
+    check_counts(NAME, class_counts(sa.labels, sa.languages, sa.test), minimum=2,
+                 what="each language's harmful-harmless gap and edits on held-out prompts")
     top, d, d_layer = aligned_neurons(model, sa, k)
     control = random_neurons(model, top)
     base = sa.acts[d_layer] @ d  # [n] stored scores of the plain model (last token, same site)
@@ -156,3 +161,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     write_json(out_dir / f"{NAME}.json", summary)
     return {"figures": [str(p) for p in written],
             "shift_in_gap_units": {c.split(",")[0]: {l: round(v, 3) for l, v in per.items()} for c, per in shifts.items()}}
+
+
+if __name__ == "__main__":
+    study_main(run, __doc__)

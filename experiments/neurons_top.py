@@ -17,8 +17,8 @@ vectors and direction in units of each residual feature's within-class spread, i
 
 Writes ``figures/neurons_top.png`` (the top neurons with their promoted tokens),
 ``neurons_top_layers.png`` (alignment per layer), ``neurons_top.md`` (table, readable tokens),
-``neurons_top.json`` / ``.csv``. Other neuron studies import :func:`english_direction` and
-:func:`aligned_neurons` from here, so all of them study the same neurons.
+``neurons_top.json`` / ``.csv``. The other neuron studies take the neurons from the same
+:func:`experiments._common.aligned_neurons`, so all of them study the same neurons.
 """
 
 from __future__ import annotations
@@ -29,30 +29,20 @@ from pathlib import Path
 import torch
 
 import mechint
-from mechint.directions import diff_in_means, within_group_std
-from mechint.neurons import Neuron, neuron_cosines, promoted_tokens, token_script, top_neurons, value_vectors
+from mechint.directions import within_group_std
+from mechint.neurons import neuron_cosines, promoted_tokens, token_script, top_neurons, value_vectors
 from mechint.plots import plot_layer_lines, save_figure
 from mechint.plots_neurons import plot_top_neurons
 
-from ._common import SafetyActivations, largest_feature, safety_activations, write_json, write_table
+from ._common import K_NEURONS as K  # neurons studied
+from ._common import (
+    aligned_neurons, check_counts, class_counts, largest_feature, safety_activations, study_main, write_json,
+    write_table,
+)
 
 NAME = "neurons_top"
-K = 20  # neurons studied
 N_TOKENS = 10  # tokens shown per neuron
 N_RANDOM = 20  # random directions for the per-layer baseline
-
-
-def english_direction(model: mechint.Model, sa: SafetyActivations) -> tuple[torch.Tensor, int]:
-    """The unit English harmfulness direction at the last layer (training items only) and that layer."""
-    layer = model.n_layers - 1
-    en = sa.rows(sa.train, "en")
-    return diff_in_means(sa.acts[layer, en], sa.labels[en]), layer
-
-
-def aligned_neurons(model: mechint.Model, sa: SafetyActivations, k: int = K) -> tuple[list[Neuron], torch.Tensor, int]:
-    """The ``k`` neurons most aligned (cosine) with the English direction, the direction, its layer."""
-    d, layer = english_direction(model, sa)
-    return top_neurons(model, d, k), d, layer
 
 
 def md_tokens(tokens) -> str:
@@ -66,6 +56,9 @@ def md_tokens(tokens) -> str:
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, k: int = K) -> dict:
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class)
+    check_counts(NAME, class_counts(sa.labels, sa.languages, sa.rows(sa.train, "en"), expected=["en"]), minimum=2,
+                 what="the English direction (difference of class means) and each feature's within-class spread "
+                 "(English training items)")
     top, d, d_layer = aligned_neurons(model, sa, k)
     cos = neuron_cosines(model, d)  # [layer, d_mlp]
     L = model.n_layers
@@ -199,3 +192,7 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     return {"figures": [str(p) for p in written],
             "top": [f"{n['neuron']} cos {n['cosine']:.3f}: {' '.join(n['promoted_through_norms'][:5])}" for n in neurons[:5]],
             "layers_of_top_k": summary["layers_of_top_k"]}
+
+
+if __name__ == "__main__":
+    study_main(run, __doc__)

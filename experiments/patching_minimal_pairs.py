@@ -32,7 +32,6 @@ Run alone: ``python -m experiments.patching_minimal_pairs`` (or through ``python
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
@@ -41,12 +40,14 @@ import torch
 
 import mechint
 from mechint import data
-from mechint.data.minimal_pairs import load_minimal_pairs
+from mechint.data.minimal_pairs import MinimalPairs, load_minimal_pairs
 from mechint.directions import diff_in_means
 from mechint.metrics import direction_score
 from mechint.patching import activation_patch, attribution_patch
 from mechint.plots import plot_layer_lines, save_figure
 from mechint.plots_patching import plot_attribution_scatter, plot_patching_heatmap
+
+from ._common import study_main
 
 NAME = "patching_minimal_pairs"
 ROLES = ("first token", "before object", "object", "object, last token", "after object", "last token")
@@ -144,6 +145,9 @@ def run(
     gap = float(gaps[last])
     metric = direction_score(directions[last], site, position=-1, name="harmfulness-direction score")
     pairs = load_minimal_pairs(languages, tokenizer=model.tokenizer, on_mismatch="drop")
+    if n_per_class is not None:  # a quick run: at most n_per_class pairs of each language
+        kept = [p for lang in pairs.languages for p in pairs.language(lang)[:n_per_class]]
+        pairs = MinimalPairs(kept, dropped=pairs.dropped)
     if pairs.dropped:
         print(f"[{NAME}] left out {len(pairs.dropped)} pair(s) whose token lengths differ under this tokenizer: {pairs.dropped}")
     written, per_language, role_means = [], {}, {}
@@ -244,15 +248,12 @@ def run(
     }
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="gemma-3-270m")
-    parser.add_argument("--out", default="figures")
-    parser.add_argument("--languages", nargs="*", default=None)
-    parser.add_argument("--device", default=None)
-    args = parser.parse_args(argv)
-    model = mechint.load_model(args.model, device=args.device)
-    print(json.dumps(run(model, Path(args.out), languages=args.languages), indent=1, ensure_ascii=False))
+OPTIONS = [(("--languages",), {"nargs": "*", "default": None, "metavar": "LANG",
+                                "help": "minimal-pair languages to patch (default: all eight)"})]
+
+
+def main(argv=None) -> dict:
+    return study_main(run, __doc__, argv, options=OPTIONS)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ from mechint.plots_probes import plot_early_prediction
 from mechint.prefixes import collect_prefixes, split_sentences
 from mechint.probes import EarlyResult, early_prediction
 
-from .probe_layers import C, layer_selection, transfer_results
+from ._common import PROBE_C as C
+from ._common import check_probe_folds, layer_selection, study_main, transfer_results
 
 NAME = "probe_early"
 FRACTIONS = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 1.0)
@@ -39,7 +40,8 @@ FRACTIONS = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 1.0)
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, batch_size: int = 16) -> dict:
     """Compute the early-prediction curves on ``model`` and write the figure and numbers."""
     out_dir = Path(out_dir)
-    ds, _, folds, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size)
+    ds, _, folds, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size, study=NAME)
+    check_probe_folds(NAME, ds)
     # each held-out fold at the layer its training items choose (best mean AUROC of the probes trained
     # and tested in each language, by an inner cross-validation), so the layer choice sees no test item
     sel = layer_selection(model, n_per_class=n_per_class, batch_size=batch_size).choose(metric="auroc", by="same_language")
@@ -105,6 +107,4 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
 
 
 if __name__ == "__main__":
-    from ._common import study_main
-
     study_main(run, __doc__)

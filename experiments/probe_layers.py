@@ -23,51 +23,15 @@ import json
 from pathlib import Path
 
 import mechint
-from mechint import data
 from mechint.plots import save_figure
 from mechint.plots_probes import plot_probe_layers
-from mechint.probes import LayerSelection, fold_ids, select_layer, transfer_matrix
+from mechint.probes import LayerSelection
+
+from ._common import PROBE_C as C
+from ._common import PROBE_FOLDS as FOLDS
+from ._common import check_probe_folds, layer_selection, study_main, transfer_results
 
 NAME = "probe_layers"
-LANGUAGES = ("en", "zh", "vi", "ar", "th")
-FOLDS = 5
-C = 1.0
-
-_CACHE: dict = {}
-
-
-def probe_data(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16):
-    """The data set, its stacked last-token residuals ``[layer, n, d]`` (shared activation store) and
-    the fold of each row (5 folds by item)."""
-    ds = data.load_safety_pairs(list(LANGUAGES), n_per_class=n_per_class)
-    sites = [f"blocks.{l}.hook_resid_post" for l in range(model.n_layers)]
-    acts = mechint.collect(model, ds, sites, pool="last", batch_size=batch_size, store=True, progress="probes")
-    return ds, acts.stack(sites), fold_ids(ds, k=FOLDS, seed=0)
-
-
-def transfer_results(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16):
-    """``(dataset, acts, folds, TransferResult)``, computed once per process and model (the three probe
-    studies share it)."""
-    key = (id(model), model.name, n_per_class)
-    if key not in _CACHE:
-        ds, acts, folds = probe_data(model, n_per_class=n_per_class, batch_size=batch_size)
-        res = transfer_matrix(
-            acts, ds.labels, ds.row_languages, folds, item_ids=ds.item_ids, C=C, device=model.device,
-        )
-        _CACHE.clear()
-        _CACHE[key] = (ds, acts, folds, res)
-    return _CACHE[key]
-
-
-def layer_selection(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16) -> LayerSelection:
-    """The nested layer selection over the shared transfer result (a layer per (train, test) pair by
-    accuracy; ``.choose(metric, by)`` picks by another rule without refitting), once per process."""
-    ds, acts, folds, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size)
-    key = ("selection", id(res))
-    if key not in _CACHE:
-        _CACHE[key] = select_layer(acts, ds.labels, ds.row_languages, folds, item_ids=ds.item_ids, outer=res,
-                                   metric="accuracy", by="pair", C=C, device=model.device)
-    return _CACHE[key]
 
 
 def best_layers(sel: LayerSelection) -> dict[str, dict]:
@@ -103,7 +67,8 @@ def _r(x) -> float:
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, batch_size: int = 16) -> dict:
     """Fit the probes on ``model`` and write the figures and numbers."""
     out_dir = Path(out_dir)
-    ds, acts, folds, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size)
+    ds, acts, folds, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size, study=NAME)
+    check_probe_folds(NAME, ds)
     langs = res.train_languages
     written = []
     for metric, title in (("accuracy", "accuracy"), ("auroc", "AUROC")):
@@ -149,6 +114,4 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
 
 
 if __name__ == "__main__":
-    from ._common import study_main
-
     study_main(run, __doc__)

@@ -25,7 +25,7 @@ import mechint
 from mechint.plots import save_figure
 from mechint.plots_probes import plot_transfer_gap, plot_transfer_matrix
 
-from .probe_layers import layer_selection, transfer_results
+from ._common import check_probe_folds, layer_selection, study_main, transfer_results
 
 NAME = "probe_transfer"
 
@@ -33,7 +33,8 @@ NAME = "probe_transfer"
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, batch_size: int = 16) -> dict:
     """Write the transfer matrices at the best layer (computing the probes if this process has not)."""
     out_dir = Path(out_dir)
-    _, _, _, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size)
+    ds, _, _, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size, study=NAME)
+    check_probe_folds(NAME, ds)
     A, B = res.train_languages, res.test_languages
     sel = layer_selection(model, n_per_class=n_per_class, batch_size=batch_size).choose(by="mean")
     best = int(sel.layer[0, 0])  # the layer with the best mean accuracy over all (train, test) pairs
@@ -88,6 +89,4 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
 
 
 if __name__ == "__main__":
-    from ._common import study_main
-
     study_main(run, __doc__)

@@ -460,13 +460,13 @@ def test_neuron_studies_run_on_a_tiny_model(tmp_path, monkeypatch):
     assert len(top["neurons"]) == 4 and all(len(n["promoted_through_norms"]) == 10 for n in top["neurons"])
     assert (figs / "neurons_top.md").read_text().count("\n| ") == 1 + 4  # header + one row per neuron
     # each top neuron's alignment split off for the residual's largest feature, checked by hand
-    from experiments._common import safety_activations
+    from experiments._common import english_direction, safety_activations
     from mechint.neurons import value_vectors
 
     sa = safety_activations(model, n_per_class=8)
     big = top["massive_feature"]["feature"]
     assert big == int(sa.acts[-1].abs().mean(0).argmax())
-    d, _ = neurons_top.english_direction(model, sa)
+    d, _ = english_direction(model, sa)
     for n in top["neurons"]:
         v = value_vectors(model)[n["layer"]][n["index"]].double()
         want = float(v[big] * d.double()[big] / (v @ d.double()))
