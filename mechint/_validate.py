@@ -18,7 +18,7 @@ import torch
 
 from ._suggest import did_you_mean, nearest
 
-__all__ = ["given", "integer", "choice", "dtype", "boolean", "texts", "finite_rows", "labels"]
+__all__ = ["given", "integer", "choice", "dtype", "boolean", "texts", "finite_rows", "labels", "device"]
 
 _DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "half": "float16", "float": "float32"}
 
@@ -146,3 +146,23 @@ def labels(value: Any, name: str = "labels", *, device: torch.device | str | Non
                 f"{text!r}: map them first, e.g. [int(label == {text!r}) for label in {name}]"
             )
     return torch.as_tensor(value, device=device)
+
+
+def device(name: str, value: Any) -> torch.device | None:
+    """A ``torch.device`` that exists on this machine (``None`` passes): ``"cuda:9"`` on a machine with
+    one GPU, or ``"cuda"`` without CUDA, is refused here rather than deep inside a ``.to()``."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, torch.device, int)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a device such as 'cpu' or 'cuda:0', got {given(value)}")
+    try:
+        resolved = torch.device(value)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"{name} must be a device such as 'cpu', 'cuda' or 'cuda:0', got {given(value)}") from None
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{name}={value!r} asks for CUDA, but this machine has no CUDA device (use 'cpu')")
+        if resolved.index is not None and resolved.index >= count:
+            raise ValueError(f"{name}={value!r}: this machine has CUDA devices 0..{count - 1}")
+    return resolved

@@ -129,6 +129,15 @@ class Model:
     def __init__(self, hf_model: nn.Module, tokenizer, *, name: str | None = None):
         if tokenizer is None:
             raise ValueError("a Model needs its tokenizer: pass tokenizer=...")
+        if not isinstance(hf_model, nn.Module) or not hasattr(hf_model, "config"):
+            raise TypeError(
+                f"a Model wraps a Hugging Face causal LM (an nn.Module with a .config), got {type(hf_model).__name__}"
+            )
+        if isinstance(tokenizer, (str, os.PathLike)) or not callable(tokenizer) or not hasattr(tokenizer, "pad_token_id"):
+            raise TypeError(
+                f"tokenizer must be a Hugging Face tokenizer object, got {_validate.given(tokenizer)}"
+                + (": load it first, e.g. AutoTokenizer.from_pretrained(...)" if isinstance(tokenizer, (str, os.PathLike)) else "")
+            )
         self.hf = hf_model.eval()
         self.tokenizer = tokenizer
         self.name = name or getattr(hf_model.config, "_name_or_path", None) or type(hf_model).__name__
@@ -542,14 +551,22 @@ def load_model(
             in, float32 for the embedded models; the module's own dtype for an ``nn.Module``).
     """
     dtype = _dtype(dtype)
-    if isinstance(spec, Model):
-        return spec
+    device = _validate.device("device", device)
+    if isinstance(spec, Model):  # moved in place, as nn.Module.to does; a new tokenizer gives a new wrapper
+        if device is not None or dtype is not None:
+            spec.hf.to(device=device, dtype=dtype)
+        return Model(spec.hf, tokenizer, name=spec.name) if tokenizer is not None else spec
     if isinstance(spec, nn.Module):
         if tokenizer is None:
             raise ValueError("load_model(module) needs the module's tokenizer: tokenizer=...")
         if device is not None or dtype is not None:
             spec = spec.to(device=device, dtype=dtype)
         return Model(spec, tokenizer)
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(
+            f"load_model takes an embedded model name, a folder or .gguf path, a hub id, an nn.Module (with "
+            f"tokenizer=) or a Model; got {_validate.given(spec)}"
+        )
 
     from . import embedded
 
@@ -561,7 +578,15 @@ def load_model(
         folder = embedded.converted_model_dir(path)
     elif path.is_dir():
         ggufs = sorted(path.glob("*.gguf"))
-        folder = path if (path / "config.json").exists() or not ggufs else embedded.converted_model_dir(ggufs[0])
+        if not (path / "config.json").exists() and not ggufs:
+            raise FileNotFoundError(
+                f"the folder {name} holds neither a Hugging Face model (config.json) nor a .gguf file. {_OFFLINE_WAYS}"
+            )
+        folder = path if (path / "config.json").exists() else embedded.converted_model_dir(ggufs[0])
+    elif path.is_file():
+        raise ValueError(
+            f"{name} is a file but not a .gguf model file; pass its folder (config.json + weights) instead. {_OFFLINE_WAYS}"
+        )
     elif path.suffix == ".gguf" or name.startswith((".", "/", "~")):
         raise FileNotFoundError(f"no such model file or folder: {name}. {_OFFLINE_WAYS}")
     else:

@@ -246,3 +246,55 @@ def test_hooks_are_checked_when_registered(model, hooks, message):
         with model.hooks(hooks):
             raise AssertionError("the context must not be entered")  # pragma: no cover
     assert model.active_hooks == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# load_model
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", [123, None, ["a"]])
+def test_load_model_names_a_spec_of_the_wrong_type(spec):
+    with pytest.raises(TypeError, match=r"load_model takes an embedded model name, a folder or .gguf path.*got"):
+        mechint.load_model(spec)
+
+
+def test_load_model_names_folders_and_files_it_cannot_load(tmp_path):
+    with pytest.raises(FileNotFoundError, match="holds neither a Hugging Face model .config.json. nor a .gguf file"):
+        mechint.load_model(tmp_path)
+    text = tmp_path / "model.txt"
+    text.write_text("x")
+    with pytest.raises(ValueError, match="is a file but not a .gguf model file"):
+        mechint.load_model(text)
+
+
+@pytest.mark.parametrize("device, message", [
+    ("gpu", "device must be a device such as 'cpu', 'cuda' or 'cuda:0', got 'gpu'"),
+    (3.5, r"device must be a device such as 'cpu' or 'cuda:0', got 3.5 \(float\)"),
+    ("cuda:9", "cuda:9"),
+])
+def test_load_model_checks_the_device(model, device, message):
+    if device == "cuda:9" and torch.cuda.device_count() > 9:  # pragma: no cover
+        pytest.skip("this machine has ten GPUs")
+    with pytest.raises((ValueError, TypeError), match=message):
+        mechint.load_model(model.hf, tokenizer=model.tokenizer, device=device)
+
+
+def test_load_model_checks_the_module_and_tokenizer(model):
+    with pytest.raises(TypeError, match=r"tokenizer must be a Hugging Face tokenizer object, got 'gpt2' \(str\): load it"):
+        mechint.load_model(model.hf, tokenizer="gpt2")
+    with pytest.raises(TypeError, match="wraps a Hugging Face causal LM .an nn.Module with a .config., got Linear"):
+        mechint.load_model(torch.nn.Linear(3, 3), tokenizer=model.tokenizer)
+
+
+def test_load_model_of_a_model_applies_dtype_and_tokenizer():
+    m = tiny_model("llama", seed=1)
+    same = mechint.load_model(m)
+    assert same is m
+    half = mechint.load_model(m, dtype="bfloat16")
+    assert half.dtype == torch.bfloat16 and m.dtype == torch.bfloat16  # in place, like nn.Module.to
+    from mechint.testing import byte_tokenizer
+
+    tok = byte_tokenizer()
+    other = mechint.load_model(m, tokenizer=tok)
+    assert other.tokenizer is tok and other.hf is m.hf
