@@ -83,7 +83,11 @@ class Activations(Mapping):
 
     def stack(self, sites: Sequence[str] | None = None) -> Float[Tensor, "n_sites n d"]:
         """Pooled activations of several sites (default: all, in order) as one tensor."""
-        names = list(sites) if sites is not None else list(self._tensors)
+        names = [sites] if isinstance(sites, str) else list(sites) if sites is not None else list(self._tensors)
+        shapes = {tuple(self[s].shape) for s in names}
+        if len(shapes) > 1:
+            listed = ", ".join(f"{s} {tuple(self[s].shape)}" for s in names[:6])
+            raise ValueError(f"stack needs sites of one shape, these differ: {listed}; pass sites= of one kind")
         return torch.stack([self[s] for s in names])
 
     def __repr__(self) -> str:
@@ -123,7 +127,10 @@ def _check_args(*, pool=None, batch_size=None, shard_size=None, max_length=None,
     _validate.integer("batch_size", batch_size, minimum=1)
     _validate.integer("shard_size", shard_size, minimum=1, optional=True)
     _validate.integer("max_length", max_length, minimum=1, optional=True)
-    return _validate.dtype("dtype", dtype)
+    resolved = _validate.dtype("dtype", dtype)
+    if resolved is not None and not resolved.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype (activations are real numbers), got {resolved}")
+    return resolved
 
 
 def _refuse_hooks_with_shared_store(model: Model, caller: str) -> None:
@@ -348,6 +355,11 @@ class RunningMoments:
         return self
 
     def _merge(self, n: int, mean: Tensor, m2: Tensor) -> None:
+        if self._mean is not None and mean.shape != self._mean.shape:
+            raise ValueError(
+                f"RunningMoments holds statistics of shape {tuple(self._mean.shape)}; rows of shape "
+                f"{tuple(mean.shape)} cannot join them"
+            )
         if self._mean is None:
             self.count, self._mean, self._m2 = n, mean.clone(), m2.clone()
             return
@@ -706,7 +718,7 @@ class ActivationStore:
         against the manifest first (:class:`DamagedShardError` otherwise)."""
         from safetensors.torch import load
 
-        names = list(sites) if sites is not None else list(self.meta["sites"])
+        names = [sites] if isinstance(sites, str) else list(sites) if sites is not None else list(self.meta["sites"])
         missing = [n for n in names if n not in self.meta["sites"]]
         if missing:
             raise KeyError(f"sites not in this store: {missing}; it holds {self.meta['sites']}")
@@ -722,8 +734,8 @@ class ActivationStore:
             yield shard["start"], shard["stop"], tensors
 
     def load(self, sites: Sequence[str] | None = None) -> Activations:
-        """All stored rows of ``sites`` in memory, in text order."""
-        names = list(sites) if sites is not None else list(self.meta["sites"])
+        """All stored rows of ``sites`` (one name or several; default all) in memory, in text order."""
+        names = [sites] if isinstance(sites, str) else list(sites) if sites is not None else list(self.meta["sites"])
         parts: dict[str, list[Tensor]] = {n: [] for n in names}
         lengths: list[Tensor] = []
         if not self.manifest["shards"]:

@@ -298,3 +298,30 @@ def test_load_model_of_a_model_applies_dtype_and_tokenizer():
     tok = byte_tokenizer()
     other = mechint.load_model(m, tokenizer=tok)
     assert other.tokenizer is tok and other.hf is m.hf
+
+
+# ---------------------------------------------------------------------------------------------
+# Activations
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, "int32"])
+def test_collect_refuses_a_non_float_dtype(model, dtype):
+    with pytest.raises(ValueError, match="dtype must be a floating-point dtype"):
+        collect(model, TEXTS, "blocks.0.hook_resid_post", dtype=dtype, progress=False)
+
+
+def test_activations_stack_and_store_load_name_their_problems(model, tmp_path):
+    acts = collect(model, TEXTS, ["blocks.0.hook_resid_post", "blocks.0.attn.hook_z"], progress=False)
+    with pytest.raises(ValueError, match=r"stack needs sites of one shape, these differ: blocks.0.hook_resid_post \(2, 64\)"):
+        acts.stack()
+    assert acts.stack("blocks.0.hook_resid_post").shape == (1, 2, 64)
+    collect(model, TEXTS, ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"], store=tmp_path / "s", progress=False)
+    one = mechint.ActivationStore(tmp_path / "s").load("blocks.1.hook_resid_post")  # one name, not its letters
+    assert list(one) == ["blocks.1.hook_resid_post"]
+
+
+def test_running_moments_refuse_rows_of_another_shape():
+    stats = mechint.RunningMoments().update(torch.ones(3, 4))
+    with pytest.raises(ValueError, match=r"statistics of shape \(4,\); rows of shape \(5,\) cannot join them"):
+        stats.update(torch.ones(3, 5))
