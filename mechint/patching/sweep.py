@@ -61,6 +61,7 @@ from .runner import ChunkRunner, LayerSignature, capture_layers, decoder_layers,
 
 __all__ = ["activation_patch", "auto_batch_size"]
 
+
 # ============================================================================================
 # Auto batch size
 # ============================================================================================
@@ -125,22 +126,6 @@ def _auto_limit(model: Model, width: int, n_read: int, *, fraction: float = 0.4,
         return max(1, min(by_memory, tokens // suffix))
 
     return limit
-
-
-def _unchanged_reader(store: dict, key: str, n_pairs: int, plan: "Plan"):
-    """A hook on the baseline run (clean rows, then corrupted rows) that keeps where each pair's
-    clean activation equals its corrupted one bit for bit: ``[pairs, pos]`` (a whole vector per
-    position), ``[pairs, pos, head]`` for ``z``, ``[pairs, pos, i]`` for ``mlp_post`` (the plan's
-    ``i``-th neuron)."""
-    neurons = plan.units if plan.component == "mlp_post" else None
-
-    def fn(x: Tensor, ctx) -> None:
-        if neurons is not None:
-            x = x[..., neurons]
-        eq = x[:n_pairs] == x[n_pairs : 2 * n_pairs]
-        store[key] = eq if neurons is not None else eq.all(-1)
-
-    return fn
 
 
 # ============================================================================================
@@ -304,6 +289,22 @@ def activation_patch(
         values.reshape(n_pairs, *plan.grid), clean_val, corrupted_val, component, plan.axes,
         axis_labels(plan, toks_k, width), list(plan.positions), toks_c, toks_k, metric.name, "exact", info,
     )
+
+def _unchanged_reader(store: dict, key: str, n_pairs: int, plan: "Plan"):
+    """A hook on the baseline run (clean rows, then corrupted rows) that keeps where each pair's
+    clean activation equals its corrupted one bit for bit: ``[pairs, pos]`` (a whole vector per
+    position), ``[pairs, pos, head]`` for ``z``, ``[pairs, pos, i]`` for ``mlp_post`` (the plan's
+    ``i``-th neuron)."""
+    neurons = plan.units if plan.component == "mlp_post" else None
+
+    def fn(x: Tensor, ctx) -> None:
+        if neurons is not None:
+            x = x[..., neurons]
+        eq = x[:n_pairs] == x[n_pairs : 2 * n_pairs]
+        store[key] = eq if neurons is not None else eq.all(-1)
+
+    return fn
+
 
 def _rows_plan(
     plan: Plan, prompts: Prompts, read_cols: list[int], reaches, reuse: bool, unchanged: dict | None = None
