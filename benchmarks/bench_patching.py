@@ -150,7 +150,7 @@ def load_model(args):
 
 def prompt_pairs(model, args) -> list[dict]:
     """One task per grid: clean/corrupted ids ``[1, T]`` and the two answer tokens."""
-    from mechint.metrics import logit_diff
+    from mechint.patching.metrics import logit_diff
 
     tasks = []
     if args.model != "random-llama-1b":

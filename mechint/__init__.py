@@ -5,7 +5,7 @@ Load a model (:func:`load_model`), name its activations in TransformerLens vocab
 (:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`).
 """
 
-from . import alignment, data, metrics, neurons, patching, prefixes, probes
+from . import alignment, data, neurons, patching, prefixes, probes
 from .alignment import bilingual_retrieval, retrieval, retrieval_matrix, sentence_embeddings
 from .neurons import (
     Neuron,
@@ -45,6 +45,24 @@ from .model import Model, TokenError, load_model
 from .patching import PatchResult, activation_patch, attribution_patch, attribution_correlation
 from .probes import Probe, cross_validate, early_prediction, fit_probes, select_layer, transfer_matrix
 from .sites import Site, UnknownSiteError
+
+
+def __getattr__(name: str):
+    # mechint.metrics is deprecated (now mechint.patching.metrics): imported, and so warned about,
+    # only when used (`mechint.metrics`, `from mechint import metrics`), not by `import mechint`.
+    # Its import warning is passed on as the caller's, so that it shows where the old name is used.
+    if name == "metrics":
+        import importlib
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            module = importlib.import_module(".metrics", __name__)
+        for w in caught:
+            warnings.warn(w.message, w.category, stacklevel=2)
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Neuron",
@@ -93,7 +111,6 @@ __all__ = [
     "cosine_across",
     "alignment",
     "data",
-    "metrics",
     "neurons",
     "patching",
     "prefixes",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mechint.metrics import answer_prob, logit_diff
+from mechint.patching.metrics import answer_prob, logit_diff
 
 
 def _logits() -> torch.Tensor:

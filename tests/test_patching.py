@@ -10,8 +10,8 @@ import pytest
 import torch
 from conftest import BF16_REL_TOL, FP32_TOL, random_tokens
 
-from mechint import metrics
-from mechint.metrics import Metric, answer_prob, direction_score, kl_to_clean, logit_diff, normalize
+from mechint.patching import metrics
+from mechint.patching.metrics import Metric, answer_prob, direction_score, kl_to_clean, logit_diff, normalize
 from mechint.patching import (
     PatchResult,
     PromptLengthError,

@@ -11,7 +11,7 @@ import pytest
 import torch
 from test_patching import METRIC, assert_close, make, pairs
 
-from mechint.metrics import answer_prob, direction_score, logit_diff
+from mechint.patching.metrics import answer_prob, direction_score, logit_diff
 from mechint.patching import _ranks, activation_patch, attribution_correlation, attribution_patch
 
 

@@ -19,7 +19,7 @@ from conftest import FP32_TOL
 from test_oracle_transformer_lens import TL_ARCHITECTURES, _tl_supported
 from test_patching import make, pairs
 
-from mechint.metrics import logit_diff
+from mechint.patching.metrics import logit_diff
 from mechint.patching import activation_patch
 from mechint.testing import FAMILY_NAMES
 

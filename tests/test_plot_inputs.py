@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mechint.plots import plot_layer_lines, save_figure
-from mechint.plots_neurons import plot_edit_effect, plot_neuron_heatmap
+from mechint.plots.neurons import plot_edit_effect, plot_neuron_heatmap
 
 
 def test_save_figure_takes_the_format_from_the_suffix_when_none_is_given(tmp_path):

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from mechint import plots
+from mechint.plots import export as plots  # save_figure looks find_browser up there
 from mechint.plots import (
     FigureExportWarning,
     find_browser,

@@ -18,7 +18,7 @@ import mechint
 from mechint import add_value, collect, from_text_start, save, set_value
 from mechint.hooks import TextPositions, input_rows
 from mechint.interventions import AblateDirection, AddDirection, EditNeurons, intervene
-from mechint.metrics import logit_diff
+from mechint.patching.metrics import logit_diff
 from mechint.neurons import edit_effect
 from mechint.testing import FAMILY_NAMES
 

@@ -1,0 +1,152 @@
+"""The moved modules: ``mechint.metrics`` (now ``mechint.patching.metrics``) and ``mechint.plots_patching``,
+``plots_neurons``, ``plots_probes`` (now ``mechint.plots.patching``, ``.neurons``, ``.probes``) keep
+working for one release with one DeprecationWarning when used, and ``import mechint`` does not warn."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import mechint
+import mechint.patching
+import mechint.plots
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: old module -> its new home
+MOVED = {
+    "mechint.metrics": "mechint.patching.metrics",
+    "mechint.plots_patching": "mechint.plots.patching",
+    "mechint.plots_neurons": "mechint.plots.neurons",
+    "mechint.plots_probes": "mechint.plots.probes",
+}
+
+
+def test_import_mechint_emits_no_deprecation_warning():
+    """In a fresh interpreter: importing the package and its new modules warns about nothing of
+    mechint's, and does not import the deprecated modules."""
+    script = f"""
+import json, sys, warnings
+sys.path.insert(0, {str(ROOT)!r})
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import mechint, mechint.patching, mechint.patching.metrics, mechint.plots
+ours = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)
+        and ("mechint" in str(w.message) or "mechint" in w.filename)]
+print(json.dumps({{"warnings": ours, "loaded": sorted(m for m in {sorted(MOVED)!r} if m in sys.modules),
+                   "file": mechint.__file__}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["file"] == str(ROOT / "mechint" / "__init__.py")
+    assert got["warnings"] == []
+    assert got["loaded"] == []
+
+
+@pytest.fixture
+def fresh_import():
+    """Import a deprecated module as if for the first time (and put the previous module object back
+    afterwards, for the other tests that hold it)."""
+    saved: dict[str, tuple] = {}
+
+    def forget(name: str) -> None:
+        parent, _, child = name.rpartition(".")
+        saved.setdefault(name, (sys.modules.get(name), vars(sys.modules[parent]).get(child)))
+        sys.modules.pop(name, None)
+        if child in vars(sys.modules[parent]):
+            delattr(sys.modules[parent], child)
+
+    yield forget
+    for name, (module, attr) in saved.items():
+        parent, _, child = name.rpartition(".")
+        if module is not None:
+            sys.modules[name] = module
+        else:
+            sys.modules.pop(name, None)
+        if attr is not None:
+            setattr(sys.modules[parent], child, attr)
+        elif child in vars(sys.modules[parent]):
+            delattr(sys.modules[parent], child)
+
+
+@pytest.mark.parametrize("old", sorted(MOVED))
+def test_old_module_warns_once_and_reexports_the_same_objects(old, fresh_import):
+    new = importlib.import_module(MOVED[old])
+    fresh_import(old)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = importlib.import_module(old)
+        again = importlib.import_module(old)
+    deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert len(deprecations) == 1, [str(w.message) for w in caught]
+    assert old in str(deprecations[0].message) and MOVED[old] in str(deprecations[0].message)
+    assert again is module
+    assert module.__all__ == new.__all__
+    for name in dir(new):
+        if not name.startswith("__"):
+            assert getattr(module, name) is getattr(new, name), name
+    assert set(dir(new)) - {"__builtins__"} <= set(dir(module))
+
+
+def test_from_mechint_import_metrics_warns_at_the_caller(fresh_import):
+    fresh_import("mechint.metrics")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from mechint import metrics
+
+        metrics.logit_diff  # noqa: B018 - used again: no second warning
+        assert mechint.metrics is metrics
+    deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert len(deprecations) == 1
+    assert deprecations[0].filename == __file__  # shown where the old name is used
+    assert metrics.logit_diff is mechint.patching.metrics.logit_diff
+    assert metrics.Metric is mechint.patching.Metric
+    assert metrics._token_sets is mechint.patching.metrics._token_sets  # private names too
+
+
+def test_plots_shims_keep_the_former_private_helpers(fresh_import):
+    for old in ("mechint.plots_patching", "mechint.plots_neurons", "mechint.plots_probes"):
+        fresh_import(old)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = importlib.import_module(old)
+        assert module._to_numpy is mechint.plots._common.to_numpy
+    assert module.METRIC_LABELS is mechint.plots.probes.METRIC_LABELS
+
+
+def test_former_names_of_the_split_modules_resolve():
+    """Every name of the former mechint/patching.py and mechint/plots.py is still there, without a
+    warning; the renamed ones are the same objects as their new names."""
+    from mechint.patching import result, sweep
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for package in (mechint.patching, mechint.plots):
+            for name, (module, attr) in package._FORMER_NAMES.items():
+                assert getattr(package, name) is getattr(importlib.import_module(module, package.__name__), attr)
+                assert name in dir(package)
+        from mechint.patching import _auto_limit, _check_same_sweep, _nanmean, _ranks  # noqa: F401
+        from mechint.plots import _base_layout, _heatmap_trace, _labels, _to_numpy  # noqa: F401
+    assert _check_same_sweep is result.check_same_sweep and _nanmean is result.nanmean
+    assert _auto_limit is sweep._auto_limit
+    assert mechint.plots._to_numpy is mechint.plots._common.to_numpy
+    with pytest.raises(AttributeError):
+        mechint.patching._no_such_name  # noqa: B018
+
+
+def test_plots_package_reexports_every_figure_helper():
+    from mechint.plots import export, layers, neurons, patching, probes, style
+
+    for module in (export, layers, neurons, patching, probes, style):
+        for name in module.__all__:
+            assert getattr(mechint.plots, name) is getattr(module, name), name
+            assert name in mechint.plots.__all__, name
+    for name in ("PatchResult", "activation_patch", "attribution_patch", "attribution_correlation"):
+        assert getattr(mechint, name) is getattr(mechint.patching, name)
