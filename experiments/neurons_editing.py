@@ -34,7 +34,7 @@ import torch
 import mechint
 from mechint.neurons import Neuron, edit_effect, neuron_activation_stats, neuron_edits
 from mechint.plots import save_figure
-from mechint.plots_neurons import plot_edit_effect
+from mechint.plots import plot_edit_effect
 
 from ._common import K_NEURONS as K
 from ._common import (

@@ -32,7 +32,7 @@ import mechint
 from mechint.directions import within_group_std
 from mechint.neurons import neuron_cosines, promoted_tokens, token_script, top_neurons, value_vectors
 from mechint.plots import plot_layer_lines, save_figure
-from mechint.plots_neurons import plot_top_neurons
+from mechint.plots import plot_top_neurons
 
 from ._common import K_NEURONS as K  # neurons studied
 from ._common import (

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import mechint
 from mechint.plots import save_figure
-from mechint.plots_probes import plot_early_prediction
+from mechint.plots import plot_early_prediction
 from mechint.prefixes import collect_prefixes, split_sentences
 from mechint.probes import EarlyResult, early_prediction
 

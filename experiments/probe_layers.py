@@ -24,7 +24,7 @@ from pathlib import Path
 
 import mechint
 from mechint.plots import save_figure
-from mechint.plots_probes import plot_probe_layers
+from mechint.plots import plot_probe_layers
 from mechint.probes import LayerSelection
 
 from ._common import PROBE_C as C

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import mechint
 from mechint.plots import save_figure
-from mechint.plots_probes import plot_transfer_gap, plot_transfer_matrix
+from mechint.plots import plot_transfer_gap, plot_transfer_matrix
 
 from ._common import check_probe_folds, layer_selection, study_main, transfer_results
 

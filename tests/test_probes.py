@@ -238,7 +238,7 @@ def test_rows_fit_the_gathered_problems(device):
 
 
 def test_compiled_cpu_lbfgs_matches_the_batched_solver():
-    """On a CPU, L-BFGS runs compiled one problem at a time (mechint._lbfgs_cpu); it reaches the
+    """On a CPU, L-BFGS runs compiled one problem at a time (mechint.probes._lbfgs_cpu); it reaches the
     probes of the batched torch L-BFGS that other devices run, and the threads that share the
     problems out do not change any result."""
     from mechint.probes import _lbfgs_cpu
