@@ -325,3 +325,44 @@ def test_running_moments_refuse_rows_of_another_shape():
     stats = mechint.RunningMoments().update(torch.ones(3, 4))
     with pytest.raises(ValueError, match=r"statistics of shape \(4,\); rows of shape \(5,\) cannot join them"):
         stats.update(torch.ones(3, 5))
+
+
+# ---------------------------------------------------------------------------------------------
+# Patching
+# ---------------------------------------------------------------------------------------------
+
+
+def test_normalized_warns_when_clean_and_corrupted_are_equal(model):
+    from mechint.patching.metrics import logit_diff
+
+    same = mechint.activation_patch(model, "hello there", "hello there", logit_diff([5], [6]), layers=[0])
+    with pytest.warns(UserWarning, match=r"clean and corrupted metrics are equal for pair\(s\) \[0\] \(1 of 1\)"):
+        normalized = same.normalized()
+    assert torch.isnan(normalized).all()
+    differ = mechint.activation_patch(model, "hello there", "jello there", logit_diff([5], [6]), layers=[0])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert torch.isfinite(differ.normalized()).any()
+
+
+def test_a_nan_metric_is_named(model):
+    nan_metric = lambda logits: logits[:, -1, 0] * float("nan")  # noqa: E731
+    with pytest.raises(ValueError, match=r"is NaN or infinite on the clean run of pair\(s\) \[0\]"):
+        mechint.activation_patch(model, "hello", "jello", nan_metric)
+    with pytest.raises(ValueError, match="is NaN or infinite on the clean run"):
+        mechint.attribution_patch(model, "hello", "jello", nan_metric)
+
+
+def test_patching_arguments_are_checked(model):
+    metric = lambda logits: logits[:, -1, 0]  # noqa: E731
+    with pytest.raises(TypeError, match=r"batch_size must be an integer >= 1 or None, got '2' \(str\)"):
+        mechint.activation_patch(model, "hello", "jello", metric, batch_size="2")
+    with pytest.raises(TypeError, match=r"batch_size must be an integer >= 1 or None, got '2' \(str\)"):
+        mechint.attribution_patch(model, "hello", "jello", metric, batch_size="2")
+    with pytest.raises(TypeError, match=r"exact must be a PatchResult of the same sweep, True, False or None, got 'yes'"):
+        mechint.attribution_patch(model, "hello", "jello", metric, exact="yes")
+    argmax = lambda logits: logits.argmax(-1)[:, -1].float()  # noqa: E731
+    with pytest.raises(ValueError, match="is not differentiable"):
+        mechint.attribution_patch(model, "hello", "jello", argmax)

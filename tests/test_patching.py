@@ -527,7 +527,7 @@ def test_automatic_chunks_hold_more_runs_when_they_start_late(make_model):
     for r in (auto, small):
         torch.testing.assert_close(r.values, one.values, atol=FP32_TOL, rtol=FP32_TOL)
     assert auto.info["chunks"] < small.info["chunks"] < one.info["chunks"]
-    with pytest.raises(ValueError, match="tokens_per_batch must be >= 1"):
+    with pytest.raises(ValueError, match="tokens_per_batch must be an integer >= 1"):
         activation_patch(model, clean, corrupted, METRIC, tokens_per_batch=0)
 
 

@@ -11,6 +11,7 @@ from typing import Callable, Literal, Sequence
 import torch
 from torch import Tensor
 
+from .. import _validate
 from ..model import Model
 from .metrics import Metric
 from .plan import (
@@ -60,6 +61,9 @@ def attribution_patch(
     is taken at the activation as they leave it (the linearisation of :func:`activation_patch`
     under the same interventions).
     """
+    _validate.integer("batch_size", batch_size, minimum=1, optional=True)
+    if not (exact is None or isinstance(exact, (bool, PatchResult))):
+        raise TypeError(f"exact must be a PatchResult of the same sweep, True, False or None, got {_validate.given(exact)}")
     t_start = time.perf_counter()
     sweep = prepare_sweep(model, clean, corrupted, metric, component=component, positions=positions, layers=layers,
                            heads=heads, neurons=neurons, per_position=per_position, align=align)
@@ -80,7 +84,7 @@ def attribution_patch(
         clean_site = {l: store[f"clean{l}"] for l in plan.layers}
     fn = metric.resolve(clean_read)
     pair_ids = torch.arange(n_pairs, device=device)
-    clean_val = check_values(fn(clean_read, pair_ids), n_pairs, metric).detach()
+    clean_val = check_values(fn(clean_read, pair_ids), n_pairs, metric, "clean").detach()
 
     acts: dict[int, Tensor] = {}
 
@@ -104,7 +108,13 @@ def attribution_patch(
     hooks += baseline_hooks(model, m_site, read_cols, store, keep_graph=True)
     with torch.enable_grad(), model.hooks(hooks):
         model.forward(prompts.corrupted, logits=False)
-        corrupted_vals = check_values(fn(read_from_run(unembed, m_site, store).float(), pair_ids), n_pairs, metric)
+        corrupted_vals = check_values(fn(read_from_run(unembed, m_site, store).float(), pair_ids), n_pairs, metric,
+                                      "corrupted")
+        if not corrupted_vals.requires_grad:
+            raise ValueError(
+                f"metric {metric.name!r} is not differentiable (its output carries no gradient: argmax, a "
+                "comparison or .detach() inside it): attribution patching needs the metric's gradient"
+            )
         wanted = [l for l in plan.layers if acts[l].requires_grad]
         grads = torch.autograd.grad(corrupted_vals.sum(), [acts[l] for l in wanted], allow_unused=True)
     grad = {l: (g if g is not None else torch.zeros_like(acts[l])) for l, g in zip(wanted, grads)}

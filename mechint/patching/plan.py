@@ -245,9 +245,10 @@ def reader_hook(store: dict, key: str, cols: list[int], *, keep_graph: bool = Fa
 
     return fn
 
-def check_values(values, n: int, metric: Metric) -> Tensor:
-    """The metric of a baseline run must be one value per row, ``[n]``: a scalar (a batch mean, as
-    TransformerLens metrics return) or ``[n, 1]`` would break the sweep later, less clearly."""
+def check_values(values, n: int, metric: Metric, run: str = "baseline") -> Tensor:
+    """The metric of a baseline run must be one finite value per row, ``[n]``: a scalar (a batch mean,
+    as TransformerLens metrics return) or ``[n, 1]`` would break the sweep later, less clearly, and a
+    NaN baseline would make every cell NaN without a word."""
     shape = tuple(values.shape) if isinstance(values, Tensor) else None
     if shape != (n,):
         got = f"shape {shape}" if shape is not None else f"a {type(values).__name__}"
@@ -257,6 +258,13 @@ def check_values(values, n: int, metric: Metric) -> Tensor:
             f"metric {metric.name!r} returned {got} for {n} prompt(s): a metric must return one value per "
             f"row, shape [{n}] (rows are scored independently; the engine batches many patched runs).{hint}"
         )
+    if values.is_floating_point():
+        bad = (~torch.isfinite(values.detach())).nonzero().reshape(-1).tolist()
+        if bad:
+            raise ValueError(
+                f"metric {metric.name!r} is NaN or infinite on the {run} run of pair(s) {bad[:10]}: no cell of "
+                "those pairs could be compared with it; check what the metric reads (token ids, a direction)"
+            )
     return values
 
 

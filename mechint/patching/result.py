@@ -9,6 +9,7 @@ sweep; :func:`nanmean` is the mean over pairs of a ``[pairs, ...]`` tensor that 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -68,7 +69,16 @@ class PatchResult:
         return self.values - self.corrupted.reshape(-1, *([1] * len(self.axes)))
 
     def normalized(self) -> Tensor:
-        """``(values - corrupted) / (clean - corrupted)`` per pair: 0 = corrupted, 1 = clean."""
+        """``(values - corrupted) / (clean - corrupted)`` per pair: 0 = corrupted, 1 = clean. A pair
+        whose clean and corrupted metrics are equal has no scale: its cells are NaN, with a warning
+        naming the pairs."""
+        same = (self.clean == self.corrupted).reshape(-1).nonzero().reshape(-1).tolist()
+        if same:
+            warnings.warn(
+                f"normalized(): the clean and corrupted metrics are equal for pair(s) {same[:10]} "
+                f"({len(same)} of {self.n_pairs}), so their cells have no scale and are NaN; the metric does not "
+                "tell the two prompts apart there (compare .values instead)", stacklevel=2,
+            )
         return normalize(self.values, self.clean, self.corrupted)
 
     def mean(self, *, normalized: bool = False) -> Tensor:

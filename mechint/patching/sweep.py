@@ -40,6 +40,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .. import _validate
 from ..hooks import input_rows
 from ..model import Model
 from .metrics import Metric
@@ -199,8 +200,7 @@ def activation_patch(
     sweep = prepare_sweep(model, clean, corrupted, metric, component=component, positions=positions, layers=layers,
                            heads=heads, neurons=neurons, per_position=per_position, align=align)
     for name, value in (("batch_size", batch_size), ("tokens_per_batch", tokens_per_batch)):
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+        _validate.integer(name, value, minimum=1, optional=True)
     metric, prompts, plan, read_cols = sweep.metric, sweep.prompts, sweep.plan, sweep.read_cols
     m_site, unembed, comp_sites = sweep.m_site, sweep.unembed, sweep.sites
     width, n_pairs = sweep.width, sweep.n_pairs
@@ -232,8 +232,8 @@ def activation_patch(
         clean_site = {l: store[f"clean{l}"] for l in live_layers}
         fn = metric.resolve(clean_read)
         pair_ids = torch.arange(n_pairs, device=device)
-        clean_val = check_values(fn(clean_read, pair_ids), n_pairs, metric)
-        corrupted_val = check_values(fn(corrupted_read, pair_ids), n_pairs, metric)
+        clean_val = check_values(fn(clean_read, pair_ids), n_pairs, metric, "clean")
+        corrupted_val = check_values(fn(corrupted_read, pair_ids), n_pairs, metric, "corrupted")
 
         reuse = prefix_reuse and first is not None and all(
             prefix_reuse_possible(model, LayerSignature(decoder_layers(model)[l]), cap.kwargs[l]) for l in capture
