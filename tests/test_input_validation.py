@@ -366,3 +366,48 @@ def test_patching_arguments_are_checked(model):
     argmax = lambda logits: logits.argmax(-1)[:, -1].float()  # noqa: E731
     with pytest.raises(ValueError, match="is not differentiable"):
         mechint.attribution_patch(model, "hello", "jello", argmax)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plots
+# ---------------------------------------------------------------------------------------------
+
+
+def test_save_figure_refuses_a_folder_an_unknown_format_and_a_non_figure(tmp_path):
+    import plotly.graph_objects as go
+
+    from mechint.plots import save_figure
+
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[1, 2]))
+    with pytest.raises(IsADirectoryError, match="is a folder: give the figure's file name inside it"):
+        save_figure(fig, tmp_path)
+    with pytest.raises(ValueError, match="unknown figure format 'gif'"):
+        save_figure(fig, tmp_path / "x.gif")
+    with pytest.raises(TypeError, match="save_figure takes a plotly Figure, got NoneType"):
+        save_figure(None, tmp_path / "x.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plots_refuse_empty_data_and_labels_that_do_not_fit(model):
+    from mechint.plots import (
+        plot_edit_effect,
+        plot_layer_heatmap,
+        plot_layer_lines,
+        plot_patching_heatmap,
+        plot_top_neurons,
+    )
+
+    with pytest.raises(ValueError, match="nothing to plot"):
+        plot_layer_lines({}, yaxis_title="y")
+    with pytest.raises(ValueError, match="nothing to plot"):
+        plot_layer_heatmap(torch.ones(0, 4), row_labels=[], colorbar_title="c")
+    with pytest.raises(ValueError, match="no neurons to plot"):
+        plot_top_neurons([], [], layers=[])
+    with pytest.raises(ValueError, match=r"errors has conditions \['b'\] that effects lacks"):
+        plot_edit_effect({"a": {"en": 1.0}}, yaxis_title="y", errors={"b": {"en": 0.1}})
+    result = mechint.activation_patch(model, "hello", "jello", lambda logits: logits[:, -1, 0])
+    with pytest.raises(ValueError, match="tokens has 1 labels, the result has 6 positions"):
+        plot_patching_heatmap(result, tokens=["a"])
+    fig = plot_patching_heatmap(result, layers=["first", "second", "third"])  # relabels; untitled is fine
+    assert list(fig.data[0].y) == ["first", "second", "third"]
+    assert fig.layout.title.text.startswith("<sup>")  # untitled: the note alone

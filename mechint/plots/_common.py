@@ -16,14 +16,15 @@ __all__ = ["ArrayLike", "base_layout", "heatmap_trace", "layer_ticks", "layers_a
 ArrayLike = Union[np.ndarray, Sequence, Any]  # numpy array, nested lists, or a torch tensor
 
 
-def base_layout(fig: go.Figure, title: str, xaxis_title: str, yaxis_title: str) -> None:
+def base_layout(fig: go.Figure, title: str | None, xaxis_title: str, yaxis_title: str) -> None:
+    """The house layout; ``title=None`` leaves the figure untitled (and its top margin small)."""
     fig.update_layout(
         template=TEMPLATE,
-        title={"text": title, "x": 0.02, "xanchor": "left"},
+        title={"text": title or "", "x": 0.02, "xanchor": "left"},
         xaxis_title=xaxis_title,
         yaxis_title=yaxis_title,
         font={"size": 13},
-        margin={"l": 70, "r": 30, "t": 70, "b": 60},
+        margin={"l": 70, "r": 30, "t": 70 if title else 30, "b": 60},
     )
 
 

@@ -24,6 +24,7 @@ __all__ = ["FigureExportWarning", "find_browser", "save_figure"]
 
 _STATIC_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "webp")
 _KNOWN_SUFFIXES = {"." + f for f in (*_STATIC_FORMATS, "html", "htm")}
+_UNSUPPORTED_SUFFIXES = {".gif", ".bmp", ".tif", ".tiff", ".eps", ".ps", ".ico", ".emf", ".avif", ".heic"}
 _BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 _BROWSER_PATHS = (
     "/usr/bin/chromium",
@@ -161,8 +162,21 @@ def save_figure(
         include_plotlyjs: passed to :meth:`plotly.graph_objects.Figure.write_html`.
         timeout: seconds kaleido may take per image.
     """
+    if not isinstance(fig, go.Figure):
+        raise TypeError(f"save_figure takes a plotly Figure, got {type(fig).__name__}")
+    if not isinstance(path_stem, (str, os.PathLike)):
+        raise TypeError(f"path_stem must be a file path (str or Path), got {type(path_stem).__name__}")
+    if Path(path_stem).is_dir():
+        raise IsADirectoryError(
+            f"{path_stem} is a folder: give the figure's file name inside it, e.g. {Path(path_stem) / 'figure.png'}"
+        )
     if formats is None:
         suffix = Path(path_stem).suffix.lower()
+        if suffix in _UNSUPPORTED_SUFFIXES:  # an image format asked for by name: not "fig.gif.png"
+            raise ValueError(
+                f"unknown figure format {suffix[1:]!r} in {path_stem}; expected html or one of {_STATIC_FORMATS} "
+                "(or pass formats=)"
+            )
         formats = (suffix,) if suffix in _KNOWN_SUFFIXES else ("png",)
     if isinstance(formats, str):
         formats = (formats,)

@@ -18,7 +18,7 @@ def plot_layer_lines(
     values: Mapping[str, ArrayLike] | ArrayLike,
     *,
     series_names: Sequence[str] | None = None,
-    title: str,
+    title: str | None = None,
     yaxis_title: str,
     layers: ArrayLike | None = None,
     reference: float | None = None,
@@ -60,6 +60,8 @@ def plot_layer_lines(
         if series_names is None:
             series_names = [str(i) for i in range(arr.shape[0])]
     n_series, n_layers = arr.shape
+    if n_series == 0 or n_layers == 0:
+        raise ValueError(f"nothing to plot: values hold {n_series} series of {n_layers} layers")
     names = unique_labels(series_names, n_series, name="series_names", what="values (series)")
     xs = layers_axis(layers, n_layers, what="values")
 
@@ -94,7 +96,7 @@ def plot_layer_heatmap(
     matrix: ArrayLike,
     *,
     row_labels: Sequence[str],
-    title: str,
+    title: str | None = None,
     colorbar_title: str,
     zmid: float | None = None,
     layers: ArrayLike | None = None,
@@ -118,6 +120,8 @@ def plot_layer_heatmap(
     """
     arr = to_numpy(matrix, name="matrix", ndim=2)
     n_rows, n_layers = arr.shape
+    if arr.size == 0:
+        raise ValueError(f"nothing to plot: matrix has shape {arr.shape}")
     labels = unique_labels(row_labels, n_rows, name="row_labels", what="matrix (rows)")
     xs = layers_axis(layers, n_layers, what="matrix")
     heat = heatmap_trace(
@@ -138,7 +142,7 @@ def plot_similarity_matrices(
     *,
     languages: Sequence[str],
     layers: ArrayLike | None = None,
-    title: str,
+    title: str | None = None,
     active: int = 0,
     show_values: bool | None = None,
     colorbar_title: str = "cosine",
@@ -200,11 +204,12 @@ def plot_similarity_matrices(
                 "label": str(layer),
                 "args": [
                     {"visible": [j == i for j in range(n_layers)]},
-                    {"title.text": f"{title} — layer {layer}"},
+                    {"title.text": f"{title} — layer {layer}" if title else f"layer {layer}"},
                 ],
             }
         )
-    base_layout(fig, f"{title} — layer {xs[active]}" if n_layers else title, "language", "language")
+    shown = f"layer {xs[active]}" if n_layers else None
+    base_layout(fig, " — ".join(filter(None, [title, shown])) or None, "language", "language")
     side = max(420, 200 + 32 * n_a)
     fig.update_layout(
         height=side + 90,

@@ -31,7 +31,7 @@ def plot_top_neurons(
     *,
     layers: Sequence[int],
     tokens: Sequence[Sequence[str]] | None = None,
-    title: str,
+    title: str | None = None,
     xaxis_title: str = "cosine(value vector, direction)",
     n_tokens: int = 5,
 ) -> go.Figure:
@@ -45,6 +45,8 @@ def plot_top_neurons(
         tokens: ``[k]`` lists of readable tokens (see :func:`mechint.neurons.readable_token`).
     """
     vals = to_numpy(scores, name="scores", ndim=1)
+    if len(vals) == 0:
+        raise ValueError("no neurons to plot (scores is empty)")
     names = unique_labels(labels, len(vals), name="labels", what="scores")
     layers = [int(l) for l in layers]
     if len(layers) != len(vals):
@@ -80,7 +82,7 @@ def plot_neuron_heatmap(
     *,
     row_labels: Sequence[str],
     column_labels: Sequence[str],
-    title: str,
+    title: str | None = None,
     colorbar_title: str,
     zmid: float | None = 0.0,
     xaxis_title: str = "language",
@@ -131,7 +133,7 @@ def plot_neuron_heatmap(
 def plot_edit_effect(
     effects: Mapping[str, Mapping[str, float]],
     *,
-    title: str,
+    title: str | None = None,
     yaxis_title: str,
     reference: float | None = 0.0,
     xaxis_title: str = "language",
@@ -146,6 +148,9 @@ def plot_edit_effect(
     """
     if not effects:
         raise ValueError("no effects to plot")
+    unknown = sorted(set(errors or {}) - set(effects), key=str)
+    if unknown:
+        raise ValueError(f"errors has conditions {unknown} that effects lacks; conditions: {list(effects)}")
     langs = list(next(iter(effects.values())).keys())
     fig = go.Figure()
     for i, (cond, per_lang) in enumerate(effects.items()):
@@ -179,7 +184,7 @@ def plot_labelled_scatter(
     y: Sequence[float],
     labels: Sequence[str],
     *,
-    title: str,
+    title: str | None = None,
     xaxis_title: str,
     yaxis_title: str,
     fit: bool = True,

@@ -33,8 +33,20 @@ def _grid_of(result, normalized: bool, axes: tuple[str, ...]) -> tuple[np.ndarra
     return to_numpy(values, name="values", ndim=2), result.labels, colorbar, note
 
 
-def _with_note(title: str, note: str | None) -> str:
-    return f"{title}<br><sup>{note}</sup>" if note else title
+def _relabel(own: list, given, name: str, what: str) -> list:
+    """A result's own axis labels, or ``given`` in their place when it labels every entry."""
+    if given is None:
+        return own
+    given = list(given)
+    if len(given) != len(own):
+        raise ValueError(f"{name} has {len(given)} labels, the result has {len(own)} {what}")
+    return given
+
+
+def _with_note(title: str | None, note: str | None) -> str | None:
+    if not note:
+        return title
+    return f"{title}<br><sup>{note}</sup>" if title else f"<sup>{note}</sup>"
 
 
 def _heatmap(matrix, x_labels, y_labels, *, title, colorbar_title, xaxis_title, yaxis_title, zmid, show_values):
@@ -59,7 +71,7 @@ def _heatmap(matrix, x_labels, y_labels, *, title, colorbar_title, xaxis_title, 
 def plot_patching_heatmap(
     result: Any,
     *,
-    title: str,
+    title: str | None = None,
     tokens: Sequence[str] | None = None,
     layers: Sequence[int] | None = None,
     normalized: bool = True,
@@ -80,7 +92,8 @@ def plot_patching_heatmap(
     """
     if hasattr(result, "axes"):
         matrix, labels, cb, note = _grid_of(result, normalized, ("layer", "pos"))
-        x, y = labels["pos"], labels["layer"]
+        x = _relabel(labels["pos"], tokens, "tokens", "positions")
+        y = _relabel(labels["layer"], layers, "layers", "layers")
     else:
         note = None
         matrix = to_numpy(result, name="values", ndim=2)
@@ -98,7 +111,7 @@ def plot_patching_heatmap(
 def plot_head_heatmap(
     result: Any,
     *,
-    title: str,
+    title: str | None = None,
     layers: Sequence[int] | None = None,
     heads: Sequence[int] | None = None,
     normalized: bool = True,
@@ -113,7 +126,8 @@ def plot_head_heatmap(
     """
     if hasattr(result, "axes"):
         matrix, labels, cb, note = _grid_of(result, normalized, ("layer", "head"))
-        x, y = labels["head"], labels["layer"]
+        x = _relabel(labels["head"], heads, "heads", "heads")
+        y = _relabel(labels["layer"], layers, "layers", "layers")
     else:
         note = None
         matrix = to_numpy(result, name="values", ndim=2)
@@ -130,7 +144,7 @@ def plot_attribution_scatter(
     exact: Any,
     attribution: Any,
     *,
-    title: str,
+    title: str | None = None,
     normalized: bool = True,
     color_by_layer: bool = True,
 ) -> go.Figure:
