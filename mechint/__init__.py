@@ -5,7 +5,7 @@ Load a model (:func:`load_model`), name its activations in TransformerLens vocab
 (:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`).
 """
 
-from . import alignment, data, metrics, neurons, patching, prefixes, probes
+from . import alignment, data, metrics, neurons, patching, positions, prefixes, probes
 from .alignment import bilingual_retrieval, retrieval, retrieval_matrix, sentence_embeddings
 from .neurons import (
     Neuron,
@@ -42,11 +42,13 @@ from .families import FAMILIES, Family, UnsupportedArchitectureError
 from .hooks import HookContext, add_value, from_text_start, save, scale_value, set_value
 from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
 from .model import Model, TokenError, load_model
+from .positions import ALL_POSITIONS
 from .patching import PatchResult, activation_patch, attribution_patch, attribution_correlation
 from .probes import Probe, cross_validate, early_prediction, fit_probes, select_layer, transfer_matrix
 from .sites import Site, UnknownSiteError
 
 __all__ = [
+    "ALL_POSITIONS",
     "Neuron",
     "bilingual_retrieval",
     "neuron_activation_stats",
@@ -96,6 +98,7 @@ __all__ = [
     "metrics",
     "neurons",
     "patching",
+    "positions",
     "prefixes",
     "probes",
     "diff_in_means",
