@@ -844,7 +844,9 @@ def neuron_edits(
 ) -> list[EditNeurons]:
     """:class:`~mechint.interventions.EditNeurons` interventions for neurons spread over layers (one
     per layer): ``mode`` ``"set"`` / ``"add"`` / ``"scale"`` with one ``value`` for all, or one value per
-    neuron ``[len(neurons)]`` in the order given. Use them with :func:`~mechint.interventions.intervene`."""
+    neuron ``[len(neurons)]`` in the order given. ``positions``, ``rows`` as in
+    :class:`~mechint.interventions.EditNeurons` (by default every token but the BOS token, where the
+    tokenizer adds one; ``"all"`` includes it). Use them with :func:`~mechint.interventions.intervene`."""
     items = [_neuron_pair(n) for n in neurons]
     if not items:
         raise ValueError("no neurons given")
@@ -926,14 +928,15 @@ def edit_effect(
     progress: bool | str = False,
 ) -> EditEffect:
     """The effect of editing ``neurons`` (``mode``/``value`` as in :func:`neuron_edits`, at
-    ``positions``, default every position) on the direction's score at
-    ``blocks.{layer}.hook_resid_post`` (last token), per group.
+    ``positions``: by default every token but each text's BOS token, where the tokenizer adds one;
+    ``"all"`` includes it) on the direction's score at ``blocks.{layer}.hook_resid_post`` (last
+    token), per group.
 
     Pass ``interventions`` instead of (or besides) ``neurons`` for any other edit; ``before`` reuses
-    scores of the plain model already at hand (e.g. from stored activations). To edit every token but
-    the BOS token (an attention sink every later token reads: editing it moves every score), pass
-    ``positions=mechint.from_text_start(slice(1, None))``: counted from each text's first token, so it
-    holds in the left-padded batches of any ``batch_size``.
+    scores of the plain model already at hand (e.g. from stored activations). The default leaves the
+    BOS token alone (an attention sink every later token reads: editing it moves every score) as
+    ``positions=mechint.from_text_start(slice(1, None))`` does: counted from each text's first token,
+    so it holds in the left-padded batches of any ``batch_size``.
     """
     texts = _validate.texts(texts)
     keys = list(groups) if groups is not None else ["all"] * len(texts)
