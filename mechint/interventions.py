@@ -27,7 +27,7 @@ the newest token of each generation step), and :func:`mechint.from_text_start` c
 row's first real (non-pad) token instead, so that they name the same tokens of a text in any batch.
 
 The default leaves the BOS token alone. The BOS token is the attention sink every later token reads;
-an edit there moves every position, and a chat model then generates garbage. So ``positions=None``
+an edit there moves every later position, and a chat model can then generate garbage. So ``positions=None``
 (the default) means, on a model whose tokenizer puts a BOS token first (:attr:`Model.adds_bos`):
 ``from_text_start(slice(1, None))``, every token but each text's first, in left-padded batches,
 under :func:`mechint.collect` and at every generation step, with the BOS cells left bit for bit as
@@ -255,7 +255,8 @@ class _Directional:
 
 
 class Intervention:
-    """Base class: something that becomes ``(site, fn)`` pairs for :meth:`Model.hooks`."""
+    """Base class: something that becomes ``(site, fn)`` pairs for :meth:`Model.hooks`. A subclass
+    implements :meth:`hooks` (see the module docstring for one written from public names)."""
 
     def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
         """The hook pairs of this intervention on ``model``, in the order they apply; raises if the
