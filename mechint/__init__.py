@@ -5,7 +5,7 @@ Load a model (:func:`load_model`), name its activations in TransformerLens vocab
 (:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`).
 """
 
-from . import alignment, data, neurons, patching, prefixes, probes
+from . import alignment, data, neurons, patching, positions, prefixes, probes
 from .alignment import bilingual_retrieval, retrieval, retrieval_matrix, sentence_embeddings
 from .neurons import (
     Neuron,
@@ -42,6 +42,7 @@ from .families import FAMILIES, Family, UnsupportedArchitectureError
 from .hooks import HookContext, add_value, from_text_start, save, scale_value, set_value
 from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
 from .model import Model, TokenError, load_model
+from .positions import ALL_POSITIONS
 from .patching import PatchResult, activation_patch, attribution_patch, attribution_correlation
 from .probes import Probe, cross_validate, early_prediction, fit_probes, select_layer, transfer_matrix
 from .sites import Site, UnknownSiteError
@@ -65,6 +66,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "ALL_POSITIONS",
     "Neuron",
     "bilingual_retrieval",
     "neuron_activation_stats",
@@ -113,6 +115,7 @@ __all__ = [
     "data",
     "neurons",
     "patching",
+    "positions",
     "prefixes",
     "probes",
     "diff_in_means",

@@ -18,7 +18,7 @@ import torch
 
 from ._suggest import did_you_mean, nearest
 
-__all__ = ["given", "integer", "choice", "dtype", "boolean", "texts", "finite_rows", "labels", "device"]
+__all__ = ["given", "integer", "choice", "dtype", "boolean", "texts", "finite", "finite_rows", "labels", "device"]
 
 _DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "half": "float16", "float": "float32"}
 
@@ -106,6 +106,13 @@ def texts(value: Any, name: str = "texts") -> list[str]:
     if bad:
         raise TypeError(f"{name} must be strings; item {bad[0]} is {given(value[bad[0]])}")
     return value
+
+
+def finite(name: str, value: torch.Tensor) -> None:
+    """Raise if a floating-point ``value`` (a direction, a scale) holds NaN or inf: an edit by it
+    would turn every activation it touches into NaN."""
+    if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{name} has non-finite entries (nan or inf)")
 
 
 def finite_rows(name: str, acts: torch.Tensor, *, row_axis: int = -2) -> None:

@@ -238,6 +238,51 @@ def iter_batches(
 # ---------------------------------------------------------------------------------------------
 
 
+def special_token_ids(model: Model) -> Tensor:
+    """``[k]`` (long, CPU, sorted) the ids of the tokenizer's special tokens (BOS, EOS, pad and the
+    others it lists)."""
+    ids = set(getattr(model.tokenizer, "all_special_ids", []) or [])
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        value = getattr(model.tokenizer, name, None)
+        if value is not None:
+            ids.add(int(value))
+    return torch.tensor(sorted(ids), dtype=torch.long)
+
+
+def token_batches(
+    model: Model, texts: Sequence[str], batch_size: int, *, max_length: int | None = None, progress: bool | str = False,
+    desc: str = "batches",
+) -> Iterator[tuple[list[int], dict[str, Tensor], Tensor]]:
+    """Tokenized, left-padded batches of ``texts`` sorted by length (longest first), for a method that
+    runs its own forwards and reads only the texts' content tokens.
+
+    Yields ``(indices, encoding, content)`` per batch: ``indices`` the batch's texts (positions in
+    ``texts``; wrap the forward in :func:`mechint.hooks.input_rows` ``(indices, len(texts))`` so that
+    ``rows=`` of the caller's hooks count texts), ``encoding`` the padded ``input_ids`` and
+    ``attention_mask`` (``[batch, pos]``, on the model's device), and ``content`` ``[batch, pos]`` bool:
+    True on real tokens that are not special tokens (BOS, EOS, pad), or, for a text that is nothing
+    but special tokens, on all its real tokens. ``max_length`` truncates; texts the model cannot run
+    (:meth:`Model.check_token_ids`) are refused before the first batch."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    texts = _validate.texts(texts)
+    ids = model.tokenizer(texts, truncation=max_length is not None, max_length=max_length)["input_ids"]
+    model.check_token_ids(ids)
+    order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))
+    special = special_token_ids(model)
+    starts = range(0, len(order), batch_size)
+    bar = tqdm(starts, desc=progress if isinstance(progress, str) else desc, disable=not progress, unit="batch")
+    for start in bar:
+        idx = order[start : start + batch_size]
+        enc = model.pad([ids[i] for i in idx])
+        real = enc["attention_mask"].bool()
+        content = real & ~torch.isin(enc["input_ids"], special.to(enc["input_ids"].device))
+        empty = ~content.any(1)
+        if bool(empty.any()):
+            content[empty] = real[empty]
+        yield idx, enc, content
+
+
 def collect(
     model: Model,
     texts: Sequence[str],

@@ -24,8 +24,8 @@ from torch import Tensor
 
 from .model import Model
 from . import _validate
+from .activations import token_batches
 from .hooks import input_rows
-from .neurons import _token_batches
 
 __all__ = [
     "RetrievalMatrix",
@@ -72,8 +72,8 @@ def sentence_embeddings(
 
     last = max(sites, key=lambda s: s.order)
     with torch.inference_mode(), model.hooks([(s, reader) for s in sites], stop_after=last):
-        for idx, enc, content in _token_batches(model, texts, batch_size, max_length=max_length, progress=progress,
-                                                desc="sentence embeddings"):
+        for idx, enc, content in token_batches(model, texts, batch_size, max_length=max_length, progress=progress,
+                                               desc="sentence embeddings"):
             state["mask"] = content
             pooled.clear()
             with input_rows(idx, len(texts)):

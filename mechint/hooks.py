@@ -8,26 +8,27 @@ function receives the site's activation (``[batch, pos, d]``, or ``[batch, pos, 
 ``HookContext.offset`` says how many tokens came before them.
 
 Helpers build the usual hook functions: :func:`save` (read, optionally at chosen positions / rows),
-:func:`set_value` and :func:`add_value` (write at chosen positions / rows).
+:func:`set_value`, :func:`add_value` and :func:`scale_value` (write at chosen positions / rows).
 
-Positions and rows, for every helper and intervention: a non-negative position is a column of the
-left-padded batch (so in a batch of texts of different lengths, position 0 is padding for the
-shorter ones, and the same text's tokens sit at other positions than when it runs alone); a
-negative position counts from the end (``-1``: every row's last token, the newest one during
-generation). :func:`from_text_start` wraps positions to count them from each row's first real
-(non-pad) token instead, so that they name the same tokens of a text whatever batch it lands in:
-``from_text_start(slice(1, None))`` is every token but the first (the BOS token, where the tokenizer
-adds one), in a padded batch, under :func:`mechint.collect` and at every step of generation. A write
-whose positions are all outside a plain forward warns. ``rows`` picks inputs: the rows of the
-forward, or, inside a method that batches its inputs itself (:func:`mechint.collect`, patching), the
-caller's texts or prompt pairs (:func:`input_rows`).
+Which cells a read or write touches (``positions=``, ``rows=``, :func:`from_text_start`) is the
+business of :mod:`mechint.positions`; its names used here (:func:`from_text_start`,
+:class:`TextPositions`, :data:`Index`, :data:`ALL_POSITIONS`) are importable from this module too. In
+short: a non-negative position is a column of the left-padded batch, a negative one counts from the
+end (``-1``: every row's last token, the newest one during generation), ``None`` or ``"all"`` is
+every position, and ``from_text_start(slice(1, None))`` is every token but each text's first (the
+BOS token, where the tokenizer adds one) in any batch and at every generation step. A write whose
+positions are all outside a plain forward warns. ``rows`` picks inputs: the rows of the forward, or,
+inside a method that batches its inputs itself (:func:`mechint.collect`, patching), the caller's
+texts or prompt pairs (:func:`input_rows`).
+
+The write helpers here are the raw engine: ``positions=None`` writes every position, the BOS token
+included, as they say. The interventions of :mod:`mechint.interventions` know the model, so their
+default leaves the BOS attention sink alone.
 """
 
 from __future__ import annotations
 
 import inspect
-import operator
-import warnings
 from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,7 +38,24 @@ from typing import Callable, Iterable, Iterator, Sequence
 import torch
 from torch import Tensor, nn
 
+from .positions import ALL_POSITIONS, Index, TextPositions, cells, from_text_start, per_row
 from .sites import Site
+
+__all__ = [
+    "ALL_POSITIONS",
+    "HookContext",
+    "HookFn",
+    "Index",
+    "StopForward",
+    "TextPositions",
+    "add_value",
+    "from_text_start",
+    "hooked",
+    "input_rows",
+    "save",
+    "scale_value",
+    "set_value",
+]
 
 HookFn = Callable[[Tensor, "HookContext"], "Tensor | None"]
 
@@ -46,77 +64,6 @@ class StopForward(Exception):
     """Raised by the engine after the last site a caller needs, to skip the rest of the forward."""
 
 
-class TextPositions:
-    """Positions counted from each row's first real (non-pad) token: made by :func:`from_text_start`."""
-
-    __slots__ = ("positions", "_index")
-
-    def __init__(self, positions: "int | Sequence[int] | slice | Tensor | None"):
-        if isinstance(positions, TextPositions):
-            raise TypeError(f"{positions!r} already counts from the text start: pass it as it is")
-        self.positions = positions
-        if positions is None:
-            self._index: Tensor | slice = slice(None)
-        elif isinstance(positions, slice):
-            try:
-                bounds = [None if b is None else operator.index(b) for b in (positions.start, positions.stop, positions.step)]
-            except TypeError:
-                raise TypeError(f"slice bounds must be integers, got {positions!r}") from None
-            if bounds[2] == 0:
-                raise ValueError("slice step cannot be zero")
-            self._index = slice(*bounds)
-        else:
-            self._index = _position_index(positions).cpu()
-
-    def __repr__(self) -> str:
-        return f"from_text_start({self.positions!r})"
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, TextPositions):
-            return NotImplemented
-        a, b = self._index, other._index
-        if isinstance(a, slice) or isinstance(b, slice):
-            return a == b
-        return a.shape == b.shape and bool((a == b).all())
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def columns(self, pad: int, seq_len: int, offset: int) -> Tensor | None:
-        """The columns of a call (``seq_len`` columns from absolute position ``offset``) that these
-        positions name in a row with ``pad`` leading pad tokens; ``None`` if none is here."""
-        length = offset + seq_len - pad  # the row's text so far
-        if length <= 0:
-            return None
-        if isinstance(self._index, slice):
-            text = torch.arange(length)[self._index]
-        else:
-            text = torch.where(self._index < 0, self._index + length, self._index)
-            text = text[(text >= 0) & (text < length)]  # before the text start: names no token
-        return _local_positions(text + pad, seq_len, offset)  # absolute positions, as the engine maps them
-
-
-def from_text_start(positions: "int | Sequence[int] | slice | Tensor | None") -> TextPositions:
-    """Positions counted from each row's first real (non-pad) token, for any ``positions=`` of the
-    hook helpers and interventions: ``0`` is the text's first token (the BOS token, where the
-    tokenizer adds one), ``1`` the next; negative positions count from the end, as always, but never
-    reach into the padding; a slice or boolean mask is taken over the row's text (``None``: every real
-    token, no padding).
-
-    A text's tokens are then named the same way whether it runs alone or in a left-padded batch,
-    under :func:`mechint.collect` (which sorts and batches texts) and at every step of
-    :meth:`Model.generate` (where the text grows). ``from_text_start(slice(1, None))`` is every token
-    but the first: what an edit that must leave the BOS attention sink alone needs.
-
-    The padding is read from the attention mask of each forward (:attr:`HookContext.pad`); where it
-    is unknown (a mask that is not ``[batch, keys]``, or a decoder layer called on its own) the
-    hook raises rather than guess; methods that run the layers themselves, as
-    :func:`mechint.activation_patch` does, pass each row's padding (:func:`input_rows`). Rows with
-    the same padding are written together, and every other cell is left bit for bit as it was.
-    """
-    return TextPositions(positions)
-
-
-Index = int | Sequence[int] | slice | Tensor | TextPositions | None
 
 
 @dataclass
@@ -164,7 +111,10 @@ class HookContext:
         use (one copy to the host per forward)."""
         return None if self._padding is None else self._padding.counts
 
-    def _pad_or_raise(self, positions: "TextPositions", batch: int) -> Tensor:
+    def pad_or_raise(self, positions: TextPositions, batch: int) -> Tensor:
+        """:attr:`pad` for the ``batch`` rows of this call, where ``positions`` (counted from each
+        row's text start) need it; raises ``RuntimeError`` saying why where it is unknown, or known
+        for another number of rows."""
         pad = self.pad
         if pad is None:
             why = self._padding.reason if self._padding is not None else "this hook context knows no padding"
@@ -488,176 +438,6 @@ def _post_hook(entries: list[tuple[Site, HookFn, bool]], state: _State):
 # ----------------------------------------------------------------------------------------------
 
 
-def _position_index(positions) -> Tensor:
-    """``[k]`` integer positions from a list, a tensor or a boolean mask over positions (one list
-    shared by every row)."""
-    pos = torch.as_tensor(positions).detach()
-    if pos.dtype == torch.bool:
-        if pos.ndim != 1:
-            raise ValueError(f"a boolean position mask must be 1-D, got shape {tuple(pos.shape)}")
-        pos = pos.nonzero().reshape(-1)
-    elif pos.is_floating_point() or pos.is_complex():
-        raise TypeError(f"positions must be integers, got dtype {pos.dtype}")
-    if pos.ndim > 1:
-        raise ValueError(
-            f"positions must be one list shared by every row, got shape {tuple(pos.shape)}; for positions "
-            "that differ by row, use one hook per row with rows="
-        )
-    return pos.reshape(-1).long()
-
-
-def _local_positions(positions: Index, seq_len: int, offset: int) -> Tensor | slice | None:
-    """Map absolute positions to columns of the current call; ``None`` if none of them is here.
-
-    Non-negative positions are absolute (counted from the start of the padded sequence); negative
-    positions count from the end of the current call (``-1``: the newest token, also in generation).
-    A boolean mask over positions selects where it is True.
-    """
-    if positions is None:
-        return slice(None)
-    if isinstance(positions, slice):
-        if offset == 0:
-            return positions
-        idx = torch.arange(offset + seq_len)[positions]
-        return _local_positions(idx, seq_len, offset)
-    pos = _position_index(positions)
-    local = torch.where(pos < 0, pos + seq_len, pos - offset)
-    keep = (local >= 0) & (local < seq_len)
-    if not bool(keep.any()):
-        return None
-    return local[keep]
-
-
-@dataclass(frozen=True)
-class _Block:
-    """Cells of one hook call that a hook reads or writes: ``picked`` rows x ``cols`` columns.
-    ``order``: where these rows come among all the ``of`` picked rows of the call (``None``: they are
-    all of them)."""
-
-    picked: "_Picked"
-    cols: Tensor | slice
-    order: Tensor | None = None
-    of: int = 0
-
-
-def _cells(positions: Index, rows: Index, x: Tensor, ctx: HookContext, *, warn: bool = True) -> list[_Block]:
-    """The cells of ``x`` that ``positions`` x ``rows`` name, as blocks of rows sharing their columns:
-    one block for absolute positions, one per group of rows with equal left padding for
-    :func:`from_text_start` positions; none when no cell is here. With ``warn``, a plain forward in
-    which the positions name no column warns (a write that does nothing is a silent bug; during
-    generation later steps may reach them)."""
-    batch, seq_len = x.shape[0], x.shape[1]
-    if isinstance(positions, TextPositions):
-        pad = ctx._pad_or_raise(positions, batch)  # raises where the padding is unknown, in any batch
-        picked = _select_rows(rows, batch, ctx)
-        if picked is None:
-            return []
-        local = torch.arange(batch)[picked.local]
-        row_pad = pad[local]
-        groups = row_pad.unique().tolist()
-        blocks = []
-        for p in groups:
-            cols = positions.columns(int(p), seq_len, ctx.offset)
-            if cols is None:
-                continue
-            if len(groups) == 1:
-                blocks.append(_Block(picked, cols))
-                continue
-            order = (row_pad == p).nonzero().reshape(-1)
-            which = picked.which if picked.which is not None else torch.arange(local.numel())
-            blocks.append(_Block(_Picked(local[order], which[order], picked.n), cols, order, local.numel()))
-        outside = not blocks
-    else:
-        cols = _local_positions(positions, seq_len, ctx.offset)
-        picked = _select_rows(rows, batch, ctx)
-        blocks = [] if cols is None or picked is None else [_Block(picked, cols)]
-        outside = cols is None
-    if warn and outside and not ctx.generating:
-        _warn_at_caller(
-            f"positions {positions!r} are outside the {seq_len} positions (from {ctx.offset}) of this "
-            f"forward at {ctx.site.name}: the hook did nothing there"
-        )
-    return blocks
-
-
-def _warn_at_caller(message: str) -> None:
-    """A UserWarning attributed to the first frame outside mechint, torch and transformers: the
-    caller's line that ran the forward, not the hook that noticed."""
-    import os
-    import sys
-
-    import transformers
-
-    skip = tuple(os.path.dirname(m.__file__) + os.sep for m in (sys.modules[__package__], torch, transformers))
-    frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_code.co_filename.startswith(skip):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, stacklevel=level)
-
-
-@dataclass(frozen=True)
-class _Picked:
-    """The rows of one hook call that ``rows=`` picks.
-
-    Attributes:
-        local: those rows of the activation (a slice for all of them).
-        which: for each, its index into per-row values (``None``: the picked rows in order are
-            values ``0..n-1``).
-        n: how many per-row values the hook needs: one per picked row (``rows`` given), else one per
-            row of the forward, or per input under :func:`input_rows`.
-    """
-
-    local: Tensor | slice
-    which: Tensor | None
-    n: int
-
-
-def _select_rows(rows: Index, batch: int, ctx: HookContext) -> _Picked | None:
-    """The rows of a ``batch``-row activation that ``rows`` picks; ``None`` when no row of this call
-    is picked.
-
-    ``rows`` counts the caller's inputs: the rows of the forward, or, under :func:`input_rows` (a
-    method that reorders or repeats its inputs), the inputs themselves; per-row values then have one
-    entry per input (``rows=None``) or per picked row (in ``rows``' order).
-    """
-    src = ctx.inputs
-    total = batch if src is None else ctx.n_inputs
-    if rows is None:
-        return _Picked(slice(None), src, total)
-    if isinstance(rows, slice):
-        want = torch.arange(total)[rows]
-    else:
-        want = torch.as_tensor(rows).cpu()
-        if want.dtype == torch.bool:
-            if want.numel() != total:
-                raise ValueError(f"a boolean rows mask needs {total} entries, got {want.numel()}")
-            want = want.nonzero()
-        elif want.is_floating_point():
-            raise TypeError(f"rows must be integers, got dtype {want.dtype}")
-        want = want.reshape(-1).long()
-        bad = want[(want < -total) | (want >= total)]
-        if bad.numel():
-            what = "inputs" if src is not None else "rows in this batch"
-            raise IndexError(f"rows {bad.tolist()} out of range: there are {total} {what}")
-        want = want % total
-    if src is None:
-        return _Picked(want, None, want.numel())
-    hit = src[:, None] == want[None, :]  # [batch, picked]
-    local = hit.any(1).nonzero().reshape(-1)
-    if local.numel() == 0:
-        return None
-    return _Picked(local, hit[local].float().argmax(1), want.numel())
-
-
-def _index(x: Tensor, rows, cols):
-    """Index ``x[rows][:, cols]`` for tensors and slices alike (outer product, not zip)."""
-    if isinstance(rows, Tensor) and isinstance(cols, Tensor):
-        return (rows.to(x.device)[:, None], cols.to(x.device)[None, :])
-    r = rows.to(x.device) if isinstance(rows, Tensor) else rows
-    c = cols.to(x.device) if isinstance(cols, Tensor) else cols
-    return (r, c)
-
-
 def save(
     store: dict,
     key: str | None = None,
@@ -676,11 +456,11 @@ def save(
     """
 
     def fn(x: Tensor, ctx: HookContext) -> None:
-        blocks = _cells(positions, rows, x, ctx, warn=False)
+        blocks = cells(positions, rows, x, ctx, warn=False)
         if not blocks:
             return None
         if len(blocks) == 1 and blocks[0].order is None:
-            value = x[_index(x, blocks[0].picked.local, blocks[0].cols)]
+            value = x[blocks[0].index(x)]
         else:
             widths = sorted({b.cols.numel() for b in blocks})
             if sum(b.order.numel() for b in blocks) < blocks[0].of:
@@ -691,7 +471,7 @@ def save(
                     "different padding, which do not stack; save whole rows (positions=None) and select "
                     "by the attention mask, or name positions every row has"
                 )
-            parts = torch.cat([x[_index(x, b.picked.local, b.cols)] for b in blocks])
+            parts = torch.cat([x[b.index(x)] for b in blocks])
             order = torch.cat([b.order for b in blocks])
             value = parts[torch.argsort(order).to(x.device)]
         value = transform(value) if transform is not None else value
@@ -709,16 +489,16 @@ def save(
 
 def _writer(value: Tensor | Callable, positions: Index, rows: Index, mode: str) -> HookFn:
     def fn(x: Tensor, ctx: HookContext) -> Tensor | None:
-        blocks = _cells(positions, rows, x, ctx)
+        blocks = cells(positions, rows, x, ctx)
         if not blocks:
             return None
         out = x.clone()
         for block in blocks:  # one block, or one per group of rows with equal padding
-            idx = _index(x, block.picked.local, block.cols)
+            idx = block.index(x)
             if callable(value):  # computed from the picked cells: already one row per picked row
                 v = torch.as_tensor(value(x[idx], ctx), device=x.device, dtype=x.dtype)
             else:
-                v = _per_row(torch.as_tensor(value, device=x.device, dtype=x.dtype), block.picked, x.ndim)
+                v = per_row(torch.as_tensor(value, device=x.device, dtype=x.dtype), block.picked, x.ndim)
             target = x[idx]
             try:
                 if mode == "set":
@@ -737,27 +517,30 @@ def _writer(value: Tensor | Callable, positions: Index, rows: Index, mode: str) 
     return fn
 
 
-def _per_row(v: Tensor, picked: _Picked, ndim: int) -> Tensor:
-    """A fixed value restricted to the picked rows' entries when it has one entry per row (rank
-    ``ndim`` and a first axis of ``picked.n``, the inputs or the picked rows); other values (shared,
-    broadcast) as they are."""
-    if v.ndim != ndim or v.shape[0] == 1 or picked.which is None:
-        return v
-    if v.shape[0] != picked.n:
-        raise ValueError(f"a value with {v.shape[0]} rows for {picked.n} rows (one per row, or one row for all)")
-    return v[picked.which.to(v.device)]
-
-
 def set_value(value: Tensor | Callable, *, positions: Index = None, rows: Index = None) -> HookFn:
-    """A write hook that sets the activation at ``rows`` x ``positions`` to ``value`` (broadcast)."""
+    """A write hook that sets the activation at ``rows`` x ``positions`` to ``value``: a tensor
+    broadcast to the chosen cells ``[rows, pos, d]`` (a first axis with one entry per row, or per
+    input under :func:`input_rows`, gives each row its own), or a function ``value(cells, ctx)`` of
+    the chosen cells.
+
+    The write helpers are the raw engine and do what they say: ``positions=None`` (or ``"all"``) is
+    every position, the BOS token and the padding included. A hook function is built before it meets
+    a model, so it cannot know whether the model's tokenizer puts a BOS token first; to leave BOS
+    alone pass ``positions=from_text_start(slice(1, None))``, or use an intervention
+    (:class:`mechint.AddDirection`, ...), whose default does that where the tokenizer adds a BOS.
+    """
     return _writer(value, positions, rows, "set")
 
 
 def add_value(value: Tensor | Callable, *, positions: Index = None, rows: Index = None) -> HookFn:
-    """A write hook that adds ``value`` (broadcast) to the activation at ``rows`` x ``positions``."""
+    """A write hook that adds ``value`` to the activation at ``rows`` x ``positions`` (``value`` as
+    in :func:`set_value`). ``positions=None`` is every position, BOS included, as for
+    :func:`set_value`."""
     return _writer(value, positions, rows, "add")
 
 
 def scale_value(value: Tensor | float, *, positions: Index = None, rows: Index = None) -> HookFn:
-    """A write hook that multiplies the activation at ``rows`` x ``positions`` by ``value``."""
+    """A write hook that multiplies the activation at ``rows`` x ``positions`` by ``value`` (a number
+    or a tensor broadcast to the chosen cells, per row as in :func:`set_value`). ``positions=None``
+    is every position, BOS included, as for :func:`set_value`."""
     return _writer(value, positions, rows, "scale")

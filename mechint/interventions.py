@@ -20,13 +20,48 @@ generation step); the arithmetic runs in float32 (or the activation's dtype if w
 is rounded back once, so a bfloat16 model sees one rounding instead of several. Cells outside the
 chosen rows and positions are left bit for bit as they were.
 
-Positions follow the engine: non-negative positions are absolute (counted from the start of the
-padded sequence; during generation, from the start of the prompt), negative ones count from the end
-of the current call (``-1``: the last token of a forward, the newest token of each generation step).
-:func:`mechint.hooks.from_text_start` counts them from each row's first real (non-pad) token instead,
-so that they name the same tokens of a text in any batch: ``positions=from_text_start(slice(1,
-None))`` edits every token but the first (the BOS attention sink) in left-padded batches, under
-:func:`mechint.collect` and at every generation step, with the BOS cells left bit for bit as they were.
+Positions and rows follow the engine (:mod:`mechint.positions`): non-negative positions are
+absolute (counted from the start of the padded sequence; during generation, from the start of the
+prompt), negative ones count from the end of the current call (``-1``: the last token of a forward,
+the newest token of each generation step), and :func:`mechint.from_text_start` counts them from each
+row's first real (non-pad) token instead, so that they name the same tokens of a text in any batch.
+
+The default leaves the BOS token alone. The BOS token is the attention sink every later token reads;
+an edit there moves every later position, and a chat model can then generate garbage. So ``positions=None``
+(the default) means, on a model whose tokenizer puts a BOS token first (:attr:`Model.adds_bos`):
+``from_text_start(slice(1, None))``, every token but each text's first, in left-padded batches,
+under :func:`mechint.collect` and at every generation step, with the BOS cells left bit for bit as
+they were; on a model whose tokenizer adds none (GPT-2, Qwen2): every token. ``positions="all"``
+(:data:`mechint.ALL_POSITIONS`) acts on every position, BOS included; any other ``positions=`` acts
+where it says. (The raw write helpers :func:`mechint.set_value` ... take ``None`` literally: see
+there.)
+
+Writing a custom intervention takes public names only: subclass :class:`Intervention`, resolve its
+sites with :meth:`Model.site` / :meth:`Model.sites`, its positions with :func:`resolve_positions`
+(the default above), and build each hook function with :func:`cell_writer`, which hands the chosen
+cells to an update function and leaves every other cell as it was (or write the hook function with
+:func:`mechint.positions.cells` directly)::
+
+    from mechint.interventions import Intervention, cell_writer, resolve_positions
+    from mechint.positions import per_row
+
+    class ScaleResidual(Intervention):  # the residual after `layer` times `factor` (one, or one per row)
+
+        def __init__(self, layer, factor, *, positions=None, rows=None):
+            self.layer, self.factor = layer, torch.as_tensor(factor, dtype=torch.float32)
+            self.positions, self.rows = positions, rows
+
+        def hooks(self, model):
+            site = model.site(f"blocks.{self.layer}.hook_resid_post")
+
+            def update(cells, ctx, picked):  # cells: [rows, pos, d_model] (float32 or wider)
+                f = self.factor.to(cells.device, cells.dtype).reshape(-1, 1, 1)
+                return cells * per_row(f, picked, cells.ndim)  # one factor per chosen row
+
+            return [(site, cell_writer(update, resolve_positions(model, self.positions), self.rows))]
+
+    with intervene(model, ScaleResidual(1, 0.5)):   # every token but BOS, where the tokenizer adds one
+        model.generate(["Tell me about"], max_new_tokens=20)
 """
 
 from __future__ import annotations
@@ -39,11 +74,22 @@ from jaxtyping import Float
 from torch import Tensor
 
 from .device_copies import DeviceCopies
-from .hooks import HookContext, HookFn, Index, _cells, _index, _per_row, _Picked
+from . import _validate
+from .hooks import HookContext, HookFn
 from .model import Model, int_list
+from .positions import ALL_POSITIONS, Index, Picked, cells, from_text_start, per_row
 from .sites import Site
 
-__all__ = ["AblateDirection", "AddDirection", "EditNeurons", "Intervention", "intervene", "intervention_hooks"]
+__all__ = [
+    "AblateDirection",
+    "AddDirection",
+    "EditNeurons",
+    "Intervention",
+    "cell_writer",
+    "intervene",
+    "intervention_hooks",
+    "resolve_positions",
+]
 
 _FULL_NAME = re.compile(r"^blocks\.\d+\.")
 _EDIT_MODES = ("set", "add", "scale")
@@ -99,38 +145,61 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
-def _cell_writer(
-    update: Callable[[Tensor, HookContext, _Picked], Tensor], positions: Index, rows: Index
-) -> HookFn:
+def resolve_positions(model: Model, positions: Index) -> Index:
+    """The positions an intervention given ``positions=`` acts at on ``model``, for the engine:
+    ``None`` (the interventions' default) is ``from_text_start(slice(1, None))`` (every token but each
+    text's first) where the model's tokenizer puts a BOS token first (:attr:`Model.adds_bos`), else
+    ``"all"``; ``"all"`` stays ``"all"`` (every position, BOS included); anything else is returned as
+    given. Raises ``ValueError`` for another string."""
+    _check_positions(positions)
+    if positions is None:
+        return from_text_start(slice(1, None)) if model.adds_bos else ALL_POSITIONS
+    return positions
+
+
+def _check_positions(positions: Index) -> None:
+    if isinstance(positions, str) and positions != ALL_POSITIONS:
+        raise ValueError(
+            f"positions={positions!r}: the one word positions= takes is {ALL_POSITIONS!r} (every position, BOS "
+            "included); otherwise give integers, a slice, a mask, from_text_start(...) or None (the default)"
+        )
+
+
+def cell_writer(update: Callable[[Tensor, HookContext, Picked], Tensor], positions: Index, rows: Index) -> HookFn:
     """A hook function that replaces the cells at ``rows`` x ``positions`` by ``update(cells, ctx, picked)``.
 
-    ``update`` receives the selected cells as ``[rows, pos, width]`` in the compute dtype (heads are
-    concatenated for ``attn.hook_z``) and which rows they are (:class:`mechint.hooks._Picked`, for
-    per-row values). It returns new cells of the same shape, without changing its input in place.
-    Everything else is left bit for bit as it was.
+    ``update`` receives the selected cells as ``[rows, pos, width]`` in the compute dtype (float32,
+    or the activation's dtype where wider; heads are concatenated for ``attn.hook_z``, so ``width`` is
+    ``n_heads * d_head`` there), the hook context, and which rows they are
+    (:class:`mechint.positions.Picked`: pass it to :func:`mechint.positions.per_row` to pick a
+    per-row value's entries). It returns new cells of the same shape, without changing its input in
+    place; they are rounded back to the activation's dtype once. Every other cell is left bit for bit
+    as it was. :func:`from_text_start` positions in a left-padded batch call ``update`` once per group
+    of rows with equal padding.
+
+    ``positions`` are the engine's (``None`` or ``"all"``: every position): resolve an
+    intervention's ``positions=`` with :func:`resolve_positions` first, for the default that leaves
+    BOS alone.
     """
+    _check_positions(positions)
+    everything = (positions is None or isinstance(positions, str)) and rows is None
 
     def fn(x: Tensor, ctx: HookContext) -> Tensor | None:
-        blocks = _cells(positions, rows, x, ctx)
+        blocks = cells(positions, rows, x, ctx)
         if not blocks:
             return None
         flat = x.flatten(-2) if ctx.site.heads is not None else x
         cdtype = _compute_dtype(flat.dtype)
-        if positions is None and rows is None:
+        if everything:
             out = update(flat.to(cdtype), ctx, blocks[0].picked).to(flat.dtype)
         else:
             out = flat.clone()
             for block in blocks:  # one block, or one per group of rows with equal padding
-                idx = _index(flat, block.picked.local, block.cols)
+                idx = block.index(flat)
                 out[idx] = update(flat[idx].to(cdtype), ctx, block.picked).to(flat.dtype)
         return out.unflatten(-1, ctx.site.heads) if ctx.site.heads is not None else out
 
     return fn
-
-
-def _check_finite(t: Tensor, what: str) -> None:
-    if t.is_floating_point() and not torch.isfinite(t).all():
-        raise ValueError(f"{what} has non-finite entries (nan or inf)")
 
 
 def _check_width(site: Site, got: int, width: int, what: str) -> None:
@@ -151,7 +220,7 @@ class _Directional:
                 f"a direction must be [d] or one per layer [n_layers, d], got shape {tuple(d.shape)}"
             )
         d = d.to(device="cpu", dtype=torch.float64)
-        _check_finite(d, "the direction")
+        _validate.finite("the direction", d)
         norms = d.norm(dim=-1)
         if (norms == 0).any():
             where = "" if d.ndim == 1 else f" at row(s) {torch.nonzero(norms == 0).reshape(-1).tolist()}"
@@ -186,7 +255,8 @@ class _Directional:
 
 
 class Intervention:
-    """Base class: something that becomes ``(site, fn)`` pairs for :meth:`Model.hooks`."""
+    """Base class: something that becomes ``(site, fn)`` pairs for :meth:`Model.hooks`. A subclass
+    implements :meth:`hooks` (see the module docstring for one written from public names)."""
 
     def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
         """The hook pairs of this intervention on ``model``, in the order they apply; raises if the
@@ -206,9 +276,11 @@ class AddDirection(_Directional, Intervention):
             layer, or at the layers in ``layers``. Full names (``"blocks.6.hook_resid_post"``,
             ``"ln_final.hook_normalized"``) act where they say.
         layers: restrict bare keys to these layers (int or list; negative counts from the end).
-        positions: which token positions (see the module docstring); ``None``: all of them,
-            including every new token during generation; ``from_text_start(slice(1, None))``:
-            every token but each text's first (BOS), in any batch.
+        positions: which token positions (see the module docstring). ``None`` (the default): every
+            token but each text's first (the BOS attention sink, left bit for bit as it was) where the
+            model's tokenizer adds a BOS token, in any batch and at every new token during
+            generation; every token where it adds none. ``"all"`` (:data:`mechint.ALL_POSITIONS`):
+            every position, BOS included. Anything else acts where it says.
         rows: which batch rows; ``None``: all.
         normalize: ``False`` adds ``alpha * direction`` as given (e.g. a raw difference of means).
     """
@@ -228,18 +300,19 @@ class AddDirection(_Directional, Intervention):
         a = torch.as_tensor(alpha).detach()
         if a.ndim > 1:
             raise ValueError(f"alpha must be a number or one value per row [rows], got shape {tuple(a.shape)}")
-        _check_finite(a, "alpha")
+        _validate.finite("alpha", a)
         self.alpha = a.to(device="cpu", dtype=torch.float64)
         self._alpha = DeviceCopies(self.alpha)
+        _check_positions(positions)
         self.sites, self.layers, self.positions, self.rows = sites, layers, positions, rows
 
     def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
         chosen = _resolve_sites(model, self.sites, self.layers)
         for site in chosen:
             self._check_site(model, site)
-        return [(site, _cell_writer(self._add, self.positions, self.rows)) for site in chosen]
+        return [(site, cell_writer(self._add, resolve_positions(model, self.positions), self.rows)) for site in chosen]
 
-    def _add(self, cells: Tensor, ctx: HookContext, picked: _Picked) -> Tensor:
+    def _add(self, cells: Tensor, ctx: HookContext, picked: Picked) -> Tensor:
         u = self._unit_at(ctx.site, cells)
         (a,) = self._alpha.on(cells.device, cells.dtype)
         if a.ndim == 1:
@@ -248,7 +321,7 @@ class AddDirection(_Directional, Intervention):
                     f"alpha has {a.numel()} values but {picked.n} rows are steered at {ctx.site.name} "
                     "(one alpha per chosen row, or per input of a batched method such as collect)"
                 )
-            a = _per_row(a, picked, 1)[:, None, None]
+            a = per_row(a, picked, 1)[:, None, None]
         return cells + a * u
 
     def __repr__(self) -> str:
@@ -270,7 +343,9 @@ class AblateDirection(_Directional, Intervention):
             every layer). ``("hook_resid_pre", "hook_attn_out", "hook_mlp_out")`` removes the
             direction from the embedding and from every write into the residual stream.
         layers: restrict bare keys to these layers; ``None``: every layer.
-        positions, rows: which cells; ``None``: all.
+        positions: which token positions, as in :class:`AddDirection`: by default every token but the
+            BOS token (where the tokenizer adds one); ``"all"`` includes BOS.
+        rows: which batch rows; ``None``: all.
         value: the projection left at the site: a float, or one per layer ``[n_layers]``.
     """
 
@@ -288,9 +363,10 @@ class AblateDirection(_Directional, Intervention):
         v = torch.as_tensor(value).detach()
         if v.ndim > 1:
             raise ValueError(f"value must be a number or one per layer [n_layers], got shape {tuple(v.shape)}")
-        _check_finite(v, "value")
+        _validate.finite("value", v)
         self.value = v.to(device="cpu", dtype=torch.float64)
         self._value = DeviceCopies(self.value)
+        _check_positions(positions)
         self.sites, self.layers, self.positions, self.rows = sites, layers, positions, rows
 
     def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
@@ -304,9 +380,9 @@ class AblateDirection(_Directional, Intervention):
                     )
                 if site.layer is None:
                     raise ValueError(f"a per-layer value cannot act at the model-level site {site.name}")
-        return [(site, _cell_writer(self._ablate, self.positions, self.rows)) for site in chosen]
+        return [(site, cell_writer(self._ablate, resolve_positions(model, self.positions), self.rows)) for site in chosen]
 
-    def _ablate(self, cells: Tensor, ctx: HookContext, picked: _Picked) -> Tensor:
+    def _ablate(self, cells: Tensor, ctx: HookContext, picked: Picked) -> Tensor:
         u = self._unit_at(ctx.site, cells)
         proj = cells @ u  # [rows, pos]
         (v,) = self._value.on(cells.device, cells.dtype)
@@ -332,7 +408,9 @@ class EditNeurons(Intervention):
         mode: ``"set"`` (activation := value), ``"add"`` (+= value) or ``"scale"`` (*= value).
         value: a float, or a tensor broadcastable to ``[rows, pos, len(neurons)]`` (e.g. one value per
             neuron ``[len(neurons)]``).
-        positions, rows: which cells; ``None``: all.
+        positions: which token positions, as in :class:`AddDirection`: by default every token but the
+            BOS token (where the tokenizer adds one); ``"all"`` includes BOS.
+        rows: which batch rows; ``None``: all.
     """
 
     def __init__(
@@ -360,9 +438,10 @@ class EditNeurons(Intervention):
         # kept as given (negative counts from the end): resolved against the model in hooks()
         self.layer, self.neurons, self.mode = layers[0], idx.long().cpu(), mode
         v = torch.as_tensor(value).detach()
-        _check_finite(v, "value")
+        _validate.finite("value", v)
         self.value = v.to(device="cpu", dtype=torch.float64)
         self._value = DeviceCopies(self.value)
+        _check_positions(positions)
         self.positions, self.rows = positions, rows
         self._siblings: list[EditNeurons] = []  # edits made together (neuron_edits): checked for repeats
 
@@ -396,10 +475,10 @@ class EditNeurons(Intervention):
             ) from None
         on_device = DeviceCopies(neurons)
 
-        def edit(cells: Tensor, ctx: HookContext, picked: _Picked) -> Tensor:
+        def edit(cells: Tensor, ctx: HookContext, picked: Picked) -> Tensor:
             _check_width(ctx.site, cells.shape[-1], d_mlp, "the activation")
             (n,) = on_device.on(cells.device, torch.long)
-            v = _per_row(self._value.on(cells.device, cells.dtype)[0], picked, cells.ndim)
+            v = per_row(self._value.on(cells.device, cells.dtype)[0], picked, cells.ndim)
             out = cells.clone()
             old = cells[..., n]
             try:
@@ -417,7 +496,7 @@ class EditNeurons(Intervention):
                 ) from err
             return out
 
-        return [(site, _cell_writer(edit, self.positions, self.rows))]
+        return [(site, cell_writer(edit, resolve_positions(model, self.positions), self.rows))]
 
     def __repr__(self) -> str:
         value = float(self.value) if self.value.ndim == 0 else f"tensor{tuple(self.value.shape)}"

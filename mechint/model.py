@@ -461,12 +461,14 @@ class Model:
         # Templates that write the BOS token would get a second one when the text is tokenized
         # (mechint tokenizes with the tokenizer's special tokens).
         bos = self.tokenizer.bos_token
-        if bos and text.startswith(bos) and self._adds_bos():
+        if bos and text.startswith(bos) and self.adds_bos:
             text = text[len(bos):]
         return text
 
-    def _adds_bos(self) -> bool:
-        """Whether tokenizing a text puts the BOS token in front of it."""
+    @property
+    def adds_bos(self) -> bool:
+        """Whether tokenizing a text puts the BOS token in front of it (Llama, Gemma: yes; GPT-2,
+        Qwen2: no). Where it does, the interventions leave that first token alone by default."""
         bos = self.tokenizer.bos_token_id
         ids = self.tokenizer("a")["input_ids"]
         return bos is not None and len(ids) > 0 and ids[0] == bos

@@ -30,7 +30,7 @@ from __future__ import annotations
 import operator
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -40,9 +40,9 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from . import _validate
-from .activations import RunningMoments
+from .activations import RunningMoments, token_batches
 from .hooks import input_rows
-from .interventions import EditNeurons, Intervention, _check_finite, intervene, intervention_hooks
+from .interventions import EditNeurons, Intervention, intervene, intervention_hooks
 from .model import Model, int_list
 
 __all__ = [
@@ -248,7 +248,7 @@ def _as_directions(model: Model, direction: Tensor, layers: list[int]) -> Tensor
         raise ValueError(
             f"direction must be [d_model] or one per layer [n_layers={model.n_layers}, d_model], got {tuple(d.shape)}"
         )
-    _check_finite(out, "the direction")
+    _validate.finite("the direction", out)
     zero = (out.norm(dim=-1) == 0).nonzero().reshape(-1)
     if zero.numel():
         raise ValueError(f"the direction is zero at layer(s) {[layers[i] for i in zero.tolist()]}: cosines are undefined")
@@ -709,15 +709,6 @@ class NeuronActivationStats:
     max_new_tokens: int = 0
 
 
-def _special_ids(model: Model) -> Tensor:
-    ids = set(getattr(model.tokenizer, "all_special_ids", []) or [])
-    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
-        value = getattr(model.tokenizer, name, None)
-        if value is not None:
-            ids.add(int(value))
-    return torch.tensor(sorted(ids), dtype=torch.long)
-
-
 def _eos_ids(model: Model) -> Tensor:
     ids = set()
     for source in (getattr(model.hf, "generation_config", None), model.hf.config, model.tokenizer):
@@ -726,33 +717,6 @@ def _eos_ids(model: Model) -> Tensor:
             continue
         ids.update([int(v) for v in value] if isinstance(value, (list, tuple)) else [int(value)])
     return torch.tensor(sorted(ids), dtype=torch.long)
-
-
-def _token_batches(
-    model: Model, texts: Sequence[str], batch_size: int, *, max_length: int | None = None, progress: bool | str = False,
-    desc: str = "batches",
-) -> Iterator[tuple[list[int], dict[str, Tensor], Tensor]]:
-    """``(indices, left-padded encoding, content mask [batch, pos])`` per batch of texts sorted by
-    length; the content mask is True on real tokens that are not special tokens (BOS, EOS, pad), or,
-    for a text that is nothing but special tokens, on all its real tokens."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    texts = _validate.texts(texts)
-    ids = model.tokenizer(texts, truncation=max_length is not None, max_length=max_length)["input_ids"]
-    model.check_token_ids(ids)
-    order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))
-    special = _special_ids(model)
-    starts = range(0, len(order), batch_size)
-    bar = tqdm(starts, desc=progress if isinstance(progress, str) else desc, disable=not progress, unit="batch")
-    for start in bar:
-        idx = order[start : start + batch_size]
-        enc = model.pad([ids[i] for i in idx])
-        real = enc["attention_mask"].bool()
-        content = real & ~torch.isin(enc["input_ids"], special.to(enc["input_ids"].device))
-        empty = ~content.any(1)
-        if bool(empty.any()):
-            content[empty] = real[empty]
-        yield idx, enc, content
 
 
 def _by_layer(neurons: list[Neuron]) -> dict[int, tuple[list[int], Tensor]]:
@@ -839,7 +803,7 @@ def neuron_activation_stats(
     eos = _eos_ids(model)
     pairs = intervention_hooks(model, *interventions) + hooks
     with torch.inference_mode():
-        for idx, enc, content in _token_batches(model, texts, batch_size, progress=progress, desc="neuron stats"):
+        for idx, enc, content in token_batches(model, texts, batch_size, progress=progress, desc="neuron stats"):
             state["prompt"] = torch.zeros(*enc["input_ids"].shape, k, device=model.device)
             state["steps"], state["seen"] = {}, set()
             if max_new_tokens:
@@ -880,7 +844,9 @@ def neuron_edits(
 ) -> list[EditNeurons]:
     """:class:`~mechint.interventions.EditNeurons` interventions for neurons spread over layers (one
     per layer): ``mode`` ``"set"`` / ``"add"`` / ``"scale"`` with one ``value`` for all, or one value per
-    neuron ``[len(neurons)]`` in the order given. Use them with :func:`~mechint.interventions.intervene`."""
+    neuron ``[len(neurons)]`` in the order given. ``positions``, ``rows`` as in
+    :class:`~mechint.interventions.EditNeurons` (by default every token but the BOS token, where the
+    tokenizer adds one; ``"all"`` includes it). Use them with :func:`~mechint.interventions.intervene`."""
     items = [_neuron_pair(n) for n in neurons]
     if not items:
         raise ValueError("no neurons given")
@@ -962,14 +928,15 @@ def edit_effect(
     progress: bool | str = False,
 ) -> EditEffect:
     """The effect of editing ``neurons`` (``mode``/``value`` as in :func:`neuron_edits`, at
-    ``positions``, default every position) on the direction's score at
-    ``blocks.{layer}.hook_resid_post`` (last token), per group.
+    ``positions``: by default every token but each text's BOS token, where the tokenizer adds one;
+    ``"all"`` includes it) on the direction's score at ``blocks.{layer}.hook_resid_post`` (last
+    token), per group.
 
     Pass ``interventions`` instead of (or besides) ``neurons`` for any other edit; ``before`` reuses
-    scores of the plain model already at hand (e.g. from stored activations). To edit every token but
-    the BOS token (an attention sink every later token reads: editing it moves every score), pass
-    ``positions=mechint.from_text_start(slice(1, None))``: counted from each text's first token, so it
-    holds in the left-padded batches of any ``batch_size``.
+    scores of the plain model already at hand (e.g. from stored activations). The default leaves the
+    BOS token alone (an attention sink every later token reads: editing it moves every score) as
+    ``positions=mechint.from_text_start(slice(1, None))`` does: counted from each text's first token,
+    so it holds in the left-padded batches of any ``batch_size``.
     """
     texts = _validate.texts(texts)
     keys = list(groups) if groups is not None else ["all"] * len(texts)

@@ -62,7 +62,7 @@ def test_ablation_leaves_zero_projection_and_keeps_the_rest(family, device, dtyp
     pairs = []
     for layer in range(model.n_layers):
         site = f"blocks.{layer}.hook_resid_post"
-        pairs += [(site, save(before)), AblateDirection(dirs, layers=[layer]), (site, save(after))]
+        pairs += [(site, save(before)), AblateDirection(dirs, layers=[layer], positions="all"), (site, save(after))]
     with intervene(model, pairs):
         ablated = model(tokens)
     for layer in range(model.n_layers):
@@ -106,7 +106,7 @@ def test_adding_at_layer_l_changes_resid_post_there_by_alpha_u(family, device, d
     _, clean = model.run_with_cache(tokens, sites)
     u = _randn(model.d_model, seed=6)
     alpha, layer = 6.0, 1
-    with intervene(model, AddDirection(u, alpha, layers=layer)):
+    with intervene(model, AddDirection(u, alpha, layers=layer, positions="all")):
         _, steered = model.run_with_cache(tokens, sites)  # run_with_cache's reads nest inside
     for l in range(layer):
         assert torch.equal(steered[sites[l]], clean[sites[l]]), f"{family}: layer {l} before the write changed"
@@ -154,7 +154,7 @@ def test_raw_difference_of_means_with_normalize_false(make_model):
     v = _randn(model.d_model, seed=8) * 3.0
     store: dict = {}
     site = "blocks.0.hook_resid_post"
-    with intervene(model, (site, save(store, "x")), AddDirection(v, 2.0, sites=site, normalize=False), (site, save(store, "y"))):
+    with intervene(model, (site, save(store, "x")), AddDirection(v, 2.0, sites=site, normalize=False, positions="all"), (site, save(store, "y"))):
         model(tokens)
     assert_site_close(store["y"] - store["x"], (2.0 * v).expand_as(store["x"]), name="alpha * raw vector")
 
@@ -177,9 +177,9 @@ def test_add_and_ablate_at_every_kind_of_site(family, make_model):
         width = {"mlp.hook_post": model.d_mlp, "attn.hook_z": model.n_heads * model.d_head}.get(key, model.d_model)
         u = _randn(width, seed=10 + i)
         store: dict = {}
-        with intervene(model, AddDirection(u, 8.0, sites=site)):
+        with intervene(model, AddDirection(u, 8.0, sites=site, positions="all")):
             assert (model(tokens) - clean).abs().max() > 1e-3, f"adding at {site} did nothing"
-        with intervene(model, AblateDirection(u, sites=site), (site, save(store))):
+        with intervene(model, AblateDirection(u, sites=site, positions="all"), (site, save(store))):
             ablated = model(tokens)
         x = store[site].flatten(-2) if key == "attn.hook_z" else store[site]
         assert _rel_projection(x, _unit(u)) <= 1e-5, f"{family} {site}: projection left"
@@ -193,7 +193,7 @@ def test_ablation_to_a_value_sets_the_projection(make_model):
     dirs = _randn(model.n_layers, model.d_model, seed=20)
     values = torch.tensor([0.5, -1.5, 2.0])
     store: dict = {}
-    with intervene(model, AblateDirection(dirs, value=values), [(f"blocks.{l}.hook_resid_post", save(store)) for l in range(3)]):
+    with intervene(model, AblateDirection(dirs, value=values, positions="all"), [(f"blocks.{l}.hook_resid_post", save(store)) for l in range(3)]):
         model(tokens)
     for l in range(3):
         proj = store[f"blocks.{l}.hook_resid_post"] @ _unit(dirs[l])
@@ -208,7 +208,7 @@ def test_interventions_apply_in_the_order_given(make_model):
     tokens = random_tokens(2, 7)
     u = _randn(model.d_model, seed=21)
     site = "blocks.1.hook_resid_post"
-    add, ablate = AddDirection(u, 4.0, sites=site), AblateDirection(u, sites=site)
+    add, ablate = AddDirection(u, 4.0, sites=site, positions="all"), AblateDirection(u, sites=site, positions="all")
     for order, expected in (([add, ablate], 0.0), ([ablate, add], 4.0)):
         store: dict = {}
         with intervene(model, order, (site, save(store))):
@@ -242,7 +242,7 @@ def test_intervention_hooks_are_plain_engine_pairs(make_model):
     model = make_model("llama")
     tokens = random_tokens(2, 6)
     u = _randn(model.d_model, seed=24)
-    pairs = intervention_hooks(model, AddDirection(u, 2.0, layers=[0, 1]))
+    pairs = intervention_hooks(model, AddDirection(u, 2.0, layers=[0, 1], positions="all"))
     assert [s.name for s, _ in pairs] == ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]
     with model.hooks(pairs):
         ours = model(tokens)
@@ -328,13 +328,13 @@ def test_collect_inside_an_intervention_sees_it(family, device, dtype, make_mode
     u = _randn(model.d_model, seed=30)
     kwargs = {"batch_size": 2, "progress": False}
     clean = collect(model, TEXTS, "hook_resid_post", pool="all", **kwargs)
-    with intervene(model, AddDirection(u, 5.0, layers=[1])):
+    with intervene(model, AddDirection(u, 5.0, layers=[1], positions="all")):
         steered = collect(model, TEXTS, "hook_resid_post", pool="all", **kwargs)
     assert torch.equal(steered["blocks.0.hook_resid_post"], clean["blocks.0.hook_resid_post"])
     delta = steered["blocks.1.hook_resid_post"] - clean["blocks.1.hook_resid_post"]
     assert_site_close(delta, (5.0 * _unit(u)).expand_as(delta), dtype=dtype, name=f"{family} collected change")
 
-    with intervene(model, AblateDirection(u)):  # every layer
+    with intervene(model, AblateDirection(u, positions="all")):  # every layer
         last = collect(model, TEXTS, ["blocks.0.hook_resid_post", "blocks.2.hook_resid_post"], pool="last", **kwargs)
     for site in last:
         assert _rel_projection(last[site], _unit(u)) <= _proj_tol(dtype), f"{family} {site}: projection left"
@@ -377,9 +377,9 @@ def test_interventions_during_generation_equal_a_forward_over_the_generated_toke
     u, w = _randn(model.d_model, seed=41), _randn(model.d_model, seed=42)
     alpha = torch.tensor([4.0, -3.0, 2.0])
     interventions = [
-        AddDirection(dirs, alpha, layers=[0, 2]),                         # per layer, per row
-        AblateDirection(u, layers=1),
-        EditNeurons(1, [0, 5, 7], mode="scale", value=3.0),
+        AddDirection(dirs, alpha, layers=[0, 2], positions="all"),       # per layer, per row
+        AblateDirection(u, layers=1, positions="all"),
+        EditNeurons(1, [0, 5, 7], mode="scale", value=3.0, positions="all"),
         # absolute positions: one in the prompt, one generated (fed at the second step)
         AddDirection(w, 6.0, sites="blocks.1.hook_attn_out", rows=[1], positions=[width - 2, width + 1]),
     ]
@@ -568,12 +568,12 @@ def test_edit_neurons_layer_is_parsed_as_every_layer_is(device, make_model):
             model(texts)
         return store["x"][..., :2]
 
-    want = post(EditNeurons(2, [0, 1], value=7.0))
+    want = post(EditNeurons(2, [0, 1], value=7.0, positions="all"))
     assert bool((want == 7.0).all())
     for layer in (np.int64(2), torch.tensor(2), -1, torch.tensor(-1), np.array(-1)):
-        edit = EditNeurons(layer, [0, 1], value=7.0)
+        edit = EditNeurons(layer, [0, 1], value=7.0, positions="all")
         assert type(edit.layer) is int and edit.layer in (2, -1)
         assert [s.name for s, _ in edit.hooks(model)] == [site]
         assert torch.equal(post(edit), want)
-    edits = neuron_edits([(np.int64(-1), torch.tensor(0)), (torch.tensor(2), np.int64(1))], value=7.0)
+    edits = neuron_edits([(np.int64(-1), torch.tensor(0)), (torch.tensor(2), np.int64(1))], value=7.0, positions="all")
     assert [e.layer for e in edits] == [-1, 2] and torch.equal(post(*edits), want)

@@ -105,7 +105,7 @@ def test_activation_times_value_vector_is_what_switching_the_neuron_on_adds(fami
 
     on = run()
     neuron = int(on["act"][0].abs().mean(0).argmax())  # a busy neuron, so the change is well above rounding
-    off = run(EditNeurons(layer, [neuron], mode="set", value=0.0))
+    off = run(EditNeurons(layer, [neuron], mode="set", value=0.0, positions="all"))
     a = on["act"][0, :, neuron]  # [pos]
     v = value_vectors(model)[layer, neuron]
     expected = a[:, None] * v[None, :]
@@ -584,5 +584,6 @@ def test_edit_effect_can_leave_the_bos_token_alone():
             _, edited = model.run_with_cache([t], ["blocks.2.hook_resid_post"])
         after.append(edited["blocks.2.hook_resid_post"][0, -1].float() @ unit)
     torch.testing.assert_close(effect.after, torch.stack(after), rtol=1e-4, atol=1e-4)
-    every = edit_effect(model, texts, d, [(1, 3), (0, 4)], mode="set", value=4.0, layer=2, batch_size=1)
+    every = edit_effect(model, texts, d, [(1, 3), (0, 4)], mode="set", value=4.0, layer=2, batch_size=1,
+                        positions="all")
     assert (every.after - effect.after).abs().max() > 1e-4  # the BOS edit mattered, and was left out
