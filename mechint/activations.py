@@ -133,7 +133,7 @@ def _check_args(*, pool=None, batch_size=None, shard_size=None, max_length=None,
     return resolved
 
 
-def _refuse_hooks_with_shared_store(model: Model, caller: str) -> None:
+def refuse_hooks_with_shared_store(model: Model, caller: str) -> None:
     """The shared store (``store=True``) is keyed by model, texts, sites and pooling, not by the hooks
     active around the call: refuse rather than answer an intervention with plain activations."""
     if model.active_hooks:
@@ -320,7 +320,7 @@ def collect(
                         dtype=dtype, custom_pool=False)
     names = [s.name for s in model.sites(sites)]
     if store is True:
-        _refuse_hooks_with_shared_store(model, "collect")
+        refuse_hooks_with_shared_store(model, "collect")
     if storing:
         ids = _token_ids(model, texts, max_length)
         st = _open_store(store, model, texts, ids, names, pool, dtype, max_length)
@@ -628,7 +628,7 @@ class ActivationStore:
         texts = _texts(texts)
         if len(texts) != self.n_rows:
             raise StoreError(f"the store at {self.root} expects {self.n_rows} texts, got {len(texts)}")
-        if _fingerprint(texts) != self.meta["texts"]:
+        if texts_fingerprint(texts) != self.meta["texts"]:
             raise StoreError(f"these texts differ from the ones the store at {self.root} was started with")
         if model_fingerprint(model) != self.meta["model"]:
             # resuming with another model (or the same one after its weights changed) would mix two
@@ -640,7 +640,7 @@ class ActivationStore:
             )
         if ids is None:
             ids = _token_ids(model, texts, self.meta.get("max_length"))
-        if _ids_fingerprint(ids) != self.meta["tokens"]:
+        if token_ids_fingerprint(ids) != self.meta["tokens"]:
             raise StoreError(
                 f"the texts tokenize differently from when the store at {self.root} was started (another "
                 "tokenizer or special-token setting): use another folder or delete this one"
@@ -794,7 +794,8 @@ class ActivationStore:
         return Activations({n: torch.cat(p) for n, p in parts.items()}, pool, torch.cat(lengths) if lengths else None)
 
 
-def _fingerprint(texts: Sequence[str]) -> str:
+def texts_fingerprint(texts: Sequence[str]) -> str:
+    """Digest of texts in order (each one's UTF-8 length, then its bytes): part of a cache key."""
     h = hashlib.sha256()
     for t in texts:
         data = t.encode("utf-8")
@@ -884,7 +885,7 @@ def model_fingerprint(model: Model) -> str:
     return h.hexdigest()[:16]
 
 
-def _ids_fingerprint(ids: Sequence[Sequence[int]]) -> str:
+def token_ids_fingerprint(ids: Sequence[Sequence[int]]) -> str:
     """Digest of token id sequences (each one's length, then its ids as 64-bit integers)."""
     import numpy as np
 
@@ -899,8 +900,8 @@ def _open_store(store, model: Model, texts, ids, names, pool, dtype, max_length)
     meta = {
         "model": model_fingerprint(model),
         "model_name": str(model.name),
-        "texts": _fingerprint(texts),
-        "tokens": _ids_fingerprint(ids),
+        "texts": texts_fingerprint(texts),
+        "tokens": token_ids_fingerprint(ids),
         "n_texts": len(texts),
         "sites": list(names),
         "pool": pool,

@@ -225,9 +225,9 @@ def collect_prefixes(
     """
     from .activations import (
         Batch,
-        _fingerprint,
-        _ids_fingerprint,
-        _refuse_hooks_with_shared_store,
+        texts_fingerprint,
+        token_ids_fingerprint,
+        refuse_hooks_with_shared_store,
         iter_batches,
         model_fingerprint,
     )
@@ -242,12 +242,12 @@ def collect_prefixes(
         raise ValueError("no sites given")
     names = [s.name for s in chosen]
     if store is True:
-        _refuse_hooks_with_shared_store(model, "collect_prefixes")
+        refuse_hooks_with_shared_store(model, "collect_prefixes")
     ids = model.tokenizer(texts, truncation=max_length is not None, max_length=max_length)["input_ids"]
     path = None
     if store is not None and store is not False:
         key = {
-            "model": model_fingerprint(model), "texts": _fingerprint(texts), "tokens": _ids_fingerprint(ids),
+            "model": model_fingerprint(model), "texts": texts_fingerprint(texts), "tokens": token_ids_fingerprint(ids),
             "n": len(texts), "sites": names,
             "fractions": fr, "dtype": str(dtype), "max_length": max_length,
         }

@@ -137,26 +137,19 @@ def test_custom_interventions_from_public_names_match_raw_forward_hooks(family, 
 
 
 def test_no_module_imports_another_modules_private_names():
-    """``from .x import _name`` across mechint modules: only from the one private validation module
-    (and the modules other engineers are moving, listed with what they import today)."""
-    known = {  # owned elsewhere at the time of writing: may only shrink
-        "plots_patching.py": {"_base_layout", "_heatmap_trace", "_to_numpy", "_check_same_sweep", "_nanmean"},
-        "plots_neurons.py": {"_base_layout", "_heatmap_trace", "_labels", "_to_numpy"},
-        "plots_probes.py": {"_to_numpy"},
-        "prefixes.py": {"_fingerprint", "_ids_fingerprint", "_refuse_hooks_with_shared_store"},
-    }
+    """``from .x import _name`` across mechint modules: only from the one private validation module."""
+    known: dict[str, set[str]] = {}  # exceptions, by file: none left
     root = Path(__import__("mechint").__file__).parent
     bad = []
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root).as_posix()
-        if rel.startswith("probes/"):  # a package that imports its own private modules; owned elsewhere
-            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.ImportFrom) and node.level) or node.module == "_validate":
                 continue
             for alias in node.names:
-                if node.module is None and alias.name == "_validate":
-                    continue
-                if alias.name.startswith("_") and alias.name not in known.get(rel, set()):
+                if node.module is None and (node.level == 1 or alias.name == "_validate"):
+                    continue  # a sibling module of a package (_lbfgs_cpu), or the validation module
+                private = alias.name.startswith("_") and not alias.name.startswith("__")  # __all__ is no secret
+                if private and alias.name not in known.get(rel, set()):
                     bad.append(f"{rel}: from {'.' * node.level}{node.module or ''} import {alias.name}")
     assert not bad, "private names imported across modules:\n" + "\n".join(bad)

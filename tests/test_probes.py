@@ -134,7 +134,7 @@ def test_batched_line_search_gives_each_problem_its_own_step(device):
     """The exact line search of the batched solvers: a problem's step does not depend on the other
     problems of the batch (one that settles early is not moved while the others still iterate), and
     it is the minimiser of the objective along the direction."""
-    from mechint.probes import _loss, _step_length
+    from mechint.probes._solvers import _loss, _step_length
 
     g = torch.Generator().manual_seed(3)
     P, n = 6, 80
@@ -242,7 +242,7 @@ def test_compiled_cpu_lbfgs_matches_the_batched_solver():
     probes of the batched torch L-BFGS that other devices run, and the threads that share the
     problems out do not change any result."""
     from mechint.probes import _lbfgs_cpu
-    from mechint.probes import _fit_chunk
+    from mechint.probes.fit import _fit_chunk
 
     xs, ys = [], []
     for seed in range(9):

@@ -225,14 +225,14 @@ def test_newton_keeps_the_last_finite_iterate(device, solver):
 
 def test_non_finite_weights_are_an_error(monkeypatch):
     x, y = layered(L=2, n=60, d=6)
-    solve = probes_module._newton_primal
+    solve = probes_module.newton_primal
 
     def nan_solver(*args, **kwargs):
         coef, b, n_iter, conv = solve(*args, **kwargs)
         coef[1, 2] = math.nan
         return coef, b, n_iter, conv
 
-    monkeypatch.setattr(probes_module, "_newton_primal", nan_solver)
+    monkeypatch.setattr(probes_module, "newton_primal", nan_solver)
     with pytest.raises(ProbeDataError, match=r"non-finite weights for 1 of 2 problems \(layer 1\)"):
         fit_probes(x, y, solver="primal", axes=("layer",))
 

@@ -52,8 +52,8 @@ The modules, each importing only those above it:
 - :mod:`~mechint.probes.evaluation`: splits by item (:func:`fold_ids`, :func:`holdout_folds`),
   :func:`cross_validate`, :func:`transfer_matrix`, :func:`select_layer`, :func:`early_prediction`.
 
-Every name is importable from ``mechint.probes``, the private helpers included (tests import some);
-to patch a helper, patch it in the module that calls it (``mechint.probes.fit._newton_primal``).
+The public names are importable from ``mechint.probes``; a helper is reached in its own module (to
+patch one, patch it in the module that calls it: ``mechint.probes.fit.newton_primal``).
 """
 
 from __future__ import annotations
@@ -67,63 +67,14 @@ from .evaluation import (
     cross_validate,
     early_prediction,
     fold_ids,
-    select_layer,
     holdout_folds,
+    select_layer,
     split_ids,
     transfer_matrix,
 )
 from .fit import ClassWeight, ProbeConvergenceWarning, Solver, fit_probes
 from .metrics import POSITIVE_CLASS, POSITIVE_NAME, Metrics, binary_metrics
 from .probe import Probe
-
-# The private helpers, reachable here as they were when mechint.probes was one module.
-from ._common import (
-    _broadcast,
-    _check_finite_rows,
-    _check_label_values,
-    _describe_problem,
-    _plain,
-    _plain_list,
-)
-from ._solvers import (
-    _LBFGS_MEMORY,
-    _Active,
-    _armijo,
-    _bmv,
-    _cholesky_solve,
-    _finite_steps,
-    _lbfgs,
-    _loss,
-    _newton_dual,
-    _newton_primal,
-    _no_step_unless,
-    _rowvec,
-    _start_intercept,
-    _step_length,
-)
-from .evaluation import (
-    _SELECT_BY,
-    _check_folds,
-    _check_rule,
-    _choose,
-    _fold_mean,
-    _language_folds,
-    _LanguageFolds,
-    _rows_matrix,
-    _selection,
-    _stack_metrics,
-)
-from .fit import (
-    _GATHER_PART_BYTES,
-    _as_labels,
-    _check_fit,
-    _check_rows,
-    _fit_chunk,
-    _fit_lbfgs_cpu,
-    _gather_problems,
-)
-from .metrics import _broadcast_rows, _round_nested, _tie_bounds
-from .probe import _batch_index, _cw_json, _short
 
 __all__ = [
     "POSITIVE_CLASS",
@@ -143,4 +94,6 @@ __all__ = [
     "TransferResult",
     "early_prediction",
     "EarlyResult",
+    "select_layer",
+    "LayerSelection",
 ]

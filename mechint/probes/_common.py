@@ -18,7 +18,7 @@ class ProbeDataError(ValueError):
     """Activations or labels a probe cannot be trained on (NaN, one class, mismatched rows)."""
 
 
-def _broadcast(t: Tensor, shape, error: type[Exception], what: str, mismatch: str, *, of: Tensor | None = None) -> Tensor:
+def broadcast(t: Tensor, shape, error: type[Exception], what: str, mismatch: str, *, of: Tensor | None = None) -> Tensor:
     """``t`` broadcast to ``shape``, or ``error``: "``what`` (``of``'s shape, default ``t``'s)
     ``mismatch``" (torch's own error names neither argument)."""
     try:
@@ -27,7 +27,7 @@ def _broadcast(t: Tensor, shape, error: type[Exception], what: str, mismatch: st
         raise error(f"{what} {tuple((t if of is None else of).shape)} {mismatch}") from None
 
 
-def _describe_problem(flat: int, batch_shape: Sequence[int], axes: Sequence[str] | None) -> str:
+def describe_problem(flat: int, batch_shape: Sequence[int], axes: Sequence[str] | None) -> str:
     if not batch_shape:
         return "the problem"
     idx = []
@@ -41,7 +41,7 @@ def _describe_problem(flat: int, batch_shape: Sequence[int], axes: Sequence[str]
     return ", ".join(f"{n} {i}" for n, i in zip(names, idx))
 
 
-def _check_finite_rows(
+def check_finite_rows(
     x: Tensor, used: Tensor | None, what: str, mask=None, *, batch_shape=(), axes=None, rows: Tensor | None = None,
 ) -> None:
     """Raise naming the problem and rows whose activations are NaN/inf (among the rows used).
@@ -71,7 +71,7 @@ def _check_finite_rows(
     xs = srcs[p // R if srcs.shape[0] > 1 else 0]
     kind = "NaN" if bool(torch.isnan(xs[src_rows[0]]).any()) else "inf"
     n_problems = int(flat.any(-1).sum())
-    where = _describe_problem(p, batch_shape, axes)
+    where = describe_problem(p, batch_shape, axes)
     more = f" (and {n_problems - 1} more problems)" if n_problems > 1 else ""
     of = "" if rows is None else f" (activation rows {src_rows[:10]}{' ...' if len(src_rows) > 10 else ''})"
     raise ProbeDataError(
@@ -81,7 +81,7 @@ def _check_finite_rows(
     )
 
 
-def _check_label_values(y: Tensor) -> None:
+def check_label_values(y: Tensor) -> None:
     """Raise unless every label is 0 (harmless) or 1 (harmful)."""
     if y.dtype.is_floating_point and bool(torch.isnan(y).any()):
         raise ProbeDataError("labels contain NaN")
@@ -90,15 +90,15 @@ def _check_label_values(y: Tensor) -> None:
         raise ProbeDataError(f"labels must be 0 (harmless) or 1 (harmful), got values {sorted(values.tolist())[:10]}")
 
 
-def _plain(v):
+def plain(v):
     """A coordinate label as a plain Python value (numpy and 0-d tensor scalars via ``.item()``)."""
     if isinstance(v, Tensor) or type(v).__module__ == "numpy":
         return v.item() if getattr(v, "ndim", 0) == 0 else v.tolist()
     return v
 
 
-def _plain_list(values) -> list:
+def plain_list(values) -> list:
     """Labels along one axis (a list, range, array or tensor) as a list of plain Python values."""
     if isinstance(values, Tensor) or type(values).__module__ == "numpy":
         return list(values.tolist()) if getattr(values, "ndim", 1) else [values.item()]
-    return [_plain(v) for v in values]
+    return [plain(v) for v in values]

@@ -1,12 +1,12 @@
 """The batched torch solvers of :func:`mechint.probes.fit_probes`: every problem of a chunk at once,
 on any device (on a CPU, L-BFGS runs compiled instead: :mod:`mechint.probes._lbfgs_cpu`).
 
-- :func:`_newton_primal` (more rows than features): the ``[d+1, d+1]`` Hessian of every problem is
+- :func:`newton_primal` (more rows than features): the ``[d+1, d+1]`` Hessian of every problem is
   formed with one batched matrix product and solved with a batched Cholesky factorisation.
-- :func:`_newton_dual` (fewer rows than features): the weights lie in the span of the training rows,
+- :func:`newton_dual` (fewer rows than features): the weights lie in the span of the training rows,
   so the Newton step is solved in that ``n``-dimensional space from the rows' Gram matrix, computed
   once: the system is ``[n, n]`` instead of ``[d+1, d+1]``.
-- :func:`_lbfgs`: limited-memory BFGS, two passes over a problem's rows per iteration.
+- :func:`lbfgs`: limited-memory BFGS, two passes over a problem's rows per iteration.
 
 All three take steps of the length that minimises the objective along the step's direction
 (:func:`_step_length`), and a problem leaves the batch when it converges. Each takes the
@@ -163,7 +163,7 @@ class _Active:
         return [t[still] for t in tensors]
 
 
-def _newton_primal(X, y, s, lam, init_coef, init_b, *, tol, max_iter):
+def newton_primal(X, y, s, lam, init_coef, init_b, *, tol, max_iter):
     """Newton with a ``[d+1, d+1]`` Hessian per problem (rows >= features)."""
     P, n, d = X.shape
     dt, dev = X.dtype, X.device
@@ -222,7 +222,7 @@ def _newton_primal(X, y, s, lam, init_coef, init_b, *, tol, max_iter):
     return out_theta[:, :d].to(dt), out_theta[:, d], n_iter, converged
 
 
-def _newton_dual(Y, y, s, lam, init_coef, init_b, *, tol, max_iter):
+def newton_dual(Y, y, s, lam, init_coef, init_b, *, tol, max_iter):
     """Newton in the span of the training rows (rows < features): ``w = Y^T alpha``.
 
     With ``K = Y Y^T`` and function values ``f = K alpha + b``, the Newton step of the primal
@@ -313,7 +313,7 @@ def _newton_dual(Y, y, s, lam, init_coef, init_b, *, tol, max_iter):
     return coef, out_b, n_iter, converged
 
 
-_LBFGS_MEMORY = 10  # curvature pairs kept (scipy's default ``maxcor``, which scikit-learn's lbfgs uses)
+LBFGS_MEMORY = 10  # curvature pairs kept (scipy's default ``maxcor``, which scikit-learn's lbfgs uses)
 
 
 def _rowvec(v: Tensor, m: Tensor) -> Tensor:
@@ -322,7 +322,7 @@ def _rowvec(v: Tensor, m: Tensor) -> Tensor:
     return torch.bmm(v.to(m.dtype).unsqueeze(1), m).squeeze(1).double()
 
 
-def _lbfgs(X, y, s, lam, init_coef, init_b, *, tol, max_iter, memory: int = _LBFGS_MEMORY):
+def lbfgs(X, y, s, lam, init_coef, init_b, *, tol, max_iter, memory: int = LBFGS_MEMORY):
     """Limited-memory BFGS for every problem at once, with an exact line search (``solver="lbfgs"``
     off the CPU; on a CPU the same method runs compiled, problem by problem: :mod:`mechint.probes._lbfgs_cpu`).
 

@@ -16,7 +16,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from .. import _validate
-from ._common import ProbeDataError, _plain_list
+from ._common import ProbeDataError, plain_list
 from .fit import fit_probes
 from .metrics import Metrics, binary_metrics
 from .probe import Probe
@@ -307,7 +307,7 @@ def transfer_matrix(
     if x.ndim != 3:
         raise ProbeDataError(f"activations must be [layer, n, d], got shape {tuple(x.shape)}")
     L, n, d = x.shape
-    layers = _plain_list(layers) if layers is not None else list(range(L))
+    layers = plain_list(layers) if layers is not None else list(range(L))
     lf = _language_folds(n, labels, languages, folds, item_ids=item_ids, train_languages=train_languages,
                          test_languages=test_languages, test_folds=test_folds)
     y, train_l, test_l = lf.y, lf.train, lf.test

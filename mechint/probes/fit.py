@@ -17,8 +17,8 @@ from jaxtyping import Float
 from torch import Tensor
 
 from .. import _validate
-from ._common import ProbeDataError, _broadcast, _check_finite_rows, _check_label_values, _describe_problem
-from ._solvers import _LBFGS_MEMORY, _lbfgs, _newton_dual, _newton_primal
+from ._common import ProbeDataError, broadcast, check_finite_rows, check_label_values, describe_problem
+from ._solvers import LBFGS_MEMORY, lbfgs, newton_dual, newton_primal
 from .probe import Probe
 
 
@@ -38,8 +38,8 @@ def _as_labels(labels, n: int, batch_shape, device) -> Tensor:
         raise ProbeDataError("labels must be a sequence, one per row of activations")
     if y.shape[-1] != n:
         raise ProbeDataError(f"{y.shape[-1]} labels for {n} rows of activations (mismatched rows and labels)")
-    _check_label_values(y)
-    return _broadcast(y, (*batch_shape, n), ProbeDataError, "labels of shape",
+    check_label_values(y)
+    return broadcast(y, (*batch_shape, n), ProbeDataError, "labels of shape",
                       f"do not match activations of batch shape {tuple(batch_shape)} and {n} rows")
 
 
@@ -128,7 +128,7 @@ def fit_probes(
             raise ProbeDataError(f"{sw.shape[-1]} sample weights for {n} rows of activations")
         if bool((sw < 0).any()) or not bool(torch.isfinite(sw).all()):
             raise ProbeDataError("sample weights must be non-negative finite numbers")
-        sw = _broadcast(sw, (*batch_shape, n), ProbeDataError, "sample weights of shape", f"do not match activations of "
+        sw = broadcast(sw, (*batch_shape, n), ProbeDataError, "sample weights of shape", f"do not match activations of "
                         f"batch shape {tuple(batch_shape)} and {n} rows (expected [{n}] or [*batch, {n}])")
     used = sw > 0
     if solver == "auto":
@@ -138,7 +138,7 @@ def fit_probes(
     copied = x.device != device and not (solver == "lbfgs" and device.type == "cpu")
 
     def check_finite() -> None:  # on the source activations: names the problem and the rows
-        _check_finite_rows(x, used.to(x.device), "activations", batch_shape=batch_shape, axes=axes, rows=rows)
+        check_finite_rows(x, used.to(x.device), "activations", batch_shape=batch_shape, axes=axes, rows=rows)
 
     if not copied:
         check_finite()
@@ -150,7 +150,7 @@ def fit_probes(
         if bool((count <= 0).any()):
             p = int((count <= 0).reshape(-1).nonzero()[0])
             raise ProbeDataError(
-                f"{_describe_problem(p, batch_shape, axes)} has training rows of one class only "
+                f"{describe_problem(p, batch_shape, axes)} has training rows of one class only "
                 f"(no label {cls}); a probe needs both classes"
             )
     if class_weight is None:
@@ -175,7 +175,7 @@ def fit_probes(
     else:
         raise ValueError(f"class_weight must be None, 'balanced' or a {{label: weight}} dict, got {class_weight!r}")
     Ct = torch.as_tensor(C, dtype=torch.float64, device=device)
-    Cb = _broadcast(Ct, batch_shape, ValueError, "C of shape",
+    Cb = broadcast(Ct, batch_shape, ValueError, "C of shape",
                     f"does not match the batch shape {tuple(batch_shape)}: give a scalar or one value per problem")
     if bool((Cb <= 0).any()) or not bool(torch.isfinite(Cb).all()):
         raise ValueError(f"C must be positive and finite, got {C!r}")
@@ -198,9 +198,9 @@ def fit_probes(
         if init.d != d:
             raise ValueError(f"init probe has width {init.d}, activations have width {d}")
         mismatch = f"does not broadcast to the batch shape {tuple(batch_shape)} of the problems"
-        init_coef = _broadcast(init.coef.to(device), (*batch_shape, d), ValueError, "init probe of batch shape", mismatch,
+        init_coef = broadcast(init.coef.to(device), (*batch_shape, d), ValueError, "init probe of batch shape", mismatch,
                                of=init.intercept).reshape(P, d)  # the intercept's shape is the batch shape
-        init_b = _broadcast(init.intercept.to(device), batch_shape, ValueError, "init probe of batch shape", mismatch).reshape(P)
+        init_b = broadcast(init.intercept.to(device), batch_shape, ValueError, "init probe of batch shape", mismatch).reshape(P)
     if max_iter is None:
         max_iter = 1000 if solver == "lbfgs" else 50
     if solver == "lbfgs" and device.type == "cpu":
@@ -213,7 +213,7 @@ def fit_probes(
         per_problem = elt * n * (d + 1) * 3 + {
             "dual": elt * n * n * 3,
             "primal": elt * (d + 1) ** 2 * 3,
-            "lbfgs": 8 * (2 * _LBFGS_MEMORY + 4) * (d + 1),
+            "lbfgs": 8 * (2 * LBFGS_MEMORY + 4) * (d + 1),
         }[solver]
         chunk = max(1, min(P, max_batch_bytes // max(per_problem, 1)))
         problem_rows = None if rows is None else row_sets[set_of]  # [P, n]
@@ -254,14 +254,14 @@ def _check_fit(coef: Tensor, b: Tensor, conv: Tensor, batch_shape, axes, *, max_
     finite = torch.isfinite(coef).all(-1) & torch.isfinite(b)
     if not bool(finite.all()):
         bad = (~finite).nonzero().reshape(-1).tolist()
-        where = "; ".join(_describe_problem(p, batch_shape, axes) for p in bad[:3])
+        where = "; ".join(describe_problem(p, batch_shape, axes) for p in bad[:3])
         raise ProbeDataError(
             f"the fit gave non-finite weights for {len(bad)} of {finite.numel()} problems ({where}"
             f"{' ...' if len(bad) > 3 else ''}): activations too large for {dtype}? Rescale them or fit in float64"
         )
     if not bool(conv.all()):
         bad = (~conv).nonzero().reshape(-1).tolist()
-        where = "; ".join(_describe_problem(p, batch_shape, axes) for p in bad[:3])
+        where = "; ".join(describe_problem(p, batch_shape, axes) for p in bad[:3])
         warnings.warn(
             f"{len(bad)} of {conv.numel()} probe problems did not converge to tol={tol:g} ({where}"
             f"{' ...' if len(bad) > 3 else ''}): max_iter={max_iter} reached, or no decrease possible in the "
@@ -350,7 +350,7 @@ def _fit_chunk(x, y, s, used, lam, init_coef, init_b, *, standardize, tol, max_i
     if init_coef is not None:
         init_coef = init_coef.to(device=device, dtype=dtype)
         init_b = init_b.to(device=device, dtype=torch.float64)
-    solve = {"dual": _newton_dual, "primal": _newton_primal, "lbfgs": _lbfgs}[solver]
+    solve = {"dual": newton_dual, "primal": newton_primal, "lbfgs": lbfgs}[solver]
     coef, b, n_iter, conv = solve(xs, yy, ss, lam, init_coef, init_b, tol=tol, max_iter=max_iter)
     return coef, b, mean, scale, n_iter, conv
 
@@ -382,7 +382,7 @@ def _fit_lbfgs_cpu(src, src_of, row_sets, set_of, y, s, lam, init_coef, init_b, 
         src.detach().to("cpu", dtype).contiguous().numpy(), src_of.numpy(), row_sets.contiguous().numpy(),
         set_of.numpy(), y.detach().to("cpu", torch.float64).contiguous().numpy(),
         s.detach().to("cpu", torch.float64).contiguous().numpy(), lam.detach().cpu().double().numpy(), init,
-        tol=tol, max_iter=max_iter, standardize=standardize, memory=_LBFGS_MEMORY, threads=torch.get_num_threads(),
+        tol=tol, max_iter=max_iter, standardize=standardize, memory=LBFGS_MEMORY, threads=torch.get_num_threads(),
     )
     d = src.shape[-1]
     theta = torch.from_numpy(theta)

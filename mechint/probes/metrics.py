@@ -16,7 +16,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from .. import _validate
-from ._common import _broadcast, _check_label_values
+from ._common import broadcast, check_label_values
 
 
 POSITIVE_CLASS: int = 1
@@ -117,7 +117,7 @@ def binary_metrics(
     m = torch.ones(shape, dtype=torch.bool, device=scores.device) if mask is None else _broadcast_rows(
         torch.as_tensor(mask, device=scores.device).bool(), shape, "mask"
     )
-    _check_label_values(y if mask is None else y[m])
+    check_label_values(y if mask is None else y[m])
     y = y.bool()
     s = scores.double()
     if torch.isnan(s[m]).any():
@@ -167,7 +167,7 @@ def binary_metrics(
 
 def _broadcast_rows(t: Tensor, shape: torch.Size, what: str) -> Tensor:
     """``t`` broadcast to the scores' ``shape`` (``[*batch, n]``), or a ValueError naming both shapes."""
-    return _broadcast(t, shape, ValueError, f"{what} of shape", f"do not match scores of shape {tuple(shape)} (expected "
+    return broadcast(t, shape, ValueError, f"{what} of shape", f"do not match scores of shape {tuple(shape)} (expected "
                       f"[{shape[-1]}] or a shape that broadcasts to [*batch, {shape[-1]}])")
 
 

@@ -18,7 +18,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from .. import _validate
-from ._common import _check_finite_rows, _plain_list
+from ._common import check_finite_rows, plain_list
 from .metrics import POSITIVE_CLASS, POSITIVE_NAME, Metrics, binary_metrics
 
 
@@ -62,7 +62,7 @@ class Probe:
     def __post_init__(self) -> None:
         # plain Python labels (``layers=np.arange(L)`` gives numpy integers): :meth:`save` writes them as JSON
         self.axes = tuple(self.axes)
-        self.coords = {str(k): _plain_list(v) for k, v in self.coords.items()}
+        self.coords = {str(k): plain_list(v) for k, v in self.coords.items()}
 
     # ------------------------------------------------------------------ shape and indexing
     @property
@@ -209,7 +209,7 @@ class Probe:
         x = torch.as_tensor(acts)
         if x.ndim < 2:
             raise ValueError(f"activations must be [..., n, d], got shape {tuple(x.shape)}")
-        _check_finite_rows(x, None, "activations", mask)
+        check_finite_rows(x, None, "activations", mask)
         return binary_metrics(self.decision_function(x), _validate.labels(labels, device=self.device), mask)
 
     # ------------------------------------------------------------------ files
