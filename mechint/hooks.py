@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import inspect
 from collections import defaultdict
+from collections.abc import MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import torch
 from torch import Tensor, nn
 
+from . import _validate
 from .positions import ALL_POSITIONS, Index, TextPositions, cells, from_text_start, per_row
 from .sites import Site
 
@@ -454,6 +456,10 @@ def save(
     :func:`from_text_start` positions must give every picked row of a call the same number of
     columns (e.g. ``from_text_start([0, 1])``): the rows are stacked, each at its own columns.
     """
+    if not isinstance(store, MutableMapping):
+        raise TypeError(f"save stores into a dict (site name -> tensor), got {_validate.given(store)}")
+    if transform is not None and not callable(transform):
+        raise TypeError(f"transform must be a function of the tensor, got {_validate.given(transform)}")
 
     def fn(x: Tensor, ctx: HookContext) -> None:
         blocks = cells(positions, rows, x, ctx, warn=False)
@@ -488,6 +494,16 @@ def save(
 
 
 def _writer(value: Tensor | Callable, positions: Index, rows: Index, mode: str) -> HookFn:
+    if not callable(value):  # checked now, not at the first forward
+        if isinstance(value, (str, bytes)) or value is None:
+            raise TypeError(f"the value to {mode} must be a tensor, a number or a function (cells, ctx) -> tensor, "
+                            f"got {_validate.given(value)}")
+        try:
+            checked = torch.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"the value to {mode} must be a tensor, a number or a function (cells, ctx) -> tensor: {err}") from None
+        _validate.finite(f"the value to {mode}", checked)
+
     def fn(x: Tensor, ctx: HookContext) -> Tensor | None:
         blocks = cells(positions, rows, x, ctx)
         if not blocks:
@@ -496,7 +512,11 @@ def _writer(value: Tensor | Callable, positions: Index, rows: Index, mode: str) 
         for block in blocks:  # one block, or one per group of rows with equal padding
             idx = block.index(x)
             if callable(value):  # computed from the picked cells: already one row per picked row
-                v = torch.as_tensor(value(x[idx], ctx), device=x.device, dtype=x.dtype)
+                got = value(x[idx], ctx)
+                if not isinstance(got, (Tensor, int, float)) or isinstance(got, bool):
+                    raise TypeError(f"the value function given to {mode} at {ctx.site.name} returned "
+                                    f"{_validate.given(got)}; it must return a tensor (or a number) for the cells")
+                v = torch.as_tensor(got, device=x.device, dtype=x.dtype)
             else:
                 v = per_row(torch.as_tensor(value, device=x.device, dtype=x.dtype), block.picked, x.ndim)
             target = x[idx]

@@ -411,3 +411,27 @@ def test_plots_refuse_empty_data_and_labels_that_do_not_fit(model):
     fig = plot_patching_heatmap(result, layers=["first", "second", "third"])  # relabels; untitled is fine
     assert list(fig.data[0].y) == ["first", "second", "third"]
     assert fig.layout.title.text.startswith("<sup>")  # untitled: the note alone
+
+
+# ---------------------------------------------------------------------------------------------
+# Hook writers and interventions: values checked when built
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: mechint.set_value(torch.full((64,), float("nan"))), ValueError, "the value to set has non-finite entries"),
+    (lambda: mechint.add_value(torch.full((64,), float("inf"))), ValueError, "the value to add has non-finite entries"),
+    (lambda: mechint.scale_value(float("nan")), ValueError, "the value to scale has non-finite entries"),
+    (lambda: mechint.add_value("1.0"), TypeError, r"the value to add must be a tensor, a number or a function.*'1.0' \(str\)"),
+    (lambda: mechint.scale_value(None), TypeError, "the value to scale must be a tensor"),
+    (lambda: mechint.save([]), TypeError, r"save stores into a dict .site name -> tensor., got \[\] \(list\)"),
+])
+def test_hook_writers_check_their_value_when_built(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_a_value_function_returning_none_is_named(model):
+    with pytest.raises(TypeError, match=r"the value function given to add at blocks.1.hook_resid_post returned None"):
+        with model.hooks([("blocks.1.hook_resid_post", mechint.add_value(lambda cells, ctx: None))]):
+            model(TEXTS)
