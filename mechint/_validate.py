@@ -18,7 +18,7 @@ import torch
 
 from ._suggest import did_you_mean, nearest
 
-__all__ = ["given", "integer", "choice", "dtype", "boolean", "texts", "finite", "finite_rows", "labels", "device"]
+__all__ = ["given", "integer", "choice", "dtype", "boolean", "texts", "finite", "finite_rows", "labels", "device", "numbers"]
 
 _DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "half": "float16", "float": "float32"}
 
@@ -173,3 +173,21 @@ def device(name: str, value: Any) -> torch.device | None:
         if resolved.index is not None and resolved.index >= count:
             raise ValueError(f"{name}={value!r}: this machine has CUDA devices 0..{count - 1}")
     return resolved
+
+
+def numbers(name: str, value: Any) -> torch.Tensor:
+    """``value`` (a number, a tensor, or a sequence of numbers) as a tensor, refusing text, ``None``
+    and booleans by name: torch would say "new(): invalid data type 'str'"."""
+    if isinstance(value, torch.Tensor):
+        if value.dtype == torch.bool:
+            raise TypeError(f"{name} must be numbers, got a boolean tensor")
+        return value
+    if value is None or isinstance(value, (str, bytes, bool)):
+        raise TypeError(f"{name} must be a number or a tensor of numbers, got {given(value)}")
+    try:
+        out = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a number or a tensor of numbers, got {given(value)}") from None
+    if out.dtype == torch.bool:
+        raise TypeError(f"{name} must be numbers, got booleans {given(value)}")
+    return out

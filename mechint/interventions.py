@@ -214,7 +214,7 @@ class _Directional:
     ``self.direction`` is its float32 copy."""
 
     def _set_direction(self, direction, *, normalize: bool = True) -> None:
-        d = torch.as_tensor(direction).detach()
+        d = _validate.numbers("the direction", direction).detach()
         if d.ndim not in (1, 2) or d.shape[-1] == 0 or (d.ndim == 2 and d.shape[0] == 0):
             raise ValueError(
                 f"a direction must be [d] or one per layer [n_layers, d], got shape {tuple(d.shape)}"
@@ -296,8 +296,8 @@ class AddDirection(_Directional, Intervention):
         rows: Index = None,
         normalize: bool = True,
     ):
-        self._set_direction(direction, normalize=normalize)
-        a = torch.as_tensor(alpha).detach()
+        self._set_direction(direction, normalize=_validate.boolean("normalize", normalize))
+        a = _validate.numbers("alpha", alpha).detach()
         if a.ndim > 1:
             raise ValueError(f"alpha must be a number or one value per row [rows], got shape {tuple(a.shape)}")
         _validate.finite("alpha", a)
@@ -360,7 +360,7 @@ class AblateDirection(_Directional, Intervention):
         value: float | Float[Tensor, layer] = 0.0,
     ):
         self._set_direction(direction)
-        v = torch.as_tensor(value).detach()
+        v = _validate.numbers("value", value).detach()
         if v.ndim > 1:
             raise ValueError(f"value must be a number or one per layer [n_layers], got shape {tuple(v.shape)}")
         _validate.finite("value", v)
@@ -437,7 +437,7 @@ class EditNeurons(Intervention):
             )
         # kept as given (negative counts from the end): resolved against the model in hooks()
         self.layer, self.neurons, self.mode = layers[0], idx.long().cpu(), mode
-        v = torch.as_tensor(value).detach()
+        v = _validate.numbers("value", value).detach()
         _validate.finite("value", v)
         self.value = v.to(device="cpu", dtype=torch.float64)
         self._value = DeviceCopies(self.value)

@@ -435,3 +435,16 @@ def test_a_value_function_returning_none_is_named(model):
     with pytest.raises(TypeError, match=r"the value function given to add at blocks.1.hook_resid_post returned None"):
         with model.hooks([("blocks.1.hook_resid_post", mechint.add_value(lambda cells, ctx: None))]):
             model(TEXTS)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda d: mechint.AddDirection(d, "strong"), TypeError, r"alpha must be a number or a tensor of numbers, got 'strong' \(str\)"),
+    (lambda d: mechint.AddDirection(d, None), TypeError, "alpha must be a number or a tensor of numbers, got None"),
+    (lambda d: mechint.AddDirection(["a"] * 64), TypeError, "the direction must be a number or a tensor of numbers"),
+    (lambda d: mechint.AddDirection(d, normalize="no"), TypeError, r"normalize must be True or False, got 'no' \(str\)"),
+    (lambda d: mechint.AblateDirection(d, value="x"), TypeError, "value must be a number or a tensor of numbers"),
+    (lambda d: mechint.EditNeurons(0, [1], value="x"), TypeError, r"value must be a number or a tensor of numbers, got 'x'"),
+])
+def test_interventions_name_bad_values(make, error, message):
+    with pytest.raises(error, match=message):
+        make(torch.randn(64))
