@@ -38,6 +38,7 @@ def diff_in_means(
     Works on ``[n, d]`` (one site) or ``[layer, n, d]`` (stacked sites). Unit length when
     ``normalize`` (the default); the sign makes label-1 rows project higher.
     """
+    acts = _validate.numbers("activations", acts)
     if acts.ndim < 2:
         raise ValueError(f"activations must be [..., n, d], got shape {tuple(acts.shape)}")
     if acts.shape[-2] == 0:
@@ -46,6 +47,13 @@ def diff_in_means(
     y = _labels(labels, acts.shape[-2]).to(acts.device)
     x = acts.to(torch.float64) if acts.dtype != torch.float64 else acts
     direction = x[..., y, :].mean(-2) - x[..., ~y, :].mean(-2)
+    zero = (direction == 0).all(-1)
+    if bool(zero.any()):
+        import warnings
+
+        where = "" if direction.ndim == 1 else f" at {int(zero.sum())} of {zero.numel()} sites/layers"
+        warnings.warn(f"diff_in_means: the two classes have the same mean{where}; the direction there is zero, "
+                      "not a unit vector (the activations do not tell the classes apart)", stacklevel=2)
     if normalize:
         direction = direction / direction.norm(dim=-1, keepdim=True).clamp(min=1e-12)
     return direction.to(torch.float32)
@@ -62,6 +70,7 @@ def within_group_std(acts: Float[Tensor, "... n d"], *groups: Sequence) -> Float
     agreement of those few features' mean differences, whatever the rest of the direction does.
     A feature constant within every group keeps scale 1.
     """
+    acts = _validate.numbers("activations", acts)
     if acts.ndim < 2:
         raise ValueError(f"activations must be [..., n, d], got shape {tuple(acts.shape)}")
     n = acts.shape[-2]
@@ -93,11 +102,21 @@ def within_group_std(acts: Float[Tensor, "... n d"], *groups: Sequence) -> Float
 
 
 def cosine(a: Float[Tensor, "... d"], b: Float[Tensor, "... d"]) -> Float[Tensor, "..."]:
-    """Cosine similarity along the last axis (broadcasting)."""
+    """Cosine similarity along the last axis (broadcasting). NaN where either vector is zero (it has
+    no direction)."""
+    a, b = _validate.numbers("a", a), _validate.numbers("b", b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"cosine takes vectors [..., d], got shapes {tuple(a.shape)} and {tuple(b.shape)}")
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(f"directions of different widths: {a.shape[-1]} and {b.shape[-1]}")
+    try:
+        torch.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+    except RuntimeError:
+        raise ValueError(f"cosine: shapes {tuple(a.shape)} and {tuple(b.shape)} do not broadcast") from None
     a, b = a.double(), b.double()
-    return ((a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp(min=1e-12)).float()
+    norms = a.norm(dim=-1) * b.norm(dim=-1)
+    out = (a * b).sum(-1) / norms.clamp(min=1e-300)
+    return out.masked_fill(norms == 0, float("nan")).float()
 
 
 def cosine_across(
@@ -107,12 +126,18 @@ def cosine_across(
 
     Returns ``(sim[layer, lang, lang], languages)`` with languages in the mapping's order.
     """
+    if not isinstance(directions, Mapping):
+        raise TypeError(f"cosine_across takes {{language: direction [layer, d]}}, got {type(directions).__name__}")
     langs = list(directions)
     if not langs:
         raise ValueError("no directions given")
-    stacked = torch.stack([directions[l] for l in langs], dim=1)  # [layer, lang, d]
+    given = {l: _validate.numbers(f"directions[{l!r}]", directions[l]) for l in langs}
+    shapes = {l: tuple(d.shape) for l, d in given.items()}
+    if len(set(shapes.values())) > 1:
+        raise ValueError(f"the directions must share one shape [layer, d]; got {shapes}")
+    stacked = torch.stack([given[l] for l in langs], dim=1)  # [layer, lang, d]
     if stacked.ndim != 3:
-        raise ValueError(f"each direction must be [layer, d], got {tuple(directions[langs[0]].shape)}")
+        raise ValueError(f"each direction must be [layer, d], got {shapes[langs[0]]}")
     unit = stacked.double() / stacked.double().norm(dim=-1, keepdim=True).clamp(min=1e-12)
     return torch.einsum("lad,lbd->lab", unit, unit).float(), langs
 
@@ -134,6 +159,7 @@ def pca_direction(
     component is taken without centring, so it captures the mean shift as well as its main axis of
     variation (the convention of the difference-of-pairs PCA in the refusal-direction literature).
     """
+    acts = _validate.numbers("activations", acts)
     if acts.ndim < 2 or acts.shape[-2] == 0:
         raise ValueError(f"activations must be [..., n, d] with n > 0, got shape {tuple(acts.shape)}")
     _validate.finite_rows("the activations given to pca_direction", acts)
@@ -162,6 +188,7 @@ def standardised_direction(acts: Float[Tensor, "... n d"], labels: Sequence[int]
     (massive activations) can dominate it while separating little; here each feature weighs by its
     shift against its own noise.
     """
+    acts = _validate.numbers("activations", acts)
     if acts.ndim < 2 or acts.shape[-2] == 0:
         raise ValueError(f"activations must be [..., n, d] with n > 0, got shape {tuple(acts.shape)}")
     _validate.finite_rows("the activations given to standardised_direction", acts)
@@ -198,6 +225,9 @@ def auroc(scores: Float[Tensor, "... n"], labels: Sequence[int] | Tensor) -> Flo
     """Area under the ROC curve of ``scores`` for label 1 (harmful) against label 0, along the last
     axis; ties count one half (the Mann-Whitney U statistic divided by n1 * n0). NaN where a slice's
     scores contain NaN (they cannot be ranked)."""
+    scores = _validate.numbers("scores", scores)
+    if scores.ndim == 0:
+        raise ValueError("auroc takes scores [..., n], one per labelled row; got a single number")
     y = _labels(labels, scores.shape[-1]).to(scores.device)
     s = scores.double()
     unrankable = torch.isnan(s).any(-1)
@@ -223,9 +253,14 @@ def per_language_directions(
 
     A language without examples of both classes raises, naming it.
     """
-    if len(languages) != acts.shape[-2]:
-        raise ValueError(f"{len(languages)} languages for {acts.shape[-2]} rows of activations")
+    acts = _validate.numbers("activations", acts)
+    if isinstance(languages, str):
+        raise TypeError(f"languages must be one code per row (a list), got the string {languages!r}")
+    if acts.ndim < 2 or len(languages) != acts.shape[-2]:
+        raise ValueError(f"{len(languages)} languages for activations of shape {tuple(acts.shape)} (rows on axis -2)")
     y = _validate.labels(labels).reshape(-1)
+    if y.numel() != acts.shape[-2]:
+        raise ValueError(f"{y.numel()} labels for {acts.shape[-2]} rows of activations")
     out = {}
     for lang in order or sorted(set(languages)):
         rows = _language_rows(languages, lang, y, "language")
@@ -263,6 +298,9 @@ def transfer_auroc(
     sources = list(directions)
     if not sources:
         raise ValueError("no directions given")
+    acts = _validate.numbers("activations", acts)
+    if isinstance(languages, str):
+        raise TypeError(f"languages must be one code per row (a list), got the string {languages!r}")
     given = tuple(acts.shape)
     one_site = acts.ndim == 2
     if one_site:
@@ -275,7 +313,8 @@ def transfer_auroc(
         raise ValueError(f"{len(languages)} languages and {y.numel()} labels for {n} rows of activations")
     dirs = {}
     for name, d in directions.items():
-        d = torch.as_tensor(d)
+        d = _validate.numbers(f"the direction of {name!r}", d)
+        _validate.finite(f"the direction of {name!r}", d)
         want = (width,) if one_site else (n_layers, width)
         if tuple(d.shape) != want:
             raise ValueError(

@@ -448,3 +448,48 @@ def test_a_value_function_returning_none_is_named(model):
 def test_interventions_name_bad_values(make, error, message):
     with pytest.raises(error, match=message):
         make(torch.randn(64))
+
+
+# ---------------------------------------------------------------------------------------------
+# Directions
+# ---------------------------------------------------------------------------------------------
+
+
+def test_directions_take_numpy_and_lists_and_name_shapes():
+    import numpy as np
+
+    acts, labels = torch.randn(10, 8), [0, 1] * 5
+    want = mechint.diff_in_means(acts, labels)
+    assert torch.equal(mechint.diff_in_means(acts.numpy(), labels), want)
+    assert torch.equal(mechint.diff_in_means(acts.tolist(), labels), want)
+    assert torch.isnan(mechint.cosine(torch.zeros(8), torch.ones(8)))  # a zero vector has no direction
+    assert float(mechint.cosine([1.0, 0.0], [0.0, 1.0])) == 0.0
+    with pytest.raises(ValueError, match=r"shapes \(3, 8\) and \(2, 8\) do not broadcast"):
+        mechint.cosine(torch.ones(3, 8), torch.ones(2, 8))
+    with pytest.raises(ValueError, match=r"must share one shape \[layer, d\]; got \{'en': \(3, 8\), 'zh': \(3, 9\)\}"):
+        mechint.cosine_across({"en": torch.ones(3, 8), "zh": torch.ones(3, 9)})
+    with pytest.raises(TypeError, match=r"cosine_across takes \{language: direction \[layer, d\]\}, got list"):
+        mechint.cosine_across([torch.ones(3, 8)])
+    assert mechint.cosine_across({"en": np.ones((3, 8)), "zh": np.ones((3, 8))})[0].shape == (3, 2, 2)
+    with pytest.raises(ValueError, match="auroc takes scores"):
+        mechint.auroc(torch.tensor(1.0), [1])
+    assert float(mechint.auroc([0.1, 0.9], [0, 1])) == 1.0
+
+
+def test_per_language_and_transfer_directions_name_their_problems():
+    acts, labels = torch.randn(2, 10, 8), [0, 1] * 5
+    with pytest.raises(ValueError, match="6 labels for 10 rows"):
+        mechint.per_language_directions(acts, labels[:6], ["en"] * 10)
+    with pytest.raises(TypeError, match="languages must be one code per row .a list., got the string"):
+        mechint.per_language_directions(acts, labels, "enenenenen")
+    bad = {"en": torch.full((2, 8), float("nan"))}
+    with pytest.raises(ValueError, match="the direction of 'en' has non-finite entries"):
+        mechint.transfer_auroc(bad, acts, labels, ["en"] * 10)
+    good = {"en": torch.randn(2, 8)}
+    assert mechint.transfer_auroc(good, acts.numpy(), labels, ["en"] * 10)[0].shape == (2, 1, 1)
+
+
+def test_diff_in_means_warns_when_the_classes_have_one_mean():
+    with pytest.warns(UserWarning, match="the two classes have the same mean; the direction there is zero"):
+        direction = mechint.diff_in_means(torch.ones(10, 8), [0, 1] * 5)
+    assert torch.equal(direction, torch.zeros(8))
