@@ -263,8 +263,8 @@ def token_batches(
     True on real tokens that are not special tokens (BOS, EOS, pad), or, for a text that is nothing
     but special tokens, on all its real tokens. ``max_length`` truncates; texts the model cannot run
     (:meth:`Model.check_token_ids`) are refused before the first batch."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    _validate.integer("batch_size", batch_size, minimum=1)
+    _validate.integer("max_length", max_length, minimum=1, optional=True)
     texts = _validate.texts(texts)
     ids = model.tokenizer(texts, truncation=max_length is not None, max_length=max_length)["input_ids"]
     model.check_token_ids(ids)

@@ -162,6 +162,9 @@ class ValueVectors(Sequence):
     """
 
     def __init__(self, model: Model):
+        if not isinstance(model, Model):
+            raise TypeError(f"value_vectors takes a mechint Model (wrap a Hugging Face model with "
+                            f"mechint.load_model(module, tokenizer=...)), got {type(model).__name__}")
         self.model = model
         self._stacked: Tensor | None = None
         self._key: tuple | None = None
@@ -332,8 +335,7 @@ def top_neurons(
     """
     if sign not in ("positive", "negative", "abs"):
         raise ValueError(f"sign must be 'positive', 'negative' or 'abs', got {sign!r}")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    _validate.integer("k", k, minimum=1)
     chosen = model.layer_list(layers)
     cos = neuron_cosines(model, direction, layers=chosen, through_post_norm=through_post_norm, scale=scale)
     key = {"positive": cos, "negative": -cos, "abs": cos.abs()}[sign]
@@ -431,9 +433,13 @@ def promoted_tokens(
         (neuron,) = _as_neurons(model, [vector])
         layer = neuron.layer
         vector = value_vectors(model)[neuron.layer, neuron.index]
+    else:
+        vector = _validate.numbers("vector", vector)
+        _validate.finite("the vector given to promoted_tokens", vector)
     logits = vocab_projection(model, vector, layer=layer, through_norms=through_norms)
     if logits.ndim != 1:
         raise ValueError("promoted_tokens takes one vector [d_model]; use vocab_projection for batches")
+    _validate.integer("k", k, minimum=1)
     k = min(k, logits.numel())
     tok = model.tokenizer
 
@@ -515,7 +521,10 @@ def readable_token(tokenizer, token_id: int) -> str:
     a partial byte-level BPE piece) is shown as its bytes, e.g. ``\\xe4`` (with the whole characters
     it does hold kept).
     """
-    token_id = int(token_id)
+    token_id = _validate.integer("token_id", token_id, minimum=0)
+    size = len(tokenizer) if hasattr(tokenizer, "__len__") else None
+    if size is not None and token_id >= size:
+        raise ValueError(f"token_id {token_id} is out of range: the tokenizer has ids 0..{size - 1}")
     text = tokenizer.decode([token_id])
     if "\ufffd" in text:
         raw = _token_bytes(tokenizer, token_id)
@@ -769,8 +778,9 @@ def neuron_activation_stats(
     keys = list(groups) if groups is not None else ["all"] * len(texts)
     if len(keys) != len(texts):
         raise ValueError(f"{len(keys)} group labels for {len(texts)} texts")
-    if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    _validate.integer("max_new_tokens", max_new_tokens, minimum=0)
+    _validate.integer("batch_size", batch_size, minimum=1)
+    _validate.integer("capacity", capacity, minimum=1)
     order = list(dict.fromkeys(keys))
 
     def fresh() -> dict[str, NeuronStats]:

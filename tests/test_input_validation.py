@@ -493,3 +493,31 @@ def test_diff_in_means_warns_when_the_classes_have_one_mean():
     with pytest.warns(UserWarning, match="the two classes have the same mean; the direction there is zero"):
         direction = mechint.diff_in_means(torch.ones(10, 8), [0, 1] * 5)
     assert torch.equal(direction, torch.zeros(8))
+
+
+# ---------------------------------------------------------------------------------------------
+# Neurons, data, alignment
+# ---------------------------------------------------------------------------------------------
+
+
+def test_neuron_functions_name_bad_arguments(model):
+    from mechint import neurons
+
+    d = torch.randn(64)
+    with pytest.raises(TypeError, match=r"k must be an integer >= 1, got '5' \(str\)"):
+        neurons.top_neurons(model, d, k="5")
+    with pytest.raises(ValueError, match="k must be an integer >= 1, got 0"):
+        neurons.promoted_tokens(model, d, k=0)
+    with pytest.raises(ValueError, match="the vector given to promoted_tokens has non-finite entries"):
+        neurons.promoted_tokens(model, torch.full((64,), float("nan")))
+    with pytest.raises(TypeError, match="value_vectors takes a mechint Model"):
+        neurons.value_vectors(model.hf)
+    with pytest.raises(ValueError, match=r"token_id 99999 is out of range: the tokenizer has ids 0..258"):
+        neurons.readable_token(model.tokenizer, 99999)
+    pair = [(0, 1)]
+    with pytest.raises(ValueError, match="capacity must be an integer >= 1, got 0"):
+        neurons.neuron_activation_stats(model, TEXTS, pair, capacity=0, progress=False)
+    with pytest.raises(TypeError, match=r"batch_size must be an integer >= 1, got '2' \(str\)"):
+        neurons.neuron_activation_stats(model, TEXTS, pair, batch_size="2", progress=False)
+    with pytest.raises(TypeError, match=r"max_new_tokens must be an integer >= 0, got '2' \(str\)"):
+        neurons.neuron_activation_stats(model, TEXTS, pair, max_new_tokens="2", progress=False)
