@@ -521,3 +521,17 @@ def test_neuron_functions_name_bad_arguments(model):
         neurons.neuron_activation_stats(model, TEXTS, pair, batch_size="2", progress=False)
     with pytest.raises(TypeError, match=r"max_new_tokens must be an integer >= 0, got '2' \(str\)"):
         neurons.neuron_activation_stats(model, TEXTS, pair, max_new_tokens="2", progress=False)
+
+
+def test_data_names_bad_languages_and_rows():
+    from mechint.data import load_safety_pairs
+
+    with pytest.raises(TypeError, match="languages must be a code such as 'en' or a list of codes, got 5"):
+        load_safety_pairs(5)
+    with pytest.raises(TypeError, match="language codes are strings such as 'en', got 3"):
+        load_safety_pairs(["en", 3])
+    ds = load_safety_pairs(["en"], n_per_class=2)
+    for index in (999, -999, [0, 999]):
+        with pytest.raises(IndexError, match=r"row -?999 is out of range: the Dataset has 4 rows"):
+            ds[index]
+    assert ds[-1] == ds[3]

@@ -63,7 +63,13 @@ def _resolve_languages(languages: str | Iterable[str] | None, available: Sequenc
     """Requested languages in the caller's order (all of ``available`` for None), validated."""
     if languages is None:
         return list(available)
+    if not isinstance(languages, (str, Iterable)):
+        raise TypeError(f"languages must be a code such as 'en' or a list of codes, got {languages!r} "
+                        f"({type(languages).__name__}); available for {name}: {sorted(available)}")
     requested = [languages] if isinstance(languages, str) else list(languages)
+    bad = [lang for lang in requested if not isinstance(lang, str)]
+    if bad:
+        raise TypeError(f"language codes are strings such as 'en', got {bad[0]!r}; available for {name}: {sorted(available)}")
     if not requested:
         raise ValueError(f"no languages requested for {name}; available: {sorted(available)}")
     unknown = [lang for lang in requested if lang not in available]

@@ -169,7 +169,7 @@ class Dataset(Sequence[Example]):
         if isinstance(index, bool):
             raise TypeError("Dataset index must be an int, a slice, a sequence of ints or a boolean mask, not a bool")
         if hasattr(index, "__index__"):
-            return self._examples[index.__index__()]
+            return self._examples[self._row(index.__index__())]
         if isinstance(index, (str, bytes)) or not isinstance(index, Iterable):
             raise TypeError(f"Dataset indices must be int, slice or a sequence of ints, not {type(index).__name__}")
         items = [i.tolist() if hasattr(i, "tolist") else i for i in index]  # numpy / torch elements
@@ -189,8 +189,14 @@ class Dataset(Sequence[Example]):
         for i in items:
             if not hasattr(i, "__index__"):
                 raise TypeError(f"Dataset indices must be ints, got {i!r} ({type(i).__name__})")
-            rows.append(self._examples[i.__index__()])
+            rows.append(self._examples[self._row(i.__index__())])
         return Dataset(rows)
+
+    def _row(self, i: int) -> int:
+        n = len(self._examples)
+        if not -n <= i < n:
+            raise IndexError(f"row {i} is out of range: the Dataset has {n} rows" + (f" (0..{n - 1}, or negative from the end)" if n else ""))
+        return i
 
     def __iter__(self) -> Iterator[Example]:
         return iter(self._examples)
