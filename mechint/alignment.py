@@ -61,6 +61,11 @@ def sentence_embeddings(
     """
     texts = _validate.texts(texts)
     chosen = model.layer_list(layers)
+    if not isinstance(site, str) or site.startswith("blocks.") or site not in model.family.block_sites:
+        raise ValueError(
+            f"site is a per-layer site key such as 'hook_resid_post' (layers are chosen with layers=), got "
+            f"{site!r}; keys: {sorted(model.family.block_sites)}"
+        )
     sites = [model.site(f"blocks.{l}.{site}") for l in chosen]
     out = torch.empty(len(chosen), len(texts), model.d_model)
     pooled: dict[str, Tensor] = {}
@@ -113,11 +118,12 @@ def _unit(x: Tensor, center: bool) -> Tensor:
 
 
 def _as_layers(x: Tensor, name: str) -> Tensor:
-    x = torch.as_tensor(x)
+    x = _validate.numbers(name, x)
     if x.ndim == 2:
-        return x[None]
+        x = x[None]
     if x.ndim != 3:
         raise ValueError(f"{name} must be [n, d] or [layer, n, d], got shape {tuple(x.shape)}")
+    _validate.finite_rows(name, x)  # a NaN embedding would still "retrieve" (argmax over NaN)
     return x
 
 
@@ -216,6 +222,14 @@ def bilingual_retrieval(
 ) -> RetrievalMatrix:
     """Embed parallel ``sentences`` (``{language: [n texts]}``, item ``i`` the same in every language)
     with :func:`sentence_embeddings` and run :func:`retrieval_matrix` at every layer."""
+    if not isinstance(sentences, Mapping):
+        raise TypeError(f"sentences must map each language to its texts ({{'en': [...], 'zh': [...]}}), got "
+                        f"{type(sentences).__name__}")
+    if len(sentences) < 2:
+        raise ValueError(f"bilingual retrieval needs at least two languages, got {list(sentences)}")
+    for lang, texts in sentences.items():
+        if isinstance(texts, str):
+            raise TypeError(f"sentences[{lang!r}] must be a list of texts, got one string {texts[:40]!r}")
     counts = {lang: len(list(texts)) for lang, texts in sentences.items()}
     if len(set(counts.values())) != 1:
         raise ValueError(f"parallel sentence lists must have the same length, got {counts}")

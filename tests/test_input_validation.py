@@ -535,3 +535,18 @@ def test_data_names_bad_languages_and_rows():
         with pytest.raises(IndexError, match=r"row -?999 is out of range: the Dataset has 4 rows"):
             ds[index]
     assert ds[-1] == ds[3]
+
+
+def test_alignment_names_bad_inputs(model):
+    with pytest.raises(ValueError, match=r"a holds 40 NaN or infinite value\(s\), in 5 of its 5 rows"):
+        mechint.retrieval(torch.full((5, 8), float("nan")), torch.randn(5, 8))
+    with pytest.raises(ValueError, match=r"embeddings\['zh'\] holds"):
+        mechint.retrieval_matrix({"en": torch.randn(2, 5, 8), "zh": torch.full((2, 5, 8), float("nan"))})
+    with pytest.raises(TypeError, match=r"sentences\['en'\] must be a list of texts, got one string 'ab'"):
+        mechint.bilingual_retrieval(model, {"en": "ab", "zh": "cd"})
+    with pytest.raises(TypeError, match="sentences must map each language to its texts"):
+        mechint.bilingual_retrieval(model, [["a"], ["b"]])
+    with pytest.raises(ValueError, match=r"needs at least two languages, got \[\]"):
+        mechint.bilingual_retrieval(model, {})
+    with pytest.raises(ValueError, match="site is a per-layer site key such as 'hook_resid_post'"):
+        mechint.sentence_embeddings(model, ["a"], site="blocks.0.hook_resid_post")
