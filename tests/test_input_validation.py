@@ -550,3 +550,38 @@ def test_alignment_names_bad_inputs(model):
         mechint.bilingual_retrieval(model, {})
     with pytest.raises(ValueError, match="site is a per-layer site key such as 'hook_resid_post'"):
         mechint.sentence_embeddings(model, ["a"], site="blocks.0.hook_resid_post")
+
+
+# ---------------------------------------------------------------------------------------------
+# Probes
+# ---------------------------------------------------------------------------------------------
+
+
+def test_probe_fits_name_bad_arguments():
+    x, y = torch.randn(3, 40, 8), [0, 1] * 20
+    folds = [0, 1, 2, 3] * 10
+    cases = [
+        (dict(C="1"), TypeError, r"C must be a number or a tensor of numbers, got '1' \(str\)"),
+        (dict(tol=-1), ValueError, "tol must be a positive finite number, got -1.0"),
+        (dict(tol="x"), TypeError, "tol must be a number"),
+        (dict(max_iter=2.5), TypeError, r"max_iter must be an integer >= 1 or None, got 2.5 \(float\)"),
+        (dict(sample_weight=torch.zeros(40)), mechint.probes.ProbeDataError, "sample weights are all zero"),
+        (dict(device="gpu"), ValueError, "device must be a device such as 'cpu'"),
+        (dict(axes=("layer",), coords={"layer": [0]}), ValueError, r"coords\['layer'\] has 1 labels for a batch axis of 3"),
+    ]
+    for kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            mechint.fit_probes(x, y, **kwargs)
+    langs = ["en", "zh"] * 20
+    with pytest.raises(ValueError, match="layers has 1 labels for activations of 3 layers"):
+        mechint.transfer_matrix(x, y, langs, folds, layers=[9], test_folds=[1])
+    with pytest.raises(TypeError, match="folds must be a number or a tensor of numbers"):
+        mechint.transfer_matrix(x, y, langs, ["a", "b"] * 20)
+    with pytest.raises(mechint.probes.ProbeDataError, match="leaves no training rows"):
+        mechint.cross_validate(x, y, torch.zeros(40))
+    with pytest.raises(TypeError, match="folds must be one integer fold id per row"):
+        mechint.early_prediction(x, y, langs, None, [0.3, 0.6, 1.0])
+    with pytest.raises(ValueError, match=r"fractions must be in \(0, 1\]"):
+        mechint.early_prediction(x, y, langs, folds, [0.3, 1.5, 1.0])
+    with pytest.raises(TypeError, match="fractions must be a number or a tensor of numbers"):
+        mechint.early_prediction(x, y, langs, folds, ["a", "b", "c"])

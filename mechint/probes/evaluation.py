@@ -65,7 +65,12 @@ def split_ids(dataset, test_fraction: float = 0.3, seed: int = 0, stratify: bool
 
 
 def _check_folds(folds, n: int, item_ids: Sequence[str] | None) -> Tensor:
-    f = torch.as_tensor(folds).long().reshape(-1)
+    if folds is None or isinstance(folds, (str, bytes)):
+        raise TypeError(f"folds must be one integer fold id per row (see fold_ids / holdout_folds), got {folds!r}")
+    f = _validate.numbers("folds", folds)
+    if f.is_floating_point() and not bool((f == f.round()).all()):
+        raise TypeError("folds must be integer fold ids, got fractional numbers")
+    f = f.long().reshape(-1)
     if f.numel() != n:
         raise ProbeDataError(f"{f.numel()} fold ids for {n} rows of activations")
     if item_ids is not None:
@@ -202,6 +207,9 @@ def cross_validate(
         test = (f == j).nonzero().reshape(-1)
         if test.numel() == 0:
             raise ProbeDataError(f"fold {j} holds no rows")
+        if train.numel() == 0:
+            raise ProbeDataError(f"holding out fold {j} leaves no training rows: every row is in that fold (folds need "
+                                 "at least two distinct ids; see fold_ids / holdout_folds)")
         probe = fit_probes(x, y[train], rows=train, init=prev if warm_start else None, **fit_kwargs)
         s = probe.decision_function(x[..., test, :].to(probe.device)).float().cpu()
         scores[..., test] = s
@@ -308,6 +316,8 @@ def transfer_matrix(
         raise ProbeDataError(f"activations must be [layer, n, d], got shape {tuple(x.shape)}")
     L, n, d = x.shape
     layers = plain_list(layers) if layers is not None else list(range(L))
+    if len(layers) != L:
+        raise ValueError(f"layers has {len(layers)} labels for activations of {L} layers")
     lf = _language_folds(n, labels, languages, folds, item_ids=item_ids, train_languages=train_languages,
                          test_languages=test_languages, test_folds=test_folds)
     y, train_l, test_l = lf.y, lf.train, lf.test
@@ -581,7 +591,9 @@ def early_prediction(
     if x.ndim != 3:
         raise ProbeDataError(f"prefix activations must be [fraction, n, d], got shape {tuple(x.shape)}")
     F, n, d = x.shape
-    fr = [float(v) for v in fractions]
+    fr = [float(v) for v in _validate.numbers("fractions", fractions).reshape(-1).tolist()]
+    if any(not 0 < v <= 1 for v in fr):
+        raise ValueError(f"fractions must be in (0, 1] (shares of each text's tokens), got {fr}")
     if len(fr) != F:
         raise ValueError(f"{len(fr)} fractions for {F} prefix activation sets")
     if whole_acts is None:

@@ -107,10 +107,15 @@ def fit_probes(
             (``max_iter`` steps, or no decrease possible in the working precision); they are
             returned as they stood, with ``converged`` False.
     """
-    x = torch.as_tensor(acts)
+    x = _validate.numbers("activations", acts)
     if x.ndim < 2:
         raise ProbeDataError(f"activations must be [*batch, n, d], got shape {tuple(x.shape)}")
-    device = torch.device(device) if device is not None else x.device
+    device = _validate.device("device", device) or x.device
+    tol = float(_validate.numbers("tol", tol))
+    if not 0 < tol < math.inf:
+        raise ValueError(f"tol must be a positive finite number, got {tol}")
+    _validate.integer("max_iter", max_iter, minimum=1, optional=True)
+    _validate.boolean("standardize", standardize)
     batch_shape, n, d = tuple(x.shape[:-2]), x.shape[-2], x.shape[-1]
     if rows is not None:
         rows = _check_rows(rows, n)
@@ -119,6 +124,12 @@ def fit_probes(
         raise ProbeDataError(f"no rows or no features: activations of shape {tuple(x.shape)}")
     if axes is not None and len(axes) != len(batch_shape):
         raise ValueError(f"axes {tuple(axes)} name {len(axes)} batch axes; activations have {len(batch_shape)}")
+    for axis, labels_of in (coords or {}).items():
+        if axes is None or axis not in axes:
+            raise ValueError(f"coords names axis {axis!r}, which axes={axes!r} does not")
+        size = batch_shape[list(axes).index(axis)]
+        if len(labels_of) != size:
+            raise ValueError(f"coords[{axis!r}] has {len(labels_of)} labels for a batch axis of {size}")
     y = _as_labels(labels, n, batch_shape, device)
     if sample_weight is None:
         sw = torch.ones((*batch_shape, n), device=device, dtype=torch.float64)
@@ -128,6 +139,8 @@ def fit_probes(
             raise ProbeDataError(f"{sw.shape[-1]} sample weights for {n} rows of activations")
         if bool((sw < 0).any()) or not bool(torch.isfinite(sw).all()):
             raise ProbeDataError("sample weights must be non-negative finite numbers")
+        if bool((sw.sum(-1) == 0).any()):
+            raise ProbeDataError("sample weights are all zero for some problem: it has no training rows")
         sw = broadcast(sw, (*batch_shape, n), ProbeDataError, "sample weights of shape", f"do not match activations of "
                         f"batch shape {tuple(batch_shape)} and {n} rows (expected [{n}] or [*batch, {n}])")
     used = sw > 0
@@ -174,7 +187,7 @@ def fit_probes(
         s = sw * torch.where(yb, float(class_weight.get(1, 1.0)), float(class_weight.get(0, 1.0)))
     else:
         raise ValueError(f"class_weight must be None, 'balanced' or a {{label: weight}} dict, got {class_weight!r}")
-    Ct = torch.as_tensor(C, dtype=torch.float64, device=device)
+    Ct = _validate.numbers("C", C).to(dtype=torch.float64, device=device)
     Cb = broadcast(Ct, batch_shape, ValueError, "C of shape",
                     f"does not match the batch shape {tuple(batch_shape)}: give a scalar or one value per problem")
     if bool((Cb <= 0).any()) or not bool(torch.isfinite(Cb).all()):
