@@ -31,6 +31,7 @@ import torch
 import mechint
 from mechint import data
 from mechint.alignment import retrieval_matrix, sentence_embeddings
+from mechint.stats import pearson, spearman
 from mechint.plots import plot_layer_lines, plot_similarity_matrices, save_figure
 from mechint.plots import plot_labelled_scatter
 
@@ -54,44 +55,18 @@ def english_transfer_auroc(model: mechint.Model, n_per_class: int | None = None)
     return {t: auc[:, en, j].tolist() for j, t in enumerate(LANGUAGES)}
 
 
-def _pearson(x, y) -> float:
-    x, y = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
-    x, y = x - x.mean(), y - y.mean()
-    denom = float(x.norm() * y.norm())
-    return float((x @ y) / denom) if denom > 0 else float("nan")
-
-
-def _ranks(x) -> list[float]:
-    """Ranks 1..n, ties sharing their average rank."""
-    order = sorted(range(len(x)), key=lambda i: x[i])
-    ranks = [0.0] * len(x)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and x[order[j + 1]] == x[order[i]]:
-            j += 1
-        for t in range(i, j + 1):
-            ranks[order[t]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
-def _spearman(x, y) -> float:
-    return _pearson(_ranks(x), _ranks(y))
-
-
 def _correlations(x: list[float], y: list[float]) -> dict:
     """Pearson's and Spearman's correlation with exact permutation p-values (two-sided, over all
     orderings of ``y``: a t-approximation means nothing with a handful of languages)."""
     n = len(x)
     if n < 3:
         return {"pearson": None, "spearman": None, "n": n}
-    pearson, spearman = _pearson(x, y), _spearman(x, y)
-    out = {"pearson": round(pearson, 4), "spearman": round(spearman, 4), "n": n}
+    r_pearson, r_spearman = pearson(x, y), spearman(x, y)
+    out = {"pearson": round(r_pearson, 4), "spearman": round(r_spearman, 4), "n": n}
     if n <= 8:
         perms = list(itertools.permutations(y))
-        out["pearson_p"] = round(sum(abs(_pearson(x, p)) >= abs(pearson) - 1e-12 for p in perms) / len(perms), 4)
-        out["spearman_p"] = round(sum(abs(_spearman(x, p)) >= abs(spearman) - 1e-12 for p in perms) / len(perms), 4)
+        out["pearson_p"] = round(sum(abs(pearson(x, p)) >= abs(r_pearson) - 1e-12 for p in perms) / len(perms), 4)
+        out["spearman_p"] = round(sum(abs(spearman(x, p)) >= abs(r_spearman) - 1e-12 for p in perms) / len(perms), 4)
         out["p_values"] = f"exact permutation test over all {len(perms)} orderings, two-sided"
     return out
 

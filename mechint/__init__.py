@@ -5,7 +5,7 @@ Load a model (:func:`load_model`), name its activations in TransformerLens vocab
 (:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`).
 """
 
-from . import alignment, data, neurons, patching, positions, prefixes, probes
+from . import alignment, data, neurons, patching, positions, prefixes, probes, stats
 from .alignment import bilingual_retrieval, retrieval, retrieval_matrix, sentence_embeddings
 from .neurons import (
     Neuron,
@@ -22,7 +22,6 @@ from .activations import (
     Activations,
     ActivationStore,
     DamagedShardError,
-    RunningMoments,
     StoreError,
     collect,
     collect_stats,
@@ -46,6 +45,7 @@ from .positions import ALL_POSITIONS
 from .patching import PatchResult, activation_patch, attribution_patch, attribution_correlation
 from .probes import Probe, cross_validate, early_prediction, fit_probes, select_layer, transfer_matrix
 from .sites import Site, UnknownSiteError
+from .stats import RunningMoments
 
 
 def __getattr__(name: str):
@@ -118,6 +118,7 @@ __all__ = [
     "positions",
     "prefixes",
     "probes",
+    "stats",
     "diff_in_means",
     "load_model",
     "save",

@@ -30,6 +30,7 @@ from ._suggest import nearest
 from .disk import atomic_write_bytes, file_lock
 from .hooks import input_rows
 from .model import Model, TokenError
+from .stats import RunningMoments
 
 Pool = Literal["last", "mean", "all"]
 POOLS = ("last", "mean", "all")
@@ -370,76 +371,6 @@ def _restore_order(parts: dict[str, list[Tensor]], order: list[int], lengths: Te
             by_text[i] = piece
         result[n] = torch.cat(by_text)
     return result
-
-
-# ---------------------------------------------------------------------------------------------
-# Streaming statistics
-# ---------------------------------------------------------------------------------------------
-
-
-class RunningMoments:
-    """Streaming mean and variance (Chan et al.'s parallel update, in float64) of a site.
-
-    ``update(x)`` takes ``[n, ...]`` rows; ``mean``, ``var`` (unbiased) and ``std`` have the
-    site's shape. Two instances merge with ``+``.
-    """
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._mean: Tensor | None = None
-        self._m2: Tensor | None = None
-
-    def update(self, x: Tensor) -> "RunningMoments":
-        x = x.detach().to(torch.float64)
-        n = x.shape[0]
-        if n == 0:
-            return self
-        mean = x.mean(0)
-        m2 = ((x - mean) ** 2).sum(0)
-        self._merge(n, mean, m2)
-        return self
-
-    def _merge(self, n: int, mean: Tensor, m2: Tensor) -> None:
-        if self._mean is not None and mean.shape != self._mean.shape:
-            raise ValueError(
-                f"RunningMoments holds statistics of shape {tuple(self._mean.shape)}; rows of shape "
-                f"{tuple(mean.shape)} cannot join them"
-            )
-        if self._mean is None:
-            self.count, self._mean, self._m2 = n, mean.clone(), m2.clone()
-            return
-        total = self.count + n
-        delta = mean - self._mean
-        self._mean = self._mean + delta * (n / total)
-        self._m2 = self._m2 + m2 + delta**2 * (self.count * n / total)
-        self.count = total
-
-    def __add__(self, other: "RunningMoments") -> "RunningMoments":
-        out = RunningMoments()
-        for part in (self, other):
-            if part._mean is not None:
-                out._merge(part.count, part._mean, part._m2)
-        return out
-
-    @property
-    def mean(self) -> Tensor:
-        if self._mean is None:
-            raise ValueError("no data seen yet")
-        return self._mean
-
-    @property
-    def var(self) -> Tensor:
-        if self._m2 is None:
-            raise ValueError("no data seen yet")
-        return self._m2 / max(self.count - 1, 1)
-
-    @property
-    def std(self) -> Tensor:
-        return self.var.sqrt()
-
-    def __repr__(self) -> str:
-        shape = None if self._mean is None else tuple(self._mean.shape)
-        return f"RunningMoments(count={self.count}, shape={shape})"
 
 
 def collect_stats(

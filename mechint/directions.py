@@ -16,6 +16,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from . import _validate
+from .stats import auroc
 
 
 def _labels(labels, n: int) -> Tensor:
@@ -219,25 +220,6 @@ def direction_by(
         probe = fit_probes(acts, _validate.labels(labels), **kwargs)
         return probe.direction.to(torch.float32).cpu()
     raise ValueError(f"unknown direction method {method!r}; use 'mean', 'standardised', 'pca' or 'probe'")
-
-
-def auroc(scores: Float[Tensor, "... n"], labels: Sequence[int] | Tensor) -> Float[Tensor, "..."]:
-    """Area under the ROC curve of ``scores`` for label 1 (harmful) against label 0, along the last
-    axis; ties count one half (the Mann-Whitney U statistic divided by n1 * n0). NaN where a slice's
-    scores contain NaN (they cannot be ranked)."""
-    scores = _validate.numbers("scores", scores)
-    if scores.ndim == 0:
-        raise ValueError("auroc takes scores [..., n], one per labelled row; got a single number")
-    y = _labels(labels, scores.shape[-1]).to(scores.device)
-    s = scores.double()
-    unrankable = torch.isnan(s).any(-1)
-    neg = s[..., ~y].sort(-1).values.contiguous()  # [..., n0]
-    pos = s[..., y].contiguous()  # [..., n1]
-    below = torch.searchsorted(neg, pos, side="left")  # negatives strictly below each positive
-    upto = torch.searchsorted(neg, pos, side="right")  # ... or equal to it
-    wins = below.double() + 0.5 * (upto - below).double()
-    area = wins.sum(-1) / (pos.shape[-1] * neg.shape[-1])
-    return area.masked_fill(unrankable, float("nan")).float()
 
 
 def per_language_directions(

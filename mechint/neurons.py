@@ -40,7 +40,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from . import _validate
-from .activations import RunningMoments, token_batches
+from .activations import token_batches
+from .stats import Reservoir, RunningMoments
 from .hooks import input_rows
 from .interventions import EditNeurons, Intervention, intervene, intervention_hooks
 from .model import Model, int_list
@@ -562,37 +563,6 @@ def token_script(text: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-class _Reservoir:
-    """A uniform random sample of at most ``capacity`` rows of a stream (Vitter's algorithm R,
-    vectorised per batch): exact when the stream is shorter than ``capacity``."""
-
-    def __init__(self, capacity: int, width: int, seed: int):
-        self.capacity = capacity
-        self.rows = torch.empty(0, width, dtype=torch.float64)
-        self.seen = 0
-        self.gen = torch.Generator().manual_seed(seed)
-
-    def update(self, x: Tensor) -> None:
-        x = x.detach().to("cpu", torch.float64)
-        fill = min(max(self.capacity - self.rows.shape[0], 0), x.shape[0])
-        if fill:
-            self.rows = torch.cat([self.rows, x[:fill]])
-        rest = x[fill:]
-        if rest.shape[0]:
-            # item with 0-based stream index g replaces slot j ~ U{0..g} when j < capacity; a later item
-            # of the same batch that draws the same slot wins, as in the sequential algorithm
-            g = torch.arange(self.seen + fill, self.seen + x.shape[0], dtype=torch.float64)
-            j = (torch.rand(rest.shape[0], generator=self.gen, dtype=torch.float64) * (g + 1)).long()
-            keep = j < self.capacity
-            if bool(keep.any()):
-                slots, items = j[keep], torch.nonzero(keep).reshape(-1)
-                last = torch.full((self.capacity,), -1, dtype=torch.long)
-                last.scatter_reduce_(0, slots, items, reduce="amax")
-                hit = last >= 0
-                self.rows[hit] = rest[last[hit]]
-        self.seen += x.shape[0]
-
-
 @dataclass
 class NeuronStats:
     """Activation statistics of some neurons over a stream of tokens, without the activations.
@@ -612,7 +582,7 @@ class NeuronStats:
     _max: Tensor | None = field(default=None, repr=False)
     _positive: Tensor | None = field(default=None, repr=False)
     _abs_sum: Tensor | None = field(default=None, repr=False)
-    _sample: _Reservoir | None = field(default=None, repr=False)
+    _sample: Reservoir | None = field(default=None, repr=False)
 
     def update(self, values: Float[Tensor, "tokens k"]) -> "NeuronStats":
         """Add the activations of some tokens (rows) of the ``k`` neurons (columns)."""
@@ -623,7 +593,7 @@ class NeuronStats:
             return self
         if self._sample is None:
             k = len(self.neurons)
-            self._sample = _Reservoir(self.capacity, k, self.seed)
+            self._sample = Reservoir(self.capacity, k, self.seed)
             self._min = torch.full((k,), float("inf"), dtype=torch.float64)
             self._max = torch.full((k,), float("-inf"), dtype=torch.float64)
             self._positive = torch.zeros(k, dtype=torch.float64)

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from .. import _validate
 from ..model import Model
+from ..stats import pearson, spearman
 from .metrics import Metric
 from .plan import (
     Inputs,
@@ -165,34 +166,6 @@ def attribution_patch(
     return result
 
 
-def _ranks(x: Tensor) -> Tensor:
-    """Ranks 1..n of a 1-D tensor, ties getting the average of their ranks (as
-    ``scipy.stats.rankdata``): float64."""
-    x = x.reshape(-1)
-    _, inverse, counts = torch.unique(x, sorted=True, return_inverse=True, return_counts=True)
-    last = counts.cumsum(0).double()  # the highest rank of each distinct value
-    avg = last - (counts.double() - 1) / 2
-    return avg[inverse]
-
-
-def _spearman(a: Tensor, b: Tensor) -> float:
-    """Spearman's rank correlation with average ranks for ties; NaN when either side is constant
-    (or has fewer than 2 values)."""
-    if a.numel() < 2:
-        return float("nan")
-    return _pearson(_ranks(a), _ranks(b))
-
-
-def _pearson(a: Tensor, b: Tensor) -> float:
-    """Pearson's correlation; NaN when either side is constant (or has fewer than 2 values)."""
-    a, b = a.reshape(-1).double(), b.reshape(-1).double()
-    if a.numel() < 2 or bool((a == a[0]).all()) or bool((b == b[0]).all()):
-        return float("nan")  # a constant side: no correlation is defined
-    a, b = a - a.mean(), b - b.mean()
-    den = (a.norm() * b.norm()).item()
-    return float("nan") if den == 0 else float((a @ b).item() / den)
-
-
 def attribution_correlation(attribution: PatchResult, exact: PatchResult) -> dict:
     """How well attribution patching tracks exact patching on the same sweep.
 
@@ -209,8 +182,8 @@ def attribution_correlation(attribution: PatchResult, exact: PatchResult) -> dic
     am, em = nanmean(attribution.effect()).reshape(-1), nanmean(exact.effect()).reshape(-1)
     okm = torch.isfinite(am) & torch.isfinite(em)
     return {
-        "pearson": _pearson(a, e),
-        "spearman": _spearman(a, e),
-        "pearson_mean": _pearson(am[okm], em[okm]),
+        "pearson": pearson(a, e),
+        "spearman": spearman(a, e),
+        "pearson_mean": pearson(am[okm], em[okm]),
         "n": int(a.numel()),
     }

@@ -15,7 +15,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from .. import _validate
+from .. import _validate, stats
 from ._common import broadcast, check_label_values
 
 
@@ -132,25 +132,14 @@ def binary_metrics(
     correct = ((pred == y) & m).double().sum(-1)
     accuracy = correct / n.clamp(min=1)
     f1 = torch.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn).clamp(min=1e-300), torch.zeros_like(tp))
-    n_neg = n - n_pos
-
-    # AUROC: mean rank of the positives (ties averaged); masked rows sort last.
-    big = torch.finfo(torch.float64).max
-    key = torch.where(m, s.clamp(-big, big), torch.full_like(s, math.inf))
-    order = key.argsort(-1)
-    v = key.gather(-1, order)
-    start, end = _tie_bounds(v)
-    ranks = (start + end).double() / 2 + 1
-    pos_sorted = yf.gather(-1, order)
-    rank_sum = (ranks * pos_sorted).sum(-1)
-    auroc = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    auroc = torch.where((n_pos > 0) & (n_neg > 0), auroc, torch.full_like(auroc, math.nan))
+    auroc = stats.auroc(s, y, m)  # the one AUROC; NaN where a problem lacks a class
 
     # Average precision: precision at the end of each tie group, weighted by the recall gained.
+    big = torch.finfo(torch.float64).max
     key = torch.where(m, -s.clamp(-big, big), torch.full_like(s, math.inf))
     order = key.argsort(-1)
     v = key.gather(-1, order)
-    start, end = _tie_bounds(v)
+    start, end = stats.tie_bounds(v)
     pos_sorted = yf.gather(-1, order)
     seen = mf.gather(-1, order).cumsum(-1)
     ctp = pos_sorted.cumsum(-1)
@@ -171,14 +160,3 @@ def _broadcast_rows(t: Tensor, shape: torch.Size, what: str) -> Tensor:
                       f"[{shape[-1]}] or a shape that broadcasts to [*batch, {shape[-1]}])")
 
 
-def _tie_bounds(v: Tensor) -> tuple[Tensor, Tensor]:
-    """First and last index of the run of equal values each position of a sorted ``v`` is in."""
-    n = v.shape[-1]
-    idx = torch.arange(n, device=v.device).expand_as(v)
-    new = torch.ones_like(v, dtype=torch.bool)
-    new[..., 1:] = v[..., 1:] != v[..., :-1]
-    last = torch.ones_like(v, dtype=torch.bool)
-    last[..., :-1] = v[..., 1:] != v[..., :-1]
-    start = torch.where(new, idx, torch.zeros_like(idx)).cummax(-1).values
-    end = torch.where(last, idx, torch.full_like(idx, n)).flip(-1).cummin(-1).values.flip(-1)
-    return start, end

@@ -1,0 +1,204 @@
+"""Statistics mechint computes in more than one place, written once.
+
+- :func:`auroc`: the area under the ROC curve (Mann-Whitney, ties count one half), batched, with an
+  optional row mask; its one NaN rule: a slice whose counted scores hold NaN, or that lacks one of
+  the two classes, has no AUROC (NaN).
+- :func:`ranks`, :func:`pearson`, :func:`spearman`: average ranks for ties and the two correlations,
+  NaN when a side is constant.
+- :class:`RunningMoments`: streaming mean and variance; :class:`Reservoir`: a uniform sample of a
+  stream of rows, for quantiles without keeping the stream.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from . import _validate
+
+__all__ = ["auroc", "ranks", "pearson", "spearman", "RunningMoments", "Reservoir"]
+
+
+def auroc(
+    scores: Float[Tensor, "... n"], labels: Sequence[int] | Tensor, mask: Tensor | None = None
+) -> Float[Tensor, "..."]:
+    """Area under the ROC curve of ``scores`` for label 1 (harmful) against label 0, along the last
+    axis: the mean rank of the positives with ties averaged (the Mann-Whitney U statistic over
+    ``n1 * n0``, as ``sklearn.metrics.roc_auc_score``). ``labels`` and ``mask`` (rows to count)
+    broadcast to the scores. NaN where a slice's counted scores contain NaN (they cannot be ranked)
+    or where it lacks one of the classes."""
+    s = _validate.numbers("scores", scores)
+    if s.ndim == 0 or s.shape[-1] == 0:
+        raise ValueError(f"auroc takes scores [..., n], one per labelled row; got shape {tuple(s.shape)}")
+    s = s.double()
+    y = _validate.labels(labels, device=s.device)
+    bad = set(torch.unique(y).tolist()) - {0, 1}
+    if bad:
+        raise ValueError(f"labels must be 0 (harmless) or 1 (harmful), got values {sorted(bad | set(torch.unique(y).tolist()))}")
+    try:
+        y = torch.broadcast_to(y.bool(), s.shape)
+        m = torch.ones_like(s, dtype=torch.bool) if mask is None else torch.broadcast_to(
+            torch.as_tensor(mask, device=s.device).bool(), s.shape)
+    except RuntimeError:
+        raise ValueError(f"labels/mask do not match scores of shape {tuple(s.shape)}") from None
+    unrankable = (torch.isnan(s) & m).any(-1)
+    yf = (y & m).double()
+    n_pos = yf.sum(-1)
+    n_neg = m.double().sum(-1) - n_pos
+    big = torch.finfo(torch.float64).max
+    key = torch.where(m & ~torch.isnan(s), s.clamp(-big, big), torch.full_like(s, math.inf))  # uncounted rows sort last
+    order = key.argsort(-1)
+    v = key.gather(-1, order)
+    start, end = tie_bounds(v)
+    rank = (start + end).double() / 2 + 1
+    rank_sum = (rank * yf.gather(-1, order)).sum(-1)
+    area = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    undefined = unrankable | (n_pos == 0) | (n_neg == 0)
+    return area.masked_fill(undefined, math.nan).float()
+
+
+def tie_bounds(v: Tensor) -> tuple[Tensor, Tensor]:
+    """First and last index of the run of equal values each position of a sorted ``v`` is in."""
+    n = v.shape[-1]
+    idx = torch.arange(n, device=v.device).expand_as(v)
+    new = torch.ones_like(v, dtype=torch.bool)
+    new[..., 1:] = v[..., 1:] != v[..., :-1]
+    last = torch.ones_like(v, dtype=torch.bool)
+    last[..., :-1] = v[..., 1:] != v[..., :-1]
+    start = torch.where(new, idx, torch.zeros_like(idx)).cummax(-1).values
+    end = torch.where(last, idx, torch.full_like(idx, n)).flip(-1).cummin(-1).values.flip(-1)
+    return start, end
+
+
+class RunningMoments:
+    """Streaming mean and variance (Chan et al.'s parallel update, in float64) of a site.
+
+    ``update(x)`` takes ``[n, ...]`` rows; ``mean``, ``var`` (unbiased) and ``std`` have the
+    site's shape. Two instances merge with ``+``.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._mean: Tensor | None = None
+        self._m2: Tensor | None = None
+
+    def update(self, x: Tensor) -> "RunningMoments":
+        x = x.detach().to(torch.float64)
+        n = x.shape[0]
+        if n == 0:
+            return self
+        mean = x.mean(0)
+        m2 = ((x - mean) ** 2).sum(0)
+        self._merge(n, mean, m2)
+        return self
+
+    def _merge(self, n: int, mean: Tensor, m2: Tensor) -> None:
+        if self._mean is not None and mean.shape != self._mean.shape:
+            raise ValueError(
+                f"RunningMoments holds statistics of shape {tuple(self._mean.shape)}; rows of shape "
+                f"{tuple(mean.shape)} cannot join them"
+            )
+        if self._mean is None:
+            self.count, self._mean, self._m2 = n, mean.clone(), m2.clone()
+            return
+        total = self.count + n
+        delta = mean - self._mean
+        self._mean = self._mean + delta * (n / total)
+        self._m2 = self._m2 + m2 + delta**2 * (self.count * n / total)
+        self.count = total
+
+    def __add__(self, other: "RunningMoments") -> "RunningMoments":
+        out = RunningMoments()
+        for part in (self, other):
+            if part._mean is not None:
+                out._merge(part.count, part._mean, part._m2)
+        return out
+
+    @property
+    def mean(self) -> Tensor:
+        if self._mean is None:
+            raise ValueError("no data seen yet")
+        return self._mean
+
+    @property
+    def var(self) -> Tensor:
+        if self._m2 is None:
+            raise ValueError("no data seen yet")
+        return self._m2 / max(self.count - 1, 1)
+
+    @property
+    def std(self) -> Tensor:
+        return self.var.sqrt()
+
+    def __repr__(self) -> str:
+        shape = None if self._mean is None else tuple(self._mean.shape)
+        return f"RunningMoments(count={self.count}, shape={shape})"
+
+
+class Reservoir:
+    """A uniform random sample of at most ``capacity`` rows of a stream (Vitter's algorithm R,
+    vectorised per batch): exact when the stream is shorter than ``capacity``."""
+
+    def __init__(self, capacity: int, width: int, seed: int):
+        self.capacity = capacity
+        self.rows = torch.empty(0, width, dtype=torch.float64)
+        self.seen = 0
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def update(self, x: Tensor) -> None:
+        x = x.detach().to("cpu", torch.float64)
+        fill = min(max(self.capacity - self.rows.shape[0], 0), x.shape[0])
+        if fill:
+            self.rows = torch.cat([self.rows, x[:fill]])
+        rest = x[fill:]
+        if rest.shape[0]:
+            # item with 0-based stream index g replaces slot j ~ U{0..g} when j < capacity; a later item
+            # of the same batch that draws the same slot wins, as in the sequential algorithm
+            g = torch.arange(self.seen + fill, self.seen + x.shape[0], dtype=torch.float64)
+            j = (torch.rand(rest.shape[0], generator=self.gen, dtype=torch.float64) * (g + 1)).long()
+            keep = j < self.capacity
+            if bool(keep.any()):
+                slots, items = j[keep], torch.nonzero(keep).reshape(-1)
+                last = torch.full((self.capacity,), -1, dtype=torch.long)
+                last.scatter_reduce_(0, slots, items, reduce="amax")
+                hit = last >= 0
+                self.rows[hit] = rest[last[hit]]
+        self.seen += x.shape[0]
+
+
+def _float64(x) -> Tensor:
+    """A float64 tensor of ``x`` (a tensor, or numbers: read in float64, not torch's default float32)."""
+    return x.double() if isinstance(x, Tensor) else torch.tensor(x, dtype=torch.float64)
+
+
+def ranks(x: Tensor) -> Tensor:
+    """Ranks 1..n of a 1-D tensor, ties getting the average of their ranks (as
+    ``scipy.stats.rankdata``): float64."""
+    x = _float64(x).reshape(-1)
+    _, inverse, counts = torch.unique(x, sorted=True, return_inverse=True, return_counts=True)
+    last = counts.cumsum(0).double()  # the highest rank of each distinct value
+    avg = last - (counts.double() - 1) / 2
+    return avg[inverse]
+
+
+def spearman(a: Tensor, b: Tensor) -> float:
+    """Spearman's rank correlation with average ranks for ties; NaN when either side is constant
+    (or has fewer than 2 values)."""
+    a, b = _float64(a), _float64(b)
+    if a.numel() < 2:
+        return float("nan")
+    return pearson(ranks(a), ranks(b))
+
+
+def pearson(a: Tensor, b: Tensor) -> float:
+    """Pearson's correlation; NaN when either side is constant (or has fewer than 2 values)."""
+    a, b = _float64(a).reshape(-1), _float64(b).reshape(-1)
+    if a.numel() < 2 or bool((a == a[0]).all()) or bool((b == b[0]).all()):
+        return float("nan")  # a constant side: no correlation is defined
+    a, b = a - a.mean(), b - b.mean()
+    den = (a.norm() * b.norm()).item()
+    return float("nan") if den == 0 else float((a @ b).item() / den)

@@ -1,0 +1,66 @@
+"""mechint.stats: the statistics written once (AUROC, ranks, correlations), against scikit-learn and
+scipy, and the one NaN rule every AUROC in mechint follows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import mechint
+from mechint import stats
+
+
+def test_auroc_matches_sklearn_with_ties_masks_and_batches():
+    from sklearn.metrics import roc_auc_score
+
+    g = torch.Generator().manual_seed(0)
+    scores = torch.randint(0, 5, (3, 40), generator=g).double()  # many ties
+    labels = torch.randint(0, 2, (3, 40), generator=g)
+    mask = torch.rand(3, 40, generator=g) > 0.3
+    got = stats.auroc(scores, labels, mask)
+    for b in range(3):
+        m = mask[b].numpy()
+        want = roc_auc_score(labels[b].numpy()[m], scores[b].numpy()[m])
+        assert math.isclose(float(got[b]), want, rel_tol=1e-6)
+
+
+def test_one_nan_rule_for_every_auroc():
+    scores, labels = torch.tensor([[0.1, 0.9, 0.3, 0.8], [0.1, float("nan"), 0.3, 0.8]]), [0, 1, 0, 1]
+    got = stats.auroc(scores, labels)
+    assert float(got[0]) == 1.0 and math.isnan(float(got[1]))  # NaN scores cannot be ranked
+    assert math.isnan(float(stats.auroc(torch.tensor([0.1, 0.9]), [1, 1])))  # one class: undefined
+    masked = stats.auroc(scores, labels, torch.tensor([True, False, True, True]))  # the NaN row not counted
+    assert float(masked[1]) == 1.0
+    assert mechint.auroc is stats.auroc  # directions re-exports the one implementation
+    metrics = mechint.probes.binary_metrics(scores[0], labels)
+    assert float(metrics.auroc) == float(stats.auroc(scores[0], labels))
+    assert math.isnan(float(mechint.probes.binary_metrics(scores[0], [1, 1, 1, 1]).auroc))
+
+
+def test_ranks_and_correlations_match_scipy():
+    from scipy.stats import pearsonr, rankdata, spearmanr
+
+    x = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]
+    y = [2.0, 7.0, 1.0, 8.0, 2.0, 8.0, 1.0, 8.0]
+    assert np.allclose(stats.ranks(x).numpy(), rankdata(x))
+    assert math.isclose(stats.pearson(x, y), pearsonr(x, y)[0], rel_tol=1e-12)
+    assert math.isclose(stats.spearman(x, y), spearmanr(x, y)[0], rel_tol=1e-12)
+    assert math.isnan(stats.pearson([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]))  # a constant side
+    assert math.isnan(stats.spearman([1.0], [2.0]))
+
+
+def test_reservoir_keeps_a_short_stream_whole_and_samples_a_long_one_uniformly():
+    short = stats.Reservoir(capacity=10, width=1, seed=0)
+    short.update(torch.arange(6.0)[:, None])
+    assert short.rows[:, 0].tolist() == [0, 1, 2, 3, 4, 5] and short.seen == 6
+    counts = torch.zeros(100)
+    for seed in range(300):
+        r = stats.Reservoir(capacity=10, width=1, seed=seed)
+        for start in range(0, 100, 7):  # batches of 7
+            r.update(torch.arange(start, min(start + 7, 100), dtype=torch.float64)[:, None])
+        counts[r.rows[:, 0].long()] += 1
+    # each item is kept with probability 10/100: 30 of 300 times on average
+    assert counts.min() >= 12 and counts.max() <= 52, (counts.min(), counts.max())
