@@ -38,7 +38,7 @@ from .directions import (
     within_group_std,
 )
 from .families import FAMILIES, Family, UnsupportedArchitectureError
-from .hooks import HookContext, add_value, from_text_start, save, scale_value, set_value
+from .hooks import HookContext, add_value, from_text_start, record, save, scale_value, set_value
 from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
 from .model import Model, TokenError, load_model
 from .positions import ALL_POSITIONS
@@ -86,7 +86,6 @@ __all__ = [
     "Intervention",
     "auroc",
     "intervene",
-    "intervention_hooks",
     "pca_direction",
     "per_language_directions",
     "standardised_direction",
@@ -121,7 +120,7 @@ __all__ = [
     "stats",
     "diff_in_means",
     "load_model",
-    "save",
+    "record",
     "scale_value",
     "set_value",
     "PatchResult",

@@ -29,6 +29,7 @@ default leaves the BOS attention sink alone.
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections import defaultdict
 from collections.abc import MutableMapping
 from contextlib import contextmanager
@@ -440,7 +441,7 @@ def _post_hook(entries: list[tuple[Site, HookFn, bool]], state: _State):
 # ----------------------------------------------------------------------------------------------
 
 
-def save(
+def record(
     store: dict,
     key: str | None = None,
     *,
@@ -457,7 +458,7 @@ def save(
     columns (e.g. ``from_text_start([0, 1])``): the rows are stacked, each at its own columns.
     """
     if not isinstance(store, MutableMapping):
-        raise TypeError(f"save stores into a dict (site name -> tensor), got {_validate.given(store)}")
+        raise TypeError(f"record stores into a dict (site name -> tensor), got {_validate.given(store)}")
     if transform is not None and not callable(transform):
         raise TypeError(f"transform must be a function of the tensor, got {_validate.given(transform)}")
 
@@ -473,7 +474,7 @@ def save(
                 widths = [0, *widths]  # some picked rows have none of the positions here
             if len(widths) > 1:
                 raise ValueError(
-                    f"save at {ctx.site.name}: positions={positions!r} name {widths} columns in rows of "
+                    f"record at {ctx.site.name}: positions={positions!r} name {widths} columns in rows of "
                     "different padding, which do not stack; save whole rows (positions=None) and select "
                     "by the attention mask, or name positions every row has"
                 )
@@ -491,6 +492,14 @@ def save(
         return None
 
     return fn
+
+
+def save(*args, **kwargs) -> HookFn:
+    """Deprecated name of :func:`record` (it records an activation into a dict; it saves no file);
+    kept for one release."""
+    warnings.warn("mechint.save is now mechint.record (a read hook that records into a dict; it saves no file)",
+                  DeprecationWarning, stacklevel=2)
+    return record(*args, **kwargs)
 
 
 def _writer(value: Tensor | Callable, positions: Index, rows: Index, mode: str) -> HookFn:

@@ -10,9 +10,12 @@ see the written values), and every step of :meth:`Model.generate` with the KV ca
     with intervene(model, steer, AblateDirection(refusal, layers=[6])):
         model.generate(["Tell me about"], max_new_tokens=20)
 
-``alpha`` is a length in the residual stream, whose norm is large (gemma-3-270m at layer 6: ~4,000;
-the harmful-harmless gap along a difference-of-means direction there: ~270): scale it by such a gap
-(as ``experiments/direction_intervention.py`` does), not by 1.
+``alpha`` is a length in the residual stream, whose norm is large: scale it by the class gap along
+the direction (as ``experiments/direction_intervention.py`` does), not by 1.
+
+:func:`intervene` is the one way to apply interventions; it also takes raw ``(site, fn)`` pairs of
+the hook engine (:func:`mechint.set_value`, :func:`mechint.add_value`, :func:`mechint.scale_value`, a
+function of your own), so an effect no class covers joins the others in one context.
 
 Interventions apply in the order given (at one site, the first given acts first; across sites the
 forward order decides). Directions are kept on the CPU and moved to a device once (not once per
@@ -87,6 +90,7 @@ __all__ = [
     "Intervention",
     "cell_writer",
     "intervene",
+    "hook_pairs",
     "intervention_hooks",
     "resolve_positions",
 ]
@@ -513,9 +517,10 @@ class EditNeurons(Intervention):
 InterventionLike = Intervention | tuple | Iterable
 
 
-def intervention_hooks(model: Model, *interventions: InterventionLike) -> list[tuple[Site, HookFn]]:
-    """The ``(site, fn)`` pairs of several interventions, in order (lists are flattened; raw
-    ``(site, fn)`` pairs of the hook engine pass through, e.g. a :func:`mechint.save` after them)."""
+def hook_pairs(model: Model, *interventions: InterventionLike) -> list[tuple[Site, HookFn]]:
+    """The ``(site, fn)`` pairs that :func:`intervene` installs for ``interventions``, in order (lists
+    are flattened; raw ``(site, fn)`` pairs of the hook engine pass through, e.g. a
+    :func:`mechint.record` after them), checked against ``model``."""
     pairs: list[tuple[Site, HookFn]] = []
     for item in interventions:
         if isinstance(item, Intervention):
@@ -523,7 +528,7 @@ def intervention_hooks(model: Model, *interventions: InterventionLike) -> list[t
         elif isinstance(item, tuple) and len(item) == 2 and callable(item[1]) and isinstance(item[0], (str, Site)):
             pairs.append((model.site(item[0]), item[1]))
         elif isinstance(item, Iterable) and not isinstance(item, (str, bytes, Tensor)):
-            pairs += intervention_hooks(model, *item)
+            pairs += hook_pairs(model, *item)
         else:
             raise TypeError(
                 f"not an intervention: {item!r}; give AddDirection / AblateDirection / EditNeurons objects, "
@@ -538,4 +543,14 @@ def intervene(model: Model, *interventions: InterventionLike):
     given; an empty list is the identity. Everything is checked against the model here, before any
     forward runs; the hooks are removed on exit, also on error. ``with intervene(...) as m`` gives the
     model."""
-    return model.hooks(intervention_hooks(model, *interventions))
+    return model.hooks(hook_pairs(model, *interventions))
+
+
+def intervention_hooks(model: Model, *interventions: InterventionLike) -> list[tuple[Site, HookFn]]:
+    """Deprecated name of :func:`hook_pairs`; kept for one release. :func:`intervene` is the one way to
+    apply interventions (it takes raw ``(site, fn)`` pairs too)."""
+    import warnings
+
+    warnings.warn("intervention_hooks is now mechint.interventions.hook_pairs; to apply interventions use "
+                  "mechint.intervene(model, ...), which also takes (site, fn) pairs", DeprecationWarning, stacklevel=2)
+    return hook_pairs(model, *interventions)

@@ -410,11 +410,11 @@ class Model:
         logits: bool = True,
     ) -> tuple[Tensor | None, dict[str, Tensor]]:
         """Logits and a dict of full activations (``[batch, pos, ...]``) at ``sites``."""
-        from .hooks import save
+        from .hooks import record
 
         cache: dict[str, Tensor] = {}
         chosen = self.sites(sites)
-        with self.hooks([(s, save(cache)) for s in chosen]):
+        with self.hooks([(s, record(cache)) for s in chosen]):
             out = self.forward(inputs, attention_mask, logits=logits)
         return out, {s.name: cache[s.name] for s in chosen}
 

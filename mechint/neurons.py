@@ -43,7 +43,7 @@ from . import _validate
 from .activations import token_batches
 from .stats import Reservoir, RunningMoments
 from .hooks import input_rows
-from .interventions import EditNeurons, Intervention, intervene, intervention_hooks
+from .interventions import EditNeurons, Intervention, hook_pairs, intervene
 from .model import Model, int_list
 
 __all__ = [
@@ -781,7 +781,7 @@ def neuron_activation_stats(
     hooks = [(sites[l], reader(l)) for l in layers]
     last_site = max(sites.values(), key=lambda s: s.order)
     eos = _eos_ids(model)
-    pairs = intervention_hooks(model, *interventions) + hooks
+    pairs = hook_pairs(model, *interventions) + hooks
     with torch.inference_mode():
         for idx, enc, content in token_batches(model, texts, batch_size, progress=progress, desc="neuron stats"):
             state["prompt"] = torch.zeros(*enc["input_ids"].shape, k, device=model.device)

@@ -1,6 +1,6 @@
 """Which cells of an activation a hook reads or writes: positions x rows.
 
-Every read and write of the hook engine (:func:`mechint.save`, :func:`mechint.set_value` and the
+Every read and write of the hook engine (:func:`mechint.record`, :func:`mechint.set_value` and the
 other writers, the interventions of :mod:`mechint.interventions`, and any hook function or custom
 :class:`~mechint.interventions.Intervention` a user writes) names its cells the same way, with two
 arguments:

@@ -14,7 +14,7 @@ import torch
 from conftest import TEXTS, assert_site_close
 
 import mechint
-from mechint import add_value, from_text_start, save
+from mechint import add_value, from_text_start, record
 from mechint.interventions import AblateDirection, AddDirection, EditNeurons, intervene
 from mechint.neurons import neuron_edits
 from mechint.testing import FAMILY_NAMES, byte_tokenizer, tiny_hf_model
@@ -42,7 +42,7 @@ SITES = ("blocks.1.mlp.hook_post", "blocks.2.hook_resid_post", "ln_final.hook_no
 def _read(model, inputs, *interventions) -> dict[str, torch.Tensor]:
     """The activations at SITES (read after the interventions) in one forward of ``inputs``."""
     store: dict = {}
-    with intervene(model, *interventions, *[(s, save(store)) for s in SITES]):
+    with intervene(model, *interventions, *[(s, record(store)) for s in SITES]):
         model(inputs)
     return {s: store[s].float().cpu() for s in SITES}
 
@@ -114,7 +114,7 @@ def test_raw_writers_keep_every_position(make_model):
     enc = model.tokenize(TEXTS[:2])
     site = "blocks.0.hook_resid_post"
     store: dict = {}
-    with model.hooks([(site, mechint.set_value(torch.full((model.d_model,), 3.0))), (site, save(store))]):
+    with model.hooks([(site, mechint.set_value(torch.full((model.d_model,), 3.0))), (site, record(store))]):
         model(enc)
     assert bool((store[site] == 3.0).all())
 
@@ -151,7 +151,7 @@ def test_other_words_are_refused():
 def _generate(model, prompts, *interventions, sites=SITES):
     """Greedy tokens, step logits, and each step's activations at ``sites`` (concatenated)."""
     store: dict = {}
-    with intervene(model, *interventions, *[(s, save(store)) for s in sites]):
+    with intervene(model, *interventions, *[(s, record(store)) for s in sites]):
         out = model.generate(prompts, max_new_tokens=N_NEW, min_new_tokens=N_NEW, return_tokens=True,
                              return_dict_in_generate=True, output_logits=True)
     return out.sequences, torch.stack(out.logits, 1), {s: store[s].float().cpu() for s in sites}

@@ -150,3 +150,34 @@ def test_plots_package_reexports_every_figure_helper():
             assert name in mechint.plots.__all__, name
     for name in ("PatchResult", "activation_patch", "attribution_patch", "attribution_correlation"):
         assert getattr(mechint, name) is getattr(mechint.patching, name)
+
+
+def test_save_is_the_deprecated_name_of_record():
+    import torch
+
+    import mechint
+    from mechint.testing import tiny_model
+
+    model = tiny_model("llama")
+    with pytest.warns(DeprecationWarning, match="mechint.save is now mechint.record"):
+        hook = mechint.save(store := {})
+    with model.hooks([("blocks.0.hook_resid_post", hook)]):
+        model(["hi"])
+    recorded = {}
+    with model.hooks([("blocks.0.hook_resid_post", mechint.record(recorded))]):
+        model(["hi"])
+    assert torch.equal(store["blocks.0.hook_resid_post"], recorded["blocks.0.hook_resid_post"])
+
+
+def test_intervention_hooks_is_the_deprecated_name_of_hook_pairs():
+    import torch
+
+    import mechint
+    from mechint.interventions import hook_pairs
+    from mechint.testing import tiny_model
+
+    model = tiny_model("llama")
+    edit = mechint.AddDirection(torch.randn(64), 2.0, layers=[1])
+    with pytest.warns(DeprecationWarning, match="use mechint.intervene"):
+        old = mechint.intervention_hooks(model, edit)
+    assert [(s.name, type(f)) for s, f in old] == [(s.name, type(f)) for s, f in hook_pairs(model, edit)]

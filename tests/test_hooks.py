@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import TEXTS, assert_site_close, random_tokens
-from mechint import add_value, save, scale_value, set_value
+from mechint import add_value, record, scale_value, set_value
 from mechint.testing import FAMILY_NAMES
 
 
@@ -112,7 +112,7 @@ def test_resid_mid_write_reaches_the_residual_stream(make_model):
     tokens = random_tokens(2, 9)
     vec = torch.randn(model.d_model, generator=torch.Generator().manual_seed(0))
     store: dict = {}
-    with model.hooks([("blocks.1.hook_resid_mid", add_value(vec)), ("blocks.1.hook_resid_mid", save(store))]):
+    with model.hooks([("blocks.1.hook_resid_mid", add_value(vec)), ("blocks.1.hook_resid_mid", record(store))]):
         _, acts = model.run_with_cache(tokens, ["blocks.1.hook_mlp_out", "blocks.1.hook_resid_post"])
     mid = store["blocks.1.hook_resid_mid"]
     assert_site_close(acts["blocks.1.hook_resid_post"], mid + acts["blocks.1.hook_mlp_out"], name="post = mid' + mlp")
@@ -135,7 +135,7 @@ def test_writes_at_chosen_rows_and_positions_change_exactly_those_cells(site, mo
     rows, positions = [0, 2], [1, -1]
     writer = (set_value if mode == "set" else add_value)(vec, rows=rows, positions=positions)
     store: dict = {}
-    with model.hooks([(site, writer), (site, save(store))]):
+    with model.hooks([(site, writer), (site, record(store))]):
         model(tokens)
     after = store[site]
     expected = clean.clone()
@@ -156,7 +156,7 @@ def test_slice_positions_and_negative_rows(make_model):
     _, clean = model.run_with_cache(tokens, [site])
     vec = torch.randn(model.d_model, generator=torch.Generator().manual_seed(1))
     store: dict = {}
-    with model.hooks([(site, set_value(vec, rows=-1, positions=slice(2, 5))), (site, save(store))]):
+    with model.hooks([(site, set_value(vec, rows=-1, positions=slice(2, 5))), (site, record(store))]):
         model(tokens)
     expected = clean[site].clone()
     expected[1, 2:5] = vec
@@ -179,7 +179,7 @@ def test_per_head_write_with_a_callable(make_model):
         return y
 
     store: dict = {}
-    with model.hooks([(site, set_value(ablate_head_2, positions=[-1])), (site, save(store))]):
+    with model.hooks([(site, set_value(ablate_head_2, positions=[-1])), (site, record(store))]):
         model(tokens)
     expected = clean.clone()
     expected[:, -1, 2] = 0
@@ -192,7 +192,7 @@ def test_save_at_positions_and_rows(make_model):
     site = "blocks.0.hook_mlp_out"
     _, full = model.run_with_cache(tokens, [site])
     store: dict = {}
-    with model.hooks([(site, save(store, "x", rows=[2, 0], positions=[-1, 3]))]):
+    with model.hooks([(site, record(store, "x", rows=[2, 0], positions=[-1, 3]))]):
         model(tokens)
     assert torch.equal(store["x"], full[site][[2, 0]][:, [6, 3]])
 
@@ -270,7 +270,7 @@ def test_per_module_training_modes_are_restored(make_model):
     model.hf.transformer.drop.eval()
     model.hf.transformer.h[1].eval()
     before = {name: m.training for name, m in model.hf.named_modules()}
-    with model.hooks([("blocks.0.hook_resid_post", save({}))]):
+    with model.hooks([("blocks.0.hook_resid_post", record({}))]):
         model(random_tokens(1, 4))
     after = {name: m.training for name, m in model.hf.named_modules()}
     assert after == before, sorted(n for n in before if before[n] != after[n])
@@ -282,8 +282,8 @@ def test_nested_contexts_compose(make_model):
     site = "blocks.0.hook_resid_post"
     vec = torch.randn(model.d_model, generator=torch.Generator().manual_seed(0))
     outer, inner = {}, {}
-    with model.hooks([(site, save(outer))]):
-        with model.hooks([(site, add_value(vec)), (site, save(inner))]):
+    with model.hooks([(site, record(outer))]):
+        with model.hooks([(site, add_value(vec)), (site, record(inner))]):
             steered = model(tokens)
         assert_site_close(inner[site], outer[site] + vec, name="inner sees the outer's value plus its write")
         plain = model(tokens)  # the inner write is gone, the outer save still acts
@@ -297,7 +297,7 @@ def test_hooks_are_lazy(make_model):
     tokens = random_tokens(1, 5)
     assert _hooked_modules(model.hf) == []
     site = model.site("blocks.1.hook_mlp_out")
-    with model.hooks([(site.name, save({})), (site.name, save({}, "again"))]):
+    with model.hooks([(site.name, record({})), (site.name, record({}, "again"))]):
         hooked = _hooked_modules(model.hf)
         # the site's module (one hook for both functions), plus the decoder stack's KV-offset reader
         assert any(m is site.module for m in hooked)
@@ -305,7 +305,7 @@ def test_hooks_are_lazy(make_model):
         assert len(site.module._forward_hooks) + len(site.module._forward_pre_hooks) == 1
         model(tokens)
     sites = model.sites(["blocks.0.hook_resid_pre", "blocks.0.hook_resid_post", "blocks.2.attn.hook_z"])
-    with model.hooks([(s, save({})) for s in sites]):
+    with model.hooks([(s, record({})) for s in sites]):
         hooked = _hooked_modules(model.hf)
         assert {id(m) for m in hooked} <= {id(s.module) for s in sites} | {id(model.base)}
         layer0 = sites[0].module
@@ -324,7 +324,7 @@ def test_stop_after_stops_the_forward(family, make_model):
     try:
         store: dict = {}
         later = lambda x, ctx: calls.append(ctx.site.name)  # noqa: E731
-        hooks = [("blocks.0.hook_resid_post", save(store)), ("blocks.2.hook_resid_pre", later), ("ln_final.hook_normalized", later)]
+        hooks = [("blocks.0.hook_resid_post", record(store)), ("blocks.2.hook_resid_pre", later), ("ln_final.hook_normalized", later)]
         with model.hooks(hooks, stop_after="blocks.0.hook_resid_post"):
             out = model(tokens)
         assert out is None
@@ -347,7 +347,7 @@ def test_save_during_generation_equals_a_forward_over_the_generated_tokens(famil
     site = "blocks.1.hook_resid_post"
     offsets: list[int] = []
     store: dict = {}
-    with model.hooks([(site, save(store)), (site, lambda x, ctx: offsets.append(ctx.offset))]):
+    with model.hooks([(site, record(store)), (site, lambda x, ctx: offsets.append(ctx.offset))]):
         out = model.generate(TEXTS[0], max_new_tokens=N_NEW, return_tokens=True)
     prompt_len = model.to_tokens(TEXTS[0]).shape[1]
     steps = out.shape[1] - prompt_len
@@ -366,7 +366,7 @@ def test_save_during_left_padded_generation(family, make_model):
     site = "blocks.1.hook_resid_post"
     store: dict = {}
     enc = model.tokenize(TEXTS[:3])
-    with model.hooks([(site, save(store))]):
+    with model.hooks([(site, record(store))]):
         out = model.generate(enc, max_new_tokens=4, return_tokens=True)
     mask = torch.cat([enc["attention_mask"], torch.ones_like(out[:, enc["input_ids"].shape[1]:])], 1)
     _, ref = model.run_with_cache(out[:, :-1], [site], attention_mask=mask[:, :-1])
@@ -382,7 +382,7 @@ def test_steering_during_generation_equals_steering_a_forward(family, device, ma
     site = "blocks.1.hook_resid_post"
     prompt_len = model.to_tokens(TEXTS[2]).shape[1]
     during: dict = {}
-    with model.hooks([(site, add_value(vec)), ("ln_final.hook_normalized", save(during))]):
+    with model.hooks([(site, add_value(vec)), ("ln_final.hook_normalized", record(during))]):
         steered = model.generate(TEXTS[2], max_new_tokens=N_NEW, return_tokens=True)
     with model.hooks([(site, add_value(vec))]):
         logits, after = model.run_with_cache(steered[:, :-1], ["ln_final.hook_normalized"])
@@ -426,7 +426,7 @@ def test_rows_out_of_range_raise_instead_of_wrapping():
         with model.hooks([("blocks.0.hook_resid_post", add_value(v, rows=[5]))]):
             model(["hello world", "hi"])
     with pytest.raises(IndexError, match="out of range"):
-        with model.hooks([("blocks.0.hook_resid_post", save({}, rows=[-3]))]):
+        with model.hooks([("blocks.0.hook_resid_post", record({}, rows=[-3]))]):
             model(["hello world", "hi"])
     # in range, negative and boolean rows pick the same row
     base = model(["hello world", "hi"])
@@ -499,11 +499,11 @@ def test_input_rows_map_rows_and_per_row_values_to_the_callers_inputs():
     order = [2, 0, 1]  # the batch holds inputs 2, 0, 1 in this order
     enc = model.tokenize([texts[i] for i in order])
     store = {}
-    with model.hooks([(site, add_value(value)), (site, save(store))]), input_rows(order, 3):
+    with model.hooks([(site, add_value(value)), (site, record(store))]), input_rows(order, 3):
         model.forward(enc, logits=False)
     assert torch.allclose(store[site] - base[order], value[order].expand_as(store[site]))
     # rows= names inputs: input 0 sits in batch row 1
-    with model.hooks([(site, add_value(torch.ones(model.d_model), rows=[0])), (site, save(store))]), input_rows(order, 3):
+    with model.hooks([(site, add_value(torch.ones(model.d_model), rows=[0])), (site, record(store))]), input_rows(order, 3):
         model.forward(enc, logits=False)
     changed = (store[site] - base[order]).abs().amax(dim=(1, 2)) > 0
     assert changed.tolist() == [False, True, False]

@@ -424,7 +424,7 @@ def test_plots_refuse_empty_data_and_labels_that_do_not_fit(model):
     (lambda: mechint.scale_value(float("nan")), ValueError, "the value to scale has non-finite entries"),
     (lambda: mechint.add_value("1.0"), TypeError, r"the value to add must be a tensor, a number or a function.*'1.0' \(str\)"),
     (lambda: mechint.scale_value(None), TypeError, "the value to scale must be a tensor"),
-    (lambda: mechint.save([]), TypeError, r"save stores into a dict .site name -> tensor., got \[\] \(list\)"),
+    (lambda: mechint.record([]), TypeError, r"record stores into a dict .site name -> tensor., got \[\] \(list\)"),
 ])
 def test_hook_writers_check_their_value_when_built(make, error, message):
     with pytest.raises(error, match=message):

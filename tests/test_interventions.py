@@ -12,13 +12,13 @@ import torch
 from conftest import BF16_REL_TOL, TEXTS, as_dtype, assert_site_close, random_tokens
 from torch import nn
 
-from mechint import add_value, collect, save, set_value
+from mechint import add_value, collect, record, set_value
 from mechint.interventions import (
     AblateDirection,
     AddDirection,
     EditNeurons,
+    hook_pairs,
     intervene,
-    intervention_hooks,
 )
 from mechint.sites import UnknownSiteError
 from mechint.testing import FAMILY_NAMES, tiny_model
@@ -62,7 +62,7 @@ def test_ablation_leaves_zero_projection_and_keeps_the_rest(family, device, dtyp
     pairs = []
     for layer in range(model.n_layers):
         site = f"blocks.{layer}.hook_resid_post"
-        pairs += [(site, save(before)), AblateDirection(dirs, layers=[layer], positions="all"), (site, save(after))]
+        pairs += [(site, record(before)), AblateDirection(dirs, layers=[layer], positions="all"), (site, record(after))]
     with intervene(model, pairs):
         ablated = model(tokens)
     for layer in range(model.n_layers):
@@ -131,9 +131,9 @@ def test_per_layer_direction_per_row_alpha_rows_and_positions(family, device, dt
     before, after, pairs = {}, {}, []
     for l in range(model.n_layers):
         site = f"blocks.{l}.hook_resid_post"
-        pairs += [(site, save(before))]
+        pairs += [(site, record(before))]
         pairs += [AddDirection(dirs, alpha, sites=site, rows=rows, positions=positions)]
-        pairs += [(site, save(after))]
+        pairs += [(site, record(after))]
     with intervene(model, pairs):
         model(tokens)
     chosen = torch.zeros(4, 8, dtype=torch.bool)
@@ -154,7 +154,7 @@ def test_raw_difference_of_means_with_normalize_false(make_model):
     v = _randn(model.d_model, seed=8) * 3.0
     store: dict = {}
     site = "blocks.0.hook_resid_post"
-    with intervene(model, (site, save(store, "x")), AddDirection(v, 2.0, sites=site, normalize=False, positions="all"), (site, save(store, "y"))):
+    with intervene(model, (site, record(store, "x")), AddDirection(v, 2.0, sites=site, normalize=False, positions="all"), (site, record(store, "y"))):
         model(tokens)
     assert_site_close(store["y"] - store["x"], (2.0 * v).expand_as(store["x"]), name="alpha * raw vector")
 
@@ -179,7 +179,7 @@ def test_add_and_ablate_at_every_kind_of_site(family, make_model):
         store: dict = {}
         with intervene(model, AddDirection(u, 8.0, sites=site, positions="all")):
             assert (model(tokens) - clean).abs().max() > 1e-3, f"adding at {site} did nothing"
-        with intervene(model, AblateDirection(u, sites=site, positions="all"), (site, save(store))):
+        with intervene(model, AblateDirection(u, sites=site, positions="all"), (site, record(store))):
             ablated = model(tokens)
         x = store[site].flatten(-2) if key == "attn.hook_z" else store[site]
         assert _rel_projection(x, _unit(u)) <= 1e-5, f"{family} {site}: projection left"
@@ -193,7 +193,7 @@ def test_ablation_to_a_value_sets_the_projection(make_model):
     dirs = _randn(model.n_layers, model.d_model, seed=20)
     values = torch.tensor([0.5, -1.5, 2.0])
     store: dict = {}
-    with intervene(model, AblateDirection(dirs, value=values, positions="all"), [(f"blocks.{l}.hook_resid_post", save(store)) for l in range(3)]):
+    with intervene(model, AblateDirection(dirs, value=values, positions="all"), [(f"blocks.{l}.hook_resid_post", record(store)) for l in range(3)]):
         model(tokens)
     for l in range(3):
         proj = store[f"blocks.{l}.hook_resid_post"] @ _unit(dirs[l])
@@ -211,7 +211,7 @@ def test_interventions_apply_in_the_order_given(make_model):
     add, ablate = AddDirection(u, 4.0, sites=site, positions="all"), AblateDirection(u, sites=site, positions="all")
     for order, expected in (([add, ablate], 0.0), ([ablate, add], 4.0)):
         store: dict = {}
-        with intervene(model, order, (site, save(store))):
+        with intervene(model, order, (site, record(store))):
             model(tokens)
         proj = store[site] @ _unit(u)
         torch.testing.assert_close(proj, torch.full_like(proj, expected), rtol=0, atol=1e-5)
@@ -237,12 +237,12 @@ def test_nested_contexts_equal_one_context_and_an_empty_list_is_the_identity(mak
     assert _hook_count(model.hf) == 0 and torch.equal(model(tokens), clean)
 
 
-def test_intervention_hooks_are_plain_engine_pairs(make_model):
+def test_hook_pairs_are_plain_engine_pairs(make_model):
     """The pairs feed Model.hooks directly, next to hand-written hooks."""
     model = make_model("llama")
     tokens = random_tokens(2, 6)
     u = _randn(model.d_model, seed=24)
-    pairs = intervention_hooks(model, AddDirection(u, 2.0, layers=[0, 1], positions="all"))
+    pairs = hook_pairs(model, AddDirection(u, 2.0, layers=[0, 1], positions="all"))
     assert [s.name for s, _ in pairs] == ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]
     with model.hooks(pairs):
         ours = model(tokens)
@@ -284,9 +284,9 @@ def test_edit_neurons_changes_exactly_those_neurons_and_writes_their_value_vecto
 
     def run(*interventions):
         store: dict = {}
-        pairs = [(site, save(store, "before")), *interventions, (site, save(store, "after"))]
+        pairs = [(site, record(store, "before")), *interventions, (site, record(store, "after"))]
         if family != "gemma3":
-            pairs.append((f"blocks.{layer}.hook_mlp_out", save(store, "written")))
+            pairs.append((f"blocks.{layer}.hook_mlp_out", record(store, "written")))
         handle = proj.register_forward_hook(lambda m, a, out: store.__setitem__("down", out.detach().clone()))
         try:
             with intervene(model, pairs):
@@ -564,7 +564,7 @@ def test_edit_neurons_layer_is_parsed_as_every_layer_is(device, make_model):
 
     def post(*interventions):
         store: dict = {}
-        with intervene(model, *interventions, (site, save(store, "x"))):
+        with intervene(model, *interventions, (site, record(store, "x"))):
             model(texts)
         return store["x"][..., :2]
 

@@ -13,7 +13,7 @@ import torch
 from conftest import FP32_TOL, TEXTS, assert_site_close
 from torch import nn
 
-from mechint import save
+from mechint import record
 from mechint.interventions import EditNeurons, intervene
 from mechint.neurons import (
     Neuron,
@@ -45,8 +45,8 @@ def _capture_mlp(model, layer: int, call, *edits) -> dict:
     store: dict = {}
     handle = _down_proj(model, layer).register_forward_hook(lambda m, a, out: store.__setitem__("down", out.detach().clone()))
     try:
-        with intervene(model, *edits, (f"blocks.{layer}.mlp.hook_post", save(store, "act")),
-                       (f"blocks.{layer}.hook_mlp_out", save(store, "mlp_out"))):
+        with intervene(model, *edits, (f"blocks.{layer}.mlp.hook_post", record(store, "act")),
+                       (f"blocks.{layer}.hook_mlp_out", record(store, "mlp_out"))):
             call()
     finally:
         handle.remove()

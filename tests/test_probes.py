@@ -555,7 +555,7 @@ def test_probe_direction_steers_a_model(make_model):
     before = probe.decision_function(acts)
     steer = mechint.add_value(3.0 * probe.direction)
     got = {}
-    with model.hooks([("blocks.1.hook_resid_post", steer), ("blocks.1.hook_resid_post", mechint.save(got))]):
+    with model.hooks([("blocks.1.hook_resid_post", steer), ("blocks.1.hook_resid_post", mechint.record(got))]):
         model.forward(texts[:4], logits=False)
     after = probe.decision_function(got["blocks.1.hook_resid_post"][:, -1])
     torch.testing.assert_close(after - before[:4], torch.full((4,), 3.0 * float(probe.weight.norm())), rtol=1e-3, atol=1e-3)

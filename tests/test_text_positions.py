@@ -15,7 +15,7 @@ import torch
 from conftest import FP32_TOL, TEXTS, VARIED_TEXTS, assert_site_close
 
 import mechint
-from mechint import add_value, collect, from_text_start, save, set_value
+from mechint import add_value, collect, from_text_start, record, set_value
 from mechint.hooks import TextPositions, input_rows
 from mechint.interventions import AblateDirection, AddDirection, EditNeurons, intervene
 from mechint.patching.metrics import logit_diff
@@ -80,9 +80,9 @@ def test_bos_and_padding_are_left_bit_for_bit(kind, device, make_model):
     first = real.float().argmax(1)  # each row's BOS column
     site = _site(kind)
     plain, edited = {}, {}
-    with model.hooks([(site, save(plain))]):
+    with model.hooks([(site, record(plain))]):
         model(texts)
-    with intervene(model, _edit(kind, model, BUT_FIRST), (site, save(edited))):
+    with intervene(model, _edit(kind, model, BUT_FIRST), (site, record(edited))):
         model(texts)
     before, after = plain[site].cpu(), edited[site].cpu()
     untouched = ~real.clone()
@@ -93,9 +93,9 @@ def test_bos_and_padding_are_left_bit_for_bit(kind, device, make_model):
     # the BOS token's own residual stream is untouched at every later layer too
     last = f"blocks.{model.n_layers - 1}.hook_resid_post"
     p2, e2 = {}, {}
-    with model.hooks([(last, save(p2))]):
+    with model.hooks([(last, record(p2))]):
         model(texts)
-    with intervene(model, _edit(kind, model, BUT_FIRST), (last, save(e2))):
+    with intervene(model, _edit(kind, model, BUT_FIRST), (last, record(e2))):
         model(texts)
     rows = torch.arange(len(texts))
     assert torch.equal(e2[last].cpu()[rows, first], p2[last].cpu()[rows, first])
@@ -129,15 +129,15 @@ def test_save_reads_each_rows_own_tokens(device, make_model):
     texts = TEXTS
     site = "blocks.1.hook_resid_post"
     store = {}
-    with model.hooks([(site, save(store, "bos", positions=from_text_start(0))),
-                      (site, save(store, "two", positions=from_text_start([2, 1]), rows=[2, 0]))]):
+    with model.hooks([(site, record(store, "bos", positions=from_text_start(0))),
+                      (site, record(store, "two", positions=from_text_start([2, 1]), rows=[2, 0]))]):
         model(texts)
     for key, rows, cols in (("bos", [0, 1, 2, 3], [0]), ("two", [2, 0], [2, 1])):
         assert store[key].shape[:2] == (len(rows), len(cols))
         for j, i in enumerate(rows):
             _, cache = model.run_with_cache([texts[i]], site)
             assert_site_close(store[key][j], cache[site][0, cols], name=f"{key} row {i}")
-    with pytest.raises(ValueError, match="do not stack"), model.hooks([(site, save({}, positions=BUT_FIRST))]):
+    with pytest.raises(ValueError, match="do not stack"), model.hooks([(site, record({}, positions=BUT_FIRST))]):
         model(texts)  # rows of different lengths: different numbers of columns
 
 
@@ -147,10 +147,10 @@ def test_positions_before_the_text_start_name_no_token(make_model):
     texts = ["ab", "a much longer text than the first"]
     site = "blocks.0.hook_resid_post"
     plain, edited = {}, {}
-    with model.hooks([(site, save(plain))]):
+    with model.hooks([(site, record(plain))]):
         model(texts)
     with model.hooks([(site, add_value(_randn(model.d_model), positions=from_text_start(slice(-5, None)))),
-                      (site, save(edited))]):
+                      (site, record(edited))]):
         model(texts)
     real = _real(model, texts)
     diff = (edited[site] != plain[site]).any(-1)

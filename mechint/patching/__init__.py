@@ -103,9 +103,9 @@ _FORMER_NAMES: dict[str, tuple[str, str]] = {
     "_cumulative": (".sweep", "_cumulative"),
     "_upload": (".sweep", "_upload"),
     # attribution
-    "_ranks": (".attribution", "_ranks"),
-    "_spearman": (".attribution", "_spearman"),
-    "_pearson": (".attribution", "_pearson"),
+    "_ranks": ("..stats", "ranks"),
+    "_spearman": ("..stats", "spearman"),
+    "_pearson": ("..stats", "pearson"),
     # the other mechint names the former module imported
     "Model": ("..model", "Model"),
     "index_list": ("..model", "index_list"),
