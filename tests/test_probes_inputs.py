@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import mechint
 from mechint import data
 from mechint.probes import fit as probes_module
 from mechint.probes import (
@@ -355,3 +356,17 @@ def test_split_ids_is_the_deprecated_name_of_holdout_folds():
     with pytest.warns(DeprecationWarning, match="split_ids is now holdout_folds"):
         old = split_ids(ds, test_fraction=0.3, stratify=False)
     assert torch.equal(old, holdout_folds(ds, test_fraction=0.3, stratify=False))
+
+
+def test_transfer_result_to_dataframe_is_labelled():
+    x, y = torch.randn(2, 40, 6), torch.tensor([0, 0, 1, 1] * 10)
+    langs, folds = ["en", "zh"] * 20, torch.tensor([0] * 4 + [1] * 4).repeat(5)
+    res = mechint.transfer_matrix(x, y, langs, folds, test_folds=[1])
+    frame = res.to_dataframe()
+    assert list(frame.columns[:3]) == ["layer", "train_language", "test_language"]
+    assert len(frame) == 2 * 2 * 2
+    row = frame[(frame.layer == 1) & (frame.train_language == "zh") & (frame.test_language == "en")].iloc[0]
+    i, j = res.train_languages.index("zh"), res.test_languages.index("en")
+    assert row.accuracy == pytest.approx(float(res.metrics.accuracy[1, i, j]))
+    with pytest.raises(ValueError, match="axes label"):
+        res.metrics.to_dataframe({"layer": [0]})

@@ -261,6 +261,13 @@ class TransferResult:
         idx = [self.test_languages.index(lang) for lang in self.train_languages]
         return self.metrics.map(lambda t: t[:, torch.arange(len(idx)), torch.tensor(idx)])
 
+    def to_dataframe(self):
+        """The mean metrics in long form (pandas): one row per (layer, train language, test language)."""
+        return self.metrics.to_dataframe(
+            {"layer": list(self.layers), "train_language": list(self.train_languages),
+             "test_language": list(self.test_languages)}
+        )
+
     def trained_on(self, language: str) -> Metrics:
         """``[layer, test language]`` of the probes trained in ``language``."""
         return self.metrics[:, self.train_languages.index(language)]

@@ -50,6 +50,25 @@ class Metrics:
     def shape(self) -> torch.Size:
         return self.accuracy.shape
 
+    def to_dataframe(self, axes: "dict[str, list] | None" = None):
+        """The metrics in long form, a pandas DataFrame: one row per problem, a column per axis
+        (``axes`` maps each batch axis, in order, to its labels; default ``axis0, axis1, ...`` with
+        positions) and one per metric."""
+        import itertools
+
+        import pandas as pd
+
+        shape = tuple(self.shape)
+        if axes is None:
+            axes = {f"axis{i}": list(range(n)) for i, n in enumerate(shape)}
+        if tuple(len(v) for v in axes.values()) != shape:
+            raise ValueError(f"axes label {tuple(len(v) for v in axes.values())} entries for metrics of shape {shape}")
+        rows = list(itertools.product(*axes.values()))
+        frame = pd.DataFrame(rows, columns=list(axes)) if axes else pd.DataFrame(index=range(1))
+        for name in self._FIELDS:
+            frame[name] = getattr(self, name).reshape(-1).tolist()
+        return frame
+
     def __getitem__(self, index) -> "Metrics":
         return replace(self, **{k: getattr(self, k)[index] for k in self._FIELDS})
 
