@@ -5,7 +5,7 @@ Load a model (:func:`load_model`), name its activations in TransformerLens vocab
 (:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`).
 """
 
-from . import alignment, data, neurons, patching, positions, prefixes, probes, stats
+from . import _validate, alignment, data, neurons, patching, positions, prefixes, probes, stats
 from .alignment import bilingual_retrieval, retrieval, retrieval_matrix, sentence_embeddings
 from .neurons import (
     Neuron,
@@ -60,7 +60,7 @@ def __getattr__(name: str):
             warnings.simplefilter("always")
             module = importlib.import_module(".metrics", __name__)
         for w in caught:
-            warnings.warn(w.message, w.category, stacklevel=2)
+            _validate.warn_at_caller(str(w.message), w.category)
         return module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -11,14 +11,24 @@ This is the one private module whose names other mechint modules import.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, Union, runtime_checkable
 
 import torch
 
 from ._suggest import did_you_mean, nearest
 
-__all__ = ["given", "integer", "choice", "dtype", "boolean", "texts", "finite", "finite_rows", "labels", "device", "numbers"]
+__all__ = ["HasTexts", "TextsLike", "given", "integer", "choice", "dtype", "boolean", "texts", "finite", "finite_rows", "labels", "device", "numbers", "warn_at_caller"]
+
+@runtime_checkable
+class HasTexts(Protocol):
+    """Anything with a ``texts`` attribute (a :class:`mechint.data.Dataset`, say)."""
+
+    texts: Sequence[str]
+
+
+TextsLike = Union[str, Sequence[str], HasTexts]
+"""What entry points that run texts take: one text, a list of them, or a data set with ``.texts``."""
 
 _DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "half": "float16", "float": "float32"}
 
@@ -191,3 +201,19 @@ def numbers(name: str, value: Any) -> torch.Tensor:
     if out.dtype == torch.bool:
         raise TypeError(f"{name} must be numbers, got booleans {given(value)}")
     return out
+
+
+def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
+    """A warning attributed to the first frame outside mechint, torch, transformers and any run-time
+    type checker's wrappers: the caller's line that asked for the work, not the code that noticed."""
+    import os
+    import sys
+    import warnings
+
+    roots = [sys.modules[__package__]] + [sys.modules[m] for m in ("torch", "transformers", "jaxtyping", "beartype")
+                                           if m in sys.modules]
+    skip = tuple(os.path.dirname(m.__file__) + os.sep for m in roots)
+    frame, level = sys._getframe(1), 2
+    while frame is not None and (frame.f_code.co_filename.startswith(skip) or frame.f_code.co_filename.startswith("<@beartype")):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

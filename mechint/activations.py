@@ -158,7 +158,7 @@ def _pool(x: Tensor, mask: Tensor, pool: str) -> Tensor:
 
 def iter_batches(
     model: Model,
-    texts: Sequence[str],
+    texts: _validate.TextsLike,
     sites: Sequence[str],
     *,
     pool: Pool | PoolFn = "last",
@@ -251,7 +251,7 @@ def special_token_ids(model: Model) -> Tensor:
 
 
 def token_batches(
-    model: Model, texts: Sequence[str], batch_size: int, *, max_length: int | None = None, progress: bool | str = False,
+    model: Model, texts: _validate.TextsLike, batch_size: int, *, max_length: int | None = None, progress: bool | str = False,
     desc: str = "batches",
 ) -> Iterator[tuple[list[int], dict[str, Tensor], Tensor]]:
     """Tokenized, left-padded batches of ``texts`` sorted by length (longest first), for a method that
@@ -286,7 +286,7 @@ def token_batches(
 
 def collect(
     model: Model,
-    texts: Sequence[str],
+    texts: _validate.TextsLike,
     sites: str | Iterable[str],
     *,
     pool: Pool = "last",
@@ -375,7 +375,7 @@ def _restore_order(parts: dict[str, list[Tensor]], order: list[int], lengths: Te
 
 def collect_stats(
     model: Model,
-    texts: Sequence[str],
+    texts: _validate.TextsLike,
     sites: str | Iterable[str],
     *,
     pool: Pool = "all",
@@ -554,7 +554,7 @@ class ActivationStore:
         atomic_write_bytes(self.root / _MANIFEST, json.dumps(self.manifest, indent=1).encode())
 
     # -- writing
-    def _check_source(self, model: Model, texts: Sequence[str], ids: Sequence[Sequence[int]] | None):
+    def _check_source(self, model: Model, texts: _validate.TextsLike, ids: Sequence[Sequence[int]] | None):
         """``(texts, token ids)`` after checking they and ``model`` are the ones this store was started with."""
         texts = _texts(texts)
         if len(texts) != self.n_rows:
@@ -675,7 +675,7 @@ class ActivationStore:
         """Indices of the listed shards that are missing or damaged (reads every shard once)."""
         return [k for k in range(len(self.manifest["shards"])) if self._shard_problem(k, self._read_shard(k))]
 
-    def repair(self, model: Model, texts: Sequence[str], *, batch_size: int = 16, progress: bool | str = True) -> list[int]:
+    def repair(self, model: Model, texts: _validate.TextsLike, *, batch_size: int = 16, progress: bool | str = True) -> list[int]:
         """Recollect the damaged or missing shards in place (their rows only) and return their indices."""
         _check_args(pool=self.meta["pool"], batch_size=batch_size, custom_pool=False)
         texts, ids = self._check_source(model, texts, None)

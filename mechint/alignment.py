@@ -40,7 +40,7 @@ __all__ = [
 @torch.no_grad()
 def sentence_embeddings(
     model: Model,
-    texts: Sequence[str],
+    texts: _validate.TextsLike,
     *,
     layers: Sequence[int] | None = None,
     site: str = "hook_resid_post",

@@ -60,7 +60,7 @@ def diff_in_means(
     return direction.to(torch.float32)
 
 
-def within_group_std(acts: Float[Tensor, "... n d"], *groups: Sequence) -> Float[Tensor, "... d"]:
+def within_group_std(acts: Float[Tensor, "... n d"], *groups: Sequence | Tensor) -> Float[Tensor, "... d"]:
     """Per feature, the standard deviation of the rows around their group's mean, pooled over the
     groups (``sum (x - mean_g)^2 / (n - G)``); a row's group is its tuple of ``groups`` labels (e.g.
     class and language).

@@ -497,12 +497,12 @@ def record(
 def save(*args, **kwargs) -> HookFn:
     """Deprecated name of :func:`record` (it records an activation into a dict; it saves no file);
     kept for one release."""
-    warnings.warn("mechint.save is now mechint.record (a read hook that records into a dict; it saves no file)",
-                  DeprecationWarning, stacklevel=2)
+    _validate.warn_at_caller("mechint.save is now mechint.record (a read hook that records into a dict; it saves no "
+                             "file)", DeprecationWarning)
     return record(*args, **kwargs)
 
 
-def _writer(value: Tensor | Callable, positions: Index, rows: Index, mode: str) -> HookFn:
+def _writer(value: Tensor | float | Callable, positions: Index, rows: Index, mode: str) -> HookFn:
     if not callable(value):  # checked now, not at the first forward
         if isinstance(value, (str, bytes)) or value is None:
             raise TypeError(f"the value to {mode} must be a tensor, a number or a function (cells, ctx) -> tensor, "
@@ -546,7 +546,7 @@ def _writer(value: Tensor | Callable, positions: Index, rows: Index, mode: str) 
     return fn
 
 
-def set_value(value: Tensor | Callable, *, positions: Index = None, rows: Index = None) -> HookFn:
+def set_value(value: Tensor | float | Callable, *, positions: Index = None, rows: Index = None) -> HookFn:
     """A write hook that sets the activation at ``rows`` x ``positions`` to ``value``: a tensor
     broadcast to the chosen cells ``[rows, pos, d]`` (a first axis with one entry per row, or per
     input under :func:`input_rows`, gives each row its own), or a function ``value(cells, ctx)`` of
@@ -561,14 +561,14 @@ def set_value(value: Tensor | Callable, *, positions: Index = None, rows: Index 
     return _writer(value, positions, rows, "set")
 
 
-def add_value(value: Tensor | Callable, *, positions: Index = None, rows: Index = None) -> HookFn:
+def add_value(value: Tensor | float | Callable, *, positions: Index = None, rows: Index = None) -> HookFn:
     """A write hook that adds ``value`` to the activation at ``rows`` x ``positions`` (``value`` as
     in :func:`set_value`). ``positions=None`` is every position, BOS included, as for
     :func:`set_value`."""
     return _writer(value, positions, rows, "add")
 
 
-def scale_value(value: Tensor | float, *, positions: Index = None, rows: Index = None) -> HookFn:
+def scale_value(value: Tensor | float | Callable, *, positions: Index = None, rows: Index = None) -> HookFn:
     """A write hook that multiplies the activation at ``rows`` x ``positions`` by ``value`` (a number
     or a tensor broadcast to the chosen cells, per row as in :func:`set_value`). ``positions=None``
     is every position, BOS included, as for :func:`set_value`."""

@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import SupportsIndex
 
 import torch
 from jaxtyping import Float
@@ -122,7 +123,7 @@ def _width_name(site: Site) -> str:
     return "d_model"
 
 
-def _resolve_sites(model: Model, sites: str | Iterable[str], layers: int | Iterable[int] | None) -> list[Site]:
+def _resolve_sites(model: Model, sites: str | Iterable[str], layers: SupportsIndex | Iterable[SupportsIndex] | None) -> list[Site]:
     """Sites from names; ``layers`` picks the layers of bare keys (``"hook_resid_post"``)."""
     names = [sites] if isinstance(sites, str) else list(sites)
     if not names:
@@ -295,7 +296,7 @@ class AddDirection(_Directional, Intervention):
         alpha: float | Float[Tensor, rows] = 1.0,
         *,
         sites: str | Sequence[str] = ("hook_resid_post",),
-        layers: int | Sequence[int] | None = None,
+        layers: SupportsIndex | Iterable[SupportsIndex] | None = None,
         positions: Index = None,
         rows: Index = None,
         normalize: bool = True,
@@ -358,7 +359,7 @@ class AblateDirection(_Directional, Intervention):
         direction: Float[Tensor, d] | Float[Tensor, "layer d"],
         *,
         sites: str | Sequence[str] = ("hook_resid_post",),
-        layers: int | Sequence[int] | None = None,
+        layers: SupportsIndex | Iterable[SupportsIndex] | None = None,
         positions: Index = None,
         rows: Index = None,
         value: float | Float[Tensor, layer] = 0.0,
@@ -419,7 +420,7 @@ class EditNeurons(Intervention):
 
     def __init__(
         self,
-        layer: int,
+        layer: SupportsIndex,
         neurons: int | Sequence[int] | Tensor,
         *,
         mode: str = "set",
@@ -549,8 +550,6 @@ def intervene(model: Model, *interventions: InterventionLike):
 def intervention_hooks(model: Model, *interventions: InterventionLike) -> list[tuple[Site, HookFn]]:
     """Deprecated name of :func:`hook_pairs`; kept for one release. :func:`intervene` is the one way to
     apply interventions (it takes raw ``(site, fn)`` pairs too)."""
-    import warnings
-
-    warnings.warn("intervention_hooks is now mechint.interventions.hook_pairs; to apply interventions use "
-                  "mechint.intervene(model, ...), which also takes (site, fn) pairs", DeprecationWarning, stacklevel=2)
+    _validate.warn_at_caller("intervention_hooks is now mechint.interventions.hook_pairs; to apply interventions use "
+                             "mechint.intervene(model, ...), which also takes (site, fn) pairs", DeprecationWarning)
     return hook_pairs(model, *interventions)

@@ -10,7 +10,9 @@ import inspect
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence, SupportsIndex
+
+from transformers.utils import ModelOutput
 
 import torch
 from jaxtyping import Float, Int
@@ -179,7 +181,7 @@ class Model:
             return proj.in_features
         return int(proj.weight.shape[0])  # GPT-2 Conv1D stores [in, out]
 
-    def layer_list(self, layers: int | Iterable[int] | None) -> list[int]:
+    def layer_list(self, layers: SupportsIndex | Iterable[SupportsIndex] | None) -> list[int]:
         """Layer indices in ``0..n_layers-1`` (``None``: every layer; negative counts from the end);
         raises on an empty list or a layer out of range."""
         if layers is None:
@@ -427,7 +429,7 @@ class Model:
         do_sample: bool = False,
         return_tokens: bool = False,
         **generate_kwargs,
-    ) -> list[str] | Tensor:
+    ) -> list[str] | Tensor | ModelOutput:
         """Continue each prompt (left-padded batch, KV cache on). Hooks active in a surrounding
         :meth:`hooks` context act on every step. Returns the new text of each row, or with
         ``return_tokens=True`` the full token tensor ``[batch, prompt + new]``."""

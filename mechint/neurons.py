@@ -32,7 +32,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Iterable, NamedTuple, SupportsIndex, Union
 
 import torch
 from jaxtyping import Float
@@ -89,6 +89,10 @@ class Neuron(NamedTuple):
 
     def __str__(self) -> str:
         return self.label
+
+
+NeuronLike = Union[Neuron, tuple[SupportsIndex, SupportsIndex]]
+"""A neuron as the functions take it: a :class:`Neuron`, or ``(layer, index)`` of any integer type."""
 
 
 def _neuron_pair(item) -> tuple[int, int]:
@@ -264,7 +268,7 @@ def neuron_cosines(
     model: Model,
     direction: Float[Tensor, " d_model"] | Float[Tensor, "layer d_model"],
     *,
-    layers: Sequence[int] | None = None,
+    layers: SupportsIndex | Iterable[SupportsIndex] | None = None,
     through_post_norm: bool = False,
     scale: Float[Tensor, " d_model"] | None = None,
 ) -> Float[Tensor, "layer d_mlp"]:
@@ -316,7 +320,7 @@ def top_neurons(
     k: int = 20,
     *,
     per_layer: bool = False,
-    layers: Sequence[int] | None = None,
+    layers: SupportsIndex | Iterable[SupportsIndex] | None = None,
     sign: str = "positive",
     through_post_norm: bool = False,
     scale: Float[Tensor, " d_model"] | None = None,
@@ -711,8 +715,8 @@ def _by_layer(neurons: list[Neuron]) -> dict[int, tuple[list[int], Tensor]]:
 @torch.no_grad()
 def neuron_activation_stats(
     model: Model,
-    texts: Sequence[str],
-    neurons: Sequence[Neuron | tuple[int, int]],
+    texts: _validate.TextsLike,
+    neurons: NeuronLike | Sequence[NeuronLike],
     *,
     groups: Sequence[str] | None = None,
     max_new_tokens: int = 0,
@@ -815,7 +819,7 @@ def neuron_activation_stats(
 
 
 def neuron_edits(
-    neurons: Sequence[Neuron | tuple[int, int]],
+    neurons: NeuronLike | Sequence[NeuronLike],
     *,
     mode: str = "set",
     value: float | Sequence[float] | Tensor = 0.0,
@@ -848,7 +852,7 @@ def neuron_edits(
 @torch.no_grad()
 def direction_scores(
     model: Model,
-    texts: Sequence[str],
+    texts: _validate.TextsLike,
     direction: Float[Tensor, " d_model"],
     *,
     layer: int = -1,
@@ -893,9 +897,9 @@ class EditEffect:
 
 def edit_effect(
     model: Model,
-    texts: Sequence[str],
+    texts: _validate.TextsLike,
     direction: Float[Tensor, " d_model"],
-    neurons: Sequence[Neuron | tuple[int, int]] | None = None,
+    neurons: NeuronLike | Sequence[NeuronLike] | None = None,
     *,
     mode: str = "set",
     value: float | Sequence[float] | Tensor = 0.0,

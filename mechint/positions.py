@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Sequence
 
 import torch
+
+from . import _validate
 from torch import Tensor
 
 if TYPE_CHECKING:
@@ -351,23 +353,10 @@ def cells(positions: Index, rows: Index, x: Tensor, ctx: "HookContext", *, warn:
         blocks = [] if cols is None or picked is None else [Block(picked, cols)]
         outside = cols is None
     if warn and outside and not ctx.generating:
-        _warn_at_caller(
+        _validate.warn_at_caller(
             f"positions {positions!r} are outside the {seq_len} positions (from {ctx.offset}) of this "
             f"forward at {ctx.site.name}: the hook did nothing there"
         )
     return blocks
 
 
-def _warn_at_caller(message: str) -> None:
-    """A UserWarning attributed to the first frame outside mechint, torch and transformers: the
-    caller's line that ran the forward, not the hook that noticed."""
-    import os
-    import sys
-
-    import transformers
-
-    skip = tuple(os.path.dirname(m.__file__) + os.sep for m in (sys.modules[__package__], torch, transformers))
-    frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_code.co_filename.startswith(skip):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, stacklevel=level)

@@ -175,7 +175,7 @@ def _float64(x) -> Tensor:
     return x.double() if isinstance(x, Tensor) else torch.tensor(x, dtype=torch.float64)
 
 
-def ranks(x: Tensor) -> Tensor:
+def ranks(x: Tensor | Sequence[float]) -> Tensor:
     """Ranks 1..n of a 1-D tensor, ties getting the average of their ranks (as
     ``scipy.stats.rankdata``): float64."""
     x = _float64(x).reshape(-1)
@@ -185,7 +185,7 @@ def ranks(x: Tensor) -> Tensor:
     return avg[inverse]
 
 
-def spearman(a: Tensor, b: Tensor) -> float:
+def spearman(a: Tensor | Sequence[float], b: Tensor | Sequence[float]) -> float:
     """Spearman's rank correlation with average ranks for ties; NaN when either side is constant
     (or has fewer than 2 values)."""
     a, b = _float64(a), _float64(b)
@@ -194,7 +194,7 @@ def spearman(a: Tensor, b: Tensor) -> float:
     return pearson(ranks(a), ranks(b))
 
 
-def pearson(a: Tensor, b: Tensor) -> float:
+def pearson(a: Tensor | Sequence[float], b: Tensor | Sequence[float]) -> float:
     """Pearson's correlation; NaN when either side is constant (or has fewer than 2 values)."""
     a, b = _float64(a).reshape(-1), _float64(b).reshape(-1)
     if a.numel() < 2 or bool((a == a[0]).all()) or bool((b == b[0]).all()):

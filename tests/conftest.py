@@ -15,11 +15,36 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# Shapes in signatures are checked at run time: every mechint function's jaxtyping and plain
+# annotations are enforced (beartype) on every call the tests make, before mechint is first imported.
+# MECHINT_TYPECHECK=0 turns it off. Tests of deliberately bad input (marked bad_input) run unchecked,
+# so that they see mechint's own error messages rather than the type checker's.
+TYPECHECK = os.environ.get("MECHINT_TYPECHECK", "1") != "0"
+if TYPECHECK:
+    from jaxtyping import install_import_hook
+
+    install_import_hook("mechint", "_typechecker.checker")
+
 from mechint.testing import FAMILY_NAMES, byte_tokenizer, tiny_hf_model, tiny_model  # noqa: E402
 
 # Tiny models run fastest on one intra-op thread: with more, thread start-up and contention with
 # other processes dominate (measured 10-100x slower per forward on a loaded 2-core machine).
 torch.set_num_threads(int(os.environ.get("MECHINT_TEST_THREADS", "1")))
+
+@pytest.fixture(autouse=True)
+def _typecheck(request):
+    """Run-time type checking on, except in tests of deliberately bad input (``bad_input``)."""
+    if not TYPECHECK or request.node.get_closest_marker("bad_input") is None:
+        yield
+        return
+    import jaxtyping
+
+    jaxtyping.config.update("jaxtyping_disable", True)
+    try:
+        yield
+    finally:
+        jaxtyping.config.update("jaxtyping_disable", False)
+
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -265,6 +265,7 @@ def test_collect_accepts_a_dataset_with_texts_and_a_single_string(llama: Model):
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.bad_input
 def test_errors(llama: Model):
     with pytest.raises(ValueError, match="no texts"):
         collect(llama, [], "blocks.0.hook_resid_post", progress=False)

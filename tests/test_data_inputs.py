@@ -182,6 +182,7 @@ def test_non_utf8_file_names_file_and_offset(tmp_path):
 # --- bundled loaders ----------------------------------------------------------------------------------
 
 
+@pytest.mark.bad_input
 def test_counts_accept_numpy_and_torch_integers_not_bools():
     np = pytest.importorskip("numpy")
     torch = pytest.importorskip("torch")

@@ -135,6 +135,7 @@ def test_neuron_edits_and_edit_effect_get_the_default(make_model):
     assert (everything.after - default.after).abs().max() > 1e-4
 
 
+@pytest.mark.bad_input
 def test_other_words_are_refused():
     u = _randn(64)
     for make in (lambda p: AddDirection(u, positions=p), lambda p: AblateDirection(u, positions=p),

@@ -436,6 +436,7 @@ def test_rows_out_of_range_raise_instead_of_wrapping():
         assert torch.equal(got[0], base[0]) and not torch.equal(got[1], base[1])
 
 
+@pytest.mark.bad_input
 def test_positions_checks_and_the_warning_for_a_write_that_does_nothing():
     from mechint.testing import tiny_model
 
@@ -466,6 +467,7 @@ def test_positions_checks_and_the_warning_for_a_write_that_does_nothing():
             model.generate(["hello"], max_new_tokens=3)
 
 
+@pytest.mark.bad_input
 def test_hook_return_errors_name_the_site_view_shape():
     from mechint.testing import tiny_model
 

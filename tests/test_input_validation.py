@@ -11,6 +11,8 @@ import mechint
 from mechint import TokenError, UnknownSiteError, collect
 from mechint.testing import tiny_model
 
+pytestmark = pytest.mark.bad_input
+
 TEXTS = ["The weather is nice today.", "今天天气很好。"]
 
 

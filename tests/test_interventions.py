@@ -538,6 +538,7 @@ def test_non_finite_alpha_or_value_and_neurons_given_twice_are_rejected():
         model(["hi"])
 
 
+@pytest.mark.bad_input
 def test_edit_neurons_layer_is_parsed_as_every_layer_is(device, make_model):
     """EditNeurons reads its layer through mechint.model.int_list, as layers= everywhere else: a
     non-integral layer (2.7 was read as 2) is refused, numpy / 0-d tensor integers are taken, and a

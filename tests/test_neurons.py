@@ -160,6 +160,7 @@ def test_top_neurons_find_a_planted_value_vector_and_rank_by_cosine():
     assert Neuron(3, 7).label == "L3 N7" and str(Neuron(3, 7)) == "L3 N7"
 
 
+@pytest.mark.bad_input
 def test_scaled_cosines_count_each_feature_in_units_of_its_scale():
     """With ``scale``, value vectors and direction are divided by it before the cosine (by hand); a
     neuron writing mostly one feature of huge scale is ranked first unscaled, not once that feature

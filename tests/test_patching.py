@@ -286,6 +286,7 @@ def test_align_right_and_length_errors(make_model):
     assert_close(r.values[0, :, 2:], alone.values[0])
 
 
+@pytest.mark.bad_input
 def test_argument_errors(make_model):
     model = make(make_model, "llama")
     clean, corrupted = pairs(2, 8)

@@ -35,6 +35,7 @@ def test_a_metric_must_return_one_value_per_row(patch, make_model):
 # ------------------------------------------------------------------------------------ positions, layers
 
 
+@pytest.mark.bad_input
 def test_empty_positions_and_layers_are_refused(make_model):
     model = make(make_model, "llama")
     clean, corrupted = pairs(2, 8)

@@ -34,6 +34,7 @@ def test_bundled_pairs_cover_eight_languages_with_one_frame_each():
         load_minimal_pairs("xx")
 
 
+@pytest.mark.bad_input
 def test_equal_length_check_names_the_pair_and_both_lengths():
     tok = byte_tokenizer()  # one token per UTF-8 byte: "bombs"/"cakes" agree, "poison"/"soup" do not
     with pytest.raises(MinimalPairLengthError, match=r"pair en-2: harmful 31 tokens, harmless 29 tokens"):

@@ -268,6 +268,7 @@ def test_unknown_layer_lists_the_nearest(transfer):
         plot_transfer_matrix(many, layer=25)
 
 
+@pytest.mark.bad_input
 def test_wrong_result_type(transfer, early):
     with pytest.raises(TypeError, match="needs a mechint.probes.TransferResult.*use plot_early_prediction"):
         plot_probe_layers(early)

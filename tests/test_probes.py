@@ -564,6 +564,7 @@ def test_probe_direction_steers_a_model(make_model):
 # ------------------------------------------------------------------------------------------ errors
 
 
+@pytest.mark.bad_input
 def test_errors_are_named():
     x, y, _ = planted(n=50, d=8)
     with pytest.raises(ProbeDataError, match="one class only"):

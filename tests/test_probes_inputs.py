@@ -238,6 +238,7 @@ def test_non_finite_weights_are_an_error(monkeypatch):
         fit_probes(x, y, solver="primal", axes=("layer",))
 
 
+@pytest.mark.bad_input
 def test_class_and_sample_weights_are_checked():
     x, y = layered(L=1, n=60, d=6)
     for cw in ({0: -1.0}, {0: math.inf}, {1: 0.0}, {0: math.nan}, {1: "heavy"}):

@@ -295,6 +295,7 @@ def test_open_missing_and_empty_stores(tmp_path: Path, model: Model):
         st.load()
 
 
+@pytest.mark.bad_input
 def test_invalid_arguments_do_not_poison_the_store_folder(model: Model, tmp_path: Path):
     """A typo (unknown pool) is refused before the store is created, so the same folder works with
     the corrected call."""

@@ -300,6 +300,7 @@ def test_no_mask_means_no_padding(make_model):
     assert torch.equal(a, b)
 
 
+@pytest.mark.bad_input
 def test_from_text_start_checks_its_argument():
     assert repr(BUT_FIRST) == "from_text_start(slice(1, None, None))"
     assert from_text_start([1, 2]) == from_text_start(torch.tensor([1, 2]))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import operator
 from collections.abc import Iterable, Sequence
+from typing import SupportsIndex
 from functools import lru_cache
 from importlib import resources
 
@@ -120,7 +121,7 @@ def load_multijail(languages: str | Iterable[str] | None = None) -> Dataset:
     return Dataset(_build(table, [i for i, _ in table], langs, HARMFUL, "multijail"))
 
 
-def load_xquad(languages: str | Iterable[str] | None = None, n: int | None = None) -> Dataset:
+def load_xquad(languages: str | Iterable[str] | None = None, n: SupportsIndex | None = None) -> Dataset:
     """XQuAD questions used as harmless requests (label 0), parallel across languages.
 
     Args:
@@ -149,7 +150,7 @@ def load_xquad(languages: str | Iterable[str] | None = None, n: int | None = Non
 
 
 def load_safety_pairs(
-    languages: str | Iterable[str] | None = None, n_per_class: int | None = None, seed: int = 0
+    languages: str | Iterable[str] | None = None, n_per_class: SupportsIndex | None = None, seed: int = 0
 ) -> Dataset:
     """Harmful (MultiJail) and harmless (XQuAD) requests, balanced, in languages both data sets carry.
 

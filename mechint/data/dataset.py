@@ -76,10 +76,9 @@ class _Languages(list):
     """The list :attr:`Dataset.languages` returns; calling it is the old method spelling."""
 
     def __call__(self) -> list[str]:
-        import warnings
+        from .._validate import warn_at_caller
 
-        warnings.warn("Dataset.languages is a property now: write ds.languages, not ds.languages()",
-                      DeprecationWarning, stacklevel=2)
+        warn_at_caller("Dataset.languages is a property now: write ds.languages, not ds.languages()", DeprecationWarning)
         return list(self)
 
 

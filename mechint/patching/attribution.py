@@ -6,7 +6,7 @@ activation-patching sweep (one forward and one backward pass on the corrupted ru
 from __future__ import annotations
 
 import time
-from typing import Callable, Literal, Sequence
+from typing import Callable, Iterable, Literal, Sequence, SupportsIndex
 
 import torch
 from torch import Tensor
@@ -39,8 +39,8 @@ def attribution_patch(
     metric: Metric | Callable[[Tensor], Tensor],
     *,
     component: str = "resid_pre",
-    positions: int | Sequence[int] | None = None,
-    layers: int | Sequence[int] | None = None,
+    positions: SupportsIndex | Iterable[SupportsIndex] | None = None,
+    layers: SupportsIndex | Iterable[SupportsIndex] | None = None,
     heads: int | Sequence[int] | None = None,
     neurons: int | Sequence[int] | None = None,
     per_position: bool | None = None,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence, SupportsIndex
 
 import torch
 from jaxtyping import Float
@@ -211,7 +211,7 @@ def _set_mean(values: Float[Tensor, "n vocab"], ids: Tensor, mask: Tensor) -> Te
     return got.sum(-1) / mask.sum(-1)
 
 
-def _positions(position: int | Sequence[int] | None) -> tuple[int, ...] | None:
+def _positions(position: SupportsIndex | Iterable[SupportsIndex] | None) -> tuple[int, ...] | None:
     """Positions as a tuple of ints (a Python, numpy or 0-d tensor integer, or an iterable of them)."""
     return None if position is None else tuple(int_list(position, "metric position"))
 
@@ -228,7 +228,7 @@ def _per_pair_count(*tables: Tensor, what: str) -> int | None:
 # ------------------------------------------------------------------------------------- builders
 
 
-def logit_diff(correct, incorrect, *, position: int | Sequence[int] = -1, name: str = "logit difference") -> Metric:
+def logit_diff(correct, incorrect, *, position: SupportsIndex | Iterable[SupportsIndex] = -1, name: str = "logit difference") -> Metric:
     """Mean logit of the ``correct`` tokens minus mean logit of the ``incorrect`` tokens.
 
     ``correct``/``incorrect``: a token id, a set of ids (shared by every pair), or one set per pair
@@ -257,7 +257,7 @@ def logit_diff(correct, incorrect, *, position: int | Sequence[int] = -1, name: 
                   n_pairs=_per_pair_count(good, bad, what="logit_diff correct/incorrect"))
 
 
-def answer_prob(answers, *, position: int | Sequence[int] = -1, name: str = "answer probability") -> Metric:
+def answer_prob(answers, *, position: SupportsIndex | Iterable[SupportsIndex] = -1, name: str = "answer probability") -> Metric:
     """Total probability (softmax over the vocabulary) of the ``answers`` token set; a set shared by
     every pair or one per pair, as in :func:`logit_diff`."""
     ids, mask = _token_sets(answers, "answers")
@@ -274,7 +274,7 @@ def answer_prob(answers, *, position: int | Sequence[int] = -1, name: str = "ans
     return Metric(fn, positions=_positions(position), name=name, n_pairs=_per_pair_count(ids, what="answer_prob"))
 
 
-def kl_to_clean(*, position: int | Sequence[int] = -1, name: str = "KL to clean") -> Metric:
+def kl_to_clean(*, position: SupportsIndex | Iterable[SupportsIndex] = -1, name: str = "KL to clean") -> Metric:
     """KL(clean || patched) of the next-token distributions, in nats (0 at the clean run)."""
 
     def bind(clean_read: Tensor) -> MetricFn:
@@ -297,7 +297,7 @@ def direction_score(
     direction: Float[Tensor, "d"] | Float[Tensor, "pairs d"],
     site: str,
     *,
-    position: int | Sequence[int] = -1,
+    position: SupportsIndex | Iterable[SupportsIndex] = -1,
     bias: float = 0.0,
     name: str = "direction score",
 ) -> Metric:

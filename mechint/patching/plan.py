@@ -10,7 +10,7 @@ or neurons, in grid order), the positions and site the metric reads (:class:`Swe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Literal, Sequence
+from typing import Callable, Iterable, Iterator, Literal, Sequence, SupportsIndex
 
 import torch
 from torch import Tensor
@@ -272,7 +272,7 @@ def _metric_site(model: Model, metric: Metric) -> Site | None:
     return None if metric.site is None else model.site(metric.site)
 
 
-def read_from_run(unembed: Unembed, metric_site: Site | None, store: dict) -> Tensor:
+def read_from_run(unembed: Unembed | None, metric_site: Site | None, store: dict) -> Tensor:
     """The metric's read ``[batch, n_read, width]`` from what a run's reader hook stored."""
     if metric_site is None:
         return unembed(store["__final__"])
@@ -326,8 +326,8 @@ def prepare_sweep(
     metric: Metric | Callable[[Tensor], Tensor],
     *,
     component: str,
-    positions: int | Sequence[int] | None,
-    layers: int | Sequence[int] | None,
+    positions: SupportsIndex | Iterable[SupportsIndex] | None,
+    layers: SupportsIndex | Iterable[SupportsIndex] | None,
     heads: int | Sequence[int] | None,
     neurons: int | Sequence[int] | None,
     per_position: bool | None,

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Callable, Literal, Sequence
+from typing import Callable, Iterable, Literal, Sequence, SupportsIndex
 
 import torch
 from torch import Tensor
@@ -141,8 +141,8 @@ def activation_patch(
     metric: Metric | Callable[[Tensor], Tensor],
     *,
     component: str = "resid_pre",
-    positions: int | Sequence[int] | None = None,
-    layers: int | Sequence[int] | None = None,
+    positions: SupportsIndex | Iterable[SupportsIndex] | None = None,
+    layers: SupportsIndex | Iterable[SupportsIndex] | None = None,
     heads: int | Sequence[int] | None = None,
     neurons: int | Sequence[int] | None = None,
     per_position: bool | None = None,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import no_type_check
 
 import numpy as np
 from numba import njit
@@ -28,6 +29,7 @@ _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 LS_TOL = 1e-3  # the step search stops when |phi'(eta)| <= LS_TOL |phi'(0)|
 
 
+@no_type_check  # numba kernels: a run-time type checker's wrapper would hide them from each other
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _matvec(X, v, out):
     """``out = X @ v[:d]`` for ``X [n, d]``, ``v [>= d]``, summed in ``X``'s precision (float32:
@@ -40,6 +42,7 @@ def _matvec(X, v, out):
         out[i] = acc
 
 
+@no_type_check  # numba kernels: a run-time type checker's wrapper would hide them from each other
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _rmatvec(X, u, out):
     """``out[:d] = X^T @ u`` for ``X [n, d]``, reading ``X`` row by row (``out`` in ``X``'s dtype)."""
@@ -53,6 +56,7 @@ def _rmatvec(X, u, out):
                 out[j] += ui * X[i, j]
 
 
+@no_type_check  # numba kernels: a run-time type checker's wrapper would hide them from each other
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _dot(a, b):
     acc = 0.0
@@ -61,6 +65,7 @@ def _dot(a, b):
     return acc
 
 
+@no_type_check  # numba kernels: a run-time type checker's wrapper would hide them from each other
 @njit(cache=True, nogil=True)
 def _standardize(src, rows, s, standardize, eps, X, mean, scale):
     """Gather ``src[rows]`` into ``X`` as ``(x - mean) / scale`` over the rows with ``s > 0``
@@ -101,11 +106,13 @@ def _standardize(src, rows, s, standardize, eps, X, mean, scale):
                 X[i, j] = 0.0
 
 
+@no_type_check  # numba kernels: a run-time type checker's wrapper would hide them from each other
 @njit(cache=True, nogil=True)
 def _softplus(z):
     return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
 
 
+@no_type_check  # numba kernels: a run-time type checker's wrapper would hide them from each other
 @njit(cache=True, nogil=True)
 def _sigmoid(z):
     if z >= 0:
@@ -114,6 +121,7 @@ def _sigmoid(z):
     return e / (1.0 + e)
 
 
+@no_type_check  # numba kernels: a run-time type checker's wrapper would hide them from each other
 @njit(cache=True, nogil=True)
 def _gradient(X, u, theta, lam, ux, gx, out):
     """The objective's gradient from the residuals ``u = s (sigmoid(f) - y)``: ``X^T u + lam w`` for
@@ -129,6 +137,7 @@ def _gradient(X, u, theta, lam, ux, gx, out):
     out[d] = usum
 
 
+@no_type_check  # numba kernels: a run-time type checker's wrapper would hide them from each other
 @njit(cache=True, nogil=True)
 def fit_one(src, rows, y, s, lam, tol, max_iter, memory, standardize, eps, theta, use_init, mean, scale):
     """Fit one probe on ``src[rows]``; returns ``(iterations, converged)``.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
 from jaxtyping import Float
@@ -57,10 +57,8 @@ def holdout_folds(dataset, test_fraction: float = 0.3, seed: int = 0, stratify: 
 
 def split_ids(dataset, test_fraction: float = 0.3, seed: int = 0, stratify: bool = True) -> Tensor:
     """Deprecated name of :func:`holdout_folds` (it returns fold ids, not item ids); kept for one release."""
-    import warnings
-
-    warnings.warn("mechint.probes.split_ids is now holdout_folds (it returns 0/1 fold ids, not item ids)",
-                  DeprecationWarning, stacklevel=2)
+    _validate.warn_at_caller("mechint.probes.split_ids is now holdout_folds (it returns 0/1 fold ids, not item ids)",
+                             DeprecationWarning)
     return holdout_folds(dataset, test_fraction=test_fraction, seed=seed, stratify=stratify)
 
 
@@ -295,7 +293,7 @@ def transfer_matrix(
     train_languages: Sequence[str] | None = None,
     test_languages: Sequence[str] | None = None,
     test_folds: Sequence[int] | None = None,
-    layers: Sequence | None = None,
+    layers: Iterable | None = None,
     warm_start: bool = False,
     **fit_kwargs,
 ) -> TransferResult:
@@ -451,7 +449,7 @@ def select_layer(
     item_ids: Sequence[str] | None = None,
     train_languages: Sequence[str] | None = None,
     test_languages: Sequence[str] | None = None,
-    layers: Sequence | None = None,
+    layers: Iterable | None = None,
     outer: TransferResult | None = None,
     **fit_kwargs,
 ) -> LayerSelection:

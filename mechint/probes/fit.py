@@ -59,7 +59,7 @@ def fit_probes(
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float32,
     axes: Sequence[str] | None = None,
-    coords: Mapping[str, Sequence] | None = None,
+    coords: Mapping[str, Sequence | Tensor] | None = None,
     max_batch_bytes: int = 1 << 30,
     rows: Tensor | None = None,
 ) -> Probe:
@@ -275,12 +275,11 @@ def _check_fit(coef: Tensor, b: Tensor, conv: Tensor, batch_shape, axes, *, max_
     if not bool(conv.all()):
         bad = (~conv).nonzero().reshape(-1).tolist()
         where = "; ".join(describe_problem(p, batch_shape, axes) for p in bad[:3])
-        warnings.warn(
+        _validate.warn_at_caller(
             f"{len(bad)} of {conv.numel()} probe problems did not converge to tol={tol:g} ({where}"
             f"{' ...' if len(bad) > 3 else ''}): max_iter={max_iter} reached, or no decrease possible in the "
             "working precision; Probe.converged says which (raise max_iter, loosen tol, or use dtype=torch.float64)",
             ProbeConvergenceWarning,
-            stacklevel=4,  # _check_fit, fit_probes, torch.no_grad's wrapper, the caller
         )
 
 

@@ -51,7 +51,7 @@ class Probe:
     n_iter: Tensor
     converged: Tensor
     axes: tuple[str, ...] = ()
-    coords: dict[str, list] = field(default_factory=dict)
+    coords: dict[str, Any] = field(default_factory=dict)  # each axis's labels: a list, an array or a tensor
     class_weight: Any = None
     tol: float = 1e-4
     positive_class: int = POSITIVE_CLASS
@@ -132,7 +132,7 @@ class Probe:
         return (w / w.norm(dim=-1, keepdim=True).clamp(min=1e-30)).to(self.coef.dtype)
 
     # ------------------------------------------------------------------ prediction
-    def decision_function(self, acts: Float[Tensor, "*batch n d"] | Float[Tensor, "n d"]) -> Float[Tensor, "*batch n"]:
+    def decision_function(self, acts: Float[Tensor, "*batch n d"] | Float[Tensor, "n d"]) -> Float[Tensor, "... n"]:
         """Logits (positive: harmful) of raw activations.
 
         ``acts`` is ``[n, d]`` (every probe scores the same rows: result ``[*batch, n]``) or
