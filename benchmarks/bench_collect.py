@@ -224,8 +224,8 @@ def build_methods(model, texts, batches, args, names) -> tuple[dict, dict, dict,
     def hf_logits(bs):
         with torch.inference_mode():
             for b in bs:
-                hf(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids,
-                   use_cache=False).logits
+                _ = hf(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids,
+                       use_cache=False).logits
         return None
 
     def hf_base(bs):
@@ -508,7 +508,7 @@ def main(argv=None) -> dict:
         for name in runners:
             if torch.device(args.device).type == "cuda":
                 try:
-                    memory[name] = _common.peak_memory(lambda: runners[name](batches), args.device)
+                    memory[name] = _common.peak_memory(lambda name=name: runners[name](batches), args.device)
                 except Exception as err:  # noqa: BLE001
                     memory[name] = {"error": f"{type(err).__name__}: {err}"}
                     torch.cuda.empty_cache()

@@ -31,12 +31,18 @@ import torch
 import mechint
 from mechint import data
 from mechint.alignment import retrieval_matrix, sentence_embeddings
+from mechint.plots import plot_labelled_scatter, plot_layer_lines, plot_similarity_matrices, save_figure
 from mechint.stats import pearson, spearman
-from mechint.plots import plot_layer_lines, plot_similarity_matrices, save_figure
-from mechint.plots import plot_labelled_scatter
 
 from ._common import (
-    LANGUAGES, check_counts, class_counts, direction_auroc, rounded, safety_activations, study_main, write_json,
+    LANGUAGES,
+    check_counts,
+    class_counts,
+    direction_auroc,
+    rounded,
+    safety_activations,
+    study_main,
+    write_json,
     write_table,
 )
 

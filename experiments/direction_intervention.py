@@ -45,8 +45,17 @@ from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
 from mechint.probes import fit_probes
 
 from ._common import (
-    CONTENT, LANGUAGES, check_inner_folds, direction_auroc, generate_each, layers_chosen_on_training, rounded,
-    safety_activations, study_main, write_json, write_table,
+    CONTENT,
+    LANGUAGES,
+    check_inner_folds,
+    direction_auroc,
+    generate_each,
+    layers_chosen_on_training,
+    rounded,
+    safety_activations,
+    study_main,
+    write_json,
+    write_table,
 )
 
 NAME = "direction_intervention"

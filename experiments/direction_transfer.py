@@ -28,8 +28,16 @@ import mechint
 from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
 
 from ._common import (
-    INNER_FOLDS, LANGUAGES, check_inner_folds, direction_auroc, layers_chosen_on_training, rounded, safety_activations,
-    study_main, write_json, write_table,
+    INNER_FOLDS,
+    LANGUAGES,
+    check_inner_folds,
+    direction_auroc,
+    layers_chosen_on_training,
+    rounded,
+    safety_activations,
+    study_main,
+    write_json,
+    write_table,
 )
 
 NAME = "direction_transfer"

@@ -56,7 +56,16 @@ import mechint
 from mechint.directions import cosine, cosine_across, per_language_directions, within_group_std
 from mechint.plots import plot_layer_heatmap, plot_layer_lines, plot_similarity_matrices, save_figure
 
-from ._common import LANGUAGES, check_counts, class_counts, largest_feature, rounded, safety_activations, study_main, write_table
+from ._common import (
+    LANGUAGES,
+    check_counts,
+    class_counts,
+    largest_feature,
+    rounded,
+    safety_activations,
+    study_main,
+    write_table,
+)
 
 NAME = "language_direction_cosine"
 N_SPLITS = 200  # random halvings averaged for the split-half cosine

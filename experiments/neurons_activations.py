@@ -32,8 +32,7 @@ import torch
 
 import mechint
 from mechint.neurons import neuron_activation_stats, value_vectors
-from mechint.plots import save_figure
-from mechint.plots import plot_neuron_heatmap
+from mechint.plots import plot_neuron_heatmap, save_figure
 
 from ._common import K_NEURONS as K
 from ._common import LANGUAGES, aligned_neurons, check_counts, safety_activations, study_main, write_json, write_table

@@ -33,14 +33,21 @@ import torch
 
 import mechint
 from mechint.neurons import Neuron, edit_effect, neuron_activation_stats, neuron_edits
-from mechint.plots import save_figure
-from mechint.plots import plot_edit_effect
+from mechint.plots import plot_edit_effect, save_figure
 
-from ._common import K_NEURONS as K
 from ._common import (
-    CONTENT, LANGUAGES, aligned_neurons, check_counts, class_counts, generate_each, safety_activations, study_main,
-    write_json, write_table,
+    CONTENT,
+    LANGUAGES,
+    aligned_neurons,
+    check_counts,
+    class_counts,
+    generate_each,
+    safety_activations,
+    study_main,
+    write_json,
+    write_table,
 )
+from ._common import K_NEURONS as K
 
 NAME = "neurons_editing"
 N_PROMPTS = 40  # held-out prompts per class and language

@@ -31,12 +31,17 @@ import torch
 import mechint
 from mechint.directions import within_group_std
 from mechint.neurons import neuron_cosines, promoted_tokens, token_script, top_neurons, value_vectors
-from mechint.plots import plot_layer_lines, save_figure
-from mechint.plots import plot_top_neurons
+from mechint.plots import plot_layer_lines, plot_top_neurons, save_figure
 
 from ._common import K_NEURONS as K  # neurons studied
 from ._common import (
-    aligned_neurons, check_counts, class_counts, largest_feature, safety_activations, study_main, write_json,
+    aligned_neurons,
+    check_counts,
+    class_counts,
+    largest_feature,
+    safety_activations,
+    study_main,
+    write_json,
     write_table,
 )
 

@@ -42,10 +42,9 @@ import mechint
 from mechint import data
 from mechint.data.minimal_pairs import MinimalPairs, load_minimal_pairs
 from mechint.directions import diff_in_means
-from mechint.patching.metrics import direction_score
 from mechint.patching import activation_patch, attribution_patch
-from mechint.plots import plot_layer_lines, save_figure
-from mechint.plots import plot_attribution_scatter, plot_patching_heatmap
+from mechint.patching.metrics import direction_score
+from mechint.plots import plot_attribution_scatter, plot_layer_lines, plot_patching_heatmap, save_figure
 
 from ._common import study_main
 

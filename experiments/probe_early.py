@@ -25,8 +25,7 @@ import json
 from pathlib import Path
 
 import mechint
-from mechint.plots import save_figure
-from mechint.plots import plot_early_prediction
+from mechint.plots import plot_early_prediction, save_figure
 from mechint.prefixes import collect_prefixes, split_sentences
 from mechint.probes import EarlyResult, early_prediction
 

@@ -23,8 +23,7 @@ import json
 from pathlib import Path
 
 import mechint
-from mechint.plots import save_figure
-from mechint.plots import plot_probe_layers
+from mechint.plots import plot_probe_layers, save_figure
 from mechint.probes import LayerSelection
 
 from ._common import PROBE_C as C

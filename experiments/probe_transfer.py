@@ -20,10 +20,8 @@ import csv
 import json
 from pathlib import Path
 
-
 import mechint
-from mechint.plots import save_figure
-from mechint.plots import plot_transfer_gap, plot_transfer_matrix
+from mechint.plots import plot_transfer_gap, plot_transfer_matrix, save_figure
 
 from ._common import check_probe_folds, layer_selection, study_main, transfer_results
 

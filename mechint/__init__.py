@@ -6,18 +6,6 @@ Load a model (:func:`load_model`), name its activations in TransformerLens vocab
 """
 
 from . import _validate, alignment, data, neurons, patching, positions, prefixes, probes, stats
-from .alignment import bilingual_retrieval, retrieval, retrieval_matrix, sentence_embeddings
-from .neurons import (
-    Neuron,
-    neuron_activation_stats,
-    neuron_cosines,
-    neuron_edits,
-    promoted_tokens,
-    readable_token,
-    top_neurons,
-    value_vectors,
-    vocab_projection,
-)
 from .activations import (
     Activations,
     ActivationStore,
@@ -26,6 +14,7 @@ from .activations import (
     collect,
     collect_stats,
 )
+from .alignment import bilingual_retrieval, retrieval, retrieval_matrix, sentence_embeddings
 from .directions import (
     auroc,
     cosine,
@@ -41,8 +30,19 @@ from .families import FAMILIES, Family, UnsupportedArchitectureError
 from .hooks import HookContext, add_value, from_text_start, record, save, scale_value, set_value
 from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
 from .model import Model, TokenError, load_model
+from .neurons import (
+    Neuron,
+    neuron_activation_stats,
+    neuron_cosines,
+    neuron_edits,
+    promoted_tokens,
+    readable_token,
+    top_neurons,
+    value_vectors,
+    vocab_projection,
+)
+from .patching import PatchResult, activation_patch, attribution_correlation, attribution_patch
 from .positions import ALL_POSITIONS
-from .patching import PatchResult, activation_patch, attribution_patch, attribution_correlation
 from .probes import Probe, cross_validate, early_prediction, fit_probes, select_layer, transfer_matrix
 from .sites import Site, UnknownSiteError
 from .stats import RunningMoments
@@ -121,6 +121,8 @@ __all__ = [
     "diff_in_means",
     "load_model",
     "record",
+    "save",  # deprecated: record
+    "intervention_hooks",  # deprecated: intervene / interventions.hook_pairs
     "scale_value",
     "set_value",
     "PatchResult",

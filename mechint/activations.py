@@ -29,7 +29,7 @@ from . import _validate
 from ._suggest import nearest
 from .disk import atomic_write_bytes, file_lock
 from .hooks import input_rows
-from .model import Model, TokenError
+from .model import Model
 from .stats import RunningMoments
 
 Pool = Literal["last", "mean", "all"]

@@ -22,10 +22,10 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from .model import Model
 from . import _validate
 from .activations import token_batches
 from .hooks import input_rows
+from .model import Model
 
 __all__ = [
     "RetrievalMatrix",

@@ -29,7 +29,6 @@ default leaves the BOS attention sink alone.
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections import defaultdict
 from collections.abc import MutableMapping
 from contextlib import contextmanager

@@ -77,8 +77,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from .device_copies import DeviceCopies
 from . import _validate
+from .device_copies import DeviceCopies
 from .hooks import HookContext, HookFn
 from .model import Model, int_list
 from .positions import ALL_POSITIONS, Index, Picked, cells, from_text_start, per_row
@@ -292,8 +292,8 @@ class AddDirection(_Directional, Intervention):
 
     def __init__(
         self,
-        direction: Float[Tensor, d] | Float[Tensor, "layer d"],
-        alpha: float | Float[Tensor, rows] = 1.0,
+        direction: Float[Tensor, " d"] | Float[Tensor, "layer d"],
+        alpha: float | Float[Tensor, " rows"] = 1.0,
         *,
         sites: str | Sequence[str] = ("hook_resid_post",),
         layers: SupportsIndex | Iterable[SupportsIndex] | None = None,
@@ -356,13 +356,13 @@ class AblateDirection(_Directional, Intervention):
 
     def __init__(
         self,
-        direction: Float[Tensor, d] | Float[Tensor, "layer d"],
+        direction: Float[Tensor, " d"] | Float[Tensor, "layer d"],
         *,
         sites: str | Sequence[str] = ("hook_resid_post",),
         layers: SupportsIndex | Iterable[SupportsIndex] | None = None,
         positions: Index = None,
         rows: Index = None,
-        value: float | Float[Tensor, layer] = 0.0,
+        value: float | Float[Tensor, " layer"] = 0.0,
     ):
         self._set_direction(direction)
         v = _validate.numbers("value", value).detach()

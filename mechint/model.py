@@ -12,14 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence, SupportsIndex
 
-from transformers.utils import ModelOutput
-
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
+from transformers.utils import ModelOutput
 
-from .families import Family, UnsupportedArchitectureError, family_for_config
 from . import _validate
+from .families import Family, UnsupportedArchitectureError, family_for_config
 from .hooks import HookFn, StopForward, hooked
 from .sites import Site, expand_sites, resolve_site, site_names
 

@@ -37,14 +37,13 @@ from typing import Iterable, NamedTuple, SupportsIndex, Union
 import torch
 from jaxtyping import Float
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from . import _validate
 from .activations import token_batches
-from .stats import Reservoir, RunningMoments
 from .hooks import input_rows
 from .interventions import EditNeurons, Intervention, hook_pairs, intervene
 from .model import Model, int_list
+from .stats import Reservoir, RunningMoments
 
 __all__ = [
     "EditEffect",

@@ -41,14 +41,13 @@ entries for a block's rows. A hook function that writes chosen cells is then::
 from __future__ import annotations
 
 import operator
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Sequence
 
 import torch
+from torch import Tensor
 
 from . import _validate
-from torch import Tensor
 
 if TYPE_CHECKING:
     from .hooks import HookContext

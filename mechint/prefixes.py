@@ -225,11 +225,11 @@ def collect_prefixes(
     """
     from .activations import (
         Batch,
-        texts_fingerprint,
-        token_ids_fingerprint,
-        refuse_hooks_with_shared_store,
         iter_batches,
         model_fingerprint,
+        refuse_hooks_with_shared_store,
+        texts_fingerprint,
+        token_ids_fingerprint,
     )
 
     texts = _validate.texts(texts)

@@ -89,7 +89,7 @@ def tiny_hf_model(family: str, *, seed: int = 0, dtype: torch.dtype = torch.floa
     model = AutoModelForCausalLM.from_config(cfg)
     # Random init leaves norms at 1 and biases at 0; perturb them so tests see every parameter.
     with torch.no_grad():
-        for name, param in model.named_parameters():
+        for _, param in model.named_parameters():
             if param.ndim == 1:
                 param.add_(0.1 * torch.randn_like(param))
     return model.to(dtype).eval()

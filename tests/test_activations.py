@@ -210,7 +210,7 @@ def test_shorthand_expands_to_every_layer(llama: Model):
     assert list(acts) == [f"blocks.{l}.hook_resid_post" for l in range(llama.n_layers)]
     star = collect(llama, TEXTS[:2], ["blocks.*.hook_mlp_out"], progress=False)
     assert list(star) == [f"blocks.{l}.hook_mlp_out" for l in range(llama.n_layers)]
-    for name, t in acts.items():
+    for t in acts.values():
         assert t.shape == (2, llama.d_model)
     assert acts.stack().shape == (llama.n_layers, 2, llama.d_model)
 
@@ -235,7 +235,7 @@ def test_row_slices_for_pool_all(llama: Model):
     assert torch.equal(torch.cat(pieces), total)
     # pooled Activations have no offsets
     with pytest.raises(ValueError):
-        collect(llama, TEXTS[:2], "blocks.0.hook_resid_post", pool="last", progress=False).offsets
+        _ = collect(llama, TEXTS[:2], "blocks.0.hook_resid_post", pool="last", progress=False).offsets
 
 
 def test_dtype_none_keeps_model_dtype():
@@ -411,9 +411,9 @@ def test_running_moments_empty_updates_are_no_ops():
     rm.update(torch.empty(0, 4))
     assert rm.count == 0
     with pytest.raises(ValueError):
-        rm.mean
+        _ = rm.mean
     with pytest.raises(ValueError):
-        rm.var
+        _ = rm.var
     x = torch.randn(6, 4)
     rm.update(x)
     mean, var = rm.mean.clone(), rm.var.clone()

@@ -110,8 +110,9 @@ def test_bilingual_retrieval_on_a_model():
 
 def test_alignment_study_runs_on_a_tiny_model(tmp_path, monkeypatch):
     monkeypatch.setenv("MECHINT_CACHE", str(tmp_path / "cache"))
-    from experiments import alignment_retrieval as study
     from test_neurons import html_only
+
+    from experiments import alignment_retrieval as study
 
     html_only(monkeypatch, study)
     model = tiny_model("llama", seed=2)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import TEXTS, assert_site_close, random_tokens
+
 from mechint import add_value, record, scale_value, set_value
 from mechint.testing import FAMILY_NAMES
 

@@ -24,8 +24,8 @@ import warnings
 
 import pytest
 import torch
-
 from conftest import BF16_REL_TOL, assert_site_close, random_tokens
+
 from mechint import add_value
 from mechint.testing import FAMILY_NAMES
 

@@ -10,8 +10,6 @@ import pytest
 import torch
 from conftest import BF16_REL_TOL, FP32_TOL, random_tokens
 
-from mechint.patching import metrics
-from mechint.patching.metrics import Metric, answer_prob, direction_score, kl_to_clean, logit_diff, normalize
 from mechint.patching import (
     PatchResult,
     PromptLengthError,
@@ -19,7 +17,9 @@ from mechint.patching import (
     attribution_correlation,
     attribution_patch,
     auto_batch_size,
+    metrics,
 )
+from mechint.patching.metrics import Metric, answer_prob, direction_score, kl_to_clean, logit_diff, normalize
 from mechint.testing import FAMILY_NAMES
 
 GEMMA_MIXED = {"layer_types": ["sliding_attention", "full_attention", "sliding_attention"]}

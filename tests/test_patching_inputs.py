@@ -11,9 +11,8 @@ import pytest
 import torch
 from test_patching import METRIC, assert_close, make, pairs
 
-from mechint.patching.metrics import answer_prob, direction_score, logit_diff
 from mechint.patching import _ranks, activation_patch, attribution_correlation, attribution_patch
-
+from mechint.patching.metrics import answer_prob, direction_score, logit_diff
 
 # ------------------------------------------------------------------------------------ metric shape
 

@@ -19,8 +19,8 @@ from conftest import FP32_TOL
 from test_oracle_transformer_lens import TL_ARCHITECTURES, _tl_supported
 from test_patching import make, pairs
 
-from mechint.patching.metrics import logit_diff
 from mechint.patching import activation_patch
+from mechint.patching.metrics import logit_diff
 from mechint.testing import FAMILY_NAMES
 
 tl_sources = pytest.importorskip("transformer_lens.model_bridge.sources", reason="transformer-lens is not installed (dev extra)")

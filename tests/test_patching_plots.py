@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from mechint.patching.metrics import logit_diff
 from mechint.patching import activation_patch, attribution_patch
+from mechint.patching.metrics import logit_diff
 from mechint.plots.patching import plot_attribution_scatter, plot_head_heatmap, plot_patching_heatmap
 from mechint.testing import tiny_model
 

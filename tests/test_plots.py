@@ -12,7 +12,6 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from mechint.plots import export as plots  # save_figure looks find_browser up there
 from mechint.plots import (
     FigureExportWarning,
     find_browser,
@@ -23,6 +22,7 @@ from mechint.plots import (
     series_color,
     series_style,
 )
+from mechint.plots import export as plots  # save_figure looks find_browser up there
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LANGS = ["en", "zh", "th"]

@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from mechint.plots import probes as plots_probes
 from mechint.plots import FigureExportWarning, save_figure
+from mechint.plots import probes as plots_probes
 from mechint.plots.probes import (
     plot_early_prediction,
     plot_probe_layers,

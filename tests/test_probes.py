@@ -17,8 +17,8 @@ from mechint.probes import (
     early_prediction,
     fit_probes,
     fold_ids,
-    select_layer,
     holdout_folds,
+    select_layer,
     transfer_matrix,
 )
 

@@ -12,7 +12,6 @@ import torch
 
 import mechint
 from mechint import data
-from mechint.probes import fit as probes_module
 from mechint.probes import (
     Probe,
     ProbeConvergenceWarning,
@@ -25,6 +24,7 @@ from mechint.probes import (
     split_ids,
     transfer_matrix,
 )
+from mechint.probes import fit as probes_module
 
 sklearn = pytest.importorskip("sklearn", reason="scikit-learn (the dev extra) is the reference for probes")
 from sklearn.linear_model import LogisticRegression  # noqa: E402

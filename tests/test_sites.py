@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import assert_site_close, random_tokens
+
 from mechint import FAMILIES, Model, UnknownSiteError, UnsupportedArchitectureError, load_model
 from mechint.sites import expand_sites, site_names
 from mechint.testing import FAMILY_NAMES, byte_tokenizer

@@ -13,7 +13,6 @@ import pytest
 import torch
 from conftest import VARIED_TEXTS
 
-import mechint
 from mechint import ActivationStore, DamagedShardError, Model, StoreError, collect
 from mechint import activations as acts_module
 from mechint.testing import byte_tokenizer, tiny_hf_model, tiny_model

@@ -18,8 +18,8 @@ import mechint
 from mechint import add_value, collect, from_text_start, record, set_value
 from mechint.hooks import TextPositions, input_rows
 from mechint.interventions import AblateDirection, AddDirection, EditNeurons, intervene
-from mechint.patching.metrics import logit_diff
 from mechint.neurons import edit_effect
+from mechint.patching.metrics import logit_diff
 from mechint.testing import FAMILY_NAMES
 
 BUT_FIRST = from_text_start(slice(1, None))  # every token but each text's first (BOS)

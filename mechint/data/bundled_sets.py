@@ -13,9 +13,9 @@ from __future__ import annotations
 import csv
 import operator
 from collections.abc import Iterable, Sequence
-from typing import SupportsIndex
 from functools import lru_cache
 from importlib import resources
+from typing import SupportsIndex
 
 from ._ordering import select as _select
 from .dataset import HARMFUL, HARMLESS, Dataset, Example

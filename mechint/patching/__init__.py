@@ -34,6 +34,11 @@ from .result import PatchResult
 from .sweep import activation_patch, auto_batch_size
 
 __all__ = [
+    "metrics",
+    "Metric",
+    "as_metric",
+    "normalize",
+    "Inputs",
     "COMPONENTS",
     "PatchResult",
     "PromptLengthError",

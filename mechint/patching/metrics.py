@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Sequence, SupportsIndex
+from typing import Callable, Iterable, SupportsIndex
 
 import torch
 from jaxtyping import Float
@@ -111,7 +111,7 @@ class Metric:
 
     def __call__(
         self, x: Float[Tensor, "batch pos width"], *, clean: Tensor | None = None, pair: Tensor | None = None
-    ) -> Float[Tensor, "batch"]:
+    ) -> Float[Tensor, " batch"]:
         """Score full logits (or full activations at ``site``) ``[batch, pos, width]``; ``clean`` is
         the clean run's tensor for metrics relative to it. Returns ``[batch]``."""
         if x.ndim != 3:
@@ -294,7 +294,7 @@ def kl_to_clean(*, position: SupportsIndex | Iterable[SupportsIndex] = -1, name:
 
 
 def direction_score(
-    direction: Float[Tensor, "d"] | Float[Tensor, "pairs d"],
+    direction: Float[Tensor, " d"] | Float[Tensor, "pairs d"],
     site: str,
     *,
     position: SupportsIndex | Iterable[SupportsIndex] = -1,

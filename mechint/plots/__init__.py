@@ -37,6 +37,7 @@ from .probes import plot_early_prediction, plot_probe_layers, plot_transfer_gap,
 from .style import PALETTE, TEMPLATE, series_color, series_style
 
 __all__ = [
+    "ArrayLike",
     "TEMPLATE",
     "PALETTE",
     "FigureExportWarning",

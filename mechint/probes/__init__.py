@@ -77,6 +77,8 @@ from .metrics import POSITIVE_CLASS, POSITIVE_NAME, Metrics, binary_metrics
 from .probe import Probe
 
 __all__ = [
+    "ClassWeight",
+    "Solver",
     "POSITIVE_CLASS",
     "POSITIVE_NAME",
     "Probe",

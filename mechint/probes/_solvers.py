@@ -21,7 +21,6 @@ import math
 import torch
 from torch import Tensor
 
-
 # ------------------------------------------------------------------------------------------------
 # Shared pieces of the two Newton solvers (objective in float64; the batched products in `dtype`)
 # ------------------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ device in chunks of bounded size, standardised there and solved by a batched sol
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Literal, Mapping, Sequence
 
 import torch
@@ -20,7 +19,6 @@ from .. import _validate
 from ._common import ProbeDataError, broadcast, check_finite_rows, check_label_values, describe_problem
 from ._solvers import LBFGS_MEMORY, lbfgs, newton_dual, newton_primal
 from .probe import Probe
-
 
 Solver = Literal["auto", "primal", "dual", "lbfgs"]
 ClassWeight = Literal["balanced"] | Mapping[int, float] | None

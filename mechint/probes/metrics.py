@@ -18,7 +18,6 @@ from torch import Tensor
 from .. import _validate, stats
 from ._common import broadcast, check_label_values
 
-
 POSITIVE_CLASS: int = 1
 """The positive class of every probe and metric here: label 1, harmful."""
 POSITIVE_NAME: str = "harmful"
