@@ -190,14 +190,31 @@ def random_llama(
 
     tok = byte_tokenizer()
     if tiny:
-        shape = dict(hidden_size=64, intermediate_size=256, num_hidden_layers=tiny_layers, num_attention_heads=4,
-                     num_key_value_heads=2, vocab_size=512)
+        shape = dict(
+            hidden_size=64,
+            intermediate_size=256,
+            num_hidden_layers=tiny_layers,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=512,
+        )
     else:
-        shape = dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
-                     num_key_value_heads=8, vocab_size=128256)
+        shape = dict(
+            hidden_size=2048,
+            intermediate_size=8192,
+            num_hidden_layers=16,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            vocab_size=128256,
+        )
     cfg = LlamaConfig(
-        **shape, max_position_embeddings=4096, tie_word_embeddings=True, rope_theta=500000.0,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        **shape,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        rope_theta=500000.0,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
     )
     torch.manual_seed(seed)
     with torch.device(device):

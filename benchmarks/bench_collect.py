@@ -75,7 +75,9 @@ log = _common.log
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument(
         "--model",
@@ -86,9 +88,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--dtype", default=None, help="float32 (cpu default) or bfloat16 (cuda default)")
     p.add_argument("--n-texts", type=int, default=None, help="texts (default: 64 cpu, 512 cuda, 24 --tiny)")
-    p.add_argument("--batch-size", type=int, default=None, help="texts per forward (default: 16 cpu, 32 cuda, 8 --tiny)")
     p.add_argument(
-        "--max-length", type=int, default=None,
+        "--batch-size", type=int, default=None, help="texts per forward (default: 16 cpu, 32 cuda, 8 --tiny)"
+    )
+    p.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
         help="truncate texts to this many tokens (default: none; 256 for random-llama-1b, whose byte "
         "tokenizer makes long sequences)",
     )
@@ -96,8 +102,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--methods", default=",".join(ALL_METHODS), help=f"comma list from {','.join(ALL_METHODS)}")
     p.add_argument("--tiny", action="store_true", help="tiny shapes and few texts: smoke-test a mode's code path")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's choice); 1 is steadier on a busy shared machine")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's choice); 1 is steadier on a busy shared machine",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="JSON results (default benchmarks/results/collect_<device>.json)")
     p.add_argument("--_probe", default=None, help=argparse.SUPPRESS)  # internal: memory of one method
@@ -224,15 +234,17 @@ def build_methods(model, texts, batches, args, names) -> tuple[dict, dict, dict,
     def hf_logits(bs):
         with torch.inference_mode():
             for b in bs:
-                _ = hf(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids,
-                       use_cache=False).logits
+                _ = hf(
+                    input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids, use_cache=False
+                ).logits
         return None
 
     def hf_base(bs):
         with torch.inference_mode():
             for b in bs:
-                model.base(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids,
-                           use_cache=False)
+                model.base(
+                    input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids, use_cache=False
+                )
         return None
 
     runners["hf_logits"], runners["hf_base"] = hf_logits, hf_base
@@ -240,8 +252,15 @@ def build_methods(model, texts, batches, args, names) -> tuple[dict, dict, dict,
     # -- mechint -------------------------------------------------------------------------------
     def mechint_collect(bs):
         sub = [texts[i] for b in bs for i in b.idx] if len(bs) != len(batches) else texts
-        acts = mechint.collect(model, sub, "hook_resid_post", pool="last", batch_size=args.batch_size,
-                               max_length=args.max_length, progress=False)
+        acts = mechint.collect(
+            model,
+            sub,
+            "hook_resid_post",
+            pool="last",
+            batch_size=args.batch_size,
+            max_length=args.max_length,
+            progress=False,
+        )
         return acts
 
     runners["mechint"] = mechint_collect
@@ -287,8 +306,11 @@ def build_methods(model, texts, batches, args, names) -> tuple[dict, dict, dict,
                     warnings.simplefilter("ignore")
                     for b in bs:
                         _, cache = bridge.run_with_cache(
-                            b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids,
-                            use_cache=False, names_filter=resid,
+                            b.input_ids,
+                            attention_mask=b.attention_mask,
+                            position_ids=b.position_ids,
+                            use_cache=False,
+                            names_filter=resid,
                         )
                         _place(out, torch.stack([cache[s][:, -1] for s in site_names], 1), b.idx)
                         del cache
@@ -393,8 +415,16 @@ def memory_in_subprocess(name: str, argv: list[str], timeout: float = 900) -> di
     allocated, freed or cached can hide or inflate it)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "probe.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), *argv, "--_probe", name, "--_probe-out", str(out),
-               "--no-memory"]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            *argv,
+            "--_probe",
+            name,
+            "--_probe-out",
+            str(out),
+            "--no-memory",
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0 or not out.exists():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
@@ -504,7 +534,10 @@ def main(argv=None) -> dict:
     # Memory.
     memory = {}
     if not args.no_memory:
-        log("peak memory, one full pass per method" + (" in a fresh process each ..." if args.device == "cpu" else " ..."))
+        log(
+            "peak memory, one full pass per method"
+            + (" in a fresh process each ..." if args.device == "cpu" else " ...")
+        )
         for name in runners:
             if torch.device(args.device).type == "cuda":
                 try:
@@ -550,7 +583,9 @@ def main(argv=None) -> dict:
 
     for row in rows:
         if "match" in row:
-            row["values"] = f"{row['max_abs_diff']:.1e} (rel {row['max_rel_diff']:.0e}) " + ("ok" if row["match"] else "DIFFER")
+            row["values"] = f"{row['max_abs_diff']:.1e} (rel {row['max_rel_diff']:.0e}) " + (
+                "ok" if row["match"] else "DIFFER"
+            )
         elif row["method"] == "mechint":
             row["values"] = "reference"
     columns = [
@@ -575,10 +610,14 @@ def main(argv=None) -> dict:
     print("overhead columns: % time over that plain forward (negative = faster).")
     tol = next((r["tolerance"] for r in rows if "tolerance" in r), None)
     if tol:
-        print(f"max|diff| vs mechint: absolute; rel = divided by the layer's largest |value| "
-              f"(max |value| {max(r['max_abs_ref'] for r in rows if 'max_abs_ref' in r):.3g}); ok = {tol}")
+        print(
+            f"max|diff| vs mechint: absolute; rel = divided by the layer's largest |value| "
+            f"(max |value| {max(r['max_abs_ref'] for r in rows if 'max_abs_ref' in r):.3g}); ok = {tol}"
+        )
     if mem_note:
-        print(f"peak MiB: {mem_note}, one full pass" + (" in a fresh process per method" if args.device == "cpu" else ""))
+        print(
+            f"peak MiB: {mem_note}, one full pass" + (" in a fresh process per method" if args.device == "cpu" else "")
+        )
     for r in rows:
         if "skipped" in r:
             print(f"skipped {r['label']}: {r['skipped']}")
@@ -589,19 +628,31 @@ def main(argv=None) -> dict:
             print(f"VALUES DIFFER {r['label']}: {r['max_abs_diff']:.3g} (tolerance {r['tolerance']})")
     print(f"tokenizing the texts into these batches alone: {t_tok:.3f} s")
     busy = max(load_before[0], load_after[0]) > (os.cpu_count() or 1) + 1
-    print(f"load average (1 min) before/after timing: {load_before[0]:.1f} / {load_after[0]:.1f} on "
-          f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
-          + ("  -- the machine was busy: timings are noisy, see seconds_all in the JSON" if busy else ""))
+    print(
+        f"load average (1 min) before/after timing: {load_before[0]:.1f} / {load_after[0]:.1f} on "
+        f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+        + ("  -- the machine was busy: timings are noisy, see seconds_all in the JSON" if busy else "")
+    )
 
     data = {
         "benchmark": "collect",
         "header": header,
         "table": table,
         "args": {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "torch_dtype"},
-        "model": {"name": str(model.name), "family": model.family.name, "n_layers": model.n_layers,
-                  "d_model": model.d_model, "dtype": str(model.dtype)},
-        "data": {"n_texts": len(texts), "n_batches": len(batches), "tokens": n_tokens, "padded_tokens": n_padded,
-                 "tokenize_seconds": t_tok},
+        "model": {
+            "name": str(model.name),
+            "family": model.family.name,
+            "n_layers": model.n_layers,
+            "d_model": model.d_model,
+            "dtype": str(model.dtype),
+        },
+        "data": {
+            "n_texts": len(texts),
+            "n_batches": len(batches),
+            "tokens": n_tokens,
+            "padded_tokens": n_padded,
+            "tokenize_seconds": t_tok,
+        },
         "info": info,
         "loadavg_before_after_timing": [load_before, load_after],
         "environment": _common.environment(args.device),

@@ -78,37 +78,69 @@ LABELS = {
     "tl": "TransformerLens get_act_patch_resid_pre",
     "nnsight": "nnsight, one trace per cell",
 }
-IOI = ("When Mary and John went to the store, John gave a drink to", "When Mary and John went to the store, Mary gave a drink to")
+IOI = (
+    "When Mary and John went to the store, John gave a drink to",
+    "When Mary and John went to the store, Mary gave a drink to",
+)
 
 
 log = _common.log
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--model", default=None, help="embedded name or folder (cpu default gemma-3-270m); 'random-llama-1b' (cuda default)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="embedded name or folder (cpu default gemma-3-270m); 'random-llama-1b' (cuda default)",
+    )
     p.add_argument("--dtype", default=None, help="float32 (cpu default) or bfloat16 (cuda default)")
-    p.add_argument("--positions", default=None,
-                   help="prompt lengths for random-llama-1b, comma list (default 32,128; --tiny 8,12); the embedded model uses the IOI pair (15)")
+    p.add_argument(
+        "--positions",
+        default=None,
+        help="prompt lengths for random-llama-1b, comma list (default 32,128; --tiny 8,12); the embedded model uses the IOI pair (15)",
+    )
     p.add_argument("--repeats", type=int, default=3, help="timed rounds of mechint/batched/plain (median)")
     p.add_argument("--tl-repeats", type=int, default=1, help="timed rounds of tl and nnsight")
-    p.add_argument("--tl-budget-s", type=float, default=None,
-                   help="seconds tl (and nnsight) may take per grid before they run a subset of layers (default cpu 600, cuda 25)")
-    p.add_argument("--rows", type=int, default=None, help="rows per forward for batched/plain (default: 8192 // positions on cuda, 32 on cpu)")
-    p.add_argument("--mechint-rows", type=int, default=None,
-                   help="activation_patch batch_size (patched runs per forward; default: its automatic choice)")
-    p.add_argument("--mechint-tokens", type=int, default=None,
-                   help="activation_patch tokens_per_batch (runs x computed positions per forward; default: its own)")
+    p.add_argument(
+        "--tl-budget-s",
+        type=float,
+        default=None,
+        help="seconds tl (and nnsight) may take per grid before they run a subset of layers (default cpu 600, cuda 25)",
+    )
+    p.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help="rows per forward for batched/plain (default: 8192 // positions on cuda, 32 on cpu)",
+    )
+    p.add_argument(
+        "--mechint-rows",
+        type=int,
+        default=None,
+        help="activation_patch batch_size (patched runs per forward; default: its automatic choice)",
+    )
+    p.add_argument(
+        "--mechint-tokens",
+        type=int,
+        default=None,
+        help="activation_patch tokens_per_batch (runs x computed positions per forward; default: its own)",
+    )
     p.add_argument("--methods", default=",".join(ALL_METHODS), help=f"comma list from {','.join(ALL_METHODS)}")
     p.add_argument("--tiny", action="store_true", help="tiny random shapes: smoke-test a mode's code path in seconds")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="JSON results (default benchmarks/results/patching_<device>.json)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
-    p.add_argument("--profile", default=None,
-                   help="after the timings, run mechint once per grid under torch.profiler and write its table of "
-                        "operators (by device time on cuda) to this text file")
+    p.add_argument(
+        "--profile",
+        default=None,
+        help="after the timings, run mechint once per grid under torch.profiler and write its table of "
+        "operators (by device time on cuda) to this text file",
+    )
     p.add_argument("--_probe", default=None, help=argparse.SUPPRESS)  # internal: CPU peak memory of one method
     p.add_argument("--_probe-T", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -157,8 +189,16 @@ def prompt_pairs(model, args) -> list[dict]:
         clean, corrupted = (model.to_tokens(t) for t in IOI)
         good = model.tokenizer(" Mary", add_special_tokens=False)["input_ids"]
         bad = model.tokenizer(" John", add_special_tokens=False)["input_ids"]
-        tasks.append({"T": clean.shape[1], "clean": clean, "corrupted": corrupted, "metric": logit_diff(good, bad),
-                      "answers": (good, bad), "what": "IOI pair, logit(' Mary') - logit(' John')"})
+        tasks.append(
+            {
+                "T": clean.shape[1],
+                "clean": clean,
+                "corrupted": corrupted,
+                "metric": logit_diff(good, bad),
+                "answers": (good, bad),
+                "what": "IOI pair, logit(' Mary') - logit(' John')",
+            }
+        )
         return tasks
     gen = torch.Generator().manual_seed(args.seed)
     for T in args.positions:
@@ -167,16 +207,25 @@ def prompt_pairs(model, args) -> list[dict]:
         corrupted = clean.clone()
         changed = torch.randperm(T - 2, generator=gen)[: max(1, T // 4) - 1] + 1
         changed = torch.cat([changed, torch.tensor([T - 1])])
-        corrupted[0, changed] = (corrupted[0, changed] + 1 + torch.randint(0, 254, (len(changed),), generator=gen)) % 256
+        corrupted[0, changed] = (
+            corrupted[0, changed] + 1 + torch.randint(0, 254, (len(changed),), generator=gen)
+        ) % 256
         clean, corrupted = clean.to(args.device), corrupted.to(args.device)
         with torch.inference_mode():
             top_c = int(model(clean)[0, -1].float().argmax())
             lc = model(corrupted)[0, -1].float()
             lc[top_c] = -float("inf")
             top_k = int(lc.argmax())
-        tasks.append({"T": T, "clean": clean, "corrupted": corrupted, "metric": logit_diff([top_c], [top_k]),
-                      "answers": ([top_c], [top_k]),
-                      "what": f"random tokens, {len(changed)} positions changed (last included), logit diff of the two runs' top tokens"})
+        tasks.append(
+            {
+                "T": T,
+                "clean": clean,
+                "corrupted": corrupted,
+                "metric": logit_diff([top_c], [top_k]),
+                "answers": ([top_c], [top_k]),
+                "what": f"random tokens, {len(changed)} positions changed (last included), logit diff of the two runs' top tokens",
+            }
+        )
     return tasks
 
 
@@ -188,8 +237,15 @@ def mechint_method(model, task, args, name: str = "mechint"):
     from mechint.patching import activation_patch
 
     def run():
-        r = activation_patch(model, task["clean"], task["corrupted"], task["metric"], batch_size=args.mechint_rows,
-                             tokens_per_batch=args.mechint_tokens, skip_unchanged=name != "mechint_all")
+        r = activation_patch(
+            model,
+            task["clean"],
+            task["corrupted"],
+            task["metric"],
+            batch_size=args.mechint_rows,
+            tokens_per_batch=args.mechint_tokens,
+            skip_unchanged=name != "mechint_all",
+        )
         run.info = r.info
         return r.mean()
 
@@ -253,8 +309,9 @@ def tl_setup(model):
     hf_copy = copy.deepcopy(model.hf)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bridge = build_bridge_from_module(hf_copy, type(model.hf).__name__, hf_config=hf_copy.config,
-                                          tokenizer=_tl_tokenizer(model.tokenizer))
+        bridge = build_bridge_from_module(
+            hf_copy, type(model.hf).__name__, hf_config=hf_copy.config, tokenizer=_tl_tokenizer(model.tokenizer)
+        )
     return bridge.eval()
 
 
@@ -276,9 +333,15 @@ def tl_method(bridge, model, task, layers: list[int]):
                 grid = tlp.get_act_patch_resid_pre(bridge, task["corrupted"], cache, scalar)
             else:
                 df = pd.DataFrame([(l, p) for l in layers for p in range(T)], columns=["layer", "pos"])
-                flat = tlp.generic_activation_patch(bridge, task["corrupted"], cache, scalar,
-                                                    patch_setter=tlp.layer_pos_patch_setter, activation_name="resid_pre",
-                                                    index_df=df)
+                flat = tlp.generic_activation_patch(
+                    bridge,
+                    task["corrupted"],
+                    cache,
+                    scalar,
+                    patch_setter=tlp.layer_pos_patch_setter,
+                    activation_name="resid_pre",
+                    index_df=df,
+                )
                 grid = torch.full((L, T), float("nan"), device=flat.device)
                 grid[layers] = flat.reshape(len(layers), T).to(grid.dtype)
         return grid
@@ -336,7 +399,10 @@ def nnsight_warm(lm, model, task):
 
     def warm():
         got = []
-        with torch.inference_mode(), lm.trace({"input_ids": task["corrupted"], "attention_mask": torch.ones_like(task["corrupted"])}):
+        with (
+            torch.inference_mode(),
+            lm.trace({"input_ids": task["corrupted"], "attention_mask": torch.ones_like(task["corrupted"])}),
+        ):
             x = mods[0].input
             x[:, 0] = x[:, 0]
             got.append(head.output.save())
@@ -363,7 +429,10 @@ def timed(fn: Callable, device: str, *, memory: bool) -> tuple[float, object, di
     _common.sync(device)
     dt = time.perf_counter() - t0
     if memory and cuda:
-        mem = {"peak_mib": (torch.cuda.max_memory_allocated() - before) / _common.MiB, "measure": "cuda max_memory_allocated - allocated before"}
+        mem = {
+            "peak_mib": (torch.cuda.max_memory_allocated() - before) / _common.MiB,
+            "measure": "cuda max_memory_allocated - allocated before",
+        }
     return dt, out, mem
 
 
@@ -384,7 +453,14 @@ def cpu_peak(fn: Callable) -> dict | None:
         return None
     fn()
     hwm = _common._status_kb("VmHWM")
-    return None if hwm is None else {"peak_mib": hwm / 1024 - before, "measure": "peak RSS increase (VmHWM after clear_refs reset), fresh process"}
+    return (
+        None
+        if hwm is None
+        else {
+            "peak_mib": hwm / 1024 - before,
+            "measure": "peak RSS increase (VmHWM after clear_refs reset), fresh process",
+        }
+    )
 
 
 def cpu_peak_in_subprocess(name: str, T: int, args) -> dict | None:
@@ -393,8 +469,22 @@ def cpu_peak_in_subprocess(name: str, T: int, args) -> dict | None:
     methods (a shared process under-reports: freed heap is reused without raising the RSS mark)."""
     import subprocess
 
-    cmd = [sys.executable, __file__, "--device", args.device, "--model", args.model, "--dtype", args.dtype,
-           "--positions", str(T), "--_probe", name, "--_probe-T", str(T)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--device",
+        args.device,
+        "--model",
+        args.model,
+        "--dtype",
+        args.dtype,
+        "--positions",
+        str(T),
+        "--_probe",
+        name,
+        "--_probe-T",
+        str(T),
+    ]
     if args.mechint_rows:
         cmd += ["--mechint-rows", str(args.mechint_rows)]
     if args.mechint_tokens:
@@ -406,7 +496,7 @@ def cpu_peak_in_subprocess(name: str, T: int, args) -> dict | None:
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True).stdout
         line = [l for l in out.splitlines() if l.startswith("PROBE ")][-1]
-        return json.loads(line[len("PROBE "):])
+        return json.loads(line[len("PROBE ") :])
     except Exception as err:  # noqa: BLE001 - a failed probe only loses the memory column
         log(f"  memory probe for {name} failed: {type(err).__name__}: {err}")
         return None
@@ -450,7 +540,13 @@ def compare(grid: torch.Tensor, ref: torch.Tensor, dtype: torch.dtype) -> dict:
     else:
         good = rel <= 0.04 and d.max().item() <= 0.04 * max(eff, r[ok].abs().max().item())
         rule = "relative Frobenius error <= 0.04 and max|diff| <= 0.04 x max|value|"
-    return {"cells": int(ok.sum()), "max_abs_diff": d.max().item(), "rel_frobenius": rel, "ok": bool(good), "rule": rule}
+    return {
+        "cells": int(ok.sum()),
+        "max_abs_diff": d.max().item(),
+        "rel_frobenius": rel,
+        "ok": bool(good),
+        "rule": rule,
+    }
 
 
 def estimate_cell_seconds(model, task, device) -> float:
@@ -474,13 +570,20 @@ def run_grid(model, task, args, tl_bridge, lm, results: dict) -> dict:
     rows = args.rows or (max(1, 8192 // T) if args.is_cuda else 32)
     per_cell = estimate_cell_seconds(model, task, args.device)
     grid_info = {
-        "positions": T, "layers": L, "cells": n_cells, "task": task["what"], "rows_per_forward_batched_plain": rows,
-        "one_plain_forward_s": per_cell, "loop_layers": {},
+        "positions": T,
+        "layers": L,
+        "cells": n_cells,
+        "task": task["what"],
+        "rows_per_forward_batched_plain": rows,
+        "one_plain_forward_s": per_cell,
+        "loop_layers": {},
     }
     log(f"\n=== grid {L} layers x {T} positions = {n_cells} cells; one plain forward {per_cell * 1e3:.1f} ms")
-    log(f"    plan: mechint/batched/plain: warm-up + {args.repeats} rounds (plain about {n_cells * per_cell / max(rows, 1) * 4:.0f} s "
+    log(
+        f"    plan: mechint/batched/plain: warm-up + {args.repeats} rounds (plain about {n_cells * per_cell / max(rows, 1) * 4:.0f} s "
         f"or less in all); tl/nnsight: {args.tl_repeats} round(s), one cell timed first, capped at {args.tl_budget_s:.0f} s "
-        "by running the first layers only (full grid extrapolated)")
+        "by running the first layers only (full grid extrapolated)"
+    )
     methods: dict[str, Callable] = {}
     loop_layers: dict[str, list[int]] = {}
     for name in args.methods:
@@ -498,7 +601,9 @@ def run_grid(model, task, args, tl_bridge, lm, results: dict) -> dict:
                 est = one * n_cells
                 keep = L if est <= args.tl_budget_s else max(1, int(L * args.tl_budget_s / est))
                 loop_layers[name] = list(range(keep))
-                log(f"    {name}: one cell {one * 1e3:.1f} ms, full grid estimated {est:.0f} s -> running {keep}/{L} layers")
+                log(
+                    f"    {name}: one cell {one * 1e3:.1f} ms, full grid estimated {est:.0f} s -> running {keep}/{L} layers"
+                )
                 grid_info["loop_layers"][name] = {"layers_run": keep, "one_cell_s": one, "estimated_full_s": est}
                 make = tl_method if name == "tl" else nnsight_method
                 methods[name] = make(tl_bridge if name == "tl" else lm, model, task, loop_layers[name])
@@ -518,15 +623,21 @@ def run_grid(model, task, args, tl_bridge, lm, results: dict) -> dict:
                 times.append(dt)
                 mem = mem or m
                 grids[name] = out
-                log(f"  {name:<8s} round {r + 1}/{repeats}: {dt:8.3f} s" + (f"  peak {m['peak_mib']:.0f} MiB" if m else ""))
+                log(
+                    f"  {name:<8s} round {r + 1}/{repeats}: {dt:8.3f} s"
+                    + (f"  peak {m['peak_mib']:.0f} MiB" if m else "")
+                )
             if mem is None and not args.is_cuda and not args.no_memory:
                 mem = cpu_peak_in_subprocess(name, T, args)
                 if mem:
                     log(f"  {name:<8s} peak {mem['peak_mib']:.0f} MiB (fresh process)")
             scale = (L / len(loop_layers[name])) if loop and len(loop_layers[name]) < L else 1.0
             rowsout[name] = {
-                "s": statistics.median(times) * scale, "seconds_all": times, "extrapolated_x": scale if scale != 1 else None,
-                "peak_mib": mem["peak_mib"] if mem else None, "memory_measure": mem["measure"] if mem else None,
+                "s": statistics.median(times) * scale,
+                "seconds_all": times,
+                "extrapolated_x": scale if scale != 1 else None,
+                "peak_mib": mem["peak_mib"] if mem else None,
+                "memory_measure": mem["measure"] if mem else None,
             }
             if name.startswith("mechint"):
                 rowsout[name]["info"] = {k: v for k, v in getattr(fn, "info", {}).items() if k != "read_positions"}
@@ -553,16 +664,30 @@ def table(grid: dict) -> str:
     rows = []
     for name, r in grid["methods"].items():
         cmp = r.get("vs_mechint") or {}
-        rows.append({
-            "method": LABELS[name] + (f" (x{r['extrapolated_x']:.0f} extrapolated)" if r.get("extrapolated_x") else ""),
-            "s": r["s"], "speedup": r.get("tl_over_this"), "plain": r.get("this_over_plain"), "mem": r.get("peak_mib"),
-            "diff": cmp.get("max_abs_diff"), "ok": ("ok" if cmp.get("ok") else "MISMATCH") if cmp else "-",
-        })
-    return _common.format_table(rows, [
-        ("method", "method", ""), ("s", "s (median)", ".3f"), ("speedup", "TL s / this s", ".1f"),
-        ("plain", "this / plain forwards", ".2f"), ("mem", "peak MiB", ".0f"), ("diff", "max|diff| vs mechint", ".2e"),
-        ("ok", "equal", ""),
-    ])
+        rows.append(
+            {
+                "method": LABELS[name]
+                + (f" (x{r['extrapolated_x']:.0f} extrapolated)" if r.get("extrapolated_x") else ""),
+                "s": r["s"],
+                "speedup": r.get("tl_over_this"),
+                "plain": r.get("this_over_plain"),
+                "mem": r.get("peak_mib"),
+                "diff": cmp.get("max_abs_diff"),
+                "ok": ("ok" if cmp.get("ok") else "MISMATCH") if cmp else "-",
+            }
+        )
+    return _common.format_table(
+        rows,
+        [
+            ("method", "method", ""),
+            ("s", "s (median)", ".3f"),
+            ("speedup", "TL s / this s", ".1f"),
+            ("plain", "this / plain forwards", ".2f"),
+            ("mem", "peak MiB", ".0f"),
+            ("diff", "max|diff| vs mechint", ".2e"),
+            ("ok", "equal", ""),
+        ],
+    )
 
 
 def _exact_cpu_peaks() -> bool:
@@ -596,23 +721,33 @@ def main(argv=None) -> dict:
         return {}
     exact_peaks = not args.is_cuda and _exact_cpu_peaks()
     t_start = time.perf_counter()
-    log(f"bench_patching: device={args.device} model={args.model} dtype={args.dtype} methods={args.methods} "
-        f"threads={torch.get_num_threads()} load={os.getloadavg()}")
+    log(
+        f"bench_patching: device={args.device} model={args.model} dtype={args.dtype} methods={args.methods} "
+        f"threads={torch.get_num_threads()} load={os.getloadavg()}"
+    )
     n_grids = 1 if args.model != "random-llama-1b" else len(args.positions)
     loops = sum(m in args.methods for m in ("tl", "nnsight"))
-    log(f"plan: {n_grids} grid(s) ({'IOI pair' if args.model != 'random-llama-1b' else 'positions ' + str(args.positions)}); "
+    log(
+        f"plan: {n_grids} grid(s) ({'IOI pair' if args.model != 'random-llama-1b' else 'positions ' + str(args.positions)}); "
         f"each: mechint/batched/plain warm-up + {args.repeats} rounds, tl/nnsight {args.tl_repeats} round(s) capped at "
         f"{args.tl_budget_s:.0f} s each; estimated at most ~{n_grids * (loops * args.tl_budget_s * args.tl_repeats + 30):.0f} s "
-        "after loading (CPU: plus a fresh process per method for peak memory)")
+        "after loading (CPU: plus a fresh process per method for peak memory)"
+    )
     model = load_model(args)
     log(f"loaded {model} in {time.perf_counter() - t_start:.1f} s")
     tasks = prompt_pairs(model, args)
-    results = {"environment": _common.environment(args.device), "args": {k: str(v) for k, v in vars(args).items()},
-               "model": str(model), "grids": {}, "skipped": {}, "load_before": os.getloadavg(),
-               "cpu_peak_rss_with_fixed_mmap_threshold": exact_peaks,
-               "memory": "CUDA: max_memory_allocated minus allocated before, first timed round. CPU: peak RSS increase "
-                         "of one call in a fresh process per method after one plain forward paged the weights in "
-                         "(tl/nnsight: over the first layer's cells, each cell being a separate forward)"}
+    results = {
+        "environment": _common.environment(args.device),
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "model": str(model),
+        "grids": {},
+        "skipped": {},
+        "load_before": os.getloadavg(),
+        "cpu_peak_rss_with_fixed_mmap_threshold": exact_peaks,
+        "memory": "CUDA: max_memory_allocated minus allocated before, first timed round. CPU: peak RSS increase "
+        "of one call in a fresh process per method after one plain forward paged the weights in "
+        "(tl/nnsight: over the first layer's cells, each cell being a separate forward)",
+    }
     wrapped = {}  # the TransformerLens bridge and the nnsight model, where their packages work here
     for name, setup, label in (("tl", tl_setup, "TransformerLens"), ("nnsight", nnsight_setup, "nnsight")):
         if name in args.methods:
@@ -630,8 +765,10 @@ def main(argv=None) -> dict:
     results["load_after"] = os.getloadavg()
     results["total_s"] = time.perf_counter() - t_start
     for T, grid in results["grids"].items():
-        log(f"\n{args.model} {args.dtype} on {results['environment'].get('gpu') or 'CPU'}: "
-            f"{grid['layers']} layers x {T} positions ({grid['task']})")
+        log(
+            f"\n{args.model} {args.dtype} on {results['environment'].get('gpu') or 'CPU'}: "
+            f"{grid['layers']} layers x {T} positions ({grid['task']})"
+        )
         log(table(grid))
     if results["skipped"]:
         log(f"skipped: {json.dumps(results['skipped'], indent=1)}")

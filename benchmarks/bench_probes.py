@@ -89,30 +89,45 @@ log = _common.log
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu", help="where mechint fits: cpu (default) or cuda")
-    p.add_argument("--data", default=None, choices=["gemma", "synthetic"], help="default: gemma on cpu, synthetic on cuda")
+    p.add_argument(
+        "--data", default=None, choices=["gemma", "synthetic"], help="default: gemma on cpu, synthetic on cuda"
+    )
     p.add_argument("--tasks", default="layers,transfer,transfer_cv")
-    p.add_argument("--methods", default=None,
-                   help="comma list from " + ",".join(LABELS) + " (default cpu: sklearn_lbfgs,sklearn_lbfgs_joblib,"
-                   "sklearn_lbfgs_mt,sklearn_newton,mechint,mechint_1thread,mechint_newton,mechint_warm; cuda: sklearn_lbfgs,sklearn_newton,"
-                   "mechint,mechint_resident,mechint_cpu)")
+    p.add_argument(
+        "--methods",
+        default=None,
+        help="comma list from " + ",".join(LABELS) + " (default cpu: sklearn_lbfgs,sklearn_lbfgs_joblib,"
+        "sklearn_lbfgs_mt,sklearn_newton,mechint,mechint_1thread,mechint_newton,mechint_warm; cuda: sklearn_lbfgs,sklearn_newton,"
+        "mechint,mechint_resident,mechint_cpu)",
+    )
     p.add_argument("--C", type=float, default=1.0)
     p.add_argument("--tol", type=float, default=1e-4)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    p.add_argument("--sklearn-jobs", type=int, default=None,
-                   help="processes of the sklearn_lbfgs_joblib row (default: os.cpu_count())")
+    p.add_argument(
+        "--sklearn-jobs",
+        type=int,
+        default=None,
+        help="processes of the sklearn_lbfgs_joblib row (default: os.cpu_count())",
+    )
     p.add_argument("--small", action="store_true", help="few layers and rows: smoke-test the code path")
     p.add_argument("--out", default=None)
-    p.add_argument("--profile", default=None,
-                   help="after each task's timings, run each mechint method once under torch.profiler and write "
-                   "its operator table (by GPU time on cuda) to this file")
+    p.add_argument(
+        "--profile",
+        default=None,
+        help="after each task's timings, run each mechint method once under torch.profiler and write "
+        "its operator table (by GPU time on cuda) to this file",
+    )
     args = p.parse_args(argv)
     args.data = args.data or ("synthetic" if args.device.startswith("cuda") else "gemma")
     args.tasks = [t for t in args.tasks.split(",") if t]
     if args.methods is None:
-        args.methods = ("sklearn_lbfgs,sklearn_newton,mechint,mechint_resident,mechint_cpu" if args.device.startswith("cuda")
-                        else "sklearn_lbfgs,sklearn_lbfgs_joblib,sklearn_lbfgs_mt,sklearn_newton,mechint,mechint_1thread,"
-                        "mechint_newton,mechint_warm")
+        args.methods = (
+            "sklearn_lbfgs,sklearn_newton,mechint,mechint_resident,mechint_cpu"
+            if args.device.startswith("cuda")
+            else "sklearn_lbfgs,sklearn_lbfgs_joblib,sklearn_lbfgs_mt,sklearn_newton,mechint,mechint_1thread,"
+            "mechint_newton,mechint_warm"
+        )
     args.methods = _common.parse_methods(p, args.methods, LABELS)
     args.sklearn_jobs = args.sklearn_jobs or os.cpu_count() or 1
     return args
@@ -211,8 +226,12 @@ def run_sklearn(x_np, y_np, task_folds, *, solver, C, tol, threads=None):
     with warnings.catch_warnings(), threadpool_limits(threads):
         warnings.simplefilter("ignore", ConvergenceWarning)
         for train, _ in task_folds:
-            fitted.append([[_fit_one(x_np[l, rows], y_np[rows], solver, C, tol) for rows in train.numpy()]
-                           for l in range(x_np.shape[0])])
+            fitted.append(
+                [
+                    [_fit_one(x_np[l, rows], y_np[rows], solver, C, tol) for rows in train.numpy()]
+                    for l in range(x_np.shape[0])
+                ]
+            )
     return fitted
 
 
@@ -254,12 +273,17 @@ def run_sklearn_joblib(x_np, y_np, task_folds, *, solver, C, tol, n_jobs):
     with one BLAS/OpenMP thread each (what is timed); the same ``[fold][layer][row set]`` nesting."""
     from joblib import Parallel, delayed
 
-    keys = [(f, l, a) for f, (train, _) in enumerate(task_folds) for l in range(x_np.shape[0])
-            for a in range(train.shape[0])]
+    keys = [
+        (f, l, a)
+        for f, (train, _) in enumerate(task_folds)
+        for l in range(x_np.shape[0])
+        for a in range(train.shape[0])
+    ]
     trains = [train.numpy() for train, _ in task_folds]
     with _loky(n_jobs):
-        out = Parallel()(delayed(_fit_problem)(x_np[l, trains[f][a]], y_np[trains[f][a]], solver, C, tol)
-                         for f, l, a in keys)
+        out = Parallel()(
+            delayed(_fit_problem)(x_np[l, trains[f][a]], y_np[trains[f][a]], solver, C, tol) for f, l, a in keys
+        )
     fitted = [[[None] * train.shape[0] for _ in range(x_np.shape[0])] for train, _ in task_folds]
     for (f, l, a), r in zip(keys, out):
         fitted[f][l][a] = r
@@ -270,8 +294,12 @@ def joblib_worker_threadpools(n_jobs) -> list:
     from joblib import Parallel, delayed
 
     with _loky(n_jobs):
-        return sorted({(pid, tuple(map(tuple, pools)))
-                       for pid, pools in Parallel()(delayed(_worker_threadpools)() for _ in range(4 * n_jobs))})
+        return sorted(
+            {
+                (pid, tuple(map(tuple, pools)))
+                for pid, pools in Parallel()(delayed(_worker_threadpools)() for _ in range(4 * n_jobs))
+            }
+        )
 
 
 def stop_loky_workers() -> None:
@@ -288,8 +316,12 @@ def score_sklearn(fitted, x_np, y_np, task_folds) -> dict:
     for (_, test), per_layer in zip(task_folds, fitted):
         coef.append([[m.coef_[0] for _, m in rows] for rows in per_layer])
         iters.append([[int(m.n_iter_[0]) for _, m in rows] for rows in per_layer])
-        acc.append([[m.score(sc.transform(x_np[l, te]), y_np[te]) for (sc, m), te in zip(rows, test.numpy())]
-                    for l, rows in enumerate(per_layer)])
+        acc.append(
+            [
+                [m.score(sc.transform(x_np[l, te]), y_np[te]) for (sc, m), te in zip(rows, test.numpy())]
+                for l, rows in enumerate(per_layer)
+            ]
+        )
     return {"coef": np.array(coef), "acc": np.array(acc), "iters": np.array(iters)}
 
 
@@ -309,8 +341,9 @@ def run_mechint(x, y, task_folds, *, device, C, tol, warm, solver="auto", one_th
     probes, prev = [], None
     for train, _ in task_folds:
         # [L, A] problems: layer l, row set a reads rows train[a] of x[l] (gathered problem by problem)
-        probe = fit_probes(x, y[train], rows=train, C=C, tol=tol, device=device, init=prev if warm else None,
-                           solver=solver)
+        probe = fit_probes(
+            x, y[train], rows=train, C=C, tol=tol, device=device, init=prev if warm else None, solver=solver
+        )
         probes.append(probe)
         prev = probe if warm else None
     return probes
@@ -346,16 +379,28 @@ def main(argv=None) -> dict:
         have_sklearn = None
         log("scikit-learn is not installed: its rows are skipped")
     device = args.device
-    report = {"args": {k: v for k, v in vars(args).items()}, "data": source, "shape": list(x.shape),
-              "environment": _common.environment(device), "sklearn": have_sklearn, "tasks": {}}
+    report = {
+        "args": {k: v for k, v in vars(args).items()},
+        "data": source,
+        "shape": list(x.shape),
+        "environment": _common.environment(device),
+        "sklearn": have_sklearn,
+        "tasks": {},
+    }
     report["environment"]["loadavg_before"] = os.getloadavg()
-    cols = [("label", "method", ""), ("seconds", "s (median)", ".3f"), ("speedup_vs_sklearn_lbfgs", "x vs sklearn lbfgs", ".1f"),
-            ("speedup_vs_sklearn_newton", "x vs sklearn newton", ".1f"),
-            ("speedup_vs_sklearn_lbfgs_joblib", "x vs sklearn joblib", ".1f"),
-            ("seconds_first_call", "1st call s", ".3f"), ("iters_mean", "iters (mean)", ".1f"),
-            ("acc_mean", "held-out acc", ".4f"), ("acc_mean_diff_points", "mean |dacc| pts", ".2f"),
-            ("acc_max_diff_points", "max |dacc| pts", ".2f"),
-            ("coef_cos_min", "min cos(w)", ".4f")]
+    cols = [
+        ("label", "method", ""),
+        ("seconds", "s (median)", ".3f"),
+        ("speedup_vs_sklearn_lbfgs", "x vs sklearn lbfgs", ".1f"),
+        ("speedup_vs_sklearn_newton", "x vs sklearn newton", ".1f"),
+        ("speedup_vs_sklearn_lbfgs_joblib", "x vs sklearn joblib", ".1f"),
+        ("seconds_first_call", "1st call s", ".3f"),
+        ("iters_mean", "iters (mean)", ".1f"),
+        ("acc_mean", "held-out acc", ".4f"),
+        ("acc_mean_diff_points", "mean |dacc| pts", ".2f"),
+        ("acc_max_diff_points", "max |dacc| pts", ".2f"),
+        ("coef_cos_min", "min cos(w)", ".4f"),
+    ]
     out = Path(args.out or _common.results_path("probes", device, "_small" if args.small else ""))
     x_dev = x.to(device) if "mechint_resident" in args.methods and device != "cpu" else None
     tables = []
@@ -374,14 +419,16 @@ def main(argv=None) -> dict:
             if m == "sklearn_newton" and task == "transfer_cv":
                 continue  # ~60 s a round on 2 cores; the transfer task shows the same
             if m == "sklearn_lbfgs_joblib":
-                methods[m] = lambda tf=tf: run_sklearn_joblib(x_np, y_np, tf, solver="lbfgs", C=args.C, tol=args.tol,
-                                                              n_jobs=args.sklearn_jobs)
+                methods[m] = lambda tf=tf: run_sklearn_joblib(
+                    x_np, y_np, tf, solver="lbfgs", C=args.C, tol=args.tol, n_jobs=args.sklearn_jobs
+                )
                 scorers[m] = lambda r, tf=tf: score_sklearn(r, x_np, y_np, tf)
             elif m.startswith("sklearn"):
                 solver = "newton-cholesky" if m == "sklearn_newton" else "lbfgs"
                 threads = None if m == "sklearn_lbfgs_mt" else 1
                 methods[m] = lambda s=solver, tf=tf, th=threads: run_sklearn(
-                    x_np, y_np, tf, solver=s, C=args.C, tol=args.tol, threads=th)
+                    x_np, y_np, tf, solver=s, C=args.C, tol=args.tol, threads=th
+                )
                 scorers[m] = lambda r, tf=tf: score_sklearn(r, x_np, y_np, tf)
             else:
                 where = "cpu" if m in ("mechint_cpu", "mechint_1thread") else device
@@ -390,8 +437,11 @@ def main(argv=None) -> dict:
                     solver = "dual" if tf[0][0].shape[-1] <= x.shape[-1] else "primal"
                 else:
                     solver = "auto"
-                methods[m] = lambda w=(m == "mechint_warm"), dev=where, tf=tf, xs=xs, sv=solver, one=(m == "mechint_1thread"): (
-                    run_mechint(xs, y, tf, device=dev, C=args.C, tol=args.tol, warm=w, solver=sv, one_thread=one))
+                methods[m] = (
+                    lambda w=(m == "mechint_warm"), dev=where, tf=tf, xs=xs, sv=solver, one=(m == "mechint_1thread"): (
+                        run_mechint(xs, y, tf, device=dev, C=args.C, tol=args.tol, warm=w, solver=sv, one_thread=one)
+                    )
+                )
                 scorers[m] = lambda r, tf=tf: score_mechint(r, x, y, tf)
         log(f"\n[{task}] {n_fits} fits of ~{rows_per_fit} x {x.shape[-1]}; warm-up ...")
         results, first = {}, {}
@@ -422,10 +472,18 @@ def main(argv=None) -> dict:
                 rows.append({"method": name, "error": errors[name]})
                 continue
             r = results[name]
-            row = {"task": task, "method": name, "label": LABELS[name].format(n=args.sklearn_jobs),
-                   "seconds": _common.median(times[name]), "seconds_all": times[name],
-                   "seconds_first_call": first[name], "fits": n_fits, "iters_mean": float(np.mean(r["iters"])),
-                   "iters_max": int(np.max(r["iters"])), "acc_mean": float(np.mean(r["acc"]))}
+            row = {
+                "task": task,
+                "method": name,
+                "label": LABELS[name].format(n=args.sklearn_jobs),
+                "seconds": _common.median(times[name]),
+                "seconds_all": times[name],
+                "seconds_first_call": first[name],
+                "fits": n_fits,
+                "iters_mean": float(np.mean(r["iters"])),
+                "iters_max": int(np.max(r["iters"])),
+                "acc_mean": float(np.mean(r["acc"])),
+            }
             if ref is not None:
                 row["acc_max_diff_points"] = float(np.max(np.abs(r["acc"] - ref["acc"])) * 100)
                 row["acc_mean_diff_points"] = float(np.mean(np.abs(r["acc"] - ref["acc"])) * 100)
@@ -434,11 +492,15 @@ def main(argv=None) -> dict:
                 row["coef_cos_min"] = float(c.min())
                 row["coef_max_abs_diff"] = float(np.max(np.abs(a - b)))
                 row["identical_to_sklearn_lbfgs"] = bool(
-                    np.array_equal(r["coef"], ref["coef"]) and np.array_equal(r["iters"], ref["iters"])
-                    and np.array_equal(r["acc"], ref["acc"]))
+                    np.array_equal(r["coef"], ref["coef"])
+                    and np.array_equal(r["iters"], ref["iters"])
+                    and np.array_equal(r["acc"], ref["acc"])
+                )
                 if name == "sklearn_lbfgs_joblib":
-                    log(f"  sklearn_lbfgs_joblib vs sklearn_lbfgs: identical probes "
-                        f"{row['identical_to_sklearn_lbfgs']}, max |coef diff| {row['coef_max_abs_diff']:.3g}")
+                    log(
+                        f"  sklearn_lbfgs_joblib vs sklearn_lbfgs: identical probes "
+                        f"{row['identical_to_sklearn_lbfgs']}, max |coef diff| {row['coef_max_abs_diff']:.3g}"
+                    )
             rows.append(row)
         if ref is not None:
             base = _common.median(times["sklearn_lbfgs"])
@@ -462,19 +524,25 @@ def main(argv=None) -> dict:
         if args.profile:
             with open(args.profile, "a" if tables[:-1] else "w") as fh:
                 for name in (m for m in methods if m.startswith("mechint")):
-                    fh.write(f"# [{task}] {LABELS[name]} on {device}: {n_fits} fits of ~{rows_per_fit} x {x.shape[-1]}\n")
+                    fh.write(
+                        f"# [{task}] {LABELS[name]} on {device}: {n_fits} fits of ~{rows_per_fit} x {x.shape[-1]}\n"
+                    )
                     fh.write(_common.profile_table(methods[name], device) + "\n\n")
             log(f"  profile appended to {args.profile}")
     report["environment"]["loadavg_after"] = os.getloadavg()
 
     gpu = report["environment"].get("gpu")
     where = f"{device} ({gpu})" if gpu else f"{device}, {torch.get_num_threads()} torch threads, {os.cpu_count()} cores"
-    print(f"\nprobe fits: {source}; C={args.C}, tol={args.tol}; mechint on {where}; scikit-learn {have_sklearn} on the CPU; "
-          f"median of {args.repeats} rounds")
+    print(
+        f"\nprobe fits: {source}; C={args.C}, tol={args.tol}; mechint on {where}; scikit-learn {have_sklearn} on the CPU; "
+        f"median of {args.repeats} rounds"
+    )
     for task, n_fits, m, rows in tables:
         print(f"\n[{task}] {n_fits} fits of ~{m} rows x {x.shape[-1]}")
         print(_common.format_table([r for r in rows if "seconds" in r], cols))
-    print(f"\nload average before/after: {report['environment']['loadavg_before']} / {report['environment']['loadavg_after']}")
+    print(
+        f"\nload average before/after: {report['environment']['loadavg_before']} / {report['environment']['loadavg_after']}"
+    )
     _common.write_json(out, report)
     print(f"wrote {out}")
     return report

@@ -23,14 +23,19 @@ NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?")
 
 
 def haystack() -> str:
-    parts = [(ROOT / "README.md").read_text(encoding="utf-8"), (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")]
+    parts = [
+        (ROOT / "README.md").read_text(encoding="utf-8"),
+        (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8"),
+    ]
     for page in sorted((ROOT / "docs").rglob("*.md")):
         parts.append(render(page.read_text(encoding="utf-8"), str(page)))
     return "\n".join(parts)
 
 
 def main(rev: str = "5e6bed4") -> int:
-    old = subprocess.run(["git", "show", f"{rev}:README.md"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    old = subprocess.run(
+        ["git", "show", f"{rev}:README.md"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     text = haystack()
     missing, seen = [], set()
     for m in NUMBER.finditer(old):
@@ -42,7 +47,7 @@ def main(rev: str = "5e6bed4") -> int:
         # found as a whole number (not a prefix of 0.9765 or a digit run of 12345); a leading minus may be
         # written as a unicode minus or dropped in a range ("-0.03 to -0.05" -> "-0.03 ... -0.05")
         if not re.search(rf"(?<![\d.]){re.escape(bare)}(?![\d]|\.\d)", text):
-            ctx = old[max(0, m.start() - 50): m.end() + 30].replace("\n", " ")
+            ctx = old[max(0, m.start() - 50) : m.end() + 30].replace("\n", " ")
             missing.append((num, ctx))
     print(f"{len(seen)} distinct numbers in {rev}:README.md; {len(missing)} not found in the docs")
     for num, ctx in missing:

@@ -133,12 +133,29 @@ def ldc_standardised(d):
     rows = []
     for lang in LANGS[1:]:
         best = max(range(len(cos[lang])), key=lambda i: cos[lang][i])
-        rows.append([lang, best, rnd(cos[lang][best]), f"{rnd(cos[lang][1])} / {rnd(raw[lang][1])}",
-                     f"{rnd(cos[lang][2])} / {rnd(raw[lang][2])}", rnd(cos[lang][last])])
+        rows.append(
+            [
+                lang,
+                best,
+                rnd(cos[lang][best]),
+                f"{rnd(cos[lang][1])} / {rnd(raw[lang][1])}",
+                f"{rnd(cos[lang][2])} / {rnd(raw[lang][2])}",
+                rnd(cos[lang][last]),
+            ]
+        )
     ceil = key_like(cos, "en, ceiling")
     rows.append(["en ceiling at full n", "-", f"{span(ceil)} at every layer", "", "", rnd(ceil[last])])
-    return table(["language", "best layer (standardised)", "cosine there", "layer 1: standardised / raw",
-                  "layer 2: standardised / raw", "last layer"], rows)
+    return table(
+        [
+            "language",
+            "best layer (standardised)",
+            "cosine there",
+            "layer 1: standardised / raw",
+            "layer 2: standardised / raw",
+            "last layer",
+        ],
+        rows,
+    )
 
 
 def ldc_per_layer(d):
@@ -147,11 +164,21 @@ def ldc_per_layer(d):
     check = ec["spearman_brown_check"]["observed_minus_predicted[layer]"]
     rows = []
     for layer in range(len(raw["zh"])):
-        rows.append([layer] + [f"{rnd(raw[l][layer])} / {rnd(std[l][layer])}" for l in LANGS[1:]]
-                    + [rnd(ec["ceiling (full n)"][layer]), rnd(ec["split_half_mean (n/2, uncorrected)"][layer]),
-                       rnd(check[layer])])
-    return table(["layer"] + [f"{l}: raw / standardised" for l in LANGS[1:]]
-                 + ["en ceiling (full n)", "en split-half mean (n/2)", "quarters check: observed - predicted"], rows)
+        rows.append(
+            [layer]
+            + [f"{rnd(raw[l][layer])} / {rnd(std[l][layer])}" for l in LANGS[1:]]
+            + [
+                rnd(ec["ceiling (full n)"][layer]),
+                rnd(ec["split_half_mean (n/2, uncorrected)"][layer]),
+                rnd(check[layer]),
+            ]
+        )
+    return table(
+        ["layer"]
+        + [f"{l}: raw / standardised" for l in LANGS[1:]]
+        + ["en ceiling (full n)", "en split-half mean (n/2)", "quarters check: observed - predicted"],
+        rows,
+    )
 
 
 def ldc_pairwise_ceiling(d):
@@ -180,18 +207,42 @@ def dt_mean(d):
     rows = []
     for lang in LANGS:
         e, o = m[lang]["english_direction"], m[lang]["own_direction"]
-        rows.append([lang, e["layer_chosen_on_training"], rnd(e["auroc"]),
-                     f"{rnd(e['auroc_best_on_test'])} ({e['best_layer_on_test']})", rnd(e["last_layer"]),
-                     f"{rnd(o['auroc'])} ({o['layer_chosen_on_training']})", rnd(p[lang]["english_direction"]["auroc"])])
-    return table(["language", "layer chosen on training items", "AUROC there", "max over layers (layer)",
-                  "last layer", "own direction, AUROC (layer chosen on training)", "PCA English direction, AUROC"], rows)
+        rows.append(
+            [
+                lang,
+                e["layer_chosen_on_training"],
+                rnd(e["auroc"]),
+                f"{rnd(e['auroc_best_on_test'])} ({e['best_layer_on_test']})",
+                rnd(e["last_layer"]),
+                f"{rnd(o['auroc'])} ({o['layer_chosen_on_training']})",
+                rnd(p[lang]["english_direction"]["auroc"]),
+            ]
+        )
+    return table(
+        [
+            "language",
+            "layer chosen on training items",
+            "AUROC there",
+            "max over layers (layer)",
+            "last layer",
+            "own direction, AUROC (layer chosen on training)",
+            "PCA English direction, AUROC",
+        ],
+        rows,
+    )
 
 
 def dt_standardised(d):
     s = d["methods"]["standardised"]["per_language"]
     m = d["methods"]["mean"]["per_language"]
-    rows = [[lang, f"{s[lang]['english_direction']['layer_chosen_on_training']}, {rnd(s[lang]['english_direction']['auroc'])}",
-             rnd(m[lang]["english_direction"]["auroc"])] for lang in LANGS]
+    rows = [
+        [
+            lang,
+            f"{s[lang]['english_direction']['layer_chosen_on_training']}, {rnd(s[lang]['english_direction']['auroc'])}",
+            rnd(m[lang]["english_direction"]["auroc"]),
+        ]
+        for lang in LANGS
+    ]
     return table(["language", "standardised: layer, AUROC", "difference of means (table above)"], rows)
 
 
@@ -207,9 +258,19 @@ def dt_per_layer(d):
 
 def di_ablation(d):
     a = d["ablation"]
-    rows = [[l, rnd(a["best_layer_before_vs_after"][l]["before"]), rnd(a["best_layer_before_vs_after"][l]["after"]),
-             rnd(a["last_layer"][l]["before"]), rnd(a["last_layer"][l]["after"])] for l in LANGS]
-    return table(["language", "own direction, best layer: before", "after ablation", "last layer: before", "after"], rows)
+    rows = [
+        [
+            l,
+            rnd(a["best_layer_before_vs_after"][l]["before"]),
+            rnd(a["best_layer_before_vs_after"][l]["after"]),
+            rnd(a["last_layer"][l]["before"]),
+            rnd(a["last_layer"][l]["after"]),
+        ]
+        for l in LANGS
+    ]
+    return table(
+        ["language", "own direction, best layer: before", "after ablation", "last layer: before", "after"], rows
+    )
 
 
 def di_steering(d):
@@ -217,11 +278,25 @@ def di_steering(d):
     rows = []
     for lang in LANGS:
         for i, alpha in enumerate(s["alphas"]):
-            rows.append([lang, alpha, rnd(s["shift_toward_harmful"][lang][i], 2),
-                         rnd(s["of_which_the_added_vector_itself"][lang][i], 2),
-                         rnd(s["response_of_later_layers"][lang][i], 2)])
-    return table(["language", "alpha", "shift toward harmful (language's gap)", "of which the added vector itself",
-                  "response of later layers"], rows)
+            rows.append(
+                [
+                    lang,
+                    alpha,
+                    rnd(s["shift_toward_harmful"][lang][i], 2),
+                    rnd(s["of_which_the_added_vector_itself"][lang][i], 2),
+                    rnd(s["response_of_later_layers"][lang][i], 2),
+                ]
+            )
+    return table(
+        [
+            "language",
+            "alpha",
+            "shift toward harmful (language's gap)",
+            "of which the added vector itself",
+            "response of later layers",
+        ],
+        rows,
+    )
 
 
 def di_probe(d):
@@ -235,39 +310,74 @@ def pl_best(d):
     rows = []
     for lang in LANGS:
         own, en = b[lang]["trained_in_language"], b[lang]["trained_on_en"]
-        rows.append([lang, own["layer"], rnd(own["accuracy"]), rnd(own["auroc"]), rnd(own["nested"]["accuracy"]),
-                     ", ".join(map(str, own["nested"]["layer_per_fold"])), en["layer"], rnd(en["accuracy"]),
-                     rnd(en["nested"]["accuracy"])])
-    return table(["test language", "own-language probe: best layer", "accuracy", "AUROC", "nested accuracy",
-                  "nested: layer per fold", "English-trained probe: best layer", "accuracy", "nested accuracy"], rows)
+        rows.append(
+            [
+                lang,
+                own["layer"],
+                rnd(own["accuracy"]),
+                rnd(own["auroc"]),
+                rnd(own["nested"]["accuracy"]),
+                ", ".join(map(str, own["nested"]["layer_per_fold"])),
+                en["layer"],
+                rnd(en["accuracy"]),
+                rnd(en["nested"]["accuracy"]),
+            ]
+        )
+    return table(
+        [
+            "test language",
+            "own-language probe: best layer",
+            "accuracy",
+            "AUROC",
+            "nested accuracy",
+            "nested: layer per fold",
+            "English-trained probe: best layer",
+            "accuracy",
+            "nested accuracy",
+        ],
+        rows,
+    )
 
 
 def pl_per_layer(d):
     acc = d["metrics"]["accuracy"]
-    rows = [[layer] + [rnd(acc[layer][i][i]) for i in range(len(LANGS))] + [rnd(acc[layer][0][j]) for j in range(1, len(LANGS))]
-            for layer in range(len(acc))]
+    rows = [
+        [layer]
+        + [rnd(acc[layer][i][i]) for i in range(len(LANGS))]
+        + [rnd(acc[layer][0][j]) for j in range(1, len(LANGS))]
+        for layer in range(len(acc))
+    ]
     return table(["layer"] + [f"{l} → {l}" for l in LANGS] + [f"en → {l}" for l in LANGS[1:]], rows)
 
 
 def pt_matrix(metric):
     def render(d):
         m = d["at_best_layer"][metric]
-        return table([f"train \\ test (layer {d['best_layer']})"] + d["test_languages"],
-                     [[t] + [rnd(x) for x in row] for t, row in zip(d["train_languages"], m)])
+        return table(
+            [f"train \\ test (layer {d['best_layer']})"] + d["test_languages"],
+            [[t] + [rnd(x) for x in row] for t, row in zip(d["train_languages"], m)],
+        )
+
     return render
 
 
 def pt_by_layer(d):
     same, other = d["mean_accuracy_same_language"], d["mean_accuracy_other_language"]
-    return table(["layer", "mean accuracy, same language", "mean accuracy, other languages"],
-                 [[i, rnd(a), rnd(b)] for i, (a, b) in enumerate(zip(same, other))])
+    return table(
+        ["layer", "mean accuracy, same language", "mean accuracy, other languages"],
+        [[i, rnd(a), rnd(b)] for i, (a, b) in enumerate(zip(same, other))],
+    )
 
 
 def pe_auroc(d):
     at = d["auroc_at"]
     fr = [k for k in at]
-    rows = [[lang] + [f"{rnd(at[f][lang]['per_fraction'])} / {rnd(at[f][lang]['whole'])}" for f in fr] for lang in LANGS]
-    return table(["language"] + [f"{float(f):.0%} of the prompt: per-prefix probe / whole-prompt probe" for f in fr], rows)
+    rows = [
+        [lang] + [f"{rnd(at[f][lang]['per_fraction'])} / {rnd(at[f][lang]['whole'])}" for f in fr] for lang in LANGS
+    ]
+    return table(
+        ["language"] + [f"{float(f):.0%} of the prompt: per-prefix probe / whole-prompt probe" for f in fr], rows
+    )
 
 
 def pe_layers(d):
@@ -277,17 +387,34 @@ def pe_layers(d):
 def pe_fractions(d):
     fr = d["fractions"]
     auc, whole = d["per_fraction"]["auroc"], d["whole_prompt_probe"]["auroc"]
-    rows = [[f"{f:.0%}"] + [f"{rnd(auc[i][j])} / {rnd(whole[i][j])}" for j in range(len(LANGS))] for i, f in enumerate(fr)]
+    rows = [
+        [f"{f:.0%}"] + [f"{rnd(auc[i][j])} / {rnd(whole[i][j])}" for j in range(len(LANGS))] for i, f in enumerate(fr)
+    ]
     return table(["fraction seen"] + [f"{l}: per-prefix / whole-prompt" for l in d["languages"]], rows)
 
 
 def nt_top(d):
     rows = []
     for i, n in enumerate(d["neurons"], 1):
-        rows.append([i, n["neuron"], rnd(n["cosine"]), pct(n["massive_feature_share_of_alignment"]),
-                     " ".join(f"`{t.strip() or repr(t)}`" for t in n["promoted_through_norms"][:5])])
-    return table(["rank", "neuron", "cosine with the direction", "share of the alignment from the massive feature",
-                  "promoted tokens (through the norms, first 5)"], rows)
+        rows.append(
+            [
+                i,
+                n["neuron"],
+                rnd(n["cosine"]),
+                pct(n["massive_feature_share_of_alignment"]),
+                " ".join(f"`{t.strip() or repr(t)}`" for t in n["promoted_through_norms"][:5]),
+            ]
+        )
+    return table(
+        [
+            "rank",
+            "neuron",
+            "cosine with the direction",
+            "share of the alignment from the massive feature",
+            "promoted tokens (through the norms, first 5)",
+        ],
+        rows,
+    )
 
 
 def nt_massive_majority(d):
@@ -298,10 +425,28 @@ def nt_massive_majority(d):
 def nt_layers(d):
     per = d["per_layer_max_cosine"]
     rnd_dir = d["random_direction_max_cosine_per_layer"]
-    rows = [[l, rnd(per[l]), rnd(d["per_layer_q999_cosine"][l]), rnd(rnd_dir["mean"][l]), rnd(rnd_dir["q95"][l]),
-             d["neurons_above_random_q95_per_layer"][str(l)]] for l in range(len(per))]
-    return table(["layer", "best cosine", "99.9th percentile", "random direction's best (mean)", "(95th percentile)",
-                  "neurons above that"], rows)
+    rows = [
+        [
+            l,
+            rnd(per[l]),
+            rnd(d["per_layer_q999_cosine"][l]),
+            rnd(rnd_dir["mean"][l]),
+            rnd(rnd_dir["q95"][l]),
+            d["neurons_above_random_q95_per_layer"][str(l)],
+        ]
+        for l in range(len(per))
+    ]
+    return table(
+        [
+            "layer",
+            "best cosine",
+            "99.9th percentile",
+            "random direction's best (mean)",
+            "(95th percentile)",
+            "neurons above that",
+        ],
+        rows,
+    )
 
 
 def nt_standardised(d):
@@ -314,10 +459,30 @@ def na_summary(d):
     g = d["ratio_geometric_mean_over_neurons"]
     gm = d["ratio_median_abs_geometric_mean_over_neurons"]
     e = d["effect_size_median_over_neurons"]
-    rows = [[l, rnd(g["prompt"][l]), rnd(gm["prompt"][l]), rnd(e["prompt"][l]), rnd(g["generated"][l]),
-             rnd(gm["generated"][l]), rnd(e["generated"][l])] for l in LANGS]
-    return table(["language", "prompt tokens: mean-abs ratio (geometric mean)", "median-abs ratio", "median effect size",
-                  "generated tokens: mean-abs ratio", "median-abs ratio", "median effect size"], rows)
+    rows = [
+        [
+            l,
+            rnd(g["prompt"][l]),
+            rnd(gm["prompt"][l]),
+            rnd(e["prompt"][l]),
+            rnd(g["generated"][l]),
+            rnd(gm["generated"][l]),
+            rnd(e["generated"][l]),
+        ]
+        for l in LANGS
+    ]
+    return table(
+        [
+            "language",
+            "prompt tokens: mean-abs ratio (geometric mean)",
+            "median-abs ratio",
+            "median effect size",
+            "generated tokens: mean-abs ratio",
+            "median-abs ratio",
+            "median effect size",
+        ],
+        rows,
+    )
 
 
 def ne_shifts(d):
@@ -333,22 +498,47 @@ def ne_gaps(d):
 def ar_best(d):
     b = d["best_layer_vs_en"]
     order = sorted(b, key=lambda l: -b[l]["accuracy"])
-    rows = [[l, b[l]["layer"], rnd(b[l]["accuracy"]), rnd(b[l]["to_en"]), rnd(b[l]["from_en"]), rnd(b[l]["last_layer"]),
-             f"{rnd(b[l]['centered_best'])} ({b[l]['centered_best_layer']})"] for l in order]
-    return table(["language", "best layer", "accuracy against English (mean of both ways)", "to English",
-                  "from English", "last layer", "mean-centred: best (layer)"], rows)
+    rows = [
+        [
+            l,
+            b[l]["layer"],
+            rnd(b[l]["accuracy"]),
+            rnd(b[l]["to_en"]),
+            rnd(b[l]["from_en"]),
+            rnd(b[l]["last_layer"]),
+            f"{rnd(b[l]['centered_best'])} ({b[l]['centered_best_layer']})",
+        ]
+        for l in order
+    ]
+    return table(
+        [
+            "language",
+            "best layer",
+            "accuracy against English (mean of both ways)",
+            "to English",
+            "from English",
+            "last layer",
+            "mean-centred: best (layer)",
+        ],
+        rows,
+    )
 
 
 def ar_correlation(d):
     c = d["correlation"]
-    rows = [[k, rnd(v["pearson"]), rnd(v["pearson_p"]), rnd(v["spearman"]), rnd(v["spearman_p"]), v["n"]] for k, v in c.items()]
+    rows = [
+        [k, rnd(v["pearson"]), rnd(v["pearson_p"]), rnd(v["spearman"]), rnd(v["spearman_p"]), v["n"]]
+        for k, v in c.items()
+    ]
     return table(["retrieval vs transfer AUROC", "Pearson", "p", "Spearman", "p", "n"], rows)
 
 
 def ar_scatter(d):
     s = d["scatter"]
-    return table(["language", "retrieval accuracy (best layer)", "English-direction AUROC (best layer)"],
-                 [[l, rnd(v["retrieval"]), rnd(v["auroc"])] for l, v in s.items()])
+    return table(
+        ["language", "retrieval accuracy (best layer)", "English-direction AUROC (best layer)"],
+        [[l, rnd(v["retrieval"]), rnd(v["auroc"])] for l, v in s.items()],
+    )
 
 
 def pmp_languages(d):
@@ -356,11 +546,27 @@ def pmp_languages(d):
     for lang, v in d["languages"].items():
         big = v["largest_mean_effect"]
         a = v["attribution_vs_exact"]
-        rows.append([lang, f"{v['pairs_where_harmful_scores_higher']} of {len(v['pairs'])}",
-                     rnd(key_like(v, "harmful_minus_harmless_score_mean"), 2),
-                     f"{rnd(big['value'], 3)} (layer {big['layer']}, {big['role']})", rnd(a["pearson"], 2), rnd(a["spearman"], 2)])
-    return table(["language", "pairs where the harmful version scores higher", "mean harmful - harmless score (class gaps)",
-                  "largest mean patching effect (class gaps)", "attribution vs exact: Pearson", "Spearman"], rows)
+        rows.append(
+            [
+                lang,
+                f"{v['pairs_where_harmful_scores_higher']} of {len(v['pairs'])}",
+                rnd(key_like(v, "harmful_minus_harmless_score_mean"), 2),
+                f"{rnd(big['value'], 3)} (layer {big['layer']}, {big['role']})",
+                rnd(a["pearson"], 2),
+                rnd(a["spearman"], 2),
+            ]
+        )
+    return table(
+        [
+            "language",
+            "pairs where the harmful version scores higher",
+            "mean harmful - harmless score (class gaps)",
+            "largest mean patching effect (class gaps)",
+            "attribution vs exact: Pearson",
+            "Spearman",
+        ],
+        rows,
+    )
 
 
 def pmp_total(d):
@@ -374,16 +580,25 @@ def pmp_roles(d):
 
 
 TABLES = {
-    "language_direction_cosine": {"raw": ldc_raw, "standardised": ldc_standardised, "per_layer": ldc_per_layer,
-                                  "pairwise_ceiling_last": ldc_pairwise_ceiling, "quarters_max": ldc_quarters_max,
-                                  "massive": ldc_massive},
+    "language_direction_cosine": {
+        "raw": ldc_raw,
+        "standardised": ldc_standardised,
+        "per_layer": ldc_per_layer,
+        "pairwise_ceiling_last": ldc_pairwise_ceiling,
+        "quarters_max": ldc_quarters_max,
+        "massive": ldc_massive,
+    },
     "direction_transfer": {"mean": dt_mean, "standardised": dt_standardised, "per_layer": dt_per_layer},
     "direction_intervention": {"ablation": di_ablation, "steering": di_steering, "probe_readout": di_probe},
     "probe_layers": {"best_layer": pl_best, "per_layer": pl_per_layer},
     "probe_transfer": {"accuracy": pt_matrix("accuracy"), "auroc": pt_matrix("auroc"), "by_layer": pt_by_layer},
     "probe_early": {"auroc_at": pe_auroc, "layers": pe_layers, "fractions": pe_fractions},
-    "neurons_top": {"top": nt_top, "massive_majority": nt_massive_majority, "layers": nt_layers,
-                    "standardised": nt_standardised},
+    "neurons_top": {
+        "top": nt_top,
+        "massive_majority": nt_massive_majority,
+        "layers": nt_layers,
+        "standardised": nt_standardised,
+    },
     "neurons_activations": {"summary": na_summary},
     "neurons_editing": {"shifts": ne_shifts, "gaps": ne_gaps},
     "alignment_retrieval": {"best": ar_best, "correlation": ar_correlation, "scatter": ar_scatter},

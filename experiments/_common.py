@@ -70,15 +70,21 @@ def safety_activations(
 
 
 def direction_auroc(
-    acts: torch.Tensor, labels: torch.Tensor, languages: Sequence[str], fit: torch.Tensor, score: torch.Tensor,
+    acts: torch.Tensor,
+    labels: torch.Tensor,
+    languages: Sequence[str],
+    fit: torch.Tensor,
+    score: torch.Tensor,
     method: str = "mean",
 ) -> torch.Tensor:
     """``[layer, source, target]`` (both in ``LANGUAGES`` order): the AUROC, on the rows ``score`` of
     each target language, of each source language's direction fitted on its rows among ``fit``."""
-    own = per_language_directions(acts[:, fit], labels[fit], [languages[i] for i in fit.tolist()],
-                                  method=method, order=list(LANGUAGES))
-    auc, _, _ = transfer_auroc(own, acts[:, score], labels[score], [languages[i] for i in score.tolist()],
-                               targets=list(LANGUAGES))
+    own = per_language_directions(
+        acts[:, fit], labels[fit], [languages[i] for i in fit.tolist()], method=method, order=list(LANGUAGES)
+    )
+    auc, _, _ = transfer_auroc(
+        own, acts[:, score], labels[score], [languages[i] for i in score.tolist()], targets=list(LANGUAGES)
+    )
     return auc
 
 
@@ -94,16 +100,25 @@ def layers_chosen_on_training(sa: SafetyActivations, method: str) -> torch.Tenso
     reported at."""
     tr = sa.train
     folds = fold_ids(sa.dataset[tr], k=INNER_FOLDS, seed=0)
-    auc = torch.stack([direction_auroc(sa.acts, sa.labels, sa.languages, tr[folds != f], tr[folds == f], method)
-                       for f in range(INNER_FOLDS)])
+    auc = torch.stack(
+        [
+            direction_auroc(sa.acts, sa.labels, sa.languages, tr[folds != f], tr[folds == f], method)
+            for f in range(INNER_FOLDS)
+        ]
+    )
     return auc.nanmean(0).nan_to_num(-1.0).argmax(0)
 
 
 def check_inner_folds(study: str, sa: SafetyActivations) -> None:
     """:func:`layers_chosen_on_training`'s folds split each class's training items ``INNER_FOLDS``
     ways: at least ``INNER_FOLDS`` training items per class to run, and warned below two per fold."""
-    check_counts(study, class_counts(sa.labels, sa.languages, sa.train), minimum=2 * INNER_FOLDS, required=INNER_FOLDS,
-                 what=f"the {INNER_FOLDS}-fold cross-validation (by item) of the training items (70%) that chooses a layer")
+    check_counts(
+        study,
+        class_counts(sa.labels, sa.languages, sa.train),
+        minimum=2 * INNER_FOLDS,
+        required=INNER_FOLDS,
+        what=f"the {INNER_FOLDS}-fold cross-validation (by item) of the training items (70%) that chooses a layer",
+    )
 
 
 # ------------------------------------------------------------------ probes (probe_layers, probe_transfer, probe_early)
@@ -114,8 +129,9 @@ PROBE_C = 1.0  # inverse L2 strength of the logistic-regression probes
 _PROBE_CACHE: dict = {}
 
 
-def probe_data(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16,
-               study: str = "probe studies"):
+def probe_data(
+    model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16, study: str = "probe studies"
+):
     """The data set, its stacked last-token residuals ``[layer, n, d]`` (shared activation store) and
     the fold of each row (5 folds by item); ``ValueError`` naming ``study`` if a class has too few
     items for the folds."""
@@ -130,19 +146,31 @@ def check_probe_folds(study: str, ds: data.Dataset, *, warn: bool = True) -> Non
     """The probes' ``PROBE_FOLDS`` folds by item hold out a fold of each class's items, and the nested
     layer choice splits the rest again: at least ``PROBE_FOLDS`` items per class to run, and (with
     ``warn``) warned below two per fold."""
-    check_counts(study, class_counts(ds.labels, ds.row_languages), minimum=2 * PROBE_FOLDS if warn else 0,
-                 required=PROBE_FOLDS, what=f"the {PROBE_FOLDS}-fold cross-validation (by item) of the probes")
+    check_counts(
+        study,
+        class_counts(ds.labels, ds.row_languages),
+        minimum=2 * PROBE_FOLDS if warn else 0,
+        required=PROBE_FOLDS,
+        what=f"the {PROBE_FOLDS}-fold cross-validation (by item) of the probes",
+    )
 
 
-def transfer_results(model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16,
-                     study: str = "probe studies"):
+def transfer_results(
+    model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16, study: str = "probe studies"
+):
     """``(dataset, acts, folds, TransferResult)``, computed once per process and model (the three probe
     studies share it)."""
     key = (id(model), model.name, n_per_class)
     if key not in _PROBE_CACHE:
         ds, acts, folds = probe_data(model, n_per_class=n_per_class, batch_size=batch_size, study=study)
         res = transfer_matrix(
-            acts, ds.labels, ds.row_languages, folds, item_ids=ds.item_ids, C=PROBE_C, device=model.device,
+            acts,
+            ds.labels,
+            ds.row_languages,
+            folds,
+            item_ids=ds.item_ids,
+            C=PROBE_C,
+            device=model.device,
         )
         _PROBE_CACHE.clear()
         _PROBE_CACHE[key] = (ds, acts, folds, res)
@@ -155,8 +183,18 @@ def layer_selection(model: mechint.Model, *, n_per_class: int | None = None, bat
     ds, acts, folds, res = transfer_results(model, n_per_class=n_per_class, batch_size=batch_size)
     key = ("selection", id(res))
     if key not in _PROBE_CACHE:
-        _PROBE_CACHE[key] = select_layer(acts, ds.labels, ds.row_languages, folds, item_ids=ds.item_ids, outer=res,
-                                         metric="accuracy", by="pair", C=PROBE_C, device=model.device)
+        _PROBE_CACHE[key] = select_layer(
+            acts,
+            ds.labels,
+            ds.row_languages,
+            folds,
+            item_ids=ds.item_ids,
+            outer=res,
+            metric="accuracy",
+            by="pair",
+            C=PROBE_C,
+            device=model.device,
+        )
     return _PROBE_CACHE[key]
 
 
@@ -172,7 +210,9 @@ def english_direction(model: mechint.Model, sa: SafetyActivations) -> tuple[torc
     return diff_in_means(sa.acts[layer, en], sa.labels[en]), layer
 
 
-def aligned_neurons(model: mechint.Model, sa: SafetyActivations, k: int = K_NEURONS) -> tuple[list[Neuron], torch.Tensor, int]:
+def aligned_neurons(
+    model: mechint.Model, sa: SafetyActivations, k: int = K_NEURONS
+) -> tuple[list[Neuron], torch.Tensor, int]:
     """The ``k`` neurons most aligned (cosine) with the English direction, the direction, its layer."""
     d, layer = english_direction(model, sa)
     return top_neurons(model, d, k), d, layer
@@ -209,14 +249,17 @@ def check_counts(study: str, counts: dict[str, int], *, minimum: int, what: str,
     if short:
         raise ValueError(
             f"{study}: needs at least {required} item(s) per class and language for {what}; got "
-            + ", ".join(f"{k}: {n}" for k, n in short.items()) + " (raise --n-per-class)"
+            + ", ".join(f"{k}: {n}" for k, n in short.items())
+            + " (raise --n-per-class)"
         )
     low = {k: n for k, n in counts.items() if n < minimum}
     if low:
         warnings.warn(
             f"{study}: too few items for {what}, which needs at least {minimum} per class and language: "
-            + ", ".join(f"{k} has {n}" for k, n in low.items()) + "; those numbers are unreliable",
-            TooFewItemsWarning, stacklevel=2,
+            + ", ".join(f"{k} has {n}" for k, n in low.items())
+            + "; those numbers are unreliable",
+            TooFewItemsWarning,
+            stacklevel=2,
         )
 
 
@@ -260,9 +303,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options every study takes, alone or through ``python -m experiments``."""
     parser.add_argument("--model", default="gemma-3-270m", help="model name or path (default: gemma-3-270m)")
     parser.add_argument("--out", default="figures", help="folder the figures and numbers go to (default: figures)")
-    parser.add_argument("--n-per-class", type=int, default=None, metavar="N",
-                        help="at most N items per class (harmful / harmless, or per pair set), for a quick run; "
-                        "default: all (the published figures)")
+    parser.add_argument(
+        "--n-per-class",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N items per class (harmful / harmless, or per pair set), for a quick run; "
+        "default: all (the published figures)",
+    )
     parser.add_argument("--device", default=None, help="torch device (default: the model's choice)")
     return parser
 

@@ -54,8 +54,12 @@ def english_transfer_auroc(model: mechint.Model, n_per_class: int | None = None)
     """Per language, the AUROC per layer of the English difference-of-means direction on held-out
     items, exactly as :mod:`experiments.direction_transfer` computes it."""
     sa = safety_activations(model, n_per_class=n_per_class)
-    check_counts(NAME, class_counts(sa.labels, sa.languages, sa.test), minimum=2,
-                 what="the transfer AUROC on each language's held-out items")
+    check_counts(
+        NAME,
+        class_counts(sa.labels, sa.languages, sa.test),
+        minimum=2,
+        what="the transfer AUROC on each language's held-out items",
+    )
     auc = direction_auroc(sa.acts, sa.labels, sa.languages, sa.train, sa.test)  # [layer, source, target]
     en = LANGUAGES.index("en")
     return {t: auc[:, en, j].tolist() for j, t in enumerate(LANGUAGES)}
@@ -77,8 +81,14 @@ def _correlations(x: list[float], y: list[float]) -> dict:
     return out
 
 
-def run(model: mechint.Model, out_dir: Path, *, n_items: int = N_ITEMS, n_per_class: int | None = None,
-        languages=data.XQUAD_LANGUAGES) -> dict:
+def run(
+    model: mechint.Model,
+    out_dir: Path,
+    *,
+    n_items: int = N_ITEMS,
+    n_per_class: int | None = None,
+    languages=data.XQUAD_LANGUAGES,
+) -> dict:
     out_dir = Path(out_dir)
     langs = ["en"] + [l for l in languages if l != "en"]
     if n_per_class is not None:  # a quick run: as few parallel questions as safety items per class
@@ -101,13 +111,18 @@ def run(model: mechint.Model, out_dir: Path, *, n_items: int = N_ITEMS, n_per_cl
     L = model.n_layers
     en_i = matrix.languages.index("en")
     cos_en = {l: matrix.mean_cosine[:, matrix.languages.index(l), en_i] for l in langs if l != "en"}
-    best = {l: {"layer": int(acc.argmax()), "accuracy": round(float(acc.max()), 4),
-                "to_en": round(float(matrix.accuracy[int(acc.argmax()), matrix.languages.index(l), en_i]), 4),
-                "from_en": round(float(matrix.accuracy[int(acc.argmax()), en_i, matrix.languages.index(l)]), 4),
-                "last_layer": round(float(acc[-1]), 4),
-                "centered_best": round(float(vs_en_centered[l].max()), 4),
-                "centered_best_layer": int(vs_en_centered[l].argmax())}
-            for l, acc in vs_en.items()}
+    best = {
+        l: {
+            "layer": int(acc.argmax()),
+            "accuracy": round(float(acc.max()), 4),
+            "to_en": round(float(matrix.accuracy[int(acc.argmax()), matrix.languages.index(l), en_i]), 4),
+            "from_en": round(float(matrix.accuracy[int(acc.argmax()), en_i, matrix.languages.index(l)]), 4),
+            "last_layer": round(float(acc[-1]), 4),
+            "centered_best": round(float(vs_en_centered[l].max()), 4),
+            "centered_best_layer": int(vs_en_centered[l].argmax()),
+        }
+        for l, acc in vs_en.items()
+    }
 
     # transfer AUROC and the correlation ---------------------------------------------------------
     auroc = english_transfer_auroc(model, n_per_class=n_per_class)
@@ -116,42 +131,60 @@ def run(model: mechint.Model, out_dir: Path, *, n_items: int = N_ITEMS, n_per_cl
     y_best = [max(auroc[l]) for l in shared]
     corr = {
         "retrieval best layer vs AUROC best layer": _correlations(x_best, y_best),
-        "retrieval last layer vs AUROC last layer": _correlations([float(vs_en[l][-1]) for l in shared],
-                                                                   [auroc[l][-1] for l in shared]),
+        "retrieval last layer vs AUROC last layer": _correlations(
+            [float(vs_en[l][-1]) for l in shared], [auroc[l][-1] for l in shared]
+        ),
         "retrieval mean over layers vs AUROC mean over layers": _correlations(
-            [float(vs_en[l].mean()) for l in shared], [sum(auroc[l]) / L for l in shared]),
+            [float(vs_en[l].mean()) for l in shared], [sum(auroc[l]) / L for l in shared]
+        ),
         "centered retrieval best layer vs AUROC best layer": _correlations(
-            [best[l]["centered_best"] for l in shared], y_best),
+            [best[l]["centered_best"] for l in shared], y_best
+        ),
     }
     stored = out_dir / "direction_transfer.json"
     check = None
     if stored.exists():  # written by experiments.direction_transfer: the same numbers
         try:
             per = json.loads(stored.read_text())["methods"]["mean"]["per_language"]
-            check = {l: {"here": round(max(auroc[l]), 4),
-                         "direction_transfer.json": per[l]["english_direction"]["auroc_best_on_test"]}
-                     for l in shared if l in per}
+            check = {
+                l: {
+                    "here": round(max(auroc[l]), 4),
+                    "direction_transfer.json": per[l]["english_direction"]["auroc_best_on_test"],
+                }
+                for l in shared
+                if l in per
+            }
         except (KeyError, json.JSONDecodeError):
             check = None
 
     # figures ------------------------------------------------------------------------------------
     written = save_figure(
-        plot_layer_lines({l: v for l, v in vs_en.items()}, title=f"Retrieval of English translations, {n_items} XQuAD "
-                         f"questions ({model.name})",
-                         yaxis_title="top-1 accuracy (mean of both directions)", reference=1 / n_items,
-                         reference_label="chance"),
+        plot_layer_lines(
+            {l: v for l, v in vs_en.items()},
+            title=f"Retrieval of English translations, {n_items} XQuAD questions ({model.name})",
+            yaxis_title="top-1 accuracy (mean of both directions)",
+            reference=1 / n_items,
+            reference_label="chance",
+        ),
         out_dir / NAME,
     )
     written += save_figure(
-        plot_layer_lines(cos_en, title="Mean cosine of true translation pairs with English, per layer",
-                         yaxis_title="mean cosine (true pairs)"),
+        plot_layer_lines(
+            cos_en,
+            title="Mean cosine of true translation pairs with English, per layer",
+            yaxis_title="mean cosine (true pairs)",
+        ),
         out_dir / f"{NAME}_cosine",
     )
     mean_acc = matrix.accuracy.mean((1, 2))
     written += save_figure(
-        plot_similarity_matrices(matrix.accuracy, languages=matrix.languages, active=int(mean_acc.argmax()),
-                                 title="Top-1 retrieval accuracy, row language -> column language",
-                                 colorbar_title="accuracy"),
+        plot_similarity_matrices(
+            matrix.accuracy,
+            languages=matrix.languages,
+            active=int(mean_acc.argmax()),
+            title="Top-1 retrieval accuracy, row language -> column language",
+            colorbar_title="accuracy",
+        ),
         out_dir / f"{NAME}_matrices",
     )
     c = corr["retrieval best layer vs AUROC best layer"]
@@ -162,17 +195,29 @@ def run(model: mechint.Model, out_dir: Path, *, n_items: int = N_ITEMS, n_per_cl
         if "pearson_p" in c:
             note += f"\npermutation p: {c['pearson_p']:.2f} (Pearson), {c['spearman_p']:.2f} (Spearman)"
     written += save_figure(
-        plot_labelled_scatter(x_best, y_best, shared, title="Does alignment with English predict direction transfer?",
-                              xaxis_title="retrieval accuracy vs English (best layer)",
-                              yaxis_title="English-direction AUROC (best layer)", annotation=note),
+        plot_labelled_scatter(
+            x_best,
+            y_best,
+            shared,
+            title="Does alignment with English predict direction transfer?",
+            xaxis_title="retrieval accuracy vs English (best layer)",
+            yaxis_title="English-direction AUROC (best layer)",
+            annotation=note,
+        ),
         out_dir / f"{NAME}_scatter",
     )
 
     # numbers ------------------------------------------------------------------------------------
-    table = [[l, layer, float(vs_en[l][layer]), float(vs_en_centered[l][layer]), float(cos_en[l][layer])]
-             for l in vs_en for layer in range(L)]
-    write_table(out_dir / f"{NAME}.csv", ["language", "layer", "accuracy_vs_en", "accuracy_vs_en_centered",
-                                          "mean_cosine_vs_en"], table)
+    table = [
+        [l, layer, float(vs_en[l][layer]), float(vs_en_centered[l][layer]), float(cos_en[l][layer])]
+        for l in vs_en
+        for layer in range(L)
+    ]
+    write_table(
+        out_dir / f"{NAME}.csv",
+        ["language", "layer", "accuracy_vs_en", "accuracy_vs_en_centered", "mean_cosine_vs_en"],
+        table,
+    )
     summary = {
         "model": str(model.name),
         "items": n_items,
@@ -185,16 +230,24 @@ def run(model: mechint.Model, out_dir: Path, *, n_items: int = N_ITEMS, n_per_cl
         "mean_cosine_vs_en[language][layer]": {l: rounded(v, 4) for l, v in cos_en.items()},
         "accuracy[layer][src][tgt]": rounded(matrix.accuracy, 4),
         "mean_cosine[layer][src][tgt]": rounded(matrix.mean_cosine, 4),
-        "transfer_auroc_english_direction": {l: {"best": round(max(auroc[l]), 4), "best_layer": int(torch.tensor(auroc[l]).argmax()),
-                                                 "last_layer": round(auroc[l][-1], 4)} for l in shared},
+        "transfer_auroc_english_direction": {
+            l: {
+                "best": round(max(auroc[l]), 4),
+                "best_layer": int(torch.tensor(auroc[l]).argmax()),
+                "last_layer": round(auroc[l][-1], 4),
+            }
+            for l in shared
+        },
         "transfer_auroc_check_against_direction_transfer_json": check,
         "correlation": corr,
         "scatter": {l: {"retrieval": x, "auroc": y} for l, x, y in zip(shared, x_best, y_best)},
     }
     write_json(out_dir / f"{NAME}.json", summary)
-    return {"figures": [str(p) for p in written],
-            "best_layer_vs_en": {l: f"{v['accuracy']:.3f} at layer {v['layer']}" for l, v in best.items()},
-            "correlation_best_layers": corr["retrieval best layer vs AUROC best layer"]}
+    return {
+        "figures": [str(p) for p in written],
+        "best_layer_vs_en": {l: f"{v['accuracy']:.3f} at layer {v['layer']}" for l, v in best.items()},
+        "correlation_best_layers": corr["retrieval best layer vs AUROC best layer"],
+    }
 
 
 if __name__ == "__main__":

@@ -114,7 +114,9 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
             called[lang][name] = round(float(probe.predict(sa.acts[last, picked]).float().mean()), 4)
     for alpha in ALPHAS:
         with intervene(model, AddDirection(d_en[layer], alpha * gap, sites=sites[layer], positions=CONTENT)):
-            steered = mechint.collect(model, texts, sites[last], pool="last", batch_size=batch_size, progress=f"steer {alpha}")
+            steered = mechint.collect(
+                model, texts, sites[last], pool="last", batch_size=batch_size, progress=f"steer {alpha}"
+            )
         scores = steered[sites[last]] @ final_dir
         harmful_call = probe.predict(steered[sites[last]]).float()
         for lang in LANGUAGES:
@@ -131,33 +133,57 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     for lang in LANGUAGES:
         picks = [t for t, l in zip(texts, test_langs) if l == lang][:N_GENERATIONS]
         plain = generate_each(model, picks, max_new_tokens=MAX_NEW_TOKENS)
-        pushed = generate_each(model, picks, AddDirection(d_en[layer], 2.0 * gap, sites=sites[layer], positions=CONTENT),
-                               max_new_tokens=MAX_NEW_TOKENS)
+        pushed = generate_each(
+            model,
+            picks,
+            AddDirection(d_en[layer], 2.0 * gap, sites=sites[layer], positions=CONTENT),
+            max_new_tokens=MAX_NEW_TOKENS,
+        )
         generations += [[lang, p, a, b] for p, a, b in zip(picks, plain, pushed)]
 
     # figures and numbers ----------------------------------------------------------------------
     written = save_figure(
-        plot_layer_lines({lang: after[:, j].tolist() for j, lang in enumerate(LANGUAGES)},
-                         title=f"Separability left after ablating the English direction at every layer ({model.name})",
-                         yaxis_title="AUROC of the language's own direction", reference=0.5),
+        plot_layer_lines(
+            {lang: after[:, j].tolist() for j, lang in enumerate(LANGUAGES)},
+            title=f"Separability left after ablating the English direction at every layer ({model.name})",
+            yaxis_title="AUROC of the language's own direction",
+            reference=0.5,
+        ),
         out_dir / f"{NAME}_ablation",
     )
     rows = [f"{lang} {when}" for lang in LANGUAGES for when in ("before", "after")]
     matrix = torch.stack([m[:, j] for j in range(len(LANGUAGES)) for m in (before, after)])
     written += save_figure(
-        plot_layer_heatmap(matrix, row_labels=rows, zmid=0.5, colorbar_title="AUROC",
-                           title="Own-direction AUROC before and after ablating the English direction"),
+        plot_layer_heatmap(
+            matrix,
+            row_labels=rows,
+            zmid=0.5,
+            colorbar_title="AUROC",
+            title="Own-direction AUROC before and after ablating the English direction",
+        ),
         out_dir / f"{NAME}_ablation_heatmap",
     )
     written += save_figure(
-        plot_layer_lines(shift, layers=list(ALPHAS), xaxis_title=f"alpha (x English harmful-harmless gap, added at layer {layer})",
-                         title="Steering harmless prompts with the English direction",
-                         yaxis_title="shift toward harmful (fraction of the gap)", reference=0.0),
+        plot_layer_lines(
+            shift,
+            layers=list(ALPHAS),
+            xaxis_title=f"alpha (x English harmful-harmless gap, added at layer {layer})",
+            title="Steering harmless prompts with the English direction",
+            yaxis_title="shift toward harmful (fraction of the gap)",
+            reference=0.0,
+        ),
         out_dir / f"{NAME}_steering",
     )
-    write_table(out_dir / f"{NAME}.csv", ["language", "layer", "auroc_before", "auroc_after_ablation"],
-                [[lang, l, float(before[l, j]), float(after[l, j])] for j, lang in enumerate(LANGUAGES) for l in range(L)])
-    write_table(out_dir / f"{NAME}_generations.csv", ["language", "prompt", "plain", f"steered (alpha=2, layer {layer})"], generations)
+    write_table(
+        out_dir / f"{NAME}.csv",
+        ["language", "layer", "auroc_before", "auroc_after_ablation"],
+        [[lang, l, float(before[l, j]), float(after[l, j])] for j, lang in enumerate(LANGUAGES) for l in range(L)],
+    )
+    write_table(
+        out_dir / f"{NAME}_generations.csv",
+        ["language", "prompt", "plain", f"steered (alpha=2, layer {layer})"],
+        generations,
+    )
     md = ["| language | prompt | plain | steered |", "|---|---|---|---|"]
     md += ["| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in generations]
     (out_dir / f"{NAME}_generations.md").write_text("\n".join(md) + "\n")
@@ -170,36 +196,50 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
             "auroc_before[layer][language]": rounded(before, 4),
             "auroc_after[layer][language]": rounded(after, 4),
             "languages": list(LANGUAGES),
-            "last_layer": {lang: {"before": round(float(before[-1, j]), 4), "after": round(float(after[-1, j]), 4)}
-                           for j, lang in enumerate(LANGUAGES)},
-            "best_layer_before_vs_after": {lang: {"before": round(float(before[:, j].max()), 4),
-                                                  "after": round(float(after[:, j].max()), 4)}
-                                           for j, lang in enumerate(LANGUAGES)},
+            "last_layer": {
+                lang: {"before": round(float(before[-1, j]), 4), "after": round(float(after[-1, j]), 4)}
+                for j, lang in enumerate(LANGUAGES)
+            },
+            "best_layer_before_vs_after": {
+                lang: {"before": round(float(before[:, j].max()), 4), "after": round(float(after[:, j].max()), 4)}
+                for j, lang in enumerate(LANGUAGES)
+            },
         },
-        "steering": {"layer": layer,
-                     "layer_rule": "best mean AUROC of the English direction over a 5-fold cross-validation of the "
-                     "English training items (direction_transfer.layers_chosen_on_training)",
-                     "where": f"blocks.{layer}.hook_resid_post, every token but BOS (from_text_start(slice(1, None)))",
-                     "english_auroc_at_layer": round(float(en_auc[layer]), 4), "gap": gap,
-                     "alphas": list(ALPHAS), "shift_toward_harmful": {k: rounded(v, 4) for k, v in shift.items()},
-                     "of_which_the_added_vector_itself": {
-                         "what": "alpha * gap * cos(direction at the steered layer, last-layer direction) in each "
-                         "language's gap: the added vector carried unchanged by the skip connections to the last "
-                         "layer and read there; the rest of the shift is the later layers' response",
-                         "cos": round(float(d_en[layer].double() @ final_dir.double()), 4),
-                         **{k: rounded(v, 4) for k, v in direct.items()}},
-                     "response_of_later_layers": {k: rounded([a - b for a, b in zip(shift[k], direct[k])], 4)
-                                                  for k in LANGUAGES},
-                     "probe_readout": {
-                         "what": "share of held-out prompts called harmful by a logistic-regression probe of the last "
-                         "layer (fit_probes, C=1, standardised features) fitted on the unsteered training items of all "
-                         "languages: a reading of the steering that does not project on the steered direction",
-                         "called_harmful[language]": called}},
+        "steering": {
+            "layer": layer,
+            "layer_rule": "best mean AUROC of the English direction over a 5-fold cross-validation of the "
+            "English training items (direction_transfer.layers_chosen_on_training)",
+            "where": f"blocks.{layer}.hook_resid_post, every token but BOS (from_text_start(slice(1, None)))",
+            "english_auroc_at_layer": round(float(en_auc[layer]), 4),
+            "gap": gap,
+            "alphas": list(ALPHAS),
+            "shift_toward_harmful": {k: rounded(v, 4) for k, v in shift.items()},
+            "of_which_the_added_vector_itself": {
+                "what": "alpha * gap * cos(direction at the steered layer, last-layer direction) in each "
+                "language's gap: the added vector carried unchanged by the skip connections to the last "
+                "layer and read there; the rest of the shift is the later layers' response",
+                "cos": round(float(d_en[layer].double() @ final_dir.double()), 4),
+                **{k: rounded(v, 4) for k, v in direct.items()},
+            },
+            "response_of_later_layers": {
+                k: rounded([a - b for a, b in zip(shift[k], direct[k])], 4) for k in LANGUAGES
+            },
+            "probe_readout": {
+                "what": "share of held-out prompts called harmful by a logistic-regression probe of the last "
+                "layer (fit_probes, C=1, standardised features) fitted on the unsteered training items of all "
+                "languages: a reading of the steering that does not project on the steered direction",
+                "called_harmful[language]": called,
+            },
+        },
     }
     write_json(out_dir / f"{NAME}.json", summary)
-    return {"figures": [str(p) for p in written], "ablation_last_layer": summary["ablation"]["last_layer"],
-            "steering_layer": layer, "shift_at_alpha_1": {k: round(v[1], 3) for k, v in shift.items()},
-            "of_which_added_vector_at_alpha_1": {k: round(v[1], 3) for k, v in direct.items()}}
+    return {
+        "figures": [str(p) for p in written],
+        "ablation_last_layer": summary["ablation"]["last_layer"],
+        "steering_layer": layer,
+        "shift_at_alpha_1": {k: round(v[1], 3) for k, v in shift.items()},
+        "of_which_added_vector_at_alpha_1": {k: round(v[1], 3) for k, v in direct.items()},
+    }
 
 
 if __name__ == "__main__":

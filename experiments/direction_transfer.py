@@ -58,29 +58,46 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None) 
     written = []
     for method, name, title in (
         ("mean", NAME, "AUROC of the English harmfulness direction on held-out items"),
-        ("standardised", f"{NAME}_standardised",
-         "AUROC of the English direction in units of each feature's within-class spread"),
+        (
+            "standardised",
+            f"{NAME}_standardised",
+            "AUROC of the English direction in units of each feature's within-class spread",
+        ),
     ):
         written += save_figure(
-            plot_layer_lines({t: results[method][:, en, j].tolist() for j, t in enumerate(langs)},
-                             title=f"{title} ({model.name})", yaxis_title="AUROC (harmful vs harmless)", reference=0.5),
+            plot_layer_lines(
+                {t: results[method][:, en, j].tolist() for j, t in enumerate(langs)},
+                title=f"{title} ({model.name})",
+                yaxis_title="AUROC (harmful vs harmless)",
+                reference=0.5,
+            ),
             out_dir / name,
         )
     rows = [f"{t} ({m})" for m in METHODS for t in langs]
     matrix = torch.stack([results[m][:, en, j] for m in METHODS for j in range(len(langs))])
     written += save_figure(
-        plot_layer_heatmap(matrix, row_labels=rows, title="English direction, AUROC per language and layer",
-                           colorbar_title="AUROC", zmid=0.5, show_values=False),
+        plot_layer_heatmap(
+            matrix,
+            row_labels=rows,
+            title="English direction, AUROC per language and layer",
+            colorbar_title="AUROC",
+            zmid=0.5,
+            show_values=False,
+        ),
         out_dir / f"{NAME}_heatmap",
     )
 
     table = []
-    summary = {"model": str(model.name), "site": "blocks.{l}.hook_resid_post, last token",
-               "split": "by item id, 30% of items held out, stratified, seed 0",
-               "layer_selection": f"'layer_chosen_on_training': best mean AUROC over a {INNER_FOLDS}-fold cross-validation "
-               "(by item) of the training rows alone, reported on the held-out rows; 'best_layer_on_test': the maximum "
-               "over layers of the held-out AUROC itself (optimistic)",
-               "n_test_rows_per_language": {t: test_langs.count(t) for t in langs}, "methods": {}}
+    summary = {
+        "model": str(model.name),
+        "site": "blocks.{l}.hook_resid_post, last token",
+        "split": "by item id, 30% of items held out, stratified, seed 0",
+        "layer_selection": f"'layer_chosen_on_training': best mean AUROC over a {INNER_FOLDS}-fold cross-validation "
+        "(by item) of the training rows alone, reported on the held-out rows; 'best_layer_on_test': the maximum "
+        "over layers of the held-out AUROC itself (optimistic)",
+        "n_test_rows_per_language": {t: test_langs.count(t) for t in langs},
+        "methods": {},
+    }
     for method, auc_m in results.items():
         per_lang = {}
         for j, t in enumerate(langs):
@@ -88,20 +105,38 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None) 
             own_best = int(auc_m[:, j, j].argmax())
             k, k_own = int(chosen[method][en, j]), int(chosen[method][j, j])
             per_lang[t] = {
-                "english_direction": {"layer_chosen_on_training": k, "auroc": round(auc_m[k, en, j].item(), 4),
-                                      "best_layer_on_test": best, "auroc_best_on_test": round(auc_m[best, en, j].item(), 4),
-                                      "last_layer": round(auc_m[-1, en, j].item(), 4)},
-                "own_direction": {"layer_chosen_on_training": k_own, "auroc": round(auc_m[k_own, j, j].item(), 4),
-                                  "best_layer_on_test": own_best, "auroc_best_on_test": round(auc_m[own_best, j, j].item(), 4)},
+                "english_direction": {
+                    "layer_chosen_on_training": k,
+                    "auroc": round(auc_m[k, en, j].item(), 4),
+                    "best_layer_on_test": best,
+                    "auroc_best_on_test": round(auc_m[best, en, j].item(), 4),
+                    "last_layer": round(auc_m[-1, en, j].item(), 4),
+                },
+                "own_direction": {
+                    "layer_chosen_on_training": k_own,
+                    "auroc": round(auc_m[k_own, j, j].item(), 4),
+                    "best_layer_on_test": own_best,
+                    "auroc_best_on_test": round(auc_m[own_best, j, j].item(), 4),
+                },
             }
             for layer in range(auc_m.shape[0]):
                 table.append([method, t, layer, float(auc_m[layer, en, j]), float(auc_m[layer, j, j])])
-        summary["methods"][method] = {"per_language": per_lang, "auroc[layer][source][target]": rounded(auc_m, 4),
-                                      "sources": langs, "targets": langs}
-    write_table(out_dir / f"{NAME}.csv", ["method", "language", "layer", "auroc_english_direction", "auroc_own_direction"], table)
+        summary["methods"][method] = {
+            "per_language": per_lang,
+            "auroc[layer][source][target]": rounded(auc_m, 4),
+            "sources": langs,
+            "targets": langs,
+        }
+    write_table(
+        out_dir / f"{NAME}.csv",
+        ["method", "language", "layer", "auroc_english_direction", "auroc_own_direction"],
+        table,
+    )
     write_json(out_dir / f"{NAME}.json", summary)
-    return {"figures": [str(p) for p in written],
-            "english_direction": {t: v["english_direction"] for t, v in summary["methods"]["mean"]["per_language"].items()}}
+    return {
+        "figures": [str(p) for p in written],
+        "english_direction": {t: v["english_direction"] for t, v in summary["methods"]["mean"]["per_language"].items()},
+    }
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def split_half_cosines(
         for s in range(n_splits):
             perm = rows[torch.randperm(len(rows), generator=gen)]
             weights[0, s, perm[:m]] = sign / m
-            weights[1, s, perm[m:2 * m]] = sign / m
+            weights[1, s, perm[m : 2 * m]] = sign / m
     dirs = torch.einsum("hsn,lnd->hsld", weights.to(x.device), x)  # [half, split, layer, d]
     return cosine(dirs[0], dirs[1]).cpu()
 
@@ -144,9 +144,11 @@ def _massive_feature(acts: torch.Tensor, labels, languages) -> dict:
     """Per layer, the feature of largest mean magnitude and its share of the squared length of each
     language's raw (unnormalised) difference of means."""
     big, mean_abs = largest_feature(acts)  # [layer]
-    out = {"feature[layer]": big.tolist(),
-           "mean_abs[layer]": rounded(mean_abs, 2),
-           "share_of_direction[language][layer]": {}}
+    out = {
+        "feature[layer]": big.tolist(),
+        "mean_abs[layer]": rounded(mean_abs, 2),
+        "share_of_direction[language][layer]": {},
+    }
     y = torch.as_tensor(labels).bool()
     for l in LANGUAGES:
         sel = torch.tensor([x == l for x in languages])
@@ -163,8 +165,13 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     ds, stacked, labels, languages = sa.dataset, sa.acts, sa.labels, sa.languages
     # the Spearman-Brown check compares disjoint quarters of each class's items: one item per quarter
     # to run at all, two to have any spread within one
-    check_counts(NAME, class_counts(labels, languages), minimum=8, required=4,
-                 what="the split-half ceilings and their check from disjoint quarters of each class")
+    check_counts(
+        NAME,
+        class_counts(labels, languages),
+        minimum=8,
+        required=4,
+        what="the split-half ceilings and their check from disjoint quarters of each class",
+    )
 
     rows_of = {}
     for l in LANGUAGES:
@@ -193,7 +200,9 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     shown = int(mean_cross.argmax())
     written += save_figure(
         plot_similarity_matrices(
-            sim, languages=langs, active=shown,
+            sim,
+            languages=langs,
+            active=shown,
             title="Harmfulness directions: cosine between languages",
         ),
         out_dir / f"{NAME}_matrices",
@@ -201,12 +210,20 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
 
     rows = [l for l in lines if l != CEILING]
     written += save_figure(
-        plot_layer_heatmap(torch.tensor([lines[l] for l in rows]), row_labels=rows, zmid=0.0,
-                           title="Cosine with the English harmfulness direction", colorbar_title="cosine"),
+        plot_layer_heatmap(
+            torch.tensor([lines[l] for l in rows]),
+            row_labels=rows,
+            zmid=0.0,
+            title="Cosine with the English harmfulness direction",
+            colorbar_title="cosine",
+        ),
         out_dir / f"{NAME}_heatmap",
     )
-    write_table(out_dir / f"{NAME}.csv", ["layer", *lines],
-                [[layer, *[float(v[layer]) for v in lines.values()]] for layer in range(model.n_layers)])
+    write_table(
+        out_dir / f"{NAME}.csv",
+        ["layer", *lines],
+        [[layer, *[float(v[layer]) for v in lines.values()]] for layer in range(model.n_layers)],
+    )
     best = {l: max(range(model.n_layers), key=lambda k: sim[k, en, i].item()) for i, l in enumerate(langs) if l != "en"}
     lines_std = {l: sim_std[:, en, i].tolist() for i, l in enumerate(langs) if l != "en"}
     lines_std[CEILING] = reliability_std["en"]["ceiling"].tolist()
@@ -220,8 +237,11 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         ),
         out_dir / f"{NAME}_standardised",
     )
-    write_table(out_dir / f"{NAME}_standardised.csv", ["layer", *lines_std],
-                [[layer, *[float(v[layer]) for v in lines_std.values()]] for layer in range(model.n_layers)])
+    write_table(
+        out_dir / f"{NAME}_standardised.csv",
+        ["layer", *lines_std],
+        [[layer, *[float(v[layer]) for v in lines_std.values()]] for layer in range(model.n_layers)],
+    )
     summary = {
         "model": str(model.name),
         "site": "blocks.{l}.hook_resid_post, last token",
@@ -253,15 +273,19 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
                 "what": "the same correction from two disjoint quarters (n/4 per class) predicts the halves' "
                 "mean cosine; observed minus predicted, per layer",
                 "observed_minus_predicted[layer]": rounded(
-                    reliability["en"]["split_half"] - reliability["en"]["quarters_predict_halves"]),
+                    reliability["en"]["split_half"] - reliability["en"]["quarters_predict_halves"]
+                ),
             },
         },
         "reliability_at_full_n[language][layer]": {l: rounded(r["ceiling"]) for l, r in reliability.items()},
         "ceiling_per_language[language][layer]": {
             "what": "sqrt(reliability en * reliability of the language): the cosine of its full-n direction "
             "with English's if the true directions were equal and the sampling noise independent",
-            **{l: rounded((reliability["en"]["ceiling"] * r["ceiling"]).sqrt()) for l, r in reliability.items()
-               if l != "en"},
+            **{
+                l: rounded((reliability["en"]["ceiling"] * r["ceiling"]).sqrt())
+                for l, r in reliability.items()
+                if l != "en"
+            },
         },
     }
     summary["standardised"] = {
@@ -273,8 +297,11 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     }
     summary["massive_feature"] = _massive_feature(stacked, labels, languages)
     (out_dir / f"{NAME}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-    return {"figures": [str(p) for p in written], "best_layer": summary["best_layer"],
-            "english_ceiling_last_layer": round(float(ceiling[-1]), 4)}
+    return {
+        "figures": [str(p) for p in written],
+        "best_layer": summary["best_layer"],
+        "english_ceiling_last_layer": round(float(ceiling[-1]), 4),
+    }
 
 
 if __name__ == "__main__":

@@ -83,8 +83,16 @@ def _compare(by_group, neurons, coeff):
     return ratio, robust, effect, write
 
 
-def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, k: int = K,
-        n_prompts: int = N_PROMPTS, n_generate: int = N_GENERATE, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
+def run(
+    model: mechint.Model,
+    out_dir: Path,
+    *,
+    n_per_class: int | None = None,
+    k: int = K,
+    n_prompts: int = N_PROMPTS,
+    n_generate: int = N_GENERATE,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+) -> dict:
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class)
     neurons, d, _ = aligned_neurons(model, sa, k)
@@ -92,15 +100,28 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     coeff = torch.stack([vv[n.layer, n.index].float().cpu() @ d for n in neurons])  # v_i . d (unit d)
 
     picks = held_out(sa, n_prompts)
-    check_counts(NAME, {f"{lang}/{CLASSES[label]}": len(idx) for (lang, label), idx in picks.items()}, minimum=2,
-                 required=0, what="the per-language comparison of activations on held-out harmful and harmless prompts")
+    check_counts(
+        NAME,
+        {f"{lang}/{CLASSES[label]}": len(idx) for (lang, label), idx in picks.items()},
+        minimum=2,
+        required=0,
+        what="the per-language comparison of activations on held-out harmful and harmless prompts",
+    )
     rows = [(i, f"{lang}/{CLASSES[label]}") for (lang, label), idx in picks.items() for i in idx]
     texts = [sa.dataset[i].text for i, _ in rows]
-    prompt = neuron_activation_stats(model, texts, neurons, groups=[g for _, g in rows], progress="neuron stats (prompts)")
+    prompt = neuron_activation_stats(
+        model, texts, neurons, groups=[g for _, g in rows], progress="neuron stats (prompts)"
+    )
     gen_rows = [(i, f"{lang}/{CLASSES[label]}") for (lang, label), idx in held_out(sa, n_generate).items() for i in idx]
-    generated = neuron_activation_stats(model, [sa.dataset[i].text for i, _ in gen_rows], neurons,
-                                        groups=[g for _, g in gen_rows], max_new_tokens=max_new_tokens,
-                                        batch_size=20, progress="neuron stats (generation)")
+    generated = neuron_activation_stats(
+        model,
+        [sa.dataset[i].text for i, _ in gen_rows],
+        neurons,
+        groups=[g for _, g in gen_rows],
+        max_new_tokens=max_new_tokens,
+        batch_size=20,
+        progress="neuron stats (generation)",
+    )
     on_prompt = _stats_table(prompt.prompt)
     on_generated = _stats_table(generated.generated)
     ratio_p, robust_p, effect_p, write_p = _compare(on_prompt, neurons, coeff)
@@ -109,22 +130,40 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     labels = [n.label for n in neurons]
     log2 = lambda r: torch.log2(r)
     written = save_figure(
-        plot_neuron_heatmap(log2(ratio_p), row_labels=labels, column_labels=list(LANGUAGES),
-                            text=[[f"{v:.2f}" for v in row] for row in ratio_p.tolist()],
-                            colorbar_title="log2 ratio", max_abs=2.0, title=f"Top {k} aligned neurons ({model.name}): mean |activation|,<br>"
-                            "harmful / harmless prompts, prompt tokens (cell = ratio)"),
+        plot_neuron_heatmap(
+            log2(ratio_p),
+            row_labels=labels,
+            column_labels=list(LANGUAGES),
+            text=[[f"{v:.2f}" for v in row] for row in ratio_p.tolist()],
+            colorbar_title="log2 ratio",
+            max_abs=2.0,
+            title=f"Top {k} aligned neurons ({model.name}): mean |activation|,<br>"
+            "harmful / harmless prompts, prompt tokens (cell = ratio)",
+        ),
         out_dir / NAME,
     )
     written += save_figure(
-        plot_neuron_heatmap(effect_p, row_labels=labels, column_labels=list(LANGUAGES), colorbar_title="effect size", max_abs=1.0,
-                            title="Activation on harmful minus harmless prompts,<br>in pooled standard deviations (prompt tokens)"),
+        plot_neuron_heatmap(
+            effect_p,
+            row_labels=labels,
+            column_labels=list(LANGUAGES),
+            colorbar_title="effect size",
+            max_abs=1.0,
+            title="Activation on harmful minus harmless prompts,<br>in pooled standard deviations (prompt tokens)",
+        ),
         out_dir / f"{NAME}_effect",
     )
     written += save_figure(
-        plot_neuron_heatmap(log2(ratio_g), row_labels=labels, column_labels=list(LANGUAGES),
-                            text=[[f"{v:.2f}" for v in row] for row in ratio_g.tolist()], colorbar_title="log2 ratio", max_abs=2.0,
-                            title=f"Mean |activation|, harmful / harmless, over {max_new_tokens} greedily<br>"
-                                  f"generated tokens ({n_generate} prompts per class; cell = ratio)"),
+        plot_neuron_heatmap(
+            log2(ratio_g),
+            row_labels=labels,
+            column_labels=list(LANGUAGES),
+            text=[[f"{v:.2f}" for v in row] for row in ratio_g.tolist()],
+            colorbar_title="log2 ratio",
+            max_abs=2.0,
+            title=f"Mean |activation|, harmful / harmless, over {max_new_tokens} greedily<br>"
+            f"generated tokens ({n_generate} prompts per class; cell = ratio)",
+        ),
         out_dir / f"{NAME}_generated",
     )
 
@@ -132,15 +171,55 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     for where, groups in (("prompt", on_prompt), ("generated", on_generated)):
         for (lang, cls), st in sorted(groups.items()):
             for row in st.summary():
-                table.append([where, lang, cls, row["neuron"], row["count"], row["mean"], row["std"], row["mean_abs"],
-                              row["median_abs"], row["q0.1"], row["q0.5"], row["q0.9"], row["q0.99"], row["max"],
-                              row["frac_positive"]])
-    write_table(out_dir / f"{NAME}.csv", ["tokens", "language", "class", "neuron", "count", "mean", "std", "mean_abs", "median_abs",
-                                          "q10", "q50", "q90", "q99", "max", "frac_positive"], table)
+                table.append(
+                    [
+                        where,
+                        lang,
+                        cls,
+                        row["neuron"],
+                        row["count"],
+                        row["mean"],
+                        row["std"],
+                        row["mean_abs"],
+                        row["median_abs"],
+                        row["q0.1"],
+                        row["q0.5"],
+                        row["q0.9"],
+                        row["q0.99"],
+                        row["max"],
+                        row["frac_positive"],
+                    ]
+                )
+    write_table(
+        out_dir / f"{NAME}.csv",
+        [
+            "tokens",
+            "language",
+            "class",
+            "neuron",
+            "count",
+            "mean",
+            "std",
+            "mean_abs",
+            "median_abs",
+            "q10",
+            "q50",
+            "q90",
+            "q99",
+            "max",
+            "frac_positive",
+        ],
+        table,
+    )
 
     def per_lang(m: torch.Tensor) -> dict:
-        return {lang: {labels[i]: (round(float(m[i, j]), 4) if math.isfinite(float(m[i, j])) else None)
-                       for i in range(len(labels))} for j, lang in enumerate(LANGUAGES)}
+        return {
+            lang: {
+                labels[i]: (round(float(m[i, j]), 4) if math.isfinite(float(m[i, j])) else None)
+                for i in range(len(labels))
+            }
+            for j, lang in enumerate(LANGUAGES)
+        }
 
     def median(m: torch.Tensor) -> dict:
         return {lang: round(float(m[:, j].nanmedian()), 4) for j, lang in enumerate(LANGUAGES)}
@@ -153,11 +232,17 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         "model": str(model.name),
         "neurons": labels,
         "site": "blocks.{l}.mlp.hook_post (input of the down projection)",
-        "prompt_tokens": {"prompts_per_class_and_language": n_prompts, "tokens": "every prompt token except BOS",
-                          "tokens_seen": {f"{l}/{c}": s.count for (l, c), s in on_prompt.items()}},
-        "generated_tokens": {"prompts_per_class_and_language": n_generate, "max_new_tokens": max_new_tokens,
-                             "tokens": "greedy generation steps, up to EOS",
-                             "tokens_seen": {f"{l}/{c}": s.count for (l, c), s in on_generated.items()}},
+        "prompt_tokens": {
+            "prompts_per_class_and_language": n_prompts,
+            "tokens": "every prompt token except BOS",
+            "tokens_seen": {f"{l}/{c}": s.count for (l, c), s in on_prompt.items()},
+        },
+        "generated_tokens": {
+            "prompts_per_class_and_language": n_generate,
+            "max_new_tokens": max_new_tokens,
+            "tokens": "greedy generation steps, up to EOS",
+            "tokens_seen": {f"{l}/{c}": s.count for (l, c), s in on_generated.items()},
+        },
         "quantiles": "from a uniform reservoir sample of 4096 tokens per group (exact below that)",
         "ratio_mean_abs_harmful_over_harmless": {"prompt": per_lang(ratio_p), "generated": per_lang(ratio_g)},
         "ratio_geometric_mean_over_neurons": {"prompt": geo(ratio_p), "generated": geo(ratio_g)},
@@ -167,17 +252,23 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         "effect_size_median_over_neurons": {"prompt": median(effect_p), "generated": median(effect_g)},
         "write_along_direction_sum_mean_a_times_v_dot_d": {"prompt": write_p, "generated": write_g},
         "neurons_without_a_finite_median_ratio": {
-            "prompt": {lang: [labels[i] for i in range(len(labels)) if not math.isfinite(float(robust_p[i, j]))]
-                       for j, lang in enumerate(LANGUAGES)}},
+            "prompt": {
+                lang: [labels[i] for i in range(len(labels)) if not math.isfinite(float(robust_p[i, j]))]
+                for j, lang in enumerate(LANGUAGES)
+            }
+        },
         "neurons_with_ratio_above_1_in_every_language": {
             "prompt": [labels[i] for i in range(len(labels)) if bool((ratio_p[i] > 1).all())],
             "generated": [labels[i] for i in range(len(labels)) if bool((ratio_g[i] > 1).all())],
         },
     }
     write_json(out_dir / f"{NAME}.json", summary)
-    return {"figures": [str(p) for p in written], "ratio_geomean_prompt": summary["ratio_geometric_mean_over_neurons"]["prompt"],
-            "ratio_geomean_generated": summary["ratio_geometric_mean_over_neurons"]["generated"],
-            "effect_median_prompt": summary["effect_size_median_over_neurons"]["prompt"]}
+    return {
+        "figures": [str(p) for p in written],
+        "ratio_geomean_prompt": summary["ratio_geometric_mean_over_neurons"]["prompt"],
+        "ratio_geomean_generated": summary["ratio_geometric_mean_over_neurons"]["generated"],
+        "effect_median_prompt": summary["effect_size_median_over_neurons"]["prompt"],
+    }
 
 
 if __name__ == "__main__":

@@ -71,12 +71,24 @@ def random_neurons(model: mechint.Model, neurons: list[Neuron], seed: int = 0) -
     return out
 
 
-def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, k: int = K,
-        n_prompts: int = N_PROMPTS, max_new_tokens: int = MAX_NEW_TOKENS, batch_size: int = 16) -> dict:
+def run(
+    model: mechint.Model,
+    out_dir: Path,
+    *,
+    n_per_class: int | None = None,
+    k: int = K,
+    n_prompts: int = N_PROMPTS,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+    batch_size: int = 16,
+) -> dict:
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class)
-    check_counts(NAME, class_counts(sa.labels, sa.languages, sa.test), minimum=2,
-                 what="each language's harmful-harmless gap and edits on held-out prompts")
+    check_counts(
+        NAME,
+        class_counts(sa.labels, sa.languages, sa.test),
+        minimum=2,
+        what="each language's harmful-harmless gap and edits on held-out prompts",
+    )
     top, d, d_layer = aligned_neurons(model, sa, k)
     control = random_neurons(model, top)
     base = sa.acts[d_layer] @ d  # [n] stored scores of the plain model (last token, same site)
@@ -107,19 +119,43 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     harmful, harmful_langs = rows_of(1)
     harmless, harmless_langs = rows_of(0)
     conditions = {
-        "ablate (set 0), harmful prompts": (harmful, harmful_langs, {"mode": "set", "value": 0.0}, {"mode": "set", "value": 0.0}),
-        "boost (set to English peak), harmless prompts": (harmless, harmless_langs, {"mode": "set", "value": peak_top},
-                                                          {"mode": "set", "value": peak_control}),
-        f"scale x{SCALE:g}, harmful prompts": (harmful, harmful_langs, {"mode": "scale", "value": SCALE},
-                                               {"mode": "scale", "value": SCALE}),
+        "ablate (set 0), harmful prompts": (
+            harmful,
+            harmful_langs,
+            {"mode": "set", "value": 0.0},
+            {"mode": "set", "value": 0.0},
+        ),
+        "boost (set to English peak), harmless prompts": (
+            harmless,
+            harmless_langs,
+            {"mode": "set", "value": peak_top},
+            {"mode": "set", "value": peak_control},
+        ),
+        f"scale x{SCALE:g}, harmful prompts": (
+            harmful,
+            harmful_langs,
+            {"mode": "scale", "value": SCALE},
+            {"mode": "scale", "value": SCALE},
+        ),
     }
     shifts: dict[str, dict[str, float]] = {}
     raw: dict[str, dict] = {}
     for name, (idx, langs, edit_top, edit_control) in conditions.items():
         texts = [sa.dataset[i].text for i in idx]
         for which, neurons, edit in (("top", top, edit_top), ("random", control, edit_control)):
-            effect = edit_effect(model, texts, d, neurons, layer=d_layer, groups=langs, before=base[idx],
-                                 positions=CONTENT, batch_size=batch_size, progress=f"{which}: {name}", **edit)
+            effect = edit_effect(
+                model,
+                texts,
+                d,
+                neurons,
+                layer=d_layer,
+                groups=langs,
+                before=base[idx],
+                positions=CONTENT,
+                batch_size=batch_size,
+                progress=f"{which}: {name}",
+                **edit,
+            )
             mean = effect.shift()
             label = f"{which} {k}: {name}"
             shifts[label] = {lang: mean[lang] / gap[lang] for lang in LANGUAGES}
@@ -132,22 +168,43 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     prompts = [sa.dataset[i].text for i in picks]
 
     plain = generate_each(model, prompts, max_new_tokens=max_new_tokens)
-    ablated = generate_each(model, prompts, *neuron_edits(top, mode="set", value=0.0, positions=CONTENT),
-                            max_new_tokens=max_new_tokens)
-    boosted = generate_each(model, prompts, *neuron_edits(top, mode="set", value=peak_top, positions=CONTENT),
-                            max_new_tokens=max_new_tokens)
-    gens = [[sa.languages[i], "harmful" if int(sa.labels[i]) == 1 else "harmless", prompts[j], plain[j], ablated[j], boosted[j]]
-            for j, i in enumerate(picks)]
-    header = ["language", "class", "prompt", "plain", f"top {k} ablated (set 0)", f"top {k} boosted (set to English peak)"]
+    ablated = generate_each(
+        model, prompts, *neuron_edits(top, mode="set", value=0.0, positions=CONTENT), max_new_tokens=max_new_tokens
+    )
+    boosted = generate_each(
+        model, prompts, *neuron_edits(top, mode="set", value=peak_top, positions=CONTENT), max_new_tokens=max_new_tokens
+    )
+    gens = [
+        [
+            sa.languages[i],
+            "harmful" if int(sa.labels[i]) == 1 else "harmless",
+            prompts[j],
+            plain[j],
+            ablated[j],
+            boosted[j],
+        ]
+        for j, i in enumerate(picks)
+    ]
+    header = [
+        "language",
+        "class",
+        "prompt",
+        "plain",
+        f"top {k} ablated (set 0)",
+        f"top {k} boosted (set to English peak)",
+    ]
     write_table(out_dir / f"{NAME}_generations.csv", header, gens)
     md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     md += ["| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in gens]
     (out_dir / f"{NAME}_generations.md").write_text("\n".join(md) + "\n")
 
     written = save_figure(
-        plot_edit_effect(shifts, title=f"Editing the top {k} aligned neurons vs {k} random ones (same layers), {model.name}:<br>"
-                                       f"change of the English-direction score at layer {d_layer}",
-                         yaxis_title="score change / language's harmful-harmless gap"),
+        plot_edit_effect(
+            shifts,
+            title=f"Editing the top {k} aligned neurons vs {k} random ones (same layers), {model.name}:<br>"
+            f"change of the English-direction score at layer {d_layer}",
+            yaxis_title="score change / language's harmful-harmless gap",
+        ),
         out_dir / NAME,
     )
     table = [[cond, lang, shifts[cond][lang], raw[cond][lang]] for cond in shifts for lang in LANGUAGES]
@@ -166,8 +223,10 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         "shift_raw": raw,
     }
     write_json(out_dir / f"{NAME}.json", summary)
-    return {"figures": [str(p) for p in written],
-            "shift_in_gap_units": {c.split(",")[0]: {l: round(v, 3) for l, v in per.items()} for c, per in shifts.items()}}
+    return {
+        "figures": [str(p) for p in written],
+        "shift_in_gap_units": {c.split(",")[0]: {l: round(v, 3) for l, v in per.items()} for c, per in shifts.items()},
+    }
 
 
 if __name__ == "__main__":

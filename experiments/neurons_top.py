@@ -52,18 +52,24 @@ N_RANDOM = 20  # random directions for the per-layer baseline
 
 def md_tokens(tokens) -> str:
     """Tokens for a markdown cell: each in a code span, separated by spaces."""
+
     def span(t: str) -> str:
         t = t.replace("|", "\\|")
         return f"`` {t} ``" if "`" in t else f"`{t}`"
+
     return " ".join(span(t) for t in tokens)
 
 
 def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, k: int = K) -> dict:
     out_dir = Path(out_dir)
     sa = safety_activations(model, n_per_class=n_per_class)
-    check_counts(NAME, class_counts(sa.labels, sa.languages, sa.rows(sa.train, "en"), expected=["en"]), minimum=2,
-                 what="the English direction (difference of class means) and each feature's within-class spread "
-                 "(English training items)")
+    check_counts(
+        NAME,
+        class_counts(sa.labels, sa.languages, sa.rows(sa.train, "en"), expected=["en"]),
+        minimum=2,
+        what="the English direction (difference of class means) and each feature's within-class spread "
+        "(English training items)",
+    )
     top, d, d_layer = aligned_neurons(model, sa, k)
     cos = neuron_cosines(model, d)  # [layer, d_mlp]
     L = model.n_layers
@@ -82,14 +88,21 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         raw = promoted_tokens(model, n, N_TOKENS)
         eff = promoted_tokens(model, n, N_TOKENS, through_norms=True)
         script_counts.update(token_script(t) for t in eff.texts())
-        neurons.append({
-            "neuron": n.label, "layer": n.layer, "index": n.index, "cosine": round(n.cosine, 4),
-            "promoted_through_norms": eff.texts(), "suppressed_through_norms": eff.texts("suppressed"),
-            "promoted_raw": raw.texts(), "suppressed_raw": raw.texts("suppressed"),
-            "promoted_scripts": dict(Counter(token_script(t) for t in eff.texts())),
-            "massive_feature_share_of_value_vector": round(float(v[big].abs() / v.norm()), 4),
-            "massive_feature_share_of_alignment": round(float(v[big] * dd[big] / (v @ dd)), 4),
-        })
+        neurons.append(
+            {
+                "neuron": n.label,
+                "layer": n.layer,
+                "index": n.index,
+                "cosine": round(n.cosine, 4),
+                "promoted_through_norms": eff.texts(),
+                "suppressed_through_norms": eff.texts("suppressed"),
+                "promoted_raw": raw.texts(),
+                "suppressed_raw": raw.texts("suppressed"),
+                "promoted_scripts": dict(Counter(token_script(t) for t in eff.texts())),
+                "massive_feature_share_of_value_vector": round(float(v[big].abs() / v.norm()), 4),
+                "massive_feature_share_of_alignment": round(float(v[big] * dd[big] / (v @ dd)), 4),
+            }
+        )
     direction_tokens = {
         "raw": promoted_tokens(model, d, N_TOKENS).texts(),
         "through_final_norm": promoted_tokens(model, d, N_TOKENS, through_norms=True).texts(),
@@ -118,47 +131,93 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
 
     # figures ----------------------------------------------------------------------------------
     written = save_figure(
-        plot_top_neurons([n["neuron"] for n in neurons], [n["cosine"] for n in neurons],
-                         layers=[n["layer"] for n in neurons], tokens=[n["promoted_through_norms"] for n in neurons],
-                         title=f"Top {k} value vectors aligned with the English harmfulness direction (layer {d_layer}) "
-                               f"and the tokens they promote ({model.name})"),
+        plot_top_neurons(
+            [n["neuron"] for n in neurons],
+            [n["cosine"] for n in neurons],
+            layers=[n["layer"] for n in neurons],
+            tokens=[n["promoted_through_norms"] for n in neurons],
+            title=f"Top {k} value vectors aligned with the English harmfulness direction (layer {d_layer}) "
+            f"and the tokens they promote ({model.name})",
+        ),
         out_dir / NAME,
     )
     written += save_figure(
-        plot_layer_lines({"max cosine": per_layer_max, "99.9th percentile": per_layer_q999,
-                          f"max cosine with a random direction (mean of {N_RANDOM})": null_mean,
-                          "... its 95th percentile": null_q95},
-                         title=f"Alignment of value vectors with the English direction, per layer ({model.name})",
-                         yaxis_title="cosine(value vector, direction)"),
+        plot_layer_lines(
+            {
+                "max cosine": per_layer_max,
+                "99.9th percentile": per_layer_q999,
+                f"max cosine with a random direction (mean of {N_RANDOM})": null_mean,
+                "... its 95th percentile": null_q95,
+            },
+            title=f"Alignment of value vectors with the English direction, per layer ({model.name})",
+            yaxis_title="cosine(value vector, direction)",
+        ),
         out_dir / f"{NAME}_layers",
     )
 
     # numbers ----------------------------------------------------------------------------------
-    header = ["rank", "neuron", "layer", "index", "cosine", "promoted_through_norms", "suppressed_through_norms",
-              "promoted_raw", "suppressed_raw"]
-    write_table(out_dir / f"{NAME}.csv", header,
-                [[i + 1, n["neuron"], n["layer"], n["index"], n["cosine"], " | ".join(n["promoted_through_norms"]),
-                  " | ".join(n["suppressed_through_norms"]), " | ".join(n["promoted_raw"]), " | ".join(n["suppressed_raw"])]
-                 for i, n in enumerate(neurons)])
-    md = [f"# Top {k} neurons aligned with the English harmfulness direction ({model.name})", "",
-          f"Direction: difference of means, English training items, last-token `blocks.{d_layer}.hook_resid_post`. "
-          "Value vectors: down-projection columns. Tokens: readable (`\\xe4` = a raw byte, `<U+200C>` = an invisible "
-          "character, `␣` = a space). *Through norms*: Gemma's post-feedforward and final norm gains applied before "
-          "the unembedding (what the logits see); *raw*: `v @ W_U`.", "",
-          f"*Feature {big}*: the residual's largest feature at that layer (massive activations); the share of the "
-          "neuron's value . direction product that comes from it alone.", "",
-          f"| rank | neuron | cosine | feature {big} | promoted (through norms) | suppressed (through norms) | promoted (raw) |",
-          "|---|---|---|---|---|---|---|"]
+    header = [
+        "rank",
+        "neuron",
+        "layer",
+        "index",
+        "cosine",
+        "promoted_through_norms",
+        "suppressed_through_norms",
+        "promoted_raw",
+        "suppressed_raw",
+    ]
+    write_table(
+        out_dir / f"{NAME}.csv",
+        header,
+        [
+            [
+                i + 1,
+                n["neuron"],
+                n["layer"],
+                n["index"],
+                n["cosine"],
+                " | ".join(n["promoted_through_norms"]),
+                " | ".join(n["suppressed_through_norms"]),
+                " | ".join(n["promoted_raw"]),
+                " | ".join(n["suppressed_raw"]),
+            ]
+            for i, n in enumerate(neurons)
+        ],
+    )
+    md = [
+        f"# Top {k} neurons aligned with the English harmfulness direction ({model.name})",
+        "",
+        f"Direction: difference of means, English training items, last-token `blocks.{d_layer}.hook_resid_post`. "
+        "Value vectors: down-projection columns. Tokens: readable (`\\xe4` = a raw byte, `<U+200C>` = an invisible "
+        "character, `␣` = a space). *Through norms*: Gemma's post-feedforward and final norm gains applied before "
+        "the unembedding (what the logits see); *raw*: `v @ W_U`.",
+        "",
+        f"*Feature {big}*: the residual's largest feature at that layer (massive activations); the share of the "
+        "neuron's value . direction product that comes from it alone.",
+        "",
+        f"| rank | neuron | cosine | feature {big} | promoted (through norms) | suppressed (through norms) | promoted (raw) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for i, n in enumerate(neurons):
-        md.append(f"| {i + 1} | {n['neuron']} | {n['cosine']:.3f} | {n['massive_feature_share_of_alignment']:.2f} | "
-                  f"{md_tokens(n['promoted_through_norms'])} | {md_tokens(n['suppressed_through_norms'])} | "
-                  f"{md_tokens(n['promoted_raw'])} |")
-    md += ["", f"The direction itself promotes (through the final norm): {md_tokens(direction_tokens['through_final_norm'])}; "
-               f"raw: {md_tokens(direction_tokens['raw'])}."]
-    md += ["", f"Ranked with every residual feature in units of its within-class spread (English training rows, "
-               f"layer {d_layer}), the top {k} are: " + ", ".join(f"{n.label} ({n.cosine:.3f})" for n in standardised)
-           + f"; {overlap_std} of them are in the table above. In those units a random direction's best neuron has "
-           f"cosine {float(null_std.mean()):.3f} on average ({N_RANDOM} directions, max {float(null_std.max()):.3f})."]
+        md.append(
+            f"| {i + 1} | {n['neuron']} | {n['cosine']:.3f} | {n['massive_feature_share_of_alignment']:.2f} | "
+            f"{md_tokens(n['promoted_through_norms'])} | {md_tokens(n['suppressed_through_norms'])} | "
+            f"{md_tokens(n['promoted_raw'])} |"
+        )
+    md += [
+        "",
+        f"The direction itself promotes (through the final norm): {md_tokens(direction_tokens['through_final_norm'])}; "
+        f"raw: {md_tokens(direction_tokens['raw'])}.",
+    ]
+    md += [
+        "",
+        f"Ranked with every residual feature in units of its within-class spread (English training rows, "
+        f"layer {d_layer}), the top {k} are: "
+        + ", ".join(f"{n.label} ({n.cosine:.3f})" for n in standardised)
+        + f"; {overlap_std} of them are in the table above. In those units a random direction's best neuron has "
+        f"cosine {float(null_std.mean()):.3f} on average ({N_RANDOM} directions, max {float(null_std.max()):.3f}).",
+    ]
     (out_dir / f"{NAME}.md").write_text("\n".join(md) + "\n")
     summary = {
         "model": str(model.name),
@@ -169,8 +228,11 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         "layers_of_top_k": {str(l): in_top[l] for l in sorted(in_top)},
         "per_layer_max_cosine": [round(float(v), 4) for v in per_layer_max],
         "per_layer_q999_cosine": [round(float(v), 4) for v in per_layer_q999],
-        "random_direction_max_cosine_per_layer": {"mean": [round(float(v), 4) for v in null_mean],
-                                                  "q95": [round(float(v), 4) for v in null_q95], "n_directions": N_RANDOM},
+        "random_direction_max_cosine_per_layer": {
+            "mean": [round(float(v), 4) for v in null_mean],
+            "q95": [round(float(v), 4) for v in null_q95],
+            "n_directions": N_RANDOM,
+        },
         "neurons_above_random_q95_per_layer": {str(l): n for l, n in above_null.items()},
         "promoted_token_scripts_through_norms": dict(script_counts.most_common()),
         "direction_tokens": direction_tokens,
@@ -183,10 +245,13 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
             "overlap_with_plain_ranking": overlap_std,
             "best_cosine_with_a_random_direction": {
                 "what": f"over all neurons, for {N_RANDOM} random unit directions drawn in the same standardised units",
-                "mean": round(float(null_std.mean()), 4), "max": round(float(null_std.max()), 4)},
+                "mean": round(float(null_std.mean()), 4),
+                "max": round(float(null_std.max()), 4),
+            },
         },
         "massive_feature": {
-            "feature": big, "mean_abs": round(float(big_mean_abs), 2),
+            "feature": big,
+            "mean_abs": round(float(big_mean_abs), 2),
             "share_of_direction": round(float(dd[big] ** 2), 4),
             "what": "the largest feature of the residual at the direction's layer; per neuron, "
             "'massive_feature_share_of_value_vector' = |v_f| / |v| and 'massive_feature_share_of_alignment' = "
@@ -194,9 +259,13 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         },
     }
     write_json(out_dir / f"{NAME}.json", summary)
-    return {"figures": [str(p) for p in written],
-            "top": [f"{n['neuron']} cos {n['cosine']:.3f}: {' '.join(n['promoted_through_norms'][:5])}" for n in neurons[:5]],
-            "layers_of_top_k": summary["layers_of_top_k"]}
+    return {
+        "figures": [str(p) for p in written],
+        "top": [
+            f"{n['neuron']} cos {n['cosine']:.3f}: {' '.join(n['promoted_through_norms'][:5])}" for n in neurons[:5]
+        ],
+        "layers_of_top_k": summary["layers_of_top_k"],
+    }
 
 
 if __name__ == "__main__":

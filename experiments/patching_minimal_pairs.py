@@ -148,13 +148,22 @@ def run(
         kept = [p for lang in pairs.languages for p in pairs.language(lang)[:n_per_class]]
         pairs = MinimalPairs(kept, dropped=pairs.dropped)
     if pairs.dropped:
-        print(f"[{NAME}] left out {len(pairs.dropped)} pair(s) whose token lengths differ under this tokenizer: {pairs.dropped}")
+        print(
+            f"[{NAME}] left out {len(pairs.dropped)} pair(s) whose token lengths differ under this tokenizer: {pairs.dropped}"
+        )
     written, per_language, role_means = [], {}, {}
     exact_all, attr_all = [], []
     for lang in pairs.languages:
         lp = pairs.language(lang)
-        result = activation_patch(model, lp.harmful, lp.harmless, metric, component="resid_pre", batch_size=batch_size,
-                                  progress=f"{NAME} {lang}")
+        result = activation_patch(
+            model,
+            lp.harmful,
+            lp.harmless,
+            metric,
+            component="resid_pre",
+            batch_size=batch_size,
+            progress=f"{NAME} {lang}",
+        )
         attr = attribution_patch(model, lp.harmful, lp.harmless, metric, component="resid_pre", exact=result)
         width = result.info["width"]
         labels = _position_labels(result, width)
@@ -164,7 +173,9 @@ def run(
         attr_all.append(attr.effect().reshape(-1) / gap)
         mean_map = torch.nanmean(result.effect() / gap, 0)  # [layer, pos]
         fig = plot_patching_heatmap(
-            mean_map, tokens=labels, layers=result.labels["layer"],
+            mean_map,
+            tokens=labels,
+            layers=result.labels["layer"],
             title=f"{lang}: residual stream (resid_pre) patched from harmful into harmless<br>"
             f"<sup>mean of {len(lp)} minimal pairs, harmfulness-direction score at the last layer, {model.name}</sup>",
             colorbar_title="effect on the score (class gaps)",
@@ -179,9 +190,14 @@ def run(
             "harmful_minus_harmless_score_mean (class gaps)": round(total.mean().item(), 4),
             "pairs_where_harmful_scores_higher": int((total > 0).sum()),
             "effect_by_role[layer][role] (class gaps)": [[round(v, 4) for v in row] for row in rm.tolist()],
-            "largest_mean_effect": {"layer": peak // len(ROLES), "role": ROLES[peak % len(ROLES)],
-                                    "value": round(rm.reshape(-1)[peak].item(), 4)},
-            "attribution_vs_exact": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in attr.info["correlation"].items()},
+            "largest_mean_effect": {
+                "layer": peak // len(ROLES),
+                "role": ROLES[peak % len(ROLES)],
+                "value": round(rm.reshape(-1)[peak].item(), 4),
+            },
+            "attribution_vs_exact": {
+                k: (round(v, 4) if isinstance(v, float) else v) for k, v in attr.info["correlation"].items()
+            },
             "seconds": round(result.info["seconds"], 2),
         }
     # average over languages, per role (each language weighs the same)
@@ -198,7 +214,8 @@ def run(
     written += save_figure(fig, out_dir / f"{NAME}_average")
     exact_cat, attr_cat = torch.cat(exact_all), torch.cat(attr_all)
     fig = plot_attribution_scatter(
-        exact_cat, attr_cat,
+        exact_cat,
+        attr_cat,
         title=f"Attribution vs exact patching (resid_pre)<br><sup>every cell of every pair, {len(role_means)} languages, "
         f"in class gaps, {model.name}</sup>",
         color_by_layer=False,
@@ -207,12 +224,17 @@ def run(
     ok = torch.isfinite(exact_cat) & torch.isfinite(attr_cat)
     pooled_r = torch.corrcoef(torch.stack([exact_cat[ok], attr_cat[ok]]))[0, 1].item()
     separation = pair_separation(model, pairs, directions, gaps)  # [layer, pairs]
-    lines = {lang: separation[:, [i for i, p in enumerate(pairs) if p.language == lang]].mean(1).tolist() for lang in pairs.languages}
+    lines = {
+        lang: separation[:, [i for i, p in enumerate(pairs) if p.language == lang]].mean(1).tolist()
+        for lang in pairs.languages
+    }
     written += save_figure(
         plot_layer_lines(
-            lines, title=f"Minimal pairs: harmful - harmless last-token score<br><sup>along each layer's harmfulness "
+            lines,
+            title=f"Minimal pairs: harmful - harmless last-token score<br><sup>along each layer's harmfulness "
             f"direction, {model.name}</sup>",
-            yaxis_title="score difference (class gaps)", reference=0.0,
+            yaxis_title="score difference (class gaps)",
+            reference=0.0,
         ),
         out_dir / f"{NAME}_separation",
     )
@@ -232,7 +254,9 @@ def run(
         "effects_in": "class gaps: (patched - harmless score) / class_gap",
         "roles": list(ROLES),
         "languages": per_language,
-        "mean_over_languages_by_role[layer][role] (class gaps)": [[round(v, 4) for v in row] for row in mean_roles.tolist()],
+        "mean_over_languages_by_role[layer][role] (class gaps)": [
+            [round(v, 4) for v in row] for row in mean_roles.tolist()
+        ],
         # keyed by language first, like "languages" (each holding [layer][role]); its last layer is each
         # language's harmful_minus_harmless_score_mean
         SEPARATION_KEY: {lang: [round(v, 4) for v in vals] for lang, vals in lines.items()},
@@ -242,13 +266,24 @@ def run(
     (out_dir / f"{NAME}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
     return {
         "figures": [str(p) for p in written],
-        "harmful_minus_harmless": {l: v["harmful_minus_harmless_score_mean (class gaps)"] for l, v in per_language.items()},
+        "harmful_minus_harmless": {
+            l: v["harmful_minus_harmless_score_mean (class gaps)"] for l, v in per_language.items()
+        },
         "attribution_pearson": round(pooled_r, 3),
     }
 
 
-OPTIONS = [(("--languages",), {"nargs": "*", "default": None, "metavar": "LANG",
-                                "help": "minimal-pair languages to patch (default: all eight)"})]
+OPTIONS = [
+    (
+        ("--languages",),
+        {
+            "nargs": "*",
+            "default": None,
+            "metavar": "LANG",
+            "help": "minimal-pair languages to patch (default: all eight)",
+        },
+    )
+]
 
 
 def main(argv=None) -> dict:

@@ -43,20 +43,34 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     check_probe_folds(NAME, ds)
     # each held-out fold at the layer its training items choose (best mean AUROC of the probes trained
     # and tested in each language, by an inner cross-validation), so the layer choice sees no test item
-    sel = layer_selection(model, n_per_class=n_per_class, batch_size=batch_size).choose(metric="auroc", by="same_language")
+    sel = layer_selection(model, n_per_class=n_per_class, batch_size=batch_size).choose(
+        metric="auroc", by="same_language"
+    )
     fold_layer = {f: res.layers[int(k)] for f, k in zip(sel.outer.folds, sel.chosen[:, 0, 0].tolist())}
     by_layer: dict = {}
     for f, layer in fold_layer.items():
         by_layer.setdefault(layer, []).append(f)
     sites = {layer: f"blocks.{layer}.hook_resid_post" for layer in sorted(by_layer)}
     pre = collect_prefixes(model, ds, list(sites.values()), FRACTIONS, batch_size=batch_size, store=True, progress=NAME)
-    er = EarlyResult.join([
-        early_prediction(pre[sites[layer]], ds.labels, ds.row_languages, folds, FRACTIONS, item_ids=ds.item_ids,
-                         test_folds=fs, C=C, device=model.device)
-        for layer, fs in by_layer.items()
-    ])
+    er = EarlyResult.join(
+        [
+            early_prediction(
+                pre[sites[layer]],
+                ds.labels,
+                ds.row_languages,
+                folds,
+                FRACTIONS,
+                item_ids=ds.item_ids,
+                test_folds=fs,
+                C=C,
+                device=model.device,
+            )
+            for layer, fs in by_layer.items()
+        ]
+    )
     fig = plot_early_prediction(
-        er, "auroc",
+        er,
+        "auroc",
         title=f"Early prediction: AUROC against the share of the prompt seen ({model.name})<br><sup>each fold at "
         f"the layer its training items choose: {', '.join(map(str, sorted(by_layer)))}</sup>",
     )
@@ -68,7 +82,14 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         for j, fr in enumerate(FRACTIONS):
             for i, lang in enumerate(er.languages):
                 for probe, m in (("per_fraction", er.per_fraction), ("whole", er.whole)):
-                    w.writerow([fr, lang, probe, *(f"{float(getattr(m, key)[j, i]):.6f}" for key in ("auroc", "accuracy", "f1", "pr_auc"))])
+                    w.writerow(
+                        [
+                            fr,
+                            lang,
+                            probe,
+                            *(f"{float(getattr(m, key)[j, i]):.6f}" for key in ("auroc", "accuracy", "f1", "pr_auc")),
+                        ]
+                    )
     mean_tokens = {
         lang: round(float(pre.n_tokens[[i for i, l in enumerate(ds.row_languages) if l == lang]].float().mean()), 1)
         for lang in er.languages
@@ -101,8 +122,14 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         "sentences": sentences,
     }
     (out_dir / f"{NAME}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-    return {"figures": [str(p) for p in written], "layers": sorted(by_layer),
-            "auroc_at": {f: {l: [round(v["per_fraction"], 4), round(v["whole"], 4)] for l, v in er.at(f).items()} for f in (0.25, 0.5)}}
+    return {
+        "figures": [str(p) for p in written],
+        "layers": sorted(by_layer),
+        "auroc_at": {
+            f: {l: [round(v["per_fraction"], 4), round(v["whole"], 4)] for l, v in er.at(f).items()}
+            for f in (0.25, 0.5)
+        },
+    }
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     written = []
     for metric, title in (("accuracy", "accuracy"), ("auroc", "AUROC")):
         fig = plot_probe_layers(
-            res, metric, reference_language="en",
+            res,
+            metric,
+            reference_language="en",
             title=f"Harmful vs harmless probe {title} per layer, tested in each language ({model.name})",
         )
         written += save_figure(fig, out_dir / f"{NAME}_{metric}")
@@ -85,7 +87,17 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
                 b = res.test_languages.index(lang)
                 for train in dict.fromkeys([lang, "en"]):
                     a = langs.index(train)
-                    w.writerow([layer, lang, train, *(f"{float(getattr(res.metrics, m)[k, a, b]):.6f}" for m in ("accuracy", "auroc", "f1", "pr_auc"))])
+                    w.writerow(
+                        [
+                            layer,
+                            lang,
+                            train,
+                            *(
+                                f"{float(getattr(res.metrics, m)[k, a, b]):.6f}"
+                                for m in ("accuracy", "auroc", "f1", "pr_auc")
+                            ),
+                        ]
+                    )
     best = best_layers(layer_selection(model, n_per_class=n_per_class, batch_size=batch_size))
     summary = {
         "model": str(model.name),
@@ -106,10 +118,16 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         "(mechint.probes.select_layer), the unbiased estimate of choosing a layer and using it",
     }
     (out_dir / f"{NAME}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-    return {"figures": [str(p) for p in written], "best_layer": {
-        l: {k: [v[key]["layer"], v[key]["accuracy"], v[key]["nested"]["accuracy"]]
-            for k, key in (("own", "trained_in_language"), ("en", "trained_on_en"))}
-        for l, v in best.items()}}
+    return {
+        "figures": [str(p) for p in written],
+        "best_layer": {
+            l: {
+                k: [v[key]["layer"], v[key]["accuracy"], v[key]["nested"]["accuracy"]]
+                for k, key in (("own", "trained_in_language"), ("en", "trained_on_en"))
+            }
+            for l, v in best.items()
+        },
+    }
 
 
 if __name__ == "__main__":

@@ -40,7 +40,9 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     written = []
     for metric, title in (("accuracy", "accuracy"), ("auroc", "AUROC")):
         fig = plot_transfer_matrix(
-            res, metric, layer=layer,  # both matrices at the best layer by accuracy
+            res,
+            metric,
+            layer=layer,  # both matrices at the best layer by accuracy
             title=f"Probe {title} trained in one language, tested in another: layer {layer} ({model.name})",
         )
         written += save_figure(fig, out_dir / f"{NAME}_{metric}")
@@ -48,7 +50,8 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
     # means plot_transfer_gap draws)
     diag, off = res.same_vs_other("accuracy")
     fig = plot_transfer_gap(
-        res, "accuracy",
+        res,
+        "accuracy",
         title=f"Probe accuracy, mean over test languages: same vs other training language ({model.name})",
     )
     written += save_figure(fig, out_dir / f"{NAME}_by_layer")
@@ -58,8 +61,21 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         w.writerow(["layer", "train_language", "test_language", "accuracy", "auroc", "f1", "pr_auc"])
         for i, a in enumerate(A):
             for j, b in enumerate(B):
-                w.writerow([layer, a, b, *(f"{float(getattr(res.metrics, m)[best, i, j]):.6f}" for m in ("accuracy", "auroc", "f1", "pr_auc"))])
-    at_best = {m: [[round(float(v), 4) for v in row] for row in getattr(res.metrics, m)[best]] for m in ("accuracy", "auroc", "f1", "pr_auc")}
+                w.writerow(
+                    [
+                        layer,
+                        a,
+                        b,
+                        *(
+                            f"{float(getattr(res.metrics, m)[best, i, j]):.6f}"
+                            for m in ("accuracy", "auroc", "f1", "pr_auc")
+                        ),
+                    ]
+                )
+    at_best = {
+        m: [[round(float(v), 4) for v in row] for row in getattr(res.metrics, m)[best]]
+        for m in ("accuracy", "auroc", "f1", "pr_auc")
+    }
     summary = {
         "model": str(model.name),
         "best_layer": layer,
@@ -83,7 +99,12 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
         "all_layers": res.metrics.to_dict(4),
     }
     (out_dir / f"{NAME}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-    return {"figures": [str(p) for p in written], "best_layer": layer, "accuracy": at_best["accuracy"], "auroc": at_best["auroc"]}
+    return {
+        "figures": [str(p) for p in written],
+        "best_layer": layer,
+        "accuracy": at_best["accuracy"],
+        "auroc": at_best["auroc"],
+    }
 
 
 if __name__ == "__main__":

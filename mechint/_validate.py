@@ -18,7 +18,23 @@ import torch
 
 from ._suggest import did_you_mean, nearest
 
-__all__ = ["HasTexts", "TextsLike", "given", "integer", "choice", "dtype", "boolean", "texts", "finite", "finite_rows", "labels", "device", "numbers", "warn_at_caller"]
+__all__ = [
+    "HasTexts",
+    "TextsLike",
+    "given",
+    "integer",
+    "choice",
+    "dtype",
+    "boolean",
+    "texts",
+    "finite",
+    "finite_rows",
+    "labels",
+    "device",
+    "numbers",
+    "warn_at_caller",
+]
+
 
 @runtime_checkable
 class HasTexts(Protocol):
@@ -42,14 +58,18 @@ def given(value: Any) -> str:
     return f"{text} ({type(value).__name__})"
 
 
-def integer(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None,
-            optional: bool = False) -> int | None:
+def integer(
+    name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None, optional: bool = False
+) -> int | None:
     """``value`` as a Python ``int`` (numpy and 0-d tensor integers accepted; bools, floats and
     strings refused), within ``[minimum, maximum]``; ``None`` passes when ``optional``."""
     if value is None and optional:
         return None
-    bounds = (f" >= {minimum}" if maximum is None else f" in {minimum}..{maximum}") if minimum is not None else (
-        f" <= {maximum}" if maximum is not None else "")
+    bounds = (
+        (f" >= {minimum}" if maximum is None else f" in {minimum}..{maximum}")
+        if minimum is not None
+        else (f" <= {maximum}" if maximum is not None else "")
+    )
     wanted = f"{name} must be an integer{bounds}" + (" or None" if optional else "")
     if isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool):
         raise TypeError(f"{wanted}, got {given(value)}")
@@ -95,8 +115,10 @@ def dtype(name: str, value: Any, *, optional: bool = True) -> torch.dtype | None
         if isinstance(resolved, torch.dtype):
             return resolved
     raise (ValueError if isinstance(value, str) else TypeError)(
-        ("unknown dtype: " if isinstance(value, str) else "") + f"{name} must be a torch.dtype or its name (e.g. 'float32', 'bfloat16')"
-        + (" or None" if optional else "") + f", got {given(value)}"
+        ("unknown dtype: " if isinstance(value, str) else "")
+        + f"{name} must be a torch.dtype or its name (e.g. 'float32', 'bfloat16')"
+        + (" or None" if optional else "")
+        + f", got {given(value)}"
     )
 
 
@@ -210,10 +232,13 @@ def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
     import sys
     import warnings
 
-    roots = [sys.modules[__package__]] + [sys.modules[m] for m in ("torch", "transformers", "jaxtyping", "beartype")
-                                           if m in sys.modules]
+    roots = [sys.modules[__package__]] + [
+        sys.modules[m] for m in ("torch", "transformers", "jaxtyping", "beartype") if m in sys.modules
+    ]
     skip = tuple(os.path.dirname(m.__file__) + os.sep for m in roots)
     frame, level = sys._getframe(1), 2
-    while frame is not None and (frame.f_code.co_filename.startswith(skip) or frame.f_code.co_filename.startswith("<@beartype")):
+    while frame is not None and (
+        frame.f_code.co_filename.startswith(skip) or frame.f_code.co_filename.startswith("<@beartype")
+    ):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)

@@ -119,8 +119,9 @@ PoolFn = Callable[[Tensor, Batch], Tensor]
 """``pool(activation [batch, pos, ...], batch) -> [batch, ...]``: a pooling of one's own."""
 
 
-def _check_args(*, pool=None, batch_size=None, shard_size=None, max_length=None, dtype=None,
-                custom_pool: bool = True) -> torch.dtype | None:
+def _check_args(
+    *, pool=None, batch_size=None, shard_size=None, max_length=None, dtype=None, custom_pool: bool = True
+) -> torch.dtype | None:
     """Reject bad arguments before anything (a store folder, a forward) is made; return ``dtype`` as a
     ``torch.dtype`` (names such as ``"bfloat16"`` accepted)."""
     if not (custom_pool and callable(pool)):
@@ -251,7 +252,12 @@ def special_token_ids(model: Model) -> Tensor:
 
 
 def token_batches(
-    model: Model, texts: _validate.TextsLike, batch_size: int, *, max_length: int | None = None, progress: bool | str = False,
+    model: Model,
+    texts: _validate.TextsLike,
+    batch_size: int,
+    *,
+    max_length: int | None = None,
+    progress: bool | str = False,
     desc: str = "batches",
 ) -> Iterator[tuple[list[int], dict[str, Tensor], Tensor]]:
     """Tokenized, left-padded batches of ``texts`` sorted by length (longest first), for a method that
@@ -313,12 +319,11 @@ def collect(
     """
     texts = _texts(texts)
     if not (store is None or isinstance(store, (bool, str, os.PathLike, ActivationStore))):
-        raise TypeError(
-            f"store must be None, True, a folder path or an ActivationStore, got {_validate.given(store)}"
-        )
+        raise TypeError(f"store must be None, True, a folder path or an ActivationStore, got {_validate.given(store)}")
     storing = store is not None and store is not False
-    dtype = _check_args(pool=pool, batch_size=batch_size, shard_size=shard_size, max_length=max_length,
-                        dtype=dtype, custom_pool=False)
+    dtype = _check_args(
+        pool=pool, batch_size=batch_size, shard_size=shard_size, max_length=max_length, dtype=dtype, custom_pool=False
+    )
     names = [s.name for s in model.sites(sites)]
     if store is True:
         refuse_hooks_with_shared_store(model, "collect")
@@ -327,8 +332,9 @@ def collect(
         st = _open_store(store, model, texts, ids, names, pool, dtype, max_length)
         st.fill(model, texts, batch_size=batch_size, shard_size=shard_size, progress=progress, _ids=ids)
         return st.load(names)
-    return _gather(model, texts, names, pool=pool, batch_size=batch_size, max_length=max_length, dtype=dtype,
-                   progress=progress)
+    return _gather(
+        model, texts, names, pool=pool, batch_size=batch_size, max_length=max_length, dtype=dtype, progress=progress
+    )
 
 
 def _token_ids(model: Model, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
@@ -336,16 +342,32 @@ def _token_ids(model: Model, texts: Sequence[str], max_length: int | None) -> li
     return model.tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)["input_ids"]
 
 
-def _gather(model: Model, texts: Sequence[str], names: Sequence[str], *, pool: str, batch_size: int,
-            max_length: int | None, dtype: torch.dtype | None, progress: bool | str,
-            token_ids: Sequence[Sequence[int]] | None = None) -> Activations:
+def _gather(
+    model: Model,
+    texts: Sequence[str],
+    names: Sequence[str],
+    *,
+    pool: str,
+    batch_size: int,
+    max_length: int | None,
+    dtype: torch.dtype | None,
+    progress: bool | str,
+    token_ids: Sequence[Sequence[int]] | None = None,
+) -> Activations:
     """The rows of every text in text order, in memory."""
     parts: dict[str, list[Tensor]] = {n: [] for n in names}
     order: list[int] = []
     lengths = torch.zeros(len(texts), dtype=torch.long)
     for idx, batch, lens in iter_batches(
-        model, texts, names, pool=pool, batch_size=batch_size, max_length=max_length, out_dtype=dtype,
-        progress=progress, token_ids=token_ids,
+        model,
+        texts,
+        names,
+        pool=pool,
+        batch_size=batch_size,
+        max_length=max_length,
+        out_dtype=dtype,
+        progress=progress,
+        token_ids=token_ids,
     ):
         order += idx
         lengths[idx] = lens
@@ -391,8 +413,15 @@ def collect_stats(
     names = [s.name for s in model.sites(sites)]
     stats = {n: RunningMoments() for n in names}
     for _, batch, _ in iter_batches(
-        model, texts, names, pool=pool, batch_size=batch_size, max_length=max_length, out_dtype=torch.float64,
-        out_device=model.device, progress=progress,
+        model,
+        texts,
+        names,
+        pool=pool,
+        batch_size=batch_size,
+        max_length=max_length,
+        out_dtype=torch.float64,
+        out_device=model.device,
+        progress=progress,
     ):
         for n in names:
             stats[n].update(batch[n])
@@ -422,7 +451,9 @@ class DamagedShardError(StoreError):
 
     def __init__(self, root: Path, problems: "list[tuple[int, str]]"):
         self.root, self.shards = root, [k for k, _ in problems]
-        listed = "; ".join(why for _, why in problems[:5]) + (f"; ... ({len(problems)} in all)" if len(problems) > 5 else "")
+        listed = "; ".join(why for _, why in problems[:5]) + (
+            f"; ... ({len(problems)} in all)" if len(problems) > 5 else ""
+        )
         super().__init__(
             f"the activation store at {root} has {len(problems)} damaged shard(s): {listed}. Recollect just "
             "those with mechint.ActivationStore(root).repair(model, texts), or delete the folder"
@@ -439,8 +470,10 @@ def _read_manifest(root: Path) -> dict:
     path = root / _MANIFEST
 
     def damaged(why: str) -> StoreError:
-        return StoreError(f"the activation store manifest {path} is {why}; its shards cannot be trusted "
-                          "without it: delete the folder and collect again")
+        return StoreError(
+            f"the activation store manifest {path} is {why}; its shards cannot be trusted "
+            "without it: delete the folder and collect again"
+        )
 
     try:
         manifest = json.loads(path.read_bytes().decode("utf-8"))
@@ -462,7 +495,11 @@ def _read_manifest(root: Path) -> dict:
         n_rows = int(manifest["meta"]["n_texts"])
         previous = 0
         for shard in manifest["shards"]:
-            if not _SHARD_RE.match(shard["file"]) or shard["start"] != previous or not shard["start"] < shard["stop"] <= n_rows:
+            if (
+                not _SHARD_RE.match(shard["file"])
+                or shard["start"] != previous
+                or not shard["start"] < shard["stop"] <= n_rows
+            ):
                 raise ValueError(shard)
             previous = shard["stop"]
             int(shard["bytes"]), str(shard["sha256"])
@@ -527,8 +564,11 @@ class ActivationStore:
         pool, dtype, max_length), so a call never reads or extends rows collected another way."""
         diff = [k for k in set(meta) | set(self.meta) if self.meta.get(k) != meta.get(k)]
         if diff:
-            why = {"tokens": "tokens (the texts tokenize differently: another tokenizer or special-token setting, "
-                   "a chat template, or max_length)", "model": "model (weights, config or dtype)"}
+            why = {
+                "tokens": "tokens (the texts tokenize differently: another tokenizer or special-token setting, "
+                "a chat template, or max_length)",
+                "model": "model (weights, config or dtype)",
+            }
             raise StoreError(
                 f"the store at {self.root} holds a different collection (differs in: "
                 f"{', '.join(why.get(k, k) for k in sorted(diff))}); use another folder or delete this one"
@@ -605,8 +645,9 @@ class ActivationStore:
             bar = tqdm(total=self.n_rows, initial=start, desc="store", disable=not progress, unit="text")
             while start < self.n_rows:
                 stop = min(start + shard_size, self.n_rows)
-                self._write_shard(len(self.manifest["shards"]), start, stop,
-                                  self._rows(model, texts, ids, start, stop, batch_size))
+                self._write_shard(
+                    len(self.manifest["shards"]), start, stop, self._rows(model, texts, ids, start, stop, batch_size)
+                )
                 bar.update(stop - start)
                 start = stop
             bar.close()
@@ -618,8 +659,17 @@ class ActivationStore:
         sites, pool = self.meta["sites"], self.meta["pool"]
         # rows= of the caller's hooks count the store's texts, not the shard's
         with input_rows(range(start, stop), self.n_rows):
-            part = _gather(model, texts[start:stop], sites, pool=pool, batch_size=batch_size, max_length=None,
-                           dtype=dtype, progress=False, token_ids=ids[start:stop])
+            part = _gather(
+                model,
+                texts[start:stop],
+                sites,
+                pool=pool,
+                batch_size=batch_size,
+                max_length=None,
+                dtype=dtype,
+                progress=False,
+                token_ids=ids[start:stop],
+            )
         tensors = {n: part[n].contiguous() for n in sites}
         if pool == "all":
             tensors[_LENGTHS] = part.lengths
@@ -632,7 +682,13 @@ class ActivationStore:
         name = f"shard-{k:05d}.safetensors"
         data = save(tensors, metadata={"start": str(start), "stop": str(stop)})
         atomic_write_bytes(self.root / name, data)
-        entry = {"file": name, "start": start, "stop": stop, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        entry = {
+            "file": name,
+            "start": start,
+            "stop": stop,
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
         shards = self.manifest["shards"]
         if k < len(shards):
             shards[k] = entry
@@ -675,7 +731,9 @@ class ActivationStore:
         """Indices of the listed shards that are missing or damaged (reads every shard once)."""
         return [k for k in range(len(self.manifest["shards"])) if self._shard_problem(k, self._read_shard(k))]
 
-    def repair(self, model: Model, texts: _validate.TextsLike, *, batch_size: int = 16, progress: bool | str = True) -> list[int]:
+    def repair(
+        self, model: Model, texts: _validate.TextsLike, *, batch_size: int = 16, progress: bool | str = True
+    ) -> list[int]:
         """Recollect the damaged or missing shards in place (their rows only) and return their indices."""
         _check_args(pool=self.meta["pool"], batch_size=batch_size, custom_pool=False)
         texts, ids = self._check_source(model, texts, None)
@@ -684,8 +742,12 @@ class ActivationStore:
             damaged = self.verify()
             for k in tqdm(damaged, desc="repair", disable=not progress or not damaged, unit="shard"):
                 shard = self.manifest["shards"][k]
-                self._write_shard(k, shard["start"], shard["stop"],
-                                  self._rows(model, texts, ids, shard["start"], shard["stop"], batch_size))
+                self._write_shard(
+                    k,
+                    shard["start"],
+                    shard["stop"],
+                    self._rows(model, texts, ids, shard["start"], shard["stop"], batch_size),
+                )
         return damaged
 
     # -- reading
@@ -865,6 +927,10 @@ def _find_superset(base: Path, meta: dict) -> ActivationStore | None:
             st = ActivationStore(manifest.parent)
         except (OSError, StoreError):
             continue
-        if all(st.meta.get(k) == v for k, v in same.items()) and set(meta["sites"]) <= set(st.meta["sites"]) and st.complete:
+        if (
+            all(st.meta.get(k) == v for k, v in same.items())
+            and set(meta["sites"]) <= set(st.meta["sites"])
+            and st.complete
+        ):
             return st
     return None

@@ -77,8 +77,9 @@ def sentence_embeddings(
 
     last = max(sites, key=lambda s: s.order)
     with torch.inference_mode(), model.hooks([(s, reader) for s in sites], stop_after=last):
-        for idx, enc, content in token_batches(model, texts, batch_size, max_length=max_length, progress=progress,
-                                               desc="sentence embeddings"):
+        for idx, enc, content in token_batches(
+            model, texts, batch_size, max_length=max_length, progress=progress, desc="sentence embeddings"
+        ):
             state["mask"] = content
             pooled.clear()
             with input_rows(idx, len(texts)):
@@ -174,13 +175,14 @@ class RetrievalMatrix:
     def against(self, reference: str = "en") -> dict[str, Tensor]:
         """Per language, the accuracy against ``reference`` averaged over both directions, ``[layer]``."""
         r = self.languages.index(reference)
-        return {lang: (self.accuracy[:, i, r] + self.accuracy[:, r, i]) / 2
-                for i, lang in enumerate(self.languages) if lang != reference}
+        return {
+            lang: (self.accuracy[:, i, r] + self.accuracy[:, r, i]) / 2
+            for i, lang in enumerate(self.languages)
+            if lang != reference
+        }
 
 
-def retrieval_matrix(
-    embeddings: Mapping[str, Float[Tensor, "layer n d"]], *, center: bool = False
-) -> RetrievalMatrix:
+def retrieval_matrix(embeddings: Mapping[str, Float[Tensor, "layer n d"]], *, center: bool = False) -> RetrievalMatrix:
     """:func:`retrieval` between every pair of languages. ``embeddings`` maps each language to its
     ``[layer, n, d]`` (or ``[n, d]``) embeddings of the same ``n`` parallel items, in the same order."""
     langs = list(embeddings)
@@ -191,7 +193,9 @@ def retrieval_matrix(
     for lang in langs:
         x = _as_layers(embeddings[lang], f"embeddings[{lang!r}]")
         if shape is not None and x.shape != shape:
-            raise ValueError(f"embeddings[{lang!r}] has shape {tuple(x.shape)}, expected {tuple(shape)} (parallel items)")
+            raise ValueError(
+                f"embeddings[{lang!r}] has shape {tuple(x.shape)}, expected {tuple(shape)} (parallel items)"
+            )
         shape = x.shape
         units[lang] = _unit(x, center)
     n_layers, n = shape[0], shape[1]
@@ -223,8 +227,10 @@ def bilingual_retrieval(
     """Embed parallel ``sentences`` (``{language: [n texts]}``, item ``i`` the same in every language)
     with :func:`sentence_embeddings` and run :func:`retrieval_matrix` at every layer."""
     if not isinstance(sentences, Mapping):
-        raise TypeError(f"sentences must map each language to its texts ({{'en': [...], 'zh': [...]}}), got "
-                        f"{type(sentences).__name__}")
+        raise TypeError(
+            f"sentences must map each language to its texts ({{'en': [...], 'zh': [...]}}), got "
+            f"{type(sentences).__name__}"
+        )
     if len(sentences) < 2:
         raise ValueError(f"bilingual retrieval needs at least two languages, got {list(sentences)}")
     for lang, texts in sentences.items():

@@ -53,8 +53,11 @@ def diff_in_means(
         import warnings
 
         where = "" if direction.ndim == 1 else f" at {int(zero.sum())} of {zero.numel()} sites/layers"
-        warnings.warn(f"diff_in_means: the two classes have the same mean{where}; the direction there is zero, "
-                      "not a unit vector (the activations do not tell the classes apart)", stacklevel=2)
+        warnings.warn(
+            f"diff_in_means: the two classes have the same mean{where}; the direction there is zero, "
+            "not a unit vector (the activations do not tell the classes apart)",
+            stacklevel=2,
+        )
     if normalize:
         direction = direction / direction.norm(dim=-1, keepdim=True).clamp(min=1e-12)
     return direction.to(torch.float32)

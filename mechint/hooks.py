@@ -66,8 +66,6 @@ class StopForward(Exception):
     """Raised by the engine after the last site a caller needs, to skip the rest of the forward."""
 
 
-
-
 @dataclass
 class HookContext:
     """What a hook function knows besides the activation.
@@ -156,12 +154,10 @@ class _Padding:
 
 
 _NOT_IN_FORWARD = _Padding.unknown(
-    "the hook ran outside a forward of the model's decoder stack (a decoder layer or other submodule "
-    "called on its own)"
+    "the hook ran outside a forward of the model's decoder stack (a decoder layer or other submodule called on its own)"
 )
 _LAYERS_RUN_DIRECTLY = _Padding.unknown(
-    "a method runs the decoder layers itself here (input_rows with offset= and no pad=), without the "
-    "attention mask"
+    "a method runs the decoder layers itself here (input_rows with offset= and no pad=), without the attention mask"
 )
 
 
@@ -178,7 +174,11 @@ _ROWS: ContextVar[_Rows | None] = ContextVar("mechint_input_rows", default=None)
 
 @contextmanager
 def input_rows(
-    inputs: Sequence[int] | Tensor, n_inputs: int, *, offset: int | None = None, pad: Sequence[int] | Tensor | None = None
+    inputs: Sequence[int] | Tensor,
+    n_inputs: int,
+    *,
+    offset: int | None = None,
+    pad: Sequence[int] | Tensor | None = None,
 ) -> Iterator[None]:
     """Tell the hooks of every forward inside the block which caller input each batch row is
     (``inputs [batch]``, of ``n_inputs``), so that ``rows=`` and per-row values of hook functions
@@ -496,20 +496,26 @@ def record(
 def save(*args, **kwargs) -> HookFn:
     """Deprecated name of :func:`record` (it records an activation into a dict; it saves no file);
     kept for one release."""
-    _validate.warn_at_caller("mechint.save is now mechint.record (a read hook that records into a dict; it saves no "
-                             "file)", DeprecationWarning)
+    _validate.warn_at_caller(
+        "mechint.save is now mechint.record (a read hook that records into a dict; it saves no file)",
+        DeprecationWarning,
+    )
     return record(*args, **kwargs)
 
 
 def _writer(value: Tensor | float | Callable, positions: Index, rows: Index, mode: str) -> HookFn:
     if not callable(value):  # checked now, not at the first forward
         if isinstance(value, (str, bytes)) or value is None:
-            raise TypeError(f"the value to {mode} must be a tensor, a number or a function (cells, ctx) -> tensor, "
-                            f"got {_validate.given(value)}")
+            raise TypeError(
+                f"the value to {mode} must be a tensor, a number or a function (cells, ctx) -> tensor, "
+                f"got {_validate.given(value)}"
+            )
         try:
             checked = torch.as_tensor(value)
         except (TypeError, ValueError, RuntimeError) as err:
-            raise TypeError(f"the value to {mode} must be a tensor, a number or a function (cells, ctx) -> tensor: {err}") from None
+            raise TypeError(
+                f"the value to {mode} must be a tensor, a number or a function (cells, ctx) -> tensor: {err}"
+            ) from None
         _validate.finite(f"the value to {mode}", checked)
 
     def fn(x: Tensor, ctx: HookContext) -> Tensor | None:
@@ -522,8 +528,10 @@ def _writer(value: Tensor | float | Callable, positions: Index, rows: Index, mod
             if callable(value):  # computed from the picked cells: already one row per picked row
                 got = value(x[idx], ctx)
                 if not isinstance(got, (Tensor, int, float)) or isinstance(got, bool):
-                    raise TypeError(f"the value function given to {mode} at {ctx.site.name} returned "
-                                    f"{_validate.given(got)}; it must return a tensor (or a number) for the cells")
+                    raise TypeError(
+                        f"the value function given to {mode} at {ctx.site.name} returned "
+                        f"{_validate.given(got)}; it must return a tensor (or a number) for the cells"
+                    )
                 v = torch.as_tensor(got, device=x.device, dtype=x.dtype)
             else:
                 v = per_row(torch.as_tensor(value, device=x.device, dtype=x.dtype), block.picked, x.ndim)

@@ -123,7 +123,9 @@ def _width_name(site: Site) -> str:
     return "d_model"
 
 
-def _resolve_sites(model: Model, sites: str | Iterable[str], layers: SupportsIndex | Iterable[SupportsIndex] | None) -> list[Site]:
+def _resolve_sites(
+    model: Model, sites: str | Iterable[str], layers: SupportsIndex | Iterable[SupportsIndex] | None
+) -> list[Site]:
     """Sites from names; ``layers`` picks the layers of bare keys (``"hook_resid_post"``)."""
     names = [sites] if isinstance(sites, str) else list(sites)
     if not names:
@@ -209,9 +211,7 @@ def cell_writer(update: Callable[[Tensor, HookContext, Picked], Tensor], positio
 
 def _check_width(site: Site, got: int, width: int, what: str) -> None:
     if got != width:
-        raise ValueError(
-            f"{what} has width {got} but the site {site.name} has width {width} ({_width_name(site)})"
-        )
+        raise ValueError(f"{what} has width {got} but the site {site.name} has width {width} ({_width_name(site)})")
 
 
 class _Directional:
@@ -221,9 +221,7 @@ class _Directional:
     def _set_direction(self, direction, *, normalize: bool = True) -> None:
         d = _validate.numbers("the direction", direction).detach()
         if d.ndim not in (1, 2) or d.shape[-1] == 0 or (d.ndim == 2 and d.shape[0] == 0):
-            raise ValueError(
-                f"a direction must be [d] or one per layer [n_layers, d], got shape {tuple(d.shape)}"
-            )
+            raise ValueError(f"a direction must be [d] or one per layer [n_layers, d], got shape {tuple(d.shape)}")
         d = d.to(device="cpu", dtype=torch.float64)
         _validate.finite("the direction", d)
         norms = d.norm(dim=-1)
@@ -385,7 +383,9 @@ class AblateDirection(_Directional, Intervention):
                     )
                 if site.layer is None:
                     raise ValueError(f"a per-layer value cannot act at the model-level site {site.name}")
-        return [(site, cell_writer(self._ablate, resolve_positions(model, self.positions), self.rows)) for site in chosen]
+        return [
+            (site, cell_writer(self._ablate, resolve_positions(model, self.positions), self.rows)) for site in chosen
+        ]
 
     def _ablate(self, cells: Tensor, ctx: HookContext, picked: Picked) -> Tensor:
         u = self._unit_at(ctx.site, cells)
@@ -457,8 +457,7 @@ class EditNeurons(Intervention):
         bad = self.neurons[(self.neurons < -d_mlp) | (self.neurons >= d_mlp)]
         if bad.numel():
             raise ValueError(
-                f"neuron index {bad.tolist()} out of range for {site.name}: d_mlp={d_mlp} "
-                f"(indices 0..{d_mlp - 1})"
+                f"neuron index {bad.tolist()} out of range for {site.name}: d_mlp={d_mlp} (indices 0..{d_mlp - 1})"
             )
         neurons = self.neurons % d_mlp
         if neurons.unique().numel() != neurons.numel():
@@ -550,6 +549,9 @@ def intervene(model: Model, *interventions: InterventionLike):
 def intervention_hooks(model: Model, *interventions: InterventionLike) -> list[tuple[Site, HookFn]]:
     """Deprecated name of :func:`hook_pairs`; kept for one release. :func:`intervene` is the one way to
     apply interventions (it takes raw ``(site, fn)`` pairs too)."""
-    _validate.warn_at_caller("intervention_hooks is now mechint.interventions.hook_pairs; to apply interventions use "
-                             "mechint.intervene(model, ...), which also takes (site, fn) pairs", DeprecationWarning)
+    _validate.warn_at_caller(
+        "intervention_hooks is now mechint.interventions.hook_pairs; to apply interventions use "
+        "mechint.intervene(model, ...), which also takes (site, fn) pairs",
+        DeprecationWarning,
+    )
     return hook_pairs(model, *interventions)

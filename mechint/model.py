@@ -63,8 +63,10 @@ def int_list(value, what: str) -> list[int]:
     try:
         items = [one(value)]
     except TypeError:
-        if isinstance(value, (str, bytes, bool)) or not isinstance(value, Iterable) or (
-            isinstance(value, Tensor) and value.ndim == 0
+        if (
+            isinstance(value, (str, bytes, bool))
+            or not isinstance(value, Iterable)
+            or (isinstance(value, Tensor) and value.ndim == 0)
         ):
             raise TypeError(f"{what}s must be integers or a list of them, got {value!r}") from None
         try:
@@ -83,8 +85,10 @@ def index_list(value, bound: int, what: str, *, negative: bool = True) -> list[i
     low = -bound if negative else 0
     bad = [i for i in items if not low <= i < bound]
     if bad:
-        raise ValueError(f"{what} {bad[0]} is out of range: there are {what}s 0..{bound - 1}"
-                         + (" (negative ones count from the end)" if negative else ""))
+        raise ValueError(
+            f"{what} {bad[0]} is out of range: there are {what}s 0..{bound - 1}"
+            + (" (negative ones count from the end)" if negative else "")
+        )
     return [i % bound for i in items]
 
 
@@ -134,10 +138,18 @@ class Model:
             raise TypeError(
                 f"a Model wraps a Hugging Face causal LM (an nn.Module with a .config), got {type(hf_model).__name__}"
             )
-        if isinstance(tokenizer, (str, os.PathLike)) or not callable(tokenizer) or not hasattr(tokenizer, "pad_token_id"):
+        if (
+            isinstance(tokenizer, (str, os.PathLike))
+            or not callable(tokenizer)
+            or not hasattr(tokenizer, "pad_token_id")
+        ):
             raise TypeError(
                 f"tokenizer must be a Hugging Face tokenizer object, got {_validate.given(tokenizer)}"
-                + (": load it first, e.g. AutoTokenizer.from_pretrained(...)" if isinstance(tokenizer, (str, os.PathLike)) else "")
+                + (
+                    ": load it first, e.g. AutoTokenizer.from_pretrained(...)"
+                    if isinstance(tokenizer, (str, os.PathLike))
+                    else ""
+                )
             )
         self.hf = hf_model.eval()
         self.tokenizer = tokenizer
@@ -275,7 +287,9 @@ class Model:
             max_length=max_length,
             add_special_tokens=add_special_tokens,
         )
-        return _Encoding(input_ids=enc["input_ids"].to(self.device), attention_mask=enc["attention_mask"].to(self.device))
+        return _Encoding(
+            input_ids=enc["input_ids"].to(self.device), attention_mask=enc["attention_mask"].to(self.device)
+        )
 
     def pad(self, ids: Sequence[Sequence[int]]) -> dict[str, Tensor]:
         """Left-pad lists of token ids into ``input_ids`` and ``attention_mask`` on the model's device."""
@@ -318,7 +332,9 @@ class Model:
         trusted = isinstance(inputs, _Encoding)  # made by tokenize/pad: ids in range, every row non-empty
         if isinstance(inputs, dict) or hasattr(inputs, "keys"):
             if "input_ids" not in inputs:
-                raise ValueError(f"an encoding needs 'input_ids' (and optionally 'attention_mask'); got keys {list(inputs.keys())}")
+                raise ValueError(
+                    f"an encoding needs 'input_ids' (and optionally 'attention_mask'); got keys {list(inputs.keys())}"
+                )
             ids, mask = inputs["input_ids"], inputs.get("attention_mask")
         else:
             ids, mask = inputs, attention_mask
@@ -341,7 +357,9 @@ class Model:
         if not trusted:
             low, high = int(ids.min()), int(ids.max())
             if low < 0 or high >= self.d_vocab:
-                raise ValueError(f"token ids must be in 0..{self.d_vocab - 1} (the vocabulary), got ids from {low} to {high}")
+                raise ValueError(
+                    f"token ids must be in 0..{self.d_vocab - 1} (the vocabulary), got ids from {low} to {high}"
+                )
         if mask is None:
             pad, bos = self.tokenizer.pad_token_id, self.tokenizer.bos_token_id
             if pad is not None and pad != bos and ids.ndim == 2:
@@ -447,7 +465,7 @@ class Model:
         )
         if return_tokens:
             return out
-        return self.tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
+        return self.tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)
 
     def format_chat(self, message: str, *, system: str | None = None, add_generation_prompt: bool = True) -> str:
         """A user turn in the model's chat template, ready to generate the assistant's reply."""
@@ -463,7 +481,7 @@ class Model:
         # (mechint tokenizes with the tokenizer's special tokens).
         bos = self.tokenizer.bos_token
         if bos and text.startswith(bos) and self.adds_bos:
-            text = text[len(bos):]
+            text = text[len(bos) :]
         return text
 
     @property
@@ -482,8 +500,10 @@ class Model:
             return None
         table = self.site("hook_pos_embed").module
         config = self.hf.config
-        limit = getattr(table, "num_embeddings", None) or getattr(config, "n_positions", None) or getattr(
-            config, "max_position_embeddings", None
+        limit = (
+            getattr(table, "num_embeddings", None)
+            or getattr(config, "n_positions", None)
+            or getattr(config, "max_position_embeddings", None)
         )
         return int(limit) if limit else None
 
@@ -497,7 +517,8 @@ class Model:
         empty = [i for i, n in enumerate(sizes) if n == 0]
         if empty:
             raise TokenError(
-                empty, "no tokens (this tokenizer adds no BOS token, so an empty text has none)",
+                empty,
+                "no tokens (this tokenizer adds no BOS token, so an empty text has none)",
                 "no activation exists for them: drop these texts or give them some content",
             )
         limit = self.position_limit
@@ -508,13 +529,15 @@ class Model:
             longest = max(sizes[i] for i in long)
             if new_tokens:
                 raise TokenError(
-                    long, f"up to {longest} tokens, which with max_new_tokens={new_tokens} run past the {limit} "
+                    long,
+                    f"up to {longest} tokens, which with max_new_tokens={new_tokens} run past the {limit} "
                     "positions of this model's learned position embeddings",
                     f"shorten the prompts or generate at most {max(limit - longest, 0)} new tokens",
                 )
             raise TokenError(
-                long, f"more tokens (up to {longest}) than the {limit} positions of this model's "
-                "learned position embeddings", f"pass max_length={limit} (or less) to truncate them",
+                long,
+                f"more tokens (up to {longest}) than the {limit} positions of this model's learned position embeddings",
+                f"pass max_length={limit} (or less) to truncate them",
             )
 
     @property

@@ -167,8 +167,10 @@ class ValueVectors(Sequence):
 
     def __init__(self, model: Model):
         if not isinstance(model, Model):
-            raise TypeError(f"value_vectors takes a mechint Model (wrap a Hugging Face model with "
-                            f"mechint.load_model(module, tokenizer=...)), got {type(model).__name__}")
+            raise TypeError(
+                f"value_vectors takes a mechint Model (wrap a Hugging Face model with "
+                f"mechint.load_model(module, tokenizer=...)), got {type(model).__name__}"
+            )
         self.model = model
         self._stacked: Tensor | None = None
         self._key: tuple | None = None
@@ -258,7 +260,9 @@ def _as_directions(model: Model, direction: Tensor, layers: list[int]) -> Tensor
     _validate.finite("the direction", out)
     zero = (out.norm(dim=-1) == 0).nonzero().reshape(-1)
     if zero.numel():
-        raise ValueError(f"the direction is zero at layer(s) {[layers[i] for i in zero.tolist()]}: cosines are undefined")
+        raise ValueError(
+            f"the direction is zero at layer(s) {[layers[i] for i in zero.tolist()]}: cosines are undefined"
+        )
     return out
 
 
@@ -295,8 +299,10 @@ def neuron_cosines(
     if scale is not None:
         scale = torch.as_tensor(scale, dtype=torch.float32).reshape(-1)
         if scale.numel() != model.d_model or not bool((scale > 0).all()):
-            raise ValueError(f"scale must hold {model.d_model} positive values (one per residual feature), "
-                             f"got {scale.numel()}{'' if scale.numel() != model.d_model else ' with some <= 0'}")
+            raise ValueError(
+                f"scale must hold {model.d_model} positive values (one per residual feature), "
+                f"got {scale.numel()}{'' if scale.numel() != model.d_model else ' with some <= 0'}"
+            )
     vv = value_vectors(model)
     out = torch.empty(len(chosen), model.d_mlp)
     for row, l in enumerate(chosen):
@@ -448,7 +454,9 @@ def promoted_tokens(
     tok = model.tokenizer
 
     def entries(values: Tensor, ids: Tensor) -> list[TokenScore]:
-        return [TokenScore(int(i), readable_token(tok, int(i)), float(s)) for s, i in zip(values.tolist(), ids.tolist())]
+        return [
+            TokenScore(int(i), readable_token(tok, int(i)), float(s)) for s, i in zip(values.tolist(), ids.tolist())
+        ]
 
     top = logits.topk(k)
     bottom = (-logits).topk(k)
@@ -463,7 +471,11 @@ def _byte_level_decoder() -> dict[str, int]:
     """GPT-2's byte-level BPE alphabet: the printable character standing for each byte."""
     global _BYTE_DECODER
     if _BYTE_DECODER is None:
-        bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+        bs = (
+            list(range(ord("!"), ord("~") + 1))
+            + list(range(ord("¡"), ord("¬") + 1))
+            + list(range(ord("®"), ord("ÿ") + 1))
+        )
         cs = bs[:]
         n = 0
         for b in range(256):
@@ -669,13 +681,22 @@ class NeuronStats:
         qv = self.quantile(list(quantiles))
         rows = []
         for j, n in enumerate(self.neurons):
-            rows.append({
-                "neuron": n.label, "layer": n.layer, "index": n.index, "count": self.count,
-                "mean": float(self.mean[j]), "std": float(self.std[j]), "mean_abs": float(self.mean_abs[j]),
-                "min": float(self.min[j]), "max": float(self.max[j]), "frac_positive": float(self.frac_positive[j]),
-                **{f"q{q:g}": float(qv[i, j]) for i, q in enumerate(quantiles)},
-                "median_abs": float(self.abs_quantile(0.5)[j]),
-            })
+            rows.append(
+                {
+                    "neuron": n.label,
+                    "layer": n.layer,
+                    "index": n.index,
+                    "count": self.count,
+                    "mean": float(self.mean[j]),
+                    "std": float(self.std[j]),
+                    "mean_abs": float(self.mean_abs[j]),
+                    "min": float(self.min[j]),
+                    "max": float(self.max[j]),
+                    "frac_positive": float(self.frac_positive[j]),
+                    **{f"q{q:g}": float(qv[i, j]) for i, q in enumerate(quantiles)},
+                    "median_abs": float(self.abs_quantile(0.5)[j]),
+                }
+            )
         return rows
 
 
@@ -932,7 +953,9 @@ def edit_effect(
         raise ValueError("nothing to edit: give neurons or interventions")
     if before is None:
         before = direction_scores(model, texts, direction, layer=layer, batch_size=batch_size, progress=progress)
-    after = direction_scores(model, texts, direction, layer=layer, interventions=edits, batch_size=batch_size, progress=progress)
+    after = direction_scores(
+        model, texts, direction, layer=layer, interventions=edits, batch_size=batch_size, progress=progress
+    )
     return EditEffect(torch.as_tensor(before).float().cpu(), after, keys)
 
 

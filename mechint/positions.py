@@ -85,7 +85,9 @@ class TextPositions:
             self._index: Tensor | slice = slice(None)
         elif isinstance(positions, slice):
             try:
-                bounds = [None if b is None else operator.index(b) for b in (positions.start, positions.stop, positions.step)]
+                bounds = [
+                    None if b is None else operator.index(b) for b in (positions.start, positions.stop, positions.step)
+                ]
             except TypeError:
                 raise TypeError(f"slice bounds must be integers, got {positions!r}") from None
             if bounds[2] == 0:
@@ -158,7 +160,9 @@ def _position_index(positions) -> Tensor:
     """``[k]`` integer positions from a list, a tensor or a boolean mask over positions (one list
     shared by every row)."""
     if isinstance(positions, str):
-        raise TypeError(f"positions must be integers, a slice, a mask, from_text_start(...), None or 'all'; got {positions!r}")
+        raise TypeError(
+            f"positions must be integers, a slice, a mask, from_text_start(...), None or 'all'; got {positions!r}"
+        )
     pos = torch.as_tensor(positions).detach()
     if pos.dtype == torch.bool:
         if pos.ndim != 1:
@@ -357,5 +361,3 @@ def cells(positions: Index, rows: Index, x: Tensor, ctx: "HookContext", *, warn:
             f"forward at {ctx.site.name}: the hook did nothing there"
         )
     return blocks
-
-

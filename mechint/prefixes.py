@@ -52,7 +52,9 @@ def _spaceless_script(ch: str) -> bool:
         return False
     o = ord(ch)
     return (
-        0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2FFFF  # CJK ideographs
+        0x4E00 <= o <= 0x9FFF
+        or 0x3400 <= o <= 0x4DBF
+        or 0x20000 <= o <= 0x2FFFF  # CJK ideographs
         or 0x3040 <= o <= 0x30FF  # kana
         or 0xF900 <= o <= 0xFAFF
         or 0x0E00 <= o <= 0x0EFF  # Thai, Lao
@@ -152,7 +154,9 @@ def sentence_prefix(text: str, k: int) -> str:
     return "".join(split_sentences(text)[:k]).rstrip()
 
 
-def token_prefix_lengths(n_tokens: Sequence[int] | Tensor, fractions: Sequence[float], n_special: Sequence[int] | Tensor | int = 0) -> Tensor:
+def token_prefix_lengths(
+    n_tokens: Sequence[int] | Tensor, fractions: Sequence[float], n_special: Sequence[int] | Tensor | int = 0
+) -> Tensor:
     """``[F, n]`` number of tokens in each prefix: the leading special tokens plus
     ``max(1, ceil(f * m))`` of the ``m`` other tokens (fraction 1 = the whole text)."""
     fr = _check_fractions(fractions)
@@ -247,9 +251,14 @@ def collect_prefixes(
     path = None
     if store is not None and store is not False:
         key = {
-            "model": model_fingerprint(model), "texts": texts_fingerprint(texts), "tokens": token_ids_fingerprint(ids),
-            "n": len(texts), "sites": names,
-            "fractions": fr, "dtype": str(dtype), "max_length": max_length,
+            "model": model_fingerprint(model),
+            "texts": texts_fingerprint(texts),
+            "tokens": token_ids_fingerprint(ids),
+            "n": len(texts),
+            "sites": names,
+            "fractions": fr,
+            "dtype": str(dtype),
+            "max_length": max_length,
         }
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
         if store is True:
@@ -284,7 +293,13 @@ def collect_prefixes(
         return x[ends["rows"].to(x.device), ends["pos"].to(x.device)]
 
     batches = iter_batches(
-        model, texts, names, pool=at_prefix_ends, batch_size=batch_size, out_dtype=dtype, token_ids=ids,
+        model,
+        texts,
+        names,
+        pool=at_prefix_ends,
+        batch_size=batch_size,
+        out_dtype=dtype,
+        token_ids=ids,
         progress=progress if isinstance(progress, str) else ("prefixes" if progress else False),
     )
     for idx, got, _ in batches:
@@ -307,7 +322,7 @@ def _leading(ids: Sequence[int], special: set[int]) -> int:
 
 def _payload_sha256(data: bytes) -> str:
     """SHA-256 of the tensor bytes of a safetensors file (what follows its header)."""
-    return hashlib.sha256(data[8 + int.from_bytes(data[:8], "little"):]).hexdigest()
+    return hashlib.sha256(data[8 + int.from_bytes(data[:8], "little") :]).hexdigest()
 
 
 def _save(path: Path, result: PrefixActivations, key: dict) -> None:

@@ -87,8 +87,7 @@ def _unknown(name: str, valid: list[str]) -> UnknownSiteError:
         pool = same_layer or valid
     near = nearest(name, pool, n=5, cutoff=0.4) or nearest(name, valid, n=5, cutoff=0.0)
     return UnknownSiteError(
-        f"unknown site {name!r}; nearest valid names: {', '.join(near)}. "
-        "See Model.site_names for all of them."
+        f"unknown site {name!r}; nearest valid names: {', '.join(near)}. See Model.site_names for all of them."
     )
 
 
@@ -156,7 +155,7 @@ def expand_sites(names: str | Iterable[str], n_layers: int) -> list[str]:
             name = name.name
         _check_name(name)
         if name.startswith("blocks.*."):
-            out += [f"blocks.{l}.{name[len('blocks.*.'):]}" for l in range(n_layers)]
+            out += [f"blocks.{l}.{name[len('blocks.*.') :]}" for l in range(n_layers)]
         elif name.startswith(("hook_resid", "hook_attn_out", "hook_mlp_out", "attn.", "mlp.")):
             out += [f"blocks.{l}.{name}" for l in range(n_layers)]
         else:

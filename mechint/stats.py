@@ -38,11 +38,16 @@ def auroc(
     y = _validate.labels(labels, device=s.device)
     bad = set(torch.unique(y).tolist()) - {0, 1}
     if bad:
-        raise ValueError(f"labels must be 0 (harmless) or 1 (harmful), got values {sorted(bad | set(torch.unique(y).tolist()))}")
+        raise ValueError(
+            f"labels must be 0 (harmless) or 1 (harmful), got values {sorted(bad | set(torch.unique(y).tolist()))}"
+        )
     try:
         y = torch.broadcast_to(y.bool(), s.shape)
-        m = torch.ones_like(s, dtype=torch.bool) if mask is None else torch.broadcast_to(
-            torch.as_tensor(mask, device=s.device).bool(), s.shape)
+        m = (
+            torch.ones_like(s, dtype=torch.bool)
+            if mask is None
+            else torch.broadcast_to(torch.as_tensor(mask, device=s.device).bool(), s.shape)
+        )
     except RuntimeError:
         raise ValueError(f"labels/mask do not match scores of shape {tuple(s.shape)}") from None
     unrankable = (torch.isnan(s) & m).any(-1)

@@ -44,34 +44,60 @@ def tiny_config(family: str, *, vocab_size: int = 259, n_layers: int = 3, d_mode
 
     if family == "llama":
         cfg = tf.LlamaConfig(
-            vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
-            num_hidden_layers=n_layers, num_attention_heads=4, num_key_value_heads=2,
-            max_position_embeddings=256, tie_word_embeddings=False,
+            vocab_size=vocab_size,
+            hidden_size=d_model,
+            intermediate_size=2 * d_model,
+            num_hidden_layers=n_layers,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=256,
+            tie_word_embeddings=False,
         )
     elif family == "qwen2":
         cfg = tf.Qwen2Config(
-            vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
-            num_hidden_layers=n_layers, num_attention_heads=4, num_key_value_heads=2,
-            max_position_embeddings=256, tie_word_embeddings=False, use_sliding_window=False,
+            vocab_size=vocab_size,
+            hidden_size=d_model,
+            intermediate_size=2 * d_model,
+            num_hidden_layers=n_layers,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=256,
+            tie_word_embeddings=False,
+            use_sliding_window=False,
         )
     elif family == "gemma3":
         cfg = tf.Gemma3TextConfig(
-            vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
-            num_hidden_layers=n_layers, num_attention_heads=4, num_key_value_heads=1, head_dim=32,
-            max_position_embeddings=256, sliding_window=8, query_pre_attn_scalar=32,
+            vocab_size=vocab_size,
+            hidden_size=d_model,
+            intermediate_size=2 * d_model,
+            num_hidden_layers=n_layers,
+            num_attention_heads=4,
+            num_key_value_heads=1,
+            head_dim=32,
+            max_position_embeddings=256,
+            sliding_window=8,
+            query_pre_attn_scalar=32,
         )
     elif family == "gpt2":
         cfg = tf.GPT2Config(
-            vocab_size=vocab_size, n_embd=d_model, n_layer=n_layers, n_head=4, n_positions=256,
-            bos_token_id=vocab_size - 3, eos_token_id=vocab_size - 2,
+            vocab_size=vocab_size,
+            n_embd=d_model,
+            n_layer=n_layers,
+            n_head=4,
+            n_positions=256,
+            bos_token_id=vocab_size - 3,
+            eos_token_id=vocab_size - 2,
         )
     elif family == "bloom":
         cfg = tf.BloomConfig(vocab_size=vocab_size, hidden_size=d_model, n_layer=n_layers, n_head=4)
     else:
         raise ValueError(
-            f"no tiny configuration for family {family!r}" + (
-                "; add one to mechint.testing.tiny_config so the test suite covers it" if family in FAMILIES
-                else f"; families: {', '.join(FAMILY_NAMES)}")
+            f"no tiny configuration for family {family!r}"
+            + (
+                "; add one to mechint.testing.tiny_config so the test suite covers it"
+                if family in FAMILIES
+                else f"; families: {', '.join(FAMILY_NAMES)}"
+            )
         )
     # Match the byte tokenizer's special tokens (bos=256, eos=257, pad=258 when vocab_size is 259).
     cfg.bos_token_id, cfg.eos_token_id, cfg.pad_token_id = vocab_size - 3, vocab_size - 2, vocab_size - 1

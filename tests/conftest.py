@@ -31,6 +31,7 @@ from mechint.testing import FAMILY_NAMES, byte_tokenizer, tiny_hf_model, tiny_mo
 # other processes dominate (measured 10-100x slower per forward on a loaded 2-core machine).
 torch.set_num_threads(int(os.environ.get("MECHINT_TEST_THREADS", "1")))
 
+
 @pytest.fixture(autouse=True)
 def _typecheck(request):
     """Run-time type checking on, except in tests of deliberately bad input (``bad_input``)."""

@@ -132,7 +132,8 @@ def test_alignment_study_runs_on_a_tiny_model(tmp_path, monkeypatch):
     direction_transfer.run(model, tmp_path / "figs", n_per_class=8)
     study.run(model, tmp_path / "figs", n_items=12, n_per_class=8, languages=("en", "zh", "vi", "ar", "th", "de"))
     check = json.loads((tmp_path / "figs" / "alignment_retrieval.json").read_text())[
-        "transfer_auroc_check_against_direction_transfer_json"]
+        "transfer_auroc_check_against_direction_transfer_json"
+    ]
     assert set(check) == {"zh", "vi", "ar", "th"}
     assert all(v["here"] == v["direction_transfer.json"] for v in check.values()), check
 

@@ -121,8 +121,10 @@ def test_custom_interventions_from_public_names_match_raw_forward_hooks(family, 
         ([ScaleResidual(1, factor)], [(1, scale_but_bos)]),
         ([AddAtCells(0, vec, alpha, rows=[2, 0], positions=[seq_len - 2, -1])], [(0, add_rows)]),
         ([AddAtCells(2, vec, 4.0, positions=from_text_start([1]))], [(2, add_text_start)]),
-        ([ScaleResidual(1, factor), AddAtCells(2, vec, 4.0, positions=from_text_start([1]))],
-         [(1, scale_but_bos), (2, add_text_start)]),
+        (
+            [ScaleResidual(1, factor), AddAtCells(2, vec, 4.0, positions=from_text_start([1]))],
+            [(1, scale_but_bos), (2, add_text_start)],
+        ),
     ]
     plain = run_raw([])
     for ours, raw in cases:

@@ -69,7 +69,9 @@ def test_multijail_bom_does_not_leak_into_first_column():
 def test_bundled_copies_match_upstream():
     from mechint.data._derive import read_xquad_questions
 
-    assert BUNDLED.joinpath("multijail", "MultiJail.csv").read_bytes() == (SHARED / "multijail/MultiJail.csv").read_bytes()
+    assert (
+        BUNDLED.joinpath("multijail", "MultiJail.csv").read_bytes() == (SHARED / "multijail/MultiJail.csv").read_bytes()
+    )
     with BUNDLED.joinpath("xquad", "xquad_questions.csv").open(encoding="utf-8", newline="") as f:
         table = list(csv.DictReader(f))
     for lang in XQUAD_LANGUAGES:
@@ -211,7 +213,10 @@ def test_fingerprint_stable_and_sensitive():
     assert Dataset(rows).fingerprint() != a.fingerprint()
     assert Dataset(reversed(list(a))).fingerprint() != a.fingerprint()  # row order matters (cache rows)
     # field boundaries are unambiguous
-    assert Dataset([Example("a b", 1, "en", "x", "s")]).fingerprint() != Dataset([Example("a", 1, "b en", "x", "s")]).fingerprint()
+    assert (
+        Dataset([Example("a b", 1, "en", "x", "s")]).fingerprint()
+        != Dataset([Example("a", 1, "b en", "x", "s")]).fingerprint()
+    )
 
 
 def test_empty_dataset_errors():
@@ -321,11 +326,19 @@ def test_load_csv_round_trip(tmp_path):
 
 def test_load_jsonl_round_trip_and_default_language(tmp_path):
     p = tmp_path / "mine.jsonl"
-    recs = [{"prompt": "Tell me a joke", "y": False}, {"prompt": "Write malware", "y": 1}, {"prompt": "Hi", "y": "SAFE"}]
+    recs = [
+        {"prompt": "Tell me a joke", "y": False},
+        {"prompt": "Write malware", "y": 1},
+        {"prompt": "Hi", "y": "SAFE"},
+    ]
     p.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n\n", encoding="utf-8")
     ds = load_texts(p, text_column="prompt", label_column="y", default_language="en")
     assert ds.texts == ["Tell me a joke", "Write malware", "Hi"] and ds.labels == [0, 1, 0]
-    assert ds.row_languages == ["en"] * 3 and ds.item_ids == ["mine.jsonl:row-0", "mine.jsonl:row-1", "mine.jsonl:row-2"]
+    assert ds.row_languages == ["en"] * 3 and ds.item_ids == [
+        "mine.jsonl:row-0",
+        "mine.jsonl:row-1",
+        "mine.jsonl:row-2",
+    ]
     # .json holding JSON lines, and .json holding one array, read the same
     (tmp_path / "lines.json").write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "array.json").write_text(json.dumps(recs), encoding="utf-8")
@@ -391,7 +404,9 @@ def test_load_texts_missing_columns(tmp_path):
     with pytest.raises(ValueError, match=r"missing column 'text'.*columns found: \['prompt', 'label', 'language'\]"):
         load_texts(p)
     p.write_text("text,label\nhi,0\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"missing column 'language'.*columns found: \['text', 'label'\].*default_language"):
+    with pytest.raises(
+        ValueError, match=r"missing column 'language'.*columns found: \['text', 'label'\].*default_language"
+    ):
         load_texts(p)
     assert load_texts(p, default_language="fr").row_languages == ["fr"]
     with pytest.raises(ValueError, match=r"missing column 'group' \(id_column\)"):
@@ -409,7 +424,9 @@ def test_load_texts_bad_label_names_row(tmp_path):
         load_texts(p)
     assert "harmful" in str(err.value) and "harmless" in str(err.value)
     q = tmp_path / "l.jsonl"
-    q.write_text('{"text": "a", "label": 1, "language": "en"}\n{"text": "b", "label": 2, "language": "en"}\n', encoding="utf-8")
+    q.write_text(
+        '{"text": "a", "label": 1, "language": "en"}\n{"text": "b", "label": 2, "language": "en"}\n', encoding="utf-8"
+    )
     with pytest.raises(ValueError, match=r"row 1 \(line 2\): label 2 is not recognised"):
         load_texts(q)
     p.write_text("text,label,language\nfine,,en\n", encoding="utf-8")
@@ -471,13 +488,23 @@ def test_dataset_from_records_and_pandas():
     assert ds.texts == [r["text"] for r in records] and ds.labels == [1, 1, 0]
     assert ds.item_ids == ["q1", "q1", "mine:row-2"] and ds.sources == ["mine"] * 3
     assert ds.languages == ["en", "zh"]
-    frame = pd.DataFrame({"prompt": [r["text"] for r in records], "y": [1, 1, 0], "lang": ["en", "zh", "en"],
-                          "item_id": ["q1", "q1", "q2"]})
+    frame = pd.DataFrame(
+        {
+            "prompt": [r["text"] for r in records],
+            "y": [1, 1, 0],
+            "lang": ["en", "zh", "en"],
+            "item_id": ["q1", "q1", "q2"],
+        }
+    )
     from_frame = Dataset.from_pandas(frame, text="prompt", label="y", language="lang")
     assert from_frame.texts == ds.texts and from_frame.item_ids == ["q1", "q1", "q2"]
-    with pytest.raises(ValueError, match=r"columns \['text', 'label', 'language'\] not in the DataFrame.*nearest: \['lang'\]"):
+    with pytest.raises(
+        ValueError, match=r"columns \['text', 'label', 'language'\] not in the DataFrame.*nearest: \['lang'\]"
+    ):
         Dataset.from_pandas(frame)
-    with pytest.raises(ValueError, match=r"record 0: missing \['label', 'language'\]; unknown keys \['lable'\]; nearest: \['label'\]"):
+    with pytest.raises(
+        ValueError, match=r"record 0: missing \['label', 'language'\]; unknown keys \['lable'\]; nearest: \['label'\]"
+    ):
         Dataset.from_records([{"text": "x", "lable": 1}])
     with pytest.raises(ValueError, match="label must be 0"):
         Dataset.from_records([{"text": "x", "label": 3, "language": "en"}])

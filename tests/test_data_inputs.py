@@ -72,7 +72,9 @@ def test_filter_unknown_item_ids_raise_with_nearest():
 
 def test_filter_unknown_source_and_language_name_nearest():
     ds = toy()
-    with pytest.raises(ValueError, match=r"source 'ty' not in this dataset; sources present: \['toy'\]; nearest: \['toy'\]"):
+    with pytest.raises(
+        ValueError, match=r"source 'ty' not in this dataset; sources present: \['toy'\]; nearest: \['toy'\]"
+    ):
         ds.filter(source="ty")
     assert ds.filter(source="toy") == ds
     with pytest.raises(ValueError, match=r"\['EN'\] not in this dataset.*nearest: \['en'\]"):
@@ -90,7 +92,13 @@ def test_tsv_quote_at_start_of_cell_is_literal(tmp_path):
         encoding="utf-8",
     )
     ds = load_texts(p)
-    assert ds.texts == ['"Quoted start', "What is 2+2?", 'How to pick a lock? "x"', '"Ignore all rules" and tell me', "bye"]
+    assert ds.texts == [
+        '"Quoted start',
+        "What is 2+2?",
+        'How to pick a lock? "x"',
+        '"Ignore all rules" and tell me',
+        "bye",
+    ]
     assert ds.labels == [1, 0, 1, 1, 0]
 
 
@@ -133,8 +141,14 @@ def test_default_ids_tell_apart_files_of_the_same_name(tmp_path):
         )
     en, de = tmp_path / "en" / "mine.csv", tmp_path / "de" / "mine.csv"
     both = load_texts([en, de], default_language="xx")
-    assert both.item_ids == ["en/mine.csv:row-0", "en/mine.csv:row-1", "en/mine.csv:row-2",
-                             "de/mine.csv:row-0", "de/mine.csv:row-1", "de/mine.csv:row-2"]
+    assert both.item_ids == [
+        "en/mine.csv:row-0",
+        "en/mine.csv:row-1",
+        "en/mine.csv:row-2",
+        "de/mine.csv:row-0",
+        "de/mine.csv:row-1",
+        "de/mine.csv:row-2",
+    ]
     assert both.n_items == 6 and set(both.sources) == {"en/mine.csv", "de/mine.csv"}
     assert both.texts[3] == "Bombe"
     # item-id folds no longer tie row i of one file to row i of the other
@@ -148,7 +162,9 @@ def test_default_ids_tell_apart_files_of_the_same_name(tmp_path):
     for top in ("a", "b"):
         (tmp_path / top / "x").mkdir(parents=True)
         (tmp_path / top / "x" / "mine.csv").write_text("text,label\nhi,0\n", encoding="utf-8")
-    ds = load_texts([tmp_path / "harmful.csv", tmp_path / "a/x/mine.csv", tmp_path / "b/x/mine.csv"], default_language="en")
+    ds = load_texts(
+        [tmp_path / "harmful.csv", tmp_path / "a/x/mine.csv", tmp_path / "b/x/mine.csv"], default_language="en"
+    )
     assert ds.item_ids == ["harmful.csv:row-0", "a/x/mine.csv:row-0", "b/x/mine.csv:row-0"]
     assert load_texts([tmp_path / "harmful.csv"], default_language="en").item_ids == ["harmful.csv:row-0"]
     with pytest.raises(ValueError, match=r"given twice"):
@@ -175,7 +191,9 @@ def test_utf16_with_bom_is_read(tmp_path):
 def test_non_utf8_file_names_file_and_offset(tmp_path):
     p = tmp_path / "latin.csv"
     p.write_bytes("text,label,language\ncafé,0,fr\n".encode("cp1252"))
-    with pytest.raises(ValueError, match=r"latin.csv: not UTF-8 text \(byte 0xe9 at byte offset 23.*re-save it as UTF-8"):
+    with pytest.raises(
+        ValueError, match=r"latin.csv: not UTF-8 text \(byte 0xe9 at byte offset 23.*re-save it as UTF-8"
+    ):
         load_texts(p)
 
 

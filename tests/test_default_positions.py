@@ -138,8 +138,11 @@ def test_neuron_edits_and_edit_effect_get_the_default(make_model):
 @pytest.mark.bad_input
 def test_other_words_are_refused():
     u = _randn(64)
-    for make in (lambda p: AddDirection(u, positions=p), lambda p: AblateDirection(u, positions=p),
-                 lambda p: EditNeurons(0, [1], positions=p)):
+    for make in (
+        lambda p: AddDirection(u, positions=p),
+        lambda p: AblateDirection(u, positions=p),
+        lambda p: EditNeurons(0, [1], positions=p),
+    ):
         with pytest.raises(ValueError, match=r"positions='ALL'.*'all'"):
             make("ALL")
         with pytest.raises(ValueError, match=r"positions='bos'"):
@@ -153,8 +156,14 @@ def _generate(model, prompts, *interventions, sites=SITES):
     """Greedy tokens, step logits, and each step's activations at ``sites`` (concatenated)."""
     store: dict = {}
     with intervene(model, *interventions, *[(s, record(store)) for s in sites]):
-        out = model.generate(prompts, max_new_tokens=N_NEW, min_new_tokens=N_NEW, return_tokens=True,
-                             return_dict_in_generate=True, output_logits=True)
+        out = model.generate(
+            prompts,
+            max_new_tokens=N_NEW,
+            min_new_tokens=N_NEW,
+            return_tokens=True,
+            return_dict_in_generate=True,
+            output_logits=True,
+        )
     return out.sequences, torch.stack(out.logits, 1), {s: store[s].float().cpu() for s in sites}
 
 

@@ -190,9 +190,10 @@ def test_within_group_std_hand_computed_pooled_over_groups():
     keys = [(int(a), b) for a, b in zip(y, lang)]
     for layer in range(2):
         xs = x[layer].numpy()
-        resid = np.concatenate([xs[[k == key for k in keys]] - xs[[k == key for k in keys]].mean(0)
-                                for key in dict.fromkeys(keys)])
-        want = np.sqrt((resid ** 2).sum(0) / (40 - 4))
+        resid = np.concatenate(
+            [xs[[k == key for k in keys]] - xs[[k == key for k in keys]].mean(0) for key in dict.fromkeys(keys)]
+        )
+        want = np.sqrt((resid**2).sum(0) / (40 - 4))
         want[4] = 1.0  # constant within each (class, language) group
         np.testing.assert_allclose(got[layer].numpy(), want, rtol=1e-12)
     assert len(set(lang_codes)) == 4

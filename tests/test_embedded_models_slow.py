@@ -16,6 +16,7 @@ import mechint
 
 pytestmark = pytest.mark.slow
 
+
 def assert_close_rel(actual: torch.Tensor, expected: torch.Tensor, tol: float = 1e-5) -> None:
     """Relative Frobenius error: gemma's residual stream reaches values in the hundreds, where float32
     sums in a different order (padded batch vs one text) differ by ~1e-4 absolute."""
@@ -79,7 +80,12 @@ def test_gemma_writes_change_generation_and_reads_are_consistent(gemma):
     prompt = ["The capital of France is"]
     base = gemma.generate(prompt, max_new_tokens=4)
     _, cache = gemma.run_with_cache(prompt, ["blocks.6.hook_resid_post"])
-    push = 8 * cache["blocks.6.hook_resid_post"][0, -1].norm() * torch.randn(gemma.d_model, generator=torch.Generator().manual_seed(0)) / gemma.d_model**0.5
+    push = (
+        8
+        * cache["blocks.6.hook_resid_post"][0, -1].norm()
+        * torch.randn(gemma.d_model, generator=torch.Generator().manual_seed(0))
+        / gemma.d_model**0.5
+    )
     with gemma.hooks([("blocks.6.hook_resid_post", mechint.add_value(push))]):
         steered = gemma.generate(prompt, max_new_tokens=4)
     assert steered != base

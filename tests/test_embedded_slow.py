@@ -98,5 +98,7 @@ def test_gemma_cached_load_under_10s():
     with torch.no_grad():
         model(**tok("Hello", return_tensors="pt"))
     total = t2 - t0
-    print(f"\ngemma-3-270m cached load: validate {t1 - t0:.2f} s + from_pretrained/tokenizer {t2 - t1:.2f} s = {total:.2f} s")
+    print(
+        f"\ngemma-3-270m cached load: validate {t1 - t0:.2f} s + from_pretrained/tokenizer {t2 - t1:.2f} s = {total:.2f} s"
+    )
     assert total < 10.0

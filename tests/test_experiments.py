@@ -20,7 +20,9 @@ def test_language_direction_cosine_study(tmp_path, monkeypatch):
     for series in summary["cosine_with_english"].values():
         assert len(series) == model.n_layers and all(-1.0 <= v <= 1.0 for v in series)
     sim = summary["similarity"]
-    assert len(sim) == model.n_layers and all(abs(sim[l][i][i] - 1) < 1e-5 for l in range(model.n_layers) for i in range(5))
+    assert len(sim) == model.n_layers and all(
+        abs(sim[l][i][i] - 1) < 1e-5 for l in range(model.n_layers) for i in range(5)
+    )
     rows = (tmp_path / "figs" / "language_direction_cosine.csv").read_text().splitlines()
     assert len(rows) == model.n_layers + 1
     assert out["figures"] and all((tmp_path / "figs").joinpath(p.split("/")[-1]).exists() for p in out["figures"])

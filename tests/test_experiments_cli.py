@@ -57,10 +57,14 @@ def test_runner_help_names_the_options():
     assert all(option in text for option in (*OPTIONS, "--only")), text
 
 
-@pytest.mark.parametrize("module", ["experiments", "experiments.direction_transfer", "experiments.patching_minimal_pairs"])
+@pytest.mark.parametrize(
+    "module", ["experiments", "experiments.direction_transfer", "experiments.patching_minimal_pairs"]
+)
 def test_help_through_python_dash_m(module):
     """The real ``python -m`` path (before, six studies printed nothing and exited 0)."""
-    proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert all(option in proc.stdout for option in OPTIONS), proc.stdout
     if module.endswith("patching_minimal_pairs"):
@@ -108,10 +112,25 @@ def test_runner_passes_the_options_to_each_run(monkeypatch, tmp_path):
     monkeypatch.setattr(mechint, "load_model", lambda name, device=None: loaded.append((name, device)) or model)
     for name in ("probe_layers", "neurons_top", "patching_minimal_pairs"):
         module = importlib.import_module(f"experiments.{name}")
-        monkeypatch.setattr(module, "run", lambda m, out, n_per_class=None, _name=name: calls.append(
-            (_name, m, out, n_per_class)) or {})
-    main(["--model", "some-model", "--device", "cpu", "--out", str(tmp_path / "f"), "--n-per-class", "7",
-          "--only", "probe_layers", "neurons_top", "patching_minimal_pairs"])
+        monkeypatch.setattr(
+            module, "run", lambda m, out, n_per_class=None, _name=name: calls.append((_name, m, out, n_per_class)) or {}
+        )
+    main(
+        [
+            "--model",
+            "some-model",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "f"),
+            "--n-per-class",
+            "7",
+            "--only",
+            "probe_layers",
+            "neurons_top",
+            "patching_minimal_pairs",
+        ]
+    )
     assert loaded == [("some-model", "cpu")]
     assert calls == [(n, model, tmp_path / "f", 7) for n in ("probe_layers", "neurons_top", "patching_minimal_pairs")]
     calls.clear()
@@ -131,12 +150,16 @@ def test_one_study_command_line_reaches_run(monkeypatch, tmp_path, capsys):
         seen.append((m, out, n_per_class, kw))
         return {"ok": 1}
 
-    assert _common.study_main(run, "Study: a test.\n\nMore.", ["--out", str(tmp_path), "--n-per-class", "4"]) == {"ok": 1}
+    assert _common.study_main(run, "Study: a test.\n\nMore.", ["--out", str(tmp_path), "--n-per-class", "4"]) == {
+        "ok": 1
+    }
     assert seen[-1] == (("gemma-3-270m", None, model), tmp_path, 4, {})
     assert '"ok": 1' in capsys.readouterr().out
     # patching_minimal_pairs' own --languages goes to its run beside the shared options
     monkeypatch.setattr(patching_minimal_pairs, "run", run)
-    patching_minimal_pairs.main(["--model", "m", "--device", "cuda:1", "--out", str(tmp_path / "p"), "--languages", "en", "zh"])
+    patching_minimal_pairs.main(
+        ["--model", "m", "--device", "cuda:1", "--out", str(tmp_path / "p"), "--languages", "en", "zh"]
+    )
     assert seen[-1] == (("m", "cuda:1", model), tmp_path / "p", None, {"languages": ["en", "zh"]})
     assert (tmp_path / "p").is_dir()
     with pytest.raises(SystemExit):
@@ -151,8 +174,11 @@ def test_check_counts_warns_names_study_class_count_and_raises_below_the_minimum
 
     counts = class_counts([1, 0, 1, 0, 1, 1], ["en", "en", "en", "en", "zh", "zh"], expected=["en", "zh"])
     assert counts == {"en/harmful": 2, "en/harmless": 2, "zh/harmful": 2, "zh/harmless": 0}
-    with pytest.warns(TooFewItemsWarning, match=r"my_study: too few items for the folds, which needs at least 3 "
-                                                r"per class and language: en/harmful has 2, en/harmless has 2"):
+    with pytest.warns(
+        TooFewItemsWarning,
+        match=r"my_study: too few items for the folds, which needs at least 3 "
+        r"per class and language: en/harmful has 2, en/harmless has 2",
+    ):
         check_counts("my_study", {"en/harmful": 2, "en/harmless": 2, "zh/harmful": 5}, minimum=3, what="the folds")
     with pytest.raises(ValueError, match=r"my_study: needs at least 1 item\(s\).*zh/harmless: 0"):
         check_counts("my_study", counts, minimum=3, what="the folds")

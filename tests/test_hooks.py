@@ -16,9 +16,7 @@ from mechint.testing import FAMILY_NAMES
 
 
 def _hook_count(module: torch.nn.Module) -> int:
-    return sum(
-        len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in module.modules()
-    )
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in module.modules())
 
 
 def _hooked_modules(module: torch.nn.Module) -> list[torch.nn.Module]:
@@ -324,7 +322,11 @@ def test_stop_after_stops_the_forward(family, make_model):
     try:
         store: dict = {}
         later = lambda x, ctx: calls.append(ctx.site.name)  # noqa: E731
-        hooks = [("blocks.0.hook_resid_post", record(store)), ("blocks.2.hook_resid_pre", later), ("ln_final.hook_normalized", later)]
+        hooks = [
+            ("blocks.0.hook_resid_post", record(store)),
+            ("blocks.2.hook_resid_pre", later),
+            ("ln_final.hook_normalized", later),
+        ]
         with model.hooks(hooks, stop_after="blocks.0.hook_resid_post"):
             out = model(tokens)
         assert out is None
@@ -368,7 +370,7 @@ def test_save_during_left_padded_generation(family, make_model):
     enc = model.tokenize(TEXTS[:3])
     with model.hooks([(site, record(store))]):
         out = model.generate(enc, max_new_tokens=4, return_tokens=True)
-    mask = torch.cat([enc["attention_mask"], torch.ones_like(out[:, enc["input_ids"].shape[1]:])], 1)
+    mask = torch.cat([enc["attention_mask"], torch.ones_like(out[:, enc["input_ids"].shape[1] :])], 1)
     _, ref = model.run_with_cache(out[:, :-1], [site], attention_mask=mask[:, :-1])
     real = mask[:, :-1].bool()
     assert_site_close(store[site][real], ref[site][real], name=f"{family} padded generation save")
@@ -403,7 +405,9 @@ def test_left_padded_generation_equals_one_by_one(family, device, make_model):
     for i, text in enumerate(TEXTS):
         one = model.generate(text, max_new_tokens=N_NEW, return_tokens=True)
         one_new = one[0, model.to_tokens(text).shape[1] :]
-        assert torch.equal(new[i, : len(one_new)], one_new), f"{family} row {i}: {new[i].tolist()} != {one_new.tolist()}"
+        assert torch.equal(new[i, : len(one_new)], one_new), (
+            f"{family} row {i}: {new[i].tolist()} != {one_new.tolist()}"
+        )
         if len(one_new) < N_NEW:  # stopped at EOS
             assert one_new[-1] == eos
 
@@ -505,7 +509,10 @@ def test_input_rows_map_rows_and_per_row_values_to_the_callers_inputs():
         model.forward(enc, logits=False)
     assert torch.allclose(store[site] - base[order], value[order].expand_as(store[site]))
     # rows= names inputs: input 0 sits in batch row 1
-    with model.hooks([(site, add_value(torch.ones(model.d_model), rows=[0])), (site, record(store))]), input_rows(order, 3):
+    with (
+        model.hooks([(site, add_value(torch.ones(model.d_model), rows=[0])), (site, record(store))]),
+        input_rows(order, 3),
+    ):
         model.forward(enc, logits=False)
     changed = (store[site] - base[order]).abs().amax(dim=(1, 2)) > 0
     assert changed.tolist() == [False, True, False]

@@ -62,12 +62,15 @@ def test_collect_takes_a_dtype_name_as_load_model_does(model):
     assert torch.equal(got["blocks.0.hook_resid_post"], want["blocks.0.hook_resid_post"])
 
 
-@pytest.mark.parametrize("texts, error, message", [
-    (None, TypeError, r"texts must be a string, a list of strings or a data set, got None"),
-    (5, TypeError, r"texts must be a string, a list of strings or a data set, got 5 \(int\)"),
-    ([], ValueError, r"no texts given"),
-    (["ok", 3], TypeError, r"item 1 is 3 \(int\)"),
-])
+@pytest.mark.parametrize(
+    "texts, error, message",
+    [
+        (None, TypeError, r"texts must be a string, a list of strings or a data set, got None"),
+        (5, TypeError, r"texts must be a string, a list of strings or a data set, got 5 \(int\)"),
+        ([], ValueError, r"no texts given"),
+        (["ok", 3], TypeError, r"item 1 is 3 \(int\)"),
+    ],
+)
 def test_collect_names_bad_texts(model, texts, error, message):
     with pytest.raises(error, match=message):
         collect(model, texts, "blocks.0.hook_resid_post", progress=False)
@@ -101,14 +104,20 @@ def test_a_layer_with_leading_zeros_is_not_a_second_name(model):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make", [
-    lambda x: torch.zeros(x.shape, dtype=torch.long),
-    lambda x: torch.zeros(x.shape, dtype=torch.bool),
-    lambda x: x > 0,
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: torch.zeros(x.shape, dtype=torch.long),
+        lambda x: torch.zeros(x.shape, dtype=torch.bool),
+        lambda x: x > 0,
+    ],
+)
 def test_a_hook_returning_an_integer_or_boolean_tensor_is_refused(model, make):
-    with pytest.raises(TypeError, match=r"a hook at blocks.1.hook_resid_post returned a torch.(int64|bool) tensor "
-                                        r"for a torch.float32 activation"):
+    with pytest.raises(
+        TypeError,
+        match=r"a hook at blocks.1.hook_resid_post returned a torch.(int64|bool) tensor "
+        r"for a torch.float32 activation",
+    ):
         with model.hooks([("blocks.1.hook_resid_post", lambda x, ctx: make(x))]):
             model(TEXTS)
 
@@ -149,7 +158,9 @@ def test_directions_refuse_non_finite_rows_by_row(fn):
 
 def test_run_with_cache_on_a_text_past_the_position_table_names_it(gpt2):
     long = "a" * 300  # BOS + 300 byte tokens, GPT-2 table of 256
-    with pytest.raises(TokenError, match=r"text 1 has more tokens \(up to 301\) than the 256 positions.*max_length=256"):
+    with pytest.raises(
+        TokenError, match=r"text 1 has more tokens \(up to 301\) than the 256 positions.*max_length=256"
+    ):
         gpt2.run_with_cache(["short", long], "blocks.0.hook_resid_post")
     with pytest.raises(TokenError, match="max_length"):
         gpt2(long)
@@ -158,8 +169,11 @@ def test_run_with_cache_on_a_text_past_the_position_table_names_it(gpt2):
 
 def test_generate_past_the_position_table_names_it(gpt2):
     prompt = "a" * 250  # BOS + 250 tokens
-    with pytest.raises(TokenError, match=r"up to 251 tokens, which with max_new_tokens=10 run past the 256 "
-                                         r"positions.*at most 5 new tokens"):
+    with pytest.raises(
+        TokenError,
+        match=r"up to 251 tokens, which with max_new_tokens=10 run past the 256 "
+        r"positions.*at most 5 new tokens",
+    ):
         gpt2.generate([prompt], max_new_tokens=10)
     assert len(gpt2.generate([prompt], max_new_tokens=5, return_tokens=True)[0]) == 256
     with pytest.raises(ValueError, match="max_new_tokens must be an integer >= 1, got 0"):
@@ -200,17 +214,28 @@ def test_text_labels_error_says_how_to_map_them():
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("inputs, error, message", [
-    (123, TypeError, r"inputs must be a text, a list of texts, token ids \[batch, pos\] or an encoding dict, got 123"),
-    (None, TypeError, "inputs must be a text"),
-    (torch.tensor(5), TypeError, "inputs must be a text"),
-    (["a", 3], TypeError, r"item 1 is 3 \(int\)"),
-    (torch.tensor([[1.0, 2.0]]), TypeError, "input ids must be integer token ids, got a torch.float32 tensor"),
-    (torch.tensor([[1, 2, 9999]]), ValueError, r"token ids must be in 0..258 \(the vocabulary\), got ids from 1 to 9999"),
-    (torch.tensor([[1, -2, 3]]), ValueError, "token ids must be in 0..258"),
-    (torch.ones(2, 2, 2, dtype=torch.long), ValueError, r"input ids must be \[batch, pos\], got shape \(2, 2, 2\)"),
-    ({"attention_mask": torch.ones(1, 3)}, ValueError, "an encoding needs 'input_ids'"),
-])
+@pytest.mark.parametrize(
+    "inputs, error, message",
+    [
+        (
+            123,
+            TypeError,
+            r"inputs must be a text, a list of texts, token ids \[batch, pos\] or an encoding dict, got 123",
+        ),
+        (None, TypeError, "inputs must be a text"),
+        (torch.tensor(5), TypeError, "inputs must be a text"),
+        (["a", 3], TypeError, r"item 1 is 3 \(int\)"),
+        (torch.tensor([[1.0, 2.0]]), TypeError, "input ids must be integer token ids, got a torch.float32 tensor"),
+        (
+            torch.tensor([[1, 2, 9999]]),
+            ValueError,
+            r"token ids must be in 0..258 \(the vocabulary\), got ids from 1 to 9999",
+        ),
+        (torch.tensor([[1, -2, 3]]), ValueError, "token ids must be in 0..258"),
+        (torch.ones(2, 2, 2, dtype=torch.long), ValueError, r"input ids must be \[batch, pos\], got shape \(2, 2, 2\)"),
+        ({"attention_mask": torch.ones(1, 3)}, ValueError, "an encoding needs 'input_ids'"),
+    ],
+)
 def test_forward_names_bad_inputs(model, inputs, error, message):
     with pytest.raises(error, match=message):
         model(inputs)
@@ -237,12 +262,18 @@ def test_tokenize_and_chat_arguments(model):
         model.generate("hi", max_new_tokens=2, return_tokens="no")
 
 
-@pytest.mark.parametrize("hooks, message", [
-    ([("blocks.0.hook_resid_post", 5)], r"the hook function for 'blocks.0.hook_resid_post' is not callable: 5 \(int\)"),
-    (["blocks.0.hook_resid_post"], r"each hook is a \(site, fn\) pair, got 'blocks.0.hook_resid_post' \(str\)"),
-    ([("blocks.0.hook_resid_post",)], r"each hook is a \(site, fn\) pair"),
-    ([("blocks.0.hook_resid_post", lambda x: None)], r"cannot be called as fn\(activation, ctx\)"),
-])
+@pytest.mark.parametrize(
+    "hooks, message",
+    [
+        (
+            [("blocks.0.hook_resid_post", 5)],
+            r"the hook function for 'blocks.0.hook_resid_post' is not callable: 5 \(int\)",
+        ),
+        (["blocks.0.hook_resid_post"], r"each hook is a \(site, fn\) pair, got 'blocks.0.hook_resid_post' \(str\)"),
+        ([("blocks.0.hook_resid_post",)], r"each hook is a \(site, fn\) pair"),
+        ([("blocks.0.hook_resid_post", lambda x: None)], r"cannot be called as fn\(activation, ctx\)"),
+    ],
+)
 def test_hooks_are_checked_when_registered(model, hooks, message):
     with pytest.raises(TypeError, match=message):
         with model.hooks(hooks):
@@ -270,11 +301,14 @@ def test_load_model_names_folders_and_files_it_cannot_load(tmp_path):
         mechint.load_model(text)
 
 
-@pytest.mark.parametrize("device, message", [
-    ("gpu", "device must be a device such as 'cpu', 'cuda' or 'cuda:0', got 'gpu'"),
-    (3.5, r"device must be a device such as 'cpu' or 'cuda:0', got 3.5 \(float\)"),
-    ("cuda:9", "cuda:9"),
-])
+@pytest.mark.parametrize(
+    "device, message",
+    [
+        ("gpu", "device must be a device such as 'cpu', 'cuda' or 'cuda:0', got 'gpu'"),
+        (3.5, r"device must be a device such as 'cpu' or 'cuda:0', got 3.5 \(float\)"),
+        ("cuda:9", "cuda:9"),
+    ],
+)
 def test_load_model_checks_the_device(model, device, message):
     if device == "cuda:9" and torch.cuda.device_count() > 9:  # pragma: no cover
         pytest.skip("this machine has ten GPUs")
@@ -283,7 +317,9 @@ def test_load_model_checks_the_device(model, device, message):
 
 
 def test_load_model_checks_the_module_and_tokenizer(model):
-    with pytest.raises(TypeError, match=r"tokenizer must be a Hugging Face tokenizer object, got 'gpt2' \(str\): load it"):
+    with pytest.raises(
+        TypeError, match=r"tokenizer must be a Hugging Face tokenizer object, got 'gpt2' \(str\): load it"
+    ):
         mechint.load_model(model.hf, tokenizer="gpt2")
     with pytest.raises(TypeError, match="wraps a Hugging Face causal LM .an nn.Module with a .config., got Linear"):
         mechint.load_model(torch.nn.Linear(3, 3), tokenizer=model.tokenizer)
@@ -315,10 +351,14 @@ def test_collect_refuses_a_non_float_dtype(model, dtype):
 
 def test_activations_stack_and_store_load_name_their_problems(model, tmp_path):
     acts = collect(model, TEXTS, ["blocks.0.hook_resid_post", "blocks.0.attn.hook_z"], progress=False)
-    with pytest.raises(ValueError, match=r"stack needs sites of one shape, these differ: blocks.0.hook_resid_post \(2, 64\)"):
+    with pytest.raises(
+        ValueError, match=r"stack needs sites of one shape, these differ: blocks.0.hook_resid_post \(2, 64\)"
+    ):
         acts.stack()
     assert acts.stack("blocks.0.hook_resid_post").shape == (1, 2, 64)
-    collect(model, TEXTS, ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"], store=tmp_path / "s", progress=False)
+    collect(
+        model, TEXTS, ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"], store=tmp_path / "s", progress=False
+    )
     one = mechint.ActivationStore(tmp_path / "s").load("blocks.1.hook_resid_post")  # one name, not its letters
     assert list(one) == ["blocks.1.hook_resid_post"]
 
@@ -363,7 +403,9 @@ def test_patching_arguments_are_checked(model):
         mechint.activation_patch(model, "hello", "jello", metric, batch_size="2")
     with pytest.raises(TypeError, match=r"batch_size must be an integer >= 1 or None, got '2' \(str\)"):
         mechint.attribution_patch(model, "hello", "jello", metric, batch_size="2")
-    with pytest.raises(TypeError, match=r"exact must be a PatchResult of the same sweep, True, False or None, got 'yes'"):
+    with pytest.raises(
+        TypeError, match=r"exact must be a PatchResult of the same sweep, True, False or None, got 'yes'"
+    ):
         mechint.attribution_patch(model, "hello", "jello", metric, exact="yes")
     argmax = lambda logits: logits.argmax(-1)[:, -1].float()  # noqa: E731
     with pytest.raises(ValueError, match="is not differentiable"):
@@ -420,14 +462,29 @@ def test_plots_refuse_empty_data_and_labels_that_do_not_fit(model):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make, error, message", [
-    (lambda: mechint.set_value(torch.full((64,), float("nan"))), ValueError, "the value to set has non-finite entries"),
-    (lambda: mechint.add_value(torch.full((64,), float("inf"))), ValueError, "the value to add has non-finite entries"),
-    (lambda: mechint.scale_value(float("nan")), ValueError, "the value to scale has non-finite entries"),
-    (lambda: mechint.add_value("1.0"), TypeError, r"the value to add must be a tensor, a number or a function.*'1.0' \(str\)"),
-    (lambda: mechint.scale_value(None), TypeError, "the value to scale must be a tensor"),
-    (lambda: mechint.record([]), TypeError, r"record stores into a dict .site name -> tensor., got \[\] \(list\)"),
-])
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (
+            lambda: mechint.set_value(torch.full((64,), float("nan"))),
+            ValueError,
+            "the value to set has non-finite entries",
+        ),
+        (
+            lambda: mechint.add_value(torch.full((64,), float("inf"))),
+            ValueError,
+            "the value to add has non-finite entries",
+        ),
+        (lambda: mechint.scale_value(float("nan")), ValueError, "the value to scale has non-finite entries"),
+        (
+            lambda: mechint.add_value("1.0"),
+            TypeError,
+            r"the value to add must be a tensor, a number or a function.*'1.0' \(str\)",
+        ),
+        (lambda: mechint.scale_value(None), TypeError, "the value to scale must be a tensor"),
+        (lambda: mechint.record([]), TypeError, r"record stores into a dict .site name -> tensor., got \[\] \(list\)"),
+    ],
+)
 def test_hook_writers_check_their_value_when_built(make, error, message):
     with pytest.raises(error, match=message):
         make()
@@ -439,14 +496,33 @@ def test_a_value_function_returning_none_is_named(model):
             model(TEXTS)
 
 
-@pytest.mark.parametrize("make, error, message", [
-    (lambda d: mechint.AddDirection(d, "strong"), TypeError, r"alpha must be a number or a tensor of numbers, got 'strong' \(str\)"),
-    (lambda d: mechint.AddDirection(d, None), TypeError, "alpha must be a number or a tensor of numbers, got None"),
-    (lambda d: mechint.AddDirection(["a"] * 64), TypeError, "the direction must be a number or a tensor of numbers"),
-    (lambda d: mechint.AddDirection(d, normalize="no"), TypeError, r"normalize must be True or False, got 'no' \(str\)"),
-    (lambda d: mechint.AblateDirection(d, value="x"), TypeError, "value must be a number or a tensor of numbers"),
-    (lambda d: mechint.EditNeurons(0, [1], value="x"), TypeError, r"value must be a number or a tensor of numbers, got 'x'"),
-])
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (
+            lambda d: mechint.AddDirection(d, "strong"),
+            TypeError,
+            r"alpha must be a number or a tensor of numbers, got 'strong' \(str\)",
+        ),
+        (lambda d: mechint.AddDirection(d, None), TypeError, "alpha must be a number or a tensor of numbers, got None"),
+        (
+            lambda d: mechint.AddDirection(["a"] * 64),
+            TypeError,
+            "the direction must be a number or a tensor of numbers",
+        ),
+        (
+            lambda d: mechint.AddDirection(d, normalize="no"),
+            TypeError,
+            r"normalize must be True or False, got 'no' \(str\)",
+        ),
+        (lambda d: mechint.AblateDirection(d, value="x"), TypeError, "value must be a number or a tensor of numbers"),
+        (
+            lambda d: mechint.EditNeurons(0, [1], value="x"),
+            TypeError,
+            r"value must be a number or a tensor of numbers, got 'x'",
+        ),
+    ],
+)
 def test_interventions_name_bad_values(make, error, message):
     with pytest.raises(error, match=message):
         make(torch.randn(64))
@@ -569,7 +645,11 @@ def test_probe_fits_name_bad_arguments():
         (dict(max_iter=2.5), TypeError, r"max_iter must be an integer >= 1 or None, got 2.5 \(float\)"),
         (dict(sample_weight=torch.zeros(40)), mechint.probes.ProbeDataError, "sample weights are all zero"),
         (dict(device="gpu"), ValueError, "device must be a device such as 'cpu'"),
-        (dict(axes=("layer",), coords={"layer": [0]}), ValueError, r"coords\['layer'\] has 1 labels for a batch axis of 3"),
+        (
+            dict(axes=("layer",), coords={"layer": [0]}),
+            ValueError,
+            r"coords\['layer'\] has 1 labels for a batch axis of 3",
+        ),
     ]
     for kwargs, error, message in cases:
         with pytest.raises(error, match=message):

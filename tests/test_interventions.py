@@ -154,15 +154,29 @@ def test_raw_difference_of_means_with_normalize_false(make_model):
     v = _randn(model.d_model, seed=8) * 3.0
     store: dict = {}
     site = "blocks.0.hook_resid_post"
-    with intervene(model, (site, record(store, "x")), AddDirection(v, 2.0, sites=site, normalize=False, positions="all"), (site, record(store, "y"))):
+    with intervene(
+        model,
+        (site, record(store, "x")),
+        AddDirection(v, 2.0, sites=site, normalize=False, positions="all"),
+        (site, record(store, "y")),
+    ):
         model(tokens)
     assert_site_close(store["y"] - store["x"], (2.0 * v).expand_as(store["x"]), name="alpha * raw vector")
 
 
 # ------------------------------------------------------------------------------------ every kind of site
 
-_KEYS = ["hook_embed", "hook_resid_pre", "attn.hook_z", "hook_attn_out", "hook_resid_mid",
-         "mlp.hook_post", "hook_mlp_out", "hook_resid_post", "ln_final.hook_normalized"]
+_KEYS = [
+    "hook_embed",
+    "hook_resid_pre",
+    "attn.hook_z",
+    "hook_attn_out",
+    "hook_resid_mid",
+    "mlp.hook_post",
+    "hook_mlp_out",
+    "hook_resid_post",
+    "ln_final.hook_normalized",
+]
 
 
 @pytest.mark.parametrize("family", ["gemma3", "gpt2", "bloom"])
@@ -193,7 +207,11 @@ def test_ablation_to_a_value_sets_the_projection(make_model):
     dirs = _randn(model.n_layers, model.d_model, seed=20)
     values = torch.tensor([0.5, -1.5, 2.0])
     store: dict = {}
-    with intervene(model, AblateDirection(dirs, value=values, positions="all"), [(f"blocks.{l}.hook_resid_post", record(store)) for l in range(3)]):
+    with intervene(
+        model,
+        AblateDirection(dirs, value=values, positions="all"),
+        [(f"blocks.{l}.hook_resid_post", record(store)) for l in range(3)],
+    ):
         model(tokens)
     for l in range(3):
         proj = store[f"blocks.{l}.hook_resid_post"] @ _unit(dirs[l])
@@ -267,7 +285,9 @@ def _value_vectors(model, layer: int) -> torch.Tensor:
 
 @pytest.mark.parametrize("family", FAMILY_NAMES)
 @pytest.mark.parametrize("mode", ["set", "add", "scale"])
-def test_edit_neurons_changes_exactly_those_neurons_and_writes_their_value_vectors(family, mode, device, dtype, make_model):
+def test_edit_neurons_changes_exactly_those_neurons_and_writes_their_value_vectors(
+    family, mode, device, dtype, make_model
+):
     model = make_model(family, device=device, dtype=dtype)
     layer, rows, positions = 1, [0, 2], [1, -1]
     tokens = random_tokens(3, 8).to(device)
@@ -314,7 +334,9 @@ def test_edit_neurons_changes_exactly_those_neurons_and_writes_their_value_vecto
     written = clean["down"] if family == "gemma3" else clean["written"]
     written_edit = edited["down"] if family == "gemma3" else edited["written"]
     change = (y.float() - x.float()) @ _value_vectors(model, layer).float()
-    assert_site_close(written_edit.float() - written.float(), change, dtype=dtype, name=f"{family} {mode} mlp out change")
+    assert_site_close(
+        written_edit.float() - written.float(), change, dtype=dtype, name=f"{family} {mode} mlp out change"
+    )
     if family != "gemma3":  # the down projection is what hook_mlp_out carries
         assert torch.equal(edited["down"], edited["written"])
 
@@ -356,9 +378,7 @@ def test_collect_to_the_shared_store_refuses_inside_an_intervention(make_model, 
 
 
 def _generate(model, inputs, n: int):
-    out = model.generate(
-        inputs, max_new_tokens=n, return_tokens=True, return_dict_in_generate=True, output_logits=True
-    )
+    out = model.generate(inputs, max_new_tokens=n, return_tokens=True, return_dict_in_generate=True, output_logits=True)
     return out.sequences, torch.stack(out.logits, 1)  # [batch, prompt + steps], [batch, steps, vocab]
 
 
@@ -377,7 +397,7 @@ def test_interventions_during_generation_equal_a_forward_over_the_generated_toke
     u, w = _randn(model.d_model, seed=41), _randn(model.d_model, seed=42)
     alpha = torch.tensor([4.0, -3.0, 2.0])
     interventions = [
-        AddDirection(dirs, alpha, layers=[0, 2], positions="all"),       # per layer, per row
+        AddDirection(dirs, alpha, layers=[0, 2], positions="all"),  # per layer, per row
         AblateDirection(u, layers=1, positions="all"),
         EditNeurons(1, [0, 5, 7], mode="scale", value=3.0, positions="all"),
         # absolute positions: one in the prompt, one generated (fed at the second step)
@@ -447,26 +467,47 @@ def test_generation_positions_minus_one_acts_on_every_new_token(make_model):
 # ------------------------------------------------------------------------------------ errors
 
 
+@pytest.mark.bad_input
 def test_errors_name_what_is_wrong_and_leave_no_hooks(make_model):
     model = make_model("llama")  # d_model 64, d_mlp 128, 3 layers
     tokens = random_tokens(2, 5)
     clean = model(tokens)
     u = _randn(model.d_model)
     cases = [
-        (ValueError, r"width 65.*blocks\.0\.hook_resid_post has width 64 \(d_model\)",
-         AddDirection(_randn(65), 1.0, layers=0)),
-        (ValueError, r"width 64.*blocks\.2\.mlp\.hook_post has width 128 \(d_mlp\)",
-         AblateDirection(u, sites="blocks.2.mlp.hook_post")),
-        (ValueError, r"width 100.*blocks\.0\.attn\.hook_z has width 64 \(n_heads \* d_head\)",
-         AblateDirection(_randn(100), sites="attn.hook_z")),
-        (UnknownSiteError, r"'blocks\.1\.hook_resid_pots'.*blocks\.1\.hook_resid_post",
-         AddDirection(u, 1.0, sites="blocks.1.hook_resid_pots")),
-        (UnknownSiteError, r"hook_resid_pots.*hook_resid_post", AddDirection(u, 1.0, sites="hook_resid_pots", layers=[1])),
+        (
+            ValueError,
+            r"width 65.*blocks\.0\.hook_resid_post has width 64 \(d_model\)",
+            AddDirection(_randn(65), 1.0, layers=0),
+        ),
+        (
+            ValueError,
+            r"width 64.*blocks\.2\.mlp\.hook_post has width 128 \(d_mlp\)",
+            AblateDirection(u, sites="blocks.2.mlp.hook_post"),
+        ),
+        (
+            ValueError,
+            r"width 100.*blocks\.0\.attn\.hook_z has width 64 \(n_heads \* d_head\)",
+            AblateDirection(_randn(100), sites="attn.hook_z"),
+        ),
+        (
+            UnknownSiteError,
+            r"'blocks\.1\.hook_resid_pots'.*blocks\.1\.hook_resid_post",
+            AddDirection(u, 1.0, sites="blocks.1.hook_resid_pots"),
+        ),
+        (
+            UnknownSiteError,
+            r"hook_resid_pots.*hook_resid_post",
+            AddDirection(u, 1.0, sites="hook_resid_pots", layers=[1]),
+        ),
         (UnknownSiteError, r"layer 5 is out of range", AddDirection(u, 1.0, sites="blocks.5.hook_resid_post")),
         (ValueError, r"layer 3 is out of range.*0\.\.2", AblateDirection(u, layers=[0, 3])),
         (ValueError, r"already names its layer", AddDirection(u, 1.0, sites="blocks.1.hook_resid_post", layers=[1])),
         (ValueError, r"n_layers=3", AddDirection(_randn(2, model.d_model), 1.0)),
-        (ValueError, r"model-level site ln_final", AblateDirection(_randn(3, model.d_model), sites="ln_final.hook_normalized")),
+        (
+            ValueError,
+            r"model-level site ln_final",
+            AblateDirection(_randn(3, model.d_model), sites="ln_final.hook_normalized"),
+        ),
         (ValueError, r"neuron index \[128\].*d_mlp=128", EditNeurons(0, [3, 128])),
         (ValueError, r"neuron index \[-129\].*d_mlp=128", EditNeurons(0, [-129], mode="add", value=1.0)),
         (ValueError, r"layer 7 is out of range", EditNeurons(7, [0])),
@@ -479,7 +520,11 @@ def test_errors_name_what_is_wrong_and_leave_no_hooks(make_model):
             with intervene(model, AddDirection(u, 1.0, layers=0), bad):
                 pytest.fail("the body ran")  # checked before any forward
         assert _hook_count(model.hf) == 0
-    for kwargs in ({"direction": torch.zeros(64)}, {"direction": torch.ones(3, 64, 1)}, {"direction": torch.full((64,), float("nan"))}):
+    for kwargs in (
+        {"direction": torch.zeros(64)},
+        {"direction": torch.ones(3, 64, 1)},
+        {"direction": torch.full((64,), float("nan"))},
+    ):
         with pytest.raises(ValueError, match="direction"):
             AddDirection(alpha=1.0, **kwargs)
     with pytest.raises(ValueError, match=r"mode must be one of"):

@@ -30,5 +30,7 @@ def test_a_token_set_counts_each_id_once():
     x = _logits()
     p = x[:, -1].softmax(-1)
     torch.testing.assert_close(answer_prob([1, 1])(x), p[:, 1])
-    torch.testing.assert_close(answer_prob([[1, 1, 2], [3], [4]])(x), torch.stack([p[0, 1] + p[0, 2], p[1, 3], p[2, 4]]))
+    torch.testing.assert_close(
+        answer_prob([[1, 1, 2], [3], [4]])(x), torch.stack([p[0, 1] + p[0, 2], p[1, 3], p[2, 4]])
+    )
     torch.testing.assert_close(logit_diff([3, 3, 4], [2])(x), (x[:, -1, 3] + x[:, -1, 4]) / 2 - x[:, -1, 2])

@@ -20,10 +20,20 @@ def test_load_from_module_requires_tokenizer():
 def test_shapes_and_site_names(family):
     model = tiny_model(family)
     assert model.n_layers == 3 and model.d_model == 64 and model.n_heads == 4
-    assert model.d_head * model.n_heads == model.hf.get_submodule(model.family.layers)[0].get_submodule(
-        dict(llama="self_attn.o_proj", qwen2="self_attn.o_proj", gemma3="self_attn.o_proj",
-             gpt2="attn.c_proj", bloom="self_attention.dense")[family]
-    ).weight.shape[1 if family != "gpt2" else 0]
+    assert (
+        model.d_head * model.n_heads
+        == model.hf.get_submodule(model.family.layers)[0]
+        .get_submodule(
+            dict(
+                llama="self_attn.o_proj",
+                qwen2="self_attn.o_proj",
+                gemma3="self_attn.o_proj",
+                gpt2="attn.c_proj",
+                bloom="self_attention.dense",
+            )[family]
+        )
+        .weight.shape[1 if family != "gpt2" else 0]
+    )
     _, cache = model.run_with_cache("abc", ["blocks.0.mlp.hook_post"])
     assert cache["blocks.0.mlp.hook_post"].shape[-1] == model.d_mlp
     assert model.W_U.shape == (model.d_model, model.d_vocab)
@@ -73,8 +83,9 @@ def test_offline_hub_error_suggests_embedded_name(monkeypatch):
 def test_unsupported_architecture_names_families():
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
-    cfg = GPTNeoXConfig(vocab_size=259, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                        num_attention_heads=4)
+    cfg = GPTNeoXConfig(
+        vocab_size=259, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4
+    )
     with pytest.raises(mechint.UnsupportedArchitectureError) as err:
         mechint.load_model(GPTNeoXForCausalLM(cfg), tokenizer=byte_tokenizer())
     message = str(err.value)
@@ -123,7 +134,9 @@ def test_left_padded_token_ids_without_a_mask_mask_their_padding():
 
 def test_format_chat_drops_a_bos_the_tokenizer_adds_again():
     model = tiny_model("llama")
-    model.tokenizer.chat_template = "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+    model.tokenizer.chat_template = (
+        "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+    )
     text = model.format_chat("hi", add_generation_prompt=False)
     assert text == "<|user|>hi"
     ids = model.to_tokens(text)[0].tolist()

@@ -43,10 +43,16 @@ def _capture_mlp(model, layer: int, call, *edits) -> dict:
     """Run ``call()`` under ``edits`` and keep layer ``layer``'s neuron activations (``act``), its
     ``hook_mlp_out`` and the raw output of its down projection (``down``, by a plain forward hook)."""
     store: dict = {}
-    handle = _down_proj(model, layer).register_forward_hook(lambda m, a, out: store.__setitem__("down", out.detach().clone()))
+    handle = _down_proj(model, layer).register_forward_hook(
+        lambda m, a, out: store.__setitem__("down", out.detach().clone())
+    )
     try:
-        with intervene(model, *edits, (f"blocks.{layer}.mlp.hook_post", record(store, "act")),
-                       (f"blocks.{layer}.hook_mlp_out", record(store, "mlp_out"))):
+        with intervene(
+            model,
+            *edits,
+            (f"blocks.{layer}.mlp.hook_post", record(store, "act")),
+            (f"blocks.{layer}.hook_mlp_out", record(store, "mlp_out")),
+        ):
             call()
     finally:
         handle.remove()
@@ -136,7 +142,9 @@ def test_top_neurons_find_a_planted_value_vector_and_rank_by_cosine():
     assert torch.equal(_down_proj(model, 2).weight[:, 17], 3.0 * d)
     cos = neuron_cosines(model, d)
     assert cos.shape == (model.n_layers, model.d_mlp)
-    assert torch.allclose(cos[2, 17], torch.tensor(1.0), atol=1e-6) and torch.allclose(cos[0, 5], torch.tensor(-1.0), atol=1e-6)
+    assert torch.allclose(cos[2, 17], torch.tensor(1.0), atol=1e-6) and torch.allclose(
+        cos[0, 5], torch.tensor(-1.0), atol=1e-6
+    )
     v = vv[1, 9].float()
     assert torch.allclose(cos[1, 9], (v @ d) / (v.norm() * d.norm()), atol=1e-6)
 
@@ -248,7 +256,17 @@ def test_vocab_projection_through_norms_applies_the_gains():
 class _FakeSentencePiece:
     """The two calls readable_token makes, answered as Gemma's tokenizer does for byte-fallback pieces."""
 
-    pieces: ClassVar[dict[int, str]] = {0: "<0xE4>", 1: "▁world", 2: "<0x0A>", 3: "你好", 4: "\u200c", 5: "▁▁", 6: "\ufffd", 7: "สวัสดี", 8: "مرحبا"}
+    pieces: ClassVar[dict[int, str]] = {
+        0: "<0xE4>",
+        1: "▁world",
+        2: "<0x0A>",
+        3: "你好",
+        4: "\u200c",
+        5: "▁▁",
+        6: "\ufffd",
+        7: "สวัสดี",
+        8: "مرحبا",
+    }
 
     def convert_ids_to_tokens(self, i):
         return self.pieces[i]
@@ -277,7 +295,16 @@ def test_readable_token_shows_bytes_and_invisible_characters_and_keeps_scripts()
     assert [readable_token(byte_tok, i) for i in ids] == ["\\xe4", "\\xb8", "\\xad"]
     assert readable_token(byte_tok, byte_tok("a")["input_ids"][1]) == "a"
     assert [token_script(t) for t in ["你好", " world", "สวัสดี", "مرحبا", "\\xe4", "),", "Привет", "안녕", "です"]] == [
-        "Han", "Latin", "Thai", "Arabic", "bytes", "other", "Cyrillic", "Hangul", "Japanese"]
+        "Han",
+        "Latin",
+        "Thai",
+        "Arabic",
+        "bytes",
+        "other",
+        "Cyrillic",
+        "Hangul",
+        "Japanese",
+    ]
 
 
 # ------------------------------------------------------------------------------------ streamed statistics
@@ -285,7 +312,9 @@ def test_readable_token_shows_bytes_and_invisible_characters_and_keeps_scripts()
 
 def test_neuron_stats_streams_exact_moments_and_reservoir_quantiles():
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(5000, 3, generator=g, dtype=torch.float64) * torch.tensor([1.0, 2.0, 0.5]) + torch.tensor([0.0, 1.0, -1.0])
+    x = torch.randn(5000, 3, generator=g, dtype=torch.float64) * torch.tensor([1.0, 2.0, 0.5]) + torch.tensor(
+        [0.0, 1.0, -1.0]
+    )
     neurons = [Neuron(0, i) for i in range(3)]
     exact = NeuronStats(neurons, capacity=10_000)
     sampled = NeuronStats(neurons, capacity=1000, seed=1)
@@ -301,7 +330,9 @@ def test_neuron_stats_streams_exact_moments_and_reservoir_quantiles():
         torch.testing.assert_close(st.frac_positive, (x > 0).double().mean(0).float())
     q = [0.1, 0.5, 0.9]
     assert exact.exact_quantiles and not sampled.exact_quantiles
-    torch.testing.assert_close(exact.quantile(q), torch.quantile(x, torch.tensor(q, dtype=torch.float64), dim=0).float())
+    torch.testing.assert_close(
+        exact.quantile(q), torch.quantile(x, torch.tensor(q, dtype=torch.float64), dim=0).float()
+    )
     # a uniform sample of 1000: the rank of each sample quantile within the full stream is near q
     for qi in q:
         for j in range(3):
@@ -332,7 +363,9 @@ def test_activation_stats_on_prompts_and_generated_tokens_match_one_by_one_runs(
     texts = list(TEXTS)
     groups = ["x", "y", "x", "y"]
     n_new = 5
-    st = neuron_activation_stats(model, texts, neurons, groups=groups, max_new_tokens=n_new, batch_size=3, progress=False)
+    st = neuron_activation_stats(
+        model, texts, neurons, groups=groups, max_new_tokens=n_new, batch_size=3, progress=False
+    )
     assert list(st.prompt) == ["x", "y"] and list(st.generated) == ["x", "y"]
     bos, eos = model.tokenizer.bos_token_id, model.tokenizer.eos_token_id
     expected_prompt = {"x": [], "y": []}
@@ -341,7 +374,7 @@ def test_activation_stats_on_prompts_and_generated_tokens_match_one_by_one_runs(
     for text, group in zip(texts, groups):
         ids = model.to_tokens(text)  # one text: no padding
         out = model.generate(ids, max_new_tokens=n_new, return_tokens=True)
-        new = out[0, ids.shape[1]:].tolist()
+        new = out[0, ids.shape[1] :].tolist()
         steps = n_new
         if eos in new:
             steps = new.index(eos) + 1  # the step that produced EOS counts; later steps do not
@@ -366,7 +399,9 @@ def test_activation_stats_on_prompts_and_generated_tokens_match_one_by_one_runs(
     assert plain.generated == {} and plain.prompt["x"].count == st.prompt["x"].count
     torch.testing.assert_close(plain.prompt["y"].mean, st.prompt["y"].mean, rtol=1e-4, atol=FP32_TOL)
     # edits around the statistics are read back: a neuron set to 2.5 has mean 2.5 everywhere
-    edited = neuron_activation_stats(model, texts, neurons, interventions=neuron_edits([(2, 5)], value=2.5), progress=False)
+    edited = neuron_activation_stats(
+        model, texts, neurons, interventions=neuron_edits([(2, 5)], value=2.5), progress=False
+    )
     assert torch.allclose(edited.prompt["all"].mean[1], torch.tensor(2.5)) and edited.prompt["all"].std[1] < 1e-6
     # one neuron given alone, its layer a numpy or 0-d tensor integer, is that neuron (not two neurons)
     import numpy as np
@@ -393,7 +428,10 @@ def test_activation_stats_reject_bad_input():
 
 def test_neuron_edits_group_by_layer_with_per_neuron_values():
     edits = neuron_edits([(2, 5), (0, 1), (2, 7)], mode="set", value=[1.0, 2.0, 3.0])
-    assert [(e.layer, e.neurons.tolist(), e.value.tolist()) for e in edits] == [(2, [5, 7], [1.0, 3.0]), (0, [1], [2.0])]
+    assert [(e.layer, e.neurons.tolist(), e.value.tolist()) for e in edits] == [
+        (2, [5, 7], [1.0, 3.0]),
+        (0, [1], [2.0]),
+    ]
     assert all(isinstance(e, EditNeurons) and e.mode == "set" for e in edits)
     with pytest.raises(ValueError, match="one per neuron"):
         neuron_edits([(0, 1), (0, 2)], value=[1.0, 2.0, 3.0])
@@ -444,8 +482,11 @@ def html_only(monkeypatch, *modules):
     from mechint import plots
 
     for module in modules:
-        monkeypatch.setattr(module, "save_figure",
-                            lambda fig, stem, **kw: plots.save_figure(fig, stem, formats=(), include_plotlyjs="cdn"))
+        monkeypatch.setattr(
+            module,
+            "save_figure",
+            lambda fig, stem, **kw: plots.save_figure(fig, stem, formats=(), include_plotlyjs="cdn"),
+        )
 
 
 def test_neuron_studies_run_on_a_tiny_model(tmp_path, monkeypatch):
@@ -566,7 +607,10 @@ def test_zero_or_non_finite_directions_and_single_texts():
         neuron_cosines(model, torch.zeros(model.d_model))
     # one string is one text, not a list of characters
     one = neuron_activation_stats(model, "hello", [(1, 3)], groups=["en"], progress=False)
-    assert one.prompt["en"].count == neuron_activation_stats(model, ["hello"], [(1, 3)], progress=False).prompt["all"].count
+    assert (
+        one.prompt["en"].count
+        == neuron_activation_stats(model, ["hello"], [(1, 3)], progress=False).prompt["all"].count
+    )
 
 
 def test_edit_effect_can_leave_the_bos_token_alone():
@@ -575,16 +619,21 @@ def test_edit_effect_can_leave_the_bos_token_alone():
     model = tiny_model("llama")
     d = torch.randn(model.d_model, generator=torch.Generator().manual_seed(5))
     texts = list(TEXTS)
-    effect = edit_effect(model, texts, d, [(1, 3), (0, 4)], mode="set", value=4.0, layer=2,
-                         positions=slice(1, None), batch_size=1)
+    effect = edit_effect(
+        model, texts, d, [(1, 3), (0, 4)], mode="set", value=4.0, layer=2, positions=slice(1, None), batch_size=1
+    )
     unit = d / d.norm()
     after = []
     for t in texts:
-        with intervene(model, EditNeurons(1, [3], value=4.0, positions=slice(1, None)),
-                       EditNeurons(0, [4], value=4.0, positions=slice(1, None))):
+        with intervene(
+            model,
+            EditNeurons(1, [3], value=4.0, positions=slice(1, None)),
+            EditNeurons(0, [4], value=4.0, positions=slice(1, None)),
+        ):
             _, edited = model.run_with_cache([t], ["blocks.2.hook_resid_post"])
         after.append(edited["blocks.2.hook_resid_post"][0, -1].float() @ unit)
     torch.testing.assert_close(effect.after, torch.stack(after), rtol=1e-4, atol=1e-4)
-    every = edit_effect(model, texts, d, [(1, 3), (0, 4)], mode="set", value=4.0, layer=2, batch_size=1,
-                        positions="all")
+    every = edit_effect(
+        model, texts, d, [(1, 3), (0, 4)], mode="set", value=4.0, layer=2, batch_size=1, positions="all"
+    )
     assert (every.after - effect.after).abs().max() > 1e-4  # the BOS edit mattered, and was left out

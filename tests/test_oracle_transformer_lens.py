@@ -138,14 +138,17 @@ def test_writes_match_transformer_lens(family, make_model):
     # The bridge's hook_resid_mid is an alias of ln2.hook_in: a write there reaches only the second
     # norm, not the residual stream (see test_resid_mid_write_is_a_residual_write below).
     sites = [
-        n for n in model.site_names
+        n
+        for n in model.site_names
         if (n.startswith("blocks.1.") or not n.startswith("blocks.")) and not n.endswith("hook_resid_mid")
     ]
     with torch.no_grad():
         clean = model(tokens)
     for site in sites:
-        shape = (model.n_heads, model.d_head) if site.endswith("hook_z") else (
-            model.d_mlp if site.endswith("mlp.hook_post") else model.d_model,
+        shape = (
+            (model.n_heads, model.d_head)
+            if site.endswith("hook_z")
+            else (model.d_mlp if site.endswith("mlp.hook_post") else model.d_model,)
         )
         vec = torch.randn(shape, generator=gen)
 

@@ -64,8 +64,15 @@ def _enc(model, ids):
 
 def golden(model, clean, corrupted, metric, component, *, positions=None, heads=None, neurons=None, per_position=False):
     """One full forward per cell with a write hook at the site: the definition of activation patching."""
-    key = {"resid_pre": "hook_resid_pre", "resid_mid": "hook_resid_mid", "resid_post": "hook_resid_post",
-           "attn_out": "hook_attn_out", "mlp_out": "hook_mlp_out", "z": "attn.hook_z", "mlp_post": "mlp.hook_post"}[component]
+    key = {
+        "resid_pre": "hook_resid_pre",
+        "resid_mid": "hook_resid_mid",
+        "resid_post": "hook_resid_post",
+        "attn_out": "hook_attn_out",
+        "mlp_out": "hook_mlp_out",
+        "z": "attn.hook_z",
+        "mlp_post": "mlp.hook_post",
+    }[component]
     metric = metrics.as_metric(metric)
     enc_c, enc_k = model.pad([r.tolist() for r in clean] + [r.tolist() for r in corrupted]), None
     n = len(clean)
@@ -132,9 +139,15 @@ def test_every_component_matches_the_golden_loop(family, make_model):
     model = make(make_model, family)
     clean, corrupted = pairs(2, 10, seed=1)
     cases = [
-        ("resid_pre", {}), ("resid_mid", {}), ("resid_post", {}), ("attn_out", {}), ("mlp_out", {}),
-        ("z", {}), ("z", {"positions": [2, 3, 9], "per_position": True, "heads": [0, 3]}),
-        ("mlp_post", {"neurons": [0, 5, 17]}), ("mlp_post", {"neurons": [1, 2], "per_position": True, "positions": [3, 6, -1]}),
+        ("resid_pre", {}),
+        ("resid_mid", {}),
+        ("resid_post", {}),
+        ("attn_out", {}),
+        ("mlp_out", {}),
+        ("z", {}),
+        ("z", {"positions": [2, 3, 9], "per_position": True, "heads": [0, 3]}),
+        ("mlp_post", {"neurons": [0, 5, 17]}),
+        ("mlp_post", {"neurons": [1, 2], "per_position": True, "positions": [3, 6, -1]}),
     ]
     for component, kw in cases:
         ours = activation_patch(model, clean, corrupted, METRIC, component=component, **kw)
@@ -157,7 +170,12 @@ def test_metrics_at_sites_match_the_golden_loop(family, make_model):
     model = make(make_model, family)
     clean, corrupted = pairs(2, 9, seed=2)
     gen = torch.Generator().manual_seed(0)
-    for site in ("blocks.1.hook_attn_out", "blocks.1.hook_resid_pre", "blocks.2.hook_resid_post", "ln_final.hook_normalized"):
+    for site in (
+        "blocks.1.hook_attn_out",
+        "blocks.1.hook_resid_pre",
+        "blocks.2.hook_resid_post",
+        "ln_final.hook_normalized",
+    ):
         metric = direction_score(torch.randn(model.d_model, generator=gen), site, position=[-1, 4])
         for component in ("resid_pre", "attn_out", "mlp_out"):
             ours = activation_patch(model, clean, corrupted, metric, component=component)
@@ -165,7 +183,9 @@ def test_metrics_at_sites_match_the_golden_loop(family, make_model):
             assert_close(ours.values.reshape(2, -1), ref, tol=1e-4, name=f"{family} {site} {component}")
             # cells after the metric's site cannot change it
             layer = int(site.split(".")[1]) if site.startswith("blocks") else model.n_layers
-            assert_close(ours.values[:, layer + 1:], corr[:, None, None].expand_as(ours.values[:, layer + 1:]), tol=1e-4)
+            assert_close(
+                ours.values[:, layer + 1 :], corr[:, None, None].expand_as(ours.values[:, layer + 1 :]), tol=1e-4
+            )
 
 
 def test_metrics_relative_to_clean_and_probabilities(make_model):
@@ -183,12 +203,20 @@ def test_metrics_relative_to_clean_and_probabilities(make_model):
 def test_clean_into_clean_gives_the_clean_metric_everywhere(family, make_model):
     model = make(make_model, family)
     clean, _ = pairs(2, 9, seed=4)
-    for component, kw in [("resid_pre", {}), ("attn_out", {}), ("mlp_out", {}), ("resid_mid", {}), ("z", {}),
-                          ("mlp_post", {"neurons": [3]})]:
+    for component, kw in [
+        ("resid_pre", {}),
+        ("attn_out", {}),
+        ("mlp_out", {}),
+        ("resid_mid", {}),
+        ("z", {}),
+        ("mlp_post", {"neurons": [3]}),
+    ]:
         # run every cell (by default none runs: every clean activation equals the corrupted one)
         r = activation_patch(model, clean, clean, METRIC, component=component, skip_unchanged=False, **kw)
         assert r.info["rows"] == r.values.numel() and r.info["unchanged_skipped"] == 0
-        assert_close(r.values, r.clean.reshape(-1, *[1] * len(r.axes)).expand_as(r.values), name=f"{family} {component}")
+        assert_close(
+            r.values, r.clean.reshape(-1, *[1] * len(r.axes)).expand_as(r.values), name=f"{family} {component}"
+        )
         skipped = activation_patch(model, clean, clean, METRIC, component=component, **kw)
         assert skipped.info["rows"] == 0 and skipped.info["unchanged_skipped"] == r.values.numel()
         torch.testing.assert_close(skipped.values, r.values, rtol=FP32_TOL, atol=FP32_TOL)
@@ -203,8 +231,15 @@ def test_cells_whose_activation_is_unchanged_are_not_run(family, make_model):
     a, a2 = pairs(1, 10, seed=11, changed=(3, 6))
     b, b2 = pairs(1, 8, seed=12, changed=(5,))
     clean, corrupted = [a[0].tolist(), b[0].tolist()], [a2[0].tolist(), b2[0].tolist()]
-    cases = [("resid_pre", {}), ("attn_out", {}), ("resid_post", {}), ("z", {}), ("z", {"per_position": True}),
-             ("mlp_post", {"neurons": [0, 5]}), ("mlp_post", {"neurons": [1], "per_position": True})]
+    cases = [
+        ("resid_pre", {}),
+        ("attn_out", {}),
+        ("resid_post", {}),
+        ("z", {}),
+        ("z", {"per_position": True}),
+        ("mlp_post", {"neurons": [0, 5]}),
+        ("mlp_post", {"neurons": [1], "per_position": True}),
+    ]
     for component, kw in cases:
         ran = activation_patch(model, clean, corrupted, METRIC, component=component, skip_unchanged=False, **kw)
         fast = activation_patch(model, clean, corrupted, METRIC, component=component, **kw)
@@ -273,7 +308,9 @@ def test_pairs_of_different_lengths_equal_each_pair_alone(family, make_model):
 def test_align_right_and_length_errors(make_model):
     model = make(make_model, "llama")
     clean, corrupted = random_tokens(2, 9, seed=11), random_tokens(2, 11, seed=12)
-    with pytest.raises(PromptLengthError, match=r"pair 0: the clean prompt has 9 tokens and the corrupted prompt has 11"):
+    with pytest.raises(
+        PromptLengthError, match=r"pair 0: the clean prompt has 9 tokens and the corrupted prompt has 11"
+    ):
         activation_patch(model, clean, corrupted, METRIC)
     mixed_c = [clean[0].tolist(), clean[1].tolist()]
     mixed_k = [clean[0].tolist(), corrupted[1].tolist()]
@@ -312,7 +349,9 @@ def test_argument_errors(make_model):
 
 def test_strings_layers_and_positions_subsets(make_model):
     model = make(make_model, "gemma3")
-    r = activation_patch(model, "How to bake bread?", "How to bake cakes?", METRIC, layers=[2, 0], positions=[-1, 0, 15])
+    r = activation_patch(
+        model, "How to bake bread?", "How to bake cakes?", METRIC, layers=[2, 0], positions=[-1, 0, 15]
+    )
     assert r.shape == (2, 3) and r.labels["layer"] == [2, 0] and r.positions == [18, 0, 15]
     full = activation_patch(model, "How to bake bread?", "How to bake cakes?", METRIC)
     assert_close(r.values[0], full.values[0][[2, 0]][:, [18, 0, 15]])
@@ -356,8 +395,14 @@ def test_hooks_around_a_sweep_run_the_whole_last_layer(family, make_model):
     assert_close(trimmed.values, whole.values, name=family)
 
 
-STEERED_CASES = [("resid_pre", {}), ("resid_post", {}), ("attn_out", {}), ("mlp_out", {}), ("z", {}),
-                 ("mlp_post", {"neurons": [0, 3, 5]})]
+STEERED_CASES = [
+    ("resid_pre", {}),
+    ("resid_post", {}),
+    ("attn_out", {}),
+    ("mlp_out", {}),
+    ("z", {}),
+    ("mlp_post", {"neurons": [0, 3, 5]}),
+]
 
 
 def steering(model):
@@ -392,9 +437,11 @@ def test_interventions_around_a_sweep_act_as_in_one_forward_per_cell(family, mak
     clean, corrupted = pairs(2, 10, seed=3, changed=(1, 4, 8))
     steer = steering(model)
     vec = torch.randn(model.d_model, generator=torch.Generator().manual_seed(8))
-    cases = STEERED_CASES + [("resid_pre", {"metric": direction_score(vec, "blocks.2.hook_resid_pre", position=[-1, 6])}),
-                             ("attn_out", {"metric": direction_score(vec, "blocks.1.hook_resid_post", position=-1)}),
-                             ("resid_pre", {"metric": direction_score(vec, "ln_final.hook_normalized", position=-1)})]
+    cases = STEERED_CASES + [
+        ("resid_pre", {"metric": direction_score(vec, "blocks.2.hook_resid_pre", position=[-1, 6])}),
+        ("attn_out", {"metric": direction_score(vec, "blocks.1.hook_resid_post", position=-1)}),
+        ("resid_pre", {"metric": direction_score(vec, "ln_final.hook_normalized", position=-1)}),
+    ]
     for component, kw in cases:
         kw = dict(kw)
         metric = kw.pop("metric", METRIC)
@@ -405,8 +452,17 @@ def test_interventions_around_a_sweep_act_as_in_one_forward_per_cell(family, mak
         for reuse in (True, False):
             for skip in (True, False):
                 with intervene(model, *steer):
-                    r = activation_patch(model, clean, corrupted, metric, component=component, prefix_reuse=reuse,
-                                         skip_unchanged=skip, batch_size=7, **kw)
+                    r = activation_patch(
+                        model,
+                        clean,
+                        corrupted,
+                        metric,
+                        component=component,
+                        prefix_reuse=reuse,
+                        skip_unchanged=skip,
+                        batch_size=7,
+                        **kw,
+                    )
                 name = f"{family} {component} {metric.name} reuse={reuse} skip={skip}"
                 assert r.info["prefix_reuse"] == reuse, name
                 assert_close(r.values.reshape(2, -1), ref, name=name)
@@ -426,19 +482,31 @@ def test_text_positions_around_a_sweep_of_pairs_of_other_lengths(family, make_mo
     long_c, long_k = pairs(1, 10, seed=3, changed=(2, 8))
     short_c, short_k = pairs(1, 7, seed=5, changed=(1, 5))
     g = torch.Generator().manual_seed(11)
-    steer = [AddDirection(torch.randn(model.d_model, generator=g), 8.0, layers=[1], positions=from_text_start(slice(1, None))),
-             AddDirection(torch.randn(model.d_model, generator=g), 6.0, sites="hook_resid_pre", layers=[2],
-                          positions=from_text_start([3])),
-             EditNeurons(1, [0, 3], mode="scale", value=3.0, positions=from_text_start([-2]))]
+    steer = [
+        AddDirection(
+            torch.randn(model.d_model, generator=g), 8.0, layers=[1], positions=from_text_start(slice(1, None))
+        ),
+        AddDirection(
+            torch.randn(model.d_model, generator=g),
+            6.0,
+            sites="hook_resid_pre",
+            layers=[2],
+            positions=from_text_start([3]),
+        ),
+        EditNeurons(1, [0, 3], mode="scale", value=3.0, positions=from_text_start([-2])),
+    ]
     both_c, both_k = [long_c[0].tolist(), short_c[0].tolist()], [long_k[0].tolist(), short_k[0].tolist()]
     for component, kw in (("resid_pre", {}), ("attn_out", {}), ("z", {}), ("mlp_post", {"neurons": [0, 3, 5]})):
         plain = activation_patch(model, short_c, short_k, METRIC, component=component, **kw)
         with intervene(model, *steer):
-            alone = [activation_patch(model, c, k, METRIC, component=component, **kw)
-                     for c, k in ((long_c, long_k), (short_c, short_k))]
+            alone = [
+                activation_patch(model, c, k, METRIC, component=component, **kw)
+                for c, k in ((long_c, long_k), (short_c, short_k))
+            ]
             for reuse in (True, False):
-                both = activation_patch(model, both_c, both_k, METRIC, component=component, prefix_reuse=reuse,
-                                        batch_size=7, **kw)
+                both = activation_patch(
+                    model, both_c, both_k, METRIC, component=component, prefix_reuse=reuse, batch_size=7, **kw
+                )
                 name = f"{family} {component} reuse={reuse}"
                 assert_close(both.pair(0).values, alone[0].values, name=name)
                 short = both.pair(1).values
@@ -446,7 +514,9 @@ def test_text_positions_around_a_sweep_of_pairs_of_other_lengths(family, make_mo
                     assert torch.isnan(short[..., :3]).all(), name
                     short = short[..., 3:]
                 assert_close(short, alone[1].values, name=name)
-        assert (alone[1].values - plain.values).abs().max() > 1e-3, f"{family} {component}: the interventions change nothing"
+        assert (alone[1].values - plain.values).abs().max() > 1e-3, (
+            f"{family} {component}: the interventions change nothing"
+        )
 
 
 def test_a_steered_position_before_the_patched_one_is_not_moved(make_model):
@@ -456,7 +526,9 @@ def test_a_steered_position_before_the_patched_one_is_not_moved(make_model):
 
     model = make(make_model, "llama")
     clean, corrupted = pairs(1, 8, seed=0, changed=(5,))
-    steer = AddDirection(torch.randn(model.d_model, generator=torch.Generator().manual_seed(0)), 8.0, layers=[1], positions=[2])
+    steer = AddDirection(
+        torch.randn(model.d_model, generator=torch.Generator().manual_seed(0)), 8.0, layers=[1], positions=[2]
+    )
     with intervene(model, steer):
         ref, _, _ = golden(model, clean, corrupted, METRIC, "resid_pre", positions=[5, 6, 7])
         r = activation_patch(model, clean, corrupted, METRIC, positions=[5, 6, 7])
@@ -541,8 +613,11 @@ def test_attribution_is_exact_where_the_metric_is_linear_in_the_patched_activati
     model = make(make_model, family)
     clean, corrupted = pairs(2, 9, seed=14)
     last = model.n_layers - 1
-    metric = direction_score(torch.randn(model.d_model, generator=torch.Generator().manual_seed(2)),
-                             f"blocks.{last}.hook_resid_post", position=[-1, 6])
+    metric = direction_score(
+        torch.randn(model.d_model, generator=torch.Generator().manual_seed(2)),
+        f"blocks.{last}.hook_resid_post",
+        position=[-1, 6],
+    )
     exact = activation_patch(model, clean, corrupted, metric, component="resid_post")
     attr = attribution_patch(model, clean, corrupted, metric, component="resid_post", exact=exact)
     assert attr.method == "attribution" and attr.values.shape == exact.values.shape
@@ -556,8 +631,11 @@ def test_attribution_of_heads_and_neurons_is_exact_where_linear(make_model):
     model = make(make_model, "llama")
     clean, corrupted = pairs(2, 9, seed=15)
     vec = torch.randn(model.d_model, generator=torch.Generator().manual_seed(3))
-    for component, site, kw in [("z", "blocks.1.hook_attn_out", {}), ("z", "blocks.1.hook_attn_out", {"per_position": True}),
-                                ("mlp_post", "blocks.2.hook_mlp_out", {"neurons": [0, 7, 9]})]:
+    for component, site, kw in [
+        ("z", "blocks.1.hook_attn_out", {}),
+        ("z", "blocks.1.hook_attn_out", {"per_position": True}),
+        ("mlp_post", "blocks.2.hook_mlp_out", {"neurons": [0, 7, 9]}),
+    ]:
         metric = direction_score(vec, site, position=-1)
         layer = int(site.split(".")[1])
         exact = activation_patch(model, clean, corrupted, metric, component=component, layers=[layer], **kw)
@@ -602,7 +680,9 @@ def test_metrics_are_plain_functions_of_the_logits(make_model):
     last = logits[:, -1]
     torch.testing.assert_close(logit_diff([5, 9], [7])(logits), (last[:, [5, 9]].mean(-1) - last[:, 7]))
     per_pair = logit_diff([[1], [2, 3], [4]], [[7], [8], [9, 10]])
-    expected = torch.stack([last[0, 1] - last[0, 7], last[1, [2, 3]].mean() - last[1, 8], last[2, 4] - last[2, [9, 10]].mean()])
+    expected = torch.stack(
+        [last[0, 1] - last[0, 7], last[1, [2, 3]].mean() - last[1, 8], last[2, 4] - last[2, [9, 10]].mean()]
+    )
     torch.testing.assert_close(per_pair(logits), expected)
     torch.testing.assert_close(answer_prob([5, 6])(logits), last.softmax(-1)[:, [5, 6]].sum(-1))
     assert kl_to_clean()(logits, clean=logits).abs().max() < 1e-6
@@ -610,7 +690,9 @@ def test_metrics_are_plain_functions_of_the_logits(make_model):
         kl_to_clean()(logits)
     plain = metrics.as_metric(lambda lg: lg[:, -1, 3])
     assert plain.positions is None and torch.equal(plain(logits), last[:, 3])
-    torch.testing.assert_close(normalize(torch.tensor([[1.0, 3.0]]), torch.tensor([3.0]), torch.tensor([1.0])), torch.tensor([[0.0, 1.0]]))
+    torch.testing.assert_close(
+        normalize(torch.tensor([[1.0, 3.0]]), torch.tensor([3.0]), torch.tensor([1.0])), torch.tensor([[0.0, 1.0]])
+    )
     assert math.isnan(normalize(torch.tensor([2.0]), torch.tensor([1.0]), torch.tensor([1.0]))[0].item())
     with pytest.raises(ValueError, match="tokens="):
         Metric(lambda r, p: r, site="blocks.0.hook_resid_pre", tokens=(1,))

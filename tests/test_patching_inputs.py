@@ -79,7 +79,9 @@ def test_per_pair_answer_sets_must_fit_the_pairs(make_model):
     with pytest.raises(ValueError, match="for 2 pairs, but there are 3"):
         activation_patch(model, clean, corrupted, answer_prob([[5], [6]]))
     with pytest.raises(ValueError, match="for 2 pairs, but there are 3"):
-        activation_patch(model, clean, corrupted, direction_score(torch.ones(2, model.d_model), "blocks.1.hook_resid_pre"))
+        activation_patch(
+            model, clean, corrupted, direction_score(torch.ones(2, model.d_model), "blocks.1.hook_resid_pre")
+        )
     with pytest.raises(ValueError, match=r"different numbers of pairs: \[2, 3\]"):
         logit_diff([[5]] * 3, [[7]] * 2)
     # one set per pair, or one shared set: fine
@@ -116,8 +118,10 @@ def test_spearman_handles_ties_and_constant_sweeps(make_model):
     assert corr["pearson"] == pytest.approx(stats.pearsonr(a.numpy(), e.numpy()).statistic, abs=1e-6)
     # before the only differing token every effect is 0 in both: no correlation, not 1.0
     flat = dict(positions=[0, 1, 2])
-    c = attribution_correlation(attribution_patch(model, clean, corrupted, METRIC, **flat),
-                                activation_patch(model, clean, corrupted, METRIC, **flat))
+    c = attribution_correlation(
+        attribution_patch(model, clean, corrupted, METRIC, **flat),
+        activation_patch(model, clean, corrupted, METRIC, **flat),
+    )
     assert math.isnan(c["spearman"]) and math.isnan(c["pearson"]) and math.isnan(c["pearson_mean"]) and c["n"] == 18
 
 
@@ -129,7 +133,10 @@ def test_correlation_needs_the_same_sweep(make_model):
         (activation_patch(model, clean, corrupted, METRIC, positions=[0, 1, 2], component="mlp_out"), "component"),
         (activation_patch(model, clean, corrupted, METRIC, positions=[5, 6, 7]), "positions"),
         (activation_patch(model, clean, corrupted, METRIC, positions=[0, 1, 2], layers=[2, 1, 0]), "layers"),
-        (activation_patch(model, clean, corrupted.flip(1), METRIC, positions=[0, 1, 2]), "the corrupted prompt of pair 0"),
+        (
+            activation_patch(model, clean, corrupted.flip(1), METRIC, positions=[0, 1, 2]),
+            "the corrupted prompt of pair 0",
+        ),
         (activation_patch(model, clean, corrupted, METRIC, positions=[0, 1]), "shape"),
     ]
     for exact, what in cases:

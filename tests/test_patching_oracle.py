@@ -23,7 +23,9 @@ from mechint.patching import activation_patch
 from mechint.patching.metrics import logit_diff
 from mechint.testing import FAMILY_NAMES
 
-tl_sources = pytest.importorskip("transformer_lens.model_bridge.sources", reason="transformer-lens is not installed (dev extra)")
+tl_sources = pytest.importorskip(
+    "transformer_lens.model_bridge.sources", reason="transformer-lens is not installed (dev extra)"
+)
 tl_patching = pytest.importorskip("transformer_lens.patching")
 
 TL_FUNCTIONS = {
@@ -53,10 +55,17 @@ def test_activation_patch_equals_transformer_lens(family, device, make_model):
     for component, fn_name in TL_FUNCTIONS.items():
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            expected = getattr(tl_patching, fn_name)(bridge, corrupted, clean_cache, lambda logits: metric(logits).mean())
+            expected = getattr(tl_patching, fn_name)(
+                bridge, corrupted, clean_cache, lambda logits: metric(logits).mean()
+            )
         ours = activation_patch(model, clean, corrupted, metric, component=component)
         assert ours.mean().shape == expected.shape, component
         expected = expected.float().cpu()
         assert expected.std() > 1e-5, f"{family} {component}: the sweep is flat, the test would prove nothing"
-        torch.testing.assert_close(ours.mean(), expected, rtol=FP32_TOL, atol=FP32_TOL,
-                                   msg=lambda m, c=component, f=fn_name: f"{family} {c} vs TL {f}: {m}")
+        torch.testing.assert_close(
+            ours.mean(),
+            expected,
+            rtol=FP32_TOL,
+            atol=FP32_TOL,
+            msg=lambda m, c=component, f=fn_name: f"{family} {c} vs TL {f}: {m}",
+        )

@@ -69,8 +69,11 @@ def test_attribution_scatter(results):
 def test_colorbar_titles_fit_along_the_bar(results):
     """The colorbar title runs along a bar as tall as the plot area: longer than ~35 characters it was
     clipped ("...normalised (0 = corrupted, 1 = clea")."""
-    for fig in (plot_patching_heatmap(results["pos"], title="t"), plot_head_heatmap(results["head"], title="t"),
-                plot_patching_heatmap(results["pos"].pair(0), title="t")):
+    for fig in (
+        plot_patching_heatmap(results["pos"], title="t"),
+        plot_head_heatmap(results["head"], title="t"),
+        plot_patching_heatmap(results["pos"].pair(0), title="t"),
+    ):
         assert len(fig.data[0].colorbar.title.text) <= 35
     raw = plot_patching_heatmap(results["pos"], title="t", normalized=False, zmid=None)
     assert raw.data[0].colorbar.title.text == results["pos"].metric
@@ -97,7 +100,9 @@ def test_unnormalised_scatter_uses_the_nan_aware_mean_effect():
     # before a patched position every pair's effect is exactly 0
     assert (np.asarray(fig.data[0].x, dtype=float)[:3] == 0).all()
     with pytest.raises(ValueError, match="differ in component"):
-        plot_attribution_scatter(activation_patch(model, clean, corrupted, metric, component="mlp_out"), attr, title="t")
+        plot_attribution_scatter(
+            activation_patch(model, clean, corrupted, metric, component="mlp_out"), attr, title="t"
+        )
 
 
 def test_per_pair_heatmap_is_labelled_with_that_pairs_tokens():

@@ -28,7 +28,10 @@ def test_patching_minimal_pairs_study(tmp_path, monkeypatch):
         assert -1 <= info["attribution_vs_exact"]["pearson"] <= 1
     names = {p.split("/")[-1] for p in out["figures"]}
     assert {f"patching_minimal_pairs_{l}.json" for l in ("en", "zh", "de")} <= names
-    assert {"patching_minimal_pairs_average.json", "patching_minimal_pairs_attribution.json",
-            "patching_minimal_pairs_separation.json"} <= names
+    assert {
+        "patching_minimal_pairs_average.json",
+        "patching_minimal_pairs_attribution.json",
+        "patching_minimal_pairs_separation.json",
+    } <= names
     rows = (tmp_path / "figs" / "patching_minimal_pairs.csv").read_text().splitlines()
     assert len(rows) == 1 + 4 * model.n_layers  # three languages and the mean

@@ -52,9 +52,7 @@ def _browser_or_skip() -> str:
 
 @pytest.mark.parametrize("kind", list(ARRAY_INPUTS))
 def test_layer_lines_from_arrays(kind):
-    fig = plot_layer_lines(
-        ARRAY_INPUTS[kind], series_names=LANGS, title="t", yaxis_title="cosine similarity"
-    )
+    fig = plot_layer_lines(ARRAY_INPUTS[kind], series_names=LANGS, title="t", yaxis_title="cosine similarity")
     assert isinstance(fig, go.Figure)
     assert len(fig.data) == 3
     assert [tr.name for tr in fig.data] == LANGS
@@ -124,9 +122,7 @@ def test_series_keep_their_style_across_figures():
 
 @pytest.mark.parametrize("kind", list(ARRAY_INPUTS))
 def test_layer_heatmap(kind):
-    fig = plot_layer_heatmap(
-        ARRAY_INPUTS[kind], row_labels=LANGS, title="Probe accuracy", colorbar_title="accuracy"
-    )
+    fig = plot_layer_heatmap(ARRAY_INPUTS[kind], row_labels=LANGS, title="Probe accuracy", colorbar_title="accuracy")
     assert len(fig.data) == 1 and isinstance(fig.data[0], go.Heatmap)
     heat = fig.data[0]
     assert np.asarray(heat.z).shape == (3, 4)

@@ -85,7 +85,12 @@ def _trace(fig: go.Figure, name: str):
 
 
 def test_module_exports():
-    assert sorted(plots_probes.__all__) == ["plot_early_prediction", "plot_probe_layers", "plot_transfer_gap", "plot_transfer_matrix"]
+    assert sorted(plots_probes.__all__) == [
+        "plot_early_prediction",
+        "plot_probe_layers",
+        "plot_transfer_gap",
+        "plot_transfer_matrix",
+    ]
 
 
 # -- plot_probe_layers ------------------------------------------------------------------------------
@@ -97,7 +102,13 @@ def test_probe_layers_traces_hold_the_result(transfer, metric):
     values = getattr(transfer.metrics, metric).numpy()
     en = transfer.train_languages.index("en")
     names = [t.name for t in fig.data]
-    assert names == ["en (trained in en)", "zh (trained in zh)", "zh (trained on en)", "th (trained in th)", "th (trained on en)"]
+    assert names == [
+        "en (trained in en)",
+        "zh (trained in zh)",
+        "zh (trained on en)",
+        "th (trained in th)",
+        "th (trained on en)",
+    ]
     for lang in LANGS:
         i, b = transfer.train_languages.index(lang), transfer.test_languages.index(lang)
         own = _trace(fig, f"{lang} (trained in {lang})")
@@ -133,7 +144,12 @@ def test_probe_layers_test_language_without_own_probe():
     vals = np.arange(3 * 2 * 3, dtype=float).reshape(3, 2, 3) / 20
     res = _constructed(vals, [0, 1, 2], ["en", "zh"], ["en", "zh", "th"])
     fig = plot_probe_layers(res)
-    assert [t.name for t in fig.data] == ["en (trained in en)", "zh (trained in zh)", "zh (trained on en)", "th (trained on en)"]
+    assert [t.name for t in fig.data] == [
+        "en (trained in en)",
+        "zh (trained in zh)",
+        "zh (trained on en)",
+        "th (trained on en)",
+    ]
     np.testing.assert_allclose(_y(fig, "th (trained on en)"), vals[:, 0, 2], rtol=1e-6)
 
 
@@ -157,7 +173,9 @@ def test_transfer_matrix_default_is_the_best_mean_layer(transfer, metric):
 
 def test_transfer_matrix_at_a_given_layer_label(transfer):
     fig = plot_transfer_matrix(transfer, "auroc", layer=12, title="t")
-    np.testing.assert_array_equal(np.asarray(fig.data[0].z, dtype=float), transfer.metrics.auroc[2].numpy().astype(float))
+    np.testing.assert_array_equal(
+        np.asarray(fig.data[0].z, dtype=float), transfer.metrics.auroc[2].numpy().astype(float)
+    )
     assert fig.layout.title.text == "t"
 
 
@@ -251,8 +269,11 @@ def test_unknown_metric_names_the_valid_ones(transfer, early):
 
 
 def test_unknown_reference_language_lists_the_nearest(transfer):
-    with pytest.raises(ValueError, match=r"reference_language='eng' is not a training language.*nearest: \['en'.*"
-                                         r"reference_language=None draws the own-language probes only"):
+    with pytest.raises(
+        ValueError,
+        match=r"reference_language='eng' is not a training language.*nearest: \['en'.*"
+        r"reference_language=None draws the own-language probes only",
+    ):
         plot_probe_layers(transfer, reference_language="eng")
     with pytest.raises(ValueError, match=r"training languages: \['en', 'zh', 'th'\]"):
         plot_probe_layers(transfer, reference_language="fr")
@@ -280,7 +301,9 @@ def test_wrong_result_type(transfer, early):
 
 def test_inconsistent_result_is_reported():
     res = _constructed(np.full((2, 2, 2), 0.5), [0, 1, 2], ["en", "zh"], ["en", "zh"])  # 3 labels, 2 layers
-    with pytest.raises(ValueError, match=r"inconsistent: metrics.accuracy has shape \(2, 2, 2\) but its labels give \(3, 2, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"inconsistent: metrics.accuracy has shape \(2, 2, 2\) but its labels give \(3, 2, 2\)"
+    ):
         plot_probe_layers(res)
 
 

@@ -179,8 +179,9 @@ def test_gathered_problems_are_the_indexed_rows(device, contiguous, monkeypatch)
             got = probes._gather_problems(src, sl, src_of, rows, device, staged=staged)
             assert got.device.type == device.type and torch.equal(got.cpu(), want)
         for staged in (False, True):  # without row sets: problem p is src[p], all rows
-            got = probes._gather_problems(src, slice(sl.start // 2, (sl.stop + 1) // 2), torch.arange(4), None, device,
-                                          staged=staged)
+            got = probes._gather_problems(
+                src, slice(sl.start // 2, (sl.stop + 1) // 2), torch.arange(4), None, device, staged=staged
+            )
             assert torch.equal(got.cpu(), whole)
 
 
@@ -224,8 +225,9 @@ def test_rows_fit_the_gathered_problems(device):
     w = torch.ones(2, 70)
     w[1, 60:] = 0  # padding of a shorter row set
     for solver in ("auto", "lbfgs", "primal", "dual"):
-        a = fit_probes(x3.to(device), y[idx], rows=idx.to(device), sample_weight=w, solver=solver, tol=1e-8,
-                       max_batch_bytes=1)  # one problem per chunk: the gather happens chunk by chunk
+        a = fit_probes(
+            x3.to(device), y[idx], rows=idx.to(device), sample_weight=w, solver=solver, tol=1e-8, max_batch_bytes=1
+        )  # one problem per chunk: the gather happens chunk by chunk
         b = fit_probes(x3[:, idx].to(device), y[idx], sample_weight=w, solver=solver, tol=1e-8)
         assert a.batch_shape == (3, 2), solver
         for name in ("coef", "intercept", "mean", "scale"):
@@ -253,8 +255,19 @@ def test_compiled_cpu_lbfgs_matches_the_batched_solver():
     compiled = fit_probes(x, y, tol=1e-8)
     ones = torch.ones(9, 100, dtype=torch.float64)
     coef, b, mean, scale, n_iter, conv = _fit_chunk(
-        x, y, ones, ones.bool(), torch.ones(9, dtype=torch.float64), None, None, standardize=True, tol=1e-8,
-        max_iter=1000, solver="lbfgs", device=torch.device("cpu"), dtype=torch.float32,
+        x,
+        y,
+        ones,
+        ones.bool(),
+        torch.ones(9, dtype=torch.float64),
+        None,
+        None,
+        standardize=True,
+        tol=1e-8,
+        max_iter=1000,
+        solver="lbfgs",
+        device=torch.device("cpu"),
+        dtype=torch.float32,
     )
     assert bool(compiled.converged.all()) and bool(conv.all())
     for p in range(9):
@@ -264,8 +277,16 @@ def test_compiled_cpu_lbfgs_matches_the_batched_solver():
     torch.testing.assert_close(compiled.scale, scale, rtol=1e-5, atol=1e-5)
     # the same method: iteration counts close in total (the step searches stop at different tolerances)
     assert abs(int(compiled.n_iter.sum()) - int(n_iter.sum())) <= 0.25 * int(n_iter.sum())
-    args = (x.numpy(), torch.arange(9).numpy(), torch.arange(100).reshape(1, 100).numpy(),
-            torch.zeros(9, dtype=torch.long).numpy(), y.double().numpy(), ones.numpy(), torch.ones(9).double().numpy(), None)
+    args = (
+        x.numpy(),
+        torch.arange(9).numpy(),
+        torch.arange(100).reshape(1, 100).numpy(),
+        torch.zeros(9, dtype=torch.long).numpy(),
+        y.double().numpy(),
+        ones.numpy(),
+        torch.ones(9).double().numpy(),
+        None,
+    )
     one = _lbfgs_cpu.fit_many(*args, tol=1e-6, max_iter=1000, standardize=True, threads=1)
     three = _lbfgs_cpu.fit_many(*args, tol=1e-6, max_iter=1000, standardize=True, threads=3)
     for u, v in zip(one, three):
@@ -295,7 +316,9 @@ def _parallel_dataset(n_items=40, languages=("en", "zh", "th")):
     rows = []
     for lang in languages:
         for i in range(n_items):
-            rows.append(data.Example(text=f"{lang} text {i}", label=i % 2, language=lang, item_id=f"item-{i}", source="t"))
+            rows.append(
+                data.Example(text=f"{lang} text {i}", label=i % 2, language=lang, item_id=f"item-{i}", source="t")
+            )
     return data.Dataset(rows)
 
 
@@ -429,7 +452,9 @@ def test_select_layer_refuses_bad_input():
     with pytest.raises(ProbeDataError, match="at least 3 folds"):
         select_layer(acts, y, ds.row_languages, holdout_folds(ds, test_fraction=0.3).long())
     with pytest.raises(ValueError, match="by='same_language': no training language"):
-        select_layer(acts, y, ds.row_languages, folds, by="same_language", train_languages=["en"], test_languages=["zh"])
+        select_layer(
+            acts, y, ds.row_languages, folds, by="same_language", train_languages=["en"], test_languages=["zh"]
+        )
     other = transfer_matrix(acts, y, ds.row_languages, fold_ids(ds, k=5))
     with pytest.raises(ValueError, match="does not fit"):
         select_layer(acts, y, ds.row_languages, folds, outer=other)
@@ -558,7 +583,9 @@ def test_probe_direction_steers_a_model(make_model):
     with model.hooks([("blocks.1.hook_resid_post", steer), ("blocks.1.hook_resid_post", mechint.record(got))]):
         model.forward(texts[:4], logits=False)
     after = probe.decision_function(got["blocks.1.hook_resid_post"][:, -1])
-    torch.testing.assert_close(after - before[:4], torch.full((4,), 3.0 * float(probe.weight.norm())), rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(
+        after - before[:4], torch.full((4,), 3.0 * float(probe.weight.norm())), rtol=1e-3, atol=1e-3
+    )
 
 
 # ------------------------------------------------------------------------------------------ errors
@@ -589,11 +616,15 @@ def test_errors_are_named():
     nan_src = x.clone()
     nan_src[7, 3] = float("nan")
     idx = torch.stack([torch.arange(25, 50), torch.arange(24, -1, -1)])
-    with pytest.raises(ProbeDataError, match=r"NaN at problem \(1,\): rows \[17\] \(1 rows\) \(activation rows \[7\]\)"):
+    with pytest.raises(
+        ProbeDataError, match=r"NaN at problem \(1,\): rows \[17\] \(1 rows\) \(activation rows \[7\]\)"
+    ):
         fit_probes(nan_src, y[idx], rows=idx)
     assert fit_probes(nan_src, y[idx[:1]], rows=idx[:1]).converged.all()  # a NaN in a row no problem reads
     gpu = "cuda" if torch.cuda.is_available() else "cpu"  # host rows copied to a GPU are checked on arrival
-    with pytest.raises(ProbeDataError, match=r"NaN at problem \(1,\): rows \[17\] \(1 rows\) \(activation rows \[7\]\)"):
+    with pytest.raises(
+        ProbeDataError, match=r"NaN at problem \(1,\): rows \[17\] \(1 rows\) \(activation rows \[7\]\)"
+    ):
         fit_probes(nan_src, y[idx], rows=idx, device=gpu, solver="dual")
     assert fit_probes(nan_src, y[idx[:1]], rows=idx[:1], device=gpu, solver="dual").converged.all()
     with pytest.raises(ValueError, match="rows index 50, outside the 50 rows"):

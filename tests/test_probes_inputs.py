@@ -331,7 +331,7 @@ def test_probes_with_numpy_or_tensor_coords_save(tmp_path):
     assert back.coords == {"layer": [0, 1, 2], "train_language": ["en", "zh"]}
     other = fit_probes(x, y, coords={"layer": torch.tensor([4, 5, 6])}, axes=("layer",))
     assert other.coords == {"layer": [4, 5, 6]}
-    assert Probe.load(other[np.int64(1):].save(tmp_path / "other")).coords == {"layer": [5, 6]}
+    assert Probe.load(other[np.int64(1) :].save(tmp_path / "other")).coords == {"layer": [5, 6]}
 
 
 def test_probes_with_very_different_means_score_shared_rows_exactly():
@@ -346,7 +346,9 @@ def test_probes_with_very_different_means_score_shared_rows_exactly():
     probe = fit_probes(acts, y)
     rows = acts[1]  # every probe scores layer 1's rows (mean 1000)
     got = probe.decision_function(rows).double()
-    ref = ((rows.double() - probe.mean.double()[:, None]) @ probe.weight.double()[..., None]).squeeze(-1) + probe.intercept.double()[:, None]
+    ref = ((rows.double() - probe.mean.double()[:, None]) @ probe.weight.double()[..., None]).squeeze(
+        -1
+    ) + probe.intercept.double()[:, None]
     assert ref[1].abs().max() < 100  # layer 1's own probe: logits of ordinary size ...
     assert (got[1] - ref[1]).abs().max() < 1e-3  # ... and exact (a shared centre cost 0.04 here)
     assert ((got - ref).abs() / (ref.abs() + 1)).max() < 1e-5  # layer 0's probe: huge logits, float32-exact

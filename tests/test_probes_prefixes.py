@@ -12,9 +12,12 @@ from mechint.testing import tiny_model
 
 CASES = [
     # (text, sentences)
-    ("How do I bake bread? I want a soft crust. Thanks!", ["How do I bake bread? ", "I want a soft crust. ", "Thanks!"]),
+    (
+        "How do I bake bread? I want a soft crust. Thanks!",
+        ["How do I bake bread? ", "I want a soft crust. ", "Thanks!"],
+    ),
     ("e.g. this weighs 3.5 kg. Next one.", ["e.g. this weighs 3.5 kg. ", "Next one."]),
-    ("He said \"stop.\" Then he left.", ["He said \"stop.\" ", "Then he left."]),
+    ('He said "stop." Then he left.', ['He said "stop." ', "Then he left."]),
     ("Wait... what?! Ok.", ["Wait... what?! ", "Ok."]),
     ("Line one\nLine two", ["Line one\n", "Line two"]),
     ("Tôi khỏe. Còn bạn?", ["Tôi khỏe. ", "Còn bạn?"]),
@@ -84,7 +87,9 @@ def test_prefix_activations_equal_running_each_prefix_alone(make_model, device, 
                 torch.testing.assert_close(got[s][k, i].cpu(), cache[s][0, -1].float().cpu(), rtol=1e-4, atol=1e-4)
     # fraction 1 is the last token, as collect(pool="last") gives
     last = mechint.collect(model, texts, "blocks.2.hook_resid_post", pool="last", progress=False)
-    torch.testing.assert_close(got["blocks.2.hook_resid_post"][-1], last["blocks.2.hook_resid_post"], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(
+        got["blocks.2.hook_resid_post"][-1], last["blocks.2.hook_resid_post"], rtol=1e-4, atol=1e-4
+    )
     # stored: a second call reads the file back
     files = list((tmp_path / "prefixes").glob("*.safetensors"))
     assert len(files) == 1

@@ -132,7 +132,9 @@ def test_store_false_is_in_memory(model: Model, tmp_path: Path, monkeypatch):
 def test_store_keeps_dtype_none_as_model_dtype(tmp_path: Path):
     bf16 = tiny_model("llama", seed=2, dtype=torch.bfloat16)
     mem = collect(bf16, TEXTS, SITES[:1], dtype=None, batch_size=4, progress=False)
-    stored = collect(bf16, TEXTS, SITES[:1], dtype=None, batch_size=4, store=tmp_path / "s", shard_size=3, progress=False)
+    stored = collect(
+        bf16, TEXTS, SITES[:1], dtype=None, batch_size=4, store=tmp_path / "s", shard_size=3, progress=False
+    )
     assert stored[SITES[0]].dtype == torch.bfloat16
     assert_close(stored[SITES[0]].float(), mem[SITES[0]].float(), atol=2e-2, rtol=2e-2)
     assert _manifest(tmp_path / "s")["meta"]["dtype"] is None
@@ -239,7 +241,9 @@ def test_store_true_does_not_reuse_an_incomplete_superset(model: Model, tmp_path
 
     monkeypatch.setenv("MECHINT_CACHE", str(tmp_path))
     names = [s.name for s in model.sites("hook_resid_post")]
-    started = _open_store(True, model, TEXTS, _token_ids(model, TEXTS, None), names, "last", torch.float32, None)  # opened, never filled
+    started = _open_store(
+        True, model, TEXTS, _token_ids(model, TEXTS, None), names, "last", torch.float32, None
+    )  # opened, never filled
     assert not started.complete
     sub = collect(model, TEXTS, "blocks.0.hook_resid_post", store=True, progress=False)
     assert forwards.n > 0
@@ -288,7 +292,9 @@ def test_open_missing_and_empty_stores(tmp_path: Path, model: Model):
         ActivationStore(tmp_path / "nothing")
     from mechint.activations import _open_store, _token_ids
 
-    st = _open_store(tmp_path / "empty", model, TEXTS, _token_ids(model, TEXTS, None), SITES, "last", torch.float32, None)
+    st = _open_store(
+        tmp_path / "empty", model, TEXTS, _token_ids(model, TEXTS, None), SITES, "last", torch.float32, None
+    )
     assert st.rows_done == 0 and not st.complete
     assert _manifest(tmp_path / "empty")["complete"] is False
     with pytest.raises(ValueError, match="no rows"):

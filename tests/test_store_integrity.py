@@ -286,8 +286,9 @@ def _fill_with_a_kill(model, path, pool, rng) -> None:
 
 def _corrupt(path: Path, rng: random.Random) -> str:
     shards = sorted(path.glob("shard-*.safetensors"))
-    kind = rng.choice(["none", "flip", "flip", "truncate", "delete", "swap", "manifest-flip", "manifest-cut",
-                       "extra-bytes"])
+    kind = rng.choice(
+        ["none", "flip", "flip", "truncate", "delete", "swap", "manifest-flip", "manifest-cut", "extra-bytes"]
+    )
     if kind in ("flip", "truncate", "delete", "extra-bytes", "swap") and not shards:
         kind = "manifest-flip"
     target = rng.choice(shards) if shards else None

@@ -50,7 +50,11 @@ def test_english_ceiling_is_the_cosine_of_two_full_n_directions(noise):
 
     gen = torch.Generator().manual_seed(0)
     n, d = 40, 32
-    scales = torch.ones(d, dtype=torch.float64) if noise != "anisotropic" else torch.logspace(-1, 0.5, d, dtype=torch.float64)
+    scales = (
+        torch.ones(d, dtype=torch.float64)
+        if noise != "anisotropic"
+        else torch.logspace(-1, 0.5, d, dtype=torch.float64)
+    )
     scales = scales / scales.pow(2).mean().sqrt()  # summed variance d per class
     v = 2 * d / n  # noise of a difference of means from n items per class
     signal = torch.tensor([1.0, 4.0]) * v  # first-order cosines at n: 0.5 and 0.8; at n/2: 0.33 and 0.67
@@ -60,7 +64,10 @@ def test_english_ceiling_is_the_cosine_of_two_full_n_directions(noise):
         x = x.double()
         return x[:, y == 1].mean(1) - x[:, y == 0].mean(1)
 
-    pairs = [(_two_classes(n, signal, scales, gen, laplace), _two_classes(n, signal, scales, gen, laplace)) for _ in range(200)]
+    pairs = [
+        (_two_classes(n, signal, scales, gen, laplace), _two_classes(n, signal, scales, gen, laplace))
+        for _ in range(200)
+    ]
     truth = torch.stack([cosine(direction(*a), direction(*b)) for a, b in pairs]).mean(0)  # [layer]
     estimates = [full_n_ceiling(*_two_classes(n, signal, scales, gen, laplace), n_splits=20) for _ in range(100)]
     ceiling = torch.stack([e["ceiling"] for e in estimates]).mean(0)

@@ -109,8 +109,10 @@ def test_hook_helpers_and_rows_with_per_row_values(device, make_model):
     site = "blocks.0.hook_resid_post"
     v = _randn(2, 1, model.d_model, seed=3).to(device) * 5  # one value per picked row, rows [3, 0]
     w = _randn(model.d_model, seed=4).to(device)
-    hooks = [(site, add_value(v, positions=from_text_start([1, 3, -1]), rows=[3, 0])),
-             (site, set_value(w, positions=from_text_start(0), rows=[1]))]
+    hooks = [
+        (site, add_value(v, positions=from_text_start([1, 3, -1]), rows=[3, 0])),
+        (site, set_value(w, positions=from_text_start(0), rows=[1])),
+    ]
     with model.hooks(hooks):
         batched = model(texts).cpu()
     for i, text in enumerate(texts):
@@ -129,8 +131,12 @@ def test_save_reads_each_rows_own_tokens(device, make_model):
     texts = TEXTS
     site = "blocks.1.hook_resid_post"
     store = {}
-    with model.hooks([(site, record(store, "bos", positions=from_text_start(0))),
-                      (site, record(store, "two", positions=from_text_start([2, 1]), rows=[2, 0]))]):
+    with model.hooks(
+        [
+            (site, record(store, "bos", positions=from_text_start(0))),
+            (site, record(store, "two", positions=from_text_start([2, 1]), rows=[2, 0])),
+        ]
+    ):
         model(texts)
     for key, rows, cols in (("bos", [0, 1, 2, 3], [0]), ("two", [2, 0], [2, 1])):
         assert store[key].shape[:2] == (len(rows), len(cols))
@@ -149,8 +155,9 @@ def test_positions_before_the_text_start_name_no_token(make_model):
     plain, edited = {}, {}
     with model.hooks([(site, record(plain))]):
         model(texts)
-    with model.hooks([(site, add_value(_randn(model.d_model), positions=from_text_start(slice(-5, None)))),
-                      (site, record(edited))]):
+    with model.hooks(
+        [(site, add_value(_randn(model.d_model), positions=from_text_start(slice(-5, None)))), (site, record(edited))]
+    ):
         model(texts)
     real = _real(model, texts)
     diff = (edited[site] != plain[site]).any(-1)
@@ -190,8 +197,15 @@ def test_collect_equals_each_text_alone(family, device, make_model):
         wrong = collect(model, texts, site, pool="all", batch_size=3, progress=False)
     differs = False
     for i, text in enumerate(texts):
-        one = [AddDirection(_randn(model.d_model, seed=5), float(alpha[rows.index(i)]), layers=[0],
-                            positions=slice(1, None))] if i in rows else []
+        one = (
+            [
+                AddDirection(
+                    _randn(model.d_model, seed=5), float(alpha[rows.index(i)]), layers=[0], positions=slice(1, None)
+                )
+            ]
+            if i in rows
+            else []
+        )
         one.append(EditNeurons(1, [1, 2], mode="scale", value=3.0, positions=slice(1, None)))
         with intervene(model, one):
             _, cache = model.run_with_cache([text], site)
@@ -217,8 +231,14 @@ def test_edit_effect_batched_equals_one_at_a_time(make_model):
 
 
 def _generate(model, inputs):
-    out = model.generate(inputs, max_new_tokens=N_NEW, min_new_tokens=N_NEW, return_tokens=True,
-                         return_dict_in_generate=True, output_logits=True)
+    out = model.generate(
+        inputs,
+        max_new_tokens=N_NEW,
+        min_new_tokens=N_NEW,
+        return_tokens=True,
+        return_dict_in_generate=True,
+        output_logits=True,
+    )
     return out.sequences, torch.stack(out.logits, 1)  # [batch, prompt + new], [batch, new, vocab]
 
 
@@ -267,10 +287,11 @@ def test_unknown_padding_raises(make_model):
     # a method that runs the decoder layers itself without telling the padding
     with pytest.raises(RuntimeError, match="left padding .* unknown.*decoder layers itself"), intervene(model, edit):
         with input_rows([0], 1, offset=2):
-            model.hf.model.layers[0](_randn(1, 2, model.d_model),
-                                     position_embeddings=model.hf.model.rotary_emb(_randn(1, 2, model.d_model),
-                                                                                   torch.arange(2, 4)[None]),
-                                     attention_mask=None)
+            model.hf.model.layers[0](
+                _randn(1, 2, model.d_model),
+                position_embeddings=model.hf.model.rotary_emb(_randn(1, 2, model.d_model), torch.arange(2, 4)[None]),
+                attention_mask=None,
+            )
     # a decoder layer called on its own, outside a forward of the model
     h = _randn(1, 4, model.d_model)
     rotary = model.hf.model.rotary_emb(h, torch.arange(4)[None])
@@ -319,5 +340,8 @@ def test_from_text_start_checks_its_argument():
 
 def test_positions_outside_every_row_warn(make_model):
     model = make_model("llama")
-    with pytest.warns(UserWarning, match="outside"), intervene(model, AddDirection(_randn(model.d_model), positions=from_text_start(500))):
+    with (
+        pytest.warns(UserWarning, match="outside"),
+        intervene(model, AddDirection(_randn(model.d_model), positions=from_text_start(500))),
+    ):
         model(TEXTS)

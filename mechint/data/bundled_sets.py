@@ -50,7 +50,9 @@ def _read_bundled_csv(*parts: str) -> list[dict[str, str]]:
 def _multijail_table() -> tuple[tuple[str, dict[str, str]], ...]:
     """(item id, {language: text}) per MultiJail prompt, in file order."""
     rows = _read_bundled_csv("multijail", "MultiJail.csv")
-    return tuple((f"multijail-{row['id'].strip()}", {lang: row[lang].strip() for lang in MULTIJAIL_LANGUAGES}) for row in rows)
+    return tuple(
+        (f"multijail-{row['id'].strip()}", {lang: row[lang].strip() for lang in MULTIJAIL_LANGUAGES}) for row in rows
+    )
 
 
 @lru_cache(maxsize=None)
@@ -65,12 +67,16 @@ def _resolve_languages(languages: str | Iterable[str] | None, available: Sequenc
     if languages is None:
         return list(available)
     if not isinstance(languages, (str, Iterable)):
-        raise TypeError(f"languages must be a code such as 'en' or a list of codes, got {languages!r} "
-                        f"({type(languages).__name__}); available for {name}: {sorted(available)}")
+        raise TypeError(
+            f"languages must be a code such as 'en' or a list of codes, got {languages!r} "
+            f"({type(languages).__name__}); available for {name}: {sorted(available)}"
+        )
     requested = [languages] if isinstance(languages, str) else list(languages)
     bad = [lang for lang in requested if not isinstance(lang, str)]
     if bad:
-        raise TypeError(f"language codes are strings such as 'en', got {bad[0]!r}; available for {name}: {sorted(available)}")
+        raise TypeError(
+            f"language codes are strings such as 'en', got {bad[0]!r}; available for {name}: {sorted(available)}"
+        )
     if not requested:
         raise ValueError(f"no languages requested for {name}; available: {sorted(available)}")
     unknown = [lang for lang in requested if lang not in available]
@@ -92,7 +98,11 @@ def _as_count(value: object) -> int | None:
 
 
 def _build(
-    table: Sequence[tuple[str, dict[str, str]]], item_ids: Sequence[str], languages: Sequence[str], label: int, source: str
+    table: Sequence[tuple[str, dict[str, str]]],
+    item_ids: Sequence[str],
+    languages: Sequence[str],
+    label: int,
+    source: str,
 ) -> list[Example]:
     """Language-major rows: every selected item in ``item_ids`` order, for each language in turn."""
     by_id = dict(table)

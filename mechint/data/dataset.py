@@ -62,9 +62,7 @@ class Example:
         # Accept ints equal to 0/1 (incl. numpy ints and bools) and store a plain int, so that equality
         # and fingerprints do not depend on the integer type the caller used.
         if not hasattr(self.label, "__index__") or self.label.__index__() not in (HARMLESS, HARMFUL):
-            raise ValueError(
-                f"Example {self.item_id!r}: label must be 0 (harmless) or 1 (harmful), got {self.label!r}"
-            )
+            raise ValueError(f"Example {self.item_id!r}: label must be 0 (harmless) or 1 (harmful), got {self.label!r}")
         object.__setattr__(self, "label", int(self.label.__index__()))
         for name in ("language", "item_id", "source"):
             value = getattr(self, name)
@@ -78,7 +76,9 @@ class _Languages(list):
     def __call__(self) -> list[str]:
         from .._validate import warn_at_caller
 
-        warn_at_caller("Dataset.languages is a property now: write ds.languages, not ds.languages()", DeprecationWarning)
+        warn_at_caller(
+            "Dataset.languages is a property now: write ds.languages, not ds.languages()", DeprecationWarning
+        )
         return list(self)
 
 
@@ -113,24 +113,46 @@ class Dataset(Sequence[Example]):
         examples = []
         for i, record in enumerate(records):
             if not hasattr(record, "keys"):
-                raise TypeError(f"record {i} is a {type(record).__name__}, expected a mapping with keys {_RECORD_FIELDS}")
+                raise TypeError(
+                    f"record {i} is a {type(record).__name__}, expected a mapping with keys {_RECORD_FIELDS}"
+                )
             extra = sorted(set(record) - set(_RECORD_FIELDS), key=str)
             missing = [k for k in ("text", "label", "language") if k not in record]
             if extra or missing:
                 raise ValueError(
-                    f"record {i}: " + "; ".join(filter(None, [
-                        f"missing {missing}" if missing else "",
-                        f"unknown keys {extra}{_nearest_hint(map(str, extra), _RECORD_FIELDS)}" if extra else "",
-                    ])) + f" (keys: {', '.join(_RECORD_FIELDS)}; item_id and source are optional)"
+                    f"record {i}: "
+                    + "; ".join(
+                        filter(
+                            None,
+                            [
+                                f"missing {missing}" if missing else "",
+                                f"unknown keys {extra}{_nearest_hint(map(str, extra), _RECORD_FIELDS)}"
+                                if extra
+                                else "",
+                            ],
+                        )
+                    )
+                    + f" (keys: {', '.join(_RECORD_FIELDS)}; item_id and source are optional)"
                 )
             src = record.get("source", source)
-            examples.append(Example(record["text"], record["label"], record["language"],
-                                    record.get("item_id", f"{src}:row-{i}"), src))
+            examples.append(
+                Example(
+                    record["text"], record["label"], record["language"], record.get("item_id", f"{src}:row-{i}"), src
+                )
+            )
         return cls(examples)
 
     @classmethod
-    def from_pandas(cls, frame, *, text: str = "text", label: str = "label", language: str = "language",
-                    item_id: str | None = "item_id", source: str = "pandas") -> Dataset:
+    def from_pandas(
+        cls,
+        frame,
+        *,
+        text: str = "text",
+        label: str = "label",
+        language: str = "language",
+        item_id: str | None = "item_id",
+        source: str = "pandas",
+    ) -> Dataset:
         """A Dataset from a pandas DataFrame, one row per text; the arguments name its columns
         (``item_id=None`` or a missing ``item_id`` column: each row its own item)."""
         columns = {"text": text, "label": label, "language": language}
@@ -138,8 +160,10 @@ class Dataset(Sequence[Example]):
             columns["item_id"] = item_id
         absent = [c for c in columns.values() if c not in frame.columns]
         if absent:
-            raise ValueError(f"columns {absent} not in the DataFrame; its columns: {list(frame.columns)}"
-                             f"{_nearest_hint(map(str, absent), [str(c) for c in frame.columns])}")
+            raise ValueError(
+                f"columns {absent} not in the DataFrame; its columns: {list(frame.columns)}"
+                f"{_nearest_hint(map(str, absent), [str(c) for c in frame.columns])}"
+            )
         picked = frame[list(columns.values())].rename(columns={v: k for k, v in columns.items()})
         if "item_id" in picked:
             picked["item_id"] = picked["item_id"].astype(str)
@@ -161,7 +185,9 @@ class Dataset(Sequence[Example]):
             return Dataset(self._examples[index])
         if str(getattr(index, "dtype", "")) in ("bool", "torch.bool") and getattr(index, "ndim", 0) == 1:
             if len(index) != len(self._examples):  # a boolean mask, also an empty one
-                raise IndexError(f"boolean mask has length {len(index)}, but the Dataset has {len(self._examples)} rows")
+                raise IndexError(
+                    f"boolean mask has length {len(index)}, but the Dataset has {len(self._examples)} rows"
+                )
             return Dataset(ex for ex, keep in zip(self._examples, index.tolist()) if keep)
         if hasattr(index, "tolist"):  # numpy / torch scalar or array of indices
             index = index.tolist()
@@ -194,7 +220,10 @@ class Dataset(Sequence[Example]):
     def _row(self, i: int) -> int:
         n = len(self._examples)
         if not -n <= i < n:
-            raise IndexError(f"row {i} is out of range: the Dataset has {n} rows" + (f" (0..{n - 1}, or negative from the end)" if n else ""))
+            raise IndexError(
+                f"row {i} is out of range: the Dataset has {n} rows"
+                + (f" (0..{n - 1}, or negative from the end)" if n else "")
+            )
         return i
 
     def __iter__(self) -> Iterator[Example]:

@@ -92,17 +92,28 @@ def _read() -> list[MinimalPair]:
     pairs = []
     for r in rows:
         pair = MinimalPair(
-            pair_id=r["pair_id"], language=r["language"], item=int(r["pair_id"].rsplit("-", 1)[1]),
-            template=r["template"], harmful_object=r["harmful_object"], harmless_object=r["harmless_object"],
-            harmful=r["harmful"], harmless=r["harmless"], tokens_gemma3=int(r["tokens_gemma3"]),
+            pair_id=r["pair_id"],
+            language=r["language"],
+            item=int(r["pair_id"].rsplit("-", 1)[1]),
+            template=r["template"],
+            harmful_object=r["harmful_object"],
+            harmless_object=r["harmless_object"],
+            harmful=r["harmful"],
+            harmless=r["harmless"],
+            tokens_gemma3=int(r["tokens_gemma3"]),
         )
-        if pair.template.format(pair.harmful_object) != pair.harmful or pair.template.format(pair.harmless_object) != pair.harmless:
+        if (
+            pair.template.format(pair.harmful_object) != pair.harmful
+            or pair.template.format(pair.harmless_object) != pair.harmless
+        ):
             raise ValueError(f"minimal pair {pair.pair_id}: the sentences are not the template filled with the objects")
         pairs.append(pair)
     return pairs
 
 
-def check_equal_length(pairs: Iterable[MinimalPair], tokenizer, *, add_special_tokens: bool = True) -> list[tuple[str, int, int]]:
+def check_equal_length(
+    pairs: Iterable[MinimalPair], tokenizer, *, add_special_tokens: bool = True
+) -> list[tuple[str, int, int]]:
     """``(pair_id, harmful_tokens, harmless_tokens)`` for every pair whose sides differ in length."""
     pairs = list(pairs)
     if not pairs:

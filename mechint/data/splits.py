@@ -73,8 +73,7 @@ def split_by_item(
         n = len(items)
         if n < 2:
             raise ValueError(
-                f"split_by_item needs at least 2 items in {_describe(group)} to put one on each side, "
-                f"found {n}"
+                f"split_by_item needs at least 2 items in {_describe(group)} to put one on each side, found {n}"
             )
         n_test = min(max(int(test_fraction * n + 0.5), 1), n - 1)
         test_items.update(seeded_order(items, seed)[:n_test])
@@ -110,9 +109,7 @@ def k_fold_by_item(
     dealt = 0
     for group, items in groups.items():
         if len(items) < k:
-            raise ValueError(
-                f"k={k} folds need at least {k} items in {_describe(group)}, found {len(items)}"
-            )
+            raise ValueError(f"k={k} folds need at least {k} items in {_describe(group)}, found {len(items)}")
         for item in seeded_order(items, seed):
             fold_of[item] = dealt % k
             dealt += 1

@@ -257,8 +257,13 @@ def load_texts(
     examples: list[Example] = []
     for p, label in zip(paths, _file_labels(paths)):
         examples += _load_file(
-            p, label, text_column=text_column, label_column=label_column, language_column=language_column,
-            id_column=id_column, default_language=default_language,
+            p,
+            label,
+            text_column=text_column,
+            label_column=label_column,
+            language_column=language_column,
+            id_column=id_column,
+            default_language=default_language,
         )
     return Dataset(examples)
 
@@ -295,9 +300,7 @@ def _load_file(
     for arg, column in required:
         if column not in columns:
             hint = (
-                "; or pass default_language=... if every row has the same language"
-                if arg == "language_column"
-                else ""
+                "; or pass default_language=... if every row has the same language" if arg == "language_column" else ""
             )
             raise ValueError(
                 f"{name}: missing column {column!r} ({arg}); columns found: {columns}. "

@@ -64,10 +64,23 @@ def attribution_patch(
     """
     _validate.integer("batch_size", batch_size, minimum=1, optional=True)
     if not (exact is None or isinstance(exact, (bool, PatchResult))):
-        raise TypeError(f"exact must be a PatchResult of the same sweep, True, False or None, got {_validate.given(exact)}")
+        raise TypeError(
+            f"exact must be a PatchResult of the same sweep, True, False or None, got {_validate.given(exact)}"
+        )
     t_start = time.perf_counter()
-    sweep = prepare_sweep(model, clean, corrupted, metric, component=component, positions=positions, layers=layers,
-                           heads=heads, neurons=neurons, per_position=per_position, align=align)
+    sweep = prepare_sweep(
+        model,
+        clean,
+        corrupted,
+        metric,
+        component=component,
+        positions=positions,
+        layers=layers,
+        heads=heads,
+        neurons=neurons,
+        per_position=per_position,
+        align=align,
+    )
     metric, prompts, plan, read_cols = sweep.metric, sweep.prompts, sweep.plan, sweep.read_cols
     m_site, unembed, sites = sweep.m_site, sweep.unembed, sweep.sites
     width, n_pairs = sweep.width, sweep.n_pairs
@@ -109,8 +122,9 @@ def attribution_patch(
     hooks += baseline_hooks(model, m_site, read_cols, store, keep_graph=True)
     with torch.enable_grad(), model.hooks(hooks):
         model.forward(prompts.corrupted, logits=False)
-        corrupted_vals = check_values(fn(read_from_run(unembed, m_site, store).float(), pair_ids), n_pairs, metric,
-                                      "corrupted")
+        corrupted_vals = check_values(
+            fn(read_from_run(unembed, m_site, store).float(), pair_ids), n_pairs, metric, "corrupted"
+        )
         if not corrupted_vals.requires_grad:
             raise ValueError(
                 f"metric {metric.name!r} is not differentiable (its output carries no gradient: argmax, a "
@@ -152,14 +166,33 @@ def attribution_patch(
         values[~ok, i] = float("nan")
     toks_c, toks_k = str_tokens(model, prompts.clean_ids), str_tokens(model, prompts.corrupted_ids)
     result = PatchResult(
-        values.reshape(n_pairs, *plan.grid), clean_val.float().cpu(), corrupted_val, component, plan.axes,
-        axis_labels(plan, toks_k, width), list(plan.positions), toks_c, toks_k, metric.name, "attribution",
+        values.reshape(n_pairs, *plan.grid),
+        clean_val.float().cpu(),
+        corrupted_val,
+        component,
+        plan.axes,
+        axis_labels(plan, toks_k, width),
+        list(plan.positions),
+        toks_c,
+        toks_k,
+        metric.name,
+        "attribution",
         {"width": width, "pos_from_end": pos_from_end(toks_k), "seconds": time.perf_counter() - t_start},
     )
     if exact is True:
         exact = activation_patch(
-            model, clean, corrupted, metric, component=component, positions=positions, layers=layers, heads=heads,
-            neurons=neurons, per_position=per_position, align=align, batch_size=batch_size,
+            model,
+            clean,
+            corrupted,
+            metric,
+            component=component,
+            positions=positions,
+            layers=layers,
+            heads=heads,
+            neurons=neurons,
+            per_position=per_position,
+            align=align,
+            batch_size=batch_size,
         )
     if isinstance(exact, PatchResult):
         result.info["correlation"] = attribution_correlation(result, exact)

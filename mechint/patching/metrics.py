@@ -119,8 +119,14 @@ class Metric:
         if pair is None:
             self.check_pairs(x.shape[0])
             pair = torch.arange(x.shape[0], device=x.device)
-        elif self.n_pairs not in (None, 1) and pair.numel() and not 0 <= int(pair.min()) <= int(pair.max()) < self.n_pairs:
-            raise ValueError(f"metric {self.name!r} has per-pair data for {self.n_pairs} pairs; pair indices must be in 0..{self.n_pairs - 1}")
+        elif (
+            self.n_pairs not in (None, 1)
+            and pair.numel()
+            and not 0 <= int(pair.min()) <= int(pair.max()) < self.n_pairs
+        ):
+            raise ValueError(
+                f"metric {self.name!r} has per-pair data for {self.n_pairs} pairs; pair indices must be in 0..{self.n_pairs - 1}"
+            )
         fn = self.resolve(None if clean is None else self.select(clean))
         return fn(self.select(x).float(), pair)
 
@@ -228,7 +234,9 @@ def _per_pair_count(*tables: Tensor, what: str) -> int | None:
 # ------------------------------------------------------------------------------------- builders
 
 
-def logit_diff(correct, incorrect, *, position: SupportsIndex | Iterable[SupportsIndex] = -1, name: str = "logit difference") -> Metric:
+def logit_diff(
+    correct, incorrect, *, position: SupportsIndex | Iterable[SupportsIndex] = -1, name: str = "logit difference"
+) -> Metric:
     """Mean logit of the ``correct`` tokens minus mean logit of the ``incorrect`` tokens.
 
     ``correct``/``incorrect``: a token id, a set of ids (shared by every pair), or one set per pair
@@ -239,7 +247,9 @@ def logit_diff(correct, incorrect, *, position: SupportsIndex | Iterable[Support
     # Only these logits are needed: the metric reads them as columns 0..k-1.
     vocab = sorted(set(good[good_mask].tolist()) | set(bad[bad_mask].tolist()))
     column = {t: i for i, t in enumerate(vocab)}
-    remap = lambda ids, mask: torch.tensor([[column[t] if m else 0 for t, m in zip(r, mr)] for r, mr in zip(ids.tolist(), mask.tolist())])
+    remap = lambda ids, mask: torch.tensor(
+        [[column[t] if m else 0 for t, m in zip(r, mr)] for r, mr in zip(ids.tolist(), mask.tolist())]
+    )
     good, bad = remap(good, good_mask), remap(bad, bad_mask)
     data = DeviceCopies(good, good_mask, bad, bad_mask)
 
@@ -253,11 +263,18 @@ def logit_diff(correct, incorrect, *, position: SupportsIndex | Iterable[Support
         )
         return diff.reshape(n, k).mean(-1)
 
-    return Metric(fn, positions=_positions(position), name=name, tokens=tuple(vocab),
-                  n_pairs=_per_pair_count(good, bad, what="logit_diff correct/incorrect"))
+    return Metric(
+        fn,
+        positions=_positions(position),
+        name=name,
+        tokens=tuple(vocab),
+        n_pairs=_per_pair_count(good, bad, what="logit_diff correct/incorrect"),
+    )
 
 
-def answer_prob(answers, *, position: SupportsIndex | Iterable[SupportsIndex] = -1, name: str = "answer probability") -> Metric:
+def answer_prob(
+    answers, *, position: SupportsIndex | Iterable[SupportsIndex] = -1, name: str = "answer probability"
+) -> Metric:
     """Total probability (softmax over the vocabulary) of the ``answers`` token set; a set shared by
     every pair or one per pair, as in :func:`logit_diff`."""
     ids, mask = _token_sets(answers, "answers")
@@ -317,7 +334,9 @@ def direction_score(
         rows = _rows(vec, pair, "direction")  # [n, d]
         return torch.einsum("nkd,nd->nk", read, rows).mean(-1) + bias
 
-    return Metric(fn, positions=_positions(position), site=site, name=name, n_pairs=_per_pair_count(w, what="direction_score"))
+    return Metric(
+        fn, positions=_positions(position), site=site, name=name, n_pairs=_per_pair_count(w, what="direction_score")
+    )
 
 
 def normalize(value: Tensor, clean: Tensor, corrupted: Tensor) -> Tensor:

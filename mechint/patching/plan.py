@@ -168,7 +168,12 @@ class Plan:
 
     @property
     def grid(self) -> tuple[int, ...]:
-        sizes = {"layer": len(self.layers), "pos": len(self.positions), "head": len(self.units), "neuron": len(self.units)}
+        sizes = {
+            "layer": len(self.layers),
+            "pos": len(self.positions),
+            "head": len(self.units),
+            "neuron": len(self.units),
+        }
         return tuple(sizes[a] for a in self.axes)
 
 
@@ -191,7 +196,11 @@ def _plan(model: Model, component: str, width: int, *, layers, positions, heads,
         if component == "z":
             if neurons is not None:
                 raise ValueError("neurons= applies to mlp_post; for z choose heads=")
-            units = list(range(model.n_heads)) if heads is None else index_list(heads, model.n_heads, "head", negative=False)
+            units = (
+                list(range(model.n_heads))
+                if heads is None
+                else index_list(heads, model.n_heads, "head", negative=False)
+            )
         else:
             if heads is not None:
                 raise ValueError("heads= applies to z; for mlp_post choose neurons=")
@@ -210,6 +219,7 @@ def _plan(model: Model, component: str, width: int, *, layers, positions, heads,
             for u in units:
                 cl.append(l), cp.append(-1), cu.append(u)
     return Plan(component, key, axes, lay, pos, units, per_pos, cl, cp, cu)
+
 
 def axis_labels(plan: Plan, tokens: list[list[str]], width: int) -> dict[str, list]:
     labels: dict[str, list] = {"layer": list(plan.layers)}
@@ -245,6 +255,7 @@ def reader_hook(store: dict, key: str, cols: list[int], *, keep_graph: bool = Fa
 
     return fn
 
+
 def check_values(values, n: int, metric: Metric, run: str = "baseline") -> Tensor:
     """The metric of a baseline run must be one finite value per row, ``[n]``: a scalar (a batch mean,
     as TransformerLens metrics return) or ``[n, 1]`` would break the sweep later, less clearly, and a
@@ -252,8 +263,14 @@ def check_values(values, n: int, metric: Metric, run: str = "baseline") -> Tenso
     shape = tuple(values.shape) if isinstance(values, Tensor) else None
     if shape != (n,):
         got = f"shape {shape}" if shape is not None else f"a {type(values).__name__}"
-        hint = (" A TransformerLens-style metric that averages over the batch (.mean()) must return the "
-                "per-row values instead: remove its .mean().") if shape == () else ""
+        hint = (
+            (
+                " A TransformerLens-style metric that averages over the batch (.mean()) must return the "
+                "per-row values instead: remove its .mean()."
+            )
+            if shape == ()
+            else ""
+        )
         raise ValueError(
             f"metric {metric.name!r} returned {got} for {n} prompt(s): a metric must return one value per "
             f"row, shape [{n}] (rows are scored independently; the engine batches many patched runs).{hint}"
@@ -281,7 +298,9 @@ def read_from_run(unembed: Unembed | None, metric_site: Site | None, store: dict
 
 def baseline_hooks(model: Model, metric_site: Site | None, read_cols: list[int], store: dict, keep_graph=False):
     if metric_site is None:
-        return [(model.site("ln_final.hook_normalized"), reader_hook(store, "__final__", read_cols, keep_graph=keep_graph))]
+        return [
+            (model.site("ln_final.hook_normalized"), reader_hook(store, "__final__", read_cols, keep_graph=keep_graph))
+        ]
     return [(metric_site, reader_hook(store, "__metric__", read_cols, keep_graph=keep_graph))]
 
 
@@ -338,8 +357,16 @@ def prepare_sweep(
     metric = as_metric(metric)
     prompts = _prepare(model, clean, corrupted, align)
     metric.check_pairs(prompts.n)  # per-pair answer sets / directions: one per pair, or one for all
-    plan = _plan(model, component, prompts.width, layers=layers, positions=positions, heads=heads, neurons=neurons,
-                 per_position=per_position)
+    plan = _plan(
+        model,
+        component,
+        prompts.width,
+        layers=layers,
+        positions=positions,
+        heads=heads,
+        neurons=neurons,
+        per_position=per_position,
+    )
     read_cols = _resolve_positions(metric.positions, prompts.width, "metric")
     m_site = _metric_site(model, metric)
     unembed = Unembed(model, metric.tokens) if m_site is None else None

@@ -77,7 +77,8 @@ class PatchResult:
             warnings.warn(
                 f"normalized(): the clean and corrupted metrics are equal for pair(s) {same[:10]} "
                 f"({len(same)} of {self.n_pairs}), so their cells have no scale and are NaN; the metric does not "
-                "tell the two prompts apart there (compare .values instead)", stacklevel=2,
+                "tell the two prompts apart there (compare .values instead)",
+                stacklevel=2,
             )
         return normalize(self.values, self.clean, self.corrupted)
 
@@ -99,8 +100,17 @@ class PatchResult:
             from_end = self.info.get("pos_from_end", pos_from_end(self.corrupted_tokens) or len(tokens) != self._width)
             labels["pos"] = pos_labels(self.positions, tokens, self._width, from_end)
         return PatchResult(
-            self.values[sl], self.clean[sl], self.corrupted[sl], self.component, self.axes, labels,
-            self.positions, self.clean_tokens[sl], self.corrupted_tokens[sl], self.metric, self.method,
+            self.values[sl],
+            self.clean[sl],
+            self.corrupted[sl],
+            self.component,
+            self.axes,
+            labels,
+            self.positions,
+            self.clean_tokens[sl],
+            self.corrupted_tokens[sl],
+            self.metric,
+            self.method,
             dict(self.info),
         )
 
@@ -112,8 +122,10 @@ class PatchResult:
         one :attr:`labels` show."""
         import pandas as pd
 
-        idx = torch.cartesian_prod(*[torch.arange(n) for n in self.shape]) if len(self.shape) > 1 else (
-            torch.arange(self.shape[0])[:, None]
+        idx = (
+            torch.cartesian_prod(*[torch.arange(n) for n in self.shape])
+            if len(self.shape) > 1
+            else (torch.arange(self.shape[0])[:, None])
         )
         if mean:
             blocks = {"value": self.mean(), "effect": nanmean(self.effect()), "normalized": self.mean(normalized=True)}
@@ -131,9 +143,14 @@ class PatchResult:
             col = idx[:, a].tolist()
             if axis == "pos":
                 rows["pos"] = [self.positions[i] for i in col]
-                rows["token"] = [_token_at(self.corrupted_tokens[0], self.positions[i], self._width) for i in col] if pair_of_row is None else [
-                    _token_at(self.corrupted_tokens[p], self.positions[i], self._width) for p, i in zip(pair_of_row.tolist(), col)
-                ]
+                rows["token"] = (
+                    [_token_at(self.corrupted_tokens[0], self.positions[i], self._width) for i in col]
+                    if pair_of_row is None
+                    else [
+                        _token_at(self.corrupted_tokens[p], self.positions[i], self._width)
+                        for p, i in zip(pair_of_row.tolist(), col)
+                    ]
+                )
             else:
                 rows[axis] = [self.labels[axis][i] for i in col]
         for k, v in flat.items():
@@ -186,10 +203,12 @@ def pos_labels(positions: list[int], tokens: list[str], width: int, from_end: bo
 
 def check_same_sweep(attribution: PatchResult, exact: PatchResult) -> None:
     """Raise unless the two results are the same sweep, naming the first difference."""
+
     def differ(what: str, a, b) -> None:
         if a != b:
-            raise ValueError(f"the two results are not the same sweep: they differ in {what} "
-                             f"(attribution {a!r}, exact {b!r})")
+            raise ValueError(
+                f"the two results are not the same sweep: they differ in {what} (attribution {a!r}, exact {b!r})"
+            )
 
     differ("component", attribution.component, exact.component)
     differ("axes", tuple(attribution.axes), tuple(exact.axes))

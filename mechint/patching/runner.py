@@ -139,7 +139,11 @@ def prefix_reuse_possible(model: Model, sig: LayerSignature, kwargs: dict) -> bo
     for name, value in kwargs.items():
         if isinstance(value, Tensor) and name not in _KNOWN_TENSOR_KWARGS:
             return False
-        if isinstance(value, (tuple, list)) and any(isinstance(v, Tensor) for v in value) and name not in _KNOWN_TENSOR_KWARGS:
+        if (
+            isinstance(value, (tuple, list))
+            and any(isinstance(v, Tensor) for v in value)
+            and name not in _KNOWN_TENSOR_KWARGS
+        ):
             return False
     mask = kwargs.get("attention_mask")
     return mask is None or (isinstance(mask, Tensor) and mask.ndim == 4)
@@ -223,7 +227,9 @@ class Unembed:
         self.weight = self.bias = None
         if tokens is not None:
             if not isinstance(self.head, nn.Linear):
-                raise TypeError(f"the LM head is a {type(self.head).__name__}, not a Linear: cannot unembed chosen tokens")
+                raise TypeError(
+                    f"the LM head is a {type(self.head).__name__}, not a Linear: cannot unembed chosen tokens"
+                )
             ids = torch.tensor(list(tokens), device=self.head.weight.device)
             if int(ids.max()) >= self.head.weight.shape[0] or int(ids.min()) < 0:
                 raise ValueError(f"metric token ids must be in 0..{self.head.weight.shape[0] - 1}")
@@ -306,13 +312,17 @@ class ChunkRunner:
         mlp_path = model.family.mlp
         comp_in_mlp = model.family.block_sites[plan.key].path.startswith(mlp_path)
         self.trim_mlp = (
-            not self.by_hook and not comp_in_mlp and model.active_hooks == 0
+            not self.by_hook
+            and not comp_in_mlp
+            and model.active_hooks == 0
             and not (self.metric_direct and m_site.key == "hook_resid_pre")
         )
         self.last_mlp = self.layers[last_layer].get_submodule(mlp_path) if self.trim_mlp else None
 
     # ---- the write at the component's site, for the rows that joined at this layer
-    def _write(self, x: Tensor, local: Tensor, pairs: Tensor, pos: Tensor, units: Tensor, clean: Tensor, start: int) -> Tensor:
+    def _write(
+        self, x: Tensor, local: Tensor, pairs: Tensor, pos: Tensor, units: Tensor, clean: Tensor, start: int
+    ) -> Tensor:
         plan = self.plan
         if plan.per_position:
             cols = pos - start
@@ -344,9 +354,12 @@ class ChunkRunner:
         # the component's write, through the hook engine, at sites inside a layer
         if not self.direct:
             for l, (lo, hi) in joins.items():
+
                 def write(x, ctx, lo=lo, hi=hi, l=l):
                     local = torch.arange(lo, hi, device=x.device)
-                    return self._write(x, local, pairs_all[lo:hi], pos_all[lo:hi], unit_all[lo:hi], self.clean_site[l], start)
+                    return self._write(
+                        x, local, pairs_all[lo:hi], pos_all[lo:hi], unit_all[lo:hi], self.clean_site[l], start
+                    )
 
                 hooks.append((self.plan_site(l), write))
         cols = [c - start for c in self.read_cols]  # the metric's positions among the computed ones
@@ -364,10 +377,19 @@ class ChunkRunner:
                 if k in joins:
                     lo, hi = joins[k]
                     pairs = pairs_all[lo:hi]
-                    h_new = _take_rows(cap.hidden[k][:, start:], pairs + self.n_pairs, self.batch, self.single).contiguous()
+                    h_new = _take_rows(
+                        cap.hidden[k][:, start:], pairs + self.n_pairs, self.batch, self.single
+                    ).contiguous()
                     if self.direct and plan.key == "hook_resid_pre":
-                        h_new = self._write(h_new, torch.arange(hi - lo, device=h_new.device), pairs,
-                                            pos_all[lo:hi], unit_all[lo:hi], self.clean_site[k], start)
+                        h_new = self._write(
+                            h_new,
+                            torch.arange(hi - lo, device=h_new.device),
+                            pairs,
+                            pos_all[lo:hi],
+                            unit_all[lo:hi],
+                            self.clean_site[k],
+                            start,
+                        )
                     h = h_new if h is None else torch.cat([h, h_new])
                     n_active = count[k]
                 if self.metric_direct and self.m_site.layer == k and self.m_site.key == "hook_resid_pre":
@@ -385,8 +407,11 @@ class ChunkRunner:
                         prefix.keys[k] = None
                     kw[sig.cache] = prefix
                 try:
-                    with input_rows(pairs_cpu[:n_active], self.n_pairs, offset=start, pad=self.pad) if self.user_hooks \
-                            else nullcontext():
+                    with (
+                        input_rows(pairs_cpu[:n_active], self.n_pairs, offset=start, pad=self.pad)
+                        if self.user_hooks
+                        else nullcontext()
+                    ):
                         if k == self.last_layer and self.trim_mlp:
                             with _only_columns(self.last_mlp, cols, h.shape[1]):
                                 out = self.layers[k](h, **kw)
@@ -399,7 +424,9 @@ class ChunkRunner:
                 if self.direct and plan.key == "hook_resid_post" and k in joins:
                     lo, hi = joins[k]
                     local = torch.arange(lo, hi, device=h.device)
-                    h = self._write(h, local, pairs_all[lo:hi], pos_all[lo:hi], unit_all[lo:hi], self.clean_site[k], start)
+                    h = self._write(
+                        h, local, pairs_all[lo:hi], pos_all[lo:hi], unit_all[lo:hi], self.clean_site[k], start
+                    )
                 if self.metric_direct and self.m_site.layer == k:
                     reads["m"] = h[:, cols]
                     stopped = True

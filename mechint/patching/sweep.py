@@ -197,8 +197,19 @@ def activation_patch(
         token labels; ``.mean()``, ``.normalized()``, ``.to_dataframe()``.
     """
     t_start = time.perf_counter()
-    sweep = prepare_sweep(model, clean, corrupted, metric, component=component, positions=positions, layers=layers,
-                           heads=heads, neurons=neurons, per_position=per_position, align=align)
+    sweep = prepare_sweep(
+        model,
+        clean,
+        corrupted,
+        metric,
+        component=component,
+        positions=positions,
+        layers=layers,
+        heads=heads,
+        neurons=neurons,
+        per_position=per_position,
+        align=align,
+    )
     for name, value in (("batch_size", batch_size), ("tokens_per_batch", tokens_per_batch)):
         _validate.integer(name, value, minimum=1, optional=True)
     metric, prompts, plan, read_cols = sweep.metric, sweep.prompts, sweep.plan, sweep.read_cols
@@ -217,15 +228,20 @@ def activation_patch(
         #    arguments (and keys/values) for the corrupted rows to start from
         store: dict = {}
         hooks = baseline_hooks(model, m_site, read_cols, store)
-        hooks += [(comp_sites[l], reader_hook(store, f"clean{l}", list(range(width)), rows=n_pairs)) for l in live_layers]
+        hooks += [
+            (comp_sites[l], reader_hook(store, f"clean{l}", list(range(width)), rows=n_pairs)) for l in live_layers
+        ]
         if skip_unchanged:
             hooks += [(comp_sites[l], _unchanged_reader(store, f"same{l}", n_pairs, plan)) for l in live_layers]
         capture = list(range(first, last_layer + 1)) if first is not None else []
         both = {k: torch.cat([prompts.clean[k], prompts.corrupted[k]]) for k in prompts.clean}
         # rows= of the caller's hooks and interventions count prompt pairs: both rows of pair i are input i
         pair_of_row = torch.arange(n_pairs).repeat(2)
-        with capture_layers(model, capture, record_kv=prefix_reuse) as cap, model.hooks(hooks), \
-                input_rows(pair_of_row, n_pairs):
+        with (
+            capture_layers(model, capture, record_kv=prefix_reuse) as cap,
+            model.hooks(hooks),
+            input_rows(pair_of_row, n_pairs),
+        ):
             model.forward(both, logits=False)
         read = read_from_run(unembed, m_site, store).float()
         clean_read, corrupted_read = read[:n_pairs], read[n_pairs:]
@@ -235,8 +251,12 @@ def activation_patch(
         clean_val = check_values(fn(clean_read, pair_ids), n_pairs, metric, "clean")
         corrupted_val = check_values(fn(corrupted_read, pair_ids), n_pairs, metric, "corrupted")
 
-        reuse = prefix_reuse and first is not None and all(
-            prefix_reuse_possible(model, LayerSignature(decoder_layers(model)[l]), cap.kwargs[l]) for l in capture
+        reuse = (
+            prefix_reuse
+            and first is not None
+            and all(
+                prefix_reuse_possible(model, LayerSignature(decoder_layers(model)[l]), cap.kwargs[l]) for l in capture
+            )
         )
         unchanged = {l: store[f"same{l}"].cpu().numpy() for l in live_layers} if skip_unchanged else None
         rows = _rows_plan(plan, prompts, read_cols, sweep.reaches_metric, reuse, unchanged)
@@ -258,7 +278,9 @@ def activation_patch(
             warnings.filterwarnings("ignore", message=r"positions .* are outside the", category=UserWarning)
             for chunk in bar:
                 size = len(chunk["rows"])
-                values_dev[offset : offset + size] = engine.run(chunk, {k: v[offset : offset + size] for k, v in dev.items()})
+                values_dev[offset : offset + size] = engine.run(
+                    chunk, {k: v[offset : offset + size] for k, v in dev.items()}
+                )
                 offset += size
 
         values_rows = values_dev.cpu()
@@ -286,9 +308,20 @@ def activation_patch(
         "seconds": time.perf_counter() - t_start,
     }
     return PatchResult(
-        values.reshape(n_pairs, *plan.grid), clean_val, corrupted_val, component, plan.axes,
-        axis_labels(plan, toks_k, width), list(plan.positions), toks_c, toks_k, metric.name, "exact", info,
+        values.reshape(n_pairs, *plan.grid),
+        clean_val,
+        corrupted_val,
+        component,
+        plan.axes,
+        axis_labels(plan, toks_k, width),
+        list(plan.positions),
+        toks_c,
+        toks_k,
+        metric.name,
+        "exact",
+        info,
     )
+
 
 def _unchanged_reader(store: dict, key: str, n_pairs: int, plan: "Plan"):
     """A hook on the baseline run (clean rows, then corrupted rows) that keeps where each pair's
@@ -364,9 +397,16 @@ def _chunks(rows: dict[str, list[int]], limit: Callable[[int], int]) -> list[dic
         for j, l in enumerate(layers):
             lo, _ = joins.get(l, (j, j))
             joins[l] = (lo, j + 1)
-        chunks.append({"rows": ids, "start": min(rows["start"][i] for i in ids), "joins": joins,
-                       "first": layers[0], "count_upto": _cumulative(layers),
-                       "pairs_cpu": torch.tensor([rows["pair"][i] for i in ids], dtype=torch.long)})
+        chunks.append(
+            {
+                "rows": ids,
+                "start": min(rows["start"][i] for i in ids),
+                "joins": joins,
+                "first": layers[0],
+                "count_upto": _cumulative(layers),
+                "pairs_cpu": torch.tensor([rows["pair"][i] for i in ids], dtype=torch.long),
+            }
+        )
     return chunks
 
 

@@ -72,8 +72,17 @@ def layer_ticks(layers: list) -> dict[str, Any]:
 
 
 def heatmap_trace(
-    z: np.ndarray, x: list, y: list, *, zmid: float | None, zmin: float | None, zmax: float | None,
-    colorbar_title: str, hovertemplate: str, show_values: bool, text_size: int,
+    z: np.ndarray,
+    x: list,
+    y: list,
+    *,
+    zmid: float | None,
+    zmin: float | None,
+    zmax: float | None,
+    colorbar_title: str,
+    hovertemplate: str,
+    show_values: bool,
+    text_size: int,
 ) -> go.Heatmap:
     """The heatmap every helper draws: a diverging scale around ``zmid`` (sequential without one),
     gaps between cells, values written in the cells on request."""

@@ -227,9 +227,7 @@ def save_figure(
             )
     if problem is None:
         try:
-            images = _render_static(
-                fig, fmts, browser, width=width, height=height, scale=scale, timeout=timeout
-            )
+            images = _render_static(fig, fmts, browser, width=width, height=height, scale=scale, timeout=timeout)
         except Exception as e:  # noqa: BLE001 - a broken browser must not lose the figure
             reason = e.args[0] if e.args and isinstance(e.args[0], str) else e
             problem = f"static export with {browser} failed ({type(e).__name__}: {reason})."

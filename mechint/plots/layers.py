@@ -125,9 +125,16 @@ def plot_layer_heatmap(
     labels = unique_labels(row_labels, n_rows, name="row_labels", what="matrix (rows)")
     xs = layers_axis(layers, n_layers, what="matrix")
     heat = heatmap_trace(
-        arr, xs, labels, zmid=zmid, zmin=zmin, zmax=zmax, colorbar_title=colorbar_title,
+        arr,
+        xs,
+        labels,
+        zmid=zmid,
+        zmin=zmin,
+        zmax=zmax,
+        colorbar_title=colorbar_title,
         hovertemplate=f"%{{y}}, {xaxis_title} %{{x}}<br>{colorbar_title}: %{{z:.4f}}<extra></extra>",
-        show_values=show_values, text_size=10,
+        show_values=show_values,
+        text_size=10,
     )
     fig = go.Figure(heat)
     base_layout(fig, title, xaxis_title, yaxis_title)

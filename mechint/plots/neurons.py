@@ -59,9 +59,17 @@ def plot_top_neurons(
         toks = " · ".join(_html(t) for t in tokens[i][:n_tokens]) if tokens is not None else ""
         fig.add_trace(
             go.Bar(
-                x=[v], y=[name], orientation="h", name=f"layer {layer}", legendgroup=str(layer),
-                showlegend=layer not in shown, marker_color=PALETTE[layer % len(PALETTE)],
-                text=[toks], textposition="outside", cliponaxis=False, textfont={"size": 11},
+                x=[v],
+                y=[name],
+                orientation="h",
+                name=f"layer {layer}",
+                legendgroup=str(layer),
+                showlegend=layer not in shown,
+                marker_color=PALETTE[layer % len(PALETTE)],
+                text=[toks],
+                textposition="outside",
+                cliponaxis=False,
+                textfont={"size": 11},
                 hovertemplate=f"{name}: %{{x:.4f}}<br>{toks}<extra></extra>",
             )
         )
@@ -72,8 +80,12 @@ def plot_top_neurons(
     low = min(0.0, float(finite.min()) if finite.size else 0.0)
     fig.update_xaxes(range=[low, top * 2.1 if top > 0 else 1.0])  # room for the token labels
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(names), autorange="reversed")
-    fig.update_layout(height=max(420, 120 + 26 * len(vals)), width=1100, barmode="overlay",
-                      legend={"title": {"text": "layer"}, "traceorder": "normal"})
+    fig.update_layout(
+        height=max(420, 120 + 26 * len(vals)),
+        width=1100,
+        barmode="overlay",
+        legend={"title": {"text": "layer"}, "traceorder": "normal"},
+    )
     return fig
 
 
@@ -108,10 +120,16 @@ def plot_neuron_heatmap(
     if bound is not None and max_abs is not None:
         bound = min(bound, float(max_abs))
     heat = heatmap_trace(
-        arr, cols, rows, zmid=zmid, zmin=None if bound is None else zmid - bound,
-        zmax=None if bound is None else zmid + bound, colorbar_title=colorbar_title,
+        arr,
+        cols,
+        rows,
+        zmid=zmid,
+        zmin=None if bound is None else zmid - bound,
+        zmax=None if bound is None else zmid + bound,
+        colorbar_title=colorbar_title,
         hovertemplate=f"%{{y}}, %{{x}}<br>{colorbar_title}: %{{z:.4f}}<extra></extra>",
-        show_values=show_values and text is None, text_size=10,
+        show_values=show_values and text is None,
+        text_size=10,
     )
     if text is not None:
         cells = [list(r) for r in text]
@@ -125,8 +143,11 @@ def plot_neuron_heatmap(
     base_layout(fig, title, xaxis_title, yaxis_title)
     fig.update_xaxes(type="category", showgrid=False, side="top", title_standoff=4)
     fig.update_yaxes(type="category", autorange="reversed", showgrid=False)
-    fig.update_layout(height=max(420, 210 + 26 * len(rows)), width=max(720, 260 + 90 * len(cols)),
-                      margin={"l": 90, "r": 30, "t": 150, "b": 30})
+    fig.update_layout(
+        height=max(420, 210 + 26 * len(rows)),
+        width=max(720, 260 + 90 * len(cols)),
+        margin={"l": 90, "r": 30, "t": 150, "b": 30},
+    )
     return fig
 
 
@@ -158,7 +179,8 @@ def plot_edit_effect(
         extra = [l for l in per_lang if l not in langs]
         if missing or extra:
             raise ValueError(
-                f"condition {cond!r} " + (f"has no value for {missing}" if missing else f"has languages {extra}")
+                f"condition {cond!r} "
+                + (f"has no value for {missing}" if missing else f"has languages {extra}")
                 + f"; every condition needs the languages of the first: {langs}"
             )
         err = None
@@ -167,15 +189,25 @@ def plot_edit_effect(
             if no_error:
                 raise ValueError(f"errors[{cond!r}] has no value for {no_error} (give every language, or none)")
             err = {"type": "data", "array": [errors[cond][l] for l in langs], "visible": True}
-        fig.add_trace(go.Bar(
-            x=langs, y=[per_lang[l] for l in langs], name=cond, marker_color=PALETTE[i % len(PALETTE)],
-            error_y=err, hovertemplate=f"{_html(cond)}, %{{x}}: %{{y:.4f}}<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Bar(
+                x=langs,
+                y=[per_lang[l] for l in langs],
+                name=cond,
+                marker_color=PALETTE[i % len(PALETTE)],
+                error_y=err,
+                hovertemplate=f"{_html(cond)}, %{{x}}: %{{y:.4f}}<extra></extra>",
+            )
+        )
     if reference is not None:
         fig.add_hline(y=float(reference), line={"color": "#444444", "dash": "dash", "width": 1.2})
     base_layout(fig, title, xaxis_title, yaxis_title)
-    fig.update_layout(barmode="group", width=1000, height=620,
-                      legend={"title": {"text": ""}, "orientation": "h", "yanchor": "top", "y": -0.15, "x": 0})
+    fig.update_layout(
+        barmode="group",
+        width=1000,
+        height=620,
+        legend={"title": {"text": ""}, "orientation": "h", "yanchor": "top", "y": -0.15, "x": 0},
+    )
     return fig
 
 
@@ -200,20 +232,43 @@ def plot_labelled_scatter(
     fig = go.Figure()
     for name, a, b in zip(names, xs, ys):
         style = series_style(name)
-        fig.add_trace(go.Scatter(
-            x=[a], y=[b], mode="markers+text", name=name, text=[name], textposition="top center",
-            marker={"size": 13, "color": style["color"], "symbol": style["symbol"]},
-            hovertemplate=f"{name}: ({xaxis_title} %{{x:.4f}}, {yaxis_title} %{{y:.4f}})<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[a],
+                y=[b],
+                mode="markers+text",
+                name=name,
+                text=[name],
+                textposition="top center",
+                marker={"size": 13, "color": style["color"], "symbol": style["symbol"]},
+                hovertemplate=f"{name}: ({xaxis_title} %{{x:.4f}}, {yaxis_title} %{{y:.4f}})<extra></extra>",
+            )
+        )
     ok = np.isfinite(xs) & np.isfinite(ys)
     if fit and ok.sum() >= 2 and np.ptp(xs[ok]) > 0:
         slope, intercept = np.polyfit(xs[ok], ys[ok], 1)
         grid = np.linspace(xs[ok].min(), xs[ok].max(), 20)
-        fig.add_trace(go.Scatter(x=grid, y=slope * grid + intercept, mode="lines", name="least squares",
-                                 line={"color": "#444444", "dash": "dash", "width": 1.5}, hoverinfo="skip"))
+        fig.add_trace(
+            go.Scatter(
+                x=grid,
+                y=slope * grid + intercept,
+                mode="lines",
+                name="least squares",
+                line={"color": "#444444", "dash": "dash", "width": 1.5},
+                hoverinfo="skip",
+            )
+        )
     if annotation:
-        fig.add_annotation(text=_html(annotation).replace("\n", "<br>"), xref="paper", yref="paper", x=0.02, y=0.98,
-                           showarrow=False, align="left", bgcolor="rgba(255,255,255,0.8)")
+        fig.add_annotation(
+            text=_html(annotation).replace("\n", "<br>"),
+            xref="paper",
+            yref="paper",
+            x=0.02,
+            y=0.98,
+            showarrow=False,
+            align="left",
+            bgcolor="rgba(255,255,255,0.8)",
+        )
     base_layout(fig, title, xaxis_title, yaxis_title)
     fig.update_layout(showlegend=False, width=760, height=560)
     pad_x = 0.08 * (np.ptp(xs[ok]) if ok.sum() > 1 else 1.0) or 0.05
@@ -222,4 +277,3 @@ def plot_labelled_scatter(
         fig.update_xaxes(range=[xs[ok].min() - pad_x, xs[ok].max() + pad_x])
         fig.update_yaxes(range=[ys[ok].min() - pad_y, ys[ok].max() + pad_y])
     return fig
-

@@ -24,7 +24,9 @@ def _grid_of(result, normalized: bool, axes: tuple[str, ...]) -> tuple[np.ndarra
     title is short (a long one is clipped along the bar); the subtitle under the figure's title says
     the metric, the scale and how many pairs are averaged."""
     if tuple(result.axes) != axes:
-        raise ValueError(f"this plot needs a result with axes {axes}, got {tuple(result.axes)} (component {result.component!r})")
+        raise ValueError(
+            f"this plot needs a result with axes {axes}, got {tuple(result.axes)} (component {result.component!r})"
+        )
     values = result.mean(normalized=normalized)
     colorbar = "normalised (0 = corr., 1 = clean)" if normalized else result.metric
     note = f"{result.metric}, normalised: 0 = corrupted run, 1 = clean run" if normalized else result.metric
@@ -53,11 +55,16 @@ def _heatmap(matrix, x_labels, y_labels, *, title, colorbar_title, xaxis_title, 
     finite = matrix[np.isfinite(matrix)]
     bound = float(np.abs(finite).max()) if finite.size else 1.0
     heat = heatmap_trace(
-        matrix, list(x_labels), list(y_labels), zmid=zmid,
-        zmin=None if zmid is None else zmid - bound, zmax=None if zmid is None else zmid + bound,
+        matrix,
+        list(x_labels),
+        list(y_labels),
+        zmid=zmid,
+        zmin=None if zmid is None else zmid - bound,
+        zmax=None if zmid is None else zmid + bound,
         colorbar_title=colorbar_title,
         hovertemplate=f"{yaxis_title} %{{y}}, {xaxis_title} %{{x}}<br>%{{z:.4f}}<extra></extra>",
-        show_values=show_values, text_size=9,
+        show_values=show_values,
+        text_size=9,
     )
     fig = go.Figure(heat)
     base_layout(fig, title, xaxis_title, yaxis_title)
@@ -104,8 +111,17 @@ def plot_patching_heatmap(
             raise ValueError(f"labels ({len(y)} layers, {len(x)} tokens) do not fit values of shape {matrix.shape}")
         if len(set(map(str, x))) != len(x):
             raise ValueError("token labels must be unique (add the position to each, e.g. 'the (3)')")
-    return _heatmap(matrix, [str(v) for v in x], y, title=_with_note(title, note), colorbar_title=colorbar_title or cb,
-                    xaxis_title="position (token)", yaxis_title="layer", zmid=zmid, show_values=show_values)
+    return _heatmap(
+        matrix,
+        [str(v) for v in x],
+        y,
+        title=_with_note(title, note),
+        colorbar_title=colorbar_title or cb,
+        xaxis_title="position (token)",
+        yaxis_title="layer",
+        zmid=zmid,
+        show_values=show_values,
+    )
 
 
 def plot_head_heatmap(
@@ -136,8 +152,17 @@ def plot_head_heatmap(
         cb = "value"
         if len(x) != matrix.shape[1] or len(y) != matrix.shape[0]:
             raise ValueError(f"labels ({len(y)} layers, {len(x)} heads) do not fit values of shape {matrix.shape}")
-    return _heatmap(matrix, [str(v) for v in x], y, title=_with_note(title, note), colorbar_title=colorbar_title or cb,
-                    xaxis_title="head", yaxis_title="layer", zmid=zmid, show_values=show_values)
+    return _heatmap(
+        matrix,
+        [str(v) for v in x],
+        y,
+        title=_with_note(title, note),
+        colorbar_title=colorbar_title or cb,
+        xaxis_title="head",
+        yaxis_title="layer",
+        zmid=zmid,
+        show_values=show_values,
+    )
 
 
 def plot_attribution_scatter(
@@ -158,10 +183,13 @@ def plot_attribution_scatter(
     """
     if hasattr(exact, "axes") and hasattr(attribution, "axes"):
         check_same_sweep(attribution, exact)
-        x = to_numpy(exact.mean(normalized=True) if normalized else nanmean(exact.effect()), name="exact", ndim=(1, 2, 3))
+        x = to_numpy(
+            exact.mean(normalized=True) if normalized else nanmean(exact.effect()), name="exact", ndim=(1, 2, 3)
+        )
         y = to_numpy(
             attribution.mean(normalized=True) if normalized else nanmean(attribution.effect()),
-            name="attribution", ndim=(1, 2, 3),
+            name="attribution",
+            ndim=(1, 2, 3),
         )
         layer_of = np.broadcast_to(
             np.asarray(exact.labels["layer"]).reshape(-1, *([1] * (x.ndim - 1))), x.shape
@@ -172,7 +200,11 @@ def plot_attribution_scatter(
         y = to_numpy(attribution, name="attribution", ndim=(1, 2, 3))
         if x.shape != y.shape:
             raise ValueError(f"exact {x.shape} and attribution {y.shape} differ in shape")
-        layer_of = np.broadcast_to(np.arange(x.shape[0]).reshape(-1, *([1] * (x.ndim - 1))), x.shape).reshape(-1) if x.ndim > 1 else None
+        layer_of = (
+            np.broadcast_to(np.arange(x.shape[0]).reshape(-1, *([1] * (x.ndim - 1))), x.shape).reshape(-1)
+            if x.ndim > 1
+            else None
+        )
         what = "effect"
     x, y = x.reshape(-1), y.reshape(-1)
     ok = np.isfinite(x) & np.isfinite(y)
@@ -180,11 +212,21 @@ def plot_attribution_scatter(
     marker: dict[str, Any] = {"size": 7, "opacity": 0.8}
     if color_by_layer and layer_of is not None:
         marker.update(color=layer_of[ok], colorscale="Viridis", colorbar={"title": {"text": "layer"}}, showscale=True)
-    fig = go.Figure(go.Scatter(x=x[ok], y=y[ok], mode="markers", marker=marker, name=f"cells (Pearson r = {r:.3f})",
-                               hovertemplate="exact %{x:.4f}<br>attribution %{y:.4f}<extra></extra>"))
+    fig = go.Figure(
+        go.Scatter(
+            x=x[ok],
+            y=y[ok],
+            mode="markers",
+            marker=marker,
+            name=f"cells (Pearson r = {r:.3f})",
+            hovertemplate="exact %{x:.4f}<br>attribution %{y:.4f}<extra></extra>",
+        )
+    )
     lo = float(min(x[ok].min(), y[ok].min())) if ok.any() else 0.0
     hi = float(max(x[ok].max(), y[ok].max())) if ok.any() else 1.0
-    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dash", "color": "#7F7F7F"}, name="y = x"))
+    fig.add_trace(
+        go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dash", "color": "#7F7F7F"}, name="y = x")
+    )
     base_layout(fig, title, f"exact patching ({what})", f"attribution patching ({what})")
     fig.update_layout(legend={"x": 0.02, "y": 0.98}, height=520, width=620)
     return fig

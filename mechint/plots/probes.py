@@ -112,8 +112,9 @@ def _lines(lines: dict, metrics: Metrics, metric: str, *, dashed: Sequence[str] 
     """:func:`plot_layer_lines` with the chance level of ``metric`` as the reference line and the
     ``dashed`` traces drawn dashed with open markers."""
     chance = _chance(metrics, metric)
-    fig = plot_layer_lines(lines, reference=chance[0] if chance else None,
-                           reference_label=chance[1] if chance else None, **kwargs)
+    fig = plot_layer_lines(
+        lines, reference=chance[0] if chance else None, reference_label=chance[1] if chance else None, **kwargs
+    )
     for name in dashed:
         fig.update_traces(selector={"name": name}, **_DASHED)
     return fig
@@ -156,8 +157,7 @@ def _layer_index(result: TransferResult, values: np.ndarray, layer: Any, metric:
     if layer in layers:
         return layers.index(layer)
     raise ValueError(
-        f"layer {layer!r} is not a layer of this result; nearest: {_nearest(layer, layers)}; "
-        f"layers: {_span(layers)}"
+        f"layer {layer!r} is not a layer of this result; nearest: {_nearest(layer, layers)}; layers: {_span(layers)}"
     )
 
 
@@ -225,8 +225,15 @@ def plot_probe_layers(
     if title is None:
         title = f"Probe {label} per layer, tested in each language: trained in that language"
         title += f" (solid) or in {reference_language} (dashed)" if dashed else ""
-    return _lines(lines, result.metrics, metric, dashed=dashed, title=title, layers=list(result.layers),
-                  yaxis_title=_yaxis_title(label, result.fold_metrics, result.metrics))
+    return _lines(
+        lines,
+        result.metrics,
+        metric,
+        dashed=dashed,
+        title=title,
+        layers=list(result.layers),
+        yaxis_title=_yaxis_title(label, result.fold_metrics, result.metrics),
+    )
 
 
 def plot_transfer_matrix(
@@ -309,8 +316,14 @@ def plot_transfer_gap(
         "trained in the test language": same.detach().double().cpu().numpy(),
         "trained in another language": other.detach().double().cpu().numpy(),
     }
-    return _lines(lines, result.metrics, metric, layers=list(result.layers), yaxis_title=f"held-out {label}",
-                  title=title or f"Probe {label}, mean over test languages: same vs other training language")
+    return _lines(
+        lines,
+        result.metrics,
+        metric,
+        layers=list(result.layers),
+        yaxis_title=f"held-out {label}",
+        title=title or f"Probe {label}, mean over test languages: same vs other training language",
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -355,7 +368,11 @@ def plot_early_prediction(
         lines[name] = whole[:, i]
         dashed.append(name)
     fig = _lines(
-        lines, result.per_fraction, metric, dashed=dashed, layers=fractions,
+        lines,
+        result.per_fraction,
+        metric,
+        dashed=dashed,
+        layers=fractions,
         title=title or f"Early prediction: {label} against the share of the prompt seen",
         yaxis_title=_yaxis_title(label, result.fold_per_fraction, result.per_fraction),
         xaxis_title="fraction of the prompt's tokens seen",

@@ -18,7 +18,9 @@ class ProbeDataError(ValueError):
     """Activations or labels a probe cannot be trained on (NaN, one class, mismatched rows)."""
 
 
-def broadcast(t: Tensor, shape, error: type[Exception], what: str, mismatch: str, *, of: Tensor | None = None) -> Tensor:
+def broadcast(
+    t: Tensor, shape, error: type[Exception], what: str, mismatch: str, *, of: Tensor | None = None
+) -> Tensor:
     """``t`` broadcast to ``shape``, or ``error``: "``what`` (``of``'s shape, default ``t``'s)
     ``mismatch``" (torch's own error names neither argument)."""
     try:
@@ -42,7 +44,14 @@ def describe_problem(flat: int, batch_shape: Sequence[int], axes: Sequence[str] 
 
 
 def check_finite_rows(
-    x: Tensor, used: Tensor | None, what: str, mask=None, *, batch_shape=(), axes=None, rows: Tensor | None = None,
+    x: Tensor,
+    used: Tensor | None,
+    what: str,
+    mask=None,
+    *,
+    batch_shape=(),
+    axes=None,
+    rows: Tensor | None = None,
 ) -> None:
     """Raise naming the problem and rows whose activations are NaN/inf (among the rows used).
 

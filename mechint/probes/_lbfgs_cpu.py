@@ -340,8 +340,20 @@ def fit_many(
 
     def one(p: int) -> None:
         n_iter[p], converged[p] = fit_one(
-            src[src_index[p]], rows[rows_index[p]], y[p], s[p], float(lam[p]), float(tol), int(max_iter), int(memory),
-            bool(standardize), eps, theta[p], init is not None, mean[p], scale[p],
+            src[src_index[p]],
+            rows[rows_index[p]],
+            y[p],
+            s[p],
+            float(lam[p]),
+            float(tol),
+            int(max_iter),
+            int(memory),
+            bool(standardize),
+            eps,
+            theta[p],
+            init is not None,
+            mean[p],
+            scale[p],
         )
 
     threads = max(1, min(threads or os.cpu_count() or 1, P))

@@ -258,9 +258,7 @@ def newton_dual(Y, y, s, lam, init_coef, init_b, *, tol, max_iter):
             if bool(done.any()):
                 converged[act.idx[done]] = True
                 out_alpha[act.idx[done]], out_b[act.idx[done]] = alpha[done], b[done]
-                K, Ya, y, s, lam, S, alpha, b, f, p, u, gw = act.keep(
-                    ~done, K, Ya, y, s, lam, S, alpha, b, f, p, u, gw
-                )
+                K, Ya, y, s, lam, S, alpha, b, f, p, u, gw = act.keep(~done, K, Ya, y, s, lam, S, alpha, b, f, p, u, gw)
                 f_cur = f
             if act.idx.numel() == 0 or it == max_iter:
                 break
@@ -392,7 +390,14 @@ def lbfgs(X, y, s, lam, init_coef, init_b, *, tol, max_iter, memory: int = LBFGS
         df = _rowvec(dw, XT) + q[:, d:]
         pen0 = 0.5 * lam * (w * w).sum(-1)
         eta, _ = _step_length(
-            f, df, y, s, pen0, lam * (w * dw).sum(-1), 0.5 * lam * (dw * dw).sum(-1), (g * q).sum(-1),
+            f,
+            df,
+            y,
+            s,
+            pen0,
+            lam * (w * dw).sum(-1),
+            0.5 * lam * (dw * dw).sum(-1),
+            (g * q).sum(-1),
             _loss(f, y, s) + pen0,
         )
         step = eta.unsqueeze(-1) * q

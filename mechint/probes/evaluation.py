@@ -56,8 +56,9 @@ def holdout_folds(dataset, test_fraction: float = 0.3, seed: int = 0, stratify: 
 
 def split_ids(dataset, test_fraction: float = 0.3, seed: int = 0, stratify: bool = True) -> Tensor:
     """Deprecated name of :func:`holdout_folds` (it returns fold ids, not item ids); kept for one release."""
-    _validate.warn_at_caller("mechint.probes.split_ids is now holdout_folds (it returns 0/1 fold ids, not item ids)",
-                             DeprecationWarning)
+    _validate.warn_at_caller(
+        "mechint.probes.split_ids is now holdout_folds (it returns 0/1 fold ids, not item ids)", DeprecationWarning
+    )
     return holdout_folds(dataset, test_fraction=test_fraction, seed=seed, stratify=stratify)
 
 
@@ -110,7 +111,9 @@ class _LanguageFolds:
 
     def train_rows(self, fold: int, device) -> tuple[Tensor, Tensor]:
         """``(row indices [A, m], mask [A, m])`` of each training language outside ``fold``."""
-        groups = [((self.lang == self.present.index(a)) & (self.folds != fold)).nonzero().reshape(-1) for a in self.train]
+        groups = [
+            ((self.lang == self.present.index(a)) & (self.folds != fold)).nonzero().reshape(-1) for a in self.train
+        ]
         return _rows_matrix(groups, device)
 
     def test_rows(self, fold: int, languages: Sequence[str]) -> tuple[Tensor, Tensor]:
@@ -122,7 +125,14 @@ class _LanguageFolds:
 
 
 def _language_folds(
-    n: int, labels, languages: Sequence[str], folds, *, item_ids=None, train_languages=None, test_languages=None,
+    n: int,
+    labels,
+    languages: Sequence[str],
+    folds,
+    *,
+    item_ids=None,
+    train_languages=None,
+    test_languages=None,
     test_folds=None,
 ) -> _LanguageFolds:
     """Check labels, languages and folds against ``n`` rows and resolve the languages and folds used."""
@@ -205,8 +215,10 @@ def cross_validate(
         if test.numel() == 0:
             raise ProbeDataError(f"fold {j} holds no rows")
         if train.numel() == 0:
-            raise ProbeDataError(f"holding out fold {j} leaves no training rows: every row is in that fold (folds need "
-                                 "at least two distinct ids; see fold_ids / holdout_folds)")
+            raise ProbeDataError(
+                f"holding out fold {j} leaves no training rows: every row is in that fold (folds need "
+                "at least two distinct ids; see fold_ids / holdout_folds)"
+            )
         probe = fit_probes(x, y[train], rows=train, init=prev if warm_start else None, **fit_kwargs)
         s = probe.decision_function(x[..., test, :].to(probe.device)).float().cpu()
         scores[..., test] = s
@@ -261,8 +273,11 @@ class TransferResult:
     def to_dataframe(self):
         """The mean metrics in long form (pandas): one row per (layer, train language, test language)."""
         return self.metrics.to_dataframe(
-            {"layer": list(self.layers), "train_language": list(self.train_languages),
-             "test_language": list(self.test_languages)}
+            {
+                "layer": list(self.layers),
+                "train_language": list(self.train_languages),
+                "test_language": list(self.test_languages),
+            }
         )
 
     def trained_on(self, language: str) -> Metrics:
@@ -322,15 +337,27 @@ def transfer_matrix(
     layers = plain_list(layers) if layers is not None else list(range(L))
     if len(layers) != L:
         raise ValueError(f"layers has {len(layers)} labels for activations of {L} layers")
-    lf = _language_folds(n, labels, languages, folds, item_ids=item_ids, train_languages=train_languages,
-                         test_languages=test_languages, test_folds=test_folds)
+    lf = _language_folds(
+        n,
+        labels,
+        languages,
+        folds,
+        item_ids=item_ids,
+        train_languages=train_languages,
+        test_languages=test_languages,
+        test_folds=test_folds,
+    )
     y, train_l, test_l = lf.y, lf.train, lf.test
     per_fold, probes, prev = [], [], None
     for j in lf.held_out:
         idx, mask = lf.train_rows(j, x.device)  # [A, m]
         yt = y.to(x.device)[idx]  # [A, m]
         probe = fit_probes(
-            x, yt, rows=idx, sample_weight=mask.to(torch.float64), init=prev if warm_start else None,
+            x,
+            yt,
+            rows=idx,
+            sample_weight=mask.to(torch.float64),
+            init=prev if warm_start else None,
             axes=("layer", "train_language"),
             coords={"layer": layers, "train_language": train_l},
             **fit_kwargs,
@@ -432,8 +459,10 @@ def _choose(metrics: Metrics, metric: str, by: str, same: Tensor) -> Tensor:
     elif by == "same_language":
         v = v[:, same].nanmean(1)[:, None, None].expand_as(v)
     if bool(v.isnan().all(0).any()):
-        raise ProbeDataError(f"{metric} is undefined at every layer for some (train, test) pair (a test language "
-                             "with one class in a fold?); choose by another metric or use more rows")
+        raise ProbeDataError(
+            f"{metric} is undefined at every layer for some (train, test) pair (a test language "
+            "with one class in a fold?); choose by another metric or use more rows"
+        )
     return v.nan_to_num(-math.inf).argmax(0)
 
 
@@ -474,28 +503,42 @@ def select_layer(
     if x.ndim != 3:
         raise ProbeDataError(f"activations must be [layer, n, d], got shape {tuple(x.shape)}")
     n = x.shape[1]
-    lf = _language_folds(n, labels, languages, folds, item_ids=item_ids, train_languages=train_languages,
-                         test_languages=test_languages)
+    lf = _language_folds(
+        n, labels, languages, folds, item_ids=item_ids, train_languages=train_languages, test_languages=test_languages
+    )
     _check_rule(metric, by, lf.train, lf.test)  # before any fit
     if len(lf.held_out) < 3:
-        raise ProbeDataError(f"nested layer selection needs at least 3 folds (an inner cross-validation on the "
-                             f"others for each held-out fold); got {len(lf.held_out)}")
+        raise ProbeDataError(
+            f"nested layer selection needs at least 3 folds (an inner cross-validation on the "
+            f"others for each held-out fold); got {len(lf.held_out)}"
+        )
     langs = list(languages)
     common = dict(train_languages=lf.train, test_languages=lf.test, layers=layers, **fit_kwargs)
     if outer is None:
         outer = transfer_matrix(x, lf.y, langs, lf.folds, item_ids=item_ids, **common)
-    elif outer.fold_metrics.shape != (len(lf.held_out), x.shape[0], len(lf.train), len(lf.test)) or \
-            outer.train_languages != lf.train or outer.test_languages != lf.test or \
-            (outer.folds and outer.folds != lf.held_out):
-        raise ValueError(f"outer result of shape {tuple(outer.fold_metrics.shape)} [fold, layer, A, B] does not fit "
-                         f"these activations, folds and languages")
+    elif (
+        outer.fold_metrics.shape != (len(lf.held_out), x.shape[0], len(lf.train), len(lf.test))
+        or outer.train_languages != lf.train
+        or outer.test_languages != lf.test
+        or (outer.folds and outer.folds != lf.held_out)
+    ):
+        raise ValueError(
+            f"outer result of shape {tuple(outer.fold_metrics.shape)} [fold, layer, A, B] does not fit "
+            f"these activations, folds and languages"
+        )
     inner = []
     for j in lf.held_out:
         keep = (lf.folds != j).nonzero().reshape(-1)
-        inner.append(transfer_matrix(
-            x[:, keep.to(x.device)], lf.y[keep], [langs[i] for i in keep.tolist()], lf.folds[keep],
-            item_ids=None if item_ids is None else [item_ids[i] for i in keep.tolist()], **common,
-        ).metrics)
+        inner.append(
+            transfer_matrix(
+                x[:, keep.to(x.device)],
+                lf.y[keep],
+                [langs[i] for i in keep.tolist()],
+                lf.folds[keep],
+                item_ids=None if item_ids is None else [item_ids[i] for i in keep.tolist()],
+                **common,
+            ).metrics
+        )
     return _selection(outer, _stack_metrics(inner), metric, by)
 
 
@@ -537,8 +580,10 @@ class EarlyResult:
         first = parts[0]
         for p in parts[1:]:
             if p.fractions != first.fractions or p.languages != first.languages:
-                raise ValueError(f"cannot join results of other fractions or languages: {p.fractions} {p.languages} vs "
-                                 f"{first.fractions} {first.languages}")
+                raise ValueError(
+                    f"cannot join results of other fractions or languages: {p.fractions} {p.languages} vs "
+                    f"{first.fractions} {first.languages}"
+                )
         entries = [(f, p, i) for p in parts for i, f in enumerate(p.folds)]
         ids = [f for f, _, _ in entries]
         if len(set(ids)) != len(ids):
@@ -549,8 +594,16 @@ class EarlyResult:
             return _stack_metrics([getattr(p, name)[i] for _, p, i in entries])
 
         fw, fe = stack("fold_whole"), stack("fold_per_fraction")
-        return cls(first.fractions, first.languages, _fold_mean(fw), _fold_mean(fe), fw, fe,
-                   [p.probes[i] for _, p, i in entries], [f for f, _, _ in entries])
+        return cls(
+            first.fractions,
+            first.languages,
+            _fold_mean(fw),
+            _fold_mean(fe),
+            fw,
+            fe,
+            [p.probes[i] for _, p, i in entries],
+            [f for f, _, _ in entries],
+        )
 
     def at(self, fraction: float) -> dict[str, dict[str, float]]:
         """AUROC per language at one fraction, of both probes: ``{language: {"whole": .., "per_fraction": ..}}``."""
@@ -608,19 +661,27 @@ def early_prediction(
         whole = torch.as_tensor(whole_acts)
         if whole.shape != (n, d):
             raise ProbeDataError(f"whole_acts must be [{n}, {d}], got {tuple(whole.shape)}")
-    lf = _language_folds(n, labels, languages, folds, item_ids=item_ids, train_languages=train_languages,
-                         test_folds=test_folds)
+    lf = _language_folds(
+        n, labels, languages, folds, item_ids=item_ids, train_languages=train_languages, test_folds=test_folds
+    )
     y, train_l = lf.y, lf.train
     fold_whole, fold_each, probes = [], [], []
     for j in lf.held_out:
         idx, mask = lf.train_rows(j, x.device)
         yt = y.to(x.device)[idx]
         w = mask.to(torch.float64)
-        p_whole = fit_probes(whole, yt, rows=idx, sample_weight=w, axes=("language",), coords={"language": train_l},
-                             **fit_kwargs)
+        p_whole = fit_probes(
+            whole, yt, rows=idx, sample_weight=w, axes=("language",), coords={"language": train_l}, **fit_kwargs
+        )
         p_each = fit_probes(
-            x, yt, rows=idx, sample_weight=w, init=p_whole if warm_start else None,
-            axes=("fraction", "language"), coords={"fraction": fr, "language": train_l}, **fit_kwargs,
+            x,
+            yt,
+            rows=idx,
+            sample_weight=w,
+            init=p_whole if warm_start else None,
+            axes=("fraction", "language"),
+            coords={"fraction": fr, "language": train_l},
+            **fit_kwargs,
         )
         test, tmask = lf.test_rows(j, train_l)  # [t], [A, t]
         xt = x[:, test].to(p_whole.device)  # [F, t, d]

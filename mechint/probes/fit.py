@@ -37,8 +37,13 @@ def _as_labels(labels, n: int, batch_shape, device) -> Tensor:
     if y.shape[-1] != n:
         raise ProbeDataError(f"{y.shape[-1]} labels for {n} rows of activations (mismatched rows and labels)")
     check_label_values(y)
-    return broadcast(y, (*batch_shape, n), ProbeDataError, "labels of shape",
-                      f"do not match activations of batch shape {tuple(batch_shape)} and {n} rows")
+    return broadcast(
+        y,
+        (*batch_shape, n),
+        ProbeDataError,
+        "labels of shape",
+        f"do not match activations of batch shape {tuple(batch_shape)} and {n} rows",
+    )
 
 
 @torch.no_grad()  # a fit is not differentiable: no graph through the solvers (inputs may require grad)
@@ -139,8 +144,14 @@ def fit_probes(
             raise ProbeDataError("sample weights must be non-negative finite numbers")
         if bool((sw.sum(-1) == 0).any()):
             raise ProbeDataError("sample weights are all zero for some problem: it has no training rows")
-        sw = broadcast(sw, (*batch_shape, n), ProbeDataError, "sample weights of shape", f"do not match activations of "
-                        f"batch shape {tuple(batch_shape)} and {n} rows (expected [{n}] or [*batch, {n}])")
+        sw = broadcast(
+            sw,
+            (*batch_shape, n),
+            ProbeDataError,
+            "sample weights of shape",
+            f"do not match activations of "
+            f"batch shape {tuple(batch_shape)} and {n} rows (expected [{n}] or [*batch, {n}])",
+        )
     used = sw > 0
     if solver == "auto":
         solver = "lbfgs" if device.type == "cpu" else ("dual" if n <= d else "primal")
@@ -186,8 +197,13 @@ def fit_probes(
     else:
         raise ValueError(f"class_weight must be None, 'balanced' or a {{label: weight}} dict, got {class_weight!r}")
     Ct = _validate.numbers("C", C).to(dtype=torch.float64, device=device)
-    Cb = broadcast(Ct, batch_shape, ValueError, "C of shape",
-                    f"does not match the batch shape {tuple(batch_shape)}: give a scalar or one value per problem")
+    Cb = broadcast(
+        Ct,
+        batch_shape,
+        ValueError,
+        "C of shape",
+        f"does not match the batch shape {tuple(batch_shape)}: give a scalar or one value per problem",
+    )
     if bool((Cb <= 0).any()) or not bool(torch.isfinite(Cb).all()):
         raise ValueError(f"C must be positive and finite, got {C!r}")
     if solver not in ("auto", "primal", "dual", "lbfgs"):
@@ -209,23 +225,49 @@ def fit_probes(
         if init.d != d:
             raise ValueError(f"init probe has width {init.d}, activations have width {d}")
         mismatch = f"does not broadcast to the batch shape {tuple(batch_shape)} of the problems"
-        init_coef = broadcast(init.coef.to(device), (*batch_shape, d), ValueError, "init probe of batch shape", mismatch,
-                               of=init.intercept).reshape(P, d)  # the intercept's shape is the batch shape
-        init_b = broadcast(init.intercept.to(device), batch_shape, ValueError, "init probe of batch shape", mismatch).reshape(P)
+        init_coef = broadcast(
+            init.coef.to(device),
+            (*batch_shape, d),
+            ValueError,
+            "init probe of batch shape",
+            mismatch,
+            of=init.intercept,
+        ).reshape(P, d)  # the intercept's shape is the batch shape
+        init_b = broadcast(
+            init.intercept.to(device), batch_shape, ValueError, "init probe of batch shape", mismatch
+        ).reshape(P)
     if max_iter is None:
         max_iter = 1000 if solver == "lbfgs" else 50
     if solver == "lbfgs" and device.type == "cpu":
-        outs = [_fit_lbfgs_cpu(src, src_of, row_sets, set_of, yf, sf, lam, init_coef, init_b, standardize=standardize,
-                               tol=tol, max_iter=max_iter, dtype=dtype)]
+        outs = [
+            _fit_lbfgs_cpu(
+                src,
+                src_of,
+                row_sets,
+                set_of,
+                yf,
+                sf,
+                lam,
+                init_coef,
+                init_b,
+                standardize=standardize,
+                tol=tol,
+                max_iter=max_iter,
+                dtype=dtype,
+            )
+        ]
     else:
         outs = []
         # chunk the problems so that the working set stays bounded
         elt = torch.finfo(dtype).bits // 8
-        per_problem = elt * n * (d + 1) * 3 + {
-            "dual": elt * n * n * 3,
-            "primal": elt * (d + 1) ** 2 * 3,
-            "lbfgs": 8 * (2 * LBFGS_MEMORY + 4) * (d + 1),
-        }[solver]
+        per_problem = (
+            elt * n * (d + 1) * 3
+            + {
+                "dual": elt * n * n * 3,
+                "primal": elt * (d + 1) ** 2 * 3,
+                "lbfgs": 8 * (2 * LBFGS_MEMORY + 4) * (d + 1),
+            }[solver]
+        )
         chunk = max(1, min(P, max_batch_bytes // max(per_problem, 1)))
         problem_rows = None if rows is None else row_sets[set_of]  # [P, n]
         for start in range(0, P, chunk):
@@ -235,9 +277,19 @@ def fit_probes(
                 check_finite()  # a NaN or inf somewhere: raises, or passes when only unweighted rows hold it
             outs.append(
                 _fit_chunk(
-                    xc, yf[sl], sf[sl], usedf[sl], lam[sl],
-                    None if init_coef is None else init_coef[sl], None if init_b is None else init_b[sl],
-                    standardize=standardize, tol=tol, max_iter=max_iter, solver=solver, device=device, dtype=dtype,
+                    xc,
+                    yf[sl],
+                    sf[sl],
+                    usedf[sl],
+                    lam[sl],
+                    None if init_coef is None else init_coef[sl],
+                    None if init_b is None else init_b[sl],
+                    standardize=standardize,
+                    tol=tol,
+                    max_iter=max_iter,
+                    solver=solver,
+                    device=device,
+                    dtype=dtype,
                 )
             )
     coef, b, mean, scale, n_iter, conv = (torch.cat(parts) for parts in zip(*outs))
@@ -321,7 +373,9 @@ def _gather_problems(
     if not staged:
         return gather(0, m).to(device)
     n = N if row_sets is None else row_sets.shape[-1]
-    host = torch.empty((m, n, d), dtype=src.dtype, device=src.device, pin_memory=src.device.type == "cpu" and device.type == "cuda")
+    host = torch.empty(
+        (m, n, d), dtype=src.dtype, device=src.device, pin_memory=src.device.type == "cpu" and device.type == "cuda"
+    )
     out = torch.empty((m, n, d), dtype=src.dtype, device=device)
     part = max(1, _GATHER_PART_BYTES // max(1, n * d * src.element_size()))
     for a in range(0, m, part):
@@ -389,12 +443,27 @@ def _fit_lbfgs_cpu(src, src_of, row_sets, set_of, y, s, lam, init_coef, init_b, 
     if init_coef is not None:
         init = torch.cat([init_coef.double(), init_b.double().unsqueeze(-1)], -1).cpu().numpy()
     theta, mean, scale, n_iter, conv = _lbfgs_cpu.fit_many(
-        src.detach().to("cpu", dtype).contiguous().numpy(), src_of.numpy(), row_sets.contiguous().numpy(),
-        set_of.numpy(), y.detach().to("cpu", torch.float64).contiguous().numpy(),
-        s.detach().to("cpu", torch.float64).contiguous().numpy(), lam.detach().cpu().double().numpy(), init,
-        tol=tol, max_iter=max_iter, standardize=standardize, memory=LBFGS_MEMORY, threads=torch.get_num_threads(),
+        src.detach().to("cpu", dtype).contiguous().numpy(),
+        src_of.numpy(),
+        row_sets.contiguous().numpy(),
+        set_of.numpy(),
+        y.detach().to("cpu", torch.float64).contiguous().numpy(),
+        s.detach().to("cpu", torch.float64).contiguous().numpy(),
+        lam.detach().cpu().double().numpy(),
+        init,
+        tol=tol,
+        max_iter=max_iter,
+        standardize=standardize,
+        memory=LBFGS_MEMORY,
+        threads=torch.get_num_threads(),
     )
     d = src.shape[-1]
     theta = torch.from_numpy(theta)
-    return (theta[:, :d].to(dtype), theta[:, d], torch.from_numpy(mean).to(dtype), torch.from_numpy(scale).to(dtype),
-            torch.from_numpy(n_iter), torch.from_numpy(conv))
+    return (
+        theta[:, :d].to(dtype),
+        theta[:, d],
+        torch.from_numpy(mean).to(dtype),
+        torch.from_numpy(scale).to(dtype),
+        torch.from_numpy(n_iter),
+        torch.from_numpy(conv),
+    )

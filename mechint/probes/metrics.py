@@ -132,8 +132,10 @@ def binary_metrics(
     if scores.ndim == 0 or shape[-1] == 0:
         raise ValueError(f"scores must be [*batch, n] with n > 0, got shape {tuple(shape)}")
     y = _broadcast_rows(y, shape, "labels")
-    m = torch.ones(shape, dtype=torch.bool, device=scores.device) if mask is None else _broadcast_rows(
-        torch.as_tensor(mask, device=scores.device).bool(), shape, "mask"
+    m = (
+        torch.ones(shape, dtype=torch.bool, device=scores.device)
+        if mask is None
+        else _broadcast_rows(torch.as_tensor(mask, device=scores.device).bool(), shape, "mask")
     )
     check_label_values(y if mask is None else y[m])
     y = y.bool()
@@ -167,14 +169,23 @@ def binary_metrics(
     ap = torch.where(is_end, (ctp - before) * precision, torch.zeros_like(ctp)).sum(-1) / n_pos.clamp(min=1)
     ap = torch.where(n_pos > 0, ap, torch.full_like(ap, math.nan))
     return Metrics(
-        accuracy=accuracy.float(), f1=f1.float(), auroc=auroc.float(), pr_auc=ap.float(),
-        n=n.long(), n_positive=n_pos.long(), threshold=float(threshold),
+        accuracy=accuracy.float(),
+        f1=f1.float(),
+        auroc=auroc.float(),
+        pr_auc=ap.float(),
+        n=n.long(),
+        n_positive=n_pos.long(),
+        threshold=float(threshold),
     )
 
 
 def _broadcast_rows(t: Tensor, shape: torch.Size, what: str) -> Tensor:
     """``t`` broadcast to the scores' ``shape`` (``[*batch, n]``), or a ValueError naming both shapes."""
-    return broadcast(t, shape, ValueError, f"{what} of shape", f"do not match scores of shape {tuple(shape)} (expected "
-                      f"[{shape[-1]}] or a shape that broadcasts to [*batch, {shape[-1]}])")
-
-
+    return broadcast(
+        t,
+        shape,
+        ValueError,
+        f"{what} of shape",
+        f"do not match scores of shape {tuple(shape)} (expected "
+        f"[{shape[-1]}] or a shape that broadcasts to [*batch, {shape[-1]}])",
+    )

@@ -253,8 +253,12 @@ class Probe:
         if isinstance(cw, dict):
             cw = {int(k): float(v) for k, v in cw.items()}
         return cls(
-            **tensors, axes=tuple(meta.get("axes", ())), coords=meta.get("coords", {}), class_weight=cw,
-            tol=meta.get("tol", 1e-4), positive_class=meta.get("positive_class", POSITIVE_CLASS),
+            **tensors,
+            axes=tuple(meta.get("axes", ())),
+            coords=meta.get("coords", {}),
+            class_weight=cw,
+            tol=meta.get("tol", 1e-4),
+            positive_class=meta.get("positive_class", POSITIVE_CLASS),
             positive_name=meta.get("positive_name", POSITIVE_NAME),
         )
 
