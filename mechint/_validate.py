@@ -233,12 +233,33 @@ def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
     import warnings
 
     roots = [sys.modules[__package__]] + [
-        sys.modules[m] for m in ("torch", "transformers", "jaxtyping", "beartype") if m in sys.modules
+        sys.modules[m] for m in ("torch", "transformers", "jaxtyping", "beartype", "importlib") if m in sys.modules
     ]
     skip = tuple(os.path.dirname(m.__file__) + os.sep for m in roots)
-    frame, level = sys._getframe(1), 2
-    while frame is not None and (
-        frame.f_code.co_filename.startswith(skip) or frame.f_code.co_filename.startswith("<@beartype")
-    ):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith((*skip, "<@beartype", "<frozen importlib")):
+        frame = frame.f_back
+    # warn_explicit at the frame found: a stacklevel count would be thrown off by the frames that
+    # warnings itself skips (importlib's)
+    warnings.warn_explicit(
+        message,
+        category,
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=frame.f_globals.get("__name__"),
+        registry=frame.f_globals.setdefault("__warningregistry__", {}),
+        module_globals=frame.f_globals,
+    )
+
+
+def moved(namespace: dict, old: str, new: str) -> None:
+    """Make the deprecated module ``old`` (its ``globals()``) an alias of ``new`` for one release: the
+    same public objects, and one DeprecationWarning at the importing line."""
+    import importlib
+
+    target = importlib.import_module(new)
+    namespace.update({name: getattr(target, name) for name in target.__all__})
+    namespace["__all__"] = list(target.__all__)
+    warn_at_caller(
+        f"{old} is deprecated and will be removed in the next release: import from {new} instead", DeprecationWarning
+    )

@@ -1,10 +1,5 @@
-"""Deprecated name of :mod:`mechint.disk` (the on-disk cache folder and its atomic writes and locks),
-renamed because ``cache`` also names what :meth:`mechint.Model.run_with_cache` returns. Kept for one
-release."""
+"""Deprecated name of :mod:`mechint.disk` (the cache folder, atomic writes and locks); kept for one release."""
 
-import warnings
+from ._validate import moved
 
-from .disk import *  # noqa: F401,F403
-from .disk import __all__  # noqa: F401
-
-warnings.warn("mechint.cache is now mechint.disk", DeprecationWarning, stacklevel=2)
+moved(globals(), "mechint.cache", "mechint.disk")

@@ -527,13 +527,3 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path, cache_dir):
     fake.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
     with pytest.raises(embedded.DamagedGGUFError, match="not a GGUF file"):
         mechint.load_model(fake)
-
-
-def test_the_old_module_name_mechint_cache_still_imports_with_a_warning():
-    import importlib
-    import sys
-
-    sys.modules.pop("mechint.cache", None)
-    with pytest.warns(DeprecationWarning, match="mechint.cache is now mechint.disk"):
-        old = importlib.import_module("mechint.cache")
-    assert old.cache_root is mcache.cache_root and old.atomic_write_bytes is mcache.atomic_write_bytes

@@ -588,7 +588,7 @@ def test_attribution_under_interventions_matches_autograd_by_hand(family, make_m
 def test_automatic_chunks_hold_more_runs_when_they_start_late(make_model):
     """Runs that start late compute a short suffix: a chunk of them holds more runs, within the budget
     of computed positions, and the sweep equals one run per chunk."""
-    from mechint.patching import _auto_limit
+    from mechint.patching.sweep import _auto_limit
 
     model = make(make_model, "llama")
     limit = _auto_limit(model, 10, 1, tokens_per_batch=40)

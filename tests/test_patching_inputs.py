@@ -11,8 +11,9 @@ import pytest
 import torch
 from test_patching import METRIC, assert_close, make, pairs
 
-from mechint.patching import _ranks, activation_patch, attribution_correlation, attribution_patch
+from mechint.patching import activation_patch, attribution_correlation, attribution_patch
 from mechint.patching.metrics import answer_prob, direction_score, logit_diff
+from mechint.stats import ranks as _ranks
 
 # ------------------------------------------------------------------------------------ metric shape
 

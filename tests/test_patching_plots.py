@@ -85,7 +85,7 @@ def test_colorbar_titles_fit_along_the_bar(results):
 def test_unnormalised_scatter_uses_the_nan_aware_mean_effect():
     """Cells only some pairs have (align="right"): the raw scatter shows each cell's mean effect over
     the pairs that have it, not mean(values) - mean(corrupted over all pairs)."""
-    from mechint.patching import _nanmean
+    from mechint.patching.result import nanmean as _nanmean
 
     model = tiny_model("llama")
     metric = logit_diff([5], [7])

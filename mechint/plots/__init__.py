@@ -20,13 +20,10 @@ Modules (every public helper is importable from here):
 - :mod:`~mechint.plots.export`: :func:`save_figure`, :func:`find_browser`.
 
 The former modules ``mechint.plots_patching``, ``plots_neurons`` and ``plots_probes`` are deprecated
-aliases of the last three figure modules; the private names of the former ``mechint/plots.py`` stay
-importable from here for one release (``_FORMER_NAMES``).
+aliases of the last three figure modules, kept for one release.
 """
 
 from __future__ import annotations
-
-import importlib
 
 from ._common import ArrayLike
 from .export import FigureExportWarning, find_browser, save_figure
@@ -60,40 +57,3 @@ __all__ = [
     "plot_transfer_gap",
     "plot_transfer_matrix",
 ]
-
-#: Private names of the former module ``mechint/plots.py``, now in the package's modules:
-#: ``old name -> (module, name there)``.
-_FORMER_NAMES: dict[str, tuple[str, str]] = {
-    "_base_layout": ("._common", "base_layout"),
-    "_heatmap_trace": ("._common", "heatmap_trace"),
-    "_to_numpy": ("._common", "to_numpy"),
-    "_labels": ("._common", "unique_labels"),
-    "_layers_axis": ("._common", "layers_axis"),
-    "_layer_ticks": ("._common", "layer_ticks"),
-    "_SYMBOLS": (".style", "_SYMBOLS"),
-    "_DASHES": (".style", "_DASHES"),
-    "_KNOWN_SERIES": (".style", "_KNOWN_SERIES"),
-    "_SLOT": (".style", "_SLOT"),
-    "_slot": (".style", "_slot"),
-    "_STATIC_FORMATS": (".export", "_STATIC_FORMATS"),
-    "_KNOWN_SUFFIXES": (".export", "_KNOWN_SUFFIXES"),
-    "_BROWSER_NAMES": (".export", "_BROWSER_NAMES"),
-    "_BROWSER_PATHS": (".export", "_BROWSER_PATHS"),
-    "_HOW_TO_GET_PNG": (".export", "_HOW_TO_GET_PNG"),
-    "_is_executable": (".export", "_is_executable"),
-    "_stem": (".export", "_stem"),
-    "_with_ext": (".export", "_with_ext"),
-    "_run_in_thread": (".export", "_run_in_thread"),
-    "_render_static": (".export", "_render_static"),
-}
-
-
-def __getattr__(name: str):
-    if name in _FORMER_NAMES:
-        module, attr = _FORMER_NAMES[name]
-        return getattr(importlib.import_module(module, __name__), attr)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_FORMER_NAMES))
