@@ -152,6 +152,15 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
+def _amount(name: str, value, per: str | None = None) -> Tensor:
+    """A finite number (or, with ``per``, one number per row or layer: ``[k]``) as float64 on the CPU."""
+    v = _validate.numbers(name, value).detach()
+    if per is not None and v.ndim > 1:
+        raise ValueError(f"{name} must be a number or one {per}, got shape {tuple(v.shape)}")
+    _validate.finite(name, v)
+    return v.to(device="cpu", dtype=torch.float64)
+
+
 def resolve_positions(model: Model, positions: Index) -> Index:
     """The positions an intervention given ``positions=`` acts at on ``model``, for the engine:
     ``None`` (the interventions' default) is ``from_text_start(slice(1, None))`` (every token but each
@@ -300,11 +309,7 @@ class AddDirection(_Directional, Intervention):
         normalize: bool = True,
     ):
         self._set_direction(direction, normalize=_validate.boolean("normalize", normalize))
-        a = _validate.numbers("alpha", alpha).detach()
-        if a.ndim > 1:
-            raise ValueError(f"alpha must be a number or one value per row [rows], got shape {tuple(a.shape)}")
-        _validate.finite("alpha", a)
-        self.alpha = a.to(device="cpu", dtype=torch.float64)
+        self.alpha = _amount("alpha", alpha, "value per row [rows]")
         self._alpha = DeviceCopies(self.alpha)
         _check_positions(positions)
         self.sites, self.layers, self.positions, self.rows = sites, layers, positions, rows
@@ -363,11 +368,7 @@ class AblateDirection(_Directional, Intervention):
         value: float | Float[Tensor, " layer"] = 0.0,
     ):
         self._set_direction(direction)
-        v = _validate.numbers("value", value).detach()
-        if v.ndim > 1:
-            raise ValueError(f"value must be a number or one per layer [n_layers], got shape {tuple(v.shape)}")
-        _validate.finite("value", v)
-        self.value = v.to(device="cpu", dtype=torch.float64)
+        self.value = _amount("value", value, "per layer [n_layers]")
         self._value = DeviceCopies(self.value)
         _check_positions(positions)
         self.sites, self.layers, self.positions, self.rows = sites, layers, positions, rows
@@ -442,9 +443,7 @@ class EditNeurons(Intervention):
             )
         # kept as given (negative counts from the end): resolved against the model in hooks()
         self.layer, self.neurons, self.mode = layers[0], idx.long().cpu(), mode
-        v = _validate.numbers("value", value).detach()
-        _validate.finite("value", v)
-        self.value = v.to(device="cpu", dtype=torch.float64)
+        self.value = _amount("value", value)
         self._value = DeviceCopies(self.value)
         _check_positions(positions)
         self.positions, self.rows = positions, rows

@@ -68,19 +68,11 @@ def attribution_patch(
             f"exact must be a PatchResult of the same sweep, True, False or None, got {_validate.given(exact)}"
         )
     t_start = time.perf_counter()
-    sweep = prepare_sweep(
-        model,
-        clean,
-        corrupted,
-        metric,
-        component=component,
-        positions=positions,
-        layers=layers,
-        heads=heads,
-        neurons=neurons,
-        per_position=per_position,
-        align=align,
-    )
+    cells = dict(  # the sweep, as activation_patch takes it too (exact=True)
+        component=component, positions=positions, layers=layers, heads=heads, neurons=neurons,
+        per_position=per_position, align=align,
+    )  # fmt: skip
+    sweep = prepare_sweep(model, clean, corrupted, metric, **cells)
     metric, prompts, plan, read_cols = sweep.metric, sweep.prompts, sweep.plan, sweep.read_cols
     m_site, unembed, sites = sweep.m_site, sweep.unembed, sweep.sites
     width, n_pairs = sweep.width, sweep.n_pairs
@@ -180,20 +172,7 @@ def attribution_patch(
         {"width": width, "pos_from_end": pos_from_end(toks_k), "seconds": time.perf_counter() - t_start},
     )
     if exact is True:
-        exact = activation_patch(
-            model,
-            clean,
-            corrupted,
-            metric,
-            component=component,
-            positions=positions,
-            layers=layers,
-            heads=heads,
-            neurons=neurons,
-            per_position=per_position,
-            align=align,
-            batch_size=batch_size,
-        )
+        exact = activation_patch(model, clean, corrupted, metric, **cells, batch_size=batch_size)
     if isinstance(exact, PatchResult):
         result.info["correlation"] = attribution_correlation(result, exact)
     return result
