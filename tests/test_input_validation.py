@@ -667,3 +667,13 @@ def test_probe_fits_name_bad_arguments():
         mechint.early_prediction(x, y, langs, folds, [0.3, 1.5, 1.0])
     with pytest.raises(TypeError, match="fractions must be a number or a tensor of numbers"):
         mechint.early_prediction(x, y, langs, folds, ["a", "b", "c"])
+
+
+def test_a_read_whose_positions_miss_the_forward_warns(model):
+    store = {}
+    with pytest.warns(
+        UserWarning, match=r"positions \[99\] are outside the .* positions .* the hook did nothing there"
+    ):
+        with model.hooks([("blocks.0.hook_resid_post", mechint.record(store, positions=[99]))]):
+            model(TEXTS)
+    assert store == {}
