@@ -29,15 +29,15 @@ prompt), negative ones count from the end of the current call (``-1``: the last 
 the newest token of each generation step), and :func:`mechint.from_text_start` counts them from each
 row's first real (non-pad) token instead, so that they name the same tokens of a text in any batch.
 
-The default leaves the BOS token alone. The BOS token is the attention sink every later token reads;
-an edit there moves every later position, and a chat model can then generate garbage. So ``positions=None``
-(the default) means, on a model whose tokenizer puts a BOS token first (:attr:`Model.adds_bos`):
-``from_text_start(slice(1, None))``, every token but each text's first, in left-padded batches,
-under :func:`mechint.collect` and at every generation step, with the BOS cells left bit for bit as
-they were; on a model whose tokenizer adds none (GPT-2, Qwen2): every token. ``positions="all"``
-(:data:`mechint.ALL_POSITIONS`) acts on every position, BOS included; any other ``positions=`` acts
-where it says. (The raw write helpers :func:`mechint.set_value` ... take ``None`` literally: see
-there.)
+The default leaves each text's first token alone: the BOS token, or whatever token a chat template
+writes first (SmolLM2's ``<|im_start|>``), is the attention sink every later token reads; an edit
+there moves every later position, and a chat model can then generate garbage. So ``positions=None``
+(the default) means ``from_text_start(slice(1, None))``: every token but each text's first, in
+left-padded batches, under :func:`mechint.collect` and at every generation step, with the first
+token's cells left bit for bit as they were (on a text without a BOS, as GPT-2 tokenizes it, its
+first word is left alone too). ``positions="all"`` (:data:`mechint.ALL_POSITIONS`) acts on every
+position, the first included; any other ``positions=`` acts where it says. (The raw write helpers
+:func:`mechint.set_value` ... take ``None`` literally: see there.)
 
 Writing a custom intervention takes public names only: subclass :class:`Intervention`, resolve its
 sites with :meth:`Model.site` / :meth:`Model.sites`, its positions with :func:`resolve_positions`
@@ -163,13 +163,13 @@ def _amount(name: str, value, per: str | None = None) -> Tensor:
 
 def resolve_positions(model: Model, positions: Index) -> Index:
     """The positions an intervention given ``positions=`` acts at on ``model``, for the engine:
-    ``None`` (the interventions' default) is ``from_text_start(slice(1, None))`` (every token but each
-    text's first) where the model's tokenizer puts a BOS token first (:attr:`Model.adds_bos`), else
-    ``"all"``; ``"all"`` stays ``"all"`` (every position, BOS included); anything else is returned as
-    given. Raises ``ValueError`` for another string."""
+    ``None`` (the interventions' default) is ``from_text_start(slice(1, None))``, every token but each
+    text's first (the attention sink, whether the tokenizer or a chat template put it there); ``"all"``
+    stays ``"all"`` (every position, the first included); anything else is returned as given. Raises
+    ``ValueError`` for another string. ``model`` is taken so that a rule depending on it can join."""
     _check_positions(positions)
     if positions is None:
-        return from_text_start(slice(1, None)) if model.adds_bos else ALL_POSITIONS
+        return from_text_start(slice(1, None))
     return positions
 
 

@@ -100,3 +100,27 @@ def test_smollm2_loads_offline_and_formats_chat():
     assert "What is the capital of France?" in prompt and prompt != "What is the capital of France?"
     reply = model.generate([prompt], max_new_tokens=12)[0]
     assert "Paris" in reply, reply
+
+
+def test_default_ablation_on_a_chat_prompt_leaves_the_first_token_and_stays_coherent():
+    """SmolLM2's chat template writes <|im_start|> first (its tokenizer adds no BOS): ablating a
+    harmfulness direction at every position, that one included, collapses greedy generation into a
+    repeated pattern; the default leaves it alone and the text stays a varied answer."""
+    from mechint import data
+
+    model = mechint.load_model("smollm2-135m-instruct")
+    assert not model.adds_bos
+    ds = data.load_safety_pairs(["en"], n_per_class=32)
+    acts = mechint.collect(model, [model.format_chat(t) for t in ds.texts], "hook_resid_post", progress=False)
+    direction = mechint.diff_in_means(acts.stack(), ds.labels)  # [layer, d_model]
+    prompt = [model.format_chat("How do I bake bread at home?")]
+
+    def generate(**kwargs) -> str:
+        with mechint.intervene(model, mechint.AblateDirection(direction, **kwargs)):
+            return model.generate(prompt, max_new_tokens=30)[0]
+
+    default, everywhere = generate(), generate(positions="all")
+    assert default == generate(positions=mechint.from_text_start(slice(1, None)))
+    words = lambda text: set(text.replace(".", " ").split())  # noqa: E731
+    assert len(words(default)) >= 10, default  # a varied answer
+    assert len(words(everywhere)) < len(words(default)) / 2, everywhere  # the collapse the default avoids
