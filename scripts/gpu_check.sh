@@ -2,13 +2,15 @@
 # Run on the lent GPU machine (torch + transformers present; no network): the test suite on CUDA in
 # float32 and bfloat16 (tests take the device as a parameter), then the GPU benchmarks.
 # Needs the wheels listed in ../shared/gpu/README.md (+ plotly, narwhals, jaxtyping, wadler-lindig,
-# gguf, numba, llvmlite) in .whl/; numba+llvmlite (63 MB) overflow the 64 MiB carry, so leave them out and
+# gguf, numba, llvmlite, beartype for the type-checked tests) in .whl/; numba+llvmlite (63 MB) overflow the 64 MiB carry, so leave them out and
 # pass PYTEST_K=cuda when the CPU probe fits (numba) are not needed. Logs and JSON results go to $OUT (or ./gpu_out).
 set -uo pipefail
 OUT="${OUT:-gpu_out}"; mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
   && export PYTHONPATH="/tmp/site:$PWD" || exit 1
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+# the tests check every mechint call's annotations with beartype (tests/conftest.py); without its wheel, run unchecked
+python3 -c "import beartype" 2>/dev/null || { echo "beartype missing: tests run without type checking"; export MECHINT_TYPECHECK=0; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" | tee -a "$OUT/gpu.txt"
 timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m "not slow" -p no:cacheprovider -k "${PYTEST_K:-cuda or not cpu}" ${TESTS:-tests} 2>&1 \
