@@ -128,19 +128,25 @@ def run(
     ratio_g, robust_g, effect_g, write_g = _compare(on_generated, neurons, coeff)
 
     labels = [n.label for n in neurons]
-    log2 = lambda r: torch.log2(r)
-    written = save_figure(
-        plot_neuron_heatmap(
-            log2(ratio_p),
+
+    def ratio_heatmap(ratio: torch.Tensor, title: str, stem: str) -> list:
+        """Harmful / harmless mean |activation| per neuron and language, drawn on a log2 scale."""
+        figure = plot_neuron_heatmap(
+            torch.log2(ratio),
             row_labels=labels,
             column_labels=list(LANGUAGES),
-            text=[[f"{v:.2f}" for v in row] for row in ratio_p.tolist()],
+            text=[[f"{v:.2f}" for v in row] for row in ratio.tolist()],
             colorbar_title="log2 ratio",
             max_abs=2.0,
-            title=f"Top {k} aligned neurons ({model.name}): mean |activation|,<br>"
-            "harmful / harmless prompts, prompt tokens (cell = ratio)",
-        ),
-        out_dir / NAME,
+            title=title,
+        )
+        return save_figure(figure, out_dir / stem)
+
+    written = ratio_heatmap(
+        ratio_p,
+        f"Top {k} aligned neurons ({model.name}): mean |activation|,<br>"
+        "harmful / harmless prompts, prompt tokens (cell = ratio)",
+        NAME,
     )
     written += save_figure(
         plot_neuron_heatmap(
@@ -153,18 +159,11 @@ def run(
         ),
         out_dir / f"{NAME}_effect",
     )
-    written += save_figure(
-        plot_neuron_heatmap(
-            log2(ratio_g),
-            row_labels=labels,
-            column_labels=list(LANGUAGES),
-            text=[[f"{v:.2f}" for v in row] for row in ratio_g.tolist()],
-            colorbar_title="log2 ratio",
-            max_abs=2.0,
-            title=f"Mean |activation|, harmful / harmless, over {max_new_tokens} greedily<br>"
-            f"generated tokens ({n_generate} prompts per class; cell = ratio)",
-        ),
-        out_dir / f"{NAME}_generated",
+    written += ratio_heatmap(
+        ratio_g,
+        f"Mean |activation|, harmful / harmless, over {max_new_tokens} greedily<br>"
+        f"generated tokens ({n_generate} prompts per class; cell = ratio)",
+        f"{NAME}_generated",
     )
 
     table = []

@@ -42,41 +42,18 @@ def tiny_config(family: str, *, vocab_size: int = 259, n_layers: int = 3, d_mode
     """A small Hugging Face config of ``family`` (4 heads, GQA where the family has it)."""
     import transformers as tf
 
+    # the decoder layout Llama, Qwen2 and Gemma 3 share; each family adds its own keys
+    decoder = dict(
+        vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model, num_hidden_layers=n_layers,
+        num_attention_heads=4, max_position_embeddings=256,
+    )  # fmt: skip
     if family == "llama":
-        cfg = tf.LlamaConfig(
-            vocab_size=vocab_size,
-            hidden_size=d_model,
-            intermediate_size=2 * d_model,
-            num_hidden_layers=n_layers,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=256,
-            tie_word_embeddings=False,
-        )
+        cfg = tf.LlamaConfig(**decoder, num_key_value_heads=2, tie_word_embeddings=False)
     elif family == "qwen2":
-        cfg = tf.Qwen2Config(
-            vocab_size=vocab_size,
-            hidden_size=d_model,
-            intermediate_size=2 * d_model,
-            num_hidden_layers=n_layers,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=256,
-            tie_word_embeddings=False,
-            use_sliding_window=False,
-        )
+        cfg = tf.Qwen2Config(**decoder, num_key_value_heads=2, tie_word_embeddings=False, use_sliding_window=False)
     elif family == "gemma3":
         cfg = tf.Gemma3TextConfig(
-            vocab_size=vocab_size,
-            hidden_size=d_model,
-            intermediate_size=2 * d_model,
-            num_hidden_layers=n_layers,
-            num_attention_heads=4,
-            num_key_value_heads=1,
-            head_dim=32,
-            max_position_embeddings=256,
-            sliding_window=8,
-            query_pre_attn_scalar=32,
+            **decoder, num_key_value_heads=1, head_dim=32, sliding_window=8, query_pre_attn_scalar=32
         )
     elif family == "gpt2":
         cfg = tf.GPT2Config(
