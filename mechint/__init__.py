@@ -5,7 +5,7 @@ Load a model (:func:`load_model`), name its activations in TransformerLens vocab
 (:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`).
 """
 
-from . import _validate, alignment, data, neurons, patching, positions, prefixes, probes, stats
+from . import _validate, alignment, chat, data, neurons, patching, positions, prefixes, probes, stats
 from .activations import (
     Activations,
     ActivationStore,
@@ -15,6 +15,7 @@ from .activations import (
     collect_stats,
 )
 from .alignment import bilingual_retrieval, retrieval, retrieval_matrix, sentence_embeddings
+from .chat import ChatTemplateError
 from .directions import (
     auroc,
     cosine,
@@ -42,7 +43,7 @@ from .neurons import (
     vocab_projection,
 )
 from .patching import PatchResult, activation_patch, attribution_correlation, attribution_patch
-from .positions import ALL_POSITIONS
+from .positions import ALL_POSITIONS, from_prompt_end
 from .probes import Probe, cross_validate, early_prediction, fit_probes, select_layer, transfer_matrix
 from .sites import Site, UnknownSiteError
 from .stats import RunningMoments
@@ -67,6 +68,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "ALL_POSITIONS",
+    "ChatTemplateError",
+    "from_prompt_end",
     "Neuron",
     "bilingual_retrieval",
     "neuron_activation_stats",
@@ -111,6 +114,7 @@ __all__ = [
     "cosine",
     "cosine_across",
     "alignment",
+    "chat",
     "data",
     "neurons",
     "patching",

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 from contextlib import contextmanager
@@ -18,8 +19,12 @@ from torch import Tensor, nn
 from transformers.utils import ModelOutput
 
 from . import _validate
+from ._validate import TextsLike
+from .chat import ChatFormat, ChatTemplateError, Turn, check_turns, no_template_error
+from .data import Dataset
 from .families import Family, UnsupportedArchitectureError, family_for_config
 from .hooks import HookFn, StopForward, hooked
+from .positions import PromptEndPositions, from_prompt_end
 from .sites import Site, expand_sites, resolve_site, site_names
 
 TextInput = str | Sequence[str]
@@ -467,22 +472,109 @@ class Model:
             return out
         return self.tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)
 
-    def format_chat(self, message: str, *, system: str | None = None, add_generation_prompt: bool = True) -> str:
-        """A user turn in the model's chat template, ready to generate the assistant's reply."""
-        if not isinstance(message, str):
-            raise TypeError(f"format_chat takes one message (a string), got {_validate.given(message)}")
+    def format_chat(
+        self,
+        turns: str | Sequence[Turn],
+        *,
+        system: str | None = None,
+        prefill: str | None = None,
+        add_generation_prompt: bool = True,
+    ) -> str:
+        """A conversation in the model's chat template, ready for the assistant's reply.
+
+        Args:
+            turns: one user message (a string), or the turns ``[{"role": "user", "content": ...},
+                {"role": "assistant", ...}, ...]`` (a ``"system"`` turn may come first).
+            system: a system prompt. Without one, none is written, also where the template would
+                write its own default (SmolLM2's, Qwen2.5's): see :mod:`mechint.chat`.
+            prefill: text the assistant's response starts with (``"Sure, here is"``); generation
+                continues it. Needs ``add_generation_prompt``.
+            add_generation_prompt: end with the template's opening of the assistant's turn.
+
+        Raises :class:`~mechint.chat.ChatTemplateError` where the tokenizer has no chat template.
+        """
+        checked = check_turns(turns)
         if system is not None and not isinstance(system, str):
             raise TypeError(f"system must be a string or None, got {_validate.given(system)}")
-        if not self.is_chat:
-            raise ValueError(f"{self.name} has no chat template: it is not a chat model")
-        turns = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
-        text = self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=add_generation_prompt)
+        if prefill is not None and not isinstance(prefill, str):
+            raise TypeError(f"prefill must be a string or None, got {_validate.given(prefill)}")
+        _validate.boolean("add_generation_prompt", add_generation_prompt)
+        text = self.chat_format("a prefill" if prefill is not None else "format_chat").render(
+            self.tokenizer, checked, system=system, prefill=prefill, add_generation_prompt=add_generation_prompt
+        )
         # Templates that write the BOS token would get a second one when the text is tokenized
         # (mechint tokenizes with the tokenizer's special tokens).
         bos = self.tokenizer.bos_token
         if bos and text.startswith(bos) and self.adds_bos:
             text = text[len(bos) :]
         return text
+
+    def chat_format(self, what: str = "chat formatting") -> ChatFormat:
+        """What the chat template writes around the turns (read once per template)."""
+        template = getattr(self.tokenizer, "chat_template", None)
+        if not template:
+            raise no_template_error(self.name, what)
+        cached = self.__dict__.get("_chat_format")
+        if cached is None or cached[0] != template:
+            cached = (template, ChatFormat.read(self.tokenizer))
+            self.__dict__["_chat_format"] = cached
+        return cached[1]
+
+    def chat_prompts(
+        self, texts: TextsLike, *, system: str | None = None, prefill: str | None = None
+    ) -> list[str] | Dataset:
+        """Each text as a user turn in the chat template (:meth:`format_chat`), ready for the reply.
+
+        A :class:`~mechint.data.Dataset` gives a Dataset with the same labels, languages and ids whose
+        examples say they are chat-formatted (:attr:`Example.chat <mechint.data.Example.chat>`);
+        anything else gives a list of strings. Texts already chat-formatted are refused."""
+        dataset = texts if isinstance(texts, Dataset) else None
+        plain = _validate.texts(texts)
+        if dataset is not None and any(ex.chat for ex in dataset):
+            raise ValueError("this data set is chat-formatted already; format the plain instructions once")
+        already = [i for i, t in enumerate(plain) if self.is_chat_formatted(t)]
+        if already:
+            raise ValueError(f"texts {already[:5]} are chat-formatted already; format the plain instructions once")
+        prompts = [self.format_chat(t, system=system, prefill=prefill) for t in plain]
+        if dataset is None:
+            return prompts
+        return Dataset(dataclasses.replace(ex, text=p, chat=True) for ex, p in zip(dataset, prompts))
+
+    def is_chat_formatted(self, text: str) -> bool:
+        """Whether ``text`` carries this model's chat template: it contains the user turn's header
+        and the template tokens that close it (False for a model without a template)."""
+        if not self.is_chat:
+            return False
+        fmt = self.chat_format()
+        return fmt.user_header.strip() in text and fmt.post_instruction.strip() in text
+
+    def post_instruction_positions(self, prefill: str | None = None) -> PromptEndPositions:
+        """The chat template's tokens after the (last) user instruction, before the response:
+        Gemma's ``<end_of_turn>\\n<start_of_turn>model\\n``, where Arditi et al. read the refusal
+        direction. As :func:`~mechint.from_prompt_end` positions they name the same tokens of every
+        prompt made by :meth:`format_chat` / :meth:`chat_prompts` (with the same ``prefill``), in any
+        left-padded batch, and in generation only in the prompt's forward.
+
+        Counted by tokenizing sample prompts; raises :class:`~mechint.chat.ChatTemplateError` where
+        the count depends on the instruction (a template whose tokens merge with the user's text)."""
+        counts = set()
+        for sample in ("Hello there", "What is 2+2?", "\u65e5\u672c\u8a9e\u3067\u3059\u3002 ok."):
+            text = self.format_chat(sample, prefill=prefill)
+            end = text.rindex(sample) + len(sample)
+            start_prefill = len(text) - len(prefill or "")
+            enc = self.tokenizer(text, return_offsets_mapping=True, add_special_tokens=True)
+            spans = [(a, b) for (a, b), i in zip(enc["offset_mapping"], enc["input_ids"]) if b > a or a > 0]
+            after = [a for a, _ in spans if a >= end]
+            n_post = sum(1 for a in after if a < start_prefill)
+            n_prefill = sum(1 for a in after if a >= start_prefill)
+            counts.add((n_post, n_prefill))
+        if len(counts) != 1 or next(iter(counts))[0] == 0:
+            raise ChatTemplateError(
+                f"the template tokens after the instruction could not be counted reliably for {self.name} "
+                f"(counts {sorted(counts)} over sample prompts): its template tokens merge with the text"
+            )
+        n_post, n_prefill = counts.pop()
+        return from_prompt_end(slice(-(n_post + n_prefill), -n_prefill if n_prefill else None))
 
     @property
     def adds_bos(self) -> bool:

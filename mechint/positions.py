@@ -57,8 +57,10 @@ __all__ = [
     "Block",
     "Index",
     "Picked",
+    "PromptEndPositions",
     "TextPositions",
     "cells",
+    "from_prompt_end",
     "from_text_start",
     "per_row",
     "select_rows",
@@ -146,7 +148,68 @@ def from_text_start(positions: "int | Sequence[int] | slice | Tensor | None") ->
     return TextPositions(positions)
 
 
-Index = int | Sequence[int] | slice | Tensor | TextPositions | Literal["all"] | None
+class PromptEndPositions:
+    """Positions counted back from the end of the prompt: made by :func:`from_prompt_end`."""
+
+    __slots__ = ("positions", "_index")
+
+    def __init__(self, positions: "int | Sequence[int] | slice"):
+        if isinstance(positions, slice):
+            stop = positions.stop if positions.stop is not None else 0
+            if positions.start is None or positions.step not in (None, 1):
+                raise ValueError(f"from_prompt_end takes a slice with a negative start and step 1, got {positions!r}")
+            index = torch.arange(operator.index(positions.start), operator.index(stop))
+        elif isinstance(positions, (str, TextPositions, PromptEndPositions)) or (
+            isinstance(positions, Tensor) and positions.dtype == torch.bool
+        ):
+            raise TypeError(f"from_prompt_end takes negative integers or a slice of them, got {positions!r}")
+        else:
+            index = _position_index(positions).cpu()
+        if index.numel() == 0:
+            raise ValueError(f"from_prompt_end({positions!r}) names no position")
+        if bool((index >= 0).any()):
+            raise ValueError(
+                f"from_prompt_end counts back from the prompt's end: positions must be negative (-1 is the "
+                f"prompt's last token), got {positions!r}"
+            )
+        self.positions = positions
+        self._index = index
+
+    def __repr__(self) -> str:
+        return f"from_prompt_end({self.positions!r})"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, PromptEndPositions):
+            return NotImplemented
+        return self._index.shape == other._index.shape and bool((self._index == other._index).all())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __len__(self) -> int:
+        return self._index.numel()
+
+    def columns(self, seq_len: int, offset: int) -> Tensor | None:
+        """The columns of a call that these positions name: in the prompt's forward (``offset`` 0)
+        the last columns, every row alike under left padding; none in later generation steps."""
+        if offset != 0:
+            return None
+        return _local_positions(self._index, seq_len, 0)
+
+
+def from_prompt_end(positions: "int | Sequence[int] | slice") -> PromptEndPositions:
+    """Positions counted back from the end of each prompt: ``-1`` is the prompt's last token.
+
+    In a plain forward these are the same columns as the negative positions themselves (mechint
+    pads on the left, so every row's text ends in the last column). The difference is in
+    :meth:`Model.generate`: there a plain ``-1`` is the newest token of each step, while
+    ``from_prompt_end(-1)`` stays the prompt's last token, written in the prompt's forward and in no
+    later step (the KV cache keeps what was written there). The chat template tokens after a user's
+    instruction are such positions: :meth:`Model.post_instruction_positions` gives them.
+    """
+    return PromptEndPositions(positions)
+
+
+Index = int | Sequence[int] | slice | Tensor | TextPositions | PromptEndPositions | Literal["all"] | None
 """What ``positions=`` and ``rows=`` take (see the module docstring); ``rows`` takes neither
 :func:`from_text_start` nor ``"all"``."""
 
@@ -330,7 +393,12 @@ def cells(positions: Index, rows: Index, x: Tensor, ctx: "HookContext", *, warn:
     them). Raises where :func:`from_text_start` positions meet a call whose padding is unknown
     (:meth:`HookContext.pad_or_raise`)."""
     batch, seq_len = x.shape[0], x.shape[1]
-    if isinstance(positions, TextPositions):
+    if isinstance(positions, PromptEndPositions):
+        cols = positions.columns(seq_len, ctx.offset)
+        picked = select_rows(rows, batch, ctx)
+        blocks = [] if cols is None or picked is None else [Block(picked, cols)]
+        outside = cols is None
+    elif isinstance(positions, TextPositions):
         pad = ctx.pad_or_raise(positions, batch)  # raises where the padding is unknown, in any batch
         picked = select_rows(rows, batch, ctx)
         if picked is None:

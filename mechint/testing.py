@@ -98,9 +98,42 @@ def tiny_hf_model(family: str, *, seed: int = 0, dtype: torch.dtype = torch.floa
     return model.to(dtype).eval()
 
 
-def tiny_model(family: str, *, seed: int = 0, device=None, dtype: torch.dtype = torch.float32, **config) -> Model:
-    """A tiny random :class:`Model` of ``family`` with the byte tokenizer."""
+# Chat templates in the layout of each family's instruction-tuned models (written for the tests):
+# Llama 3's headers and BOS, Gemma's turns with the system prompt folded into the first user turn,
+# ChatML with a default system prompt (Qwen2.5), a plain role-tag layout for the others.
+_GEN = "{% if add_generation_prompt %}"
+CHAT_TEMPLATES: dict[str, str] = {
+    "llama": "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
+    "{{ m['content'] }}<|eot_id|>{% endfor %}" + _GEN + "<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}",
+    "gemma3": "{{ bos_token }}{% set sys = '' %}{% if messages[0]['role'] == 'system' %}"
+    "{% set sys = messages[0]['content'] + '\n\n' %}{% set messages = messages[1:] %}{% endif %}"
+    "{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n"
+    "{{ (sys if loop.first else '') + m['content'] }}<end_of_turn>\n{% endfor %}"
+    + _GEN
+    + "<start_of_turn>model\n{% endif %}",
+    "qwen2": "{% if messages[0]['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    + _GEN
+    + "<|im_start|>assistant\n{% endif %}",
+    "gpt2": "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    + _GEN
+    + "<|assistant|>{% endif %}",
+    "bloom": "{% for m in messages %}### {{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    + _GEN
+    + "### assistant: {% endif %}",
+}
+"""A chat template per family, for tests of chat formatting on tiny models (:func:`tiny_model` ``chat=True``)."""
+
+
+def tiny_model(
+    family: str, *, seed: int = 0, device=None, dtype: torch.dtype = torch.float32, chat: bool = False, **config
+) -> Model:
+    """A tiny random :class:`Model` of ``family`` with the byte tokenizer (and with ``chat``, the
+    family's template from :data:`CHAT_TEMPLATES`)."""
     hf = tiny_hf_model(family, seed=seed, dtype=dtype, **config)
     if device is not None:
         hf = hf.to(device)
-    return Model(hf, byte_tokenizer(), name=f"tiny-{family}-seed{seed}")
+    tokenizer = byte_tokenizer()
+    if chat:
+        tokenizer.chat_template = CHAT_TEMPLATES[family]
+    return Model(hf, tokenizer, name=f"tiny-{family}-seed{seed}" + ("-chat" if chat else ""))

@@ -256,7 +256,7 @@ def test_tokenize_and_chat_arguments(model):
         model.to_tokens("hello", max_length="3")
     with pytest.raises(ValueError, match=r"one text or one row of token ids, got shape \(2, 2\)"):
         model.to_str_tokens(torch.tensor([[1, 2], [3, 4]]))
-    with pytest.raises(TypeError, match=r"format_chat takes one message \(a string\)"):
+    with pytest.raises(TypeError, match=r"turn 0 must be a mapping"):
         model.format_chat(["a", "b"])
     with pytest.raises(TypeError, match=r"return_tokens must be True or False, got 'no' \(str\)"):
         model.generate("hi", max_new_tokens=2, return_tokens="no")

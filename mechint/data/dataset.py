@@ -48,6 +48,8 @@ class Example:
             Splits are made over item ids so that a sentence never leaks into the test set in
             another language.
         source: where the example comes from (``"multijail"``, ``"xquad"``, a file name).
+        chat: the text is a chat-formatted prompt (made by :meth:`mechint.Model.chat_prompts`), not a
+            plain instruction; a study that feeds plain text to a chat model warns.
     """
 
     text: str
@@ -55,6 +57,7 @@ class Example:
     language: str
     item_id: str
     source: str
+    chat: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
@@ -68,6 +71,8 @@ class Example:
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise ValueError(f"Example: {name} must be a non-empty string, got {value!r}")
+        if not isinstance(self.chat, bool):
+            raise TypeError(f"Example: chat must be True or False, got {self.chat!r}")
 
 
 class _Languages(list):
@@ -288,6 +293,11 @@ class Dataset(Sequence[Example]):
     def sources(self) -> list[str]:
         """Sources, one per row."""
         return [ex.source for ex in self._examples]
+
+    @property
+    def chat(self) -> bool:
+        """Whether every text is a chat-formatted prompt (:meth:`mechint.Model.chat_prompts`)."""
+        return bool(self._examples) and all(ex.chat for ex in self._examples)
 
     @property
     def n_items(self) -> int:
