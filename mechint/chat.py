@@ -27,7 +27,7 @@ from typing import Any
 
 from . import _validate
 
-__all__ = ["ChatFormat", "ChatTemplateError", "Turn", "ROLES"]
+__all__ = ["ChatFormat", "ChatTemplateError", "GEMMA_TEMPLATE", "Turn", "ROLES"]
 
 ROLES = ("system", "user", "assistant")
 Turn = Mapping[str, str]
@@ -38,6 +38,18 @@ _SYSTEM = "\u2063SYS\u2063mechint\u2063"
 _USER = "\u2063USR\u2063mechint\u2063"
 _ASSISTANT = "\u2063AST\u2063mechint\u2063"
 _USER_2 = "\u2063US2\u2063mechint\u2063"
+
+
+GEMMA_TEMPLATE = (
+    "{{ bos_token }}{% set sys = '' %}{% if messages[0]['role'] == 'system' %}"
+    "{% set sys = messages[0]['content'] + '\n\n' %}{% set messages = messages[1:] %}{% endif %}"
+    "{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n"
+    "{{ (sys if loop.first else '') + m['content'] | trim }}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+"""The Gemma chat layout (``<start_of_turn>user\\n...<end_of_turn>\\n<start_of_turn>model\\n``, a system
+prompt folded into the first user turn), for a Gemma base model tuned into a chat model by
+:mod:`mechint.tuning` (the base model's tokenizer has no template)."""
 
 
 class ChatTemplateError(ValueError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from .chat import GEMMA_TEMPLATE
 from .families import FAMILIES
 from .model import Model
 
@@ -105,12 +106,7 @@ _GEN = "{% if add_generation_prompt %}"
 CHAT_TEMPLATES: dict[str, str] = {
     "llama": "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
     "{{ m['content'] }}<|eot_id|>{% endfor %}" + _GEN + "<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}",
-    "gemma3": "{{ bos_token }}{% set sys = '' %}{% if messages[0]['role'] == 'system' %}"
-    "{% set sys = messages[0]['content'] + '\n\n' %}{% set messages = messages[1:] %}{% endif %}"
-    "{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n"
-    "{{ (sys if loop.first else '') + m['content'] }}<end_of_turn>\n{% endfor %}"
-    + _GEN
-    + "<start_of_turn>model\n{% endif %}",
+    "gemma3": GEMMA_TEMPLATE,
     "qwen2": "{% if messages[0]['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
     "{% endif %}{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     + _GEN
