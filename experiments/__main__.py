@@ -19,7 +19,7 @@ from pathlib import Path
 
 import mechint
 
-from ._common import add_arguments
+from ._common import add_arguments, check_prompt_format
 
 
 def studies() -> list[str]:
@@ -45,6 +45,7 @@ def main(argv=None) -> None:
     for name in names:
         t = time.perf_counter()
         module = importlib.import_module(f"experiments.{name}")
+        check_prompt_format(module, model)
         results[name] = module.run(model, out, n_per_class=args.n_per_class)
         print(f"[{name}] done in {time.perf_counter() - t:.1f} s: {json.dumps(results[name], ensure_ascii=False)}")
     print(f"all studies done in {time.perf_counter() - t0:.1f} s; figures in {out}/")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,6 +300,24 @@ def rounded(x, digits: int = 6):
     return round(float(x), digits)
 
 
+class RawTextWarning(UserWarning):
+    """A study feeds plain text to a chat model, which expects prompts in its chat template."""
+
+
+def check_prompt_format(module, model: mechint.Model) -> None:
+    """Warn where the study ``module`` feeds plain text (it does not set ``CHAT_PROMPTS = True``) to
+    a chat model (one whose tokenizer has a chat template): a chat model's activations and answers
+    on raw text are not those of its use, so the numbers describe another input than a reader assumes."""
+    if getattr(model, "is_chat", False) and not getattr(module, "CHAT_PROMPTS", False):
+        name = module.__name__.rsplit(".", 1)[-1]
+        warnings.warn(
+            f"{name} feeds plain text, not chat-formatted prompts, to {model.name}, a chat model: its "
+            "numbers describe the model on raw text, not on the prompts it is used with",
+            RawTextWarning,
+            stacklevel=2,
+        )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options every study takes, alone or through ``python -m experiments``."""
     parser.add_argument("--model", default="gemma-3-270m", help="model name or path (default: gemma-3-270m)")
@@ -324,6 +343,7 @@ def study_main(run, doc: str, argv=None, *, options=()) -> dict:
     extra = [parser.add_argument(*flags, **kw).dest for flags, kw in options]
     args = parser.parse_args(argv)
     model = mechint.load_model(args.model, device=args.device)
+    check_prompt_format(sys.modules[run.__module__], model)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = run(model, out, n_per_class=args.n_per_class, **{k: getattr(args, k) for k in extra})

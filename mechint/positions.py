@@ -163,6 +163,8 @@ class PromptEndPositions:
             isinstance(positions, Tensor) and positions.dtype == torch.bool
         ):
             raise TypeError(f"from_prompt_end takes negative integers or a slice of them, got {positions!r}")
+        elif isinstance(positions, Sequence) and len(positions) == 0:
+            index = torch.zeros(0, dtype=torch.long)
         else:
             index = _position_index(positions).cpu()
         if index.numel() == 0:

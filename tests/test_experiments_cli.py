@@ -215,3 +215,28 @@ def test_a_study_warns_when_its_statistics_rest_on_too_few_items(tmp_path, monke
     with pytest.warns(TooFewItemsWarning, match=r"language_direction_cosine: .*at least 8 .*en/harmful has 4"):
         with pytest.raises(Stop):
             study.run(tiny_model("llama", seed=2), tmp_path / "figs", n_per_class=4)
+
+
+def test_a_study_feeding_plain_text_to_a_chat_model_warns(monkeypatch, tmp_path):
+    import mechint
+    from experiments import _common
+    from experiments.__main__ import main
+    from mechint.testing import tiny_model
+
+    chat, base = tiny_model("llama", chat=True), tiny_model("llama")
+    module = importlib.import_module("experiments.neurons_top")
+    monkeypatch.setattr(module, "run", lambda m, out, n_per_class=None: {})
+    for model, warns in ((chat, True), (base, False)):
+        monkeypatch.setattr(mechint, "load_model", lambda name, device=None, _m=model: _m)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            main(["--out", str(tmp_path), "--only", "neurons_top"])
+        raw = [w for w in caught if issubclass(w.category, _common.RawTextWarning)]
+        assert bool(raw) == warns
+        if warns:
+            assert "neurons_top feeds plain text" in str(raw[0].message) and chat.name in str(raw[0].message)
+    monkeypatch.setattr(module, "CHAT_PROMPTS", True, raising=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _common.check_prompt_format(module, chat)
+    assert not [w for w in caught if issubclass(w.category, _common.RawTextWarning)]
