@@ -425,6 +425,20 @@ class Model:
 
     __call__ = forward
 
+    def last_logits(
+        self, inputs: TextInput | Tensor | dict, attention_mask: Tensor | None = None
+    ) -> Float[Tensor, "batch vocab"]:
+        """The logits at each row's last token (the next-token prediction of a prompt), computing
+        the LM head at that position only where the model allows it (``logits_to_keep``): for a
+        large vocabulary the head over every position costs more than the decoder stack."""
+        ids, mask = self._checked_inputs(inputs, attention_mask)
+        kwargs = {"input_ids": ids, "attention_mask": mask, "use_cache": False}
+        if self._takes_position_ids:
+            kwargs["position_ids"] = self.position_ids(mask)
+        if "logits_to_keep" in inspect.signature(self.hf.forward).parameters:
+            kwargs["logits_to_keep"] = 1
+        return self.hf(**kwargs).logits[:, -1]
+
     def run_with_cache(
         self,
         inputs: TextInput | Tensor | dict,

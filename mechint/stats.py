@@ -5,6 +5,8 @@
   the two classes, has no AUROC (NaN).
 - :func:`ranks`, :func:`pearson`, :func:`spearman`: average ranks for ties and the two correlations,
   NaN when a side is constant.
+- :func:`bootstrap_mean`: the mean of per-item values with a percentile bootstrap interval over
+  items (refusal rates per language).
 - :class:`RunningMoments`: streaming mean and variance; :class:`Reservoir`: a uniform sample of a
   stream of rows, for quantiles without keeping the stream.
 """
@@ -20,7 +22,7 @@ from torch import Tensor
 
 from . import _validate
 
-__all__ = ["auroc", "ranks", "pearson", "spearman", "RunningMoments", "Reservoir"]
+__all__ = ["auroc", "bootstrap_mean", "ranks", "pearson", "spearman", "RunningMoments", "Reservoir"]
 
 
 def auroc(
@@ -207,3 +209,26 @@ def pearson(a: Tensor | Sequence[float], b: Tensor | Sequence[float]) -> float:
     a, b = a - a.mean(), b - b.mean()
     den = (a.norm() * b.norm()).item()
     return float("nan") if den == 0 else float((a @ b).item() / den)
+
+
+def bootstrap_mean(
+    values: Tensor | Sequence[float], *, level: float = 0.95, n_resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the mean of per-item ``values`` (e.g. 1.0 for a refused prompt, 0.0 for
+    an answered one) and its percentile bootstrap interval at ``level``: the items are resampled with
+    replacement ``n_resamples`` times (seeded, so a rerun gives the same interval). An interval over
+    items, not over tokens or generations: items are what a study samples. NaN for no values."""
+    _validate.integer("n_resamples", n_resamples, minimum=1)
+    _validate.integer("seed", seed, minimum=0)
+    if not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
+    x = _float64(values).reshape(-1)
+    if x.numel() == 0:
+        return (math.nan, math.nan, math.nan)
+    _validate.finite("values", x)
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, x.numel(), (n_resamples, x.numel()), generator=gen)
+    means = x[idx].mean(-1)
+    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
+    low, high = torch.quantile(means, q).tolist()
+    return (float(x.mean()), float(low), float(high))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 
 import mechint
@@ -63,3 +64,27 @@ def test_reservoir_keeps_a_short_stream_whole_and_samples_a_long_one_uniformly()
         counts[r.rows[:, 0].long()] += 1
     # each item is kept with probability 10/100: 30 of 300 times on average
     assert counts.min() >= 12 and counts.max() <= 52, (counts.min(), counts.max())
+
+
+def test_bootstrap_mean_against_the_exact_bootstrap_and_the_normal_width():
+    from mechint.stats import bootstrap_mean
+
+    # two items 0 and 1: resampled means are 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4
+    mean, low, high = bootstrap_mean([0.0, 1.0], level=0.9, n_resamples=20000)
+    assert mean == 0.5 and low == 0.0 and high == 1.0
+    mean, low, high = bootstrap_mean([0.0, 1.0], level=0.4, n_resamples=20000)
+    assert low == high == 0.5
+    # a proportion of 0.3 over 400 items: width close to the normal approximation's 2 * 1.96 * sd
+    x = torch.zeros(400)
+    x[:120] = 1
+    mean, low, high = bootstrap_mean(x, n_resamples=4000)
+    normal = 2 * 1.96 * (0.3 * 0.7 / 400) ** 0.5
+    assert mean == pytest.approx(0.3) and low < 0.3 < high
+    assert high - low == pytest.approx(normal, rel=0.1)
+    assert bootstrap_mean(x, seed=3) == bootstrap_mean(x, seed=3) != bootstrap_mean(x, seed=4)
+    assert bootstrap_mean([1.0] * 5) == (1.0, 1.0, 1.0)
+    assert all(math.isnan(v) for v in bootstrap_mean([]))
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_mean([1.0], level=1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        bootstrap_mean([1.0, float("nan")])
