@@ -75,7 +75,7 @@ def upstream_texts(kind: str, split: str, lang: str) -> list[str] | None:
 # --- the bundled files --------------------------------------------------------------------------------
 
 
-def test_bundled_files_and_licence():
+def test_bundled_files_licence_and_datasheet():
     names = {f.name for f in BUNDLED.iterdir()}
     assert names == {
         "LICENSE",
@@ -86,6 +86,8 @@ def test_bundled_files_and_licence():
     }
     assert "Apache License" in BUNDLED.joinpath("LICENSE").read_text(encoding="utf-8")
     assert re.fullmatch(r"[0-9a-f]{40}\n?", BUNDLED.joinpath("COMMIT").read_text(encoding="utf-8"))
+    readme = resources.files("mechint.data").joinpath("bundled", "README.md").read_text(encoding="utf-8")
+    assert "## polyrefuse/" in readme and "Apache-2.0" in readme and "2505.17306" in readme
 
 
 @needs_upstream
