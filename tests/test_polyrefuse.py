@@ -376,3 +376,6 @@ def test_exported():
     for name in ("POLYREFUSE_LANGUAGES", "POLYREFUSE_SPLITS", "load_polyrefuse", "polyrefuse_categories"):
         assert name in data.__all__ and hasattr(data, name)
     assert len(POLYREFUSE_LANGUAGES) == 14 and POLYREFUSE_SPLITS == ("train", "val", "test")
+    from mechint.data import _derive  # the derivation keeps its own copy, as for XQuAD
+
+    assert _derive.POLYREFUSE_LANGUAGES == POLYREFUSE_LANGUAGES and _derive.POLYREFUSE_SPLITS == POLYREFUSE_SPLITS
