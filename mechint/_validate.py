@@ -241,15 +241,15 @@ def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
         frame = frame.f_back
     # warn_explicit at the frame found: a stacklevel count would be thrown off by the frames that
     # warnings itself skips (importlib's)
-    warnings.warn_explicit(
-        message,
-        category,
-        frame.f_code.co_filename,
-        frame.f_lineno,
-        module=frame.f_globals.get("__name__"),
-        registry=frame.f_globals.setdefault("__warningregistry__", {}),
-        module_globals=frame.f_globals,
-    )
+    where = dict(module=frame.f_globals.get("__name__"), registry=frame.f_globals.setdefault("__warningregistry__", {}))
+    try:
+        warnings.warn_explicit(
+            message, category, frame.f_code.co_filename, frame.f_lineno, module_globals=frame.f_globals, **where
+        )
+    except ImportError:
+        # `python -c` and the interactive prompt: warn_explicit asks __main__'s loader (the built-in
+        # importer) for the source line before it warns, and that loader raises ImportError
+        warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno, **where)
 
 
 def moved(namespace: dict, old: str, new: str) -> None:

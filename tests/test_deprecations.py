@@ -51,6 +51,27 @@ print(json.dumps({{"warnings": ours, "loaded": sorted(m for m in {sorted(MOVED)!
     assert got["loaded"] == []
 
 
+def test_warnings_at_a_prompt_or_python_c_are_shown_not_raised():
+    """``python -c`` and the interactive prompt: the caller's frame is ``__main__`` with the built-in
+    importer as loader, which raises ImportError when warn_explicit asks it for the source line.
+    The warning must still be shown, and the call go on."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from mechint.data import load_safety_pairs
+print(load_safety_pairs("en", n_per_class=2).languages())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['en']"
+    assert "<string>:5: DeprecationWarning: Dataset.languages is a property now" in done.stderr
+    prompt = subprocess.run(
+        [sys.executable, "-i", "-q"], input=script, capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert "['en']" in prompt.stdout and "ImportError" not in prompt.stderr, prompt.stderr
+    assert "DeprecationWarning: Dataset.languages is a property now" in prompt.stderr
+
+
 @pytest.fixture
 def fresh_import():
     """Import a deprecated module as if for the first time (and put the previous module object back

@@ -10,6 +10,9 @@ Bundled (copied into the package with their licences; see ``mechint/data/bundled
 - :func:`load_multijail` — 315 harmful prompts x 10 languages (MultiJail, MIT).
 - :func:`load_xquad` — 1190 questions x 12 languages, used as harmless requests (XQuAD, CC BY-SA 4.0).
 - :func:`load_safety_pairs` — both, balanced per class, in en, zh, vi, ar, th.
+- :func:`load_polyrefuse` — harmful and harmless *instructions* (both requests, so the contrast is harm,
+  not form) in 14 languages, in train / val / test splits (PolyRefuse, Apache-2.0, machine-translated);
+  :func:`polyrefuse_categories` gives the English category of its harmful items.
 - :func:`load_minimal_pairs` — harmful / harmless sentence pairs of equal token length, 5 in each of 8
   languages, for activation patching (written for mechint, MIT).
 
@@ -18,11 +21,15 @@ Your own data: :func:`load_texts` reads CSV / TSV / JSON lines.
 
 from .bundled_sets import (
     MULTIJAIL_LANGUAGES,
+    POLYREFUSE_LANGUAGES,
+    POLYREFUSE_SPLITS,
     SAFETY_PAIR_LANGUAGES,
     XQUAD_LANGUAGES,
     load_multijail,
+    load_polyrefuse,
     load_safety_pairs,
     load_xquad,
+    polyrefuse_categories,
 )
 from .dataset import HARMFUL, HARMLESS, Dataset, Example
 from .minimal_pairs import (
@@ -46,6 +53,10 @@ __all__ = [
     "load_multijail",
     "load_xquad",
     "load_safety_pairs",
+    "POLYREFUSE_LANGUAGES",
+    "POLYREFUSE_SPLITS",
+    "load_polyrefuse",
+    "polyrefuse_categories",
     "MINIMAL_PAIR_LANGUAGES",
     "MinimalPair",
     "MinimalPairs",

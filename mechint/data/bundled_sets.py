@@ -3,6 +3,8 @@
 - MultiJail: 315 harmful prompts, parallel in 10 languages (label 1).
 - XQuAD: 1190 questions, parallel in 12 languages, used as harmless requests (label 0).
 - Safety pairs: both together, balanced per class, in the languages both carry.
+- PolyRefuse: harmful (label 1) and harmless (label 0) instructions in 14 languages, in train / val /
+  test splits, parallel across languages except where the data sheet says otherwise.
 
 Every text has its surrounding whitespace stripped (a trailing space changes the last token a model
 sees). The files are read once per process and cached.
@@ -17,6 +19,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import SupportsIndex
 
+from .._suggest import did_you_mean, nearest
 from ._ordering import select as _select
 from .dataset import HARMFUL, HARMLESS, Dataset, Example
 
@@ -24,9 +27,13 @@ __all__ = [
     "MULTIJAIL_LANGUAGES",
     "XQUAD_LANGUAGES",
     "SAFETY_PAIR_LANGUAGES",
+    "POLYREFUSE_LANGUAGES",
+    "POLYREFUSE_SPLITS",
     "load_multijail",
     "load_xquad",
     "load_safety_pairs",
+    "load_polyrefuse",
+    "polyrefuse_categories",
 ]
 
 MULTIJAIL_LANGUAGES: tuple[str, ...] = ("en", "zh", "it", "vi", "ar", "ko", "th", "bn", "sw", "jv")
@@ -35,6 +42,14 @@ XQUAD_LANGUAGES: tuple[str, ...] = ("ar", "de", "el", "en", "es", "hi", "ro", "r
 """Languages of XQuAD (alphabetical, as upstream lists them)."""
 SAFETY_PAIR_LANGUAGES: tuple[str, ...] = ("en", "zh", "vi", "ar", "th")
 """Languages carried by both MultiJail and XQuAD: the default of :func:`load_safety_pairs`."""
+POLYREFUSE_LANGUAGES: tuple[str, ...] = (
+    "ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "ru", "th", "yo", "zh"
+)  # fmt: skip
+"""Languages of PolyRefuse (alphabetical, as upstream lists them). Chinese has no harmless test split,
+and its harmless train / val rows are items of their own (see :func:`load_polyrefuse`)."""
+POLYREFUSE_SPLITS: tuple[str, ...] = ("train", "val", "test")
+"""Splits of PolyRefuse, as upstream made them (Arditi et al.'s refusal-direction splits, translated)."""
+_POLYREFUSE_KINDS: dict[str, int] = {"harmful": HARMFUL, "harmless": HARMLESS}
 
 _BUNDLED = "bundled"
 
@@ -81,7 +96,10 @@ def _resolve_languages(languages: str | Iterable[str] | None, available: Sequenc
         raise ValueError(f"no languages requested for {name}; available: {sorted(available)}")
     unknown = [lang for lang in requested if lang not in available]
     if unknown:
-        raise ValueError(f"unknown language(s) {unknown} for {name}; available: {sorted(available)}")
+        near = nearest(unknown[0], available, n=1, key=lambda s: str(s).lower())
+        raise ValueError(
+            f"unknown language(s) {unknown} for {name}; available: {sorted(available)}{did_you_mean(near)}"
+        )
     return list(dict.fromkeys(requested))  # drop repeats, keep order
 
 
@@ -197,3 +215,145 @@ def load_safety_pairs(
         rows += _build(harmful, harmful_ids, [lang], HARMFUL, "multijail")
         rows += _build(harmless, harmless_ids, [lang], HARMLESS, "xquad")
     return Dataset(rows)
+
+
+@lru_cache(maxsize=None)
+def _polyrefuse_table(kind: str, split: str) -> tuple[dict[str, tuple[tuple[str, str], ...]], dict[str, str]]:
+    """({language: ((item id, text), ...)}, {item id: English category}) of one (kind, split).
+
+    The parallel table's rows are items shared by its languages (``polyrefuse-<kind>-<split>-<row>``);
+    a language stored in a table of its own (``<kind>_<split>_<lang>.csv``: Chinese harmless train /
+    val, a different sample) gets ids of its own (``polyrefuse-<kind>-<split>-<lang>-<row>``). A
+    language in neither (Chinese harmless test) is absent from the dict.
+    """
+    rows = _read_bundled_csv("polyrefuse", f"{kind}_{split}.csv")
+    per_language: dict[str, tuple[tuple[str, str], ...]] = {}
+    ids = [f"polyrefuse-{kind}-{split}-{int(row['row']):04d}" for row in rows]
+    for lang in POLYREFUSE_LANGUAGES:
+        if lang in rows[0]:
+            per_language[lang] = tuple((i, row[lang].strip()) for i, row in zip(ids, rows))
+        elif resources.files(__package__).joinpath(_BUNDLED, "polyrefuse", f"{kind}_{split}_{lang}.csv").is_file():
+            own = _read_bundled_csv("polyrefuse", f"{kind}_{split}_{lang}.csv")
+            per_language[lang] = tuple(
+                (f"polyrefuse-{kind}-{split}-{lang}-{int(row['row']):04d}", row[lang].strip()) for row in own
+            )
+    categories = {i: row["category"] for i, row in zip(ids, rows) if row.get("category")}
+    return per_language, categories
+
+
+def _polyrefuse_kinds(kind: object) -> list[str]:
+    """Requested kinds in the caller's order, validated, repeats dropped."""
+    from .._validate import choice
+
+    if not isinstance(kind, (str, Iterable)):
+        raise TypeError(f"kind must be 'harmful', 'harmless' or a list of them, got {kind!r} ({type(kind).__name__})")
+    requested = [kind] if isinstance(kind, str) else list(kind)
+    if not requested:
+        raise ValueError(f"no kind requested for PolyRefuse; kinds: {list(_POLYREFUSE_KINDS)}")
+    return list(dict.fromkeys(choice("kind", k, _POLYREFUSE_KINDS) for k in requested))
+
+
+def load_polyrefuse(
+    split: str = "train",
+    *,
+    languages: str | Iterable[str] | None = None,
+    kind: str | Sequence[str] = ("harmful", "harmless"),
+    n_per_class: SupportsIndex | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """PolyRefuse: harmful (label 1) and harmless (label 0) instructions, in one of its splits.
+
+    Both classes are requests in the imperative or as questions, so a harmful-minus-harmless contrast
+    is one of harm rather than of form (unlike MultiJail against XQuAD's questions). Texts are machine
+    translations of English data sets; see the data sheet (``mechint/data/bundled/README.md``) for
+    their sources, sizes and known defects.
+
+    Item ids are ``"polyrefuse-<kind>-<split>-<row>"`` (e.g. ``polyrefuse-harmful-train-0042``),
+    shared by the translations of upstream row ``row``, so :func:`split_by_item` keeps a translation
+    with its original. Two upstream gaps:
+
+    - Chinese harmless train / val rows are a different sample of instructions from the other
+      languages' rows, so they are items of their own, ``"polyrefuse-harmless-<split>-zh-<row>"``:
+      never the id of another language's (different) item.
+    - There is no Chinese harmless test split. Asking for the test split with Chinese and the harmless
+      kind warns that the Chinese rows are harmful only; asking for that with Chinese as the only
+      language raises, since the result would lack the harmless class altogether.
+
+    The English category of harmful val / test items is kept: :func:`polyrefuse_categories`.
+
+    Args:
+        split: one of :data:`POLYREFUSE_SPLITS` (``"train"``, ``"val"``, ``"test"``).
+        languages: codes from :data:`POLYREFUSE_LANGUAGES` (one string or several); None = all.
+        kind: ``"harmful"``, ``"harmless"``, or both (the default), in the order wanted within a language.
+        n_per_class: items per kind, the same items in every language, chosen by ``seed`` (any integer
+            type, not a bool); None = every item of the split, whose two kinds may differ in size.
+        seed: selects which items ``n_per_class`` takes (deterministic for a seed).
+
+    Returns:
+        Language-major rows (every row of language 1, then language 2, ...); within a language the
+        kinds in ``kind`` order, each in upstream row order. ``source`` is ``"polyrefuse"``.
+
+    Raises:
+        ValueError: on an unknown split, language or kind (the message lists the valid ones and the
+            nearest spelling), ``n_per_class`` out of range for the kinds asked, or the Chinese-only
+            harmless test request described above.
+    """
+    from .._validate import choice, warn_at_caller
+
+    split = choice("split", split, POLYREFUSE_SPLITS)
+    langs = _resolve_languages(languages, POLYREFUSE_LANGUAGES, "PolyRefuse")
+    kinds = _polyrefuse_kinds(kind)
+    tables = {k: _polyrefuse_table(k, split)[0] for k in kinds}
+    for k in kinds:
+        lacking = [lang for lang in langs if lang not in tables[k]]
+        if not lacking:
+            continue
+        having = [lang for lang in POLYREFUSE_LANGUAGES if lang in tables[k]]
+        gap = f"PolyRefuse has no {k} {split} split in {', '.join(lacking)} (upstream never translated it)"
+        if len(lacking) == len(langs):
+            raise ValueError(
+                f"{gap}, so this request would have no {k} rows at all; languages with {k} {split}: {having}"
+            )
+        warn_at_caller(
+            f"{gap}: those rows are missing from this data set. Leave {', '.join(lacking)} out of languages, "
+            f"or leave {k!r} out of kind, to silence this."
+        )
+    sizes = {k: len(next(iter(tables[k].values()))) for k in kinds}
+    limit = min(sizes.values())
+    count = None if n_per_class is None else _as_count(n_per_class)
+    if n_per_class is not None and (count is None or not 1 <= count <= limit):
+        have = ", ".join(f"{n} {k}" for k, n in sizes.items())
+        raise ValueError(
+            f"n_per_class must be an int between 1 and {limit} (PolyRefuse {split} has {have} items), "
+            f"got {n_per_class!r}"
+        )
+    rows: list[Example] = []
+    for lang in langs:
+        for k in kinds:
+            items = tables[k].get(lang, ())
+            if count is not None:
+                chosen = set(_select([i for i, _ in items], count, seed))
+                items = tuple(item for item in items if item[0] in chosen)
+            rows += [Example(text, _POLYREFUSE_KINDS[k], lang, i, "polyrefuse") for i, text in items]
+    return Dataset(rows)
+
+
+def polyrefuse_categories(split: str = "test") -> dict[str, str]:
+    """The English category of each harmful PolyRefuse item of ``split``: {item id: category}.
+
+    :class:`Example` has no field for it, so it is looked up by item id, e.g.
+    ``[cats[i] for i in ds.filter(label=1).item_ids]``. Upstream names categories in the scheme of the
+    set an item came from (JailbreakBench's ``"Malware/Hacking"``, HarmBench's ``"cybercrime_intrusion"``
+    ...), not in one shared scheme.
+
+    Raises:
+        ValueError: on an unknown split, or ``"train"``, whose harmful rows upstream has no category for.
+    """
+    from .._validate import choice
+
+    split = choice("split", split, POLYREFUSE_SPLITS)
+    categories = _polyrefuse_table("harmful", split)[1]
+    if not categories:
+        with_them = [s for s in POLYREFUSE_SPLITS if _polyrefuse_table("harmful", s)[1]]
+        raise ValueError(f"PolyRefuse's harmful {split} rows have no category upstream; splits with them: {with_them}")
+    return dict(categories)
