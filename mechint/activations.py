@@ -483,14 +483,17 @@ def _read_manifest(root: Path) -> dict:
         raise damaged(f"not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("meta"), dict):
         raise damaged("not an activation store manifest (no meta)")
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    # the checksum first: a damaged "version" key must read as damage, not as another format
+    if "checksum" in manifest and manifest["checksum"] != _digest(body):
+        raise damaged("damaged (its checksum does not match its contents)")
     if manifest.get("version") != _FORMAT:
         raise StoreError(
-            f"the activation store at {root} has format version {manifest.get('version')!r}; this mechint reads "
-            f"version {_FORMAT} (with checksums): delete the folder and collect again"
+            f"the activation store at {root} has format version {manifest.get('version')!r} in its {_MANIFEST}; "
+            f"this mechint reads version {_FORMAT} (with checksums): delete the folder and collect again"
         )
-    body = {k: v for k, v in manifest.items() if k != "checksum"}
-    if manifest.get("checksum") != _digest(body):
-        raise damaged("damaged (its checksum does not match its contents)")
+    if "checksum" not in manifest:
+        raise damaged("damaged (it has no checksum)")
     try:
         n_rows = int(manifest["meta"]["n_texts"])
         previous = 0
