@@ -658,7 +658,7 @@ class Model:
 
 _OFFLINE_WAYS = (
     "Offline, load a model one of these ways: an embedded name ('gemma-3-270m', "
-    "'smollm2-135m-instruct'), a local Hugging Face folder (config.json + weights + tokenizer), a "
+    "'smollm2-135m-instruct', or 'gemma-3-270m-refusal-en', built from gemma-3-270m on first use), a local Hugging Face folder (config.json + weights + tokenizer), a "
     "GGUF file, or an nn.Module with tokenizer=..."
 )
 
@@ -674,7 +674,8 @@ def load_model(
 
     Args:
         spec: an embedded name (``"gemma-3-270m"``, multilingual base model, the default;
-            ``"smollm2-135m-instruct"``, English chat model), a local Hugging Face folder, a ``.gguf``
+            ``"smollm2-135m-instruct"``, English chat model; ``"gemma-3-270m-refusal-en"``, gemma-3-270m
+            safety-tuned on English, built on first use, see :mod:`mechint.recipes`), a local Hugging Face folder, a ``.gguf``
             file (converted once to safetensors in the cache, see ``MECHINT_CACHE``), an
             ``nn.Module`` (pass its ``tokenizer``), or a hub id (needs the hub to be reachable).
         tokenizer: the tokenizer, required with an ``nn.Module``; optional override otherwise.
@@ -700,12 +701,14 @@ def load_model(
             f"tokenizer=) or a Model; got {_validate.given(spec)}"
         )
 
-    from . import embedded
+    from . import embedded, recipes
 
     name = str(spec)
     path = Path(os.path.expanduser(name))
     if name in embedded.EMBEDDED_MODELS:
         folder = embedded.embedded_model_dir(name)
+    elif name in recipes.RECIPES:
+        folder = recipes.recipe_model_dir(name)
     elif path.is_file() and path.suffix == ".gguf":
         folder = embedded.converted_model_dir(path)
     elif path.is_dir():

@@ -76,3 +76,35 @@ def test_direction_transfer_and_intervention_studies(tmp_path, monkeypatch):
     with open(tmp_path / "figs" / "direction_intervention_generations.csv", newline="") as f:
         generations = list(csv.reader(f))
     assert len(generations) == 1 + 5 * 2 and all(len(row) == 4 for row in generations)
+
+
+def test_refusal_transfer_study_before_and_after(tmp_path, monkeypatch):
+    monkeypatch.setenv("MECHINT_CACHE", str(tmp_path / "cache"))
+    from experiments import refusal_transfer as study
+
+    from mechint.data import MULTIJAIL_LANGUAGES, POLYREFUSE_LANGUAGES
+
+    base, tuned = tiny_model("gemma3", seed=1), tiny_model("gemma3", seed=2, chat=True)
+    monkeypatch.setattr(study, "tuned_version", lambda m: tuned)
+    monkeypatch.setattr(study, "NEW_TOKENS", 4)
+    out = study.run(base, tmp_path / "figs", n_per_class=3)
+    summary = json.loads((tmp_path / "figs" / "refusal_transfer.json").read_text())
+    assert summary["items_per_class"] == 3 and summary["models"] == {"base": base.name, "tuned": tuned.name}
+    rates = summary["rates"]
+    for key in ("base", "tuned"):
+        for lang in POLYREFUSE_LANGUAGES:
+            assert rates[f"{key}/polyrefuse/harmful/{lang}"]["n"] == 3
+            assert (f"{key}/polyrefuse/harmless/{lang}" in rates) == (lang != "zh")  # no zh harmless test
+        for lang in MULTIJAIL_LANGUAGES:
+            cell = rates[f"{key}/multijail/harmful/{lang}"]
+            assert cell["n"] == 3 and 0 <= cell["low"] <= cell["rate"] <= cell["high"] <= 1
+    with open(tmp_path / "figs" / "refusal_transfer.csv") as f:
+        assert len(list(csv.reader(f))) == 1 + len(rates)
+    examples = (tmp_path / "figs" / "refusal_transfer_examples.md").read_text()
+    assert examples.count("\n") == 2 + 2 * 14 - 1  # header, rule, one harmful and one harmless per language (no zh harmless)
+    assert set(out["polyrefuse_refusal_rate"]) == {"harmful, base", "harmful, tuned", "harmless, base", "harmless, tuned"}
+    # a model no recipe tunes is measured alone
+    monkeypatch.setattr(study, "tuned_version", lambda m: None)
+    study.run(tuned, tmp_path / "alone", n_per_class=2)
+    alone = json.loads((tmp_path / "alone" / "refusal_transfer.json").read_text())
+    assert alone["models"] == {"base": tuned.name} and all(k.startswith("base/") for k in alone["rates"])

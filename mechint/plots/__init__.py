@@ -16,6 +16,7 @@ Modules (every public helper is importable from here):
   attribution-versus-exact scatter);
 - :mod:`~mechint.plots.neurons`: the neuron and alignment studies' figures;
 - :mod:`~mechint.plots.probes`: the probe studies' figures;
+- :mod:`~mechint.plots.refusal`: refusal rates per language with their intervals;
 - :mod:`~mechint.plots.style`: the palette and the fixed style of each series;
 - :mod:`~mechint.plots.export`: :func:`save_figure`, :func:`find_browser`.
 
@@ -31,9 +32,11 @@ from .layers import plot_layer_heatmap, plot_layer_lines, plot_similarity_matric
 from .neurons import plot_edit_effect, plot_labelled_scatter, plot_neuron_heatmap, plot_top_neurons
 from .patching import plot_attribution_scatter, plot_head_heatmap, plot_patching_heatmap
 from .probes import plot_early_prediction, plot_probe_layers, plot_transfer_gap, plot_transfer_matrix
+from .refusal import plot_refusal_rates
 from .style import PALETTE, TEMPLATE, series_color, series_style
 
 __all__ = [
+    "plot_refusal_rates",
     "ArrayLike",
     "TEMPLATE",
     "PALETTE",
