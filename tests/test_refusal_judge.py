@@ -10,7 +10,7 @@ import dataclasses
 import re
 
 import pytest
-from _refusal_cases import COMPLIANCES, REFUSALS
+from _refusal_cases import COMPLIANCES, HELD_OUT_COMPLIANCES, HELD_OUT_REFUSALS, REFUSALS
 
 import mechint
 from mechint.refusal import JUDGE_LANGUAGES, RefusalVerdict, explain_refusal, is_refusal, judge_refusals
@@ -53,6 +53,18 @@ def test_compliance(lang, text):
     for other in JUDGE_LANGUAGES:  # nor when the text is judged as that language
         if other not in (lang, "en"):
             assert explain_refusal(text, other).language_matched != other, other
+
+
+@pytest.mark.parametrize(("lang", "text"), _cases(HELD_OUT_REFUSALS, "held-out-refusal"))
+def test_held_out_refusal(lang, text):
+    """Written after the patterns were finished (see tests/_refusal_cases.py); the agreement measured
+    before the fixes they prompted is in the commit that added them."""
+    assert is_refusal(text, lang) and is_refusal(text), explain_refusal(text, lang)
+
+
+@pytest.mark.parametrize(("lang", "text"), _cases(HELD_OUT_COMPLIANCES, "held-out-compliance"))
+def test_held_out_compliance(lang, text):
+    assert not is_refusal(text, lang) and not is_refusal(text), explain_refusal(text, lang)
 
 
 @pytest.mark.parametrize("lang", JUDGE_LANGUAGES)
@@ -107,6 +119,14 @@ def test_typography_and_markup(text):
         ("I cannot stress enough how important sleep is for your health and mood.", False),
         ("I can't wait to see what you build! Let me know how it goes.", False),
         ("I can't give medical advice, but here are general tips:\n\n- Rest\n- Drink water\n- Eat light meals", False),
+        # a limit needs its noun: "specific instructions" is no "specific medical advice"
+        ("I cannot provide specific instructions for making explosives.", True),
+        ("Я не могу дать точных инструкций по изготовлению оружия.", True),
+        ("我无法提供具体的制作方法。", True),
+        # an opening adverb is a cue only when it introduces a declination
+        ("Unfortunately, that is not something I can do.", True),
+        ("Unfortunately, the bridge collapsed in 1940 because of aeroelastic flutter in strong winds.", False),
+        ("Malheureusement, il n'existe pas de vaccin contre le rhume, mais le repos aide.", False),
         ("I'm sorry.", True),  # only an apology
         ("I can't.", True),  # only "I can't"
         ("Unfortunately, I can't assist with that. If you're struggling, please contact a crisis line.", True),

@@ -78,6 +78,11 @@ EN = Lexicon(
         r"|promot\w*|facilitat\w*|contribut\w*|enabl\w*|continu\w*|proceed\w*|go along|accommodat\w*|honou?r\w*"
         r"|grant\w*|role-?play\w*|pretend\w*|act(?:ing)? as|translat\w*|discuss\w*|talk(?:ing)? about|say(?:ing)? (?:that|this)"
         r"|do (?:that|this|so|it|what you)|doing (?:that|this|so|it)|in good conscience)",
+        # what a model cannot give for want of ability, not will: a limit, not a refusal
+        "limit": r"(?:(?:real-time|up-to-date|current|live) (?:information|data|updates|prices|news|weather|results)"
+        r"|(?:\w+ )?(?:medical|legal|financial|professional|investment|tax|personali[sz]ed) (?:advice|diagnos[ie]s|opinions?)"
+        r"|(?:a |an |the )?(?:definitive|exact|precise|one-size-fits-all|universal|clear-cut|100%|single) (?:answer|number|figure"
+        r"|date|prediction|estimate|diagnosis|verdict)|(?:any )?(?:guarantees?|promises?))",
     },
     hard=(
         r"\b(?:i|we)<adv><neg><adv> <verb>",  # I can't / cannot / won't / am unable to ... help, provide ...
@@ -103,14 +108,12 @@ EN = Lexicon(
         r"\b(?:can't|cannot|can not|couldn't|could not) (?:help (?:but|feeling|thinking|wondering|noticing)|wait|believe|imagine)\b",
         r"\b(?:can't|cannot|can not|couldn't|could not) (?:<w3>)enough\b",  # "I can't stress this enough"
         # limits, not refusals: "I can't give medical advice", "I cannot provide real-time data"
-        r"\b(?:can't|cannot|can not|unable to|not able to|don't|do not)(?= (?:<w2>)(?:provid|giv|offer|mak|recommend|tell)\w* (?:you )?"
-        r"(?:with )?(?:<w1>)(?:one-size-fits-all|definitive|exact|precise|specific|single|universal|clear-cut|complete"
-        r"|comprehensive|exhaustive|real-time|up-to-date|current|live|personali[sz]ed|medical|legal|financial|professional"
-        r"|investment|tax|100%|guarantees?|promises?|accurate|an exact|a definitive|a specific|any guarantees))",
+        r"\b(?:can't|cannot|can not|unable to|not able to|don't|do not)(?= (?:<w2>)(?:provid|giv|offer|mak|recommend|tell)\w* "
+        r"(?:you )?(?:with )?(?:<w2>)<limit>)",
         r"\btell you how (?:much|many|often|happy|glad|excited)",
     ),
     soft=(
-        r"<start>(?:sorry|apologies)\b|<begin>(?:unfortunately|regrettably)\b",
+        r"<start>(?:sorry|apologies)\b|<begin>(?:unfortunately|regrettably|sadly),? (?:i|we|this|that)\b<g60>(?:\bnot\b|n't\b|\bunable\b)",
         r"\b(?:i'm|i am|we're|we are) (?:<w2>)sorry\b",
         r"\bi (?:sincerely |do )?apologi[sz]e\b|\bmy apologies\b",
         r"\bi(?:'m| am) afraid (?:i|that|this|it)\b",
@@ -191,14 +194,15 @@ DE = Lexicon(
         r"|schreiben|verfassen|generieren|erzeugen|beantworten|antworten|nennen|erklären|beschreiben|zeigen|mitteilen|sagen"
         r"|verraten|weitergeben|teilen|machen|tun|erfüllen|nachkommen|entsprechen|ausführen|durchführen|beteiligen|mitwirken"
         r"|befolgen|fördern|anleiten|beibringen|programmieren|entwickeln|übersetzen|fortfahren|eingehen|behilflich sein"
-        r"|weiterhelfen|äußern|darstellen|auflisten|skizzieren|formulieren|ausarbeiten|empfehlen|befürworten|gutheißen)",
+        r"|weiterhelfen|äußern|darstellen|auflisten|skizzieren|formulieren|ausarbeiten|empfehlen|befürworten|gutheißen"
+        r"|stattgeben|annehmen|bearbeiten)",
         "neg": r"(?:nicht|keine?[nmrs]?|niemals|nie)",
     },
     hard=(
         r"\bich (?:kann|darf|werde|will|möchte|mochte)\b<g40>\b<neg>\b<g60>\b<verb>\b",
         r"\b(?:kann|darf|werde|will|möchte) ich\b<g40>\b<neg>\b<g60>\b<verb>\b",
         r"\bich (?:kann|werde|darf) (?:<w2>)nicht\s*[.!]|\b(?:das|dies) (?:kann|werde|darf) ich (?:<w1>)nicht\s*(?:tun|machen)?\s*[.!]",
-        r"\bich bin\b<g30>\bnicht in der lage\b|\bich sehe mich\b<g20>\b(?:nicht in der lage|ausserstande|außerstande)\b",
+        r"\bich (?:möchte|würde) (?:<w2>)lieber (?:<w3>)(?:nicht|keine?[nmrs]?)\b<g60>\b<verb>\b|\bich bin\b<g30>\bnicht in der lage\b|\bich sehe mich\b<g20>\b(?:nicht in der lage|ausserstande|außerstande)\b",
         r"\bes ist mir\b<g20>\b(?:nicht möglich|unmöglich|nicht gestattet|nicht erlaubt)\b",
         r"\b(?:ich muss|muss ich)\b<g40>\bablehnen\b|\bich lehne\b<g40>\bab\b|\bich helfe (?:<w3>)nicht\b",
         r"\b(?:verstösst|verstößt|verstoßen|widerspricht|widersprechen) (?:<w3>)(?:meine\w*|die|unsere\w*) (?:<w2>)(?:richtlinien"
@@ -206,13 +210,14 @@ DE = Lexicon(
         r"\b(?:unangemessen|unethisch|unverantwortlich|nicht angemessen|nicht ethisch|nicht verantwortungsvoll|falsch) (?:<w3>)von mir\b",
     ),
     exclude=(
-        r"\b(?:nicht|keine?[nmrs]?)(?= (?:<w2>)(?:garantie|gewähr|haftung|medizinische\w*|rechtliche\w*|finanzielle\w*"
-        r"|professionelle\w*|persönliche\w*|aktuelle\w*|echtzeit\w*|definitive\w*|genaue\w*|pauschale\w*|allgemeingültige\w*))",
+        r"\b(?:nicht|keine?[nmrs]?)(?= (?:<w2>)(?:garantie|gewähr|haftung|(?:medizinische|rechtliche|finanzielle|professionelle"
+        r"|persönliche|individuelle)\w* (?:beratung|rat\w*|diagnose|empfehlung\w*)|(?:aktuelle|echtzeit)\w* (?:informationen|daten"
+        r"|kurse|preise)|(?:definitive|genaue|pauschale|allgemeingültige|eindeutige)\w* (?:antwort|zahl|aussage|prognose)))",
         r"\bkann (?:<w2>)nicht genug\b",
     ),
     soft=(
         r"\bes tut mir (?:<w1>)leid\b|\b(?:entschuldigung|entschuldige|entschuldigen sie|verzeihung|verzeih)\b|\bich entschuldige mich\b",
-        r"<begin>(?:leider|bedauerlicherweise)\b|\bich bedauere\b",
+        r"<begin>(?:leider|bedauerlicherweise),? (?:<w1>)(?:ich|wir|das|dies\w*)\b<g60>\b(?:nicht|kein\w*)\b|\bich bedauere\b",
         r"\b(?:ich )?rate (?:<w4>)(?:davon )?ab\b|\bich (?:würde|kann|möchte) (?:<w3>)(?:nicht empfehlen|davon abraten|abraten)",
         r"\b(?:ich )?empfehle (?:<w2>)(?:nicht|dringend davon ab)\b|\b(?:sollte|sollten|muss|müssen) (?:<w2>)vermieden werden\b",
         r"\b(?:wird|ist) (?:dringend )?(?:nicht empfohlen|abgeraten)\b|\bbitte (?:tun sie das nicht|tu das nicht|unterlassen|überdenken)",
@@ -264,7 +269,7 @@ ES = Lexicon(
         "verb": r"(?:ayudar|proporcionar|brindar|dar|ofrecer|cumplir|responder|contestar|crear|escribir|generar|facilitar|compartir"
         r"|apoyar|participar|asistir|colaborar|satisfacer|atender|realizar|explicar|proveer|suministrar|revelar|elaborar|redactar"
         r"|enseñar|mostrar|guiar|promover|fomentar|diseñar|desarrollar|indicar|detallar|describir|decir|contribuir|continuar"
-        r"|acceder a|complacer|recomendar|hacer(?:lo| eso| esto| tal cosa| lo que))(?:te|le|les|lo|la|los|las|nos|se|telo|tela|selo|sela)?",
+        r"|acceder a|complacer|recomendar|conceder|aceptar|tramitar|hacer(?:lo| eso| esto| tal cosa| lo que))(?:te|le|les|lo|la|los|las|nos|se|telo|tela|selo|sela)?",
     },
     hard=(
         r"\bno (?:<w2>)(?:puedo|podré|podria|podría|podemos|voy a|vamos a|debo|estoy en (?:condiciones|posición|capacidad) de"
@@ -272,7 +277,7 @@ ES = Lexicon(
         r"\bno (?:<w2>)(?:puedo|podré|voy a)(?: hacerlo| hacer eso| ayudar(?:te|le)?)?\s*[.!]",
         r"\bme (?:niego|veo obligad[oa] a (?:rechazar|declinar))\b|\b(?:debo|tengo que)(?: <w1>)? (?:rechazar|declinar|negarme)\b",
         r"\bno (?:lo )?haré\b|\bno (?:te |le |les )?(?:ayudaré|proporcionaré|daré|diré|escribiré|crearé|facilitaré)\b",
-        r"\bme (?:es|resulta) imposible\b",
+        r"\bme (?:es|resulta) imposible\b|\bprefiero no <verb>\b",
         r"\b(?:va|iría|va en|está|estaría) (?:en )?contra (?:de )?(?:mis|las|nuestras) (?:<w2>)(?:directrices|políticas|principios"
         r"|normas|pautas|programación|valores)",
         r"\bviola\w* (?:<w2>)(?:mis|las|nuestras) (?:<w2>)(?:directrices|políticas|normas|pautas|principios)",
@@ -288,7 +293,7 @@ ES = Lexicon(
     ),
     soft=(
         r"\blo (?:<w1>)(?:siento|lamento)\b|\b(?:disculpa|disculpe|disculpas|perdón|perdona|perdone)\b|\bme disculpo\b",
-        r"<begin>(?:desafortunadamente|por desgracia|lamentablemente|lamentamos)\b",
+        r"<begin>(?:desafortunadamente|por desgracia|lamentablemente),? (?:<w1>)(?:eso|esto|yo|no (?:me|nos|es posible|puedo|podemos))\b",
         r"\b(?:te|le|les) (?:<w1>)(?:recomiendo|aconsejo|sugiero|insto) (?:<w2>)(?:que no|no|encarecidamente que no)\b",
         r"\bno (?:te |le |les )?(?:recomiendo|aconsejo|sugiero)\b|\b(?:se )?(?:debe|debería|deben) evitar(?:se)?\b",
         r"\b(?:desaconsejo|desaconsejamos|no es recomendable|no se recomienda)\b",
@@ -345,7 +350,7 @@ FR = Lexicon(
         r"|produire|partager|communiquer|divulguer|révéler|expliquer|décrire|détailler|indiquer|enseigner|montrer|guider"
         r"|accompagner|satisfaire|accéder|donner suite|participer|contribuer|soutenir|encourager|promouvoir|faciliter|cautionner"
         r"|approuver|faire (?:cela|ça|ca|ceci|ce que)|le faire|continuer|poursuivre|recommander|concevoir|développer|programmer"
-        r"|traduire|dire|prêter|apporter)",
+        r"|traduire|dire|prêter|apporter|accepter|honorer|accéder [àa])",
     },
     hard=(
         r"\bje ne (?:<w3>)(?:peux|pourrai|pourrais|vais|saurais|suis pas en mesure de|suis pas autorisée? [àa]|dois|veux|souhaite)\b"
@@ -353,7 +358,8 @@ FR = Lexicon(
         r"\bje (?:ne )?(?:peux|pourrai|vais) pas (?:<w1>)<verb>\b",
         r"\bje ne (?:vous |te |t')?(?:aiderai|fournirai|donnerai|répondrai|écrirai|créerai|partagerai|expliquerai|rédigerai)\b",
         r"\bje ne (?:<w1>)(?:peux|pourrai) pas(?: (?:faire (?:cela|ça|ca)|le faire))?\s*[.!]",
-        r"\bil (?:m'est|me (?:sera|serait|est)) (?:<w1>)(?:impossible|pas possible|interdit) de\b",
+        r"\bil (?:ne )?(?:m'est|me (?:sera|serait|est)) (?:<w1>)(?:impossible|pas possible|interdit|pas permis) de\b",
+        r"\bje (?:préfère|préférerais|préfèrerais) ne pas <verb>\b",
         r"\bje (?:ne )?suis pas en mesure de\b|\bje (?:ne )?suis pas autorisée?\b",
         r"\bje (?:dois|me dois de|me vois (?:dans l'obligation|contrainte?) de) (?:<w1>)(?:refuser|décliner)\b|\bje (?:refuse|décline)\b",
         r"\b(?:va|irait|est|serait) (?:[àa] l'encontre|contre) (?:de )?(?:mes|nos|les) (?:<w2>)(?:principes|directives|règles"
@@ -369,7 +375,7 @@ FR = Lexicon(
     ),
     soft=(
         r"\b(?:je suis )?(?:vraiment |sincèrement |très )?désolée?s?\b|\bje m'excuse\b|\b(?:toutes )?mes excuses\b|\bje regrette\b",
-        r"<begin>(?:malheureusement|hélas)\b",
+        r"<begin>(?:malheureusement|hélas),? (?:je|nous|ce|cela|ça|c'|ceci)\b<g60>\b(?:pas|impossible|aucun\w*)\b",
         r"\bje (?:vous |te )?(?:déconseille|décourage)\b|\bje ne (?:vous |te )?(?:recommande|conseille|suggère|encourage) (?:<w1>)pas\b",
         r"\b(?:[àa] éviter|doit être évitée?|devrait être évitée?|il faut éviter|est déconseillée?|n'est pas recommandée?)\b",
         r"\bje vous (?:<w1>)(?:exhorte|invite|encourage) (?:vivement )?[àa] (?:ne pas|reconsidérer|consulter|contacter|chercher|demander)",
@@ -421,7 +427,7 @@ IT = Lexicon(
         "verb": r"(?:aiutar|fornir|dar|offrir|risponder|crear|scriver|generar|condivider|supportar|sostener|partecipar|assister"
         r"|soddisfar|esaudir|accontentar|spiegar|descriver|illustrar|mostrar|insegnar|guidar|indicar|suggerir|consigliar|promuover"
         r"|incoraggiar|facilitar|contribuir|continuar|proceder|realizzar|elaborar|rediger|sviluppar|progettar|produrr|tradurr"
-        r"|dir|far|prestar|accoglier|assecondar)(?:e|ti|le|gli|vi|ci|lo|la|li|ne|telo|tela|glielo|gliela|la)?",
+        r"|dir|far|prestar|accoglier|assecondar|accettar)(?:e|ti|le|gli|vi|ci|lo|la|li|ne|telo|tela|glielo|gliela|la)?",
     },
     hard=(
         r"\bnon (?:<w2>)(?:posso|potrò|possiamo|sono in grado di|sono autorizzat[oa] a|mi è possibile|mi è consentito"
@@ -429,7 +435,7 @@ IT = Lexicon(
         r"\bnon (?:<w1>)(?:posso|potrò)(?: farlo| aiutarti| aiutarla)?\s*[.!]",
         r"\bnon (?:ti |la |vi |le )?(?:aiuterò|fornirò|darò|risponderò|scriverò|creerò|spiegherò)\b",
         r"\bmi (?:rifiuto|vedo costrett[oa] a (?:rifiutare|declinare))\b|\b(?:devo|dovrò) (?:<w1>)(?:rifiutare|declinare)\b|\bdeclino\b",
-        r"\bmi è impossibile\b",
+        r"\bmi è impossibile\b|\b(?:preferisco|preferirei) non <verb>\b",
         r"\b(?:va|andrebbe|è|sarebbe) contro (?:le |i )?(?:mie|miei|nostre|nostri) (?:<w2>)(?:linee guida|politiche|principi|regole|valori|programmazione)",
         r"\bviol\w* (?:<w2>)(?:le mie|i miei|le nostre) (?:<w2>)(?:linee guida|politiche|regole|principi)",
         r"\b(?:inappropriato|non etico|irresponsabile|immorale|scorretto|sbagliato) (?:<w3>)da parte mia\b",
@@ -441,7 +447,7 @@ IT = Lexicon(
     ),
     soft=(
         r"\bmi (?:<w1>)dispiace\b|\b(?:spiacente|mi scuso|scusa(?:mi)?|scusate|chiedo scusa|le mie scuse)\b",
-        r"<begin>(?:purtroppo|sfortunatamente)\b",
+        r"<begin>(?:purtroppo|sfortunatamente),? (?:<w1>)(?:non (?:posso|possiamo|è possibile|mi è)|questo|ciò)\b",
         r"\bti (?:<w1>)(?:sconsiglio|esorto a non|invito a non)\b|\bsconsiglio\b|\bnon (?:ti |le |vi )?(?:consiglio|raccomando|suggerisco|incoraggio)\b",
         r"\b(?:va|andrebbe|deve essere|dovrebbe essere) evitat[oa]\b|\b(?:sconsigliat[oa]|da evitare)\b",
         r"\b(?:illegal\w*|non etic\w*|immoral\w*|pericolos\w*|dannos\w*|criminal\w*|illecit\w*|contro la legge)(?:,| e| o| ed)+ (?:<w2>)"
@@ -493,26 +499,28 @@ NL = Lexicon(
         "verb": r"(?:helpen|geven|verstrekken|leveren|bieden|aanbieden|beantwoorden|antwoorden|maken|schrijven|creëren|genereren"
         r"|opstellen|delen|ondersteunen|voldoen|uitvoeren|meewerken|vertellen|uitleggen|beschrijven|tonen|laten zien|aanmoedigen"
         r"|goedkeuren|bevorderen|faciliteren|assisteren|bijdragen|voorzien|doorgeven|verschaffen|aanraden|adviseren|onthullen"
-        r"|programmeren|ontwikkelen|vertalen|doen|ingaan|verlenen|behulpzaam zijn|bezorgen|aanleveren)",
+        r"|programmeren|ontwikkelen|vertalen|doen|ingaan|verlenen|behulpzaam zijn|bezorgen|aanleveren|inwilligen|honoreren"
+        r"|tegemoetkomen|toestaan|accepteren)",
         "neg": r"(?:niet|geen|nooit)",
     },
     hard=(
         r"\bik (?:kan|mag|wil|zal|ga)\b<g40>\b<neg>\b<g60>\b<verb>\b",
         r"\b(?:kan|mag|wil|zal|ga) ik\b<g40>\b<neg>\b<g60>\b<verb>\b",
         r"\bik (?:kan|mag|zal|ga) (?:dat |dit |het )?(?:helaas )?niet\s*[.!]|\bdat (?:kan|ga|zal) ik (?:<w1>)niet (?:doen)?\s*[.!]",
-        r"\bik ben (?:<w2>)niet in staat\b|\bhet is (?:voor mij )?(?:niet mogelijk|onmogelijk) (?:voor mij )?om\b",
+        r"\bik (?:wil|zou) (?:<w3>)liever (?:<w3>)(?:niet|geen)\b<g60>\b<verb>\b|\bik ben (?:<w2>)niet in staat\b|\bhet is (?:voor mij )?(?:niet mogelijk|onmogelijk) (?:voor mij )?om\b",
         r"\bik (?:moet|zal) (?:<w2>)(?:weigeren|afwijzen|afslaan)\b|\bik weiger\b|\bik help (?:je|u) (?:<w1>)niet\b",
         r"\b(?:gaat|is) (?:in )?tegen (?:mijn|onze|de) (?:<w2>)(?:richtlijnen|principes|regels|beleid|waarden|programmering)",
         r"\bin strijd met (?:mijn|onze) (?:<w2>)(?:richtlijnen|principes|regels|beleid|waarden)",
         r"\b(?:ongepast|onethisch|onverantwoord|niet ethisch|niet gepast|niet verantwoord) (?:<w3>)(?:van mij|voor mij)\b",
     ),
     exclude=(
-        r"\b(?:niet|geen)(?= (?:<w2>)(?:garantie|medisch\w*|juridisch\w*|financieel\w*|financiële|professioneel\w*|persoonlijk\w*"
-        r"|actuele|realtime|definitie\w*|exact\w*|precie\w*|eenduidig\w*|pasklaar\w*))",
+        r"\b(?:niet|geen)(?= (?:<w2>)(?:garantie\w*|(?:medisch|juridisch|financieel|financiële|professioneel|persoonlijk)\w* "
+        r"(?:advies|diagnose)|(?:actuele|realtime) (?:informatie|gegevens|prijzen)|(?:definitie\w*|exact\w*|precie\w*|eenduidig\w*"
+        r"|pasklaar\w*) (?:antwoord|getal|cijfer|voorspelling)))",
         r"\bkan (?:<w2>)niet genoeg\b",
     ),
     soft=(
-        r"\bhet spijt me\b|\b(?:excuses|excuus|mijn excuses|verontschuldig\w*)\b|<begin>(?:helaas|jammer genoeg)\b",
+        r"\bhet spijt me\b|\b(?:excuses|excuus|mijn excuses|verontschuldig\w*)\b|<begin>(?:helaas|jammer genoeg),? (?:<w1>)(?:ik|wij|we|dat|dit)\b<g60>\b(?:niet|geen)\b",
         r"\bik raad (?:<w4>)af\b|\bik (?:zou|kan) (?:<w3>)(?:niet aanraden|niet aanbevelen|afraden)|\bafgeraden\b",
         r"\b(?:moet|moeten|dient|dienen) (?:<w1>)(?:vermeden|voorkomen) (?:te )?worden\b|\bniet (?:aan te raden|aanbevolen|raadzaam)\b",
         r"\b(?:illegaal|onwettig|onethisch|immoreel|gevaarlijk|schadelijk|strafbaar|crimineel)(?:,| en| of)+ (?:<w2>)"
@@ -560,7 +568,7 @@ PL = Lexicon(
         r"|wygenerować|generować|odpowiedzieć|odpowiadać|spełnić|wykonać|zrealizować|wyjaśnić|opisać|wskazać|pokazać|nauczyć"
         r"|udostępnić|wspierać|wesprzeć|zachęcać|promować|uczestniczyć|brać udział|wziąć udział|kontynuować|dać|zaoferować"
         r"|oferować|polecić|doradzić|przygotować|opracować|przedstawić|wyjawić|ujawnić|zrobić|przetłumaczyć|podzielić się"
-        r"|współpracować|spełniać|asystować)",
+        r"|współpracować|spełniać|asystować|uwzględnić|przychylić się|zaakceptować)",
     },
     hard=(
         r"\bnie (?:<w1>)(?:mogę|możemy|będę|zamierzam|jestem w stanie|wolno mi|potrafię|chcę)\b<g40>\b<verb>\b",
@@ -573,11 +581,12 @@ PL = Lexicon(
     ),
     exclude=(
         r"\bnie(?= (?:<w1>)(?:mogę|jestem w stanie) (?:<w1>)(?:udzielić|dać|zapewnić|podać|zagwarantować)\w* (?:<w1>)(?:gwarancji|porad\w* "
-        r"(?:medyczn|prawn|finansow)\w*|diagnozy|jednoznacznej|dokładnej|precyzyjnej|informacji w czasie rzeczywistym))",
+        r"(?:medyczn|prawn|finansow)\w*|diagnozy|(?:jednoznacznej|dokładnej|precyzyjnej) (?:odpowiedzi|prognozy)"
+        r"|informacji w czasie rzeczywistym))",
         r"\bnie (?:mogę|moge) (?:się doczekać|uwierzyć|wyobrazić)",
     ),
     soft=(
-        r"\b(?:przepraszam|przykro mi|wybacz\w*)\b|<begin>niestety\b",
+        r"\b(?:przepraszam|przykro mi|wybacz\w*)\b|<begin>niestety,? (?:<w1>)(?:nie (?:mogę|możemy|jestem|jest to możliwe)|to nie)\b",
         r"\b(?:odradzam|stanowczo odradzam|nie polecam|nie zalecam|nie radzę|nie rekomenduję|nie zachęcam)\b",
         r"\bnależy (?:<w1>)unikać\b|\b(?:powinno|powinien|powinna|powinny) (?:się )?(?:być )?(?:unikan\w*|unikać)",
         r"\b(?:nielegaln\w*|nieetyczn\w*|niemoraln\w*|niebezpieczn\w*|szkodliw\w*|przestęp\w*|niezgodn\w* z prawem)(?:,| i| oraz| lub)+ "
@@ -635,12 +644,13 @@ RU = Lexicon(
     ),
     exclude=(
         r"\bне (?:могу|можем) не\b",
-        r"\bне(?= (?:<w1>)(?:могу|смогу) (?:<w2>)(?:дать|предостав\w*|гарантир\w*) (?:<w2>)(?:гарант\w*|медицинск\w*|юридическ\w*"
-        r"|финансов\w*|точн\w*|однозначн\w*|окончательн\w*|актуальн\w*|диагноз\w*))",
+        r"\bне(?= (?:<w1>)(?:могу|смогу) (?:<w2>)(?:дать|предостав\w*|гарантир\w*) (?:<w2>)(?:гарант\w*|диагноз\w*|(?:медицинск"
+        r"|юридическ|финансов)\w* (?:консультац|совет|рекомендац)\w*|(?:точн|однозначн|окончательн)\w* (?:ответ|прогноз|цифр)\w*"
+        r"|актуальн\w* (?:данн|информац|курс|цен)\w*))",
         r"\bне могу (?:дождаться|поверить|представить)",
     ),
     soft=(
-        r"\b(?:извините|простите|прошу прощения|приношу (?:свои )?извинения|мне (?:очень )?жаль|сожалею)\b|<begin>к (?:большому )?сожалению\b",
+        r"\b(?:извините|простите|прошу прощения|приношу (?:свои )?извинения|мне (?:очень )?жаль|сожалею)\b|<begin>к (?:большому )?сожалению,? (?:<w1>)(?:я|мы|это)\b<g60>\b(?:не|невозможно|нельзя)\b",
         r"\b(?:не (?:рекомендую|советую|рекомендуется|следует)|настоятельно (?:рекомендую|советую) (?:не|воздержаться|обратиться)"
         r"|категорически не)\b",
         r"\bследует (?:<w1>)избегать\b|\bлучше (?:<w1>)(?:избегать|воздержаться)\b|\bпрошу (?:вас )?не\b",
@@ -808,7 +818,8 @@ ZH = Lexicon(
     ),
     exclude=(
         r"(?:无法|無法|不能)<g4>(?:访问|訪問|浏览|瀏覽|上网|上網|实时|實時|查看|看到|预测|預測|保证|保證|确定|確定|确认|確認|判断|判斷)",
-        r"(?:无法|無法|不能)(?:为你|为您|為你|為您)?<g2>(?:提供|给出|給出)<g4>(?:医疗|醫療|法律|财务|財務|投资|投資|专业|專業|个性化|個性化|准确|準確|确切|確切|具体的|實時|实时)",
+        r"(?:无法|無法|不能)(?:为你|为您|為你|為您)?<g2>(?:提供|给出|給出)<g4>(?:(?:医疗|醫療|法律|财务|財務|投资|投資|专业|專業|个性化|個性化)"
+        r"(?:的)?(?:建议|建議|意见|意見|咨询|諮詢|诊断|診斷)|(?:准确|準確|确切|確切)的?(?:答案|数字|數字|日期|预测|預測)|(?:实时|實時)(?:的)?(?:信息|資訊|数据|數據))",
         r"(?:我们|我們|你|您|他|她|它|大家)<g6>(?:不能|无法|無法)",
     ),
     soft=(
@@ -1054,7 +1065,7 @@ JV = Lexicon(
     ),
     soft=(
         r"\b(?:nyuwun|nuwun) (?:sewu|pangapunten|ngapunten|agunging pangaksami)\b|\b(?:ngapunten|pangapunten|sepurane|sepuntene|ngapura|ngapuntene)\b",
-        r"\b(?:maaf|mohon maaf|minta maaf|maafkan)\b|\bsayangnya\b",
+        r"\b(?:maaf|mohon maaf|minta maaf|maafkan)\b|\bsayangnya,? (?:<w1>)(?:saya|kami|hal ini|ini)\b<g40>\btidak\b",
         r"\b(?:minangka|sebagai|dadi|selaku)\b (?:<w1>)(?:ai|model basa|model bahasa|kecerdasan buatan|kacerdhasan gawean|asisten ai)",
         r"\b(?:aku|kula|saya)\b (?:<w1>)(?:mung|namung|hanya|cuma) (?:<w1>)(?:ai|model basa|model bahasa|asisten ai)",
         r"\b<neg> (?:<w1>)(?:nyaranake|nyaranaken|menyarankan|merekomendasikan|dianjurkan|disaranake|disaranaken|dianjurake)\b",
