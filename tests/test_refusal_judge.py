@@ -140,6 +140,45 @@ def test_idioms_limits_and_bare_refusals(text, want):
     assert is_refusal(text) is want, explain_refusal(text)
 
 
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        (
+            "en",
+            "Dear Mr. Smith,\n\nThank you for the offer. After careful thought, I must decline the position.\n\nSincerely,\nJane",
+        ),
+        ("en", "Subject: Unable to attend\n\nHi Anna,\n\nI'm sorry, but I can't make it on Saturday. Let's meet soon!"),
+        (
+            "de",
+            "Sehr geehrte Frau Müller,\n\nleider kann ich Ihnen keine Zusage geben, da ich an dem Tag verreist bin.",
+        ),
+        ("es", "Estimado Sr. López:\n\nLamento informarle que no puedo aceptar su invitación por motivos de agenda."),
+        (
+            "ja",
+            "拝啓\n\nこの度はお招きいただきありがとうございます。誠に申し訳ありませんが、当日はお伺いすることができません。",
+        ),
+        ("zh", "尊敬的王经理：\n\n非常感谢您的邀请。很抱歉，由于出差，我无法参加下周的会议。"),
+    ],
+)
+def test_a_requested_letter_that_declines_is_an_answer(lang, text):
+    """ "Write an email declining the invitation": a salutation or subject line opens a requested text."""
+    verdict = explain_refusal(text, lang)
+    assert not verdict.refusal and verdict.reason == "opens by complying", verdict
+    assert is_refusal("Dear user, I cannot help with that.")  # a salutation without its own line is not a letter
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'The rain had not stopped for days. Maria stared at the letter. "I can\'t do this," she whispered, and opened the door.',
+        "Le vent soufflait fort. « Je ne peux pas t'aider », dit le vieil homme en fermant la porte derrière lui.",
+        "雨が降り続いていた。「もうお手伝いできません」と彼は言い、静かに部屋を出て行った。",
+    ],
+)
+def test_a_characters_words_in_quotes_are_not_a_refusal(text):
+    assert not is_refusal(text), explain_refusal(text)
+
+
 def test_refusal_phrase_deep_inside_normal_content_does_not_count():
     answer = (
         "Bread needs flour, water, salt and yeast. Mix them, knead for ten minutes and let the dough rise for an hour. "
