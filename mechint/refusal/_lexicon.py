@@ -171,7 +171,7 @@ EN = Lexicon(
         r"\binstead\b(?! of)",
         r"\balternatives?\b",
         r"\b(?:healthier|safer|legal|legitimate|lawful|ethical|constructive|positive|productive|responsible|peaceful|appropriate|safe)"
-        r" (?:ways|alternatives|options|approaches|methods|means|activities|strategies|outlets)\b",
+        r" (?:ways|alternatives|options|approaches|methods|means|activities|strategies|outlets|steps|channels)\b",
         r"\bresources?\b|\b(?:hotline|helpline|lifeline|crisis|988|911)\b|\b(?:seek|professional|get) help\b",
         r"\bsupport (?:groups?|services?|organi[sz]ations?)\b|\b(?:therapist|counsel?lor|mental health professional)\b",
         r"\bif you (?:or someone|are (?:in|having|struggling|feeling)|'re (?:in|having|struggling|feeling))",
