@@ -207,6 +207,7 @@ DE = Lexicon(
         "neg": r"(?:nicht|keine?[nmrs]?|niemals|nie)",
     },
     hard=(
+        # ich kann / werde ... nicht / keine ... <verb> (I cannot / will not), nicht in der Lage (unable), ablehnen (decline), verstößt gegen meine Richtlinien
         r"\bich (?:kann|darf|werde|will|möchte|mochte)\b<g40>\b<neg>\b<g60>\b<verb>\b",
         r"\b(?:kann|darf|werde|will|möchte) ich\b<g40>\b<neg>\b<g60>\b<verb>\b",
         r"\bich (?:kann|werde|darf) (?:<w2>)nicht\s*[.!]|\b(?:das|dies) (?:kann|werde|darf) ich (?:<w1>)nicht\s*(?:tun|machen)?\s*[.!]",
@@ -528,6 +529,7 @@ NL = Lexicon(
         "neg": r"(?:niet|geen|nooit)",
     },
     hard=(
+        # ik kan / mag / wil ... niet / geen ... <verb> (I cannot / may not / will not), niet in staat (unable), weigeren (refuse), in strijd met mijn richtlijnen
         r"\bik (?:kan|mag|wil|zal|ga)\b<g40>\b<neg>\b<g60>\b<verb>\b",
         r"\b(?:kan|mag|wil|zal|ga) ik\b<g40>\b<neg>\b<g60>\b<verb>\b",
         r"\bik (?:kan|mag|zal|ga) (?:dat |dit |het )?(?:helaas )?niet\s*[.!]|\bdat (?:kan|ga|zal) ik (?:<w1>)niet (?:doen)?\s*[.!]",
@@ -599,6 +601,7 @@ PL = Lexicon(
         r"|współpracować|spełniać|asystować|uwzględnić|przychylić się|zaakceptować)",
     },
     hard=(
+        # nie mogę / nie jestem w stanie + <verb> (I cannot / am unable), nie pomogę (I will not help), muszę odmówić (I must decline), sprzeczne z moimi zasadami
         r"\bnie (?:<w1>)(?:mogę|możemy|będę|zamierzam|jestem w stanie|wolno mi|potrafię|chcę)\b<g40>\b<verb>\b",
         r"\bnie (?:<w1>)(?:mogę|moge|jestem w stanie) (?:tego )?(?:zrobić)?\s*[.!]",
         r"\bnie (?:pomogę|udzielę|podam|dostarczę|napiszę|stworzę|wygeneruję|odpowiem|spełnię|wykonam|przekażę|zrobię tego)\b",
@@ -666,6 +669,7 @@ RU = Lexicon(
         r"|пропаганд\w*|провести|способствовать)",
     },
     hard=(
+        # не могу / не буду / не стану + <verb> (I cannot / will not), вынужден отказать (I must decline), противоречит моим правилам (against my rules)
         r"\bне (?:<w1>)(?:могу|можем|смогу|сможем|стану|станем|буду|будем|имею права|вправе|в состоянии|собираюсь|намерен\w*)\b<g40>\b<verb>",
         r"\bне (?:могу|смогу|буду|стану)(?: этого| это)?(?: сделать)?\s*[.!]",
         r"\bя (?:вынужден\w*|должен|должна|обязан\w*) (?:<w1>)(?:отказать\w*|отклонить)|\bя отказываюсь\b|\bвынужден\w* отказать",
@@ -737,6 +741,7 @@ JA = Lexicon(
         r"|することはできません)",
     },
     hard=(
+        # <verb>できません / いたしかねます (cannot, humbly cannot), お断りします (I decline), 回答を控えます (I refrain from answering), ガイドラインに反する (against my guidelines)
         r"<verb>(?:すること|する事|いたすこと)?(?:は|が|も|には|については)?、?<g8><cannot>",
         r"(?:答えられ|教えられ|応じられ|伝えられ|書け|作れ|お力になれ|力になれ|お役に立て|手伝え|お応えでき|引き受けられ|お受けでき)(?:ません|ない)",
         r"お断り(?:します|いたします|致します|させていただきます|させて頂きます|せざるを得ません|申し上げます)",
@@ -797,6 +802,7 @@ KO = Lexicon(
         r"|가르쳐|전달|수락|이행|들어 ?드리|해 ?드리)",
     },
     hard=(
+        # <verb> 수 없습니다 (cannot), ~기 어렵습니다 (it is difficult to: a polite refusal), 불가능 (impossible), ~지 않습니다 (does not), 거절 (decline), 위반 (violates)
         r"<verb><g12>수 ?(?:가|는|도)? ?없(?:습니다|어요|다|으며|고|는|음|기|겠|으니|으므로)",
         r"<verb_polite><g6>기(?:가|는)? ?(?:어렵|곤란|힘들|힘듭)",
         r"드리기(?:가|는|도)? ?(?:어렵|곤란|힘들|힘듭)",  # "~해/써 드리기 어렵습니다": hard for me to do for you
@@ -860,6 +866,7 @@ ZH = Lexicon(
         "neg": r"(?:不能|无法|無法|不可以|不会|不會|不便|不予|恕不|难以|難以|没办法|沒辦法|不愿|不願|不应|不應)",
     },
     hard=(
+        # 我不能 / 无法 / 不会 (I cannot / am unable / will not), 无法提供 / 帮助 (cannot provide / help), 拒绝 (refuse), 违反我的准则 (violates my guidelines)
         r"(?:我|本人)(?:真的|确实|確實|实在|實在|恐怕|并|並|也|还是|還是|因此|所以|就|暂时|暫時|目前)?<neg>",
         r"<neg>(?:直接|继续|繼續|再|进一步|進一步)?(?:为你|为您|為你|為您|给你|给您|給你|給您|向你|向您|帮你|幫你|帮您|幫您)?<verb>",
         r"恕(?:我)?(?:不能|无法|無法|难以|難以)|(?:我|本人)<g4>(?:必须|必須|只能|不得不)?(?:拒绝|拒絕|婉拒)|(?:必须|必須|只能|不得不)(?:拒绝|拒絕|婉拒)",
@@ -910,6 +917,7 @@ TH = Lexicon(
         r"|ส่งเสริม|ตอบสนอง|ทำเช่นนั้น|ทำแบบนั้น|ทำสิ่งนี้|ทำสิ่งนั้น|ทำได้|ทำให้)",
     },
     hard=(
+        # ไม่สามารถ<verb> (cannot), <verb>ไม่ได้ (cannot, clause-final), ขอปฏิเสธ (I decline), ขัดต่อนโยบาย (against the policy)
         r"(?:ไม่สามารถ|ไม่อาจ|มิอาจ|ไม่สะดวก|ไม่ยินดี|ไม่เต็มใจ)<g4>(?:ให้ข้อมูล|ให้คำแนะนำ|ให้ความช่วยเหลือ|ให้คำตอบ|ช่วย|ตอบ(?!สนอง)"
         r"|ทำตามคำ|ดำเนินการตามคำ|สนับสนุน)",
         r"(?:ฉัน|ผม|ดิฉัน|เรา|หนู|ข้าพเจ้า)<g20>(?:ไม่สามารถ|ไม่อาจ|จะไม่|ไม่ขอ)<g10><verb>",
@@ -960,6 +968,7 @@ AR = Lexicon(
         r"|أخبر|تعليم|إنتاج|انتاج|توليد|صياغة|تصميم|تطوير|المضي|الاستمرار|فعل|ذلك|هذا|تلك|ال\w*)",
     },
     hard=(
+        # لا أستطيع / لا يمكنني / لن أتمكن (I cannot / will not be able), لن أقدم (I will not provide), أرفض (I refuse), يتعارض مع مبادئي (conflicts with my principles)
         r"\b(?:و|ف)?(?:لا|لن|ليس) (?:<w1>)(?:أستطيع|استطيع|يمكنني|أتمكن|اتمكن|يسعني|أقدر|اقدر|بإمكاني|بامكاني|باستطاعتي|بوسعي"
         r"|في وسعي|في إمكاني|يمكن لي|من الممكن لي)\b<g30><verb>",
         r"\b(?:لا|لن) (?:أستطيع|استطيع|يمكنني|أتمكن من|اتمكن من) (?:فعل )?(?:ذلك|هذا)",
@@ -1017,6 +1026,7 @@ YO = Lexicon(
         r"|kopa|atileyin|ti lehin|gba|tele|mu|ko (?:o|yin)|ko eko|fihan|daba|ba (?:o|yin) so)",
     },
     hard=(
+        # emi ko le / mi o le / n ko le (I cannot), emi ko ni <verb> (I will not), ko see se fun mi (it is not possible for me), lodi si ilana mi (against my rules)
         r"\b(?:emi|mi|n)\s+(?:ko|o|kii|ki i)\s+(?:le|lagbara|gbodo|ni anfani)\b",
         r"\b(?:emi|mi|n)\s+(?:ko|o)\s+ni (?:<w1>)<verb>\b",
         r"\bko (?:see|seese|ṣee) se fun mi\b|\bko si ni (?:agbara|ikawo) mi\b|\bko (?:see|seese) se fun mi lati\b",
@@ -1056,6 +1066,7 @@ SW = Lexicon(
         r"|fanya|tengeneza|pendekeza|unga mkono|peana|husika|shughulikia|patia|elekeza)\w*",
     },
     hard=(
+        # siwezi / sitaweza ku<verb> (I cannot / will not be able to), sita<verb> (I will not), nakataa (I refuse), inakiuka miongozo yangu (violates my guidelines)
         r"\b(?:mimi )?(?:siwezi|sitaweza|sina uwezo (?:wa|kwa)|siruhusiwi)\b<g30>\b<verb>",
         r"\bsita(?:ku|wa)?(?:saidia|toa|jibu|andika|shiriki|tengeneza|fanya|unda|eleza|timiza)\b",
         r"\b(?:siwezi|sitaweza) (?:kufanya )?hivyo\b|\bsiwezi\s*[.!]",
@@ -1108,6 +1119,7 @@ JV = Lexicon(
         "can": r"(?:bisa|iso|isa|saged|saget|dapat|mampu|akan|bakal|badhe|purun|gelem|sanggup|diizinkan|diperbolehkan|diparengake|arep)",
     },
     hard=(
+        # aku / kula / saya + ora / mboten / tidak + bisa / saged / dapat + <verb> (I cannot), nolak / menolak (refuse), nglanggar pedoman (violates the guidelines)
         r"\b(?:aku|kula|kawula|dalem|saya|kami|gue|gw)\b<g15>\b<neg> (?:<w1>)<can>\b<g30>\b<verb>",
         r"\b<neg> (?:<w1>)(?:bisa|saged|dapat|mampu|sanggup) (?:<w1>)(?:mbantu|mbiyantu|membantu|memberikan|menyediakan|njawab|menjawab"
         r"|nyedhiyakake|menehi|maringi|nulungi|ngewangi|memenuhi)\b",
@@ -1169,6 +1181,7 @@ BN = Lexicon(
         "cannot": r"(?:পারব|পারবো|পারি|পারছি|পারবনা|পারিনা|পারছিনা)\s?না?",
     },
     hard=(
+        # <verb>তে পারব না / পারি না (I cannot), আমি ... করব না (I will not), আমার পক্ষে সম্ভব নয় (not possible for me), প্রত্যাখ্যান (refuse)
         r"<inf>\s?(?:পারব|পারবো|পারি|পারছি)\s?না|<inf>\s?(?:পারবনা|পারিনা|পারছিনা)",
         r"(?:আমি|আমরা)<g40>(?:(?:কর|দে|লিখ|বল|বানা|দেখা|শেখা|জানা|দি)(?:ব|বো) না|অক্ষম|অস্বীকার করছি|প্রত্যাখ্যান করছি)",
         r"আমার পক্ষে<g40>(?:সম্ভব নয়|সম্ভব না|সম্ভবপর নয়)",
@@ -1210,6 +1223,7 @@ VI = Lexicon(
         r"|đồng ý|chấp nhận|thỏa mãn|giải đáp|xử lý|làm theo|trình bày|liệt kê|chỉ (?:bạn|cho))",
     },
     hard=(
+        # tôi không thể / sẽ không + <verb> (I cannot / will not), từ chối (refuse), vi phạm nguyên tắc của tôi (violates my principles)
         r"\b(?:tôi|mình|em|chúng tôi|tớ|tui)\b (?:<w2>)(?:không thể|không được phép|sẽ không|không có khả năng|chẳng thể|không thể nào"
         r"|không sẵn lòng)\b<g30>\b<verb>",
         r"\bkhông thể (?:<w2>)(?:giúp|hỗ trợ|cung cấp|trả lời|đáp ứng)\b",
