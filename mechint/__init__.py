@@ -3,9 +3,10 @@
 Load a model (:func:`load_model`), name its activations in TransformerLens vocabulary
 (``blocks.{l}.hook_resid_post`` ...), read and write them with one hook engine
 (:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`).
+Judge whether generated responses are refusals, in 18 languages (:func:`is_refusal`).
 """
 
-from . import _validate, alignment, chat, data, neurons, patching, positions, prefixes, probes, stats
+from . import _validate, alignment, chat, data, neurons, patching, positions, prefixes, probes, refusal, stats
 from .activations import (
     Activations,
     ActivationStore,
@@ -45,6 +46,7 @@ from .neurons import (
 from .patching import PatchResult, activation_patch, attribution_correlation, attribution_patch
 from .positions import ALL_POSITIONS, from_prompt_end
 from .probes import Probe, cross_validate, early_prediction, fit_probes, select_layer, transfer_matrix
+from .refusal import JUDGE_LANGUAGES, RefusalVerdict, explain_refusal, is_refusal, judge_refusals, refusal_score
 from .sites import Site, UnknownSiteError
 from .stats import RunningMoments
 
@@ -121,6 +123,7 @@ __all__ = [
     "positions",
     "prefixes",
     "probes",
+    "refusal",
     "stats",
     "diff_in_means",
     "load_model",
@@ -139,4 +142,10 @@ __all__ = [
     "fit_probes",
     "select_layer",
     "transfer_matrix",
+    "JUDGE_LANGUAGES",
+    "RefusalVerdict",
+    "explain_refusal",
+    "is_refusal",
+    "judge_refusals",
+    "refusal_score",
 ]

@@ -81,7 +81,6 @@ def test_direction_transfer_and_intervention_studies(tmp_path, monkeypatch):
 def test_refusal_transfer_study_before_and_after(tmp_path, monkeypatch):
     monkeypatch.setenv("MECHINT_CACHE", str(tmp_path / "cache"))
     from experiments import refusal_transfer as study
-
     from mechint.data import MULTIJAIL_LANGUAGES, POLYREFUSE_LANGUAGES
 
     base, tuned = tiny_model("gemma3", seed=1), tiny_model("gemma3", seed=2, chat=True)
@@ -101,8 +100,15 @@ def test_refusal_transfer_study_before_and_after(tmp_path, monkeypatch):
     with open(tmp_path / "figs" / "refusal_transfer.csv") as f:
         assert len(list(csv.reader(f))) == 1 + len(rates)
     examples = (tmp_path / "figs" / "refusal_transfer_examples.md").read_text()
-    assert examples.count("\n") == 2 + 2 * 14 - 1  # header, rule, one harmful and one harmless per language (no zh harmless)
-    assert set(out["polyrefuse_refusal_rate"]) == {"harmful, base", "harmful, tuned", "harmless, base", "harmless, tuned"}
+    assert (
+        examples.count("\n") == 2 + 2 * 14 - 1
+    )  # header, rule, one harmful and one harmless per language (no zh harmless)
+    assert set(out["polyrefuse_refusal_rate"]) == {
+        "harmful, base",
+        "harmful, tuned",
+        "harmless, base",
+        "harmless, tuned",
+    }
     # a model no recipe tunes is measured alone
     monkeypatch.setattr(study, "tuned_version", lambda m: None)
     study.run(tuned, tmp_path / "alone", n_per_class=2)

@@ -1,0 +1,24 @@
+"""Refusal judging: whether a chat model's response refuses the request, in 18 languages.
+
+:func:`is_refusal`, :func:`judge_refusals` and :func:`explain_refusal` read a response's opening for
+refusal phrases of its language and of English, and check whether an answer follows them
+(:mod:`mechint.refusal.judge` documents the rules; the phrases are in
+:mod:`mechint.refusal._lexicon`).
+
+:func:`refusal_score` is the model-side reading that needs no generation: the log-odds of
+refusal-opening tokens at the first response position (:mod:`mechint.refusal.score`).
+"""
+
+from .judge import JUDGE_LANGUAGES, RefusalVerdict, explain_refusal, is_refusal, judge_refusals
+from .score import REFUSAL_OPENINGS, refusal_score, refusal_token_ids
+
+__all__ = [
+    "JUDGE_LANGUAGES",
+    "RefusalVerdict",
+    "explain_refusal",
+    "is_refusal",
+    "judge_refusals",
+    "REFUSAL_OPENINGS",
+    "refusal_score",
+    "refusal_token_ids",
+]
