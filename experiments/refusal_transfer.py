@@ -68,11 +68,15 @@ def run(model: mechint.Model, out: Path, n_per_class: int | None = None) -> dict
     n = min(ITEMS, n_per_class) if n_per_class is not None else ITEMS
     tuned = tuned_version(model)
     fmt = tuned if tuned is not None else model
+    out.mkdir(parents=True, exist_ok=True)
+    harmless_languages = [lang for lang in data.POLYREFUSE_LANGUAGES if lang != "zh"]
     multijail = data.load_multijail()
     ids = multijail.unique_item_ids()
     step = max(1, len(ids) // n)
     sets = {
-        "polyrefuse": data.load_polyrefuse("test", n_per_class=n, seed=0),
+        # harmful in all 14 languages, harmless in the 13 with a harmless test split (not zh)
+        "polyrefuse": data.load_polyrefuse("test", kind="harmful", n_per_class=n)
+        + data.load_polyrefuse("test", kind="harmless", languages=harmless_languages, n_per_class=n),
         "multijail": multijail.filter(item_ids=ids[::step][:n]),  # spread over the file, the same in every language
     }
     counts = {
@@ -80,9 +84,8 @@ def run(model: mechint.Model, out: Path, n_per_class: int | None = None) -> dict
         for name, ds in sets.items()
         for lang in ds.languages
         for label, cls in ((1, "harmful"), (0, "harmless"))
-        if any(ex.label == label for ex in ds)
+        if any(ex.label == label and ex.language == lang for ex in ds)
     }
-    counts = {k: v for k, v in counts.items() if v or not k.startswith("polyrefuse harmless zh")}
     check_counts("refusal_transfer", counts, minimum=10, what="a refusal rate with a bootstrap interval", required=2)
     models = {"base": model} if tuned is None else {"base": model, "tuned": tuned}
     prompts = {name: (fmt.chat_prompts(ds.texts) if fmt.is_chat else ds.texts) for name, ds in sets.items()}
