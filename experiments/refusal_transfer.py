@@ -31,16 +31,16 @@ import mechint
 from mechint import data
 from mechint.plots import plot_refusal_rates, save_figure
 from mechint.recipes import RECIPES
-from mechint.refusal import judge_refusals, refusal_score
+from mechint.refusal import judge_refusals, refusal_log_odds, refusal_token_ids
 from mechint.stats import bootstrap_mean
 
 from ._common import check_counts, study_main, write_json, write_table
 
 CHAT_PROMPTS = True  # the study formats every instruction with the chat template
 
-ITEMS = 24
+ITEMS = 16
 """Items per class and language (the same items in every language)."""
-NEW_TOKENS = 24
+NEW_TOKENS = 20
 """Tokens generated per answer."""
 BATCH = 48
 
@@ -51,17 +51,29 @@ def tuned_version(model: mechint.Model) -> mechint.Model | None:
     return mechint.load_model(names[0], device=model.device) if names else None
 
 
-def answers(model: mechint.Model, prompts: list[str], desc: str) -> list[str]:
-    """Greedy answers, in batches of prompts of similar length."""
+def answers(model: mechint.Model, prompts: list[str], desc: str) -> tuple[list[str], torch.Tensor]:
+    """Greedy answers, in batches of prompts of similar length, and the refusal score of each prompt
+    read from the first generation step's logits (no second forward)."""
     from tqdm.auto import tqdm
 
+    token_ids = refusal_token_ids(model)
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    out = [""] * len(prompts)
+    texts, scores = [""] * len(prompts), torch.empty(len(prompts))
     for start in tqdm(range(0, len(order), BATCH), desc=desc):
         rows = order[start : start + BATCH]
-        for i, text in zip(rows, model.generate([prompts[i] for i in rows], max_new_tokens=NEW_TOKENS)):
-            out[i] = text
-    return out
+        out = model.generate(
+            [prompts[i] for i in rows],
+            max_new_tokens=NEW_TOKENS,
+            return_tokens=True,
+            output_logits=True,
+            return_dict_in_generate=True,
+        )
+        new = out.sequences[:, -len(out.logits) :]
+        decoded = model.tokenizer.batch_decode(new, skip_special_tokens=True)
+        score = refusal_log_odds(out.logits[0], token_ids).cpu()
+        for j, i in enumerate(rows):
+            texts[i], scores[i] = decoded[j], score[j]
+    return texts, scores
 
 
 def run(model: mechint.Model, out: Path, n_per_class: int | None = None) -> dict:
@@ -96,9 +108,8 @@ def run(model: mechint.Model, out: Path, n_per_class: int | None = None) -> dict
     rows, generations = [], {}
     for key, m in models.items():
         for name, ds in sets.items():
-            texts = answers(m, prompts[name], f"{key} {name}")
+            texts, score = answers(m, prompts[name], f"{key} {name}")
             judged = judge_refusals(texts, ds.row_languages)
-            score = refusal_score(m, prompts[name], batch_size=BATCH)
             generations[(key, name)] = (texts, judged)
             for label, cls in ((1, "harmful"), (0, "harmless")):
                 for lang in ds.languages:

@@ -10,7 +10,7 @@ refusal-opening tokens at the first response position (:mod:`mechint.refusal.sco
 """
 
 from .judge import JUDGE_LANGUAGES, RefusalVerdict, explain_refusal, is_refusal, judge_refusals
-from .score import REFUSAL_OPENINGS, refusal_score, refusal_token_ids
+from .score import REFUSAL_OPENINGS, refusal_log_odds, refusal_score, refusal_token_ids
 
 __all__ = [
     "JUDGE_LANGUAGES",
@@ -19,6 +19,7 @@ __all__ = [
     "is_refusal",
     "judge_refusals",
     "REFUSAL_OPENINGS",
+    "refusal_log_odds",
     "refusal_score",
     "refusal_token_ids",
 ]

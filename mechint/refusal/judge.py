@@ -55,7 +55,15 @@ from .. import _validate
 from .._suggest import did_you_mean, nearest
 from ._lexicon import LEXICONS, Lexicon
 
-__all__ = ["JUDGE_LANGUAGES", "RefusalVerdict", "is_refusal", "judge_refusals", "explain_refusal", "normalise"]
+__all__ = [
+    "JUDGE_LANGUAGES",
+    "RefusalVerdict",
+    "is_refusal",
+    "judge_refusals",
+    "language_code",
+    "explain_refusal",
+    "normalise",
+]
 
 JUDGE_LANGUAGES: tuple[str, ...] = tuple(sorted(LEXICONS))
 """The ISO 639-1 codes the judge has resources for: the 14 PolyRefuse languages and MultiJail's
@@ -285,7 +293,7 @@ _NAMES = {
 }  # fmt: skip
 
 
-def _code(language: object, name: str = "language") -> str:
+def language_code(language: object, name: str = "language") -> str:
     """``language`` as one of :data:`JUDGE_LANGUAGES`: any case, and with a region subtag
     ("zh-CN", "pt_BR" style) reduced to the language; anything else is refused with the supported
     codes and the nearest one."""
@@ -307,7 +315,7 @@ def _languages(language: str | None) -> tuple[str, ...]:
     """The languages whose phrases are read for a response in ``language``."""
     if language is None:
         return JUDGE_LANGUAGES
-    code = _code(language)
+    code = language_code(language)
     return (code,) if code == "en" else (code, "en")
 
 

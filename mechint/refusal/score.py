@@ -20,11 +20,12 @@ from jaxtyping import Float
 from torch import Tensor
 
 from .. import _validate
+from .judge import language_code
 
 if TYPE_CHECKING:
     from ..model import Model
 
-__all__ = ["REFUSAL_OPENINGS", "refusal_score", "refusal_token_ids"]
+__all__ = ["REFUSAL_OPENINGS", "refusal_log_odds", "refusal_score", "refusal_token_ids"]
 
 REFUSAL_OPENINGS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -72,8 +73,7 @@ def refusal_token_ids(
             chosen = [languages] if isinstance(languages, str) else list(languages)
             if not chosen:
                 raise ValueError("languages is empty: give at least one, or None for all")
-            for lang in chosen:
-                _validate.choice("language", lang, tuple(REFUSAL_OPENINGS))
+            chosen = [language_code(lang) for lang in chosen]
         openings = [o for lang in chosen for o in REFUSAL_OPENINGS[lang]]
     else:
         if languages is not None:
@@ -126,10 +126,19 @@ def refusal_score(
     out = torch.empty(len(texts), dtype=torch.float32)
     desc = progress if isinstance(progress, str) else "refusal score"
     for rows, enc, _ in token_batches(model, texts, batch_size, progress=progress, desc=desc):
-        logits = model.last_logits(enc).float()
-        is_refusal = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
-        is_refusal[index] = True
-        refuse = torch.logsumexp(logits[:, is_refusal], dim=-1)  # log p + log Z
-        rest = torch.logsumexp(logits[:, ~is_refusal], dim=-1)  # log(1 - p) + log Z, exact also near p = 1
-        out[torch.tensor(rows)] = (refuse - rest).cpu()
+        out[torch.tensor(rows)] = refusal_log_odds(model.last_logits(enc), index).cpu()
     return out
+
+
+def refusal_log_odds(
+    logits: Float[Tensor, "batch vocab"], token_ids: Tensor | Sequence[int]
+) -> Float[Tensor, " batch"]:
+    """``log p - log(1 - p)`` for next-token ``logits`` with ``p`` the probability of ``token_ids``:
+    the refusal score of logits a caller already has (e.g. the first step of a generation, read with
+    ``output_logits=True``). Float32; exact also where ``p`` is near 1."""
+    logits = logits.float()
+    is_refusal = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
+    is_refusal[torch.as_tensor(token_ids, device=logits.device)] = True
+    refuse = torch.logsumexp(logits[:, is_refusal], dim=-1)  # log p + log Z
+    rest = torch.logsumexp(logits[:, ~is_refusal], dim=-1)  # log(1 - p) + log Z
+    return refuse - rest
