@@ -2,10 +2,11 @@
 
 Load a model (:func:`load_model`), name its activations in TransformerLens vocabulary
 (``blocks.{l}.hook_resid_post`` ...), read and write them with one hook engine
-(:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`).
+(:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`);
+tune a model (:func:`sft`, :func:`dpo`) into a cached folder that :func:`load_model` reads.
 """
 
-from . import _validate, alignment, chat, data, neurons, patching, positions, prefixes, probes, stats
+from . import _validate, alignment, chat, data, neurons, patching, positions, prefixes, probes, stats, tuning
 from .activations import (
     Activations,
     ActivationStore,
@@ -47,6 +48,7 @@ from .positions import ALL_POSITIONS, from_prompt_end
 from .probes import Probe, cross_validate, early_prediction, fit_probes, select_layer, transfer_matrix
 from .sites import Site, UnknownSiteError
 from .stats import RunningMoments
+from .tuning import LoraSpec, TuningConfig, TuningResult, dpo, sft
 
 
 def __getattr__(name: str):
@@ -122,6 +124,12 @@ __all__ = [
     "prefixes",
     "probes",
     "stats",
+    "tuning",
+    "LoraSpec",
+    "TuningConfig",
+    "TuningResult",
+    "sft",
+    "dpo",
     "diff_in_means",
     "load_model",
     "record",
