@@ -2,11 +2,12 @@
 
 Load a model (:func:`load_model`), name its activations in TransformerLens vocabulary
 (``blocks.{l}.hook_resid_post`` ...), read and write them with one hook engine
-(:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`).
-Judge whether generated responses are refusals, in 18 languages (:func:`is_refusal`).
+(:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`);
+tune a model (:func:`sft`, :func:`dpo`) into a cached folder that :func:`load_model` reads; judge
+whether generated responses are refusals, in 18 languages (:func:`is_refusal`).
 """
 
-from . import _validate, alignment, chat, data, neurons, patching, positions, prefixes, probes, refusal, stats
+from . import _validate, alignment, chat, data, neurons, patching, positions, prefixes, probes, refusal, stats, tuning
 from .activations import (
     Activations,
     ActivationStore,
@@ -49,6 +50,7 @@ from .probes import Probe, cross_validate, early_prediction, fit_probes, select_
 from .refusal import JUDGE_LANGUAGES, RefusalVerdict, explain_refusal, is_refusal, judge_refusals, refusal_score
 from .sites import Site, UnknownSiteError
 from .stats import RunningMoments
+from .tuning import LoraSpec, TuningConfig, TuningResult, dpo, sft
 
 
 def __getattr__(name: str):
@@ -125,6 +127,12 @@ __all__ = [
     "probes",
     "refusal",
     "stats",
+    "tuning",
+    "LoraSpec",
+    "TuningConfig",
+    "TuningResult",
+    "sft",
+    "dpo",
     "diff_in_means",
     "load_model",
     "record",
