@@ -579,6 +579,45 @@ def pmp_roles(d):
     return table(["layer"] + d["roles"], [[i] + [rnd(x) for x in row] for i, row in enumerate(m)])
 
 
+def _rate(cell):
+    if cell is None:
+        return "-"
+    return f"{rnd(cell['rate'], 2)} [{rnd(cell['low'], 2)}, {rnd(cell['high'], 2)}]"
+
+
+def rt_rates(data_set):
+    def render(d):
+        rates, models = d["rates"], list(d["models"])
+        langs = sorted({k.split("/")[3] for k in rates if k.split("/")[1] == data_set}, key=lambda l: (l != "en", l))
+        classes = [
+            c
+            for c in ("harmful", "harmless")
+            if any(k.split("/")[2] == c and k.split("/")[1] == data_set for k in rates)
+        ]
+        header = ["language"] + [f"{c}, {m}" for c in classes for m in models]
+        rows = [
+            [lang] + [_rate(rates.get(f"{m}/{data_set}/{c}/{lang}")) for c in classes for m in models] for lang in langs
+        ]
+        return table(header, rows)
+
+    return render
+
+
+def rt_scores(d):
+    rates, models = d["rates"], list(d["models"])
+    langs = sorted({k.split("/")[3] for k in rates if "/polyrefuse/" in k}, key=lambda l: (l != "en", l))
+    header = ["language"] + [f"{c}, {m}" for c in ("harmful", "harmless") for m in models]
+    rows = []
+    for lang in langs:
+        row = [lang]
+        for c in ("harmful", "harmless"):
+            for m in models:
+                cell = rates.get(f"{m}/polyrefuse/{c}/{lang}")
+                row.append(rnd(cell["refusal_score"], 2) if cell else "-")
+        rows.append(row)
+    return table(header, rows)
+
+
 TABLES = {
     "language_direction_cosine": {
         "raw": ldc_raw,
@@ -602,6 +641,7 @@ TABLES = {
     "neurons_activations": {"summary": na_summary},
     "neurons_editing": {"shifts": ne_shifts, "gaps": ne_gaps},
     "alignment_retrieval": {"best": ar_best, "correlation": ar_correlation, "scatter": ar_scatter},
+    "refusal_transfer": {"polyrefuse": rt_rates("polyrefuse"), "multijail": rt_rates("multijail"), "scores": rt_scores},
     "patching_minimal_pairs": {"languages": pmp_languages, "total": pmp_total, "roles": pmp_roles},
 }
 

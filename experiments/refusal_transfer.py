@@ -38,9 +38,9 @@ from ._common import check_counts, study_main, write_json, write_table
 
 CHAT_PROMPTS = True  # the study formats every instruction with the chat template
 
-ITEMS = 16
+ITEMS = 12
 """Items per class and language (the same items in every language)."""
-NEW_TOKENS = 20
+NEW_TOKENS = 16
 """Tokens generated per answer."""
 BATCH = 48
 

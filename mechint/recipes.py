@@ -10,7 +10,8 @@ its own tuning harness (:mod:`mechint.tuning`), and caches it:
     English harmless *train* instructions. PolyRefuse has no answers; the answers are the base
     model's own, completed greedily from a few-shot plain-text prompt (no outside text is bundled),
     cut at their first paragraph and at a repeated phrase. The refusals are short English sentences
-    written here (:data:`REFUSALS`), one per item in turn. English-only tuning is the point: whether
+    written here (:data:`REFUSALS`), one per item in turn; the answered items cycle to as many as the
+    refused ones, so neither reply is the likelier by count. English-only tuning is the point: whether
     the refusal carries over to other languages is the question of ``experiments/refusal_transfer``.
 
 :func:`recipe_model_dir` builds a recipe's folder once and returns it; :func:`mechint.load_model`
@@ -116,8 +117,9 @@ class Recipe:
 def refusal_training_pairs(model: Model, recipe: Recipe, *, progress: bool = True) -> list[tuple[str, str]]:
     """The English (instruction, response) pairs of ``gemma-3-270m-refusal-en``: every PolyRefuse
     English harmful train instruction with a refusal from :data:`REFUSALS`, every harmless one with
-    the base model's own answer (items whose answer came out empty are left out). The answers are
-    cached under ``cache_root()/recipes/``."""
+    the base model's own answer (items whose answer came out empty are left out), the smaller class
+    repeated to the size of the larger, the two interleaved. The answers are cached under
+    ``cache_root()/recipes/``."""
     from .data import load_polyrefuse
     from .tuning.cache import weights_digest
 
@@ -143,9 +145,12 @@ def refusal_training_pairs(model: Model, recipe: Recipe, *, progress: bool = Tru
 
     cached_folder(folder, build, key, what=f"{recipe.name} base answers")
     answers = json.loads((folder / "answers.json").read_text(encoding="utf-8"))
-    pairs = [(text, REFUSALS[i % len(REFUSALS)]) for i, text in enumerate(harmful)]
-    pairs += [(text, answer) for text, answer in zip(harmless, answers) if answer]
-    return pairs
+    refusals = [(text, REFUSALS[i % len(REFUSALS)]) for i, text in enumerate(harmful)]
+    answered = [(text, answer) for text, answer in zip(harmless, answers) if answer]
+    # as many answered examples as refused ones (the smaller class cycles again), so that the tuning
+    # does not learn either reply as the likelier one; interleaved
+    n = max(len(refusals), len(answered))
+    return [pair for i in range(n) for pair in (refusals[i % len(refusals)], answered[i % len(answered)])]
 
 
 RECIPES: Mapping[str, Recipe] = MappingProxyType(
@@ -155,12 +160,24 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType(
             base="gemma-3-270m",
             description="gemma-3-270m tuned (LoRA) on English only to refuse harmful requests and answer "
             "harmless ones; Gemma chat layout",
-            tuning={"lora": {"r": 16, "alpha": 32}, "epochs": 2, "batch_size": 16, "learning_rate": 5e-4, "seed": 0},
+            tuning={
+                "lora": {"r": 16, "alpha": 32},
+                "epochs": 2,
+                "batch_size": 16,
+                "learning_rate": 5e-4,
+                "seed": 0,
+                "bf16": True,
+            },
             answer_tokens=40,
             build_pairs=refusal_training_pairs,
         ),
     }
 )
+
+
+_RECIPE_FORMAT = 2
+"""Raised whenever the way a recipe turns its inputs into training data changes (its pointer then
+misses, and the tuning harness, keyed by the data itself, trains again)."""
 
 
 def _recipe_key(recipe: Recipe) -> dict[str, Any]:
@@ -174,7 +191,7 @@ def _recipe_key(recipe: Recipe) -> dict[str, Any]:
     texts = load_polyrefuse("train", languages="en").texts
     return {
         "recipe": recipe.name,
-        "format": 1,
+        "format": _RECIPE_FORMAT,
         "base": hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest(),
         "data": hashlib.sha256("\n".join(texts).encode()).hexdigest(),
         "refusals": list(REFUSALS),

@@ -152,3 +152,20 @@ def test_chat_bad_input_names_the_fix():
         from_prompt_end([])
     with pytest.raises(TypeError, match="negative integers"):
         from_prompt_end("all")
+
+
+def test_collect_and_run_with_cache_read_chat_prompts_at_the_post_instruction_tokens():
+    """A chat Dataset goes through collect as any Dataset: pool='last' is the last post-instruction
+    token, and the last n tokens of each text (pool='all') are its post-instruction tokens, equal to
+    run_with_cache on the text alone."""
+    model = tiny_model("qwen2", chat=True)
+    ds = model.chat_prompts(Dataset([Example(t, i % 2, "en", f"i{i}", "t") for i, t in enumerate(INSTRUCTIONS)]))
+    site = "blocks.1.hook_resid_post"
+    n = len(model.post_instruction_positions())
+    last = mechint.collect(model, ds, site, pool="last", progress=False)[site]
+    every = mechint.collect(model, ds, site, pool="all", progress=False)
+    for i, text in enumerate(ds.texts):
+        post = every.row(site, i)[-n:]
+        torch.testing.assert_close(post[-1], last[i])
+        _, cache = model.run_with_cache([text], site)
+        torch.testing.assert_close(cache[site][0, -n:], post, atol=1e-5, rtol=1e-5)
