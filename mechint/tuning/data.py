@@ -172,7 +172,8 @@ def _check_lengths(lengths: Sequence[int], max_length: int, limit: int | None, w
             if limit is not None and n > limit and limit <= max_length:
                 fix = f"shorten it: the model's learned position table holds {limit} positions"
             else:
-                fix = f"raise max_length in the config (TuningConfig(max_length={max(lengths)})) or shorten it"
+                fit = max(lengths) if limit is None else min(max(lengths), limit)
+                fix = f"raise max_length in the config (TuningConfig(max_length={fit})) or shorten it"
             raise ValueError(
                 f"item {i} has {n} tokens once formatted ({what}), more than max_length={cap}{others}: {fix}"
             )

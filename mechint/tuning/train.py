@@ -4,7 +4,7 @@ The loops are written here rather than run through TRL's ``SFTTrainer`` / ``DPOT
 the LM head: a causal LM's last layer projects every position onto the whole vocabulary (262,144
 tokens for Gemma 3), while only the response positions carry loss. These loops run the decoder
 stack alone and apply the LM head to the response positions only; TRL's fused head scores every
-position off the GPU, and recomputes the projection in its backward. Same data order, same
+position on devices without Triton (CPUs), and recomputes the projection in its backward. Same data order, same
 initialisation, same AdamW, linear schedule and gradient clipping as the Hugging Face ``Trainer``
 defaults: ``benchmarks/bench_tuning.py`` checks that the losses agree with TRL's step by step and
 measures the time of both.
@@ -176,8 +176,10 @@ def _optimizer(trained: nn.Module, config: TuningConfig, total_steps: int):
 @contextlib.contextmanager
 def _seeded(seed: int, device: torch.device) -> Iterator[None]:
     """The global torch random state seeded for the run, and restored afterwards."""
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    devices = (
+        [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    )
+    with torch.random.fork_rng(devices=devices, device_type="cuda"):
         torch.manual_seed(seed)
         yield
 
