@@ -185,6 +185,7 @@ def _recipe_key(recipe: Recipe) -> dict[str, Any]:
     converted folder (its manifest's file digests), the recipe's texts and settings, mechint's format."""
     from .data import load_polyrefuse
     from .embedded import MANIFEST_NAME, embedded_model_dir
+    from .tuning.cache import FORMAT_VERSION
 
     base_dir = embedded_model_dir(recipe.base)
     files = json.loads((base_dir / MANIFEST_NAME).read_text(encoding="utf-8"))["files"]
@@ -198,6 +199,7 @@ def _recipe_key(recipe: Recipe) -> dict[str, Any]:
         "few_shot": _FEW_SHOT,
         "answer_tokens": recipe.answer_tokens,
         "tuning": dict(recipe.tuning),
+        "harness": FORMAT_VERSION,
     }
 
 
