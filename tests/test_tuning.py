@@ -425,3 +425,9 @@ def test_tuning_inside_a_hooks_context_is_refused():
     with model.hooks([("blocks.0.hook_resid_post", lambda act, ctx: None)]):
         with pytest.raises(RuntimeError, match="hooks are active"):
             tuning.sft(model, PAIRS, progress=False)
+
+
+@pytest.mark.bad_input
+def test_a_bare_module_is_refused_with_the_way_to_wrap_it():
+    with pytest.raises(TypeError, match=r"load_model\(module, tokenizer=...\)"):
+        tuning.sft(tiny_hf_model("llama"), PAIRS, progress=False)

@@ -96,9 +96,8 @@ def lora_model(hf: nn.Module, config: TuningConfig) -> nn.Module:
         fan_in_fan_out=conv1d,
     )
     try:
-        with (
-            warnings.catch_warnings()
-        ):  # PEFT asks transformers >= 5.2 a deprecated question; not the caller's business
+        # PEFT asks transformers a question it deprecated (is_gradient_checkpointing): not the caller's business
+        with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             return get_peft_model(hf, lora)
     except ValueError as err:
