@@ -19,7 +19,7 @@ from pathlib import Path
 
 import mechint
 
-from ._common import add_arguments, check_prompt_format
+from ._common import add_arguments, check_prompt_format, keep_freed_memory
 
 
 def studies() -> list[str]:
@@ -37,6 +37,7 @@ def main(argv=None) -> None:
     if unknown:
         raise SystemExit(f"unknown studies {unknown}; available: {studies()}")
     t0 = time.perf_counter()
+    keep_freed_memory()
     model = mechint.load_model(args.model, device=args.device)
     print(f"loaded {model} in {time.perf_counter() - t0:.1f} s")
     out = Path(args.out)
