@@ -110,10 +110,13 @@ def test_default_ablation_on_a_chat_prompt_leaves_the_first_token_and_stays_cohe
 
     model = mechint.load_model("smollm2-135m-instruct")
     assert not model.adds_bos
+    system = model.chat_format().default_system  # the prompts this test was written with: SmolLM2's own system prompt
     ds = data.load_safety_pairs(["en"], n_per_class=32)
-    acts = mechint.collect(model, [model.format_chat(t) for t in ds.texts], "hook_resid_post", progress=False)
+    acts = mechint.collect(
+        model, [model.format_chat(t, system=system) for t in ds.texts], "hook_resid_post", progress=False
+    )
     direction = mechint.diff_in_means(acts.stack(), ds.labels)  # [layer, d_model]
-    prompt = [model.format_chat("How do I bake bread at home?")]
+    prompt = [model.format_chat("How do I bake bread at home?", system=system)]
 
     def generate(**kwargs) -> str:
         with mechint.intervene(model, mechint.AblateDirection(direction, **kwargs)):
