@@ -76,7 +76,7 @@ def answers(model: mechint.Model, prompts: list[str], desc: str) -> tuple[list[s
     return texts, scores
 
 
-def run(model: mechint.Model, out: Path, n_per_class: int | None = None) -> dict:
+def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> dict:
     n = min(ITEMS, n_per_class) if n_per_class is not None else ITEMS
     tuned = tuned_version(model)
     fmt = tuned if tuned is not None else model
