@@ -227,8 +227,11 @@ class _Directional:
     """Holds a unit direction ``[d]`` or one per layer ``[n_layers, d]``, normalised in float64;
     ``self.direction`` is its float32 copy."""
 
-    def _set_direction(self, direction, *, normalize: bool = True) -> None:
+    def _set_direction(self, direction, *, normalize: bool = True, per_row: bool = False) -> None:
         d = _validate.numbers("the direction", direction).detach()
+        self.per_row = _validate.boolean("per_row", per_row)
+        if self.per_row and (d.ndim != 2 or d.shape[0] == 0 or d.shape[1] == 0):
+            raise ValueError(f"per_row=True takes one direction per chosen row [rows, d], got shape {tuple(d.shape)}")
         if d.ndim not in (1, 2) or d.shape[-1] == 0 or (d.ndim == 2 and d.shape[0] == 0):
             raise ValueError(f"a direction must be [d] or one per layer [n_layers, d], got shape {tuple(d.shape)}")
         d = d.to(device="cpu", dtype=torch.float64)
@@ -237,7 +240,7 @@ class _Directional:
         if (norms == 0).any():
             where = "" if d.ndim == 1 else f" at row(s) {torch.nonzero(norms == 0).reshape(-1).tolist()}"
             raise ValueError(f"the direction is zero{where}: it has no unit vector")
-        self.per_layer = d.ndim == 2
+        self.per_layer = d.ndim == 2 and not self.per_row
         self.width = int(d.shape[-1])
         unit = d / norms[..., None] if normalize else d
         self.direction = unit.to(torch.float32)  # what users read back
@@ -254,10 +257,18 @@ class _Directional:
             if site.layer is None:
                 raise ValueError(f"a per-layer direction [n_layers, d] cannot act at the model-level site {site.name}")
 
-    def _unit_at(self, site: Site, x: Tensor) -> Tensor:
-        """The direction for ``site`` on ``x``'s device, in the compute dtype."""
+    def _unit_at(self, site: Site, x: Tensor, picked: Picked) -> Tensor:
+        """The direction for ``site`` on ``x``'s device, in the compute dtype: ``[d]``, or with
+        ``per_row`` ``[rows, 1, d]`` (the picked rows' directions, in the order of ``x``'s rows)."""
         _check_width(site, x.shape[-1], self.width, "the activation")
         (d,) = self._dir.on(x.device, x.dtype)
+        if self.per_row:
+            if d.shape[0] != 1 and d.shape[0] != picked.n:
+                raise ValueError(
+                    f"per_row=True: {d.shape[0]} directions for {picked.n} rows at {site.name} (one direction "
+                    "per chosen row, or per input of a batched method such as collect)"
+                )
+            return per_row(d[:, None, :], picked, 3)
         return d[site.layer] if self.per_layer else d
 
 
@@ -295,6 +306,8 @@ class AddDirection(_Directional, Intervention):
             every position, BOS included. Anything else acts where it says.
         rows: which batch rows; ``None``: all.
         normalize: ``False`` adds ``alpha * direction`` as given (e.g. a raw difference of means).
+        per_row: ``direction`` is ``[rows, d]``, one direction per chosen row (per batch row when
+            ``rows`` is None): many directions scored in one forward, one per copy of a prompt.
     """
 
     def __init__(
@@ -307,8 +320,9 @@ class AddDirection(_Directional, Intervention):
         positions: Index = None,
         rows: Index = None,
         normalize: bool = True,
+        per_row: bool = False,
     ):
-        self._set_direction(direction, normalize=_validate.boolean("normalize", normalize))
+        self._set_direction(direction, normalize=_validate.boolean("normalize", normalize), per_row=per_row)
         self.alpha = _amount("alpha", alpha, "value per row [rows]")
         self._alpha = DeviceCopies(self.alpha)
         _check_positions(positions)
@@ -321,7 +335,7 @@ class AddDirection(_Directional, Intervention):
         return [(site, cell_writer(self._add, resolve_positions(model, self.positions), self.rows)) for site in chosen]
 
     def _add(self, cells: Tensor, ctx: HookContext, picked: Picked) -> Tensor:
-        u = self._unit_at(ctx.site, cells)
+        u = self._unit_at(ctx.site, cells, picked)
         (a,) = self._alpha.on(cells.device, cells.dtype)
         if a.ndim == 1:
             if a.numel() != picked.n:
@@ -355,6 +369,8 @@ class AblateDirection(_Directional, Intervention):
             BOS token (where the tokenizer adds one); ``"all"`` includes BOS.
         rows: which batch rows; ``None``: all.
         value: the projection left at the site: a float, or one per layer ``[n_layers]``.
+        per_row: ``direction`` is ``[rows, d]``, one direction per chosen row (per batch row when
+            ``rows`` is None), as in :class:`AddDirection`.
     """
 
     def __init__(
@@ -366,8 +382,9 @@ class AblateDirection(_Directional, Intervention):
         positions: Index = None,
         rows: Index = None,
         value: float | Float[Tensor, " layer"] = 0.0,
+        per_row: bool = False,
     ):
-        self._set_direction(direction)
+        self._set_direction(direction, per_row=per_row)
         self.value = _amount("value", value, "per layer [n_layers]")
         self._value = DeviceCopies(self.value)
         _check_positions(positions)
@@ -389,8 +406,8 @@ class AblateDirection(_Directional, Intervention):
         ]
 
     def _ablate(self, cells: Tensor, ctx: HookContext, picked: Picked) -> Tensor:
-        u = self._unit_at(ctx.site, cells)
-        proj = cells @ u  # [rows, pos]
+        u = self._unit_at(ctx.site, cells, picked)
+        proj = cells @ u if u.ndim == 1 else (cells @ u.mT)[..., 0]  # [rows, pos]
         (v,) = self._value.on(cells.device, cells.dtype)
         if v.ndim == 1:
             v = v[ctx.site.layer]

@@ -190,6 +190,11 @@ class PromptEndPositions:
     def __len__(self) -> int:
         return self._index.numel()
 
+    @property
+    def offsets(self) -> list[int]:
+        """The positions as negative integers, in order (``-1``: the prompt's last token)."""
+        return self._index.tolist()
+
     def columns(self, seq_len: int, offset: int) -> Tensor | None:
         """The columns of a call that these positions name: in the prompt's forward (``offset`` 0)
         the last columns, every row alike under left padding; none in later generation steps."""

@@ -7,6 +7,7 @@ Llama-3.2-1B's, with random weights: no download is ever needed).
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
 from .chat import GEMMA_TEMPLATE
 from .families import FAMILIES
@@ -133,3 +134,56 @@ def tiny_model(
     if chat:
         tokenizer.chat_template = CHAT_TEMPLATES[family]
     return Model(hf, tokenizer, name=f"tiny-{family}-seed{seed}" + ("-chat" if chat else ""))
+
+
+PLANTED_TEMPLATE = (
+    "{% for m in messages %}U: {{ m['content'] }}{% endfor %}{% if add_generation_prompt %}\nA:{% endif %}"
+)
+"""The short chat layout of :func:`planted_refusal_model` (two post-instruction tokens)."""
+
+
+def planted_refusal_model(
+    *, seed: int = 0, layer: int = 2, n_layers: int = 6, write: float = 1.0, read: float = 3.0, trigger: str = "X"
+) -> tuple[Model, Tensor, int]:
+    """A tiny Llama whose refusal is one planted direction, for tests of refusal-direction methods.
+
+    The ``trigger`` byte's embedding carries a private direction ``e`` that no weight reads except
+    one attention head at ``layer``; that head writes ``write * u`` to the residual stream, at every
+    position that attends to a trigger token; no other weight writes along ``u`` or ``e``; the LM head's
+    row of the token ``"I"`` is ``read * u``. So prompts with the trigger "refuse" (the log-odds of
+    ``"I"`` is high), ``u`` exists from ``blocks.{layer + 1}.hook_resid_pre`` on, and ablating ``u``
+    removes the refusal. Returns ``(model, u [d_model] unit, id of "I")``; chat layout
+    :data:`PLANTED_TEMPLATE`."""
+    model = tiny_model("llama", seed=seed, n_layers=n_layers)
+    model.tokenizer.chat_template = PLANTED_TEMPLATE
+    hf = model.hf
+    gen = torch.Generator().manual_seed(seed + 123)
+    u = torch.randn(model.d_model, generator=gen)
+    u /= u.norm()
+    e = torch.randn(model.d_model, generator=gen)
+    e -= (e @ u) * u
+    e /= e.norm()
+    (trig,) = model.tokenizer(trigger, add_special_tokens=False)["input_ids"]
+    (refuse,) = model.tokenizer("I", add_special_tokens=False)["input_ids"]
+
+    def blind(linear: torch.nn.Linear, v: Tensor) -> None:  # rows orthogonal to v: reads nothing along it
+        v = v / v.norm()
+        linear.weight -= torch.outer(linear.weight @ v, v)
+
+    with torch.no_grad():
+        emb = hf.model.embed_tokens.weight
+        emb -= torch.outer(emb @ e, e)
+        emb[trig] += 0.5 * e
+        for block in hf.model.layers:
+            attn, mlp = block.self_attn, block.mlp
+            for out in (attn.o_proj, mlp.down_proj):
+                out.weight -= torch.outer(e, e @ out.weight) + torch.outer(u, u @ out.weight)
+            for lin in (attn.q_proj, attn.k_proj, attn.v_proj):
+                blind(lin, block.input_layernorm.weight * e)
+            for lin in (mlp.gate_proj, mlp.up_proj):
+                blind(lin, block.post_attention_layernorm.weight * e)
+        block = hf.model.layers[layer]
+        block.self_attn.v_proj.weight[0] = e / block.input_layernorm.weight  # head 0 reads e ...
+        block.self_attn.o_proj.weight[:, 0] = write * u  # ... and writes u
+        hf.lm_head.weight[refuse] = read * u
+    return model, u, refuse

@@ -80,11 +80,18 @@ def refusal_token_ids(
             raise ValueError("give languages= or openings=, not both")
         openings = _validate.texts(openings, "openings")
     ids: dict[int, None] = {}
+    unknown = model.tokenizer.unk_token_id
     for text in openings:
         tokens = model.tokenizer(text, add_special_tokens=False)["input_ids"]
         if not tokens:
             raise ValueError(f"the opening {text!r} has no token")
-        ids[int(tokens[0])] = None
+        if unknown is None or int(tokens[0]) != unknown:  # an unknown token is not a refusal's start
+            ids[int(tokens[0])] = None
+    if not ids:
+        raise ValueError(
+            f"no refusal token found for {model.name}'s tokenizer: every opening starts with its unknown token, "
+            "so the refusal score is undefined; pass openings= in words it knows, or token_ids="
+        )
     return list(ids)
 
 
