@@ -10,6 +10,7 @@ refusal-opening tokens at the first response position (:mod:`mechint.refusal.sco
 """
 
 from .judge import JUDGE_LANGUAGES, RefusalVerdict, explain_refusal, is_refusal, judge_refusals
+from .orthogonalize import orthogonalize_weights
 from .score import REFUSAL_OPENINGS, refusal_log_odds, refusal_score, refusal_token_ids
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "refusal_log_odds",
     "refusal_score",
     "refusal_token_ids",
+    "orthogonalize_weights",
 ]
