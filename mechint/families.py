@@ -44,11 +44,21 @@ class Family:
             the forward computes them (a site's place here is its order before the first block).
         block_sites: per-layer sites, keyed by the part after ``blocks.{l}.``.
         mlp_out_proj: per-layer path of the MLP down projection (value vectors live in its weight).
+        attn_out_proj: per-layer path of the attention output projection (``nn.Linear``, or GPT-2's
+            ``Conv1D``), whose output is what attention writes into the residual stream (through
+            :attr:`attn_post_norm` where there is one).
+        embeddings: model-level paths of the embedding tables whose looked-up rows are added into the
+            residual stream before the first block (GPT-2: token and learned position embeddings), through
+            :attr:`embed_norm` where there is one.
         mlp_post_norm: per-layer path of the norm that normalises the MLP's output before it is added
             to the residual stream (Gemma 3: ``"post_feedforward_layernorm"``; there
             ``hook_mlp_out`` is that norm's output, not the down projection's), or None where the
             down projection's output is added as it is. A neuron's value vector reaches the residual
             stream through this norm's gain (:mod:`mechint.neurons`).
+        attn_post_norm: per-layer path of the norm that normalises the attention output before it is
+            added to the residual stream (Gemma 3: ``"post_attention_layernorm"``), or None.
+        embed_norm: model-level path of a norm between the embeddings and the residual stream (BLOOM:
+            ``"transformer.word_embeddings_layernorm"``), or None.
         norm_gain_offset: the RMSNorms scale by ``norm_gain_offset + weight`` (Gemma: ``1 + weight``).
         config_keys: names of ``n_layers``/``d_model``/``d_mlp``/``n_heads``/``n_kv_heads`` in the HF config.
         notes: anything a user should know about how a site maps on this family.
@@ -62,7 +72,11 @@ class Family:
     top_sites: dict[str, ModuleSite]
     block_sites: dict[str, ModuleSite]
     mlp_out_proj: str
+    attn_out_proj: str
+    embeddings: tuple[str, ...]
     mlp_post_norm: str | None = None
+    attn_post_norm: str | None = None
+    embed_norm: str | None = None
     norm_gain_offset: float = 0.0
     config_keys: dict[str, str] = field(default_factory=dict)
     notes: str = ""
@@ -105,6 +119,8 @@ LLAMA = Family(
     top_sites=_LLAMA_TOP,
     block_sites=_LLAMA_BLOCK,
     mlp_out_proj="mlp.down_proj",
+    attn_out_proj="self_attn.o_proj",
+    embeddings=("model.embed_tokens",),
     config_keys=_LLAMA_CONFIG,
 )
 
@@ -117,6 +133,8 @@ QWEN2 = Family(
     top_sites=_LLAMA_TOP,
     block_sites=_LLAMA_BLOCK,
     mlp_out_proj="mlp.down_proj",
+    attn_out_proj="self_attn.o_proj",
+    embeddings=("model.embed_tokens",),
     config_keys=_LLAMA_CONFIG,
 )
 
@@ -147,7 +165,10 @@ GEMMA3 = Family(
         "mlp.hook_post": ModuleSite("mlp.down_proj", "in"),
     },
     mlp_out_proj="mlp.down_proj",
+    attn_out_proj="self_attn.o_proj",
+    embeddings=("model.embed_tokens",),
     mlp_post_norm=_GEMMA3_MLP_POST_NORM,
+    attn_post_norm="post_attention_layernorm",
     norm_gain_offset=1.0,
     config_keys=_LLAMA_CONFIG,
 )
@@ -173,6 +194,8 @@ GPT2 = Family(
         "mlp.hook_post": ModuleSite("mlp.c_proj", "in"),
     },
     mlp_out_proj="mlp.c_proj",
+    attn_out_proj="attn.c_proj",
+    embeddings=("transformer.wte", "transformer.wpe"),
     config_keys={
         "n_layers": "n_layer",
         "d_model": "n_embd",
@@ -206,6 +229,9 @@ BLOOM = Family(
         "mlp.hook_post": ModuleSite("mlp.dense_4h_to_h", "in"),
     },
     mlp_out_proj="mlp.dense_4h_to_h",
+    attn_out_proj="self_attention.dense",
+    embeddings=("transformer.word_embeddings",),
+    embed_norm="transformer.word_embeddings_layernorm",
     config_keys={
         "n_layers": "n_layer",
         "d_model": "hidden_size",

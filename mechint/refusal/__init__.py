@@ -22,6 +22,7 @@ from .direction import (
     select_refusal_direction,
 )
 from .judge import JUDGE_LANGUAGES, RefusalVerdict, explain_refusal, is_refusal, judge_refusals
+from .orthogonalize import orthogonalize_weights
 from .score import REFUSAL_OPENINGS, refusal_log_odds, refusal_score, refusal_token_ids
 
 __all__ = [
@@ -40,4 +41,5 @@ __all__ = [
     "refusal_log_odds",
     "refusal_score",
     "refusal_token_ids",
+    "orthogonalize_weights",
 ]
