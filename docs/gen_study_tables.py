@@ -618,7 +618,80 @@ def rt_scores(d):
     return table(header, rows)
 
 
+def rd_rates(d):
+    """refusal_direction: refusal rate per language and condition, harmful then harmless."""
+    rates = d["rates"]
+    conds = list(dict.fromkeys(k.split("/")[0] for k in rates))
+    langs = sorted({k.split("/")[2] for k in rates}, key=lambda l: (l != "en", l))
+    cols = [(c, cond) for c in ("harmful", "harmless") for cond in conds]
+    header = ["language"] + [f"{c}, {cond}" for c, cond in cols]
+    rows = [[lang] + [_rate(rates.get(f"{cond}/{c}/{lang}")) for c, cond in cols] for lang in langs]
+    return table(header, rows)
+
+
+def rd_selection(d):
+    """refusal_direction: the candidates that pass the filters, best bypass first (at most 8)."""
+    sel = d["selection"]
+    ok = sorted((r for r in sel["table"] if not r["excluded"]), key=lambda r: r["bypass"])[:8]
+    rows = [
+        [r["layer"], r["position"], rnd(r["bypass"], 2), rnd(r["induce"], 2), rnd(r["kl"], 3), "yes" if r["selected"] else ""]
+        for r in ok
+    ]
+    return table(["layer", "position", "bypass", "induce", "KL", "selected"], rows)
+
+
+def ru_matrix(d):
+    """refusal_universality: refusal rate with the direction of X ablated (rows), tested in Y (columns)."""
+    langs = d["languages"]
+    rows = [["none"] + [_rate_list(d["baseline"][y]) for y in langs]]
+    rows += [[x] + [_rate_list(d["ablated[x][y]"][x][y]) for y in langs] for x in langs]
+    return table(["ablated \\ tested"] + langs, rows)
+
+
+def ru_cosine(d):
+    """refusal_universality: cosine of each language's direction with the others at the selected layer."""
+    langs, layer = d["languages"], d["layer"]
+    sim = d["cosine[layer][x][y]"][layer]
+    return table([""] + langs, [[x] + [rnd(v, 2) for v in sim[i]] for i, x in enumerate(langs)])
+
+
+def _rate_list(v):
+    return _rate({"rate": v[0], "low": v[1], "high": v[2]})
+
+
+def cc_cosine(d):
+    """contrast_check: the cosines of the directions at a few layers."""
+    out = []
+    for key, by in d["cosine"].items():
+        n = len(next(iter(by.values())))
+        picks = sorted({0, n // 4, n // 2, (3 * n) // 4, n - 1})
+        out += [[key, name] + [rnd(v[l], 2) for l in picks] for name, v in by.items()]
+    return table(["model", "directions"] + [f"layer {l}" for l in picks], out)
+
+
+def cc_pairs(d):
+    """contrast_check: share of minimal pairs ordered right, at a few layers."""
+    out = []
+    for key, by in d["pairs"].items():
+        n = len(next(iter(by.values())))
+        picks = sorted({0, n // 4, n // 2, (3 * n) // 4, n - 1})
+        out += [[key, name] + [rnd(v[l], 2) for l in picks] for name, v in by.items()]
+    return table(["model", "direction"] + [f"layer {l}" for l in picks], out)
+
+
+def cc_probes(d):
+    """contrast_check: probe transfer, same vs other language, old vs PolyRefuse."""
+    rows = [
+        [name, p["best_layer"], rnd(p["mean_same_language"], 3), rnd(p["mean_other_language"], 3)]
+        for name, p in d["probes"].items()
+    ]
+    return table(["data", "best layer", "accuracy, same language", "accuracy, other language"], rows)
+
+
 TABLES = {
+    "refusal_direction": {"rates": rd_rates, "selection": rd_selection},
+    "refusal_universality": {"matrix": ru_matrix, "cosine": ru_cosine},
+    "contrast_check": {"cosine": cc_cosine, "pairs": cc_pairs, "probes": cc_probes},
     "language_direction_cosine": {
         "raw": ldc_raw,
         "standardised": ldc_standardised,

@@ -270,6 +270,115 @@ def generate_each(model: mechint.Model, prompts: Sequence[str], *edits, max_new_
         return [model.generate([p], max_new_tokens=max_new_tokens)[0] for p in prompts]
 
 
+def tuned_version(model: mechint.Model) -> mechint.Model | None:
+    """The English safety-tuned version of ``model`` where a recipe builds one (:mod:`mechint.recipes`),
+    else None."""
+    from mechint.recipes import RECIPES
+
+    names = [name for name, recipe in RECIPES.items() if recipe.base == model.name]
+    return mechint.load_model(names[0], device=model.device) if names else None
+
+
+def english_refusal_direction(model: mechint.Model, *, n_val: int) -> "mechint.refusal.RefusalDirection":
+    """The refusal direction of ``model`` selected on English PolyRefuse (candidates from the whole
+    English train split, selection on ``n_val`` val prompts per class), cached in the cache folder
+    (keyed by the model's weights folder, the data and the settings), so the studies that need it
+    select it once."""
+    import hashlib
+
+    from mechint.disk import cache_root
+    from mechint.refusal import RefusalDirection, refusal_direction
+
+    train = data.load_polyrefuse("train", languages="en")
+    val = data.load_polyrefuse("val", languages="en", n_per_class=n_val)
+    key = json.dumps(
+        {
+            "model": model.name,
+            "weights": str(getattr(model.hf, "name_or_path", "")),
+            "dtype": str(model.dtype),
+            "train": hashlib.sha256("\n".join(train.texts).encode()).hexdigest(),
+            "val": hashlib.sha256("\n".join(val.texts).encode()).hexdigest(),
+            "format": 1,
+        },
+        sort_keys=True,
+    )
+    path = cache_root() / "studies" / f"refusal-direction-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+    if path.exists():
+        try:
+            return RefusalDirection.load(path)
+        except Exception:  # noqa: BLE001 - a damaged file is selected again
+            pass
+    found = refusal_direction(model, train, val)
+    found.save(path)
+    return found
+
+
+def generate_answers(
+    model: mechint.Model, prompts: Sequence[str], *edits, new_tokens: int, batch: int = 48, desc: str = "answers"
+) -> tuple[list[str], torch.Tensor]:
+    """Greedy answers under the interventions ``edits``, in batches of prompts of similar length,
+    and the refusal score of each prompt (:func:`mechint.refusal.refusal_log_odds`) read from the
+    first generation step's logits (no second forward). Returns ``(answers, scores [n])``."""
+    from tqdm.auto import tqdm
+
+    from mechint.refusal import refusal_log_odds, refusal_token_ids
+
+    token_ids = refusal_token_ids(model)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    texts, scores = [""] * len(prompts), torch.empty(len(prompts))
+    with intervene(model, *edits):
+        for start in tqdm(range(0, len(order), batch), desc=desc):
+            rows = order[start : start + batch]
+            out = model.generate(
+                [prompts[i] for i in rows],
+                max_new_tokens=new_tokens,
+                return_tokens=True,
+                output_logits=True,
+                return_dict_in_generate=True,
+            )
+            new = out.sequences[:, -len(out.logits) :]
+            decoded = model.tokenizer.batch_decode(new, skip_special_tokens=True)
+            score = refusal_log_odds(out.logits[0], token_ids).cpu()
+            for j, i in enumerate(rows):
+                texts[i], scores[i] = decoded[j], score[j]
+    return texts, scores
+
+
+@torch.no_grad()
+def answer_nll(model: mechint.Model, prompts: Sequence[str], answers: Sequence[str], *, batch: int = 8) -> torch.Tensor:
+    """``[n]`` mean negative log-likelihood per token of each answer after its prompt under ``model``
+    (unedited): how coherent an answer is to the model itself. Greedy answers of the model score low;
+    degenerate text (a broken model's repeated or mixed-script tokens) scores high, which a refusal
+    judge cannot see (it reads such text as "not a refusal"). Empty answers give NaN."""
+    tok = model.tokenizer
+    out = torch.full((len(prompts),), float("nan"))
+    rows = [i for i in range(len(prompts)) if answers[i].strip()]
+    for start in range(0, len(rows), batch):
+        idx = rows[start : start + batch]
+        prompt_ids = [tok(prompts[i])["input_ids"] for i in idx]
+        full_ids = [tok(prompts[i] + answers[i])["input_ids"] for i in idx]
+        enc = model.pad(full_ids)
+        logp = torch.log_softmax(model(enc).float(), -1)
+        width = enc["input_ids"].shape[1]
+        for j, (p_ids, f_ids) in enumerate(zip(prompt_ids, full_ids)):
+            pad = width - len(f_ids)
+            first = pad + len(p_ids)  # the answer's first token's column
+            target = enc["input_ids"][j, first:]
+            if target.numel() == 0:
+                continue
+            nll = -logp[j, first - 1 : width - 1].gather(-1, target[:, None]).squeeze(-1)
+            out[idx[j]] = nll.mean().cpu()
+    return out
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    """A Markdown table of ``rows`` (cells on one line, pipes escaped)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_table(path: Path, header: Sequence[str], rows: Sequence[Sequence]) -> None:
     """A CSV with floats at 6 decimals."""
     with open(path, "w", newline="") as f:

@@ -30,11 +30,10 @@ import torch
 import mechint
 from mechint import data
 from mechint.plots import plot_refusal_rates, save_figure
-from mechint.recipes import RECIPES
-from mechint.refusal import judge_refusals, refusal_log_odds, refusal_token_ids
+from mechint.refusal import judge_refusals
 from mechint.stats import bootstrap_mean
 
-from ._common import check_counts, study_main, write_json, write_table
+from ._common import check_counts, generate_answers, markdown_table, study_main, tuned_version, write_json, write_table
 
 CHAT_PROMPTS = True  # the study formats every instruction with the chat template
 
@@ -43,37 +42,6 @@ ITEMS = 12
 NEW_TOKENS = 16
 """Tokens generated per answer."""
 BATCH = 48
-
-
-def tuned_version(model: mechint.Model) -> mechint.Model | None:
-    """The English safety-tuned version of ``model`` where a recipe builds one, else None."""
-    names = [name for name, recipe in RECIPES.items() if recipe.base == model.name]
-    return mechint.load_model(names[0], device=model.device) if names else None
-
-
-def answers(model: mechint.Model, prompts: list[str], desc: str) -> tuple[list[str], torch.Tensor]:
-    """Greedy answers, in batches of prompts of similar length, and the refusal score of each prompt
-    read from the first generation step's logits (no second forward)."""
-    from tqdm.auto import tqdm
-
-    token_ids = refusal_token_ids(model)
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    texts, scores = [""] * len(prompts), torch.empty(len(prompts))
-    for start in tqdm(range(0, len(order), BATCH), desc=desc):
-        rows = order[start : start + BATCH]
-        out = model.generate(
-            [prompts[i] for i in rows],
-            max_new_tokens=NEW_TOKENS,
-            return_tokens=True,
-            output_logits=True,
-            return_dict_in_generate=True,
-        )
-        new = out.sequences[:, -len(out.logits) :]
-        decoded = model.tokenizer.batch_decode(new, skip_special_tokens=True)
-        score = refusal_log_odds(out.logits[0], token_ids).cpu()
-        for j, i in enumerate(rows):
-            texts[i], scores[i] = decoded[j], score[j]
-    return texts, scores
 
 
 def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> dict:
@@ -108,7 +76,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     rows, generations = [], {}
     for key, m in models.items():
         for name, ds in sets.items():
-            texts, score = answers(m, prompts[name], f"{key} {name}")
+            texts, score = generate_answers(m, prompts[name], new_tokens=NEW_TOKENS, batch=BATCH, desc=f"{key} {name}")
             judged = judge_refusals(texts, ds.row_languages)
             generations[(key, name)] = (texts, judged)
             for label, cls in ((1, "harmful"), (0, "harmless")):
@@ -153,10 +121,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
             examples.append(row)
     ex_header = ["language", "class", "instruction"] + [f"{k}_{c}" for k in models for c in ("answer", "judged")]
     write_table(out / "refusal_transfer_examples.csv", ex_header, examples)
-    lines = ["| " + " | ".join(ex_header) + " |", "|" + "---|" * len(ex_header)]
-    for row in examples:
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |")
-    (out / "refusal_transfer_examples.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out / "refusal_transfer_examples.md").write_text(markdown_table(ex_header, examples), encoding="utf-8")
     write_json(out / "refusal_transfer.json", results)
     summary = {k: {lang: round(v[0], 3) for lang, v in by.items()} for k, by in rates.items()}
     return {"polyrefuse_refusal_rate": summary}

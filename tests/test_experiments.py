@@ -114,3 +114,89 @@ def test_refusal_transfer_study_before_and_after(tmp_path, monkeypatch):
     study.run(tuned, tmp_path / "alone", n_per_class=2)
     alone = json.loads((tmp_path / "alone" / "refusal_transfer.json").read_text())
     assert alone["models"] == {"base": tuned.name} and all(k.startswith("base/") for k in alone["rates"])
+
+
+def test_refusal_direction_study(tmp_path, monkeypatch):
+    monkeypatch.setenv("MECHINT_CACHE", str(tmp_path / "cache"))
+    from experiments import refusal_direction as study
+    from mechint.data import POLYREFUSE_LANGUAGES
+
+    tuned = tiny_model("gemma3", seed=2, chat=True)
+    monkeypatch.setattr(study, "studied_model", lambda m: tuned)
+    monkeypatch.setattr(study, "NEW_TOKENS", 3)
+    out = study.run(
+        tiny_model("gemma3", seed=1), tmp_path / "figs", n_per_class=4
+    )  # a random model: the selection may warn that no candidate passes
+    summary = json.loads((tmp_path / "figs" / "refusal_direction.json").read_text())
+    selection = summary["selection"]
+    n_pos = len(tuned.post_instruction_positions())
+    assert len(selection["table"]) == n_pos * tuned.n_layers
+    assert (out["layer"], out["position"]) == (selection["layer"], selection["position"])
+    assert selection["layer"] < selection["settings"]["max_layer"]
+    rates = summary["rates"]
+    for lang in POLYREFUSE_LANGUAGES:
+        for cond in ("baseline", "ablated", "orthogonalized"):
+            assert rates[f"{cond}/harmful/{lang}"]["n"] == 4
+        for cond in ("baseline", "added"):
+            assert (f"{cond}/harmless/{lang}" in rates) == (lang != "zh")
+    assert "added/harmful/en" not in rates and "ablated/harmless/en" not in rates
+    assert all(cell["answer_nll"] >= 0 or cell["answer_nll"] != cell["answer_nll"] for cell in rates.values())
+    assert (tmp_path / "figs" / "refusal_direction_examples.md").read_text().count("\n") >= 2
+    with open(tmp_path / "figs" / "refusal_direction_candidates.csv") as f:
+        assert len(list(csv.reader(f))) == 1 + n_pos * tuned.n_layers
+
+
+def test_refusal_universality_study(tmp_path, monkeypatch):
+    monkeypatch.setenv("MECHINT_CACHE", str(tmp_path / "cache"))
+    from experiments import refusal_universality as study
+
+    tuned = tiny_model("gemma3", seed=2, chat=True)
+    monkeypatch.setattr(study, "tuned_version", lambda m: tuned)
+    monkeypatch.setattr(study, "NEW_TOKENS", 3)
+    out = study.run(
+        tiny_model("gemma3", seed=1), tmp_path / "figs", n_per_class=4
+    )  # a random model: the selection may warn that no candidate passes
+    summary = json.loads((tmp_path / "figs" / "refusal_universality.json").read_text())
+    langs = list(study.LANGUAGES)
+    assert summary["languages"] == langs and set(summary["test_items"].values()) == {4}
+    matrix = summary["ablated[x][y]"]
+    assert list(matrix) == langs and all(list(row) == langs for row in matrix.values())
+    assert all(0 <= c[1] <= c[0] <= c[2] <= 1 for row in matrix.values() for c in row.values())
+    sim = summary["cosine[layer][x][y]"]
+    assert len(sim) == tuned.n_layers
+    layer = summary["layer"]
+    assert all(abs(sim[layer][i][i] - 1) < 1e-5 for i in range(len(langs)))
+    assert out["layer"] == layer
+    with open(tmp_path / "figs" / "refusal_universality.csv") as f:
+        assert len(list(csv.reader(f))) == 1 + len(langs) + len(langs) ** 2
+    # the English selection is cached and shared: a second run selects nothing again
+    cached = list((tmp_path / "cache" / "studies").iterdir())
+    assert len(cached) == 1
+    study.run(tiny_model("gemma3", seed=1), tmp_path / "figs2", n_per_class=4)
+    assert list((tmp_path / "cache" / "studies").iterdir()) == cached
+
+
+def test_contrast_check_study(tmp_path, monkeypatch):
+    monkeypatch.setenv("MECHINT_CACHE", str(tmp_path / "cache"))
+    from experiments import contrast_check as study
+
+    tuned = tiny_model("gemma3", seed=2, chat=True)
+    monkeypatch.setattr(study, "tuned_version", lambda m: tuned)
+    base = tiny_model("gemma3", seed=1)
+    out = study.run(
+        base, tmp_path / "figs", n_per_class=6
+    )  # a random model: the selection may warn that no candidate passes
+    summary = json.loads((tmp_path / "figs" / "contrast_check.json").read_text())
+    for key in ("base", "tuned"):
+        for series in summary["cosine"][key].values():
+            assert len(series) == base.n_layers and all(-1 <= v <= 1 for v in series)
+        for shares in summary["pairs"][key].values():
+            assert len(shares) == base.n_layers and all(0 <= v <= 1 for v in shares)
+    # the last template token is the same in raw and chat prompts only by accident: the chat direction differs
+    assert summary["cosine"]["base"]["polyrefuse vs polyrefuse chat"] != [1.0] * base.n_layers
+    for name in ("old", "polyrefuse"):
+        probes = summary["probes"][name]
+        assert len(probes["accuracy[train][test]"]) == len(study.SHARED_LANGUAGES)
+        assert 0 <= probes["mean_other_language"] <= 1
+    assert set(out["probes_other_language_accuracy"]) == {"old", "polyrefuse"}
+    assert summary["refusal_direction"]["layer"] < base.n_layers

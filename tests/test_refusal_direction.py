@@ -64,7 +64,14 @@ def test_batched_scores_equal_the_one_candidate_per_forward_loop(dtype):
     candidates, offsets = candidate_directions(model, *TRAIN, batch_size=3, progress=False)
     runs = [
         select_refusal_direction(
-            model, candidates, offsets, VAL, token_ids=[refuse], candidates_per_forward=k, batch_size=2, progress=False
+            model,
+            candidates,
+            offsets,
+            VAL,
+            token_ids=[refuse],
+            candidates_per_forward=k,
+            prompts_per_group=2,
+            progress=False,
         )
         for k in (1, 3, 12)
     ]
@@ -119,16 +126,22 @@ def test_per_row_directions_equal_one_intervention_per_row(family):
     dirs = torch.randn(3, model.d_model, generator=gen)
     texts = ["Hello there", "A longer text, with padding", "x y"]
     enc = model.tokenize(texts)
-    with intervene(model, AblateDirection(dirs, per_row=True, positions="all"), AddDirection(dirs, 2.0, per_row=True, layers=[1])):
+    with intervene(
+        model, AblateDirection(dirs, per_row=True, positions="all"), AddDirection(dirs, 2.0, per_row=True, layers=[1])
+    ):
         batched = model(enc)
     for i in range(3):
-        with intervene(model, AblateDirection(dirs[i], positions="all", rows=[i]), AddDirection(dirs[i], 2.0, layers=[1], rows=[i])):
+        with intervene(
+            model, AblateDirection(dirs[i], positions="all", rows=[i]), AddDirection(dirs[i], 2.0, layers=[1], rows=[i])
+        ):
             one = model(enc)[i]
         torch.testing.assert_close(batched[i], one, atol=1e-5, rtol=1e-5)
     # rows= picks rows; per-row directions follow the picked rows' order
     with intervene(model, AddDirection(dirs[:2], 5.0, per_row=True, rows=[2, 0], layers=[0])):
         picked = model(enc)
-    with intervene(model, AddDirection(dirs[0], 5.0, rows=[2], layers=[0]), AddDirection(dirs[1], 5.0, rows=[0], layers=[0])):
+    with intervene(
+        model, AddDirection(dirs[0], 5.0, rows=[2], layers=[0]), AddDirection(dirs[1], 5.0, rows=[0], layers=[0])
+    ):
         expected = model(enc)
     torch.testing.assert_close(picked, expected, atol=1e-5, rtol=1e-5)
 

@@ -34,10 +34,13 @@ at every token but each text's first.
 
 from __future__ import annotations
 
+import io
 import math
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -73,7 +76,9 @@ of attention and MLP into the residual stream, so that the stream has no compone
 direction anywhere."""
 
 
-def directional_ablation(direction: Float[Tensor, " d_model"] | Float[Tensor, "rows d_model"], **kwargs) -> AblateDirection:
+def directional_ablation(
+    direction: Float[Tensor, " d_model"] | Float[Tensor, "rows d_model"], **kwargs
+) -> AblateDirection:
     """An :class:`~mechint.AblateDirection` that removes ``direction`` from the residual stream
     everywhere: at :data:`ABLATION_SITES`, at every position, the first token included (as the
     weight edit :func:`~mechint.refusal.orthogonalize_weights` does). ``kwargs`` go to
@@ -225,8 +230,8 @@ def score_candidates(
     harmless: _validate.TextsLike,
     *,
     token_ids: Sequence[int] | None = None,
-    candidates_per_forward: int = 8,
-    batch_size: int = 16,
+    candidates_per_forward: int = 16,
+    prompts_per_group: int = 4,
     progress: bool | str = True,
 ) -> CandidateScores:
     """Score candidate directions (``candidates[i]`` taken at layer ``layers[i]``) on val prompts.
@@ -238,8 +243,9 @@ def score_candidates(
     token but each text's first); ``kl``, the mean KL divergence from the harmless prompts' clean
     next-token distribution to the ablated one. The scores are read at the last position only.
 
-    ``candidates_per_forward`` copies of a batch of ``batch_size`` prompts run in one forward, each
-    copy with its own candidate; ``1`` runs one candidate per forward, with the same scores."""
+    ``candidates_per_forward`` copies of a group of ``prompts_per_group`` prompts of similar length
+    run in one forward, each copy with its own candidate: many rows per forward with little padding.
+    ``candidates_per_forward=1`` runs one candidate per forward, with the same scores."""
     from tqdm.auto import tqdm
 
     from ..interventions import AddDirection, intervene
@@ -260,20 +266,23 @@ def score_candidates(
     if bad:
         raise ValueError(f"layers {bad[:5]} are outside 0..{model.n_layers - 1}")
     k = _validate.integer("candidates_per_forward", candidates_per_forward, minimum=1)
-    _validate.integer("batch_size", batch_size, minimum=1)
+    _validate.integer("prompts_per_group", prompts_per_group, minimum=1)
     ids = _check_token_ids(model, token_ids)
     harmful = _chat_prompts(model, harmful, "harmful val prompts")
     harmless = _chat_prompts(model, harmless, "harmless val prompts")
     unit = cand / cand.norm(dim=-1, keepdim=True)
     n = cand.shape[0]
-    batches = {"harmful": _encode(model, harmful, batch_size), "harmless": _encode(model, harmless, batch_size)}
+    batches = {
+        "harmful": _encode(model, harmful, prompts_per_group),
+        "harmless": _encode(model, harmless, prompts_per_group),
+    }
 
     # clean runs: the baselines and the harmless prompts' next-token log-probabilities for KL
     clean_logp: dict[int, Tensor] = {}
     baseline = {}
     for cls, bs in batches.items():
         scores = []
-        for b, (rows, enc) in enumerate(bs):
+        for b, (_, enc) in enumerate(bs):
             logits = model.last_logits(enc).float()
             scores.append(refusal_log_odds(logits, ids).cpu())
             if cls == "harmless":
@@ -287,8 +296,12 @@ def score_candidates(
     }
     chunks = [list(range(s, min(s + k, n))) for s in range(0, n, k)]
     total = len(chunks) * (len(batches["harmful"]) + 2 * len(batches["harmless"]))
-    bar = tqdm(total=total, desc=progress if isinstance(progress, str) else "refusal direction scores",
-               disable=not progress, unit="forward")
+    bar = tqdm(
+        total=total,
+        desc=progress if isinstance(progress, str) else "refusal direction scores",
+        disable=not progress,
+        unit="forward",
+    )
     for cls, bs in batches.items():
         for b, (rows, enc) in enumerate(bs):
             g = len(rows)
@@ -387,9 +400,7 @@ class RefusalDirection:
         each text's first (``alpha=1``: the paper's activation addition)."""
         from ..interventions import AddDirection
 
-        return AddDirection(
-            self.direction, alpha, sites=("hook_resid_pre",), layers=[self.layer], normalize=False
-        )
+        return AddDirection(self.direction, alpha, sites=("hook_resid_pre",), layers=[self.layer], normalize=False)
 
     def table(self) -> pandas.DataFrame:
         """Every candidate: ``position, layer, bypass, induce, kl, excluded, selected``."""
@@ -411,6 +422,21 @@ class RefusalDirection:
                 )
         return pd.DataFrame(rows)
 
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the selection (vectors and tables) to ``path`` (one ``torch.save`` file, written
+        atomically), for :meth:`load`."""
+        from ..disk import atomic_write_bytes
+
+        buf = io.BytesIO()
+        torch.save({k: getattr(self, k) for k in self.__dataclass_fields__}, buf)
+        atomic_write_bytes(Path(path), buf.getvalue())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> RefusalDirection:
+        """A selection written by :meth:`save`."""
+        fields = torch.load(Path(path), map_location="cpu", weights_only=True)
+        return cls(**fields)
+
     def to_json(self) -> dict[str, Any]:
         """The selection as plain data (no candidate vectors): for a study's JSON."""
         return {
@@ -423,7 +449,9 @@ class RefusalDirection:
         }
 
 
-def _excluded(bypass: Tensor, induce: Tensor, kl: Tensor, max_layer: int, kl_max: float, induce_min: float) -> list[list[str]]:
+def _excluded(
+    bypass: Tensor, induce: Tensor, kl: Tensor, max_layer: int, kl_max: float, induce_min: float
+) -> list[list[str]]:
     out = []
     for p in range(bypass.shape[0]):
         row = []
@@ -453,8 +481,8 @@ def select_refusal_direction(
     max_layer_fraction: float = 0.8,
     induce_min: float = 0.0,
     token_ids: Sequence[int] | None = None,
-    candidates_per_forward: int = 8,
-    batch_size: int = 16,
+    candidates_per_forward: int = 16,
+    prompts_per_group: int = 4,
     progress: bool | str = True,
 ) -> RefusalDirection:
     """Score every candidate on ``val`` (:func:`score_candidates`) and select the refusal direction:
@@ -490,7 +518,7 @@ def select_refusal_direction(
         harmless,
         token_ids=token_ids,
         candidates_per_forward=candidates_per_forward,
-        batch_size=batch_size,
+        prompts_per_group=prompts_per_group,
         progress=progress,
     )
     tables = []
@@ -542,26 +570,17 @@ def refusal_direction(
     val: Dataset | tuple[Sequence[str], Sequence[str]],
     *,
     batch_size: int = 16,
-    candidates_per_forward: int = 8,
     progress: bool | str = True,
-    **criteria,
+    **selection,
 ) -> RefusalDirection:
-    """Extract candidates on ``train`` (:func:`candidate_directions`) and select on ``val``
-    (:func:`select_refusal_direction`, which takes ``criteria``): the whole method in one call.
+    """Extract candidates on ``train`` (:func:`candidate_directions`, ``batch_size`` prompts per
+    forward) and select on ``val`` (:func:`select_refusal_direction`, which takes ``selection``: the
+    criteria, ``token_ids``, ``candidates_per_forward``, ``prompts_per_group``): the whole method in one call.
 
     ``train`` / ``val``: labelled Datasets (label 1 harmful; e.g. ``load_polyrefuse("train",
     languages="en")``) or ``(harmful, harmless)`` text pairs, instructions or chat prompts."""
     harmful, harmless = _classes(train, "train")
     candidates, offsets = candidate_directions(model, harmful, harmless, batch_size=batch_size, progress=progress)
-    result = select_refusal_direction(
-        model,
-        candidates,
-        offsets,
-        val,
-        batch_size=batch_size,
-        candidates_per_forward=candidates_per_forward,
-        progress=progress,
-        **criteria,
-    )
+    result = select_refusal_direction(model, candidates, offsets, val, progress=progress, **selection)
     result.settings.update({"n_train_harmful": len(harmful), "n_train_harmless": len(harmless)})
     return result
