@@ -358,15 +358,17 @@ def answer_nll(model: mechint.Model, prompts: Sequence[str], answers: Sequence[s
         prompt_ids = [tok(prompts[i])["input_ids"] for i in idx]
         full_ids = [tok(prompts[i] + answers[i])["input_ids"] for i in idx]
         enc = model.pad(full_ids)
-        logp = torch.log_softmax(model(enc).float(), -1)
         width = enc["input_ids"].shape[1]
+        # left padding: every answer ends in the last column; its tokens are predicted by the columns
+        # before them, the last `keep` ones (the LM head runs there only)
+        keep = max(len(f) - len(p) for p, f in zip(prompt_ids, full_ids)) + 1
+        logp = torch.log_softmax(model.tail_logits(enc, n=keep).float(), -1)  # columns width-keep .. width-1
         for j, (p_ids, f_ids) in enumerate(zip(prompt_ids, full_ids)):
-            pad = width - len(f_ids)
-            first = pad + len(p_ids)  # the answer's first token's column
-            target = enc["input_ids"][j, first:]
-            if target.numel() == 0:
+            n_answer = len(f_ids) - len(p_ids)
+            if n_answer <= 0:
                 continue
-            nll = -logp[j, first - 1 : width - 1].gather(-1, target[:, None]).squeeze(-1)
+            target = enc["input_ids"][j, width - n_answer :]
+            nll = -logp[j, keep - 1 - n_answer : keep - 1].gather(-1, target[:, None]).squeeze(-1)
             out[idx[j]] = nll.mean().cpu()
     return out
 

@@ -431,13 +431,22 @@ class Model:
         """The logits at each row's last token (the next-token prediction of a prompt), computing
         the LM head at that position only where the model allows it (``logits_to_keep``): for a
         large vocabulary the head over every position costs more than the decoder stack."""
+        return self.tail_logits(inputs, attention_mask, n=1)[:, -1]
+
+    def tail_logits(
+        self, inputs: TextInput | Tensor | dict, attention_mask: Tensor | None = None, *, n: int
+    ) -> Float[Tensor, "batch n vocab"]:
+        """The logits at the last ``n`` positions of each row (the end of every text under left
+        padding, e.g. a response after its prompt), with the LM head computed there only where the
+        model allows it (``logits_to_keep``)."""
+        n = _validate.integer("n", n, minimum=1)
         ids, mask = self._checked_inputs(inputs, attention_mask)
         kwargs = {"input_ids": ids, "attention_mask": mask, "use_cache": False}
         if self._takes_position_ids:
             kwargs["position_ids"] = self.position_ids(mask)
         if "logits_to_keep" in inspect.signature(self.hf.forward).parameters:
-            kwargs["logits_to_keep"] = 1
-        return self.hf(**kwargs).logits[:, -1]
+            kwargs["logits_to_keep"] = n
+        return self.hf(**kwargs).logits[:, -n:]
 
     def run_with_cache(
         self,

@@ -16,7 +16,8 @@ its own tuning harness (:mod:`mechint.tuning`), and caches it:
 
 :func:`recipe_model_dir` builds a recipe's folder once and returns it; :func:`mechint.load_model`
 takes the name. Both steps are cached: the generated answers (``cache_root()/recipes/``, keyed by the
-base weights, the instructions and the generation settings) and the tuned model (by the tuning harness,
+base weights, the instructions and the generation settings; the package ships them for the embedded
+base, :func:`shipped_answers`, and uses them where that key matches) and the tuned model (by the tuning harness,
 keyed by the base weights, the data and the hyperparameters), so a second load trains and generates
 nothing.
 """
@@ -37,7 +38,7 @@ from .disk import cache_root
 if TYPE_CHECKING:
     from .model import Model
 
-__all__ = ["RECIPES", "REFUSALS", "Recipe", "recipe_model_dir", "refusal_training_pairs"]
+__all__ = ["RECIPES", "REFUSALS", "Recipe", "recipe_model_dir", "refusal_training_pairs", "shipped_answers"]
 
 REFUSALS: tuple[str, ...] = (
     "I'm sorry, but I can't help with that.",
@@ -93,6 +94,20 @@ def base_answers(
     return answers
 
 
+def shipped_answers(name: str, key: Mapping[str, Any]) -> list[str] | None:
+    """The base model's answers for recipe ``name`` as shipped in the package
+    (``mechint/data/bundled/recipes/``), when they were generated from exactly ``key`` (the base
+    weights' digest, the instructions, the few-shot prompt, the answer length); else None, and the
+    recipe generates them. Shipping them spares a fresh clone two minutes of generation on two CPU
+    cores; a changed input misses and regenerates."""
+    path = Path(__file__).parent / "data" / "bundled" / "recipes" / f"{name}-answers.json"
+    try:
+        shipped = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return list(shipped["answers"]) if shipped.get("source") == dict(key) else None
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How a tuned model is built from an embedded base.
@@ -138,7 +153,9 @@ def refusal_training_pairs(model: Model, recipe: Recipe, *, progress: bool = Tru
     folder = cache_root() / "recipes" / f"{recipe.name}-answers-{digest}"
 
     def build(tmp: Path) -> None:
-        answers = base_answers(model, harmless, max_new_tokens=recipe.answer_tokens, progress=progress)
+        answers = shipped_answers(recipe.name, key)
+        if answers is None:
+            answers = base_answers(model, harmless, max_new_tokens=recipe.answer_tokens, progress=progress)
         (tmp / "answers.json").write_text(json.dumps(answers, ensure_ascii=False, indent=0), encoding="utf-8")
 
     from .embedded import cached_folder

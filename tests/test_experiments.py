@@ -200,3 +200,20 @@ def test_contrast_check_study(tmp_path, monkeypatch):
         assert 0 <= probes["mean_other_language"] <= 1
     assert set(out["probes_other_language_accuracy"]) == {"old", "polyrefuse"}
     assert summary["refusal_direction"]["layer"] < base.n_layers
+
+
+def test_answer_nll_is_the_answers_negative_log_likelihood_after_its_prompt():
+    import torch
+
+    from experiments._common import answer_nll
+
+    model = tiny_model("llama", seed=3)
+    prompts, answers = ["Hello there", "A much longer prompt, padded less"], [" my friend", ""]
+    got = answer_nll(model, prompts, answers)
+    ids_p = model.tokenizer(prompts[0])["input_ids"]
+    ids_f = model.tokenizer(prompts[0] + answers[0])["input_ids"]
+    with torch.no_grad():
+        logp = torch.log_softmax(model([prompts[0] + answers[0]])[0].double(), -1)
+    expected = -torch.stack([logp[t - 1, ids_f[t]] for t in range(len(ids_p), len(ids_f))]).mean()
+    assert abs(float(got[0]) - float(expected)) < 1e-4
+    assert torch.isnan(got[1])  # an empty answer has no likelihood

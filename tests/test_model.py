@@ -168,3 +168,13 @@ def test_the_callers_tokenizer_keeps_its_padding_side():
     enc = model.tokenize(["abcd", "a"])
     assert enc["attention_mask"].tolist()[1][:3] == [0, 0, 0] and enc["attention_mask"][:, -1].all()
     assert tok(["abcd", "a"], padding=True)["attention_mask"][1][-1] == 0  # the tokenizer itself: still right
+
+
+def test_tail_logits_are_the_last_columns_of_the_full_logits(family):
+    from mechint.testing import tiny_model
+
+    model = tiny_model(family)
+    enc = model.tokenize(["Hello there, a longer text", "x"])
+    full = model(enc)
+    torch.testing.assert_close(model.tail_logits(enc, n=3), full[:, -3:], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(model.last_logits(enc), full[:, -1], atol=1e-5, rtol=1e-5)
