@@ -629,15 +629,42 @@ def rd_rates(d):
     return table(header, rows)
 
 
-def rd_selection(d):
-    """refusal_direction: the candidates that pass the filters, best bypass first (at most 8)."""
-    sel = d["selection"]
-    ok = sorted((r for r in sel["table"] if not r["excluded"]), key=lambda r: r["bypass"])[:8]
+def rd_nll(d):
+    """refusal_direction: the answers' mean NLL per token under the unedited model, per condition."""
+    rates = d["rates"]
+    conds = list(dict.fromkeys(k.split("/")[0] for k in rates))
+    langs = sorted({k.split("/")[2] for k in rates}, key=lambda l: (l != "en", l))
+    cols = [(c, cond) for c in ("harmful", "harmless") for cond in conds if f"{cond}/{c}/en" in rates]
+    header = ["language"] + [f"{c}, {cond}" for c, cond in cols]
     rows = [
-        [r["layer"], r["position"], rnd(r["bypass"], 2), rnd(r["induce"], 2), rnd(r["kl"], 3), "yes" if r["selected"] else ""]
-        for r in ok
+        [lang]
+        + [
+            rnd(rates[f"{cond}/{c}/{lang}"]["answer_nll"], 2) if f"{cond}/{c}/{lang}" in rates else "-"
+            for c, cond in cols
+        ]
+        for lang in langs
     ]
-    return table(["layer", "position", "bypass", "induce", "KL", "selected"], rows)
+    return table(header, rows)
+
+
+def rd_selection(d):
+    """refusal_direction: the 8 lowest-bypass candidates below the layer limit, with why each was excluded."""
+    sel = d["selection"]
+    below = [r for r in sel["table"] if r["layer"] < sel["settings"]["max_layer"] and r["bypass"] == r["bypass"]]
+    best = sorted(below, key=lambda r: r["bypass"])[:8]
+    rows = [
+        [
+            r["layer"],
+            r["position"],
+            rnd(r["bypass"], 2),
+            rnd(r["induce"], 2),
+            rnd(r["kl"], 2),
+            r["excluded"] or "-",
+            "yes" if r["selected"] else "",
+        ]
+        for r in best
+    ]
+    return table(["layer", "position", "bypass", "induce", "KL", "excluded by", "selected"], rows)
 
 
 def ru_matrix(d):
@@ -646,6 +673,12 @@ def ru_matrix(d):
     rows = [["none"] + [_rate_list(d["baseline"][y]) for y in langs]]
     rows += [[x] + [_rate_list(d["ablated[x][y]"][x][y]) for y in langs] for x in langs]
     return table(["ablated \\ tested"] + langs, rows)
+
+
+def ru_nll(d):
+    """refusal_universality: the answers' mean NLL per token, direction ablated (rows) x tested (columns)."""
+    langs, nll = d["languages"], d["answer_nll[ablated][y]"]
+    return table(["ablated \\ tested"] + langs, [[x] + [rnd(nll[x][y], 2) for y in langs] for x in nll])
 
 
 def ru_cosine(d):
@@ -689,8 +722,8 @@ def cc_probes(d):
 
 
 TABLES = {
-    "refusal_direction": {"rates": rd_rates, "selection": rd_selection},
-    "refusal_universality": {"matrix": ru_matrix, "cosine": ru_cosine},
+    "refusal_direction": {"rates": rd_rates, "nll": rd_nll, "selection": rd_selection},
+    "refusal_universality": {"matrix": ru_matrix, "nll": ru_nll, "cosine": ru_cosine},
     "contrast_check": {"cosine": cc_cosine, "pairs": cc_pairs, "probes": cc_probes},
     "language_direction_cosine": {
         "raw": ldc_raw,

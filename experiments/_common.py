@@ -298,7 +298,7 @@ def english_refusal_direction(model: mechint.Model, *, n_val: int) -> "mechint.r
             "dtype": str(model.dtype),
             "train": hashlib.sha256("\n".join(train.texts).encode()).hexdigest(),
             "val": hashlib.sha256("\n".join(val.texts).encode()).hexdigest(),
-            "format": 1,
+            "format": 2,
         },
         sort_keys=True,
     )

@@ -39,7 +39,6 @@ from mechint.plots import plot_layer_heatmap, plot_layer_lines, save_figure
 from mechint.probes import fold_ids, transfer_matrix
 
 from ._common import (
-    LANGUAGES,
     PROBE_C,
     PROBE_FOLDS,
     english_refusal_direction,
@@ -75,7 +74,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     models = {"base": model} if tuned is None else {"base": model, "tuned": tuned}
     out.mkdir(parents=True, exist_ok=True)
 
-    old_ds = data.load_safety_pairs(list(LANGUAGES), n_per_class=n_per_class)  # the earlier studies' data (stored)
+    old_ds = data.load_safety_pairs(["en"], n_per_class=n_per_class)  # the earlier studies' data, English
     pr = data.load_polyrefuse("train", languages=list(SHARED_LANGUAGES), n_per_class=n)
     pr_en = pr.filter(language="en")
     pairs = data.load_minimal_pairs()
@@ -83,8 +82,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     lines, rows = {}, []
     for key, m in models.items():
         old = _last_token(m, old_ds.texts, f"{key} MultiJail/XQuAD")
-        en = torch.tensor([lang == "en" for lang in old_ds.row_languages])
-        d_old = diff_in_means(old[:, en], torch.as_tensor(old_ds.labels)[en])  # [layer, d]
+        d_old = diff_in_means(old, old_ds.labels)  # [layer, d]
         raw = _last_token(m, pr_en.texts, f"{key} PolyRefuse")
         d_raw = diff_in_means(raw, pr_en.labels)
         chat = _last_token(m, fmt.chat_prompts(pr_en.texts) if fmt.is_chat else pr_en.texts, f"{key} PolyRefuse chat")

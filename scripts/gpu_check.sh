@@ -20,8 +20,9 @@ declare -A ARGS=(
   [collect]="--device cuda --model random-llama-1b --dtype bfloat16"
   [probes]="--device cuda --methods sklearn_lbfgs,mechint,mechint_resident --profile $OUT/probes_profile.txt"
   [patching]="--device cuda"
+  [refusal_direction]="--random-llama --device cuda --dtype bfloat16 --n 32 --k 16 --mechint-batch-size 8 --max-candidates 32"
 )
-for bench in ${BENCHES:-collect probes patching}; do
+for bench in ${BENCHES:-collect probes patching refusal_direction}; do
   [ -f "benchmarks/bench_${bench}.py" ] || continue
   timeout "${BENCH_TIMEOUT:-240}" python3 "benchmarks/bench_${bench}.py" ${ARGS[$bench]} \
     --out "$OUT/${bench}_cuda.json" 2>&1 | tee "$OUT/bench_${bench}.log" | tail -30

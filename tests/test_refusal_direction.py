@@ -168,3 +168,25 @@ def test_bad_input_is_refused_with_a_clear_message():
     with pytest.raises(ValueError, match="2 directions for 3 rows"):
         with intervene(model, AblateDirection(torch.ones(2, 64), per_row=True)):
             model(["a", "b", "c"])
+
+
+def test_where_no_candidate_passes_the_kl_filter_is_given_up_first_then_induce():
+    model, _, refuse = planted_refusal_model()
+    candidates, offsets = candidate_directions(model, *TRAIN, progress=False)
+    with pytest.warns(UserWarning, match="kl given up"):
+        no_kl = select_refusal_direction(
+            model, candidates, offsets, VAL, token_ids=[refuse], kl_max=0.0, progress=False
+        )
+    table = no_kl.table()
+    chosen = table[table.selected].iloc[0]
+    assert chosen.induce > 0 and chosen.layer < no_kl.settings["max_layer"]
+    assert "kl given up" in no_kl.settings["selected_by"]
+    allowed = table[(table.induce > 0) & (table.layer < no_kl.settings["max_layer"])]
+    assert chosen.bypass == allowed.bypass.min()
+    with pytest.warns(UserWarning, match="layer limit only"):
+        neither = select_refusal_direction(
+            model, candidates, offsets, VAL, token_ids=[refuse], kl_max=0.0, induce_min=1e9, progress=False
+        )
+    below = neither.table()
+    below = below[(below.layer < neither.settings["max_layer"]) & below.bypass.notna()]
+    assert neither.table()[neither.table().selected].iloc[0].bypass == below.bypass.min()

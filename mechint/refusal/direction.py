@@ -488,7 +488,9 @@ def select_refusal_direction(
     """Score every candidate on ``val`` (:func:`score_candidates`) and select the refusal direction:
     the lowest ``bypass`` among candidates with ``induce > induce_min``, ``kl < kl_max`` and a layer
     below ``max_layer_fraction`` of the depth (Arditi et al.'s criteria and defaults). Where no
-    candidate passes, the lowest ``bypass`` below the layer limit is taken, with a warning.
+    candidate passes, the KL filter is given up first (a guard against side effects), then
+    ``induce`` (whether adding the direction makes refusals at all), with a warning;
+    ``settings["selected_by"]`` says which.
 
     ``val``: a labelled Dataset (label 1 harmful, e.g. ``load_polyrefuse("val", languages="en")``) or
     ``(harmful, harmless)`` texts; instructions are chat-formatted here."""
@@ -530,15 +532,22 @@ def select_refusal_direction(
     max_layer = max(1, int(max_layer_fraction * n_layers))
     excluded = _excluded(bypass, induce, kl, max_layer, kl_max, induce_min)
     ok = torch.tensor([[not why for why in row] for row in excluded])
-    if not ok.any():
+    scored = ~torch.isnan(bypass)
+    layer_ok = scored & (torch.arange(n_layers) < max_layer)[None, :]
+    tiers = (
+        ("every criterion", ok),
+        (f"induce > {induce_min:g} below the layer limit, kl given up", layer_ok & (induce > induce_min)),
+        ("the layer limit only, kl and induce given up", layer_ok),
+    )
+    selected_by, ok = next((name, mask) for name, mask in tiers if mask.any())
+    if selected_by != "every criterion":
+        # the KL filter guards against side effects; induce says the direction carries refusal at
+        # all: it is given up last
         warnings.warn(
-            f"no refusal-direction candidate has induce > {induce_min:g}, kl < {kl_max:g} and a layer below "
-            f"{max_layer}: taking the lowest bypass score below layer {max_layer} (see .table())",
+            f"no refusal-direction candidate passes every criterion: selected by {selected_by}; "
+            "see .table() for each candidate's scores",
             stacklevel=2,
         )
-        ok = torch.zeros_like(ok)
-        ok[:, :max_layer] = True
-        ok &= torch.isfinite(bypass)
     masked = torch.where(ok, bypass, torch.full_like(bypass, math.inf))
     best = int(torch.argmin(masked))
     p, layer = divmod(best, n_layers)
@@ -558,6 +567,7 @@ def select_refusal_direction(
             "kl_max": kl_max,
             "max_layer": max_layer,
             "induce_min": induce_min,
+            "selected_by": selected_by,
             "n_val_harmful": len(harmful),
             "n_val_harmless": len(harmless),
         },
