@@ -30,7 +30,8 @@ from .sites import Site, expand_sites, resolve_site, site_names
 TextInput = str | Sequence[str]
 
 
-def _text_config(config):
+def text_config(config):
+    """The text part of a Hugging Face config (multimodal configs nest it; a text config is its own)."""
     getter = getattr(config, "get_text_config", None)
     return getter() if getter is not None else config
 
@@ -159,7 +160,7 @@ class Model:
         self.hf = hf_model.eval()
         self.tokenizer = tokenizer
         self.name = name or getattr(hf_model.config, "_name_or_path", None) or type(hf_model).__name__
-        config = _text_config(hf_model.config)
+        config = text_config(hf_model.config)
         self.family: Family = family_for_config(config)
         for what in ("base", "layers", "lm_head"):
             path = getattr(self.family, what)

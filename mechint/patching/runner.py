@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from ..hooks import StopForward, input_rows
-from ..model import Model
+from ..model import Model, text_config
 from ..sites import Site, get_submodule
 
 __all__ = ["ChunkRunner", "LayerSignature", "Unembed", "capture_layers", "decoder_layers", "prefix_reuse_possible"]
@@ -212,18 +212,13 @@ def _gather_value(name: str, value, src: Tensor, batch: int, single: int | None,
     return value
 
 
-def _text_config(model: Model):
-    cfg = model.hf.config
-    return cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
-
-
 class Unembed:
     """Logits from final-norm outputs: the LM head, and the final soft-capping where the model has it.
     With ``tokens``, only those vocabulary rows of the LM head are used."""
 
     def __init__(self, model: Model, tokens: Sequence[int] | None = None):
         self.head = get_submodule(model.hf, model.family.lm_head)
-        self.cap = getattr(_text_config(model), "final_logit_softcapping", None)
+        self.cap = getattr(text_config(model.hf.config), "final_logit_softcapping", None)
         self.weight = self.bias = None
         if tokens is not None:
             if not isinstance(self.head, nn.Linear):

@@ -56,7 +56,7 @@ from torch import Tensor, nn
 
 from .. import _validate
 from ..families import Family
-from ..model import Model, _text_config
+from ..model import Model, text_config
 
 __all__ = ["orthogonalize_weights"]
 
@@ -225,7 +225,7 @@ def _untie_lm_head(hf: nn.Module, family: Family, edited: list[Tensor]) -> None:
     if not any(_storage(p) == _storage(weight) for p in edited):
         return
     head.weight = nn.Parameter(weight.detach().clone(), requires_grad=weight.requires_grad)
-    for config in {id(c): c for c in (hf.config, _text_config(hf.config))}.values():
+    for config in {id(c): c for c in (hf.config, text_config(hf.config))}.values():
         if hasattr(config, "tie_word_embeddings"):
             config.tie_word_embeddings = False
     # transformers records tied pairs at init and re-ties them from this record (tie_weights())
