@@ -623,7 +623,9 @@ def rd_rates(d):
     rates = d["rates"]
     conds = list(dict.fromkeys(k.split("/")[0] for k in rates))
     langs = sorted({k.split("/")[2] for k in rates}, key=lambda l: (l != "en", l))
-    cols = [(c, cond) for c in ("harmful", "harmless") for cond in conds]
+    cols = [
+        (c, cond) for c in ("harmful", "harmless") for cond in conds if any(k.startswith(f"{cond}/{c}/") for k in rates)
+    ]
     header = ["language"] + [f"{c}, {cond}" for c, cond in cols]
     rows = [[lang] + [_rate(rates.get(f"{cond}/{c}/{lang}")) for c, cond in cols] for lang in langs]
     return table(header, rows)
