@@ -1,6 +1,7 @@
 """Run every study in ``experiments/`` on one model (default: the embedded gemma-3-270m).
 
-    python -m experiments [--model gemma-3-270m] [--out figures] [--n-per-class N] [--device DEV] [--only NAME ...]
+    python -m experiments [--model gemma-3-270m] [--out figures] [--n-per-class N] [--device DEV] [--dtype DT]
+                          [--only NAME ...]
 
 Each study module exposes ``run(model, out_dir, n_per_class=None) -> dict`` and runs alone as
 ``python -m experiments.NAME`` with the same options; activations are shared through the activation
@@ -38,7 +39,7 @@ def main(argv=None) -> None:
         raise SystemExit(f"unknown studies {unknown}; available: {studies()}")
     t0 = time.perf_counter()
     keep_freed_memory()
-    model = mechint.load_model(args.model, device=args.device)
+    model = mechint.load_model(args.model, device=args.device, dtype=args.dtype)
     print(f"loaded {model} in {time.perf_counter() - t0:.1f} s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

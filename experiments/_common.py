@@ -13,9 +13,10 @@ import csv
 import json
 import sys
 import warnings
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import torch
 
@@ -264,19 +265,29 @@ def check_counts(study: str, counts: dict[str, int], *, minimum: int, what: str,
         )
 
 
-def generate_each(model: mechint.Model, prompts: Sequence[str], *edits, max_new_tokens: int) -> list[str]:
-    """Greedy generations, one prompt at a time (as a user would run them), under the interventions ``edits``."""
+def generate_texts(model: mechint.Model, prompts: Sequence[str], *edits, max_new_tokens: int) -> list[str]:
+    """Greedy generations of a few prompts in one left-padded batch, under the interventions
+    ``edits`` (the same texts as one prompt at a time, in a fraction of the time: one pass over the
+    LM head per step for all of them)."""
     with intervene(model, *edits):
-        return [model.generate([p], max_new_tokens=max_new_tokens)[0] for p in prompts]
+        return model.generate(list(prompts), max_new_tokens=max_new_tokens)
 
 
 def tuned_version(model: mechint.Model) -> mechint.Model | None:
     """The English safety-tuned version of ``model`` where a recipe builds one (:mod:`mechint.recipes`),
-    else None."""
+    else None. Loaded once per process (do not edit it in place)."""
     from mechint.recipes import RECIPES
 
     names = [name for name, recipe in RECIPES.items() if recipe.base == model.name]
-    return mechint.load_model(names[0], device=model.device) if names else None
+    if not names:
+        return None
+    key = (names[0], str(model.device), str(model.dtype))
+    if key not in _TUNED:  # loaded once per process: the studies that need it share one copy
+        _TUNED[key] = mechint.load_model(names[0], device=model.device, dtype=model.dtype)
+    return _TUNED[key]
+
+
+_TUNED: dict[tuple[str, str, str], mechint.Model] = {}
 
 
 def english_refusal_direction(model: mechint.Model, *, n_val: int) -> "mechint.refusal.RefusalDirection":
@@ -313,64 +324,90 @@ def english_refusal_direction(model: mechint.Model, *, n_val: int) -> "mechint.r
     return found
 
 
+class Answers(NamedTuple):
+    """Greedy answers to prompts: ``texts`` (special tokens dropped), ``scores [n]`` (the refusal
+    score of each prompt, :func:`mechint.refusal.refusal_log_odds`, read from the first generation
+    step's logits), ``tokens`` (each answer's new token ids up to its end-of-turn token) and
+    ``logprobs`` (``[n_tokens]`` per answer: each token's log-probability under the model that
+    generated it, with its interventions)."""
+
+    texts: list[str]
+    scores: torch.Tensor
+    tokens: list[list[int]]
+    logprobs: list[torch.Tensor]
+
+
+_UNEDITED_ANSWERS: dict[tuple[int, int], dict[str, tuple]] = {}
+"""Answers of unedited models in this process, per (model object, answer length): the baseline
+answers of the refusal studies are the same prompts to the same model, generated once."""
+
+
 def generate_answers(
     model: mechint.Model, prompts: Sequence[str], *edits, new_tokens: int, batch: int = 48, desc: str = "answers"
-) -> tuple[list[str], torch.Tensor]:
-    """Greedy answers under the interventions ``edits``, in batches of prompts of similar length,
-    and the refusal score of each prompt (:func:`mechint.refusal.refusal_log_odds`) read from the
-    first generation step's logits (no second forward). Returns ``(answers, scores [n])``."""
+) -> Answers:
+    """Greedy answers under the interventions ``edits``, in batches of prompts of similar length
+    (:class:`Answers`). Without ``edits`` the answers are kept for the rest of the process and a
+    prompt asked again (another study's baseline) is not generated again: call it with ``edits``,
+    not inside a surrounding intervention context."""
     from tqdm.auto import tqdm
 
     from mechint.refusal import refusal_log_odds, refusal_token_ids
 
     token_ids = refusal_token_ids(model)
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    texts, scores = [""] * len(prompts), torch.empty(len(prompts))
+    known: dict[str, tuple] = {}
+    if not edits:
+        key = (id(model.hf), new_tokens)
+        if key not in _UNEDITED_ANSWERS:  # forgotten with the model (an id is reused only after that)
+            _UNEDITED_ANSWERS[key] = {}
+            weakref.finalize(model.hf, _UNEDITED_ANSWERS.pop, key, None)
+        known = _UNEDITED_ANSWERS[key]
+    ends = set(_end_tokens(model))
+    todo = sorted({p for p in prompts if p not in known}, key=len)
+    found: dict[str, tuple] = {}
     with intervene(model, *edits):
-        for start in tqdm(range(0, len(order), batch), desc=desc):
-            rows = order[start : start + batch]
+        for start in tqdm(range(0, len(todo), batch), desc=desc, disable=not todo):
+            rows = todo[start : start + batch]
             out = model.generate(
-                [prompts[i] for i in rows],
-                max_new_tokens=new_tokens,
-                return_tokens=True,
-                output_logits=True,
-                return_dict_in_generate=True,
+                rows, max_new_tokens=new_tokens, return_tokens=True, output_logits=True, return_dict_in_generate=True
             )
             new = out.sequences[:, -len(out.logits) :]
-            decoded = model.tokenizer.batch_decode(new, skip_special_tokens=True)
+            logits = torch.stack(out.logits, 1).float()  # [rows, steps, vocab]
+            logp = torch.log_softmax(logits, -1).gather(-1, new[:, :, None]).squeeze(-1).cpu()
             score = refusal_log_odds(out.logits[0], token_ids).cpu()
-            for j, i in enumerate(rows):
-                texts[i], scores[i] = decoded[j], score[j]
-    return texts, scores
+            for j, prompt in enumerate(rows):
+                ids = new[j].tolist()
+                n = next((t for t, i in enumerate(ids) if i in ends), len(ids))
+                text = model.tokenizer.decode(ids, skip_special_tokens=True)
+                found[prompt] = (text, float(score[j]), ids[:n], logp[j, :n].clone())
+    known.update(found)
+    got = [known[p] if p in known else found[p] for p in prompts]
+    return Answers([g[0] for g in got], torch.tensor([g[1] for g in got]), [g[2] for g in got], [g[3] for g in got])
 
 
-@torch.no_grad()
-def answer_nll(model: mechint.Model, prompts: Sequence[str], answers: Sequence[str], *, batch: int = 8) -> torch.Tensor:
-    """``[n]`` mean negative log-likelihood per token of each answer after its prompt under ``model``
-    (unedited): how coherent an answer is to the model itself. Greedy answers of the model score low;
-    degenerate text (a broken model's repeated or mixed-script tokens) scores high, which a refusal
-    judge cannot see (it reads such text as "not a refusal"). Empty answers give NaN."""
-    tok = model.tokenizer
-    out = torch.full((len(prompts),), float("nan"))
-    rows = [i for i in range(len(prompts)) if answers[i].strip()]
-    for start in range(0, len(rows), batch):
-        idx = rows[start : start + batch]
-        prompt_ids = [tok(prompts[i])["input_ids"] for i in idx]
-        full_ids = [tok(prompts[i] + answers[i])["input_ids"] for i in idx]
-        enc = model.pad(full_ids)
-        width = enc["input_ids"].shape[1]
-        # left padding: every answer ends in the last column; its tokens are predicted by the columns
-        # before them, the last `keep` ones (the LM head runs there only)
-        keep = max(len(f) - len(p) for p, f in zip(prompt_ids, full_ids)) + 1
-        logp = torch.log_softmax(model.tail_logits(enc, n=keep).float(), -1)  # columns width-keep .. width-1
-        for j, (p_ids, f_ids) in enumerate(zip(prompt_ids, full_ids)):
-            n_answer = len(f_ids) - len(p_ids)
-            if n_answer <= 0:
-                continue
-            target = enc["input_ids"][j, width - n_answer :]
-            nll = -logp[j, keep - 1 - n_answer : keep - 1].gather(-1, target[:, None]).squeeze(-1)
-            out[idx[j]] = nll.mean().cpu()
-    return out
+def _end_tokens(model: mechint.Model) -> list[int]:
+    """The token ids that end an answer: the generation config's end-of-sequence ids, the pad id."""
+    config = getattr(model.hf, "generation_config", None)
+    eos = getattr(config, "eos_token_id", None)
+    eos = [eos] if isinstance(eos, int) else list(eos or [])
+    return [int(i) for i in eos + [model.tokenizer.eos_token_id, model.tokenizer.pad_token_id] if i is not None]
+
+
+def answer_nll(
+    model: mechint.Model, prompts: Sequence[str], *answer_sets: Sequence[Sequence[int]]
+) -> list[torch.Tensor]:
+    """For each set of answers (token ids, one per prompt), ``[n]`` the mean negative
+    log-likelihood per token of each answer after its prompt under ``model`` (unedited): how
+    coherent an answer is to the model itself. Greedy answers of the model score low; degenerate
+    text (a broken model's repeated or mixed-script tokens) scores high, which a refusal judge cannot
+    see (it reads such text as "not a refusal"). Empty answers give NaN. The prompts run once for
+    all sets (:meth:`mechint.Model.continuation_logprobs`)."""
+    scored = model.continuation_logprobs(prompts, *answer_sets)
+    return [mean_nll(rows) for rows in scored]
+
+
+def mean_nll(logprobs: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``[n]`` minus the mean of each row's token log-probabilities; NaN for an empty row."""
+    return torch.tensor([float(-lp.double().mean()) if lp.numel() else float("nan") for lp in logprobs])
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
@@ -463,19 +500,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "default: all (the published figures)",
     )
     parser.add_argument("--device", default=None, help="torch device (default: the model's choice)")
+    parser.add_argument(
+        "--dtype",
+        default=DTYPE,
+        choices=("bfloat16", "float32", "float16"),
+        help=f"the model's weights and activations (default: {DTYPE}, the dtype Gemma 3 was trained in; on a CPU "
+        "with bfloat16 instructions its matrix products run several times faster than float32 ones)",
+    )
     return parser
+
+
+DTYPE = "bfloat16"
+"""The dtype the studies run the model in (``--dtype``): the published figures are from it."""
 
 
 def study_main(run, doc: str, argv=None, *, options=()) -> dict:
     """Command line of one study: ``python -m experiments.NAME [--model] [--out] [--n-per-class N]
-    [--device]``. ``options``: the study's own arguments as ``(flags, add_argument keywords)``; each
+    [--device] [--dtype]``. ``options``: the study's own arguments as ``(flags, add_argument keywords)``; each
     reaches ``run`` as the keyword of its ``dest``."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     extra = [parser.add_argument(*flags, **kw).dest for flags, kw in options]
     args = parser.parse_args(argv)
     keep_freed_memory()
-    model = mechint.load_model(args.model, device=args.device)
+    model = mechint.load_model(args.model, device=args.device, dtype=args.dtype)
     check_prompt_format(sys.modules[run.__module__], model)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,7 @@ from ._common import (
     LANGUAGES,
     check_inner_folds,
     direction_auroc,
-    generate_each,
+    generate_texts,
     layers_chosen_on_training,
     rounded,
     safety_activations,
@@ -129,17 +129,18 @@ def run(model: mechint.Model, out_dir: Path, *, n_per_class: int | None = None, 
             called[lang][f"harmless, steered alpha {alpha}"] = round(float(harmful_call[mine].mean()), 4)
 
     # 3. generations ---------------------------------------------------------------------------
-    generations = []
-    for lang in LANGUAGES:
-        picks = [t for t, l in zip(texts, test_langs) if l == lang][:N_GENERATIONS]
-        plain = generate_each(model, picks, max_new_tokens=MAX_NEW_TOKENS)
-        pushed = generate_each(
-            model,
-            picks,
-            AddDirection(d_en[layer], 2.0 * gap, sites=sites[layer], positions=CONTENT),
-            max_new_tokens=MAX_NEW_TOKENS,
-        )
-        generations += [[lang, p, a, b] for p, a, b in zip(picks, plain, pushed)]
+    picks = [
+        (lang, t) for lang in LANGUAGES for t in [t for t, l in zip(texts, test_langs) if l == lang][:N_GENERATIONS]
+    ]
+    prompts = [t for _, t in picks]
+    plain = generate_texts(model, prompts, max_new_tokens=MAX_NEW_TOKENS)
+    pushed = generate_texts(
+        model,
+        prompts,
+        AddDirection(d_en[layer], 2.0 * gap, sites=sites[layer], positions=CONTENT),
+        max_new_tokens=MAX_NEW_TOKENS,
+    )
+    generations = [[lang, p, a, b] for (lang, p), a, b in zip(picks, plain, pushed)]
 
     # figures and numbers ----------------------------------------------------------------------
     written = save_figure(

@@ -41,7 +41,7 @@ from ._common import (
     aligned_neurons,
     check_counts,
     class_counts,
-    generate_each,
+    generate_texts,
     safety_activations,
     study_main,
     write_json,
@@ -167,11 +167,11 @@ def run(
         picks += [harmful[harmful_langs.index(lang)], harmless[harmless_langs.index(lang)]]
     prompts = [sa.dataset[i].text for i in picks]
 
-    plain = generate_each(model, prompts, max_new_tokens=max_new_tokens)
-    ablated = generate_each(
+    plain = generate_texts(model, prompts, max_new_tokens=max_new_tokens)
+    ablated = generate_texts(
         model, prompts, *neuron_edits(top, mode="set", value=0.0, positions=CONTENT), max_new_tokens=max_new_tokens
     )
-    boosted = generate_each(
+    boosted = generate_texts(
         model, prompts, *neuron_edits(top, mode="set", value=peak_top, positions=CONTENT), max_new_tokens=max_new_tokens
     )
     gens = [

@@ -49,6 +49,7 @@ from ._common import (
     english_refusal_direction,
     generate_answers,
     markdown_table,
+    mean_nll,
     study_main,
     tuned_version,
     write_json,
@@ -130,14 +131,25 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
         "orthogonalized": (edited, (), (1,)),
         "added": (m, (found.addition(),), (0,)),
     }
-    rows, rates, examples = [], {}, {}
-    results = {"model": m.name, "selection": found.to_json(), "rates": {}}
+    answers = {}
     for cond, (runner, edits, labels) in conditions.items():
         idx_all = [i for i, ex in enumerate(ds) if ex.label in labels]
         prompts = m.chat_prompts([ds[i].text for i in idx_all])
-        texts, score = generate_answers(runner, prompts, *edits, new_tokens=NEW_TOKENS, batch=BATCH, desc=cond)
+        answers[cond] = (
+            idx_all,
+            prompts,
+            generate_answers(runner, prompts, *edits, new_tokens=NEW_TOKENS, batch=BATCH, desc=cond),
+        )
+    nll = {"baseline": mean_nll(answers["baseline"][2].logprobs)}  # the unedited model's own answers
+    for labels in ((1,), (0,)):  # the edited answers to the same prompts, scored after one pass over them
+        conds = [c for c, (_, _, ls) in conditions.items() if ls == labels]
+        scored = answer_nll(m, answers[conds[0]][1], *[answers[c][2].tokens for c in conds])
+        nll.update(zip(conds, scored))
+    rows, rates, examples = [], {}, {}
+    results = {"model": m.name, "selection": found.to_json(), "rates": {}}
+    for cond, (_, _, labels) in conditions.items():
+        idx_all, prompts, (texts, score, _, _) = answers[cond]
         judged = judge_refusals(texts, [ds[i].language for i in idx_all])
-        nll = answer_nll(m, prompts, texts)
         at = {i: j for j, i in enumerate(idx_all)}
         for label in labels:
             cls = "harmful" if label == 1 else "harmless"
@@ -147,12 +159,12 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
                     continue
                 rate = bootstrap_mean([float(judged[j]) for j in idx])
                 mean_score = float(score[torch.tensor(idx)].mean())
-                mean_nll = float(nll[torch.tensor(idx)].nanmean())
-                rows.append([cond, cls, lang, len(idx), *rate, mean_score, mean_nll])
+                mean_nll_ = float(nll[cond][torch.tensor(idx)].nanmean())
+                rows.append([cond, cls, lang, len(idx), *rate, mean_score, mean_nll_])
                 rates.setdefault(f"{cls}, {cond}", {})[lang] = rate
                 results["rates"][f"{cond}/{cls}/{lang}"] = {
                     "n": len(idx), "rate": rate[0], "low": rate[1], "high": rate[2], "refusal_score": mean_score,
-                    "answer_nll": mean_nll,
+                    "answer_nll": mean_nll_,
                 }  # fmt: skip
                 if lang == "en":
                     examples[(cond, cls)] = [texts[j].strip() for j in idx[:EXAMPLES]]

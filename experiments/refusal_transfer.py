@@ -37,8 +37,9 @@ from ._common import check_counts, generate_answers, markdown_table, study_main,
 
 CHAT_PROMPTS = True  # the study formats every instruction with the chat template
 
-ITEMS = 12
-"""Items per class and language (the same items in every language)."""
+ITEMS = 10
+"""Items per class and language (the same items in every language; the first ones, which the other
+refusal studies ask too, so their baseline answers are generated once)."""
 NEW_TOKENS = 16
 """Tokens generated per answer."""
 BATCH = 48
@@ -76,7 +77,9 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     rows, generations = [], {}
     for key, m in models.items():
         for name, ds in sets.items():
-            texts, score = generate_answers(m, prompts[name], new_tokens=NEW_TOKENS, batch=BATCH, desc=f"{key} {name}")
+            texts, score, _, _ = generate_answers(
+                m, prompts[name], new_tokens=NEW_TOKENS, batch=BATCH, desc=f"{key} {name}"
+            )
             judged = judge_refusals(texts, ds.row_languages)
             generations[(key, name)] = (texts, judged)
             for label, cls in ((1, "harmful"), (0, "harmless")):

@@ -42,6 +42,7 @@ from ._common import (
     check_counts,
     english_refusal_direction,
     generate_answers,
+    mean_nll,
     rounded,
     study_main,
     tuned_version,
@@ -90,19 +91,27 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     prompts = m.chat_prompts(test.texts)
     langs = test.row_languages
 
-    nll: dict[str, dict[str, float]] = {}
+    def by_language(values: torch.Tensor) -> dict[str, float]:
+        return {y: float(values[[i for i in range(len(langs)) if langs[i] == y]].nanmean()) for y in LANGUAGES}
 
-    def rates_under(*edits, desc: str) -> dict[str, tuple[float, float, float]]:
-        texts, _ = generate_answers(m, prompts, *edits, new_tokens=NEW_TOKENS, batch=BATCH, desc=desc)
+    def rates(texts: list[str]) -> dict[str, tuple[float, float, float]]:
         judged = judge_refusals(texts, langs)
-        coherence = answer_nll(m, prompts, texts)
-        nll[desc] = {y: float(coherence[[i for i in range(len(langs)) if langs[i] == y]].nanmean()) for y in LANGUAGES}
         return {y: bootstrap_mean([float(judged[i]) for i in range(len(langs)) if langs[i] == y]) for y in LANGUAGES}
 
-    baseline = rates_under(desc="none")
-    matrix = {}
-    for i, x in enumerate(LANGUAGES):
-        matrix[x] = rates_under(directional_ablation(directions[i, english.layer]), desc=x)
+    plain = generate_answers(m, prompts, new_tokens=NEW_TOKENS, batch=BATCH, desc="none")
+    ablated = {
+        x: generate_answers(
+            m, prompts, directional_ablation(directions[i, english.layer]), new_tokens=NEW_TOKENS, batch=BATCH, desc=x
+        )
+        for i, x in enumerate(LANGUAGES)
+    }
+    # the answers' likelihood under the unedited model: its own answers' from their generation, the
+    # ablated ones' after one pass over the prompts for all of them
+    nll = {"none": by_language(mean_nll(plain.logprobs))}
+    scored = answer_nll(m, prompts, *[a.tokens for a in ablated.values()])
+    nll.update({x: by_language(v) for x, v in zip(LANGUAGES, scored)})
+    baseline = rates(plain.texts)
+    matrix = {x: rates(a.texts) for x, a in ablated.items()}
 
     rows = [["none", y, counts[y], *baseline[y]] for y in LANGUAGES]
     rows += [[x, y, counts[y], *matrix[x][y]] for x in LANGUAGES for y in LANGUAGES]

@@ -208,12 +208,41 @@ def test_answer_nll_is_the_answers_negative_log_likelihood_after_its_prompt():
     from experiments._common import answer_nll
 
     model = tiny_model("llama", seed=3)
-    prompts, answers = ["Hello there", "A much longer prompt, padded less"], [" my friend", ""]
-    got = answer_nll(model, prompts, answers)
-    ids_p = model.tokenizer(prompts[0])["input_ids"]
-    ids_f = model.tokenizer(prompts[0] + answers[0])["input_ids"]
-    with torch.no_grad():
-        logp = torch.log_softmax(model([prompts[0] + answers[0]])[0].double(), -1)
-    expected = -torch.stack([logp[t - 1, ids_f[t]] for t in range(len(ids_p), len(ids_f))]).mean()
-    assert abs(float(got[0]) - float(expected)) < 1e-4
-    assert torch.isnan(got[1])  # an empty answer has no likelihood
+    prompts = ["Hello there", "A much longer prompt, padded less"]
+    first, second = [[40, 41, 42], []], [[43], [44, 45]]
+    got_first, got_second = answer_nll(model, prompts, first, second)
+    for i, prompt in enumerate(prompts):
+        for answer, got in ((first[i], got_first[i]), (second[i], got_second[i])):
+            if not answer:
+                assert torch.isnan(got)  # an empty answer has no likelihood
+                continue
+            ids = model.tokenizer(prompt)["input_ids"]
+            with torch.no_grad():
+                logp = torch.log_softmax(model(torch.tensor([ids + answer]))[0].double(), -1)
+            expected = -torch.stack([logp[len(ids) - 1 + t, a] for t, a in enumerate(answer)]).mean()
+            assert abs(float(got) - float(expected)) < 1e-4
+
+
+def test_generate_answers_keeps_unedited_answers_and_their_log_probabilities():
+    """The baseline answers are generated once per model and prompt; an edited run is not taken from
+    them; the log-probabilities are those of the answer tokens under the generating model."""
+    import torch
+
+    from experiments import _common
+    from experiments._common import answer_nll, generate_answers
+    from mechint.interventions import AddDirection
+
+    model = tiny_model("llama", seed=4, chat=True)
+    prompts = model.chat_prompts(["Hello there", "Another request, longer"])
+    first = generate_answers(model, prompts, new_tokens=5, batch=1)
+    assert (id(model.hf), 5) in _common._UNEDITED_ANSWERS
+    again = generate_answers(model, prompts[::-1], new_tokens=5)
+    assert again.texts == first.texts[::-1] and again.tokens == first.tokens[::-1]
+    assert torch.equal(again.scores, first.scores.flip(0))
+    nll = answer_nll(model, prompts, first.tokens)[0]
+    own = torch.tensor([float(-lp.double().mean()) if lp.numel() else float("nan") for lp in first.logprobs])
+    torch.testing.assert_close(nll, own, atol=1e-4, rtol=1e-4, equal_nan=True)
+    steered = generate_answers(
+        model, prompts, AddDirection(torch.ones(model.d_model) * 50.0, sites="blocks.0.hook_resid_pre"), new_tokens=5
+    )
+    assert steered.tokens != first.tokens

@@ -178,3 +178,39 @@ def test_tail_logits_are_the_last_columns_of_the_full_logits(family):
     full = model(enc)
     torch.testing.assert_close(model.tail_logits(enc, n=3), full[:, -3:], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(model.last_logits(enc), full[:, -1], atol=1e-5, rtol=1e-5)
+
+
+def test_continuation_logprobs_equal_a_forward_over_prompt_and_continuation(family, device):
+    """The prompt pass with its KV cache, then each continuation set from a copy of the cache, in
+    left-padded batches that mix lengths: oracle, one unbatched forward over prompt + continuation."""
+    from mechint.testing import tiny_model
+
+    model = tiny_model(family, device=device)
+    prompts = ["Hello there, a longer text", "x", "medium one", "two"]
+    texts = ["abc", "", "hello world!", "z"]
+    ids = [[70, 71], [72], [73, 74, 75, 76], [77, 78, 79]]
+    got_texts, got_ids = model.continuation_logprobs(prompts, texts, ids, batch_size=3)
+    for i, prompt in enumerate(prompts):
+        p_ids = model.tokenizer(prompt)["input_ids"]
+        for cont, got in (
+            (model.tokenizer(texts[i], add_special_tokens=False)["input_ids"], got_texts[i]),
+            (ids[i], got_ids[i]),
+        ):
+            assert got.shape == (len(cont),) and got.device.type == "cpu"
+            if not cont:
+                continue
+            logp = model(torch.tensor([p_ids + cont], device=model.device))[0].float().log_softmax(-1)
+            want = logp[len(p_ids) - 1 : len(p_ids) + len(cont) - 1].gather(
+                -1, torch.tensor(cont, device=model.device)[:, None]
+            )
+            torch.testing.assert_close(got, want.squeeze(-1).cpu(), atol=1e-4, rtol=1e-4)
+
+
+def test_continuation_logprobs_bad_input():
+    from mechint.testing import tiny_model
+
+    model = tiny_model("llama")
+    with pytest.raises(ValueError, match="at least one set"):
+        model.continuation_logprobs(["a"])
+    with pytest.raises(ValueError, match="set 0 has 1 rows for 2 prompts"):
+        model.continuation_logprobs(["a", "b"], ["x"])
