@@ -20,12 +20,9 @@
 
 The BOS token is left alone, as in :mod:`experiments.neurons_editing`: every prompt's first token is
 the same attention sink that all later tokens read, with a large residual that projects strongly on
-the direction (gemma-3-270m, layer 7: norm ~69k, projection ~35k), so writing there changes what every
-token reads whatever the prompt says, and the direction at BOS carries nothing about the prompt.
-Measured on gemma-3-270m (own-direction AUROC at the last layer, en, before 0.974): ablated at every
-position, BOS included, 0.889; at BOS alone 0.631 (zh 0.611, vi 0.528, ar 0.596, th 0.790); at every
-token but BOS 0.856. Steering at BOS alone (at layer 15) moved the score by 0.04-0.12 of the gap at
-alpha 1 (3-4% of the shift at every position). ``positions=CONTENT``
+the direction, so writing there changes what every token reads whatever the prompt says, and the
+direction at BOS carries nothing about the prompt (what ablating and steering at BOS alone did is on
+the study page, ``docs/studies/direction_intervention.md``). ``positions=CONTENT``
 (``from_text_start(slice(1, None))``) skips each prompt's first token in the left-padded batches too.
 
 Writes ``figures/direction_intervention_*.png`` and ``direction_intervention.{json,csv}``,

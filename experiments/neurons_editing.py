@@ -5,8 +5,8 @@ The top ``K`` neurons of :mod:`experiments.neurons_top` are edited at ``blocks.{
 (:class:`mechint.EditNeurons`) at every token but the BOS token, on held-out prompts of each
 language (items split by id). The BOS token is left alone: every prompt's first token is the same
 attention sink that all later tokens read, so editing it moves every score whatever the neurons
-carry (measured: it made most of the effect of setting the top neurons to 0, e.g. 0.27 of the 0.29
-gap units in English), and the boost values are peaks over content tokens, outside BOS's range.
+carry (it made most of the effect of setting the top neurons to 0: ``docs/studies/neurons_editing.md``),
+and the boost values are peaks over content tokens, outside BOS's range.
 ``from_text_start(slice(1, None))`` skips each prompt's first token in left-padded batches. The
 score is the projection of the last-token ``blocks.{L-1}.hook_resid_post`` on the English
 direction (the one the neurons were ranked by); its change is reported in units of each language's
