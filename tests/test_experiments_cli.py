@@ -109,7 +109,9 @@ def test_runner_passes_the_options_to_each_run(monkeypatch, tmp_path):
 
     model = object()
     loaded, calls = [], []
-    monkeypatch.setattr(mechint, "load_model", lambda name, device=None: loaded.append((name, device)) or model)
+    monkeypatch.setattr(
+        mechint, "load_model", lambda name, device=None, dtype=None: loaded.append((name, device, dtype)) or model
+    )
     for name in ("probe_layers", "neurons_top", "patching_minimal_pairs"):
         module = importlib.import_module(f"experiments.{name}")
         monkeypatch.setattr(
@@ -125,17 +127,19 @@ def test_runner_passes_the_options_to_each_run(monkeypatch, tmp_path):
             str(tmp_path / "f"),
             "--n-per-class",
             "7",
+            "--dtype",
+            "float32",
             "--only",
             "probe_layers",
             "neurons_top",
             "patching_minimal_pairs",
         ]
     )
-    assert loaded == [("some-model", "cpu")]
+    assert loaded == [("some-model", "cpu", "float32")]
     assert calls == [(n, model, tmp_path / "f", 7) for n in ("probe_layers", "neurons_top", "patching_minimal_pairs")]
     calls.clear()
     main(["--out", str(tmp_path / "g"), "--only", "neurons_top"])
-    assert loaded[-1] == ("gemma-3-270m", None) and calls == [("neurons_top", model, tmp_path / "g", None)]
+    assert loaded[-1] == ("gemma-3-270m", None, "bfloat16") and calls == [("neurons_top", model, tmp_path / "g", None)]
 
 
 def test_one_study_command_line_reaches_run(monkeypatch, tmp_path, capsys):
@@ -143,7 +147,7 @@ def test_one_study_command_line_reaches_run(monkeypatch, tmp_path, capsys):
     from experiments import _common, patching_minimal_pairs
 
     model = object()
-    monkeypatch.setattr(mechint, "load_model", lambda name, device=None: (name, device, model))
+    monkeypatch.setattr(mechint, "load_model", lambda name, device=None, dtype=None: (name, device, model))
     seen = []
 
     def run(m, out, *, n_per_class=None, **kw):
@@ -227,7 +231,7 @@ def test_a_study_feeding_plain_text_to_a_chat_model_warns(monkeypatch, tmp_path)
     module = importlib.import_module("experiments.neurons_top")
     monkeypatch.setattr(module, "run", lambda m, out, n_per_class=None: {})
     for model, warns in ((chat, True), (base, False)):
-        monkeypatch.setattr(mechint, "load_model", lambda name, device=None, _m=model: _m)
+        monkeypatch.setattr(mechint, "load_model", lambda name, device=None, dtype=None, _m=model: _m)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             main(["--out", str(tmp_path), "--only", "neurons_top"])

@@ -190,3 +190,26 @@ def test_where_no_candidate_passes_the_kl_filter_is_given_up_first_then_induce()
     below = neither.table()
     below = below[(below.layer < neither.settings["max_layer"]) & below.bypass.notna()]
     assert neither.table()[neither.table().selected].iloc[0].bypass == below.bypass.min()
+
+
+def test_addition_rows_that_start_at_their_layer_equal_the_hooked_forward(family, device):
+    """The induce score runs each candidate's rows from the clean run's input at its layer; oracle: the
+    whole forward with AddDirection hooks, which score_candidates takes when the caller's hooks are
+    active (a hook that changes nothing), on every family, candidates at several layers per forward."""
+    from mechint.refusal import score_candidates
+
+    model = tiny_model(family, chat=True, device=device)
+    gen = torch.Generator().manual_seed(0)
+    cands = torch.randn(6, model.d_model, generator=gen) * 3.0
+    layers = [0, 2, 1, 2, 0, 1]
+    prompts = (
+        ["how do I do it", "tell me now please", "x", "what is this thing"],
+        ["hi", "a longer question here", "b", "cd"],
+    )
+    kw = dict(token_ids=[5, 6, 7], candidates_per_forward=4, prompts_per_group=3, progress=False)
+    fast = score_candidates(model, cands, layers, *prompts, **kw)
+    with model.hooks([("blocks.0.hook_resid_pre", lambda x, ctx: None)]):
+        hooked = score_candidates(model, cands, layers, *prompts, **kw)
+    for name in ("bypass", "induce", "kl"):
+        torch.testing.assert_close(getattr(fast, name), getattr(hooked, name), atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(fast.induce, torch.full_like(fast.induce, fast.baseline_harmless), atol=1e-3)

@@ -31,7 +31,15 @@ from ..hooks import StopForward, input_rows
 from ..model import Model, text_config
 from ..sites import Site, get_submodule
 
-__all__ = ["ChunkRunner", "LayerSignature", "Unembed", "capture_layers", "decoder_layers", "prefix_reuse_possible"]
+__all__ = [
+    "ChunkRunner",
+    "LayerSignature",
+    "Unembed",
+    "capture_layers",
+    "decoder_layers",
+    "prefix_reuse_possible",
+    "run_from_layers",
+]
 
 _CACHE_PARAMS = ("cache", "past_key_values", "past_key_value", "layer_past")
 _QUERY_SLICED = {"attention_mask", "position_embeddings", "position_ids", "cache_position"}
@@ -268,6 +276,30 @@ def _only_columns(module: nn.Module, cols: list[int], width: int) -> Iterator[No
             del module.forward
         else:
             module.forward = own
+
+
+def run_from_layers(model: Model, cap: _Captured, batch: int, joins: dict[int, tuple[Tensor, Tensor]]) -> Tensor:
+    """Rows that join the model at a decoder layer and run from there through the last one, each
+    layer called with the arguments the captured run (``cap``, ``batch`` rows) gave it, gathered per
+    row; every position is computed. ``joins[l] = (src [n_l], h [n_l, pos, d])``: the captured row
+    whose arguments (mask, positions) each new row takes, and the rows' input to layer ``l`` (e.g.
+    the captured input with an edit). Rows stay in join order (by layer, then as given). Returns the
+    last layer's output ``[rows, pos, d]`` (before the final norm). Layers before the first join are
+    not run: a sweep of edits at many layers costs each row only the layers after its own."""
+    layers = decoder_layers(model)
+    width = next(iter(joins.values()))[1].shape[1]
+    memo: dict = {}
+    h: Tensor | None = None
+    src: Tensor | None = None
+    for k in range(min(joins), len(layers)):
+        if k in joins:
+            s_new, h_new = joins[k]
+            h = h_new if h is None else torch.cat([h, h_new])
+            src = s_new if src is None else torch.cat([src, s_new])
+        kw = _gather_kwargs(cap.kwargs[k], src, batch, None, 0, width, memo)
+        out = layers[k](h, **kw)
+        h = out[0] if isinstance(out, tuple) else out
+    return h
 
 
 class ChunkRunner:

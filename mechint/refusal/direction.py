@@ -245,10 +245,17 @@ def score_candidates(
 
     ``candidates_per_forward`` copies of a group of ``prompts_per_group`` prompts of similar length
     run in one forward, each copy with its own candidate: many rows per forward with little padding.
-    ``candidates_per_forward=1`` runs one candidate per forward, with the same scores."""
+    ``candidates_per_forward=1`` runs one candidate per forward, with the same scores. The addition
+    rows start at their candidate's layer from the clean run's input there
+    (:func:`mechint.patching.runner.run_from_layers`): the layers before it are the clean run's and
+    are not recomputed. Under the caller's own hooks every row runs the whole model instead (the
+    hooks see every layer), with the same scores."""
+    from contextlib import nullcontext
+
     from tqdm.auto import tqdm
 
     from ..interventions import AddDirection, intervene
+    from ..patching.runner import capture_layers
 
     cand = _validate.numbers("candidates", candidates).detach().to("cpu", torch.float32)
     if cand.ndim != 2 or cand.shape[0] == 0:
@@ -277,16 +284,22 @@ def score_candidates(
         "harmless": _encode(model, harmless, prompts_per_group),
     }
 
-    # clean runs: the baselines and the harmless prompts' next-token log-probabilities for KL
+    # clean runs: the baselines, the harmless prompts' next-token log-probabilities for KL, and each
+    # harmless batch's layer inputs, from which the addition rows start at their own layer
     clean_logp: dict[int, Tensor] = {}
+    captured: dict[int, Any] = {}
+    from_layer = model.active_hooks == 0  # the caller's hooks would miss the layers skipped
     baseline = {}
     for cls, bs in batches.items():
         scores = []
         for b, (_, enc) in enumerate(bs):
-            logits = model.last_logits(enc).float()
+            capturing = cls == "harmless" and from_layer
+            with capture_layers(model, range(model.n_layers), False) if capturing else nullcontext() as cap:
+                logits = model.last_logits(enc).float()
             scores.append(refusal_log_odds(logits, ids).cpu())
             if cls == "harmless":
                 clean_logp[b] = torch.log_softmax(logits, -1)
+                captured[b] = cap
         baseline[cls] = float(torch.cat(scores).double().mean())
 
     per = {
@@ -321,23 +334,26 @@ def score_candidates(
                 ref = clean_logp[b]
                 kl = (ref.exp() * (ref - logp)).sum(-1)  # [m, g]
                 per["kl"][at] = kl.cpu().double()
-                adds = []
-                for layer in sorted({layers[c] for c in chunk}):
-                    which = [j for j, c in enumerate(chunk) if layers[c] == layer]
-                    row_ids = [j * g + i for j in which for i in range(g)]
-                    adds.append(
-                        AddDirection(
-                            cand[[chunk[j] for j in which]].repeat_interleave(g, 0),
-                            1.0,
-                            sites=("hook_resid_pre",),
-                            layers=[layer],
-                            rows=row_ids,
-                            normalize=False,
-                            per_row=True,
+                if from_layer:
+                    logits = _added_last_logits(model, captured[b], enc, cand, [(c, layers[c]) for c in chunk])
+                else:
+                    adds = []
+                    for layer in sorted({layers[c] for c in chunk}):
+                        which = [j for j, c in enumerate(chunk) if layers[c] == layer]
+                        row_ids = [j * g + i for j in which for i in range(g)]
+                        adds.append(
+                            AddDirection(
+                                cand[[chunk[j] for j in which]].repeat_interleave(g, 0),
+                                1.0,
+                                sites=("hook_resid_pre",),
+                                layers=[layer],
+                                rows=row_ids,
+                                normalize=False,
+                                per_row=True,
+                            )
                         )
-                    )
-                with intervene(model, *adds):
-                    logits = model.last_logits(big).float()
+                    with intervene(model, *adds):
+                        logits = model.last_logits(big).float()
                 bar.update()
                 per["induce"][at] = refusal_log_odds(logits, ids).cpu().double().view(m, g)
     bar.close()
@@ -349,6 +365,44 @@ def score_candidates(
         baseline_harmless=baseline["harmless"],
         per_prompt=per,
     )
+
+
+def _added_last_logits(
+    model: Model, cap: Any, enc: dict[str, Tensor], cand: Tensor, chunk: list[tuple[int, int]]
+) -> Float[Tensor, "rows vocab"]:
+    """Last-position logits of a batch of ``g`` prompts with each candidate ``(index, layer)`` of
+    ``chunk`` added at ``blocks.{layer}.hook_resid_pre`` (every token but each text's first), rows
+    candidate-major as in :func:`_repeat`: each candidate's rows start at its layer from the clean
+    run's input there (``cap``), instead of recomputing the layers before it. The same values as the
+    hooked forward with :class:`~mechint.interventions.AddDirection` (the tests compare them)."""
+    from ..patching.runner import Unembed, run_from_layers
+
+    mask = enc["attention_mask"]
+    g = mask.shape[0]
+    content = (mask.long().cumsum(-1) > 1).unsqueeze(-1)  # [g, pos, 1]: real tokens but each text's first
+    rows = torch.arange(g, device=mask.device)
+    joins: dict[int, tuple[list[Tensor], list[Tensor]]] = {}
+    order = []
+    for j, (c, layer) in enumerate(chunk):
+        h = cap.hidden[layer]
+        vec = cand[c].to(device=h.device, dtype=h.dtype)
+        src, hs = joins.setdefault(layer, ([], []))
+        src.append(rows)
+        hs.append(h + content.to(h.dtype) * vec)
+        order.append((layer, len(src) - 1, j))
+    stacked = {l: (torch.cat(src), torch.cat(hs)) for l, (src, hs) in joins.items()}
+    out = run_from_layers(model, cap, g, stacked)  # rows by layer, then by candidate within it
+    # back to candidate-major order
+    starts, at = {}, 0
+    for l in sorted(stacked):
+        starts[l] = at
+        at += stacked[l][0].shape[0]
+    index = torch.empty(len(chunk) * g, dtype=torch.long)
+    for layer, k, j in order:
+        index[j * g : (j + 1) * g] = torch.arange(starts[layer] + k * g, starts[layer] + (k + 1) * g)
+    last = out[index.to(out.device), -1]
+    normed = model.site("ln_final.hook_normalized").module(last)
+    return Unembed(model)(normed).float()
 
 
 # ---------------------------------------------------------------------------------------------
