@@ -7,7 +7,21 @@ tune a model (:func:`sft`, :func:`dpo`) into a cached folder that :func:`load_mo
 whether generated responses are refusals, in 18 languages (:func:`is_refusal`).
 """
 
-from . import _validate, alignment, chat, data, neurons, patching, positions, prefixes, probes, refusal, stats, tuning
+from . import (
+    _validate,
+    alignment,
+    chat,
+    data,
+    neurons,
+    patching,
+    positions,
+    prefixes,
+    probes,
+    refusal,
+    stats,
+    tuning,
+    weights,
+)
 from .activations import (
     Activations,
     ActivationStore,
@@ -128,6 +142,7 @@ __all__ = [
     "refusal",
     "stats",
     "tuning",
+    "weights",
     "LoraSpec",
     "TuningConfig",
     "TuningResult",
