@@ -38,7 +38,16 @@ from .disk import cache_root
 if TYPE_CHECKING:
     from .model import Model
 
-__all__ = ["RECIPES", "REFUSALS", "Recipe", "recipe_model_dir", "refusal_training_pairs", "shipped_answers"]
+__all__ = [
+    "RECIPES",
+    "REFUSALS",
+    "Recipe",
+    "base_answers",
+    "cached_base_answers",
+    "recipe_model_dir",
+    "refusal_training_pairs",
+    "shipped_answers",
+]
 
 REFUSALS: tuple[str, ...] = (
     "I'm sorry, but I can't help with that.",
@@ -129,39 +138,62 @@ class Recipe:
     build_pairs: Callable[[Model, Recipe], list[tuple[str, str]]] = field(repr=False, compare=False)
 
 
-def refusal_training_pairs(model: Model, recipe: Recipe, *, progress: bool = True) -> list[tuple[str, str]]:
-    """The English (instruction, response) pairs of ``gemma-3-270m-refusal-en``: every PolyRefuse
-    English harmful train instruction with a refusal from :data:`REFUSALS`, every harmless one with
-    the base model's own answer (items whose answer came out empty are left out), the smaller class
-    repeated to the size of the larger, the two interleaved. The answers are cached under
-    ``cache_root()/recipes/``."""
-    from .data import load_polyrefuse
+def cached_base_answers(
+    model: Model,
+    instructions: list[str],
+    *,
+    max_new_tokens: int,
+    label: str,
+    shipped: str | None = None,
+    progress: bool = True,
+) -> list[str]:
+    """:func:`base_answers` of ``model`` to ``instructions``, generated once and cached under
+    ``cache_root()/recipes/<label>-answers-<key>/``, keyed by the model's weights, the instructions, the
+    few-shot prompt and the answer length. ``shipped``: a recipe name whose answers the package ships
+    (:func:`shipped_answers`), used where the key matches instead of generating."""
+    from .embedded import cached_folder
     from .tuning.cache import weights_digest
 
-    train = load_polyrefuse("train", languages="en")
-    harmful = [ex.text for ex in train if ex.label == 1]
-    harmless = [ex.text for ex in train if ex.label == 0]
     key = {
         "what": "base answers",
         "format": 1,
         "base": weights_digest(model.hf),
-        "instructions": hashlib.sha256("\n".join(harmless).encode()).hexdigest(),
+        "instructions": hashlib.sha256("\n".join(instructions).encode()).hexdigest(),
         "few_shot": hashlib.sha256(_FEW_SHOT.encode()).hexdigest(),
-        "max_new_tokens": recipe.answer_tokens,
+        "max_new_tokens": max_new_tokens,
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    folder = cache_root() / "recipes" / f"{recipe.name}-answers-{digest}"
+    folder = cache_root() / "recipes" / f"{label}-answers-{digest}"
 
     def build(tmp: Path) -> None:
-        answers = shipped_answers(recipe.name, key)
+        answers = shipped_answers(shipped, key) if shipped is not None else None
         if answers is None:
-            answers = base_answers(model, harmless, max_new_tokens=recipe.answer_tokens, progress=progress)
+            answers = base_answers(model, instructions, max_new_tokens=max_new_tokens, progress=progress)
         (tmp / "answers.json").write_text(json.dumps(answers, ensure_ascii=False, indent=0), encoding="utf-8")
 
-    from .embedded import cached_folder
+    cached_folder(folder, build, key, what=f"{label} base answers")
+    return json.loads((folder / "answers.json").read_text(encoding="utf-8"))
 
-    cached_folder(folder, build, key, what=f"{recipe.name} base answers")
-    answers = json.loads((folder / "answers.json").read_text(encoding="utf-8"))
+
+def refusal_training_pairs(model: Model, recipe: Recipe, *, progress: bool = True) -> list[tuple[str, str]]:
+    """The English (instruction, response) pairs of ``gemma-3-270m-refusal-en``: every PolyRefuse
+    English harmful train instruction with a refusal from :data:`REFUSALS`, every harmless one with
+    the base model's own answer (items whose answer came out empty are left out), the smaller class
+    repeated to the size of the larger, the two interleaved. The answers are cached
+    (:func:`cached_base_answers`)."""
+    from .data import load_polyrefuse
+
+    train = load_polyrefuse("train", languages="en")
+    harmful = [ex.text for ex in train if ex.label == 1]
+    harmless = [ex.text for ex in train if ex.label == 0]
+    answers = cached_base_answers(
+        model,
+        harmless,
+        max_new_tokens=recipe.answer_tokens,
+        label=recipe.name,
+        shipped=recipe.name,
+        progress=progress,
+    )
     refusals = [(text, REFUSALS[i % len(REFUSALS)]) for i, text in enumerate(harmful)]
     answered = [(text, answer) for text, answer in zip(harmless, answers) if answer]
     # as many answered examples as refused ones (the smaller class cycles again), so that the tuning

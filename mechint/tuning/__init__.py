@@ -10,6 +10,9 @@ of what it was built from (base weights and data digests, hyperparameters, chat 
 versions), so an identical request is built once and then reused, and an interrupted run leaves
 nothing half-written behind (:func:`mechint.embedded.cached_folder`).
 
+:func:`attack` is a fine-tuning attack (:func:`sft` on a few harmful instructions with compliant
+responses from :func:`compliant_pairs`, full fine-tuning, optionally with entries frozen).
+
 LoRA comes from PEFT; the training loops are mechint's own, because they project only the response
 positions through the LM head (see :mod:`mechint.tuning.train` and ``benchmarks/bench_tuning.py``).
 """
@@ -17,7 +20,21 @@ positions through the LM head (see :mod:`mechint.tuning.train` and ``benchmarks/
 from __future__ import annotations
 
 from . import cache, config, data, train
+from .attack import ATTACK_CONFIG, attack, compliant_pairs
 from .config import LoraSpec, TuningConfig
 from .tune import TuningResult, dpo, sft
 
-__all__ = ["LoraSpec", "TuningConfig", "TuningResult", "sft", "dpo", "cache", "config", "data", "train"]
+__all__ = [
+    "ATTACK_CONFIG",
+    "LoraSpec",
+    "TuningConfig",
+    "TuningResult",
+    "attack",
+    "cache",
+    "compliant_pairs",
+    "config",
+    "data",
+    "dpo",
+    "sft",
+    "train",
+]

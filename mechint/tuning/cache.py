@@ -20,7 +20,7 @@ from torch import nn
 
 from ..disk import cache_root
 
-__all__ = ["FORMAT_VERSION", "weights_digest", "config_digest", "source", "folder_for"]
+__all__ = ["FORMAT_VERSION", "weights_digest", "config_digest", "mask_digest", "source", "folder_for"]
 
 FORMAT_VERSION = 1
 """Bumped when mechint.tuning changes what it trains or writes for the same request."""
@@ -72,6 +72,18 @@ def config_digest(config: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def mask_digest(mask: Any) -> str:
+    """sha256 of a :class:`~mechint.weights.WeightMask`: every parameter's name, shape and set entries
+    (as packed bits), in order."""
+    import numpy as np
+
+    total = hashlib.sha256()
+    for name, where in mask.items():
+        bits = np.packbits(where.detach().reshape(-1).cpu().numpy())
+        total.update(f"{name}|{tuple(where.shape)}|{hashlib.sha256(bits).hexdigest()}\n".encode())
+    return total.hexdigest()
+
+
 def _versions() -> dict[str, str]:
     import peft
     import transformers
@@ -91,9 +103,11 @@ def source(
     chat_template: str | None,
     hyperparameters: dict[str, Any],
     device: torch.device,
+    frozen: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON identity of a tuning request (the cache manifest's ``source``)."""
-    return {
+    """The JSON identity of a tuning request (the cache manifest's ``source``); ``frozen``: the
+    :func:`mask_digest` of the entries held fixed, present only when some are."""
+    out = {
         "kind": "mechint-tuning",
         "format_version": FORMAT_VERSION,
         "method": method,
@@ -114,6 +128,9 @@ def source(
         "device": device.type,
         "versions": _versions(),
     }
+    if frozen is not None:
+        out["frozen"] = frozen
+    return out
 
 
 def folder_for(src: dict[str, Any]) -> Path:

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..families import Family
+from ..weights import WeightMask, freeze
 from .config import TuningConfig
 from .data import TokenizedPair, TokenizedTriple
 
@@ -206,6 +207,7 @@ def _loop(
     progress: bool,
     on_step: StepCallback | None,
     device: torch.device,
+    frozen: WeightMask | None = None,
 ) -> list[float]:
     from tqdm.auto import tqdm
 
@@ -215,7 +217,9 @@ def _loop(
     generator = torch.Generator().manual_seed(config.seed)
     losses: list[float] = []
     trained.train()
-    with tqdm(total=total, desc=desc, unit="step", disable=not progress) as bar:
+    # masked entries: zero gradients, and their values written back after every optimizer step
+    held = freeze(trained, frozen, optimizer=optimizer) if frozen is not None else contextlib.nullcontext()
+    with held, tqdm(total=total, desc=desc, unit="step", disable=not progress) as bar:
         for indices in _batches(n_examples, config, generator):
             with _autocast(config, device):
                 loss = loss_of(indices)
@@ -242,9 +246,11 @@ def run_sft(
     pad_id: int,
     progress: bool = True,
     on_step: StepCallback | None = None,
+    frozen: WeightMask | None = None,
 ) -> TrainedModel:
     """Supervised fine-tuning of ``hf`` (changed in place; pass a copy) on tokenized pairs: the mean
-    cross-entropy of the response tokens of each batch."""
+    cross-entropy of the response tokens of each batch. ``frozen``: entries of ``hf`` held at their
+    starting values (full fine-tuning only; :func:`mechint.weights.freeze`)."""
     device = next(hf.parameters()).device
     start = time.perf_counter()
     with _seeded(config.seed, device):
@@ -258,7 +264,15 @@ def run_sft(
             return F.cross_entropy(logits.float(), batch.targets[select])
 
         losses = _loop(
-            trained, config, len(examples), loss_of, desc="sft", progress=progress, on_step=on_step, device=device
+            trained,
+            config,
+            len(examples),
+            loss_of,
+            desc="sft",
+            progress=progress,
+            on_step=on_step,
+            device=device,
+            frozen=frozen,
         )
     return TrainedModel(merged(trained), losses, time.perf_counter() - start)
 
@@ -288,9 +302,10 @@ def run_dpo(
     pad_id: int,
     progress: bool = True,
     on_step: StepCallback | None = None,
+    frozen: WeightMask | None = None,
 ) -> TrainedModel:
     """DPO of ``hf`` (changed in place; pass a copy) on tokenized triples, sigmoid loss with
-    ``config.beta``, against the starting model as the frozen reference."""
+    ``config.beta``, against the starting model as the frozen reference. ``frozen`` as in :func:`run_sft`."""
     from tqdm.auto import tqdm
 
     device = next(hf.parameters()).device
@@ -316,6 +331,14 @@ def run_dpo(
             return -F.logsigmoid(config.beta * margin).mean()
 
         losses = _loop(
-            trained, config, len(examples), loss_of, desc="dpo", progress=progress, on_step=on_step, device=device
+            trained,
+            config,
+            len(examples),
+            loss_of,
+            desc="dpo",
+            progress=progress,
+            on_step=on_step,
+            device=device,
+            frozen=frozen,
         )
     return TrainedModel(merged(trained), losses, time.perf_counter() - start)

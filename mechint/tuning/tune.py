@@ -18,6 +18,7 @@ from .. import _validate
 from ..chat import ChatTemplateError
 from ..embedded import MANIFEST_NAME, cached_folder
 from ..model import Model, load_model
+from ..weights import WeightMask
 from . import cache, data, train
 from .config import TuningConfig, as_config
 
@@ -127,6 +128,7 @@ def _tune(
     system: str | None,
     cache_: bool,
     progress: bool,
+    frozen: WeightMask | None = None,
 ) -> TuningResult:
     cfg = as_config(config)
     _validate.boolean("chat", chat)
@@ -142,6 +144,17 @@ def _tune(
         )
     if chat_template is not None and not chat:
         raise ValueError("chat_template= is for chat-formatted tuning: drop it, or tune with chat=True")
+    if frozen is not None:
+        if not isinstance(frozen, WeightMask):
+            raise TypeError(
+                f"frozen must be a WeightMask (mechint.weights.top_p_mask) or None, got {_validate.given(frozen)}"
+            )
+        if cfg.lora is not None:
+            raise ValueError(
+                "frozen= holds entries of the model's own weights, which LoRA does not train (it adds adapters): "
+                "pass config with lora=None (full fine-tuning) to freeze a mask"
+            )
+        frozen.check(base, "the model to tune")
     tokenizer = _tokenizer(base, chat_template)
     view = Model(base.hf, tokenizer, name=base.name)  # formats with the run's template
     if chat and not view.is_chat:
@@ -160,6 +173,7 @@ def _tune(
         chat_template=tokenizer.chat_template if chat else None,
         hyperparameters=cfg.hyperparameters(),
         device=base.device,
+        frozen=cache.mask_digest(frozen) if frozen is not None else None,
     )
     final = cache.folder_for(src)
     trained_here: dict[str, Model] = {}
@@ -168,7 +182,7 @@ def _tune(
         logger.info("%s of %s on %d examples into %s", method, base.name, len(examples), final)
         hf = copy.deepcopy(base.hf)  # the caller's model is never trained
         run = train.run_sft if method == "sft" else train.run_dpo
-        trained = run(hf, base.family, examples, cfg, pad_id=tokenizer.pad_token_id, progress=progress)
+        trained = run(hf, base.family, examples, cfg, pad_id=tokenizer.pad_token_id, progress=progress, frozen=frozen)
         _save(trained, tokenizer, stop, folder, {"method": method, "base_model": base.name})
         trained_here["model"] = Model(trained.hf, tokenizer, name=str(final))
 
@@ -194,6 +208,7 @@ def sft(
     system: str | None = None,
     cache: bool = True,
     progress: bool = True,
+    frozen: WeightMask | None = None,
 ) -> TuningResult:
     """Supervised fine-tuning on (prompt, response) pairs, loss on the response tokens only.
 
@@ -215,12 +230,15 @@ def sft(
         system: a system prompt for every example (chat formatting only).
         cache: reuse the cached result of an identical request; ``False`` trains again and replaces it.
         progress: show a progress bar.
+        frozen: a :class:`~mechint.weights.WeightMask` of the model's entries to hold at their starting
+            values, bit for bit (:func:`mechint.weights.freeze`; full fine-tuning only). Part of the
+            cache key.
 
     Raises:
         ChatTemplateError: chat formatting without a chat template (pass ``chat_template=`` or ``chat=False``).
         ValueError: an empty data set, an empty text, an example longer than ``config.max_length``
             (naming the item, its token count and the fix), unknown config fields, LoRA target
-            modules the model does not have.
+            modules the model does not have, ``frozen`` with LoRA or built on another model.
         TypeError: a field that is not a string.
     """
     return _tune(
@@ -233,6 +251,7 @@ def sft(
         system=system,
         cache_=cache,
         progress=progress,
+        frozen=frozen,
     )
 
 
@@ -246,6 +265,7 @@ def dpo(
     system: str | None = None,
     cache: bool = True,
     progress: bool = True,
+    frozen: WeightMask | None = None,
 ) -> TuningResult:
     """Direct preference optimisation on (prompt, chosen, rejected) triples: the policy learns to
     prefer the chosen response over the rejected one more than the starting model does
@@ -266,12 +286,15 @@ def dpo(
         system: a system prompt for every example (chat formatting only).
         cache: reuse the cached result of an identical request; ``False`` trains again and replaces it.
         progress: show a progress bar.
+        frozen: a :class:`~mechint.weights.WeightMask` of the model's entries to hold at their starting
+            values, bit for bit (:func:`mechint.weights.freeze`; full fine-tuning only). Part of the
+            cache key.
 
     Raises:
         ChatTemplateError: chat formatting without a chat template (pass ``chat_template=`` or ``chat=False``).
         ValueError: an empty data set, an empty text, an example longer than ``config.max_length``
             (naming the item, its token count and the fix), unknown config fields, LoRA target
-            modules the model does not have.
+            modules the model does not have, ``frozen`` with LoRA or built on another model.
         TypeError: a field that is not a string.
     """
     return _tune(
@@ -284,4 +307,5 @@ def dpo(
         system=system,
         cache_=cache,
         progress=progress,
+        frozen=frozen,
     )
