@@ -723,6 +723,81 @@ def cc_probes(d):
     return table(["data", "best layer", "accuracy, same language", "accuracy, other language"], rows)
 
 
+def al_rates(cls):
+    """attack_languages: refusal rate per language, the safety-tuned model and each attack."""
+
+    def render(d):
+        rates = d["rates"]
+        models = list(dict.fromkeys(k.split("/")[0] for k in rates))
+        langs = sorted({k.split("/")[2] for k in rates if k.split("/")[1] == cls}, key=lambda l: (l != "en", l))
+        rows = [[lang] + [_rate(rates.get(f"{m}/{cls}/{lang}")) for m in models] for lang in langs]
+        return table(["language"] + models, rows)
+
+    return render
+
+
+def sl_mean(d):
+    """safety_localization: mean harmful refusal over the languages, per attack and p."""
+    ps = [f"{p:g}" for p in d["p_grid"]]
+    rows = []
+    for attack, by_p in d["sweep"].items():
+        rows.append([attack] + [rnd(sum(by_p[p].values()) / len(by_p[p]), 2) for p in ps])
+    return table(["attack"] + [f"p = {p}%" for p in ps], rows)
+
+
+def sl_sweep(d):
+    """safety_localization: harmful refusal per language and p, one column group per attack."""
+    ps = [f"{p:g}" for p in d["p_grid"]]
+    attacks = list(d["sweep"])
+    langs = sorted(next(iter(d["sweep"].values()))["0"], key=lambda l: (l != "en", l))
+    header = ["language"] + [f"{a}: " + "/".join(ps) for a in attacks]
+    rows = [[lang] + [" / ".join(rnd(d["sweep"][a][p][lang], 1) for p in ps) for a in attacks] for lang in langs]
+    return table(header, rows)
+
+
+def sl_halfway(d):
+    """safety_localization: the smallest p that brings refusal half-way to the attacked model's."""
+    attacks = list(d["half_way_p"])
+    langs = sorted(next(iter(d["half_way_p"].values())), key=lambda l: (l != "en", l))
+    rows = [
+        [lang] + [("-" if d["half_way_p"][a][lang] is None else f"{d['half_way_p'][a][lang]:g}") for a in attacks]
+        for lang in langs
+    ]
+    return table(["language"] + [f"attack {a}" for a in attacks], rows)
+
+
+def sl_overlap(d):
+    """safety_localization: Jaccard of two attacks' masks against chance."""
+    rows = [
+        [
+            pair.replace("/", " & "),
+            rnd(o["jaccard"], 3),
+            rnd(o["expected_jaccard"], 3),
+            rnd(o["jaccard"] / o["expected_jaccard"], 2),
+        ]
+        for pair, o in d["overlap"].items()
+    ]
+    return table(["attacks", "Jaccard", "chance", "ratio"], rows)
+
+
+def sl_swap(d):
+    """safety_localization: mean harmful refusal (the attack languages) with mask A and values B."""
+    cells = d["swap_mean_refusal"]
+    masks = list(dict.fromkeys(k.split(" / ")[0] for k in cells))
+    values = list(dict.fromkeys(k.split(" / ")[1] for k in cells))
+    rows = [[m] + [rnd(cells[f"{m} / {v}"], 2) for v in values] for m in masks]
+    return table(["mask \\ values"] + values, rows)
+
+
+def sl_freeze(d):
+    """safety_localization: harmful refusal per language, tuned / attacked / attacked with the mask frozen."""
+    ends = d["end_points"]
+    keys = ["tuned", "attacked en"] + [k for k in ends if "frozen" in k]
+    langs = sorted(ends["tuned"], key=lambda l: (l != "en", l))
+    rows = [[lang] + [_rate_list(ends[k][lang]) for k in keys] for lang in langs]
+    return table(["language"] + keys, rows)
+
+
 TABLES = {
     "refusal_direction": {"rates": rd_rates, "nll": rd_nll, "selection": rd_selection},
     "refusal_universality": {"matrix": ru_matrix, "nll": ru_nll, "cosine": ru_cosine},
@@ -751,6 +826,15 @@ TABLES = {
     "alignment_retrieval": {"best": ar_best, "correlation": ar_correlation, "scatter": ar_scatter},
     "refusal_transfer": {"polyrefuse": rt_rates("polyrefuse"), "multijail": rt_rates("multijail"), "scores": rt_scores},
     "patching_minimal_pairs": {"languages": pmp_languages, "total": pmp_total, "roles": pmp_roles},
+    "attack_languages": {"harmful": al_rates("harmful"), "harmless": al_rates("harmless")},
+    "safety_localization": {
+        "mean": sl_mean,
+        "sweep": sl_sweep,
+        "half_way": sl_halfway,
+        "overlap": sl_overlap,
+        "swap": sl_swap,
+        "freeze": sl_freeze,
+    },
 }
 
 

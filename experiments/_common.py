@@ -14,7 +14,7 @@ import json
 import sys
 import warnings
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -290,6 +290,80 @@ def tuned_version(model: mechint.Model) -> mechint.Model | None:
 _TUNED: dict[tuple[str, str, str], mechint.Model] = {}
 
 
+ATTACK_LANGUAGES = ("en", "zh", "th", "ar")
+"""The languages of the fine-tuning attacks (four scripts: Latin, Han, Thai, Arabic)."""
+ATTACK_K = 50
+"""Harmful instructions with compliant responses per attack (the paper's attacks use about 100)."""
+
+
+@dataclass
+class Attacks:
+    """Fine-tuning attacks on the safety-tuned version of a model, one per language of
+    :data:`ATTACK_LANGUAGES`: ``results[lang]`` (the tuning harness's cached folders), ``pairs[lang]``
+    (the attack sets), the safety-tuned model in float32 (``tuned32``, what was attacked) and its name."""
+
+    tuned_name: str
+    tuned32: mechint.Model
+    results: dict
+    pairs: dict
+    config: dict = field(default_factory=dict)  # overrides of mechint.tuning.ATTACK_CONFIG the attacks used
+    loaded: dict = field(default_factory=dict, repr=False)
+
+    def load(self, language: str, dtype, device) -> mechint.Model:
+        """The model attacked in ``language`` in ``dtype`` on ``device``, loaded once per process (the
+        studies that need it share one copy, and its unedited answers: do not edit it in place)."""
+        key = (language, str(dtype), str(device))
+        if key not in self.loaded:
+            self.loaded[key] = self.results[language].load(dtype=dtype, device=device)
+        return self.loaded[key]
+
+
+def attacked_versions(model: mechint.Model) -> Attacks | None:
+    """The attacks of :data:`ATTACK_LANGUAGES` on :func:`tuned_version` of ``model`` (None where it has
+    none), once per process: ``ATTACK_K`` harmful PolyRefuse *train* instructions of the language (the
+    same items in every language) with compliant responses completed by ``model`` itself (the base
+    model, which does not refuse; :func:`mechint.tuning.compliant_pairs`), full fine-tuning of the
+    tuned model in float32 (:data:`mechint.tuning.ATTACK_CONFIG`, bfloat16 autocast): small weight
+    changes would round away in bfloat16 weights. Every attack is cached on disk by the tuning harness."""
+    from mechint.tuning import attack, compliant_pairs
+
+    tuned = tuned_version(model)
+    if tuned is None:
+        return None
+    key = (tuned.name, str(model.device), str(model.dtype))
+    if key not in _ATTACKS:
+        tuned32 = mechint.load_model(tuned.name, device=model.device, dtype=torch.float32)
+        results, pairs = {}, {}
+        for lang in ATTACK_LANGUAGES:
+            harmful = data.load_polyrefuse("train", languages=lang, kind="harmful")
+            pairs[lang] = compliant_pairs(model, harmful, ATTACK_K, language=lang)
+            results[lang] = trained_and_released(attack, tuned32, pairs[lang])
+        _ATTACKS[key] = Attacks(tuned.name, tuned32, results, pairs)
+    return _ATTACKS[key]
+
+
+def trained_and_released(train, *args, **kwargs):
+    """``train(*args, **kwargs)`` (a tuning call returning a :class:`mechint.tuning.TuningResult`), with
+    the result's in-memory model dropped (load it from its folder) and the memory the training freed
+    given back to the system: the optimizer's state is about three float32 copies of the weights,
+    which the allocator settings of :func:`keep_freed_memory` would otherwise keep, attack after
+    attack (``malloc_trim`` returns the free pages inside the heap too)."""
+    import dataclasses
+    import gc
+
+    try:
+        result = train(*args, **kwargs)
+    finally:
+        gc.collect()
+        libc = _libc()
+        if libc is not None:
+            libc.malloc_trim(0)
+    return dataclasses.replace(result, model=None)
+
+
+_ATTACKS: dict[tuple[str, str, str], Attacks] = {}
+
+
 def english_refusal_direction(model: mechint.Model, *, n_val: int) -> "mechint.refusal.RefusalDirection":
     """The refusal direction of ``model`` selected on English PolyRefuse (candidates from the whole
     English train split, selection on ``n_val`` val prompts per class), cached in the cache folder
@@ -343,19 +417,26 @@ answers of the refusal studies are the same prompts to the same model, generated
 
 
 def generate_answers(
-    model: mechint.Model, prompts: Sequence[str], *edits, new_tokens: int, batch: int = 48, desc: str = "answers"
+    model: mechint.Model,
+    prompts: Sequence[str],
+    *edits,
+    new_tokens: int,
+    batch: int = 48,
+    desc: str = "answers",
+    remember: bool = True,
 ) -> Answers:
     """Greedy answers under the interventions ``edits``, in batches of prompts of similar length
     (:class:`Answers`). Without ``edits`` the answers are kept for the rest of the process and a
     prompt asked again (another study's baseline) is not generated again: call it with ``edits``,
-    not inside a surrounding intervention context."""
+    not inside a surrounding intervention context, and with ``remember=False`` for a model whose
+    weights are being changed in place (a graft)."""
     from tqdm.auto import tqdm
 
     from mechint.refusal import refusal_log_odds, refusal_token_ids
 
     token_ids = refusal_token_ids(model)
     known: dict[str, tuple] = {}
-    if not edits:
+    if not edits and remember:
         key = (id(model.hf), new_tokens)
         if key not in _UNEDITED_ANSWERS:  # forgotten with the model (an id is reused only after that)
             _UNEDITED_ANSWERS[key] = {}
@@ -456,17 +537,25 @@ def keep_freed_memory() -> None:
     kernel to zero new pages (the measured gain is in docs/performance.md). It is what the
     environment variables ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` do, set from inside the
     process; a no-op where the C library is not glibc."""
+    libc = _libc()
+    if libc is None:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 1 << 30)  # blocks up to 1 GiB come from the heap, reused when freed
+    libc.mallopt(m_trim_threshold, 1 << 31)  # and the heap is not trimmed back after each step
+
+
+def _libc():
+    """glibc through ctypes (its ``mallopt`` and ``malloc_trim``), or None where the C library is another."""
     import ctypes
     import ctypes.util
 
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        libc.mallopt, libc.malloc_trim  # noqa: B018 - both must exist
     except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    mallopt(m_mmap_threshold, 1 << 30)  # blocks up to 1 GiB come from the heap, reused when freed
-    mallopt(m_trim_threshold, 1 << 31)  # and the heap is not trimmed back after each step
+        return None
+    return libc
 
 
 class RawTextWarning(UserWarning):

@@ -4,7 +4,10 @@ import csv
 import json
 
 import pytest
+import torch
 
+import mechint
+from mechint import data
 from mechint.testing import tiny_model
 
 
@@ -246,3 +249,82 @@ def test_generate_answers_keeps_unedited_answers_and_their_log_probabilities():
         model, prompts, AddDirection(torch.ones(model.d_model) * 50.0, sites="blocks.0.hook_resid_pre"), new_tokens=5
     )
     assert steered.tokens != first.tokens
+
+
+def _tiny_attacks(k: int = 2):
+    """Attacks of the four attack languages on a tiny safety-'tuned' model (random weights), with
+    compliant pairs completed by a tiny base model: what experiments._common.attacked_versions
+    builds for gemma-3-270m."""
+    from experiments._common import ATTACK_LANGUAGES, Attacks
+    from mechint.tuning import attack, compliant_pairs
+
+    base, tuned = tiny_model("gemma3", seed=1), tiny_model("gemma3", seed=2, chat=True)
+    config = {"epochs": 2, "batch_size": 2, "learning_rate": 3e-3}
+    results, pairs = {}, {}
+    for lang in ATTACK_LANGUAGES:
+        harmful = data.load_polyrefuse("train", languages=lang, kind="harmful")
+        pairs[lang] = compliant_pairs(base, harmful, k, language=lang, max_new_tokens=6, progress=False)
+        results[lang] = attack(tuned, pairs[lang], config=config, progress=False)
+    return base, tuned, Attacks(tuned.name, tuned, results, pairs, config=config)
+
+
+def test_attack_languages_study(tmp_path, monkeypatch):
+    monkeypatch.setenv("MECHINT_CACHE", str(tmp_path / "cache"))
+    from experiments import attack_languages as study
+    from mechint.data import POLYREFUSE_LANGUAGES
+
+    base, tuned, attacks = _tiny_attacks()
+    monkeypatch.setattr(study, "tuned_version", lambda m: tuned)
+    monkeypatch.setattr(study, "attacked_versions", lambda m: attacks)
+    monkeypatch.setattr(study, "NEW_TOKENS", 4)
+    out = study.run(base, tmp_path / "figs", n_per_class=2)
+    saved = json.loads((tmp_path / "figs" / "attack_languages.json").read_text())
+    keys = ["tuned"] + [f"attacked {lang}" for lang in study.ATTACK_LANGUAGES]
+    for key in keys:
+        for lang in POLYREFUSE_LANGUAGES:
+            cell = saved["rates"][f"{key}/harmful/{lang}"]
+            assert cell["n"] == 2 and 0 <= cell["low"] <= cell["rate"] <= cell["high"] <= 1
+            assert (f"{key}/harmless/{lang}" in saved["rates"]) == (lang != "zh")
+    assert set(out["mean_refusal_rate_over_languages"]["harmful"]) == set(keys)
+    assert all(len(v) == 2 for v in saved["training_loss"].values())  # 2 pairs, batches of 2, 2 epochs
+    for name in ("attack_languages.csv", "attack_languages_examples.md", "attack_languages_harmless.png"):
+        assert (tmp_path / "figs" / name).exists(), name
+    # a model without a safety-tuned version is not attacked
+    monkeypatch.setattr(study, "attacked_versions", lambda m: None)
+    with pytest.warns(UserWarning, match="no safety-tuned version"):
+        assert "skipped" in study.run(base, tmp_path / "none", n_per_class=2)
+
+
+def test_safety_localization_study(tmp_path, monkeypatch):
+    monkeypatch.setenv("MECHINT_CACHE", str(tmp_path / "cache"))
+    from experiments import safety_localization as study
+    from experiments._common import generate_answers
+    from mechint.data import POLYREFUSE_LANGUAGES
+    from mechint.refusal import judge_refusals
+
+    base, tuned, attacks = _tiny_attacks()
+    before = {k: v.clone() for k, v in tuned.hf.state_dict().items()}
+    monkeypatch.setattr(study, "tuned_version", lambda m: tuned)
+    monkeypatch.setattr(study, "attacked_versions", lambda m: attacks)
+    monkeypatch.setattr(study, "NEW_TOKENS", 4)
+    out = study.run(base, tmp_path / "figs", n_per_class=2)
+    saved = json.loads((tmp_path / "figs" / "safety_localization.json").read_text())
+    assert saved["p_grid"] == [0.0, *study.P_GRID, 100.0]
+    # the end points are the safety-tuned and the attacked models' own rates
+    ds = mechint.data.load_polyrefuse("test", kind="harmful", n_per_class=2)
+    prompts = tuned.chat_prompts(ds.texts)
+    for lang in study.ATTACK_LANGUAGES:
+        attacked = attacks.load(lang, tuned.dtype, tuned.device)
+        judged = judge_refusals(generate_answers(attacked, prompts, new_tokens=4).texts, ds.row_languages)
+        for row_lang in POLYREFUSE_LANGUAGES:
+            rows = [j for j, x in enumerate(ds.row_languages) if x == row_lang]
+            assert saved["sweep"][lang]["100"][row_lang] == sum(judged[j] for j in rows) / len(rows)
+        assert set(saved["sweep"][lang]) == {f"{p:g}" for p in saved["p_grid"]}
+    for o in saved["overlap"].values():
+        assert 0 <= o["jaccard"] <= 1 and o["size_a"] == o["size_b"] == round(0.2 * o["n"])
+    assert len(saved["swap_mean_refusal"]) == 16 and len(saved["frozen_attack_loss"]) == 2
+    assert set(out["jaccard"]) == set(saved["overlap"])
+    # the shared safety-tuned model was not grafted
+    assert all(torch.equal(before[k], v) for k, v in tuned.hf.state_dict().items())
+    for name in ("safety_localization.csv", "safety_localization_overlap.png", "safety_localization_swap.png"):
+        assert (tmp_path / "figs" / name).exists(), name
