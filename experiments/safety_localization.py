@@ -167,8 +167,8 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
         save_figure(fig, out / f"safety_localization_{a}")
     mean = {a: [float(np.mean([sweep[a][p][lang] for lang in languages])) for p in ps] for a in ATTACK_LANGUAGES}
     fig = plot_layer_lines(
-        {f"attack {a}": v for a, v in mean.items()},
-        title="Mean harmful refusal over 14 languages against the share of the attack grafted",
+        mean,  # one line per attack, named by its language (each language keeps its colour)
+        title="Mean harmful refusal over 14 languages against the share of each attack grafted (line: attack language)",
         yaxis_title="harmful refusal rate",
         xaxis_title="p (% of entries grafted, by |change|)",
     )
