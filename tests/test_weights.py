@@ -3,9 +3,12 @@
 On tiny models of every family: norms of chosen edits (``tuned`` = a copy of ``base`` with a few known
 entries moved) per tensor, per layer and per kind; module kinds of known parameter names; top-p masks
 equal to a full stable sort of the scores (exact counts, ties to the lowest flat index, every scope,
-chunk boundaries inside tie blocks); overlap equal to a set computation; grafts bit-exact at p = 0,
-p = 100 and in between, reverted bit for bit; frozen entries bit-identical through AdamW steps with
-weight decay; and the errors for mismatched models, masks and percentages.
+chunk boundaries inside tie blocks); the masks of many percentages at once (``top_p_masks``) equal to
+one ``top_p_mask`` per percentage and nested; overlap equal to a set computation; grafts bit-exact at
+p = 0, p = 100 and in between, reverted bit for bit; in-place sweeps (``graft_sweep``) equal to one
+``graft`` per percentage at every step and restored bit for bit however the loop ends; frozen entries
+bit-identical through AdamW steps with weight decay; and the errors for mismatched models, masks and
+percentages.
 """
 
 from __future__ import annotations
@@ -21,14 +24,19 @@ import mechint
 from mechint.weights import (
     KINDS,
     Freeze,
+    GraftSweep,
     WeightMask,
     freeze,
     graft,
+    graft_sweep,
     module_kind,
     overlap,
     top_p_mask,
+    top_p_masks,
     weight_diff,
 )
+from mechint.weights import _graft as graft_module
+from mechint.weights import _masks as masks_module
 from mechint.weights import _naming as naming
 
 # Kinds of parameter names as each family's Hugging Face modules spell them (layer 1 of 3).
@@ -105,6 +113,8 @@ def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
 
 def test_is_exported():
     assert "weights" in mechint.__all__ and mechint.weights.top_p_mask is top_p_mask
+    assert mechint.weights.top_p_masks is top_p_masks and mechint.weights.graft_sweep is graft_sweep
+    assert {"top_p_masks", "graft_sweep", "GraftSweep"} <= set(mechint.weights.__all__)
 
 
 def test_module_kinds_and_layers(model, family):
@@ -239,6 +249,95 @@ def test_top_p_mask_equals_a_full_sort(family, device, make_model, scope, monkey
     assert top_p_mask(base, tuned, 100).count == n and top_p_mask(base, tuned, 0).count == 0
 
 
+def _lora_scores(model) -> nn.Module:
+    """A tuned copy as a merged LoRA leaves it: a rank-2 change of every matrix but the embeddings,
+    which stay untouched with the biases and norms (whole tensors of zero scores), except the norms
+    of layer 1, moved from 0.25 to 0.5 in base and tuned alike (whole tensors of 0.25-ties)."""
+    tuned = copy.deepcopy(model.hf)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for (name, b), t in zip(model.hf.named_parameters(), tuned.parameters()):
+            kind = module_kind(name, model.family)
+            if b.dim() == 2 and kind != "embed":
+                delta = torch.randn(b.shape[0], 2, generator=gen) @ torch.randn(2, b.shape[1], generator=gen)
+                t.add_((0.01 * delta).to(t.device, t.dtype))
+            elif kind == "norm" and _layer(name, model.family.name) == 1:
+                b.fill_(0.25)
+                t.fill_(0.5)
+    return tuned
+
+
+TUNINGS = {"ties": _tied_scores, "lora": _lora_scores}
+
+
+def _tie_percentages(base, tuned) -> list[float]:
+    """Percentages whose global threshold falls inside the block of 0.25-ties (three of them: one
+    threshold, different tie counts), inside the block of zero scores (three), and elsewhere."""
+    n = sum(p.numel() for p in base.hf.parameters())
+    scores = [(t.detach().float() - b.detach().float()).abs() for b, t in zip(base.hf.parameters(), tuned.parameters())]
+    over = sum(int((s > 0.25).sum()) for s in scores)
+    quarter = sum(int((s == 0.25).sum()) for s in scores)
+    moved = sum(int((s > 0).sum()) for s in scores)
+    assert quarter >= 64 and n - moved >= 1000, "the tuned copy must have both blocks of ties"
+    in_quarter = [100 * (over + c * quarter // 4) / n for c in (1, 2, 3)]
+    in_zeros = [100 * (moved + c * (n - moved) // 4) / n for c in (1, 2, 3)]
+    return [0, 0.5, 7.3, *in_quarter, 25, *in_zeros, 100]
+
+
+@pytest.mark.parametrize("tuning", list(TUNINGS))
+@pytest.mark.parametrize("scope", ["global", "tensor", "layer"])
+def test_top_p_masks_equal_one_mask_per_p(family, device, make_model, scope, tuning, monkeypatch):
+    monkeypatch.setattr(naming, "_CHUNK", 1000)  # ties cut across chunk boundaries; untouched tensors in whole chunks
+    monkeypatch.setattr(masks_module, "_BINS_PER_PASS", 2)  # several passes over the low-bits histograms
+    base = make_model(family, device=device)
+    tuned = TUNINGS[tuning](base)
+    ps = _tie_percentages(base, tuned)
+    shuffled = [ps[i] for i in torch.randperm(len(ps), generator=torch.Generator().manual_seed(0)).tolist()]
+    shuffled.insert(3, shuffled[5])  # a duplicate: an equal mask
+    many = top_p_masks(base, tuned, shuffled, scope=scope)
+    assert len(many) == len(shuffled)
+    names = [n for n, _ in base.hf.named_parameters()]
+    for p, mask in zip(shuffled, many):
+        one = top_p_mask(base, tuned, p, scope=scope)
+        assert isinstance(mask, WeightMask) and list(mask) == names
+        assert (mask.p, mask.scope, mask.model) == (one.p, one.scope, one.model)
+        for name in names:
+            assert mask[name].device == base.hf.get_parameter(name).device and mask[name].dtype == torch.bool
+            assert torch.equal(mask[name], one[name]), f"p={p} {scope}: {name}"
+    for p in (shuffled[0], ps[4], ps[8]):  # and against the full sort itself
+        expected = _brute_force(base.hf, tuned, p, scope, family)
+        mask = many[shuffled.index(p)]
+        assert all(torch.equal(mask[n].cpu(), m) for n, m in expected.items()), p
+    assert top_p_masks(base, tuned, [], scope=scope) == []
+
+
+@pytest.mark.parametrize(("scope", "tuning"), [("global", "ties"), ("global", "lora"), ("layer", "lora")])
+def test_top_p_masks_are_nested(family, make_model, scope, tuning):
+    """Top-k sets of one strict total order (score descending, flat index ascending) are nested."""
+    base = make_model(family)
+    tuned = TUNINGS[tuning](base)
+    ps = sorted(_tie_percentages(base, tuned) + [60, 99.9])
+    masks = top_p_masks(base, tuned, ps, scope=scope)
+    for smaller, larger in zip(masks, masks[1:]):
+        for name in smaller:
+            assert not bool((smaller[name] & ~larger[name]).any()), f"{smaller.p} -> {larger.p}: {name}"
+        assert smaller.count <= larger.count
+    assert masks[0].count == 0 and masks[-1].count == masks[-1].n
+
+
+def test_top_p_masks_of_many_percentages(make_model):
+    """More than 255 percentages: the levels no longer fit a byte."""
+    base = make_model("llama")
+    tuned = _tied_scores(base)
+    ps = [100 * i / 299 for i in range(300)]
+    masks = top_p_masks(base, tuned, ps)
+    for i in (0, 1, 150, 254, 255, 256, 298, 299):
+        one = top_p_mask(base, tuned, ps[i])
+        assert all(torch.equal(masks[i][n], one[n]) for n in one), ps[i]
+    counts = [m.count for m in masks]
+    assert counts == sorted(counts) and counts[-1] == masks[0].n
+
+
 def test_exact_count_per_group(make_model):
     base = make_model("llama")
     tuned = _tied_scores(base)
@@ -322,6 +421,173 @@ def test_graft_from_a_state_dict(make_model):
     with graft(base.hf, state, mask):
         for n, p in base.hf.named_parameters():
             assert torch.equal(p, torch.where(mask[n], state[n], original[n]))
+
+
+# ------------------------------------------------------------------------------ graft sweeps
+
+
+def _equal_params(module: nn.Module, expected: dict[str, torch.Tensor]) -> bool:
+    return all(torch.equal(p, expected[n]) for n, p in module.named_parameters())
+
+
+@pytest.mark.parametrize(("scope", "tuning"), [("global", "ties"), ("layer", "lora")])
+def test_graft_sweep_equals_one_graft_per_p(family, device, dtype, make_model, scope, tuning, monkeypatch):
+    monkeypatch.setattr(naming, "_CHUNK", 1000)  # many segments per tensor, most without a given step's entries
+    base = make_model(family, device=device, dtype=dtype)
+    tuned = TUNINGS[tuning](base)
+    reference = make_model(family, device=device, dtype=dtype)  # the same weights, grafted one p at a time
+    with torch.no_grad():
+        for r, b in zip(reference.hf.parameters(), base.hf.parameters()):
+            r.copy_(b)
+    original, tuned_values = _snapshot(base.hf), _snapshot(tuned)
+    ps = _tie_percentages(base, tuned)
+    sweep = graft_sweep(base, tuned, list(reversed(ps)), scope=scope)
+    assert isinstance(sweep, GraftSweep) and sweep.ps == tuple(sorted(ps)) and len(sweep) == len(ps)
+    assert _equal_params(base.hf, original)  # nothing written before the loop
+    seen = []
+    for p, mask in sweep:
+        seen.append(p)
+        one = top_p_mask(reference, tuned, p, scope=scope)
+        assert all(torch.equal(mask[n], one[n]) for n in one), p
+        assert (mask.p, mask.scope) == (p, scope) and sweep.active
+        with graft(reference, tuned, one):
+            assert _equal_params(base.hf, _snapshot(reference.hf)), f"p={p}"
+        if p == 0:
+            assert _equal_params(base.hf, original)
+        if p == 100:
+            assert _equal_params(base.hf, tuned_values)
+    assert seen == sorted(ps)
+    assert _equal_params(base.hf, original) and not sweep.active
+    kept = dict(sweep)  # masks read after their step (and after the loop) are still their p's
+    for p in (ps[1], ps[4], ps[-2]):
+        one = top_p_mask(reference, tuned, p, scope=scope)
+        assert all(torch.equal(kept[p][n], one[n]) for n in one), p
+        assert kept[p].count == one.count and kept[p].shapes == one.shapes
+    # a second pass starts from the base again
+    assert [p for p, _ in sweep] == sorted(ps) and _equal_params(base.hf, original)
+
+
+def test_graft_sweep_writes_only_the_new_entries(make_model, monkeypatch):
+    base = make_model("qwen2")
+    tuned = _perturbed(base)
+    ps = [0, 10, 30, 100]
+    writes = []
+    original_add = graft_module._SweepGraft.add
+
+    def counting_add(self, j, params, tuned_params):
+        original_add(self, j, params, tuned_params)
+        writes.append(sum(values.numel() for *_, values in self.steps[-1]))
+
+    monkeypatch.setattr(graft_module._SweepGraft, "add", counting_add)
+    masks = top_p_masks(base, tuned, ps)
+    for _ in graft_sweep(base, tuned, ps):
+        pass
+    counts = [m.count for m in masks]
+    assert writes == [b - a for a, b in zip([0] + counts, counts)]  # each step: its mask minus the one before
+    assert sum(writes) == masks[-1].n
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3"])  # untied and tied embeddings
+@pytest.mark.parametrize("how", ["end", "break", "raise", "with-break", "with-raise", "with-next"])
+def test_graft_sweep_restores_the_model(family, device, make_model, how):
+    base = make_model(family, device=device)
+    tuned = _perturbed(base)
+    original = _snapshot(base.hf)
+    ps = [0, 5, 50, 100]
+
+    class Stop(Exception):
+        pass
+
+    if how == "end":
+        for _ in graft_sweep(base, tuned, ps):
+            pass
+    elif how == "break":
+        for p, _ in graft_sweep(base, tuned, ps):
+            if p == 50:
+                assert not _equal_params(base.hf, original)
+                break
+    elif how == "raise":
+        with pytest.raises(Stop):
+            for p, _ in graft_sweep(base, tuned, ps):
+                if p == 50:
+                    raise Stop
+    elif how == "with-break":
+        with graft_sweep(base, tuned, ps) as sweep:
+            for p, _ in sweep:
+                if p == 5:
+                    break
+    elif how == "with-raise":
+        with pytest.raises(Stop), graft_sweep(base, tuned, ps) as sweep:
+            for p, _ in sweep:
+                if p == 100:
+                    raise Stop
+    else:  # an iterator kept alive past the loop: leaving the with block restores the model
+        with graft_sweep(base, tuned, ps) as sweep:
+            steps = iter(sweep)
+            next(steps), next(steps), next(steps)
+            assert sweep.active and not _equal_params(base.hf, original)
+        assert not sweep.active
+    assert _equal_params(base.hf, original), how
+
+
+def test_graft_sweep_with_other_grafts(make_model):
+    base = make_model("llama")
+    tuned = _perturbed(base)
+    original = _snapshot(base.hf)
+    mask = top_p_mask(base, tuned, 20)
+    earlier = graft(base, tuned, mask)
+    sweep = graft_sweep(base, tuned, [10, 40])  # reverts the active graft: the masks rank the base's values
+    assert not earlier.active and _equal_params(base.hf, original)
+    steps = iter(sweep)
+    next(steps)
+    later = graft(base, tuned, mask)  # replaces the sweep's entries
+    with pytest.raises(RuntimeError, match="reverted or replaced during the loop"):
+        next(steps)
+    assert later.active
+    later.revert()
+    assert _equal_params(base.hf, original)
+    # a second iteration reverts the first one's steps; the first one's next step refuses
+    first = iter(sweep)
+    next(first)
+    second = iter(sweep)
+    assert next(second)[0] == 10
+    with pytest.raises(RuntimeError, match="reverted or replaced"):
+        next(first)
+    second.close()
+    assert _equal_params(base.hf, original)
+    assert torch.equal(
+        sweep.mask(40)["model.embed_tokens.weight"], top_p_mask(base, tuned, 40)["model.embed_tokens.weight"]
+    )
+
+
+def test_graft_sweep_of_a_non_contiguous_parameter():
+    torch.manual_seed(0)
+    base = nn.Sequential(nn.Linear(6, 5), nn.Linear(5, 4))
+    base[0].weight = nn.Parameter(torch.randn(6, 5).t())  # a transposed view: no flat view of it
+    assert not base[0].weight.is_contiguous()
+    tuned = copy.deepcopy(base)
+    with torch.no_grad():
+        for q in tuned.parameters():
+            q.add_(torch.randn(q.shape))
+    original = _snapshot(base)
+    reference = copy.deepcopy(base)
+    for p, mask in graft_sweep(base, tuned, [0, 20, 55, 100]):
+        one = top_p_mask(reference, tuned, p)
+        assert all(torch.equal(mask[n], one[n]) for n in one)
+        with graft(reference, tuned, one):
+            assert _equal_params(base, _snapshot(reference)), p
+    assert _equal_params(base, original)
+
+
+def test_graft_sweep_from_a_state_dict(make_model):
+    base = make_model("gpt2")
+    tuned = _perturbed(base)
+    state = {n: p.detach() for n, p in tuned.named_parameters()}
+    original = _snapshot(base.hf)
+    for p, mask in graft_sweep(base.hf, state, [0, 33, 100]):
+        for n, param in base.hf.named_parameters():
+            assert torch.equal(param, torch.where(mask[n], state[n], original[n])), (p, n)
+    assert _equal_params(base.hf, original)
 
 
 # ------------------------------------------------------------------------------ freezing
@@ -433,3 +699,62 @@ def test_graft_refuses_other_dtypes(make_model):
     tuned = _perturbed(base).to(torch.bfloat16)
     with pytest.raises(ValueError, match="dtypes differ"):
         graft(base, tuned, top_p_mask(base, tuned, 10))
+
+
+@pytest.mark.bad_input
+def test_bad_sweeps_are_refused(make_model):
+    base = make_model("llama")
+    tuned = _perturbed(base)
+    original = _snapshot(base.hf)
+    with pytest.raises(ValueError, match=r"ps\[1\] must be a percentage in \[0, 100\], got 101"):
+        graft_sweep(base, tuned, [5, 101])
+    with pytest.raises(ValueError, match=r"ps\[2\] must be a percentage in \[0, 100\], got -0.5"):
+        top_p_masks(base, tuned, [5, 10, -0.5])
+    with pytest.raises(ValueError, match=r"ps\[0\] must be a percentage in \[0, 100\], got nan"):
+        graft_sweep(base, tuned, [float("nan")])
+    with pytest.raises(TypeError, match="ps must be a sequence of percentages.*use top_p_mask or graft"):
+        graft_sweep(base, tuned, 10)
+    with pytest.raises(TypeError, match="ps must be a sequence"):
+        top_p_masks(base, tuned, "10")
+    with pytest.raises(TypeError, match=r"ps\[1\] must be a percentage, a number"):
+        graft_sweep(base, tuned, [1, "2"])
+    with pytest.raises(ValueError, match="ps holds 5.0 more than once"):
+        graft_sweep(base, tuned, [5, 10, 5.0])
+    with pytest.raises(ValueError, match="ps is empty"):
+        graft_sweep(base, tuned, [])
+    with pytest.raises(ValueError, match="did you mean 'layer'"):
+        graft_sweep(base, tuned, [5], scope="layr")
+    with pytest.raises(ValueError, match="dtypes differ"):
+        graft_sweep(base, _perturbed(base).to(torch.bfloat16), [5])
+    narrow = make_model("llama", d_model=32)
+    with pytest.raises(
+        ValueError, match=r"'model.embed_tokens.weight' is \(259, 64\) in base but \(259, 32\) in tuned"
+    ):
+        graft_sweep(base, narrow, [5])
+    with pytest.raises(ValueError, match=r"llama model and tuned a gpt2"):
+        top_p_masks(base, make_model("gpt2"), [5])
+    with pytest.raises(TypeError, match="model must be"):
+        graft_sweep("llama", tuned, [5])
+    sweep = graft_sweep(base, tuned, [5, 10])
+    with pytest.raises(ValueError, match="7 is not one of the sweep's percentages"):
+        sweep.mask(7)
+    assert _equal_params(base.hf, original)  # nothing written
+
+
+@pytest.mark.bad_input
+def test_nan_changes_are_refused(make_model, monkeypatch):
+    monkeypatch.setattr(naming, "_CHUNK", 1000)
+    base = make_model("llama")
+    tuned = _perturbed(base)
+    original = _snapshot(base.hf)
+    with torch.no_grad():
+        tuned.get_parameter("model.layers.1.mlp.up_proj.weight")[3, 4] = float("nan")
+    for call in (lambda: top_p_masks(base, tuned, [5, 50]), lambda: graft_sweep(base, tuned, [5, 50])):
+        with pytest.raises(ValueError, match="'model.layers.1.mlp.up_proj.weight' has NaN entries"):
+            call()
+    with torch.no_grad():  # a chunk of NaN only
+        tuned.get_parameter("model.layers.2.input_layernorm.weight").fill_(float("nan"))
+        tuned.get_parameter("model.layers.1.mlp.up_proj.weight")[3, 4] = 0.0
+    with pytest.raises(ValueError, match="'model.layers.2.input_layernorm.weight' has NaN entries"):
+        graft_sweep(base, tuned, [5])
+    assert _equal_params(base.hf, original)
