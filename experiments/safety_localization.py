@@ -6,7 +6,7 @@ The four attacks of ``experiments/attack_languages`` (the safety-tuned model ful
 little. SIL asks which of those changes carry the attack:
 
 - **Graft sweep.** For each attack, the top ``p`` percent of entries by absolute change (one global
-  ranking over every parameter, float32 weights; :func:`mechint.weights.top_p_mask`) get the attacked
+  ranking over every parameter, float32 weights; :func:`mechint.weights.top_p_masks`) get the attacked
   values, the rest keep the safety-tuned ones (:func:`mechint.weights.graft`, in place and reverted,
   on one loaded copy), for ``p`` in ``P_GRID``; p = 0 is the safety-tuned model and p = 100 the
   attacked one. Harmful refusal is measured in all 14 PolyRefuse languages at every point. The paper
@@ -44,7 +44,7 @@ from mechint.plots import plot_layer_heatmap, plot_layer_lines, plot_refusal_rat
 from mechint.refusal import judge_refusals
 from mechint.stats import bootstrap_mean
 from mechint.tuning import attack
-from mechint.weights import graft, overlap, top_p_mask
+from mechint.weights import graft, overlap, top_p_masks
 
 from ._common import (
     ATTACK_K,
@@ -117,15 +117,14 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
             r: bootstrap_mean([float(j) for j, x in zip(full, rows_lang) if x == r]) for r in languages
         }
         sweep[lang] = {0.0: _rates(tuned_judged, rows_lang), 100.0: _rates(full, rows_lang)}
-        for p in P_GRID:
-            mask = top_p_mask(attacks.tuned32, attacked32, p)
+        masks = top_p_masks(attacks.tuned32, attacked32, P_GRID)  # every p from shared passes
+        del attacked32
+        for p, mask in zip(P_GRID, masks):
             with graft(work, attacked, mask):
                 sweep[lang][p] = _rates(judged(work, remember=False), rows_lang)
             if p in (OVERLAP_P, SWAP_P, FREEZE_P):
                 kept.setdefault(lang, {})[p] = mask
-            else:
-                del mask
-        del attacked32
+        del masks, mask
 
     overlaps = {
         f"{a}/{b}": overlap(kept[a][OVERLAP_P], kept[b][OVERLAP_P])
