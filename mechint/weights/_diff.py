@@ -11,7 +11,7 @@ from torch import nn
 
 from .._suggest import did_you_mean, nearest
 from ..model import Model
-from ._naming import KINDS, Weights, _chunks, _layer_of, _matched, module_kind
+from ._naming import KINDS, Weights, chunks, layer_of, matched, module_kind
 
 
 def _relative(delta: float, base: float) -> float:
@@ -114,11 +114,11 @@ def weight_diff(base: Model | nn.Module, tuned: Weights) -> WeightDiff:
     Norms are accumulated in float64, one chunk of one tensor at a time. Raises ValueError, naming the
     first differing tensors and their shapes, when the families, parameter names or shapes differ.
     """
-    b, t, family, b_label, t_label = _matched(base, tuned)
+    b, t, family, b_label, t_label = matched(base, tuned)
     out = {}
     for name, bp in b.items():
         delta_sq = base_sq = 0.0
-        for _, bc, tc in _chunks(bp, t[name]):
+        for _, bc, tc in chunks(bp, t[name]):
             bd = bc.double()
             delta_sq += float((tc.double() - bd).square().sum())
             base_sq += float(bd.square().sum())
@@ -130,7 +130,7 @@ def weight_diff(base: Model | nn.Module, tuned: Weights) -> WeightDiff:
             dn,
             bn,
             _relative(dn, bn),
-            _layer_of(name, family),
+            layer_of(name, family),
             module_kind(name, family),
         )
     return WeightDiff(out, base=b_label, tuned=t_label)

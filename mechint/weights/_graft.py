@@ -11,8 +11,8 @@ from torch import Tensor, nn
 
 from .. import _validate
 from ..model import Model
-from ._masks import WeightMask, _LevelMask, _percents, _sweep_levels
-from ._naming import SCOPES, Weights, _matched
+from ._masks import LevelMask, WeightMask, percents, sweep_levels
+from ._naming import SCOPES, Weights, matched
 
 
 def _module(model, what: str) -> nn.Module:
@@ -85,7 +85,7 @@ def graft(base_model: Model | nn.Module, tuned: Weights, mask: WeightMask) -> Gr
     :class:`Graft`, already applied; use it as a context manager or call :meth:`Graft.revert`.
     """
     module = _module(base_model, "base_model")
-    b, t, *_ = _matched(base_model, tuned)
+    b, t, *_ = matched(base_model, tuned)
     if not isinstance(mask, WeightMask):
         raise TypeError(f"mask must be a WeightMask (from top_p_mask), got {_validate.given(mask)}")
     mask.check(base_model, "base_model")
@@ -208,7 +208,7 @@ class GraftSweep:
         return self._mask(j)
 
     def _mask(self, j: int) -> WeightMask:
-        return _LevelMask(self.levels, j, p=self.ps[j], scope=self.scope, model=self.model)
+        return LevelMask(self.levels, j, p=self.ps[j], scope=self.scope, model=self.model)
 
     def __iter__(self) -> Iterator[tuple[float, WeightMask]]:
         self.revert()
@@ -263,9 +263,9 @@ def graft_sweep(model: Model | nn.Module, tuned: Weights, ps: Iterable[float], *
     the sweep's entries, and the sweep's next step raises RuntimeError.
     """
     module = _module(model, "model")
-    values = _percents(ps)
+    values = percents(ps)
     scope = _validate.choice("scope", scope, SCOPES)
-    b, t, family, b_label, _ = _matched(model, tuned)
+    b, t, family, b_label, _ = matched(model, tuned)
     _check_dtypes(b, t)
     if not values:
         raise ValueError("ps is empty: give the percentages of the sweep, e.g. [0, 1, 5, 10, 50, 100]")
@@ -278,7 +278,7 @@ def graft_sweep(model: Model | nn.Module, tuned: Weights, ps: Iterable[float], *
     previous = _ACTIVE_GRAFTS.get(module)
     if previous is not None:  # the masks rank the base's own values
         previous.revert()
-    levels, segments = _sweep_levels(b, t, family, scope, list(ordered))
+    levels, segments = sweep_levels(b, t, family, scope, list(ordered))
     for name, param in b.items():
         if not param.is_contiguous() and segments[name]:  # no flat view: one segment, the whole tensor
             segments[name] = [(None, None, min(s[2] for s in segments[name]), max(s[3] for s in segments[name]))]

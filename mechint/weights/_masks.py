@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from .. import _validate
 from .._suggest import did_you_mean, nearest
 from ..model import Model
-from ._naming import SCOPES, Weights, _chunks, _layer_of, _layout_mismatch, _matched, _shapes, _weights
+from ._naming import SCOPES, Weights, chunks, layer_of, layout_mismatch, matched, shapes_of, weights_of
 
 
 def _percent(p, what: str = "p") -> float:
@@ -26,7 +26,7 @@ def _percent(p, what: str = "p") -> float:
     return value
 
 
-def _percents(ps) -> list[float]:
+def percents(ps) -> list[float]:
     """``ps`` as a list of floats, each checked as :func:`_percent` checks one (errors name its index)."""
     if isinstance(ps, (str, bytes, numbers.Number)) or not isinstance(ps, Iterable):
         raise TypeError(
@@ -65,12 +65,12 @@ def _select(items: list[tuple[str, Tensor, Tensor]], k: int) -> dict[str, Tensor
         return {name: torch.full_like(bp, k > 0, dtype=torch.bool) for name, bp, _ in items}
     high = torch.zeros(1 << 15, dtype=torch.int64)
     for name, bp, tp in items:
-        for _, bc, tc in _chunks(bp, tp):
+        for _, bc, tc in chunks(bp, tp):
             high += torch.bincount((_score_bits(bc, tc, name) >> 16).long(), minlength=1 << 15).cpu()
     top, above = _kth_bin(high, k)
     low = torch.zeros(1 << 16, dtype=torch.int64)
     for name, bp, tp in items:
-        for _, bc, tc in _chunks(bp, tp):
+        for _, bc, tc in chunks(bp, tp):
             bits = _score_bits(bc, tc, name)
             low += torch.bincount((bits[(bits >> 16) == top] & 0xFFFF).long(), minlength=1 << 16).cpu()
     bottom, above_low = _kth_bin(low, k - above)
@@ -79,7 +79,7 @@ def _select(items: list[tuple[str, Tensor, Tensor]], k: int) -> dict[str, Tensor
     masks = {}
     for name, bp, tp in items:
         mask = torch.empty(bp.numel(), dtype=torch.bool, device=bp.device)
-        for start, bc, tc in _chunks(bp, tp):
+        for start, bc, tc in chunks(bp, tp):
             bits = _score_bits(bc, tc, name)
             keep, equal = bits > threshold, bits == threshold
             if ties > 0:
@@ -95,7 +95,7 @@ def _groups(b: dict[str, Tensor], t: dict[str, Tensor], family, scope: str) -> l
     """The parameters as ``(name, base, tuned)`` in groups of ``scope``, in ``named_parameters()`` order."""
     groups: dict = {}
     for name in b:
-        key = {"global": None, "tensor": name, "layer": _layer_of(name, family)}[scope]
+        key = {"global": None, "tensor": name, "layer": layer_of(name, family)}[scope]
         groups.setdefault(key, []).append((name, b[name], t[name]))
     return list(groups.values())
 
@@ -122,7 +122,7 @@ def _scored(items: list[tuple[str, Tensor, Tensor]]) -> Iterator[tuple[str, int,
     (:func:`_score_bits`, NaN refused) and their range, which says when a chunk holds one score only
     (an untouched tensor's chunk is all zeros)."""
     for name, bp, tp in items:
-        for start, bc, tc in _chunks(bp, tp):
+        for start, bc, tc in chunks(bp, tp):
             bits = (tc.float() - bc.float()).abs().view(torch.int32)
             lo, hi = (int(x) for x in torch.aminmax(bits))
             if hi > 0x7F800000:
@@ -266,7 +266,7 @@ def _rank_levels(
             done = upto
 
 
-def _sweep_levels(
+def sweep_levels(
     b: dict[str, Tensor], t: dict[str, Tensor], family, scope: str, ps: list[float]
 ) -> tuple[dict[str, Tensor], dict[str, list[tuple[int, int, int, int]]]]:
     """The levels of :func:`_levels` for ascending ``ps``, per parameter (its shape, on its device),
@@ -306,7 +306,7 @@ class WeightMask:
         if bad:
             raise TypeError(f"a WeightMask maps names to bool tensors; {bad[0]!r} is {_validate.given(masks[bad[0]])}")
         self.masks: dict[str, Tensor] = dict(masks)
-        self.shapes: dict[str, tuple[int, ...]] = _shapes(self.masks)
+        self.shapes: dict[str, tuple[int, ...]] = shapes_of(self.masks)
         self.p, self.scope, self.model = p, scope, model
 
     @property
@@ -352,8 +352,8 @@ class WeightMask:
     def check(self, model: Weights, what: str = "model") -> None:
         """Raise ValueError, naming the first differing tensors and shapes, unless ``model`` has exactly
         the parameter names and shapes this mask was built for."""
-        params, _, label = _weights(model, what)
-        why = _layout_mismatch(self.shapes, _shapes(params), "the mask", what)
+        params, _, label = weights_of(model, what)
+        why = layout_mismatch(self.shapes, shapes_of(params), "the mask", what)
         if why:
             raise ValueError(f"a mask built for {self.model or 'another model'} does not fit {what} ({label}): {why}")
 
@@ -362,13 +362,13 @@ class WeightMask:
         return f"WeightMask({how}{self.count}/{self.n} entries, {len(self)} tensors, fingerprint {self.fingerprint})"
 
 
-class _LevelMask(WeightMask):
+class LevelMask(WeightMask):
     """Mask ``j`` of a sweep, ``levels <= j``, computed on first use (the levels never change, so it
     is the same whenever it is computed)."""
 
     def __init__(self, levels: dict[str, Tensor], j: int, *, p: float, scope: str, model: str):
         self._levels, self._j, self._masks = levels, j, None
-        self.shapes = _shapes(levels)
+        self.shapes = shapes_of(levels)
         self.p, self.scope, self.model = p, scope, model
 
     @property
@@ -395,7 +395,7 @@ def top_p_mask(base: Model | nn.Module, tuned: Weights, p: float, *, scope: str 
     """
     p = _percent(p)
     scope = _validate.choice("scope", scope, SCOPES)
-    b, t, family, b_label, _ = _matched(base, tuned)
+    b, t, family, b_label, _ = matched(base, tuned)
     masks = {}
     for items in _groups(b, t, family, scope):
         masks.update(_select(items, _count(p, items)))
@@ -418,13 +418,13 @@ def top_p_masks(
     keeps the levels instead (one byte per entry for all the masks). Duplicates in ``ps`` give equal
     masks; an empty ``ps`` gives ``[]``.
     """
-    values = _percents(ps)
+    values = percents(ps)
     scope = _validate.choice("scope", scope, SCOPES)
-    b, t, family, b_label, _ = _matched(base, tuned)
+    b, t, family, b_label, _ = matched(base, tuned)
     if not values:
         return []
     order = sorted(range(len(values)), key=values.__getitem__)
-    levels, _ = _sweep_levels(b, t, family, scope, [values[i] for i in order])
+    levels, _ = sweep_levels(b, t, family, scope, [values[i] for i in order])
     masks: list[WeightMask | None] = [None] * len(values)
     for j, i in enumerate(order):
         chosen = {name: level <= j for name, level in levels.items()}
@@ -442,7 +442,7 @@ def overlap(a: WeightMask, b: WeightMask) -> dict[str, float]:
     intersection and the expected union, which approximates (is not exactly) the expected Jaccard.
     Two empty masks have Jaccard 1.0 (equal sets), and so does chance.
     """
-    why = _layout_mismatch(a.shapes, b.shapes, "mask a", "mask b")
+    why = layout_mismatch(a.shapes, b.shapes, "mask a", "mask b")
     if why:
         raise ValueError(f"the masks are of different models: {why}")
     inter = sum(int((ma & b.masks[n].to(ma.device)).sum()) for n, ma in a.items())

@@ -56,7 +56,7 @@ def module_kind(name: str, family: Family | None = None) -> str:
             return "lm_head"
         if module in family.embeddings:
             return "embed"
-        layer = _layer_of(name, family)
+        layer = layer_of(name, family)
         if layer is not None:
             inner = module[len(f"{family.layers}.{layer}.") :]
             if inner == family.attn_out_proj:
@@ -72,7 +72,7 @@ def module_kind(name: str, family: Family | None = None) -> str:
     return "other"
 
 
-def _layer_of(name: str, family: Family | None) -> int | None:
+def layer_of(name: str, family: Family | None) -> int | None:
     """The decoder layer index of parameter ``name``, or None outside the layers (embeddings, final norm, head)."""
     if family is not None:
         prefix = family.layers + "."
@@ -83,7 +83,7 @@ def _layer_of(name: str, family: Family | None) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _weights(value, what: str, *, mapping: bool = True) -> tuple[dict[str, Tensor], Family | None, str]:
+def weights_of(value, what: str, *, mapping: bool = True) -> tuple[dict[str, Tensor], Family | None, str]:
     """``(name -> tensor, family or None, label)`` of a Model, an nn.Module or (where allowed) a mapping."""
     if isinstance(value, Model):
         return dict(value.hf.named_parameters()), value.family, value.name
@@ -105,7 +105,7 @@ def _weights(value, what: str, *, mapping: bool = True) -> tuple[dict[str, Tenso
     raise TypeError(f"{what} must be {allowed}, got {_validate.given(value)}")
 
 
-def _layout_mismatch(a: Mapping[str, tuple], b: Mapping[str, tuple], a_label: str, b_label: str) -> str | None:
+def layout_mismatch(a: Mapping[str, tuple], b: Mapping[str, tuple], a_label: str, b_label: str) -> str | None:
     """Why two layouts (name -> shape) differ, naming the first differing tensors and their shapes; None if equal."""
     only_a = [n for n in a if n not in b]
     only_b = [n for n in b if n not in a]
@@ -125,14 +125,14 @@ def _layout_mismatch(a: Mapping[str, tuple], b: Mapping[str, tuple], a_label: st
     return None
 
 
-def _matched(base, tuned) -> tuple[dict[str, Tensor], dict[str, Tensor], Family | None, str, str]:
+def matched(base, tuned) -> tuple[dict[str, Tensor], dict[str, Tensor], Family | None, str, str]:
     """Both models' parameters, after checking they are one architecture (families, names, shapes)."""
-    b, b_family, b_label = _weights(base, "base", mapping=False)
-    t, t_family, t_label = _weights(tuned, "tuned")
+    b, b_family, b_label = weights_of(base, "base", mapping=False)
+    t, t_family, t_label = weights_of(tuned, "tuned")
     problems = []
     if b_family is not None and t_family is not None and b_family.name != t_family.name:
         problems.append(f"base is a {b_family.name} model and tuned a {t_family.name} model")
-    why = _layout_mismatch(_shapes(b), _shapes(t), "base", "tuned")
+    why = layout_mismatch(shapes_of(b), shapes_of(t), "base", "tuned")
     if why:
         problems.append(why)
     if problems:
@@ -140,11 +140,11 @@ def _matched(base, tuned) -> tuple[dict[str, Tensor], dict[str, Tensor], Family 
     return b, t, b_family or t_family, b_label, t_label
 
 
-def _shapes(params: Mapping[str, Tensor]) -> dict[str, tuple[int, ...]]:
+def shapes_of(params: Mapping[str, Tensor]) -> dict[str, tuple[int, ...]]:
     return {n: tuple(p.shape) for n, p in params.items()}
 
 
-def _chunks(base: Tensor, tuned: Tensor) -> Iterator[tuple[int, Tensor, Tensor]]:
+def chunks(base: Tensor, tuned: Tensor) -> Iterator[tuple[int, Tensor, Tensor]]:
     """``(offset, base chunk, tuned chunk)`` over the flattened tensors, tuned moved to base's device."""
     b, t = base.detach().reshape(-1), tuned.detach().reshape(-1)
     for start in range(0, b.numel(), _CHUNK):
