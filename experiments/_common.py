@@ -364,6 +364,15 @@ def trained_and_released(train, *args, **kwargs):
 _ATTACKS: dict[tuple[str, str, str], Attacks] = {}
 
 
+def not_attacked(study: str, model: mechint.Model) -> dict:
+    """What a study of the attacks returns for a model with no safety-tuned version (warning so)."""
+    warnings.warn(
+        f"{study}: {model.name} has no safety-tuned version to attack (mechint.recipes); nothing written",
+        stacklevel=3,
+    )
+    return {"skipped": f"no safety-tuned version of {model.name}"}
+
+
 def english_refusal_direction(model: mechint.Model, *, n_val: int) -> "mechint.refusal.RefusalDirection":
     """The refusal direction of ``model`` selected on English PolyRefuse (candidates from the whole
     English train split, selection on ``n_val`` val prompts per class), cached in the cache folder

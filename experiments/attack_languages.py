@@ -19,7 +19,6 @@ model and each attack), ``attack_languages_harmless.png``, and ``attack_language
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import mechint
@@ -35,6 +34,7 @@ from ._common import (
     check_counts,
     generate_answers,
     markdown_table,
+    not_attacked,
     study_main,
     tuned_version,
     write_json,
@@ -63,11 +63,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     n = min(ITEMS, n_per_class) if n_per_class is not None else ITEMS
     attacks = attacked_versions(model)
     if attacks is None:
-        warnings.warn(
-            f"attack_languages: {model.name} has no safety-tuned version to attack (mechint.recipes); nothing written",
-            stacklevel=2,
-        )
-        return {"skipped": f"no safety-tuned version of {model.name}"}
+        return not_attacked("attack_languages", model)
     tuned = tuned_version(model)
     ds = _test_instructions(n)
     counts = {

@@ -32,7 +32,6 @@ Writes ``figures/safety_localization.{png,json,csv}`` (refusal against p, per at
 from __future__ import annotations
 
 import copy
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +50,7 @@ from ._common import (
     ATTACK_LANGUAGES,
     attacked_versions,
     generate_answers,
+    not_attacked,
     study_main,
     trained_and_released,
     tuned_version,
@@ -82,11 +82,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     n = min(ITEMS, n_per_class) if n_per_class is not None else ITEMS
     attacks = attacked_versions(model)
     if attacks is None:
-        warnings.warn(
-            f"safety_localization: {model.name} has no safety-tuned version to attack (mechint.recipes); nothing written",
-            stacklevel=2,
-        )
-        return {"skipped": f"no safety-tuned version of {model.name}"}
+        return not_attacked("safety_localization", model)
     tuned = tuned_version(model)
     ds = data.load_polyrefuse("test", kind="harmful", n_per_class=n)
     languages = list(ds.languages)
