@@ -242,6 +242,24 @@ def test_default_learning_rate_named_or_not_is_the_same_request(monkeypatch):
     assert named.cache_hit and named.path == first.path
 
 
+def test_fused_adamw_is_the_same_update_up_to_rounding_and_its_own_request(device):
+    """``fused=True`` (torch's fused AdamW kernel) trains to the same weights within float rounding, is
+    cached apart from the default run, and leaves the default run's key as it was (no ``fused``)."""
+    model = tiny_model("llama", chat=True, device=device)
+    config = dict(FAST, lora=None, learning_rate=1e-3, weight_decay=0.01)
+    plain = tuning.sft(model, PAIRS, config=config, progress=False)
+    fused = tuning.sft(model, PAIRS, config=dict(config, fused=True), progress=False)
+    assert fused.path != plain.path and not fused.cache_hit
+    assert "fused" not in plain.manifest["source"]["hyperparameters"]
+    assert fused.manifest["source"]["hyperparameters"]["fused"] is True
+    a, b = state(plain.model.hf), state(fused.model.hf)
+    moved = max(float((a[k].float() - state(model.hf)[k].float()).abs().max()) for k in a)
+    assert moved > 1e-4  # the runs changed the weights, so agreeing says something
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(torch.tensor(fused.losses), torch.tensor(plain.losses), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "change",
     ["data", "order", "hyperparameter", "lora", "system", "template", "weights", "method"],

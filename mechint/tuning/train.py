@@ -168,7 +168,7 @@ def _optimizer(trained: nn.Module, config: TuningConfig, total_steps: int):
     decay = [p for p in params if p.ndim >= 2]
     rest = [p for p in params if p.ndim < 2]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr)
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr, fused=config.fused or None)
     warmup = math.ceil(config.warmup_ratio * total_steps)
     return params, optimizer, get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
 
