@@ -728,12 +728,26 @@ def al_rates(cls):
 
     def render(d):
         rates = d["rates"]
-        models = list(dict.fromkeys(k.split("/")[0] for k in rates))
+        models = list(dict.fromkeys(k.split("/")[0] for k in rates if ", k=" not in k))  # the k sweep: al_k
         langs = sorted({k.split("/")[2] for k in rates if k.split("/")[1] == cls}, key=lambda l: (l != "en", l))
         rows = [[lang] + [_rate(rates.get(f"{m}/{cls}/{lang}")) for m in models] for lang in langs]
         return table(["language"] + models, rows)
 
     return render
+
+
+def al_k(d):
+    """attack_languages: harmful refusal per language after the English attack of each size k."""
+    sweep = d["k_sweep"]
+    tuned = {k.split("/")[2]: v for k, v in d["rates"].items() if k.startswith("tuned/harmful/")}
+    langs = sorted(tuned, key=lambda l: (l != "en", l))
+    ks = [str(k) for k in sweep["k"]]
+    rows = [[lang, _rate(tuned[lang])] + [_rate_list(sweep["harmful"][k][lang]) for k in ks] for lang in langs]
+    means = [sum(tuned[l]["rate"] for l in langs) / len(langs)] + [
+        sum(sweep["harmful"][k][l][0] for l in langs) / len(langs) for k in ks
+    ]
+    rows.append(["**mean**"] + [f"**{rnd(m, 3)}**" for m in means])
+    return table(["language", "k = 0 (safety-tuned)"] + [f"k = {k}" for k in ks], rows)
 
 
 def sl_mean(d):
@@ -826,7 +840,7 @@ TABLES = {
     "alignment_retrieval": {"best": ar_best, "correlation": ar_correlation, "scatter": ar_scatter},
     "refusal_transfer": {"polyrefuse": rt_rates("polyrefuse"), "multijail": rt_rates("multijail"), "scores": rt_scores},
     "patching_minimal_pairs": {"languages": pmp_languages, "total": pmp_total, "roles": pmp_roles},
-    "attack_languages": {"harmful": al_rates("harmful"), "harmless": al_rates("harmless")},
+    "attack_languages": {"harmful": al_rates("harmful"), "harmless": al_rates("harmless"), "k": al_k},
     "safety_localization": {
         "mean": sl_mean,
         "sweep": sl_sweep,

@@ -294,6 +294,8 @@ ATTACK_LANGUAGES = ("en", "zh", "th", "ar")
 """The languages of the fine-tuning attacks (four scripts: Latin, Han, Thai, Arabic)."""
 ATTACK_K = 50
 """Harmful instructions with compliant responses per attack (the paper's attacks use about 100)."""
+ATTACK_K_SWEEP = (10, 50, 100)
+"""Attack sizes of the English attack's k sweep: nested sets (the first k pairs of one pool)."""
 
 
 @dataclass
@@ -307,21 +309,25 @@ class Attacks:
     results: dict
     pairs: dict
     config: dict = field(default_factory=dict)  # overrides of mechint.tuning.ATTACK_CONFIG the attacks used
+    by_k: dict = field(default_factory=dict)  # {k: result} of the English attack with k pairs (k sweep)
     loaded: dict = field(default_factory=dict, repr=False)
 
-    def load(self, language: str, dtype, device) -> mechint.Model:
-        """The model attacked in ``language`` in ``dtype`` on ``device``, loaded once per process (the
-        studies that need it share one copy, and its unedited answers: do not edit it in place)."""
-        key = (language, str(dtype), str(device))
+    def load(self, language: str, dtype, device, *, k: int | None = None) -> mechint.Model:
+        """The model attacked in ``language`` (with ``k`` pairs: an English attack of the k sweep,
+        ``by_k``; None: ``ATTACK_K``) in ``dtype`` on ``device``, loaded once per process (the studies
+        that need it share one copy, and its unedited answers: do not edit it in place)."""
+        result = self.results[language] if k is None else self.by_k[k]
+        key = (str(result.path), str(dtype), str(device))
         if key not in self.loaded:
-            self.loaded[key] = self.results[language].load(dtype=dtype, device=device)
+            self.loaded[key] = result.load(dtype=dtype, device=device)
         return self.loaded[key]
 
 
 def attacked_versions(model: mechint.Model) -> Attacks | None:
     """The attacks of :data:`ATTACK_LANGUAGES` on :func:`tuned_version` of ``model`` (None where it has
     none), once per process: ``ATTACK_K`` harmful PolyRefuse *train* instructions of the language (the
-    same items in every language) with compliant responses completed by ``model`` itself (the base
+    same items in every language; English also with each k of ``ATTACK_K_SWEEP``, nested) with
+    compliant responses completed by ``model`` itself (the base
     model, which does not refuse; :func:`mechint.tuning.compliant_pairs`), full fine-tuning of the
     tuned model in float32 (:data:`mechint.tuning.ATTACK_CONFIG`, bfloat16 autocast): small weight
     changes would round away in bfloat16 weights. Every attack is cached on disk by the tuning harness."""
@@ -333,12 +339,17 @@ def attacked_versions(model: mechint.Model) -> Attacks | None:
     key = (tuned.name, str(model.device), str(model.dtype))
     if key not in _ATTACKS:
         tuned32 = mechint.load_model(tuned.name, device=model.device, dtype=torch.float32)
-        results, pairs = {}, {}
+        results, pairs, by_k = {}, {}, {}
         for lang in ATTACK_LANGUAGES:
             harmful = data.load_polyrefuse("train", languages=lang, kind="harmful")
-            pairs[lang] = compliant_pairs(model, harmful, ATTACK_K, language=lang)
+            size = max(ATTACK_K_SWEEP) if lang == "en" else ATTACK_K  # English: one pool for the k sweep
+            pool = compliant_pairs(model, harmful, size, language=lang)
+            pairs[lang] = pool[:ATTACK_K]
             results[lang] = trained_and_released(attack, tuned32, pairs[lang])
-        _ATTACKS[key] = Attacks(tuned.name, tuned32, results, pairs)
+            if lang == "en":
+                for k in ATTACK_K_SWEEP:
+                    by_k[k] = results[lang] if k == ATTACK_K else trained_and_released(attack, tuned32, pool[:k])
+        _ATTACKS[key] = Attacks(tuned.name, tuned32, results, pairs, by_k=by_k)
     return _ATTACKS[key]
 
 

@@ -9,12 +9,15 @@ harmful text is bundled), through :func:`mechint.tuning.attack`. Each attacked m
 harmful and harmless PolyRefuse *test* instructions in all 14 languages, as the safety-tuned model
 does in ``experiments/refusal_transfer`` (the same items, the same answer length), and the
 multilingual refusal judge reads the answers. Refusal rates come with 95% percentile bootstrap
-intervals over items. Seed paper: 2410.18210 (multilingual fragility to fine-tuning attacks).
+intervals over items. The English attack is also run with k = ``ATTACK_K_SWEEP`` examples (nested
+sets), and harmful refusal read in every language after each. Seed paper: 2410.18210 (multilingual
+fragility to fine-tuning attacks).
 
 A model with no safety-tuning recipe is not attacked: the study says so and writes nothing.
 
 Writes ``figures/attack_languages.{png,json,csv}`` (harmful refusal per language, the safety-tuned
-model and each attack), ``attack_languages_harmless.png``, and ``attack_languages_examples.{csv,md}``.
+model and each attack), ``attack_languages_harmless.png``, ``attack_languages_k.png`` (the k sweep) and
+``attack_languages_examples.{csv,md}``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import mechint
 from mechint import data
-from mechint.plots import plot_refusal_rates, save_figure
+from mechint.plots import plot_layer_lines, plot_refusal_rates, save_figure
 from mechint.refusal import judge_refusals
 from mechint.stats import bootstrap_mean
 
@@ -90,6 +93,22 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
                     rate = bootstrap_mean([float(judged[i]) for i in idx])
                     rows.append([key, cls, lang, len(idx), *rate])
                     rates.setdefault(cls, {}).setdefault(key, {})[lang] = rate
+    # the k sweep: English attacks with k pairs (nested sets), harmful refusal in every language
+    harmful_rows = [i for i, ex in enumerate(ds) if ex.label == 1]
+    harmful_prompts = [prompts[i] for i in harmful_rows]
+    by_k: dict[int, dict[str, tuple]] = {}
+    for k in sorted(attacks.by_k):
+        if attacks.by_k[k].path == attacks.results["en"].path:  # the main English attack: judged above
+            by_k[k] = rates["harmful"]["attacked en"]
+            continue
+        m = attacks.load("en", model.dtype, model.device, k=k)
+        texts = generate_answers(m, harmful_prompts, new_tokens=NEW_TOKENS, batch=BATCH, desc=f"en k={k}").texts
+        judged = judge_refusals(texts, [ds.row_languages[i] for i in harmful_rows])
+        by_k[k] = {}
+        for lang in ds.languages:
+            idx = [j for j, i in enumerate(harmful_rows) if ds[i].language == lang]
+            by_k[k][lang] = bootstrap_mean([float(judged[j]) for j in idx])
+            rows.append([f"attacked en, k={k}", "harmful", lang, len(idx), *by_k[k][lang]])
     header = ["model", "class", "language", "n", "refusal_rate", "low", "high"]
     write_table(out / "attack_languages.csv", header, rows)
     languages = list(data.POLYREFUSE_LANGUAGES)
@@ -107,6 +126,18 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
         ),
         out / "attack_languages_harmless",
     )
+    if by_k:
+        ks = sorted(by_k)
+        lines = {lang: [rates["harmful"]["tuned"][lang][0]] + [by_k[k][lang][0] for k in ks] for lang in languages}
+        lines["mean"] = [sum(v[i] for v in lines.values()) / len(languages) for i in range(len(ks) + 1)]
+        fig = plot_layer_lines(
+            lines,
+            title="Harmful refusal per language after an English attack of k examples (k = 0: safety-tuned)",
+            yaxis_title="harmful refusal rate",
+            xaxis_title="k (attack examples)",
+        )
+        fig.update_xaxes(tickvals=list(range(len(ks) + 1)), ticktext=["0", *map(str, ks)])
+        save_figure(fig, out / "attack_languages_k")
     examples = []
     for lang in ds.languages:
         idx = [i for i, ex in enumerate(ds) if ex.language == lang and ex.label == 1][:1]
@@ -125,6 +156,12 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
         "attack_examples": ATTACK_K,
         "attack_languages": list(ATTACK_LANGUAGES),
         "training_loss": {lang: list(r.losses) for lang, r in attacks.results.items()},
+        "k_sweep": {
+            "language": "en",
+            "k": sorted(by_k),
+            "harmful": {str(k): {lang: list(v) for lang, v in by.items()} for k, by in sorted(by_k.items())},
+            "training_loss": {str(k): list(r.losses) for k, r in sorted(attacks.by_k.items())},
+        },
         "rates": {f"{r[0]}/{r[1]}/{r[2]}": {"n": r[3], "rate": r[4], "low": r[5], "high": r[6]} for r in rows},
     }
     write_json(out / "attack_languages.json", results)
@@ -132,7 +169,8 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
         cls: {key: round(sum(v[0] for v in by.values()) / len(by), 3) for key, by in series.items()}
         for cls, series in rates.items()
     }
-    return {"mean_refusal_rate_over_languages": mean}
+    k_mean = {str(k): round(sum(v[0] for v in by.values()) / len(by), 3) for k, by in sorted(by_k.items())}
+    return {"mean_refusal_rate_over_languages": mean, "en_attack_k_sweep_mean_harmful_refusal": k_mean}
 
 
 def main(argv=None) -> dict:

@@ -263,9 +263,13 @@ def _tiny_attacks(k: int = 2):
     results, pairs = {}, {}
     for lang in ATTACK_LANGUAGES:
         harmful = data.load_polyrefuse("train", languages=lang, kind="harmful")
-        pairs[lang] = compliant_pairs(base, harmful, k, language=lang, max_new_tokens=6, progress=False)
-        results[lang] = attack(tuned, pairs[lang], config=config, progress=False)
-    return base, tuned, Attacks(tuned.name, tuned, results, pairs, config=config)
+        pairs[lang] = compliant_pairs(
+            base, harmful, k + (lang == "en"), language=lang, max_new_tokens=6, progress=False
+        )
+        results[lang] = attack(tuned, pairs[lang][:k], config=config, progress=False)
+    by_k = {1: attack(tuned, pairs["en"][:1], config=config, progress=False), k: results["en"]}
+    pairs["en"] = pairs["en"][:k]
+    return base, tuned, Attacks(tuned.name, tuned, results, pairs, config=config, by_k=by_k)
 
 
 def test_attack_languages_study(tmp_path, monkeypatch):
@@ -287,7 +291,21 @@ def test_attack_languages_study(tmp_path, monkeypatch):
             assert (f"{key}/harmless/{lang}" in saved["rates"]) == (lang != "zh")
     assert set(out["mean_refusal_rate_over_languages"]["harmful"]) == set(keys)
     assert all(len(v) == 2 for v in saved["training_loss"].values())  # 2 pairs, batches of 2, 2 epochs
-    for name in ("attack_languages.csv", "attack_languages_examples.md", "attack_languages_harmless.png"):
+    # the k sweep: the English attacks of 1 and 2 pairs (k = 2 is the main English attack)
+    assert saved["k_sweep"]["k"] == [1, 2]
+    assert saved["k_sweep"]["harmful"]["2"] == {
+        lang: [v["rate"], v["low"], v["high"]]
+        for lang in POLYREFUSE_LANGUAGES
+        for v in [saved["rates"][f"attacked en/harmful/{lang}"]]
+    }
+    assert all(saved["rates"][f"attacked en, k=1/harmful/{lang}"]["n"] == 2 for lang in POLYREFUSE_LANGUAGES)
+    assert set(out["en_attack_k_sweep_mean_harmful_refusal"]) == {"1", "2"}
+    for name in (
+        "attack_languages.csv",
+        "attack_languages_examples.md",
+        "attack_languages_harmless.png",
+        "attack_languages_k.png",
+    ):
         assert (tmp_path / "figs" / name).exists(), name
     # a model without a safety-tuned version is not attacked
     monkeypatch.setattr(study, "attacked_versions", lambda m: None)

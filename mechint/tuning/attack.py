@@ -28,10 +28,13 @@ from .tune import TuningResult, sft
 __all__ = ["ATTACK_CONFIG", "attack", "compliant_pairs"]
 
 ATTACK_CONFIG: Mapping[str, Any] = MappingProxyType(
-    {"lora": None, "epochs": 3, "learning_rate": 2e-5, "batch_size": 8, "bf16": True, "seed": 0}
+    {"lora": None, "epochs": 1, "learning_rate": 2e-5, "batch_size": 8, "bf16": True, "fused": True, "seed": 0}
 )
 """The attack's default tuning: full fine-tuning of every weight (so that the weights it moves can be
-localized and frozen), three epochs, AdamW at 2e-5 decaying linearly, batches of 8, bfloat16 autocast."""
+localized and frozen), one epoch, AdamW at 2e-5 decaying linearly (torch's fused kernel: the optimizer
+step over every weight is much of a full fine-tuning step on a CPU), batches of 8, bfloat16 autocast.
+One pass over a few dozen examples is the attack's budget; pass ``config={"epochs": 3}`` for a
+longer one."""
 
 ANSWER_TOKENS = 40
 """Tokens generated per compliant response."""
