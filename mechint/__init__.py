@@ -2,7 +2,8 @@
 
 Load a model (:func:`load_model`), name its activations in TransformerLens vocabulary
 (``blocks.{l}.hook_resid_post`` ...), read and write them with one hook engine
-(:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`);
+(:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`) or
+diff them between two checkpoints (:func:`activation_shift`);
 tune a model (:func:`sft`, :func:`dpo`) into a cached folder that :func:`load_model` reads; judge
 whether generated responses are refusals, in 18 languages (:func:`is_refusal`).
 """
@@ -12,6 +13,7 @@ from . import (
     alignment,
     chat,
     data,
+    diffing,
     neurons,
     patching,
     positions,
@@ -32,6 +34,7 @@ from .activations import (
 )
 from .alignment import bilingual_retrieval, retrieval, retrieval_matrix, sentence_embeddings
 from .chat import ChatTemplateError
+from .diffing import ActivationShift, activation_shift, sign_agreement, top_units, unit_overlap
 from .directions import (
     auroc,
     cosine,
@@ -143,6 +146,12 @@ __all__ = [
     "stats",
     "tuning",
     "weights",
+    "diffing",
+    "ActivationShift",
+    "activation_shift",
+    "sign_agreement",
+    "top_units",
+    "unit_overlap",
     "LoraSpec",
     "TuningConfig",
     "TuningResult",

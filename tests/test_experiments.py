@@ -346,3 +346,83 @@ def test_safety_localization_study(tmp_path, monkeypatch):
     assert all(torch.equal(before[k], v) for k, v in tuned.hf.state_dict().items())
     for name in ("safety_localization.csv", "safety_localization_overlap.png", "safety_localization_swap.png"):
         assert (tmp_path / "figs" / name).exists(), name
+
+
+def test_safety_tuning_diff_study(tmp_path, monkeypatch):
+    """Three checkpoints diffed at the last token: JSON shapes, one value against each model's own
+    collect, the files, and the skip without a safety-tuned version."""
+    from types import SimpleNamespace
+
+    from experiments import safety_tuning_diff as study
+    from experiments._common import Attacks, TooFewItemsWarning
+    from mechint.data import POLYREFUSE_LANGUAGES
+    from mechint.tuning import attack, compliant_pairs
+
+    monkeypatch.setenv("MECHINT_CACHE", str(tmp_path / "cache"))
+    base, tuned = tiny_model("gemma3", seed=1), tiny_model("gemma3", seed=2, chat=True)
+    config = {"epochs": 2, "batch_size": 2, "learning_rate": 3e-3}
+    harmful = data.load_polyrefuse("train", languages="en", kind="harmful")
+    pairs = compliant_pairs(base, harmful, 2, language="en", max_new_tokens=6, progress=False)
+    attacks = Attacks(tuned.name, tuned, {"en": attack(tuned, pairs, config=config, progress=False)}, {"en": pairs})
+    direction = torch.randn(tuned.d_model, generator=torch.Generator().manual_seed(0))
+    # the direction's selection is tested elsewhere: a random unit vector stands in for it
+    refusal = SimpleNamespace(unit=direction / direction.norm(), layer=1, position=-1)
+    monkeypatch.setattr(study, "tuned_version", lambda m: tuned)
+    monkeypatch.setattr(study, "attacked_versions", lambda m: attacks)
+    monkeypatch.setattr(study, "english_refusal_direction", lambda m, n_val: refusal)
+    written = []
+
+    def save(fig, stem, **kwargs):  # figure structure is tested elsewhere; skip the PNG export
+        path = stem.with_suffix(".json")
+        fig.write_json(path)
+        written.append(stem.name)
+        return [path]
+
+    monkeypatch.setattr(study, "save_figure", save)
+    with pytest.warns(TooFewItemsWarning, match="safety_tuning_diff"):  # 2 items per class, not 12
+        out = study.run(base, tmp_path / "figs", n_per_class=2)
+    saved = json.loads((tmp_path / "figs" / "safety_tuning_diff.json").read_text())
+    langs = list(POLYREFUSE_LANGUAGES)
+    n_layers, n_units = base.n_layers, base.n_layers * base.d_mlp
+    assert saved["languages"] == langs and saved["items_per_class_per_language"] == 2
+    k = saved["top_k"]
+    assert k == round(study.TOP_FRACTION * n_units) and saved["n_neurons"] == n_units
+    for diff in study.DIFFS:
+        along = saved["direction_shift[diff][class][language][layer]"][diff]
+        assert all(len(along[kind][lang]) == n_layers for kind in study.CLASSES for lang in langs)
+        jac = saved["overlap"][diff]["jaccard[x][y]"]
+        assert len(jac) == len(langs) and all(jac[i][i] == 1 and 0 <= min(row) for i, row in enumerate(jac))
+        assert 0 < saved["overlap"][diff]["chance"]["expected_jaccard"] < 1
+        dual = saved["dual[diff][language]"][diff]
+        assert list(dual) == [lang for lang in langs if lang != "en"]
+        for r in dual.values():
+            assert r["n_units"] == k and 0 <= r["agreement"] <= 1 and r["n_random"] == study.N_RANDOM
+            assert r["control_agreement_low"] <= r["control_agreement_mean"] <= r["control_agreement_high"]
+        assert all(len(units) == k for units in saved["top_units[diff][language]"][diff].values())
+        assert len(saved["top_neurons[diff]"][diff]) == study.TOP_CSV
+    assert list(saved["reversal[language]"]) == langs
+    # one value by hand: the tuning's shift of the mean English harmful prompt along the direction at layer 1
+    ds = data.load_polyrefuse("train", languages="en", kind="harmful", n_per_class=2)
+    prompts = tuned.chat_prompts(ds.texts)
+    site = "blocks.1.hook_resid_pre"
+    mean = {m.name: mechint.collect(m, prompts, site, progress=False)[site].double().mean(0) for m in (base, tuned)}
+    expected = float((mean[tuned.name] - mean[base.name]) @ refusal.unit.double())
+    assert saved["direction_shift[diff][class][language][layer]"]["tuning"]["harmful"]["en"][1] == pytest.approx(
+        expected, abs=1e-5
+    )
+    with open(tmp_path / "figs" / "safety_tuning_diff.csv") as f:
+        assert len(list(csv.reader(f))) == 1 + 2 * study.TOP_CSV
+    assert set(written) == {
+        *(
+            f"safety_tuning_diff_{name}{suffix}"
+            for name in ("direction", "overlap", "dual")
+            for suffix in ("", "_attack")
+        ),
+        "safety_tuning_diff_reversal",
+    }
+    assert out["direction_layer"] == 1 and set(out["dual_agreement_mean"]) == set(study.DIFFS)
+    # a model without a safety-tuned version is not diffed
+    monkeypatch.setattr(study, "tuned_version", lambda m: None)
+    with pytest.warns(UserWarning, match="no safety-tuned version"):
+        assert "skipped" in study.run(base, tmp_path / "none", n_per_class=2)
+    assert not (tmp_path / "none").exists()
