@@ -69,6 +69,8 @@ def fmt(x, spec: str) -> str:
         return pct(x, 1)
     if spec == "comma":
         return f"{x:,.0f}"
+    if spec == "list":
+        return ", ".join(str(v) for v in x)
     if spec.isdigit():
         return rnd(x, int(spec))
     raise ValueError(f"unknown format {spec!r}")
@@ -750,6 +752,57 @@ def al_k(d):
     return table(["language", "k = 0 (safety-tuned)"] + [f"k = {k}" for k in ks], rows)
 
 
+def std_direction(d):
+    """safety_tuning_diff: shift along the refusal direction at its layer, per language and class."""
+    layer = d["direction"]["layer"]
+    shifts = d["direction_shift[diff][class][language][layer]"]
+    langs = sorted(d["languages"], key=lambda l: (l != "en", l))
+    cols = [(diff, cls) for diff in ("tuning", "attack") for cls in ("harmful", "harmless")]
+    rows = [[lang] + [rnd(shifts[diff][cls][lang][layer], 0) for diff, cls in cols] for lang in langs]
+    return table(["language"] + [f"{diff}: {cls}" for diff, cls in cols], rows)
+
+
+def std_dual(d):
+    """safety_tuning_diff: dual multilinguality (English top neurons) and reversal, against the control."""
+
+    def cell(v, stat):
+        return f"{rnd(v[stat], 2)} ({rnd(v[f'control_{stat}_mean'], 2)}, {rnd(v[f'control_{stat}_high'], 2)})"
+
+    langs = sorted(d["languages"], key=lambda l: (l != "en", l))
+    dual, rev = d["dual[diff][language]"], d["reversal[language]"]
+    rows = []
+    for lang in langs:
+        row = [lang]
+        for diff in ("tuning", "attack"):
+            row += (
+                ["-", "-"]
+                if lang == "en"
+                else [cell(dual[diff][lang], "agreement"), cell(dual[diff][lang], "correlation")]
+            )
+        row += [cell(rev[lang], "agreement"), cell(rev[lang], "correlation")]
+        rows.append(row)
+    header = ["language", "tuning: same sign", "tuning: correlation", "attack: same sign", "attack: correlation"]
+    return table(header + ["reversal: same sign", "reversal: correlation"], rows)
+
+
+def std_overlap(d):
+    """safety_tuning_diff: Jaccard of the languages' top neurons, min / mean / max over pairs, vs chance."""
+    rows = []
+    for diff, o in d["overlap"].items():
+        j = o["jaccard[x][y]"]
+        off = [j[a][b] for a in range(len(j)) for b in range(len(j)) if a != b]
+        rows.append(
+            [
+                diff,
+                rnd(min(off), 2),
+                rnd(sum(off) / len(off), 2),
+                rnd(max(off), 2),
+                rnd(o["chance"]["expected_jaccard"], 4),
+            ]
+        )
+    return table(["diff", "min", "mean", "max", "chance"], rows)
+
+
 def sl_mean(d):
     """safety_localization: mean harmful refusal over the languages, per attack and p."""
     ps = [f"{p:g}" for p in d["p_grid"]]
@@ -841,6 +894,7 @@ TABLES = {
     "refusal_transfer": {"polyrefuse": rt_rates("polyrefuse"), "multijail": rt_rates("multijail"), "scores": rt_scores},
     "patching_minimal_pairs": {"languages": pmp_languages, "total": pmp_total, "roles": pmp_roles},
     "attack_languages": {"harmful": al_rates("harmful"), "harmless": al_rates("harmless"), "k": al_k},
+    "safety_tuning_diff": {"direction": std_direction, "dual": std_dual, "overlap": std_overlap},
     "safety_localization": {
         "mean": sl_mean,
         "sweep": sl_sweep,

@@ -5,11 +5,10 @@ English-only preference tuning changes MLP neuron activations the same way in ev
 The same chat-formatted prompts (the safety-tuned model's template) run through three checkpoints:
 the base model, its English safety-tuned version (``tuned_version``) and that version after the
 English fine-tuning attack of ``experiments/attack_languages`` (``attacked_versions(...).load("en")``).
-The prompts are the first ``ITEMS`` harmful and harmless PolyRefuse *train* instructions per class
-(the same items, chosen by seed, in all 14 languages; ``--n-per-class`` lowers it). Both fine-tunings
-trained on that split: the English safety tuning on its English instructions, the English attack on
-its first usable English harmful ones, so the English prompts may include training items and the
-other languages' are their translations. Activations are read at the last token of the prompt (the
+The prompts are the first ``ITEMS`` harmful and harmless PolyRefuse *val* instructions per class
+(the same items, chosen by seed, in all 14 languages; ``--n-per-class`` lowers it): neither
+fine-tuning trained on that split (both trained on *train* instructions), so no prompt is a training
+item or its translation. Activations are read at the last token of the prompt (the
 template's last token) at ``hook_resid_pre`` and ``mlp.hook_post`` of every layer
 (:func:`mechint.collect`, ``pool="last"``), once per checkpoint, and diffed twice
 (:class:`mechint.diffing.ActivationShift`): **tuning** (base -> tuned) and **attack** (tuned ->
@@ -70,7 +69,7 @@ from ._common import (
 CHAT_PROMPTS = True  # every instruction is formatted with the safety-tuned model's chat template
 
 ITEMS = 12
-"""PolyRefuse train instructions per class and language."""
+"""PolyRefuse val instructions per class and language."""
 VAL_ITEMS = 16
 """Val prompts per class for the English refusal direction (as in ``refusal_universality``, whose cache it shares)."""
 TOP_FRACTION = 0.01
@@ -96,7 +95,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     attacked = attacks.load("en", model.dtype, model.device)
     refusal = english_refusal_direction(tuned, n_val=n_val)
 
-    ds = data.load_polyrefuse("train", n_per_class=n)
+    ds = data.load_polyrefuse("val", n_per_class=n)
     languages = list(ds.languages)
     kinds = [CLASSES[0] if label == 1 else CLASSES[1] for label in ds.labels]
     groups = [f"{lang}/{kind}" for lang, kind in zip(ds.row_languages, kinds)]
@@ -185,7 +184,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     )
     _figures(out, model, refusal, languages, direction_shift, overlaps, dual, reversal, k)
     results = {
-        "split": "train",
+        "split": "val",
         "items_per_class_per_language": n,
         "languages": languages,
         "checkpoints": {"base": model.name, "tuned": tuned.name, "attacked": f"{tuned.name} attacked (en)"},
