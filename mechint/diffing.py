@@ -38,7 +38,7 @@ from . import _validate
 from ._suggest import did_you_mean, nearest
 from .activations import Activations, collect
 from .model import Model
-from .stats import pearson
+from .stats import pearson, set_overlap
 
 __all__ = ["ActivationShift", "activation_shift", "sign_agreement", "top_units", "unit_overlap"]
 
@@ -325,33 +325,7 @@ def unit_overlap(a: Iterable[Hashable], b: Iterable[Hashable], n_total: int) -> 
     size_a, size_b = len(sa), len(sb)
     if max(size_a, size_b) > n:
         raise ValueError(f"sets of {size_a} and {size_b} units cannot come from n_total={n} units")
-    inter = len(sa & sb)
-    union = size_a + size_b - inter
-    return {
-        "jaccard": inter / union if union else 1.0,
-        "intersection": inter,
-        "size_a": size_a,
-        "size_b": size_b,
-        "n": n,
-        "expected_intersection": size_a * size_b / n,
-        "expected_jaccard": _expected_jaccard(size_a, size_b, n),
-    }
-
-
-def _log_comb(n: int, k: int) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-
-
-def _expected_jaccard(a: int, b: int, n: int) -> float:
-    """E[|A and B| / |A or B|] for uniformly random A, B of sizes a, b among n: the intersection is
-    hypergeometric, P(k) = C(a, k) C(n - a, b - k) / C(n, b)."""
-    if a + b == 0:
-        return 1.0
-    total = 0.0
-    for k in range(max(0, a + b - n), min(a, b) + 1):
-        p = math.exp(_log_comb(a, k) + _log_comb(n - a, b - k) - _log_comb(n, b))
-        total += p * k / (a + b - k)
-    return total
+    return set_overlap(len(sa & sb), size_a, size_b, n, exact=True)
 
 
 def _batched_pearson(x: Tensor, y: Tensor) -> Tensor:

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from . import _validate
 
-__all__ = ["auroc", "bootstrap_mean", "ranks", "pearson", "spearman", "RunningMoments", "Reservoir"]
+__all__ = ["auroc", "bootstrap_mean", "ranks", "pearson", "spearman", "set_overlap", "RunningMoments", "Reservoir"]
 
 
 def auroc(
@@ -232,3 +232,49 @@ def bootstrap_mean(
     q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
     low, high = torch.quantile(means, q).tolist()
     return (float(x.mean()), float(low), float(high))
+
+
+def set_overlap(intersection: int, size_a: int, size_b: int, n: int, *, exact: bool = True) -> dict[str, float]:
+    """The overlap of two sets of ``size_a`` and ``size_b`` items among ``n`` that share
+    ``intersection``: their Jaccard index and what two uniformly random sets of those sizes give.
+
+    ``expected_intersection`` is ``size_a * size_b / n``. ``expected_jaccard`` is, with ``exact``, the
+    expectation of the Jaccard index itself (the intersection of two random sets is hypergeometric:
+    a sum over its ``min(size_a, size_b) + 1`` values, for sets of thousands); without, the ratio of
+    the expected intersection and the expected union, which approximates it and costs nothing for
+    sets of millions (weight masks). Two empty sets have Jaccard 1.0 (equal sets), and so does chance.
+    """
+    if not 0 <= intersection <= min(size_a, size_b) or max(size_a, size_b) > n:
+        raise ValueError(f"no two sets of {size_a} and {size_b} among {n} share {intersection}")
+    union = size_a + size_b - intersection
+    expected = size_a * size_b / n if n else 0.0
+    if exact:
+        chance = _expected_jaccard(size_a, size_b, n)
+    else:
+        expected_union = size_a + size_b - expected
+        chance = expected / expected_union if expected_union > 0 else 1.0
+    return {
+        "jaccard": intersection / union if union else 1.0,
+        "intersection": intersection,
+        "size_a": size_a,
+        "size_b": size_b,
+        "n": n,
+        "expected_intersection": expected,
+        "expected_jaccard": chance,
+    }
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def _expected_jaccard(a: int, b: int, n: int) -> float:
+    """E[|A and B| / |A or B|] for uniformly random A, B of sizes a, b among n: the intersection is
+    hypergeometric, P(k) = C(a, k) C(n - a, b - k) / C(n, b)."""
+    if a + b == 0:
+        return 1.0
+    total = 0.0
+    for k in range(max(0, a + b - n), min(a, b) + 1):
+        p = math.exp(_log_comb(a, k) + _log_comb(n - a, b - k) - _log_comb(n, b))
+        total += p * k / (a + b - k)
+    return total

@@ -1,4 +1,5 @@
-"""The quickstart notebook runs top to bottom on the embedded gemma-3-270m (slow tier).
+"""The notebooks run top to bottom on the embedded models (slow tier): the quickstart on gemma-3-270m,
+the refusal-direction tutorial on the safety-tuned gemma-3-270m-refusal-en (built on first use).
 
 Needs the docs extra (nbclient, ipykernel); skipped without it. Outputs are not written back: the
 notebook stays stripped in git.
@@ -12,11 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-def test_quickstart_notebook_runs():
+@pytest.mark.parametrize("name", ["quickstart", "refusal_direction"])
+def test_notebook_runs(name):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
-    nb = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit the notebook stripped"
     nbclient.NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}

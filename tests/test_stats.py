@@ -88,3 +88,28 @@ def test_bootstrap_mean_against_the_exact_bootstrap_and_the_normal_width():
         bootstrap_mean([1.0], level=1.0)
     with pytest.raises(ValueError, match="non-finite"):
         bootstrap_mean([1.0, float("nan")])
+
+
+def test_set_overlap_exact_and_approximate_chance():
+    """The exact expected Jaccard of two random sets (hypergeometric) against a brute-force
+    enumeration of a tiny case, and the ratio approximation close to it for large sets."""
+    import itertools
+
+    from mechint.stats import set_overlap
+
+    n, a, b = 6, 2, 3
+    universe = range(n)
+    brute = [
+        len(set(x) & set(y)) / len(set(x) | set(y))
+        for x in itertools.combinations(universe, a)
+        for y in itertools.combinations(universe, b)
+    ]
+    got = set_overlap(1, a, b, n)
+    assert got["jaccard"] == 1 / 4 and got["expected_intersection"] == a * b / n
+    assert got["expected_jaccard"] == pytest.approx(sum(brute) / len(brute), rel=1e-12)
+    exact = set_overlap(300, 3000, 3000, 30000)["expected_jaccard"]
+    approx = set_overlap(300, 3000, 3000, 30000, exact=False)["expected_jaccard"]
+    assert approx == pytest.approx(exact, rel=1e-2) and approx != exact
+    assert set_overlap(0, 0, 0, 5)["jaccard"] == set_overlap(0, 0, 0, 5)["expected_jaccard"] == 1.0
+    with pytest.raises(ValueError, match="share"):
+        set_overlap(4, 3, 5, 10)

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from .. import _validate
 from .._suggest import did_you_mean, nearest
 from ..model import Model
+from ..stats import set_overlap
 from ._naming import SCOPES, Weights, chunks, layer_of, layout_mismatch, matched, shapes_of, weights_of
 
 
@@ -446,16 +447,4 @@ def overlap(a: WeightMask, b: WeightMask) -> dict[str, float]:
     if why:
         raise ValueError(f"the masks are of different models: {why}")
     inter = sum(int((ma & b.masks[n].to(ma.device)).sum()) for n, ma in a.items())
-    size_a, size_b, n = a.count, b.count, a.n
-    union = size_a + size_b - inter
-    expected = size_a * size_b / n if n else 0.0
-    expected_union = size_a + size_b - expected
-    return {
-        "jaccard": inter / union if union else 1.0,
-        "intersection": inter,
-        "size_a": size_a,
-        "size_b": size_b,
-        "n": n,
-        "expected_intersection": expected,
-        "expected_jaccard": expected / expected_union if expected_union > 0 else 1.0,
-    }
+    return set_overlap(inter, a.count, b.count, a.n, exact=False)
