@@ -20,12 +20,21 @@ from pathlib import Path
 
 import mechint
 
-from ._common import add_arguments, check_prompt_format, keep_freed_memory
+from ._common import add_arguments, check_prompt_format, keep_freed_memory, release_memory
 
 
 def studies() -> list[str]:
     pkg = Path(__file__).parent
     return sorted(m.name for m in pkgutil.iter_modules([str(pkg)]) if not m.name.startswith("_"))
+
+
+def _peak_memory() -> str:
+    """`` (process peak so far N GiB)`` where the platform reports it (Linux: ru_maxrss in KiB)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return ""
+    return f" (process peak so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB)"
 
 
 def main(argv=None) -> None:
@@ -49,7 +58,11 @@ def main(argv=None) -> None:
         module = importlib.import_module(f"experiments.{name}")
         check_prompt_format(module, model)
         results[name] = module.run(model, out, n_per_class=args.n_per_class)
-        print(f"[{name}] done in {time.perf_counter() - t:.1f} s: {json.dumps(results[name], ensure_ascii=False)}")
+        release_memory()  # what the study freed goes back to the system before the next one
+        print(
+            f"[{name}] done in {time.perf_counter() - t:.1f} s{_peak_memory()}: "
+            f"{json.dumps(results[name], ensure_ascii=False)}"
+        )
     print(f"all studies done in {time.perf_counter() - t0:.1f} s; figures in {out}/")
 
 

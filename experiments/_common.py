@@ -360,16 +360,25 @@ def trained_and_released(train, *args, **kwargs):
     which the allocator settings of :func:`keep_freed_memory` would otherwise keep, attack after
     attack (``malloc_trim`` returns the free pages inside the heap too)."""
     import dataclasses
-    import gc
 
     try:
         result = train(*args, **kwargs)
     finally:
-        gc.collect()
-        libc = _libc()
-        if libc is not None:
-            libc.malloc_trim(0)
+        release_memory()
     return dataclasses.replace(result, model=None)
+
+
+def release_memory() -> None:
+    """Collect garbage and give the heap's free pages back to the system (``malloc_trim``): with the
+    allocator settings of :func:`keep_freed_memory`, memory a study or a training run freed stays in
+    the process otherwise, and the next one's peak comes on top of it. The runner calls it after
+    every study."""
+    import gc
+
+    gc.collect()
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 _ATTACKS: dict[tuple[str, str, str], Attacks] = {}

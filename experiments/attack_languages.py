@@ -101,8 +101,9 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
         if attacks.by_k[k].path == attacks.results["en"].path:  # the main English attack: judged above
             by_k[k] = rates["harmful"]["attacked en"]
             continue
-        m = attacks.load("en", model.dtype, model.device, k=k)
+        m = attacks.by_k[k].load(dtype=model.dtype, device=model.device)  # needed here only: not kept loaded
         texts = generate_answers(m, harmful_prompts, new_tokens=NEW_TOKENS, batch=BATCH, desc=f"en k={k}").texts
+        del m
         judged = judge_refusals(texts, [ds.row_languages[i] for i in harmful_rows])
         by_k[k] = {}
         for lang in ds.languages:

@@ -51,6 +51,7 @@ from ._common import (
     attacked_versions,
     generate_answers,
     not_attacked,
+    release_memory,
     study_main,
     trained_and_released,
     tuned_version,
@@ -136,15 +137,19 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
             with graft(work, attacks.load(b, model.dtype, model.device), kept[a][SWAP_P]):
                 swap[i, j] = float(np.mean(judged(work, attack_rows, remember=False)))
 
+    frozen_mask = kept["en"][FREEZE_P]
+    del kept, work  # a full fine-tuning's optimizer state comes next: free the grafting copy and masks first
+    release_memory()
     frozen_result = trained_and_released(
-        attack, attacks.tuned32, attacks.pairs["en"], config=attacks.config, frozen=kept["en"][FREEZE_P]
+        attack, attacks.tuned32, attacks.pairs["en"], config=attacks.config, frozen=frozen_mask
     )
+    del frozen_mask
     frozen_model = frozen_result.load(dtype=model.dtype, device=model.device)
     frozen_judged = judged(frozen_model, remember=False)
     ends[f"attacked en, top {FREEZE_P:g}% frozen"] = {
         r: bootstrap_mean([float(j) for j, x in zip(frozen_judged, rows_lang) if x == r]) for r in languages
     }
-    del frozen_model, kept, work
+    del frozen_model
 
     out.mkdir(parents=True, exist_ok=True)
     ps = [0.0, *P_GRID, 100.0]
