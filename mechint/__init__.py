@@ -5,7 +5,8 @@ Load a model (:func:`load_model`), name its activations in TransformerLens vocab
 (:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`) or
 diff them between two checkpoints (:func:`activation_shift`);
 tune a model (:func:`sft`, :func:`dpo`) into a cached folder that :func:`load_model` reads; judge
-whether generated responses are refusals, in 18 languages (:func:`is_refusal`).
+whether generated responses are refusals, in 18 languages (:func:`is_refusal`); score
+multiple-choice answers from the first token, with a prefill (:func:`score_mcqa`).
 """
 
 from . import (
@@ -14,6 +15,7 @@ from . import (
     chat,
     data,
     diffing,
+    eval,
     neurons,
     patching,
     positions,
@@ -46,6 +48,7 @@ from .directions import (
     transfer_auroc,
     within_group_std,
 )
+from .eval import MCItem, MCQAResult, open_ended_mcqa, permutation_consistency, score_mcqa
 from .families import FAMILIES, Family, UnsupportedArchitectureError
 from .hooks import HookContext, add_value, from_text_start, record, save, scale_value, set_value
 from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
@@ -180,4 +183,10 @@ __all__ = [
     "is_refusal",
     "judge_refusals",
     "refusal_score",
+    "eval",
+    "MCItem",
+    "MCQAResult",
+    "score_mcqa",
+    "permutation_consistency",
+    "open_ended_mcqa",
 ]

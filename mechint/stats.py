@@ -7,6 +7,9 @@
   NaN when a side is constant.
 - :func:`bootstrap_mean`: the mean of per-item values with a percentile bootstrap interval over
   items (refusal rates per language).
+- :func:`reliability_bins`, :func:`expected_calibration_error`, :func:`brier_score`: how well
+  predicted probabilities match outcomes (multiple-choice answers in :mod:`mechint.eval`; any
+  classifier's probabilities).
 - :class:`RunningMoments`: streaming mean and variance; :class:`Reservoir`: a uniform sample of a
   stream of rows, for quantiles without keeping the stream.
 """
@@ -22,7 +25,19 @@ from torch import Tensor
 
 from . import _validate
 
-__all__ = ["auroc", "bootstrap_mean", "ranks", "pearson", "spearman", "set_overlap", "RunningMoments", "Reservoir"]
+__all__ = [
+    "auroc",
+    "bootstrap_mean",
+    "ranks",
+    "pearson",
+    "spearman",
+    "set_overlap",
+    "reliability_bins",
+    "expected_calibration_error",
+    "brier_score",
+    "RunningMoments",
+    "Reservoir",
+]
 
 
 def auroc(
@@ -262,6 +277,101 @@ def set_overlap(intersection: int, size_a: int, size_b: int, n: int, *, exact: b
         "expected_intersection": expected,
         "expected_jaccard": chance,
     }
+
+
+def _confidence_outcomes(confidence, correct) -> tuple[Tensor, Tensor]:
+    """``(confidence, correct)`` as float64 vectors of one length, checked: confidences in [0, 1],
+    outcomes 0/1 (or booleans)."""
+    conf = _validate.numbers("confidence", confidence).double().reshape(-1)
+    if isinstance(correct, Tensor) and correct.dtype == torch.bool:
+        hit = correct.double().reshape(-1)
+    else:
+        hit = _validate.labels(correct, "correct").double().reshape(-1)
+    if conf.shape != hit.shape:
+        raise ValueError(
+            f"confidence has {conf.numel()} values but correct has {hit.numel()}: give one of each per prediction"
+        )
+    _validate.finite("confidence", conf)
+    if conf.numel() and (bool((conf < 0).any()) or bool((conf > 1).any())):
+        raise ValueError(
+            f"confidence must be probabilities in [0, 1], got values from {float(conf.min())} to {float(conf.max())}"
+        )
+    if bool(((hit != 0) & (hit != 1)).any()):
+        raise ValueError("correct must be 0/1 or booleans (1 = the prediction was right)")
+    return conf, hit
+
+
+def reliability_bins(
+    confidence: Float[Tensor, " n"] | Sequence[float], correct: Tensor | Sequence[int], n_bins: int = 10
+) -> dict[str, Tensor]:
+    """The data of a reliability diagram: predictions grouped into ``n_bins`` equal-width bins of
+    their confidence over [0, 1] (bin ``b`` holds ``b / n_bins <= c < (b + 1) / n_bins``, the last
+    bin also ``c = 1``), and per bin the mean confidence against the share that was correct.
+
+    Args:
+        confidence: ``[n]`` the probability each prediction gave its own answer (a multiple-choice
+            model's probability of the option it chose).
+        correct: ``[n]`` 1 (or True) where the prediction was right.
+        n_bins: how many bins.
+
+    Returns:
+        ``{"edges": [n_bins + 1], "confidence": [n_bins], "accuracy": [n_bins], "count": [n_bins]}``,
+        float64 (``count`` int64) on the CPU; ``confidence`` and ``accuracy`` are NaN in empty bins.
+        Plot ``accuracy`` against ``confidence`` (or against the bin centres) beside the diagonal.
+    """
+    n_bins = _validate.integer("n_bins", n_bins, minimum=1)
+    conf, hit = _confidence_outcomes(confidence, correct)
+    conf, hit = conf.cpu(), hit.cpu()
+    index = (conf * n_bins).floor().long().clamp(max=n_bins - 1)
+    count = torch.bincount(index, minlength=n_bins)
+    sum_conf = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, index, conf)
+    sum_hit = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, index, hit)
+    denominator = count.double()
+    return {
+        "edges": torch.linspace(0, 1, n_bins + 1, dtype=torch.float64),
+        "confidence": torch.where(count > 0, sum_conf / denominator, math.nan),
+        "accuracy": torch.where(count > 0, sum_hit / denominator, math.nan),
+        "count": count,
+    }
+
+
+def expected_calibration_error(
+    confidence: Float[Tensor, " n"] | Sequence[float], correct: Tensor | Sequence[int], n_bins: int = 10
+) -> float:
+    """The expected calibration error (Naeini et al. 2015; Guo et al. 2017): ``sum_b (n_b / n) |accuracy_b - confidence_b|``
+    over the equal-width confidence bins of :func:`reliability_bins` (empty bins count nothing).
+    0 for a calibrated predictor; NaN for no predictions. It depends on ``n_bins`` and, with few
+    predictions per bin, is biased upwards: compare values computed with the same bins and sizes."""
+    bins = reliability_bins(confidence, correct, n_bins)
+    count = bins["count"]
+    n = int(count.sum())
+    if n == 0:
+        return math.nan
+    full = count > 0
+    gap = (bins["accuracy"][full] - bins["confidence"][full]).abs()
+    return float((count[full].double() / n * gap).sum())
+
+
+def brier_score(probs: Float[Tensor, "n k"] | Sequence[Sequence[float]], targets: Tensor | Sequence[int]) -> float:
+    """The multi-class Brier score (Brier 1950): the mean over predictions of
+    ``sum_j (probs[i, j] - [j == targets[i]])**2``, from 0 (all mass on the right class) to 2 (all
+    on one wrong class). ``probs`` ``[n, k]`` rows are probability distributions over ``k`` classes
+    (a row may end in zeros for classes an item lacks); ``targets`` ``[n]`` the right class of each.
+    NaN for no predictions."""
+    p = _validate.numbers("probs", probs).double()
+    if p.ndim != 2:
+        raise ValueError(f"probs must be [n, k], one distribution per prediction; got shape {tuple(p.shape)}")
+    y = _validate.labels(targets, "targets").reshape(-1).long().cpu()
+    if y.numel() != p.shape[0]:
+        raise ValueError(f"probs has {p.shape[0]} rows but targets has {y.numel()} values")
+    if p.shape[0] == 0:
+        return math.nan
+    _validate.finite("probs", p)
+    if bool((y < 0).any()) or bool((y >= p.shape[1]).any()):
+        raise ValueError(f"targets must be class indices in 0..{p.shape[1] - 1}, got {y.tolist()[:10]}")
+    p = p.cpu()
+    onehot = torch.zeros_like(p).scatter_(1, y[:, None], 1.0)
+    return float((p - onehot).square().sum(-1).mean())
 
 
 def _log_comb(n: int, k: int) -> float:

@@ -13,6 +13,8 @@ Bundled (copied into the package with their licences; see ``mechint/data/bundled
 - :func:`load_polyrefuse` — harmful and harmless *instructions* (both requests, so the contrast is harm,
   not form) in 14 languages, in train / val / test splits (PolyRefuse, Apache-2.0, machine-translated);
   :func:`polyrefuse_categories` gives the English category of its harmful items.
+- :func:`load_xcopa` — 600 two-option causal-reasoning items (val 100, test 500) x 11 languages, as
+  multiple-choice items (:class:`MCItem`) for :mod:`mechint.eval` (XCOPA, CC BY 4.0).
 - :func:`load_minimal_pairs` — harmful / harmless sentence pairs of equal token length, 5 in each of 8
   languages, for activation patching (written for mechint, MIT).
 
@@ -24,10 +26,14 @@ from .bundled_sets import (
     POLYREFUSE_LANGUAGES,
     POLYREFUSE_SPLITS,
     SAFETY_PAIR_LANGUAGES,
+    XCOPA_LANGUAGES,
+    XCOPA_QUESTIONS,
+    XCOPA_SPLITS,
     XQUAD_LANGUAGES,
     load_multijail,
     load_polyrefuse,
     load_safety_pairs,
+    load_xcopa,
     load_xquad,
     polyrefuse_categories,
 )
@@ -39,6 +45,7 @@ from .minimal_pairs import (
     MinimalPairs,
     load_minimal_pairs,
 )
+from .multiple_choice import MCItem
 from .splits import k_fold_by_item, split_by_item
 from .user_files import HARMFUL_LABEL_NAMES, HARMLESS_LABEL_NAMES, load_texts, parse_label
 
@@ -57,6 +64,11 @@ __all__ = [
     "POLYREFUSE_SPLITS",
     "load_polyrefuse",
     "polyrefuse_categories",
+    "XCOPA_LANGUAGES",
+    "XCOPA_SPLITS",
+    "XCOPA_QUESTIONS",
+    "MCItem",
+    "load_xcopa",
     "MINIMAL_PAIR_LANGUAGES",
     "MinimalPair",
     "MinimalPairs",

@@ -6,10 +6,11 @@ checked against (or regenerated from) upstream. Run::
     python -m mechint.data._derive /path/to/shared/data
 
 where the folder holds ``multijail/`` (MultiJail.csv, LICENSE, COMMIT), ``xquad/``
-(xquad.{lang}.json, LICENSE, COMMIT) and ``polyrefuse/`` (the JSON files of mainlp/Multilingual-Refusal,
-LICENSE, COMMIT).
+(xquad.{lang}.json, LICENSE, COMMIT), ``polyrefuse/`` (the JSON files of mainlp/Multilingual-Refusal,
+LICENSE, COMMIT) and ``xcopa/`` ({split}.{lang}.jsonl, LICENSE.md, COMMIT).
 
-MultiJail is copied byte for byte. XQuAD is *derived*: only the questions are kept (we use them as
+MultiJail and XCOPA are copied byte for byte (XCOPA's ``LICENSE.md`` as ``LICENSE``; its question-type
+defects are handled at load time, see :func:`mechint.data.load_xcopa`). XQuAD is *derived*: only the questions are kept (we use them as
 harmless requests), one row per question id, one column per language, in upstream file order
 (article, paragraph, question). PolyRefuse is *derived* too: its per-language JSON files become one
 table per (kind, split), one row per upstream row, one column per language (see
@@ -31,6 +32,15 @@ POLYREFUSE_LANGUAGES: tuple[str, ...] = (
 )  # fmt: skip
 POLYREFUSE_SPLITS: tuple[str, ...] = ("train", "val", "test")
 POLYREFUSE_KINDS: tuple[str, ...] = ("harmful", "harmless")
+XCOPA_LANGUAGES: tuple[str, ...] = ("et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh")
+XCOPA_SPLITS: tuple[str, ...] = ("val", "test")
+
+
+def xcopa_file_names() -> list[str]:
+    """The upstream XCOPA files bundled as they are: ``{split}.{lang}.jsonl`` for both splits."""
+    return [f"{split}.{lang}.jsonl" for split in XCOPA_SPLITS for lang in XCOPA_LANGUAGES]
+
+
 BUNDLED = Path(__file__).parent / "bundled"
 
 
@@ -209,9 +219,13 @@ def main(src: str) -> None:
     for name in ("LICENSE", "COMMIT"):
         shutil.copyfile(root / "polyrefuse" / name, BUNDLED / "polyrefuse" / name)
     tables = derive_polyrefuse(root / "polyrefuse", BUNDLED / "polyrefuse")
+    (BUNDLED / "xcopa").mkdir(exist_ok=True)
+    for name in [*xcopa_file_names(), "COMMIT"]:
+        shutil.copyfile(root / "xcopa" / name, BUNDLED / "xcopa" / name)
+    shutil.copyfile(root / "xcopa" / "LICENSE.md", BUNDLED / "xcopa" / "LICENSE")
     print(
         f"wrote {n} XQuAD question rows, {len(tables)} PolyRefuse tables ({sum(tables.values())} rows) "
-        f"and copied MultiJail into {BUNDLED}"
+        f"and copied MultiJail and XCOPA into {BUNDLED}"
     )
 
 

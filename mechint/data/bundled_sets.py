@@ -5,6 +5,8 @@
 - Safety pairs: both together, balanced per class, in the languages both carry.
 - PolyRefuse: harmful (label 1) and harmless (label 0) instructions in 14 languages, in train / val /
   test splits, parallel across languages except where the data sheet says otherwise.
+- XCOPA: 600 two-option causal-reasoning items (val 100, test 500), parallel in 11 languages, as
+  multiple-choice items (:class:`MCItem`) rather than labelled texts.
 
 Every text has its surrounding whitespace stripped (a trailing space changes the last token a model
 sees). The files are read once per process and cached.
@@ -13,15 +15,19 @@ sees). The files are read once per process and cached.
 from __future__ import annotations
 
 import csv
+import json
 import operator
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
+from types import MappingProxyType
 from typing import SupportsIndex
 
 from .._suggest import did_you_mean, nearest
 from ._ordering import select as _select
 from .dataset import HARMFUL, HARMLESS, Dataset, Example
+from .multiple_choice import MCItem
 
 __all__ = [
     "MULTIJAIL_LANGUAGES",
@@ -34,6 +40,10 @@ __all__ = [
     "load_safety_pairs",
     "load_polyrefuse",
     "polyrefuse_categories",
+    "XCOPA_LANGUAGES",
+    "XCOPA_SPLITS",
+    "XCOPA_QUESTIONS",
+    "load_xcopa",
 ]
 
 MULTIJAIL_LANGUAGES: tuple[str, ...] = ("en", "zh", "it", "vi", "ar", "ko", "th", "bn", "sw", "jv")
@@ -50,6 +60,17 @@ and its harmless train / val rows are items of their own (see :func:`load_polyre
 POLYREFUSE_SPLITS: tuple[str, ...] = ("train", "val", "test")
 """Splits of PolyRefuse, as upstream made them (Arditi et al.'s refusal-direction splits, translated)."""
 _POLYREFUSE_KINDS: dict[str, int] = {"harmful": HARMFUL, "harmless": HARMLESS}
+XCOPA_LANGUAGES: tuple[str, ...] = ("et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh")
+"""Languages of XCOPA (alphabetical, as upstream lists them). English is not among them: XCOPA is the
+translation of the English COPA, which is not bundled."""
+XCOPA_SPLITS: tuple[str, ...] = ("val", "test")
+"""Splits of XCOPA: 100 validation and 500 test items (upstream has no training split)."""
+XCOPA_QUESTIONS: Mapping[str, str] = MappingProxyType(
+    {"cause": "What was the cause of this?", "effect": "What happened as a result?"}
+)
+"""The question :func:`load_xcopa` asks for each of XCOPA's two question types, in English in every
+language (COPA's own wording, "What was the CAUSE of this?" / "What happened as a RESULT?", in
+sentence case); the premise and the options are in the item's language."""
 
 _BUNDLED = "bundled"
 
@@ -357,3 +378,98 @@ def polyrefuse_categories(split: str = "test") -> dict[str, str]:
         with_them = [s for s in POLYREFUSE_SPLITS if _polyrefuse_table("harmful", s)[1]]
         raise ValueError(f"PolyRefuse's harmful {split} rows have no category upstream; splits with them: {with_them}")
     return dict(categories)
+
+
+@lru_cache(maxsize=None)
+def _xcopa_rows(split: str, language: str) -> tuple[dict, ...]:
+    """The rows of one bundled XCOPA file (``{split}.{language}.jsonl``, upstream's bytes), checked for
+    the fields the loader reads."""
+    ref = resources.files(__package__).joinpath(_BUNDLED, "xcopa", f"{split}.{language}.jsonl")
+    rows = []
+    with ref.open("r", encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            missing = {"premise", "choice1", "choice2", "question", "label", "idx"} - set(row)
+            if missing or row["question"] not in XCOPA_QUESTIONS or row["label"] not in (0, 1):
+                raise ValueError(f"xcopa/{split}.{language}.jsonl line {line_no} is not an XCOPA row: {line[:200]!r}")
+            rows.append(row)
+    return tuple(rows)
+
+
+@lru_cache(maxsize=None)
+def _xcopa_question_types(split: str) -> tuple[str, ...]:
+    """The question type of each item of ``split``: the one most of the 11 languages give it.
+
+    Upstream's ``question`` field differs between the translations of one item in five languages
+    (th, tr, sw, id, it: always ``effect`` where the others say ``cause``; all of Thai is ``effect``);
+    the data sheet has the counts. Where we read the disagreeing items (Italian, Turkish), their
+    options are causes, as the majority says; every item has a majority of six or more."""
+    per_language = [_xcopa_rows(split, lang) for lang in XCOPA_LANGUAGES]
+    types = []
+    for rows in zip(*per_language):
+        if len({row["idx"] for row in rows}) != 1 or len({row["label"] for row in rows}) != 1:
+            raise ValueError(f"XCOPA {split}: row {rows[0]['idx']} is not the same item in every language")
+        (top, count), *rest = Counter(row["question"] for row in rows).most_common()
+        if rest and rest[0][1] == count:
+            raise ValueError(f"XCOPA {split} item {rows[0]['idx']}: no majority question type across languages")
+        types.append(top)
+    return tuple(types)
+
+
+def load_xcopa(
+    split: str = "test", *, languages: str | Iterable[str] | None = None, n: SupportsIndex | None = None
+) -> list[MCItem]:
+    """XCOPA's causal-reasoning items as two-option multiple-choice items, parallel across languages.
+
+    Each item is a premise (``context``), a question that asks for its cause or its effect
+    (:data:`XCOPA_QUESTIONS`, in English: the instruction text of the prompt is English too), and two
+    options in the item's language, one of which is the more plausible cause or effect. The question
+    type is the one most languages give the item: upstream's field is wrong for some items in five
+    languages (all of Thai), see the data sheet (``mechint/data/bundled/README.md``).
+
+    Args:
+        split: ``"test"`` (500 items) or ``"val"`` (100 items); :data:`XCOPA_SPLITS`.
+        languages: codes from :data:`XCOPA_LANGUAGES` (one string or several); None = all eleven.
+        n: keep only the first ``n`` items of a fixed pseudo-random order (the same items in every
+            language, the same on every machine); None = all of the split.
+
+    Returns:
+        ``n`` (or all) items per language, language-major, items in upstream order; item ids
+        ``"xcopa-<split>-<idx>"`` (``xcopa-test-007``), shared by the translations of one item;
+        ``source`` is ``"xcopa"``. Texts have their surrounding whitespace stripped.
+
+    Raises:
+        ValueError: on an unknown split or language, or ``n`` out of range.
+    """
+    from .._validate import choice
+
+    split = choice("split", split, XCOPA_SPLITS)
+    langs = _resolve_languages(languages, XCOPA_LANGUAGES, "XCOPA")
+    types = _xcopa_question_types(split)
+    ids = [f"xcopa-{split}-{int(row['idx']):03d}" for row in _xcopa_rows(split, XCOPA_LANGUAGES[0])]
+    keep = set(ids)
+    if n is not None:
+        count = _as_count(n)
+        if count is None or not 1 <= count <= len(ids):
+            raise ValueError(
+                f"n must be an int between 1 and {len(ids)} (XCOPA {split} has {len(ids)} items), got {n!r}"
+            )
+        keep = set(_select(ids, count, "xcopa"))
+    items = []
+    for lang in langs:
+        for item_id, kind, row in zip(ids, types, _xcopa_rows(split, lang)):
+            if item_id in keep:
+                items.append(
+                    MCItem(
+                        question=XCOPA_QUESTIONS[kind],
+                        options=(row["choice1"].strip(), row["choice2"].strip()),
+                        answer=int(row["label"]),
+                        language=lang,
+                        item_id=item_id,
+                        context=row["premise"].strip(),
+                        source="xcopa",
+                    )
+                )
+    return items
