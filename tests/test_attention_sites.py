@@ -105,8 +105,9 @@ def _bridge(model, family: str):
 
 
 @pytest.mark.parametrize("family", FAMILY_NAMES)
-def test_attention_sites_match_transformer_lens(family, device, make_model):
-    model = make_model(family, device=device)
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_attention_sites_match_transformer_lens(family, dtype, device, make_model):
+    model = make_model(family, device=device, dtype=dtype)
     bridge = _bridge(model, family)
     tokens = random_tokens(2, 12, seed=2).to(device)  # past Gemma 3's sliding window
     with torch.no_grad(), warnings.catch_warnings():
@@ -115,7 +116,7 @@ def test_attention_sites_match_transformer_lens(family, device, make_model):
         _, acts = model.run_with_cache(tokens, model.attention_site_names)
     for name in model.attention_site_names:
         assert name in cache, f"TransformerLens has no {name}"
-        assert_site_close(acts[name], cache[name], name=f"{family} {name} vs TransformerLens")
+        assert_site_close(acts[name], cache[name], dtype=dtype, name=f"{family} {dtype} {name} vs TransformerLens")
 
 
 # ---------------------------------------------------------------------------------- left padding
