@@ -52,6 +52,7 @@ from .eval import MCItem, MCQAResult, open_ended_mcqa, permutation_consistency, 
 from .families import FAMILIES, Family, UnsupportedArchitectureError
 from .hooks import HookContext, add_value, from_text_start, record, save, scale_value, set_value
 from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
+from .lens import LogitLens, logit_lens
 from .model import Model, TokenError, load_model
 from .neurons import (
     Neuron,
@@ -161,6 +162,8 @@ __all__ = [
     "sft",
     "dpo",
     "diff_in_means",
+    "LogitLens",
+    "logit_lens",
     "load_model",
     "record",
     "save",  # deprecated: record

@@ -181,6 +181,13 @@ def iter_batches(
     chosen = model.sites(sites)
     if not chosen:
         raise ValueError("no sites given")
+    patterns = [s.name for s in chosen if s.pattern]
+    if patterns:
+        raise ValueError(
+            f"{patterns[0]} is an attention pattern [batch, head, query, key], whose key axis is as wide as "
+            "each batch: it is not collected or pooled per text. Read it with model.run_with_cache or a "
+            "record hook in model.hooks"
+        )
     # Tokenize once; batches are padded from these ids.
     if token_ids is None:
         all_ids = model.tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)["input_ids"]

@@ -22,11 +22,33 @@ Where = Literal["in", "out"]
 class ModuleSite:
     """Where a site lives: a module path relative to its anchor, and whether it is that module's
     input (first tensor argument) or output (first tensor of the output). ``inplace`` marks an input
-    that the layer also keeps as its residual: a write must change the tensor itself, not the argument."""
+    that the layer also keeps as its residual: a write must change the tensor itself, not the argument.
+
+    Attention sites add:
+
+    * ``heads``: the activation is viewed per head, ``[..., n, d_head]``, with ``n`` the config count
+      named here (``"n_heads"`` for queries and ``attn.hook_z``, ``"n_kv_heads"`` for the keys and
+      values of grouped-query attention).
+    * ``index``: the element of a tuple output that carries the site (attention modules return
+      ``(output, weights)``: the pattern is element 1).
+    * ``fused``: the site is one part of a fused projection's output: ``(groups, parts, which)``,
+      the last axis read as ``groups`` blocks of ``parts`` equal parts, part ``which`` of each
+      (GPT-2's ``c_attn``: ``(1, 3, i)``, q | k | v; BLOOM's ``query_key_value``:
+      ``("n_heads", 3, i)``, q k v of each head in turn). ``groups`` may name a config count.
+    * ``pattern``: the attention weights after the softmax, ``[batch, head, query, key]``: read
+      only, and reading it runs that forward with the eager attention implementation (the only one
+      that returns the weights).
+    * ``order_as``: the block site whose module call this one fires in, where that is later than the
+      default rank of its key (BLOOM's pattern comes out of the same call as ``hook_resid_mid``)."""
 
     path: str
     where: Where
     inplace: bool = False
+    heads: str | None = None
+    index: int = 0
+    fused: tuple[int | str, int, int] | None = None
+    pattern: bool = False
+    order_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,12 +117,23 @@ _LLAMA_CONFIG = {
     "n_kv_heads": "num_key_value_heads",
 }
 
+# Attention with separate q/k/v projections: hook_q/k/v are their outputs per head ([batch, pos,
+# head, d_head], before RoPE, as TransformerLens's hook_q/k/v; keys and values have n_kv_heads heads
+# under grouped-query attention), and the pattern is the weights the attention module returns.
+_SEPARATE_QKV = {
+    "attn.hook_q": ModuleSite("self_attn.q_proj", "out", heads="n_heads"),
+    "attn.hook_k": ModuleSite("self_attn.k_proj", "out", heads="n_kv_heads"),
+    "attn.hook_v": ModuleSite("self_attn.v_proj", "out", heads="n_kv_heads"),
+    "attn.hook_pattern": ModuleSite("self_attn", "out", index=1, pattern=True),
+}
+
 _LLAMA_BLOCK = {
     "hook_resid_pre": ModuleSite("", "in"),
     "hook_resid_mid": ModuleSite("post_attention_layernorm", "in", inplace=True),
     "hook_resid_post": ModuleSite("", "out"),
     "hook_attn_out": ModuleSite("self_attn", "out"),
-    "attn.hook_z": ModuleSite("self_attn.o_proj", "in"),
+    "attn.hook_z": ModuleSite("self_attn.o_proj", "in", heads="n_heads"),
+    **_SEPARATE_QKV,
     "hook_mlp_out": ModuleSite("mlp", "out"),
     "mlp.hook_post": ModuleSite("mlp.down_proj", "in"),
 }
@@ -160,7 +193,9 @@ GEMMA3 = Family(
         # Gemma 3 normalises each sublayer's output before adding it to the residual stream:
         # hook_attn_out / hook_mlp_out are what is added (after the post-norms), as in TransformerLens.
         "hook_attn_out": ModuleSite("post_attention_layernorm", "out"),
-        "attn.hook_z": ModuleSite("self_attn.o_proj", "in"),
+        "attn.hook_z": ModuleSite("self_attn.o_proj", "in", heads="n_heads"),
+        # hook_q / hook_k are the projections, before q_norm / k_norm and RoPE, as in TransformerLens
+        **_SEPARATE_QKV,
         "hook_mlp_out": ModuleSite(_GEMMA3_MLP_POST_NORM, "out"),
         "mlp.hook_post": ModuleSite("mlp.down_proj", "in"),
     },
@@ -189,7 +224,12 @@ GPT2 = Family(
         "hook_resid_mid": ModuleSite("ln_2", "in", inplace=True),
         "hook_resid_post": ModuleSite("", "out"),
         "hook_attn_out": ModuleSite("attn", "out"),
-        "attn.hook_z": ModuleSite("attn.c_proj", "in"),
+        "attn.hook_z": ModuleSite("attn.c_proj", "in", heads="n_heads"),
+        # c_attn computes q | k | v in one projection
+        "attn.hook_q": ModuleSite("attn.c_attn", "out", heads="n_heads", fused=(1, 3, 0)),
+        "attn.hook_k": ModuleSite("attn.c_attn", "out", heads="n_heads", fused=(1, 3, 1)),
+        "attn.hook_v": ModuleSite("attn.c_attn", "out", heads="n_heads", fused=(1, 3, 2)),
+        "attn.hook_pattern": ModuleSite("attn", "out", index=1, pattern=True),
         "hook_mlp_out": ModuleSite("mlp", "out"),
         "mlp.hook_post": ModuleSite("mlp.c_proj", "in"),
     },
@@ -224,7 +264,13 @@ BLOOM = Family(
         "hook_resid_mid": ModuleSite("self_attention", "out"),
         "hook_resid_post": ModuleSite("", "out"),
         "hook_attn_out": ModuleSite("self_attention.dense", "out"),
-        "attn.hook_z": ModuleSite("self_attention.dense", "in"),
+        "attn.hook_z": ModuleSite("self_attention.dense", "in", heads="n_heads"),
+        # query_key_value computes q, k, v of each head in turn
+        "attn.hook_q": ModuleSite("self_attention.query_key_value", "out", heads="n_heads", fused=("n_heads", 3, 0)),
+        "attn.hook_k": ModuleSite("self_attention.query_key_value", "out", heads="n_heads", fused=("n_heads", 3, 1)),
+        "attn.hook_v": ModuleSite("self_attention.query_key_value", "out", heads="n_heads", fused=("n_heads", 3, 2)),
+        # BLOOM computes its attention weights itself, under every attention implementation
+        "attn.hook_pattern": ModuleSite("self_attention", "out", index=1, pattern=True, order_as="hook_resid_mid"),
         "hook_mlp_out": ModuleSite("mlp.dense_4h_to_h", "out"),
         "mlp.hook_post": ModuleSite("mlp.dense_4h_to_h", "in"),
     },

@@ -2,8 +2,9 @@
 
 One context manager, :func:`hooked`, registers hooks only at the modules of the sites it is given,
 runs the model in ``eval()`` mode, and removes every hook on exit, also when the body raises. A hook
-function receives the site's activation (``[batch, pos, d]``, or ``[batch, pos, head, d_head]`` for
-``attn.hook_z``) and a :class:`HookContext`; returning a tensor replaces the activation, returning
+function receives the site's activation (``[batch, pos, d]``, ``[batch, pos, head, d_head]`` for
+``attn.hook_z`` and ``attn.hook_q/k/v``, ``[batch, head, query, key]`` for the read-only
+``attn.hook_pattern``) and a :class:`HookContext`; returning a tensor replaces the activation, returning
 ``None`` leaves it as it is. During ``generate`` with a KV cache each call sees only the new tokens;
 ``HookContext.offset`` says how many tokens came before them.
 
@@ -246,7 +247,18 @@ def _first_tensor_arg(args: tuple, kwargs: dict) -> tuple[Tensor, str | int]:
 
 
 def _as_site_view(x: Tensor, site: Site) -> Tensor:
+    if site.fused is not None:  # one part of a fused projection's output (q, k or v)
+        groups, parts, which = site.fused
+        x = x.unflatten(-1, (groups, parts, -1))[..., which, :].flatten(-2)
     return x.unflatten(-1, site.heads) if site.heads is not None else x
+
+
+def _pattern_write_error(site: Site) -> NotImplementedError:
+    return NotImplementedError(
+        f"a hook writes {site.name}, but attention patterns are read only: patching a pattern is not "
+        "supported yet. Return None to read it; to change attention, write attn.hook_q / attn.hook_k / "
+        "attn.hook_v or attn.hook_z."
+    )
 
 
 def _from_site_view(y: Tensor, like: Tensor, site: Site) -> Tensor:
@@ -255,6 +267,8 @@ def _from_site_view(y: Tensor, like: Tensor, site: Site) -> Tensor:
             f"a hook at {site.name} returned a {type(y).__name__}; return a tensor to replace the "
             "activation, or None to leave it"
         )
+    if site.pattern:
+        raise _pattern_write_error(site)
     expected = tuple(_as_site_view(like, site).shape)
     if tuple(y.shape) != expected:
         raise ValueError(f"a hook at {site.name} returned shape {tuple(y.shape)}, expected {expected}")
@@ -272,20 +286,24 @@ def _from_site_view(y: Tensor, like: Tensor, site: Site) -> Tensor:
         )
     if site.heads is not None:
         y = y.flatten(-2)
-    return y.to(like.dtype)
+    y = y.to(like.dtype)
+    if site.fused is not None:  # put the part back among the others
+        groups, parts, which = site.fused
+        out = like.clone()
+        out.unflatten(-1, (groups, parts, -1))[..., which, :] = y.unflatten(-1, (groups, -1))
+        return out
+    return y
 
 
-def _run_fns(x: Tensor, entries: list[tuple[Site, HookFn, bool]], state: _State) -> Tensor | None:
+def _run_fns(x: Tensor, entries: list[tuple[Site, HookFn]], state: _State) -> Tensor | None:
     """Run hook functions in order on ``x``; return the final replacement or ``None`` if unchanged."""
     replaced = None
     current = x
-    for site, fn, stop in entries:
+    for site, fn in entries:
         out = fn(_as_site_view(current, site), state.context(site))
         if out is not None:
-            current = _from_site_view(out, x, site)
+            current = _from_site_view(out, current, site)
             replaced = current
-        if stop:
-            raise StopForward(site.name)
     return replaced
 
 
@@ -307,43 +325,81 @@ def hooked(
         offset_module: the decoder stack; a pre-hook there reads the KV-cache length so that hook
             functions know the absolute positions of the tokens they see during generation, and the
             attention mask, for each row's left padding (:attr:`HookContext.pad`).
+
+    Where a hooked site is an attention pattern (:attr:`Site.pattern`), the model runs with the eager
+    attention implementation inside the block (the only one that returns the attention weights;
+    the mask and the softmax are the model's own) and its previous implementation is restored
+    after; otherwise the implementation is left as it is.
     """
     state = _State()
-    groups: dict[tuple[int, str], list[tuple[Site, HookFn, bool]]] = defaultdict(list)
+    hooks = list(hooks)
+    # one group per module input / output element / fused part: functions of a group share a view
+    groups: dict[tuple, list[tuple[Site, HookFn]]] = defaultdict(list)
     modules: dict[int, nn.Module] = {}
     for site, fn in hooks:
-        key = (id(site.module), site.where)
-        groups[key].append((site, fn, False))
+        key = (id(site.module), site.where, site.index, site.fused)
+        groups[key].append((site, fn))
         modules[id(site.module)] = site.module
-    if stop_after is not None:
-        key = (id(stop_after.module), stop_after.where)
-        groups[key].append((stop_after, lambda x, ctx: None, True))
-        modules[id(stop_after.module)] = stop_after.module
+    eager = any(site.pattern for site, _ in hooks) or (stop_after is not None and stop_after.pattern)
 
     handles = []
     # Restore each module's own mode after (fine-tuning code freezes some submodules in eval()).
     modes = [(m, m.training) for m in hf_model.modules()]
+    implementations = _attention_implementations(hf_model) if eager else []
     try:
         hf_model.eval()
+        for config, attr, _ in implementations:
+            setattr(config, attr, "eager")
         if offset_module is not None:
             handles.append(
                 offset_module.register_forward_pre_hook(_offset_reader(state, offset_module), with_kwargs=True)
             )
             # the padding belongs to this forward only (also when it raises, e.g. StopForward)
             handles.append(offset_module.register_forward_hook(_forward_end(state), always_call=True))
-        for (module_id, where), entries in groups.items():
+        for (module_id, where, _, _), entries in groups.items():
             module = modules[module_id]
             if where == "in":
                 hook = _pre_hook(entries, state)
                 handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
             else:
                 handles.append(module.register_forward_hook(_post_hook(entries, state)))
+        if stop_after is not None:  # registered last: every hook of that module call runs first
+            if stop_after.where == "in":
+                handles.append(stop_after.module.register_forward_pre_hook(_stop(stop_after)))
+            else:
+                handles.append(stop_after.module.register_forward_hook(_stop(stop_after)))
         yield
     finally:
         for handle in handles:
             handle.remove()
         for module, training in modes:
             module.training = training
+        for config, attr, value in implementations:
+            setattr(config, attr, value)
+
+
+def _stop(site: Site):
+    def hook(module, *args):
+        raise StopForward(site.name)
+
+    return hook
+
+
+def _attention_implementations(hf_model: nn.Module) -> list[tuple[object, str, object]]:
+    """``(config, attribute, value)`` for each distinct config among ``hf_model``'s modules that
+    names an attention implementation (the attention modules read it at every call)."""
+    found: dict[int, tuple[object, str, object]] = {}
+    for module in (hf_model, *hf_model.modules()):
+        config = getattr(module, "config", None)
+        if config is None or id(config) in found:
+            continue
+        # transformers 5 keeps the value in _attn_implementation_internal behind a property whose
+        # setter also rewrites sub-configs; set and restore the plain attribute of each config
+        for attr in ("_attn_implementation_internal", "_attn_implementation"):
+            if hasattr(config, attr):
+                found[id(config)] = (config, attr, getattr(config, attr))
+                break
+    return list(found.values())
 
 
 def _offset_reader(state: _State, module: nn.Module):
@@ -399,8 +455,8 @@ def _forward_end(state: _State):
     return hook
 
 
-def _pre_hook(entries: list[tuple[Site, HookFn, bool]], state: _State):
-    inplace = any(site.inplace for site, _, _ in entries)
+def _pre_hook(entries: list[tuple[Site, HookFn]], state: _State):
+    inplace = any(site.inplace for site, _ in entries)
 
     def hook(module, args, kwargs):
         x, slot = _first_tensor_arg(args, kwargs)
@@ -418,18 +474,33 @@ def _pre_hook(entries: list[tuple[Site, HookFn, bool]], state: _State):
     return hook
 
 
-def _post_hook(entries: list[tuple[Site, HookFn, bool]], state: _State):
+def _post_hook(entries: list[tuple[Site, HookFn]], state: _State):
+    site = entries[0][0]
+    index = site.index
+
     def hook(module, args, output):
-        x = output[0] if isinstance(output, tuple) else output
+        if index:
+            if not isinstance(output, tuple) or len(output) <= index:
+                raise RuntimeError(
+                    f"{type(module).__name__} returned no element {index} in its output, where {site.name} lives"
+                )
+            x = output[index]
+            if x is None and site.pattern:
+                raise RuntimeError(
+                    f"{type(module).__name__} returned no attention weights for {site.name}, although the model "
+                    "ran with the eager attention implementation"
+                )
+        else:
+            x = output[0] if isinstance(output, tuple) else output
+            if not isinstance(x, Tensor):
+                x = getattr(output, "last_hidden_state", None)
         if not isinstance(x, Tensor):
-            x = getattr(output, "last_hidden_state", None)
-            if x is None:
-                raise RuntimeError(f"cannot find the output tensor of {type(module).__name__}")
+            raise RuntimeError(f"cannot find the output tensor of {type(module).__name__}")
         new = _run_fns(x, entries, state)
         if new is None:
             return None
         if isinstance(output, tuple):
-            return (new, *output[1:])
+            return (*output[:index], new, *output[index + 1 :])
         return new
 
     return hook
@@ -455,6 +526,8 @@ def record(
     stored (e.g. pooling). Across generation steps the copies are concatenated along positions.
     :func:`from_text_start` positions must give every picked row of a call the same number of
     columns (e.g. ``from_text_start([0, 1])``): the rows are stacked, each at its own columns.
+    At an attention pattern (``[batch, head, query, key]``) ``positions`` pick queries (every key is
+    kept), and generation steps are refused (each step has more keys than the last).
     """
     if not isinstance(store, MutableMapping):
         raise TypeError(f"record stores into a dict (site name -> tensor), got {_validate.given(store)}")
@@ -462,6 +535,14 @@ def record(
         raise TypeError(f"transform must be a function of the tensor, got {_validate.given(transform)}")
 
     def fn(x: Tensor, ctx: HookContext) -> None:
+        pattern = ctx.site.pattern
+        if pattern:
+            if ctx.offset > 0:
+                raise NotImplementedError(
+                    f"record at {ctx.site.name}: the attention pattern of a generation step with a KV cache "
+                    "has more keys than the last step's; read patterns in one forward over the generated text"
+                )
+            x = x.transpose(1, 2)  # queries where positions are: [batch, query, head, key]
         blocks = cells(positions, rows, x, ctx)  # a read that misses a plain forward warns, as a write does
         if not blocks:
             return None
@@ -480,6 +561,8 @@ def record(
             parts = torch.cat([x[b.index(x)] for b in blocks])
             order = torch.cat([b.order for b in blocks])
             value = parts[torch.argsort(order).to(x.device)]
+        if pattern:
+            value = value.transpose(1, 2)  # back to [rows, head, query, key]
         value = transform(value) if transform is not None else value
         value = value.detach()
         value = value.to("cpu") if to_cpu else value.clone()
@@ -519,6 +602,8 @@ def _writer(value: Tensor | float | Callable, positions: Index, rows: Index, mod
         _validate.finite(f"the value to {mode}", checked)
 
     def fn(x: Tensor, ctx: HookContext) -> Tensor | None:
+        if ctx.site.pattern:
+            raise _pattern_write_error(ctx.site)
         blocks = cells(positions, rows, x, ctx)
         if not blocks:
             return None

@@ -215,8 +215,20 @@ class Model:
 
     @property
     def site_names(self) -> list[str]:
-        """Every site this model has, in forward order."""
+        """Every residual-stream, sublayer and head-output site this model has, in forward order
+        (one vector, or one per head, per token: ``[batch, pos, ...]``). The attention sites are
+        listed by :attr:`attention_site_names`."""
         return site_names(self.family, self.n_layers)
+
+    @property
+    def attention_site_names(self) -> list[str]:
+        """The attention sites of every layer, in forward order: ``attn.hook_q`` (``[batch, pos,
+        n_heads, d_head]``), ``attn.hook_k`` / ``attn.hook_v`` (``[batch, pos, n_kv_heads, d_head]``:
+        fewer heads than queries under grouped-query attention), before RoPE, and
+        ``attn.hook_pattern`` (``[batch, n_heads, query, key]``, after the softmax, read only)."""
+        every = site_names(self.family, self.n_layers, attention=True)
+        plain = set(self.site_names)
+        return [n for n in every if n not in plain]
 
     @property
     def is_chat(self) -> bool:
@@ -243,6 +255,7 @@ class Model:
                 n_layers=self.n_layers,
                 n_heads=self.n_heads,
                 d_head=self.d_head,
+                n_kv_heads=self.n_kv_heads,
             )
             self._sites[name] = site
         return site

@@ -37,8 +37,15 @@ class Site:
         module: the module whose input or output carries the activation.
         where: ``"in"`` or ``"out"``.
         inplace: writes go into the tensor itself (it is also the layer's residual).
-        heads: ``(n_heads, d_head)`` when the activation is viewed per head, else ``None``.
+        heads: ``(n_heads, d_head)`` when the activation is viewed per head, else ``None``
+            (``(n_kv_heads, d_head)`` for the keys and values of grouped-query attention).
         order: position in the forward pass, for sorting sites and stopping early.
+        index: which element of the module's tuple output carries the activation (``"out"`` sites).
+        fused: ``(groups, parts, which)``: the activation is part ``which`` of each of ``groups``
+            blocks of ``parts`` equal parts of the module output's last axis (a fused q/k/v
+            projection), else ``None``.
+        pattern: an attention pattern ``[batch, head, query, key]``: read only, and hooking it runs
+            the forward with the eager attention implementation.
     """
 
     name: str
@@ -49,30 +56,64 @@ class Site:
     inplace: bool
     heads: tuple[int, int] | None
     order: tuple[int, int]
+    index: int = 0
+    fused: tuple[int, int, int] | None = None
+    pattern: bool = False
 
 
-# Rank of each block site inside a block, in forward order; used to stop a forward after the last
-# site a caller needs.
+# Rank of each block site inside a block, in forward order (the order in which the hooks fire); used
+# to stop a forward after the last site a caller needs. A family whose module fires a site later
+# names the site it fires with (ModuleSite.order_as).
 _BLOCK_ORDER = {
     "hook_resid_pre": 0,
-    "attn.hook_z": 1,
-    "hook_attn_out": 2,
-    "hook_resid_mid": 3,
-    "mlp.hook_post": 4,
-    "hook_mlp_out": 5,
-    "hook_resid_post": 6,
+    "attn.hook_q": 1,
+    "attn.hook_k": 2,
+    "attn.hook_v": 3,
+    "attn.hook_z": 4,
+    "attn.hook_pattern": 5,
+    "hook_attn_out": 6,
+    "hook_resid_mid": 7,
+    "mlp.hook_post": 8,
+    "hook_mlp_out": 9,
+    "hook_resid_post": 10,
 }
+
+# Block sites that are part of the attention computation: listed by site_names(attention=True)
+# (Model.attention_site_names), not among the residual-stream and sublayer sites of Model.site_names.
+ATTENTION_KEYS = ("attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_pattern")
+
+
+# TransformerLens sites that no module of the wrapped model carries as an input or output, so the one
+# hook engine cannot read them: why, and what to read instead.
+_SCORES_WHY = (
+    "the scores before the softmax exist only inside each family's attention function (after RoPE, "
+    "Gemma's q/k norms, the scaling, the mask), not as the input or output of a module; read "
+    "attn.hook_pattern (after the softmax) or attn.hook_q / attn.hook_k (before RoPE)"
+)
+_NOT_YET = {
+    "attn.hook_attn_scores": _SCORES_WHY,
+    "attn.hook_rot_q": "queries after RoPE exist only inside the attention forward; read attn.hook_q (before RoPE)",
+    "attn.hook_rot_k": "keys after RoPE exist only inside the attention forward; read attn.hook_k (before RoPE)",
+}
+
+
+def _rank(family: Family, key: str) -> int:
+    spec = family.block_sites[key]
+    return _BLOCK_ORDER.get(spec.order_as or key, 99)
 
 
 def get_submodule(root: nn.Module, path: str) -> nn.Module:
     return root.get_submodule(path) if path else root
 
 
-def site_names(family: Family, n_layers: int) -> list[str]:
-    """Every site name of a model of this family, in forward order."""
+def site_names(family: Family, n_layers: int, *, attention: bool = False) -> list[str]:
+    """Every site name of a model of this family, in forward order: the residual-stream, sublayer
+    and head-output sites, and with ``attention`` also the attention sites (``attn.hook_q``,
+    ``hook_k``, ``hook_v``, ``hook_pattern``) wherever they fire."""
     names = [k for k in family.top_sites if k != "ln_final.hook_normalized"]
+    keys = [k for k in family.block_sites if attention or k not in ATTENTION_KEYS]
     for layer in range(n_layers):
-        for key in sorted(family.block_sites, key=lambda k: _BLOCK_ORDER.get(k, 99)):
+        for key in sorted(keys, key=lambda k: _rank(family, k)):
             names.append(f"blocks.{layer}.{key}")
     names += [k for k in family.top_sites if k == "ln_final.hook_normalized"]
     return names
@@ -87,7 +128,8 @@ def _unknown(name: str, valid: list[str]) -> UnknownSiteError:
         pool = same_layer or valid
     near = nearest(name, pool, n=5, cutoff=0.4) or nearest(name, valid, n=5, cutoff=0.0)
     return UnknownSiteError(
-        f"unknown site {name!r}; nearest valid names: {', '.join(near)}. See Model.site_names for all of them."
+        f"unknown site {name!r}; nearest valid names: {', '.join(near)}. See Model.site_names and "
+        "Model.attention_site_names for all of them."
     )
 
 
@@ -99,8 +141,10 @@ def resolve_site(
     n_layers: int,
     n_heads: int,
     d_head: int,
+    n_kv_heads: int | None = None,
 ) -> Site:
-    """Turn one site name into a :class:`Site` bound to ``hf_model``'s modules."""
+    """Turn one site name into a :class:`Site` bound to ``hf_model``'s modules (``n_kv_heads``: the
+    key/value heads of grouped-query attention, default ``n_heads``)."""
     _check_name(name)
     match = _BLOCK_RE.match(name)
     if match:
@@ -114,21 +158,28 @@ def resolve_site(
         if spec is None or not 0 <= layer < n_layers:
             if spec is not None:
                 raise _unknown_layer(name, layer, n_layers)
-            raise _unknown(name, site_names(family, n_layers))
+            if key in _NOT_YET:
+                raise UnknownSiteError(f"{name!r} is not a mechint site yet: {_NOT_YET[key]}")
+            raise _unknown(name, site_names(family, n_layers, attention=True))
         layer_module = get_submodule(hf_model, family.layers)[layer]
         module = get_submodule(layer_module, spec.path)
-        order = (layer + 1, _BLOCK_ORDER.get(key, 99))
+        order = (layer + 1, _rank(family, key))
     else:
         spec = family.top_sites.get(name)
         if spec is None:
-            raise _unknown(name, site_names(family, n_layers))
+            raise _unknown(name, site_names(family, n_layers, attention=True))
         layer, key = None, name
         module = get_submodule(hf_model, spec.path)
         # Model-level sites before the blocks run in the order the family lists them (GPT-2: wte,
         # then wpe), so a forward stopped after the last requested one has run every earlier one.
         order = (n_layers + 1, 0) if name.startswith("ln_final") else (0, list(family.top_sites).index(name))
-    heads = (n_heads, d_head) if key == "attn.hook_z" else None
-    return Site(name, layer, key, module, spec.where, spec.inplace, heads, order)
+    counts = {"n_heads": n_heads, "n_kv_heads": n_heads if n_kv_heads is None else n_kv_heads}
+    heads = (counts[spec.heads], d_head) if spec.heads is not None else None
+    fused = None
+    if spec.fused is not None:
+        groups, parts, which = spec.fused
+        fused = (counts[groups] if isinstance(groups, str) else groups, parts, which)
+    return Site(name, layer, key, module, spec.where, spec.inplace, heads, order, spec.index, fused, spec.pattern)
 
 
 def _check_name(name) -> None:

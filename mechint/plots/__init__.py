@@ -12,6 +12,8 @@ Static export needs a browser: ``apt-get install chromium`` (Debian) or
 Modules (every public helper is importable from here):
 
 - :mod:`~mechint.plots.layers`: per-layer lines, rows x layers heatmaps, similarity matrices;
+- :mod:`~mechint.plots.attention`: attention patterns (query x key, a slider over heads) and the
+  logit lens (layer x position, top tokens);
 - :mod:`~mechint.plots.patching`: patching results (layer x position and layer x head heatmaps, the
   attribution-versus-exact scatter);
 - :mod:`~mechint.plots.neurons`: the neuron and alignment studies' figures;
@@ -27,6 +29,7 @@ aliases of the last three figure modules, kept for one release.
 from __future__ import annotations
 
 from ._common import ArrayLike
+from .attention import plot_attention, plot_logit_lens
 from .export import FigureExportWarning, find_browser, save_figure
 from .layers import plot_layer_heatmap, plot_layer_lines, plot_similarity_matrices
 from .neurons import plot_edit_effect, plot_labelled_scatter, plot_neuron_heatmap, plot_top_neurons
@@ -45,6 +48,8 @@ __all__ = [
     "save_figure",
     "series_color",
     "series_style",
+    "plot_attention",
+    "plot_logit_lens",
     "plot_layer_lines",
     "plot_layer_heatmap",
     "plot_similarity_matrices",
