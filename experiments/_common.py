@@ -342,7 +342,7 @@ def attacked_versions(model: mechint.Model) -> Attacks | None:
         results, pairs, by_k = {}, {}, {}
         for lang in ATTACK_LANGUAGES:
             harmful = data.load_polyrefuse("train", languages=lang, kind="harmful")
-            size = max(ATTACK_K_SWEEP) if lang == "en" else ATTACK_K  # English: one pool for the k sweep
+            size = max(ATTACK_K, *ATTACK_K_SWEEP) if lang == "en" else ATTACK_K  # English: one pool for the k sweep
             pool = compliant_pairs(model, harmful, size, language=lang)
             pairs[lang] = pool[:ATTACK_K]
             results[lang] = trained_and_released(attack, tuned32, pairs[lang])
