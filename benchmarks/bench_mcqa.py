@@ -29,6 +29,7 @@ Median of ``--rounds`` rounds, round-robin, after a warm-up.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -63,13 +64,14 @@ def main(argv=None) -> dict:
     labels = ["A", "B"]
     label_ids = label_token_ids(model, prompts, labels)  # [n, 2]
     batches = list(token_batches(model, prompts, args.batch_size, progress=False, desc="plain"))
+    takes = inspect.signature(model.hf.forward).parameters
 
     def plain(keep_last: bool) -> torch.Tensor:
         probs = torch.empty(len(prompts), len(labels))
         with torch.inference_mode():
             for rows, enc, _ in batches:
                 kwargs = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
-                if model._takes_position_ids:  # the positions mechint gives left-padded rows
+                if "position_ids" in takes:  # the positions mechint gives left-padded rows
                     kwargs["position_ids"] = model.position_ids(enc["attention_mask"])
                 if keep_last:
                     kwargs["logits_to_keep"] = 1

@@ -312,14 +312,12 @@ class Attacks:
     by_k: dict = field(default_factory=dict)  # {k: result} of the English attack with k pairs (k sweep)
     loaded: dict = field(default_factory=dict, repr=False)
 
-    def load(self, language: str, dtype, device, *, k: int | None = None) -> mechint.Model:
-        """The model attacked in ``language`` (with ``k`` pairs: an English attack of the k sweep,
-        ``by_k``; None: ``ATTACK_K``) in ``dtype`` on ``device``, loaded once per process (the studies
-        that need it share one copy, and its unedited answers: do not edit it in place)."""
-        result = self.results[language] if k is None else self.by_k[k]
-        key = (str(result.path), str(dtype), str(device))
+    def load(self, language: str, dtype, device) -> mechint.Model:
+        """The model attacked in ``language`` in ``dtype`` on ``device``, loaded once per process (the
+        studies that need it share one copy, and its unedited answers: do not edit it in place)."""
+        key = (language, str(dtype), str(device))
         if key not in self.loaded:
-            self.loaded[key] = result.load(dtype=dtype, device=device)
+            self.loaded[key] = self.results[language].load(dtype=dtype, device=device)
         return self.loaded[key]
 
 

@@ -35,6 +35,7 @@ from ._common import (
     ATTACK_LANGUAGES,
     attacked_versions,
     check_counts,
+    class_counts,
     generate_answers,
     markdown_table,
     not_attacked,
@@ -69,12 +70,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
         return not_attacked("attack_languages", model)
     tuned = tuned_version(model)
     ds = _test_instructions(n)
-    counts = {
-        f"{cls} {lang}": sum(1 for ex in ds if ex.language == lang and ex.label == label)
-        for lang in ds.languages
-        for label, cls in ((1, "harmful"), (0, "harmless"))
-        if any(ex.language == lang and ex.label == label for ex in ds)
-    }
+    counts = class_counts(ds.labels, ds.row_languages, expected=())  # the classes the data has
     check_counts("attack_languages", counts, minimum=10, what="a refusal rate with a bootstrap interval", required=2)
     prompts = tuned.chat_prompts(ds.texts)
     models = {"tuned": tuned} | {

@@ -46,6 +46,7 @@ from mechint.stats import bootstrap_mean
 from ._common import (
     answer_nll,
     check_counts,
+    class_counts,
     english_refusal_direction,
     generate_answers,
     markdown_table,
@@ -116,12 +117,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     save_figure(fig, out / "refusal_direction_scores")
 
     ds = test_items(n, n_en)
-    counts = {
-        f"{cls} {lang}": sum(1 for ex in ds if ex.language == lang and ex.label == label)
-        for lang in ds.languages
-        for label, cls in ((1, "harmful"), (0, "harmless"))
-        if any(ex.label == label and ex.language == lang for ex in ds)
-    }
+    counts = class_counts(ds.labels, ds.row_languages, expected=())  # the classes the data has
     check_counts("refusal_direction", counts, minimum=10, what="a refusal rate with a bootstrap interval", required=2)
     edited = orthogonalize_weights(m, found.direction)
     # (model, interventions, classes answered): ablation is tested on harmful prompts, addition on harmless
