@@ -1,7 +1,8 @@
 """`Model`: a Hugging Face causal LM wrapped in place, with named sites and the hook engine.
 
 :func:`load_model` accepts an embedded model name, a local Hugging Face folder, a GGUF file, an
-``nn.Module`` with its tokenizer, or a hub id; the forward pass is always the model's own.
+``nn.Module`` with its tokenizer, a hub id, or an nnsight / TransformerLens bridge / pipeline model
+(:mod:`mechint.interop`); the forward pass is always the model's own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import inspect
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence, SupportsIndex
+from typing import Any, Iterable, Iterator, Sequence, SupportsIndex
 
 import torch
 from jaxtyping import Float, Int
@@ -767,7 +768,7 @@ _OFFLINE_WAYS = (
 
 
 def load_model(
-    spec: str | os.PathLike | nn.Module | Model = "gemma-3-270m",
+    spec: str | os.PathLike | nn.Module | Model | Any = "gemma-3-270m",
     *,
     tokenizer=None,
     device: str | torch.device | None = None,
@@ -780,7 +781,13 @@ def load_model(
             ``"smollm2-135m-instruct"``, English chat model; ``"gemma-3-270m-refusal-en"``, gemma-3-270m
             safety-tuned on English, built on first use, see :mod:`mechint.recipes`), a local Hugging Face folder, a ``.gguf``
             file (converted once to safetensors in the cache, see ``MECHINT_CACHE``), an
-            ``nn.Module`` (pass its ``tokenizer``), or a hub id (needs the hub to be reachable).
+            ``nn.Module`` (pass its ``tokenizer``), a hub id (needs the hub to be reachable), or a model
+            another library holds (:mod:`mechint.interop`): an nnsight ``LanguageModel`` (dispatched), a
+            TransformerLens ``TransformerBridge`` (its Hugging Face module with the bridge's components
+            taken out, and the plain tokenizer), or a transformers ``pipeline``. These run on their
+            own weights, shared, not copied; a TransformerLens ``HookedTransformer`` (no Hugging Face
+            module) or an undispatched nnsight model (meta weights, as for remote runs) is refused
+            with what to pass instead.
         tokenizer: the tokenizer, required with an ``nn.Module``; optional override otherwise.
         device: where to put the model (default: CPU).
         dtype: e.g. ``torch.bfloat16`` or ``"bfloat16"`` (default: the dtype the weights are saved
@@ -792,6 +799,13 @@ def load_model(
         if device is not None or dtype is not None:
             spec.hf.to(device=device, dtype=dtype)
         return Model(spec.hf, tokenizer, name=spec.name) if tokenizer is not None else spec
+    from . import interop
+
+    adapted = interop.adapt(spec, tokenizer)  # an nnsight model, a TransformerLens bridge, a pipeline
+    if adapted is not None:
+        if device is not None or dtype is not None:
+            adapted.module.to(device=device, dtype=dtype)
+        return Model(adapted.module, adapted.tokenizer, name=adapted.name)
     if isinstance(spec, nn.Module):
         if tokenizer is None:
             raise ValueError("load_model(module) needs the module's tokenizer: tokenizer=...")
@@ -801,7 +815,8 @@ def load_model(
     if not isinstance(spec, (str, os.PathLike)):
         raise TypeError(
             f"load_model takes an embedded model name, a folder or .gguf path, a hub id, an nn.Module (with "
-            f"tokenizer=) or a Model; got {_validate.given(spec)}"
+            f"tokenizer=), a Model, an nnsight LanguageModel, a TransformerLens TransformerBridge or a transformers "
+            f"pipeline; got {_validate.given(spec)}"
         )
 
     from . import embedded, recipes
