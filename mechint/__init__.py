@@ -1,6 +1,7 @@
 """mechint: mechanistic interpretability for multilingual LLM safety research.
 
-Load a model (:func:`load_model`), name its activations in TransformerLens vocabulary
+Load a model (:func:`load_model`; also one held by nnsight, a TransformerLens bridge or a
+transformers pipeline, :mod:`mechint.interop`), name its activations in TransformerLens vocabulary
 (``blocks.{l}.hook_resid_post`` ...), read and write them with one hook engine
 (:meth:`Model.hooks`), and collect them over data sets (:func:`collect`, :class:`ActivationStore`) or
 diff them between two checkpoints (:func:`activation_shift`);
@@ -16,6 +17,7 @@ from . import (
     data,
     diffing,
     eval,
+    interop,
     neurons,
     patching,
     positions,
@@ -51,6 +53,14 @@ from .directions import (
 from .eval import MCItem, MCQAResult, open_ended_mcqa, permutation_consistency, score_mcqa
 from .families import FAMILIES, Family, UnsupportedArchitectureError
 from .hooks import HookContext, add_value, from_text_start, record, save, scale_value, set_value
+from .interop import (
+    InteropError,
+    NNsightSite,
+    activation_cache_sites,
+    nnsight_read,
+    nnsight_sites,
+    to_activation_cache,
+)
 from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
 from .lens import LogitLens, logit_lens
 from .model import Model, TokenError, load_model
@@ -165,6 +175,13 @@ __all__ = [
     "LogitLens",
     "logit_lens",
     "load_model",
+    "interop",
+    "InteropError",
+    "NNsightSite",
+    "activation_cache_sites",
+    "nnsight_read",
+    "nnsight_sites",
+    "to_activation_cache",
     "record",
     "save",  # deprecated: record
     "intervention_hooks",  # deprecated: intervene / interventions.hook_pairs

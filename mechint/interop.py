@@ -427,15 +427,16 @@ def nnsight_sites(model: Any, names: str | Iterable[str]) -> list[NNsightSite]:
     Locally, :func:`nnsight_read` reads them inside a trace. Remotely (NDIF), the server runs the trace
     body and has no mechint, so read the raw values there and take the views here::
 
+        lm = nnsight.LanguageModel("meta-llama/Llama-3.1-8B")  # not dispatched: weights stay on NDIF
         sites = mechint.nnsight_sites(lm, ["blocks.3.hook_resid_post", "blocks.3.attn.hook_z"])
         with lm.trace("The Eiffel Tower is in", remote=True):
-            raw = []
-            for s in sites:
-                raw.append(lm.get(s.accessor).save())
+            raw = nnsight.save([lm.get(s.accessor) for s in sites])
         acts = {s.name: s.view(r) for s, r in zip(sites, raw)}
 
-    (The remote path cannot be tested offline; the local one is, against ``Model.run_with_cache`` on every
-    family.)"""
+    The remote run cannot be tested offline; the same recipe run locally, and :func:`nnsight_read`, are
+    tested against ``Model.run_with_cache`` (tests/test_interop.py). ``attn.hook_pattern`` is returned
+    only under the eager attention implementation; GPT-2's ``hook_pos_embed`` comes out ``[1, pos,
+    d_model]`` where the forward is given no position ids."""
     mm = _as_model(model)
     sites = sorted(mm.sites(expand_sites(names, mm.n_layers)), key=lambda s: s.order)
     return [
