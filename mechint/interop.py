@@ -78,9 +78,10 @@ class Adapted:
 
 
 def adapt(spec: Any, tokenizer: Any = None) -> Adapted | None:
-    """The Hugging Face module and tokenizer inside an nnsight model, a TransformerLens bridge or a
-    transformers pipeline; ``None`` where ``spec`` is none of them (then :func:`~mechint.load_model`
-    goes on as before). A ``tokenizer`` given wins over the one found.
+    """The Hugging Face module and tokenizer inside an nnsight model, a TransformerLens bridge (or the
+    module a bridge edited, its ``original_model``) or a transformers pipeline; ``None`` where ``spec``
+    is none of them (then :func:`~mechint.load_model` goes on as before). A ``tokenizer`` given wins
+    over the one found.
 
     Raises :class:`InteropError` for such objects that hold no Hugging Face module mechint can run
     (see the module docstring), saying what to pass instead."""
@@ -91,6 +92,10 @@ def adapt(spec: Any, tokenizer: Any = None) -> Adapted | None:
         return _from_transformer_lens(spec, tokenizer)
     if library == "transformers" and "Pipeline" in _class_names(spec):
         return _from_pipeline(spec, tokenizer)
+    if isinstance(spec, nn.Module) and _holds_bridge_components(spec):  # a bridge's original_model
+        return Adapted(
+            unwrap_bridge_module(spec), tokenizer, getattr(getattr(spec, "config", None), "_name_or_path", None)
+        )
     return None
 
 
@@ -194,29 +199,44 @@ def unwrap_bridge_module(module: nn.Module) -> nn.Module:
 
     The bridge edits the module it is given in place (its submodules become ``...Bridge`` components
     holding the originals, which give mechint wrong widths and a second set of hooks). The tree
-    returned here shares every parameter and buffer and every module without a bridge component below
-    it; only the modules above a component are shallow copies (with their own child list and hook
-    registries), so nothing is copied in memory and the bridge keeps working. Raises
-    :class:`InteropError` where the bridge replaced a module's ``forward`` (then the Hugging Face code
-    is no longer what runs)."""
-    if _is_bridge_component(module):
-        return unwrap_bridge_module(module._modules["_original_component"])
-    if "forward" in module.__dict__:
-        raise InteropError(
-            f"TransformerLens patched the forward of a {type(module).__name__} in this bridge's module, so it no "
-            "longer runs the Hugging Face code; load the Hugging Face model itself with load_model"
-        )
-    children = {
-        name: (None if child is None else unwrap_bridge_module(child)) for name, child in module._modules.items()
-    }
-    if all(children[name] is child for name, child in module._modules.items()):
-        return module
-    clone = copy.copy(module)
-    clone.__dict__["_modules"] = children
-    for key in _HOOK_DICTS:
-        if key in module.__dict__:
-            clone.__dict__[key] = type(module.__dict__[key])(module.__dict__[key])
-    return clone
+    returned here is made of shallow copies of the original modules: each has its own child list and
+    hook registries (so mechint's hooks never fire in the bridge's runs, nor the bridge's in mechint's)
+    and shares its parameters and buffers, so nothing is copied in memory and the bridge keeps working.
+    Raises :class:`InteropError` where the bridge replaced a module's ``forward`` or left a module of its
+    own in the tree (then the Hugging Face code is no longer what runs)."""
+    memo: dict[int, nn.Module] = {}
+
+    def unwrap(mod: nn.Module) -> nn.Module:
+        while _is_bridge_component(mod):
+            mod = mod._modules["_original_component"]
+        if id(mod) in memo:  # a module registered under two names stays one module
+            return memo[id(mod)]
+        if _library(mod) == "transformer_lens":
+            raise InteropError(
+                f"this bridge's module holds a TransformerLens {type(mod).__name__} that wraps no Hugging Face "
+                "module, so mechint cannot run the Hugging Face model alone; load the Hugging Face model itself "
+                "with load_model"
+            )
+        if "forward" in mod.__dict__:
+            raise InteropError(
+                f"TransformerLens patched the forward of a {type(mod).__name__} in this bridge's module, so it no "
+                "longer runs the Hugging Face code; load the Hugging Face model itself with load_model"
+            )
+        clone = copy.copy(mod)
+        memo[id(mod)] = clone
+        for key in _HOOK_DICTS:
+            if key in mod.__dict__:
+                clone.__dict__[key] = type(mod.__dict__[key])(mod.__dict__[key])
+        clone.__dict__["_modules"] = {
+            name: (None if child is None else unwrap(child)) for name, child in mod._modules.items()
+        }
+        return clone
+
+    return unwrap(module)
+
+
+def _holds_bridge_components(module: nn.Module) -> bool:
+    return any(_is_bridge_component(m) for m in module.modules())
 
 
 def plain_tokenizer(tokenizer: Any) -> Any:

@@ -112,11 +112,17 @@ def test_bridge_input_equals_the_hugging_face_input(family, tmp_path):
     bridge_params = {p.data_ptr() for p in bridge.original_model.parameters()}
     assert {p.data_ptr() for p in model.hf.parameters()} <= bridge_params
     assert_same_model(model, reference)
+    # the module the bridge edited, passed on its own, is unwrapped the same way
+    assert_same_model(load_model(bridge.original_model, tokenizer=byte_tokenizer()), reference, generate=False)
     # ... and the bridge still runs as before, without mechint's hooks
     tokens = random_tokens(2, 7)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with model.hooks([("blocks.0.hook_resid_post", lambda x, ctx: x * 0)]):
+        zero = [
+            (site, lambda x, ctx: x * 0)
+            for site in ("hook_embed", "blocks.0.mlp.hook_post", "blocks.1.hook_resid_post")
+        ]
+        with model.hooks(zero):
             assert_site_close(bridge(tokens), reference(tokens), name="bridge logits under mechint hooks")
 
 
@@ -318,3 +324,14 @@ def test_nnsight_site_fields():
     assert [s.name for s in nnsight_sites(model, "hook_resid_post")] == [
         f"blocks.{l}.hook_resid_post" for l in range(3)
     ]
+
+
+def test_plain_nnsight_wrapper_takes_a_tokenizer():
+    """``nnsight.NNsight(module)`` has no tokenizer: load_model asks for one, then wraps its module."""
+    hf = tiny_hf_model("qwen2")
+    wrapped = nnsight.NNsight(hf)
+    with pytest.raises(InteropError, match="has no tokenizer: pass tokenizer="):
+        load_model(wrapped)
+    model = load_model(wrapped, tokenizer=byte_tokenizer())
+    assert model.hf is hf
+    assert_same_model(model, load_model(copy.deepcopy(hf), tokenizer=byte_tokenizer()), generate=False)
