@@ -104,7 +104,7 @@ def _from_pipeline(pipe: Any, tokenizer: Any) -> Adapted:
     if not isinstance(module, nn.Module):
         raise InteropError(
             f"this {type(pipe).__name__} holds no PyTorch model (got {_validate.given(module)}); mechint wraps "
-            "a PyTorch causal LM: build the pipeline with framework='pt' or pass the model and its tokenizer"
+            "a PyTorch causal LM: pass the model and its tokenizer"
         )
     tok = tokenizer if tokenizer is not None else getattr(pipe, "tokenizer", None)
     if tok is None:
@@ -293,17 +293,31 @@ class _Config:
     d_head: int
     d_mlp: int
     d_vocab: int
+    normalization_type: str
+    eps: float
     attn_only: bool = False
-    normalization_type: str | None = None
+
+
+_RMS_FAMILIES = ("llama", "qwen2", "gemma3")
 
 
 class _CacheModel:
-    """What TransformerLens's ``ActivationCache`` reads of its model, for a mechint :class:`Model`
-    (``cfg.n_layers`` and the like); no weights, so methods that need TransformerLens weights
-    (``apply_ln``, ``logit_attrs``, head results) are not available on it."""
+    """What TransformerLens's ``ActivationCache`` reads of its model, for a mechint :class:`Model`: the
+    shapes and norm type in ``cfg``, and ``ln_final`` (the model's own final norm, for
+    ``apply_ln`` at the unembedding). Methods that need TransformerLens's weight views (``logit_attrs``,
+    head results, neuron results) are not available on it."""
 
     def __init__(self, model: Model):
         self.mechint_model = model
+        config = model.hf.config
+        eps = next(
+            (
+                getattr(config, k)
+                for k in ("rms_norm_eps", "layer_norm_epsilon", "layer_norm_eps")
+                if hasattr(config, k)
+            ),
+            1e-5,
+        )
         self.cfg = _Config(
             n_layers=model.n_layers,
             n_heads=model.n_heads,
@@ -311,20 +325,46 @@ class _CacheModel:
             d_head=model.d_head,
             d_mlp=model.d_mlp,
             d_vocab=model.d_vocab,
-            normalization_type="RMS" if model.family.name in ("llama", "qwen2", "gemma3") else "LN",
+            normalization_type="RMS" if model.family.name in _RMS_FAMILIES else "LN",
+            eps=float(eps),
         )
+        self.ln_final = model.site("ln_final.hook_normalized").module
+
+
+def _norm_scales(cache: dict[str, Tensor], cfg: Any) -> None:
+    """Add the norm scales that ``apply_ln`` divides by (``blocks.{l}.ln1.hook_scale`` from
+    ``hook_resid_pre``, ``ln2`` from ``hook_resid_mid``, ``ln_final`` from the last ``hook_resid_post``),
+    where the cache has those residuals and not the scales: ``sqrt(mean(x^2) + eps)``, ``x`` centred
+    first under LayerNorm, as TransformerLens computes them."""
+    kind = getattr(cfg, "normalization_type", None)
+    eps = getattr(cfg, "eps", None)
+    if kind not in ("LN", "LNPre", "RMS", "RMSPre") or not isinstance(eps, (int, float)):
+        return
+    sources = {f"blocks.{l}.ln1.hook_scale": f"blocks.{l}.hook_resid_pre" for l in range(cfg.n_layers)}
+    sources |= {f"blocks.{l}.ln2.hook_scale": f"blocks.{l}.hook_resid_mid" for l in range(cfg.n_layers)}
+    sources["ln_final.hook_scale"] = f"blocks.{cfg.n_layers - 1}.hook_resid_post"
+    for key, source in sources.items():
+        if key in cache or source not in cache:
+            continue
+        x = cache[source].float()
+        if kind.startswith("LN"):
+            x = x - x.mean(-1, keepdim=True)
+        cache[key] = (x.pow(2).mean(-1, keepdim=True) + eps).sqrt().to(cache[source].dtype)
 
 
 def to_activation_cache(cache: Mapping[str, Tensor], model: Any):
     """A mechint activation cache (the dict of :meth:`Model.run_with_cache <mechint.Model.run_with_cache>`,
     ``[batch, pos, ...]`` tensors under mechint site names) as a TransformerLens ``ActivationCache``.
 
-    ``model`` is what the cache's methods consult: a TransformerLens ``TransformerBridge`` or
-    ``HookedTransformer`` of the same model (needed for ``apply_ln``), or the mechint :class:`Model`
-    itself (enough for ``accumulated_resid`` / ``decompose_resid`` / ``stack_activation`` without
-    ``apply_ln``). mechint's names are TransformerLens's, except ``ln_final.hook_normalized``: mechint's is
-    the final norm's output (what the unembedding reads), which a ``TransformerBridge`` calls
-    ``ln_final.hook_out`` (its ``hook_normalized`` is before the gain), so it is renamed for a bridge.
+    ``model`` is what the cache's methods consult: a TransformerLens ``TransformerBridge`` (or
+    ``HookedTransformer``) of the same model, or the mechint :class:`Model` itself, which is enough for
+    ``accumulated_resid``, ``decompose_resid`` (with ``apply_ln``) and ``stack_activation``, not for
+    methods that need TransformerLens's weight views (``logit_attrs``, head or neuron results).
+    mechint's names are TransformerLens's, except ``ln_final.hook_normalized``: mechint's is the final
+    norm's output (what the unembedding reads), which a ``TransformerBridge`` calls ``ln_final.hook_out``
+    (its ``hook_normalized`` is before the gain), so it is renamed for a bridge. The norm scales that
+    ``apply_ln`` divides by (``blocks.{l}.ln1/ln2.hook_scale``, ``ln_final.hook_scale``), which no
+    module of the Hugging Face model outputs, are computed from the residual sites the cache holds.
 
     ``accumulated_resid`` reads every ``blocks.{l}.hook_resid_pre`` and the last
     ``hook_resid_post`` (``incl_mid``: ``hook_resid_mid``); ``decompose_resid`` reads ``hook_embed`` (and
@@ -345,7 +385,8 @@ def to_activation_cache(cache: Mapping[str, Tensor], model: Any):
         raise TypeError(f"cache entries must be site name -> tensor; {bad[0]!r} is not")
     if isinstance(model, Model):
         model = _CacheModel(model)
-    n_layers = getattr(getattr(model, "cfg", None), "n_layers", None)
+    cfg = getattr(model, "cfg", None)
+    n_layers = getattr(cfg, "n_layers", None)
     if not isinstance(n_layers, int):
         raise TypeError(
             "model must be a TransformerLens TransformerBridge / HookedTransformer or a mechint Model, got "
@@ -358,6 +399,7 @@ def to_activation_cache(cache: Mapping[str, Tensor], model: Any):
         )
     bridge = "TransformerBridge" in _class_names(model)
     renamed = {("ln_final.hook_out" if bridge and k == "ln_final.hook_normalized" else k): v for k, v in cache.items()}
+    _norm_scales(renamed, cfg)
     return ActivationCache(renamed, model, has_batch_dim=True)
 
 

@@ -785,7 +785,8 @@ def load_model(
             another library holds (:mod:`mechint.interop`): an nnsight ``LanguageModel`` (dispatched), a
             TransformerLens ``TransformerBridge`` (its Hugging Face module with the bridge's components
             taken out, and the plain tokenizer), or a transformers ``pipeline``. These run on their
-            own weights, shared, not copied; a TransformerLens ``HookedTransformer`` (no Hugging Face
+            own weights, shared, not copied (``device`` / ``dtype`` move them for that object too, as
+            ``nn.Module.to`` does); a TransformerLens ``HookedTransformer`` (no Hugging Face
             module) or an undispatched nnsight model (meta weights, as for remote runs) is refused
             with what to pass instead.
         tokenizer: the tokenizer, required with an ``nn.Module``; optional override otherwise.

@@ -200,7 +200,9 @@ def test_transformer_lens_models_without_a_hugging_face_module_are_refused():
 @pytest.mark.bad_input
 def test_processed_bridge_is_refused(tmp_path):
     bridge = make_bridge(tiny_hf_model("llama"), "llama", saved_tokenizer(tmp_path))
-    bridge._weights_processed = True  # what process_weights / enable_compatibility_mode set
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bridge.process_weights()  # what enable_compatibility_mode() runs: folds and centres the HF weights
     with pytest.raises(InteropError, match=r"weights were processed.*no_processing=True"):
         load_model(bridge)
 
@@ -243,16 +245,19 @@ def test_activation_cache_matches_transformer_lens(family, make_model):
         _, acts = model.run_with_cache(tokens, activation_cache_sites(model))
         cache = to_activation_cache(acts, bridge)
         shim = to_activation_cache(acts, model)  # no TransformerLens model at hand
-        for kwargs in ({}, {"incl_mid": True}, {"layer": 1, "mlp_input": True}, {"apply_ln": True}):
+        accumulated = ({}, {"incl_mid": True}, {"layer": 1, "mlp_input": True}, {"apply_ln": True})
+        accumulated += ({"layer": 2, "apply_ln": True}, {"layer": 1, "mlp_input": True, "apply_ln": True})
+        for kwargs in accumulated:
             expected = tl_cache.accumulated_resid(**kwargs)
             assert_site_close(cache.accumulated_resid(**kwargs), expected, name=f"accumulated_resid {kwargs}")
-            if "apply_ln" not in kwargs:
-                assert_site_close(shim.accumulated_resid(**kwargs), expected, name=f"shim accumulated_resid {kwargs}")
-        for kwargs in ({}, {"layer": 2, "mlp_input": True}, {"mode": "mlp"}):
+            assert_site_close(shim.accumulated_resid(**kwargs), expected, name=f"shim accumulated_resid {kwargs}")
+        decomposed = ({}, {"layer": 2, "mlp_input": True}, {"mode": "mlp"}, {"layer": 1, "apply_ln": True})
+        for kwargs in decomposed + ({"apply_ln": True}, {"layer": 2, "mlp_input": True, "apply_ln": True}):
             expected, labels = tl_cache.decompose_resid(return_labels=True, **kwargs)
-            got, got_labels = cache.decompose_resid(return_labels=True, **kwargs)
-            assert got_labels == labels
-            assert_site_close(got, expected, name=f"decompose_resid {kwargs}")
+            for converted in (cache, shim):
+                got, got_labels = converted.decompose_resid(return_labels=True, **kwargs)
+                assert got_labels == labels
+                assert_site_close(got, expected, name=f"decompose_resid {kwargs}")
     # the decomposition sums to the residual stream
     assert_site_close(cache.decompose_resid().sum(0), acts[f"blocks.{model.n_layers - 1}.hook_resid_post"])
     assert_site_close(cache["ln_final.hook_out"], tl_cache["ln_final.hook_out"], name="ln_final.hook_out")
