@@ -428,14 +428,13 @@ def english_refusal_direction(model: mechint.Model, *, n_val: int) -> "mechint.r
 class Answers(NamedTuple):
     """Greedy answers to prompts: ``texts`` (special tokens dropped), ``scores [n]`` (the refusal
     score of each prompt, :func:`mechint.refusal.refusal_log_odds`, read from the first generation
-    step's logits), ``tokens`` (each answer's new token ids up to its end-of-turn token) and
-    ``logprobs`` (``[n_tokens]`` per answer: each token's log-probability under the model that
-    generated it, with its interventions)."""
+    step's logits) and ``tokens`` (each answer's new token ids up to its end-of-turn token; score
+    them with :func:`answer_nll`, one pass over the prompts for several sets of answers, rather than
+    a log-softmax over the whole vocabulary at every generation step)."""
 
     texts: list[str]
     scores: torch.Tensor
     tokens: list[list[int]]
-    logprobs: list[torch.Tensor]
 
 
 _UNEDITED_ANSWERS: dict[tuple[int, int], dict[str, tuple]] = {}
@@ -479,17 +478,15 @@ def generate_answers(
                 rows, max_new_tokens=new_tokens, return_tokens=True, output_logits=True, return_dict_in_generate=True
             )
             new = out.sequences[:, -len(out.logits) :]
-            logits = torch.stack(out.logits, 1).float()  # [rows, steps, vocab]
-            logp = torch.log_softmax(logits, -1).gather(-1, new[:, :, None]).squeeze(-1).cpu()
             score = refusal_log_odds(out.logits[0], token_ids).cpu()
             for j, prompt in enumerate(rows):
                 ids = new[j].tolist()
                 n = next((t for t, i in enumerate(ids) if i in ends), len(ids))
                 text = model.tokenizer.decode(ids, skip_special_tokens=True)
-                found[prompt] = (text, float(score[j]), ids[:n], logp[j, :n].clone())
+                found[prompt] = (text, float(score[j]), ids[:n])
     known.update(found)
     got = [known[p] if p in known else found[p] for p in prompts]
-    return Answers([g[0] for g in got], torch.tensor([g[1] for g in got]), [g[2] for g in got], [g[3] for g in got])
+    return Answers([g[0] for g in got], torch.tensor([g[1] for g in got]), [g[2] for g in got])
 
 
 def _end_tokens(model: mechint.Model) -> list[int]:
