@@ -86,7 +86,8 @@ def _bundled(*parts: str):
 def _read_bundled_csv(*parts: str) -> list[dict[str, str]]:
     """Rows of a bundled CSV as dicts; ``utf-8-sig`` drops a leading byte-order mark from the header."""
     ref = _bundled(*parts)
-    with ref.open("r", encoding="utf-8-sig", newline="") as f:
+    # typeshed's Traversable.open lacks newline=, which Path.open and zipfile.Path.open take
+    with ref.open("r", encoding="utf-8-sig", newline="") as f:  # pyright: ignore[reportCallIssue]
         return list(csv.DictReader(f))
 
 
