@@ -11,7 +11,7 @@ import inspect
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, SupportsIndex, cast
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, Sequence, SupportsIndex, cast, overload
 
 import torch
 from jaxtyping import Float, Int
@@ -566,6 +566,26 @@ class Model:
         return out, {s.name: cache[s.name] for s in chosen}
 
     @torch.no_grad()
+    @overload
+    def generate(
+        self,
+        inputs: TextInput | Tensor | dict,
+        *,
+        max_new_tokens: int = 32,
+        do_sample: bool = False,
+        return_tokens: Literal[False] = False,
+        **generate_kwargs,
+    ) -> list[str]: ...
+    @overload
+    def generate(
+        self,
+        inputs: TextInput | Tensor | dict,
+        *,
+        max_new_tokens: int = 32,
+        do_sample: bool = False,
+        return_tokens: bool,
+        **generate_kwargs,
+    ) -> list[str] | Tensor | ModelOutput: ...
     def generate(
         self,
         inputs: TextInput | Tensor | dict,
