@@ -511,7 +511,7 @@ def _read_manifest(root: Path) -> dict:
             ):
                 raise ValueError(shard)
             previous = shard["stop"]
-            int(shard["bytes"]), str(shard["sha256"])
+            _ = int(shard["bytes"]), str(shard["sha256"])  # present, and the size an integer
     except (KeyError, TypeError, ValueError) as err:
         raise damaged(f"inconsistent (shard entry {err})") from None
     return manifest

@@ -215,10 +215,14 @@ def _plan(model: Model, component: str, width: int, *, layers, positions, heads,
         if per_pos:
             for p in pos:
                 for u in units:
-                    cl.append(l), cp.append(p), cu.append(u)
+                    cl.append(l)
+                    cp.append(p)
+                    cu.append(u)
         else:
             for u in units:
-                cl.append(l), cp.append(-1), cu.append(u)
+                cl.append(l)
+                cp.append(-1)
+                cu.append(u)
     return Plan(component, key, axes, lay, pos, units, per_pos, cl, cp, cu)
 
 
