@@ -40,7 +40,10 @@ __all__ = [
 class HasTexts(Protocol):
     """Anything with a ``texts`` attribute (a :class:`mechint.data.Dataset`, say)."""
 
-    texts: Sequence[str]
+    @property
+    def texts(
+        self,
+    ) -> Sequence[str]: ...  # read-only: Dataset.texts is a property, which a plain attribute would refuse
 
 
 TextsLike = Union[str, Sequence[str], HasTexts]

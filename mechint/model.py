@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from transformers.utils.generic import ModelOutput
 
 from . import _validate
-from ._validate import TextsLike
+from ._validate import HasTexts, TextsLike
 from .chat import ChatFormat, ChatTemplateError, Turn, check_turns, no_template_error
 from .data import Dataset
 from .families import Family, UnsupportedArchitectureError, family_for_config
@@ -664,6 +664,12 @@ class Model:
             self.__dict__["_chat_format"] = cached
         return cached[1]
 
+    @overload
+    def chat_prompts(self, texts: Dataset, *, system: str | None = None, prefill: str | None = None) -> Dataset: ...
+    @overload
+    def chat_prompts(
+        self, texts: str | Sequence[str] | HasTexts, *, system: str | None = None, prefill: str | None = None
+    ) -> list[str]: ...
     def chat_prompts(
         self, texts: TextsLike, *, system: str | None = None, prefill: str | None = None
     ) -> list[str] | Dataset:

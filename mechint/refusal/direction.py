@@ -103,7 +103,7 @@ def _chat_prompts(model: Model, texts: _validate.TextsLike, what: str) -> list[s
 
         raise no_template_error(model.name, f"the refusal direction ({what})")
     todo = [i for i, t in enumerate(texts) if not model.is_chat_formatted(t)]
-    formatted = cast("list[str]", model.chat_prompts([texts[i] for i in todo])) if todo else []  # a list gives a list
+    formatted = model.chat_prompts([texts[i] for i in todo]) if todo else []
     out = list(texts)
     for i, t in zip(todo, formatted):
         out[i] = t
