@@ -16,7 +16,7 @@ import warnings
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import torch
 
@@ -82,10 +82,10 @@ def direction_auroc(
     """``[layer, source, target]`` (both in ``LANGUAGES`` order): the AUROC, on the rows ``score`` of
     each target language, of each source language's direction fitted on its rows among ``fit``."""
     own = per_language_directions(
-        acts[:, fit], labels[fit], [languages[i] for i in fit.tolist()], method=method, order=list(LANGUAGES)
+        acts[:, fit], labels[fit], [languages[int(i)] for i in fit.tolist()], method=method, order=list(LANGUAGES)
     )
     auc, _, _ = transfer_auroc(
-        own, acts[:, score], labels[score], [languages[i] for i in score.tolist()], targets=list(LANGUAGES)
+        own, acts[:, score], labels[score], [languages[int(i)] for i in score.tolist()], targets=list(LANGUAGES)
     )
     return auc
 
@@ -474,7 +474,7 @@ def generate_answers(
     with intervene(model, *edits):
         for start in tqdm(range(0, len(todo), batch), desc=desc, disable=not todo):
             rows = todo[start : start + batch]
-            out = model.generate(
+            out: Any = model.generate(  # a GenerateDecoderOnlyOutput (.sequences, .logits)
                 rows, max_new_tokens=new_tokens, return_tokens=True, output_logits=True, return_dict_in_generate=True
             )
             new = out.sequences[:, -len(out.logits) :]
@@ -627,7 +627,7 @@ DTYPE = "bfloat16"
 """The dtype the studies run the model in (``--dtype``): the published figures are from it."""
 
 
-def study_main(run, doc: str, argv=None, *, options=()) -> dict:
+def study_main(run, doc: str | None, argv=None, *, options=()) -> dict:
     """Command line of one study: ``python -m experiments.NAME [--model] [--out] [--n-per-class N]
     [--device] [--dtype]``. ``options``: the study's own arguments as ``(flags, add_argument keywords)``; each
     reaches ``run`` as the keyword of its ``dest``."""

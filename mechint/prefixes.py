@@ -21,7 +21,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, cast
 
 import torch
 from torch import Tensor
@@ -304,10 +304,11 @@ def collect_prefixes(
     )
     for idx, got, _ in batches:
         for name in names:
-            if out[name] is None:
-                out[name] = torch.empty((len(fr), len(texts), *got[name].shape[2:]), dtype=dtype)
-            out[name][:, idx] = got[name].transpose(0, 1)
-    result = PrefixActivations(fr, out, n_tok, lengths)
+            dst = out[name]
+            if dst is None:
+                dst = out[name] = torch.empty((len(fr), len(texts), *got[name].shape[2:]), dtype=dtype)
+            dst[:, idx] = got[name].transpose(0, 1)
+    result = PrefixActivations(fr, cast("dict[str, Tensor]", out), n_tok, lengths)  # the first batch fills every site
     if path is not None:
         _save(path, result, key)
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 from jaxtyping import Float
@@ -513,7 +513,7 @@ def select_layer(
             f"others for each held-out fold); got {len(lf.held_out)}"
         )
     langs = list(languages)
-    common = dict(train_languages=lf.train, test_languages=lf.test, layers=layers, **fit_kwargs)
+    common: dict[str, Any] = dict(train_languages=lf.train, test_languages=lf.test, layers=layers, **fit_kwargs)
     if outer is None:
         outer = transfer_matrix(x, lf.y, langs, lf.folds, item_ids=item_ids, **common)
     elif (
@@ -535,7 +535,7 @@ def select_layer(
                 lf.y[keep],
                 [langs[i] for i in keep.tolist()],
                 lf.folds[keep],
-                item_ids=None if item_ids is None else [item_ids[i] for i in keep.tolist()],
+                item_ids=None if item_ids is None else [item_ids[int(i)] for i in keep.tolist()],
                 **common,
             ).metrics
         )
