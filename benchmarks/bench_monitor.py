@@ -19,7 +19,8 @@ Rows:
 
 Columns: median seconds over ``--rounds`` rounds (round-robin, after a warm-up of each row), new
 tokens per second, and the ratio to ``plain generate`` (the goal: at most 1.1x); the same for the
-fastest round of each row (less sensitive to other processes on a shared machine). The generated tokens
+fastest round of each row, and the median CPU seconds of the process (``time.process_time``, all
+its threads) with its ratio: on a shared machine, time spent waiting for a core is not counted there. The generated tokens
 of the monitored rows are checked equal to plain generation's, and ``monitor_generation``'s scores
 equal to the probe applied to the activations of the same tokens (``generate_with_activations``).
 
@@ -38,6 +39,7 @@ import argparse
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -125,12 +127,31 @@ def main(argv=None) -> dict:
             model, prompts, probe, site, threshold=never, batch_size=args.batch_size, **gen_kwargs
         )
 
-    methods = {"plain generate": plain, "generate + ProbeMonitor": hooked, "monitor_generation": end_to_end}
+    cpu_seconds: dict[str, list[float]] = {}
+
+    def cpu_timed(name, fn):
+        def run():
+            t0 = time.process_time()
+            out = fn()
+            cpu_seconds.setdefault(name, []).append(time.process_time() - t0)
+            return out
+
+        return run
+
+    methods = {
+        name: cpu_timed(name, fn)
+        for name, fn in {
+            "plain generate": plain,
+            "generate + ProbeMonitor": hooked,
+            "monitor_generation": end_to_end,
+        }.items()
+    }
     log(
         f"{model.name} {args.dtype} on {args.device}: {len(prompts)} prompts, batch {args.batch_size}, "
         f"{args.new_tokens} new tokens, probe at {site}; load average {os.getloadavg()[0]:.2f}; warm-up"
     )
     reference, monitored, result = plain(), hooked(), end_to_end()
+    cpu_seconds.clear()
     same_hooked = all(torch.equal(a, b) for a, b in zip(reference, monitored))
     collected = generate_with_activations(model, prompts, site, batch_size=args.batch_size, **gen_kwargs)
     same_tokens = all(torch.equal(a, b) for a, b in zip(collected.token_ids, result.token_ids))
@@ -155,13 +176,19 @@ def main(argv=None) -> dict:
                 "vs_plain": s / base,
                 "min_seconds": min(ts),
                 "min_vs_plain": min(ts) / min(times["plain generate"]),
+                "cpu_seconds": median(cpu_seconds[method]),
+                "cpu_all": cpu_seconds[method],
+                "cpu_vs_plain": median(cpu_seconds[method]) / median(cpu_seconds["plain generate"]),
             }
     log("")
-    log(f"{'method':<26s} {'s':>8s} {'new tokens/s':>13s} {'x plain':>8s} {'min s':>8s} {'x plain (min)':>14s}")
+    log(
+        f"{'method':<26s} {'s':>8s} {'new tokens/s':>13s} {'x plain':>8s} {'min s':>8s} {'x plain (min)':>14s} "
+        f"{'CPU s':>8s} {'x plain (CPU)':>14s}"
+    )
     for method, row in rows.items():
         log(
             f"{method:<26s} {row['seconds']:8.3f} {row['tokens_per_s']:13.1f} {row['vs_plain']:8.3f} "
-            f"{row['min_seconds']:8.3f} {row['min_vs_plain']:14.3f}"
+            f"{row['min_seconds']:8.3f} {row['min_vs_plain']:14.3f} {row['cpu_seconds']:8.3f} {row['cpu_vs_plain']:14.3f}"
         )
     check = {
         "hooked_tokens_equal_plain": same_hooked,

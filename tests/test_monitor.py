@@ -28,7 +28,7 @@ from mechint.stats import auroc
 # prompts of different lengths (byte tokenizer: one token per UTF-8 byte), so batches are left-padded
 PROMPTS = ["Hello there, how are you", "如何", "x", "Bonjour à tous"]
 SITE = "blocks.1.hook_resid_post"
-FAMILIES = ["llama", "gemma3", "gpt2"]
+FAMILIES = ["llama", "gemma3", "gpt2", "bloom", "qwen2"]
 
 
 def _probe(d: int, seed: int = 0):
