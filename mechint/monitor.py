@@ -39,9 +39,9 @@ from . import _validate
 from .activations import Activations, token_batches
 from .hooks import HookContext, StopForward
 from .model import Model
-from .prefixes import _check_fractions, _spaceless_script, token_prefix_lengths
+from .prefixes import check_fractions, spaceless_script, token_prefix_lengths
 from .probes import Probe, ProbeDataError
-from .probes.evaluation import _check_folds, _fold_mean, _stack_metrics, cross_validate
+from .probes.evaluation import check_folds, cross_validate, fold_mean, stack_metrics
 from .probes.fit import fit_probes
 from .probes.metrics import Metrics, binary_metrics
 from .sites import Site
@@ -633,7 +633,7 @@ def words(text: str) -> list[str]:
     for match in _WORD.findall(text.casefold()):
         run = []
         for ch in match:
-            if _spaceless_script(ch):
+            if spaceless_script(ch):
                 if run:
                     out.append("".join(run))
                     run = []
@@ -730,12 +730,12 @@ def prefix_probe_auroc(
     (:meth:`Generation.prefix_activations`), one per fraction, cross-validated over ``folds``
     (:func:`~mechint.probes.cross_validate`; ``fit_kwargs`` go to :func:`~mechint.probes.fit_probes`)."""
     x = torch.as_tensor(features)
-    fr = _check_fractions(fractions)
+    fr = check_fractions(fractions)
     if x.ndim != 3 or x.shape[0] != len(fr):
         raise ProbeDataError(f"features must be [fraction ({len(fr)}), n, d], got shape {tuple(x.shape)}")
     cv = cross_validate(x, labels, folds, item_ids=item_ids, **fit_kwargs)
     y = _validate.labels(labels).reshape(-1)
-    f = _check_folds(folds, x.shape[1], item_ids)
+    f = check_folds(folds, x.shape[1], item_ids)
     return PrefixAUROC(
         fr, cv.metrics.auroc, _pooled(cv.scores, y), cv.fold_metrics.auroc, cv.scores, cv.metrics,
         sorted(set(f.tolist())), "probe",
@@ -758,7 +758,7 @@ def text_prefix_auroc(
     :func:`prefix_probe_auroc`. For each held-out fold the vocabulary comes from the training rows'
     texts only (all fractions), and the ``Q`` classifiers are fitted in one
     :func:`~mechint.probes.fit_probes` call (``fit_kwargs``; ``C`` etc.)."""
-    fr = _check_fractions(fractions)
+    fr = check_fractions(fractions)
     texts = [list(_validate.texts(t, "prefix texts")) for t in prefix_texts]
     if len(texts) != len(fr) or len({len(t) for t in texts}) != 1:
         raise ProbeDataError(
@@ -768,7 +768,7 @@ def text_prefix_auroc(
     y = _validate.labels(labels).reshape(-1)
     if y.numel() != n:
         raise ProbeDataError(f"{y.numel()} labels for {n} texts")
-    f = _check_folds(folds, n, item_ids)
+    f = check_folds(folds, n, item_ids)
     held = sorted(set(f.tolist()))
     scores = torch.full((len(fr), n), math.nan)
     per_fold = []
@@ -787,8 +787,8 @@ def text_prefix_auroc(
         s = probe.decision_function(x[:, test].to(probe.device)).float().cpu()  # [Q, t]
         scores[:, test] = s
         per_fold.append(binary_metrics(s, y[test]))
-    fm = _stack_metrics(per_fold)
-    mean = _fold_mean(fm)
+    fm = stack_metrics(per_fold)
+    mean = fold_mean(fm)
     return PrefixAUROC(fr, mean.auroc, _pooled(scores, y), fm.auroc, scores, mean, held, "bag of words")
 
 
