@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, cast
 
 import torch
 from jaxtyping import Float
@@ -457,7 +457,7 @@ def _generate(
             if mon.threshold is not None:
                 extra["stopping_criteria"] = [mon.stopping_criteria()]
         with torch.inference_mode(), model.hooks(hooks):
-            out = model.generate(
+            out = cast(Any, model.generate)(  # a ModelOutput with return_dict_in_generate
                 enc,
                 max_new_tokens=max_new_tokens,
                 do_sample=do_sample,
@@ -480,7 +480,7 @@ def _generate(
                 hit = crossed.any(1)
                 length = torch.where(hit, crossed.long().argmax(1) + 1, length)
                 row_stop = row_stop | hit
-            if needed and bool((length == steps).any()) and steps > 0:
+            if last is not None and bool((length == steps).any()) and steps > 0:
                 _final_forward(model, seqs, enc["attention_mask"], out["cache"], last)
         if monitor is not None:
             got_scores = monitor[1].scores.float().cpu()  # [b, scored tokens]
@@ -495,7 +495,7 @@ def _generate(
             for s in chosen:
                 got = merged.get(s.name)
                 acts[s.name][i] = got[j, :k].cpu() if got is not None else None
-            if monitor is not None:
+            if scores is not None:
                 scores[i, :k] = got_scores[j, :k]
         stopped[idx] = row_stop
         ended[idx] = row_eos & ~row_stop
