@@ -6,7 +6,9 @@ Load a model (:func:`load_model`), name its activations in TransformerLens vocab
 diff them between two checkpoints (:func:`activation_shift`);
 tune a model (:func:`sft`, :func:`dpo`) into a cached folder that :func:`load_model` reads; judge
 whether generated responses are refusals, in 18 languages (:func:`is_refusal`); score
-multiple-choice answers from the first token, with a prefill (:func:`score_mcqa`).
+multiple-choice answers from the first token, with a prefill (:func:`score_mcqa`); tell the
+language of generated text, sentence by sentence (:func:`language_mix`, :func:`quote_and_think`,
+:func:`reasoning_language`).
 """
 
 from . import (
@@ -48,7 +50,17 @@ from .directions import (
     transfer_auroc,
     within_group_std,
 )
-from .eval import MCItem, MCQAResult, open_ended_mcqa, permutation_consistency, score_mcqa
+from .eval import (
+    MCItem,
+    MCQAResult,
+    identify_languages,
+    language_mix,
+    open_ended_mcqa,
+    permutation_consistency,
+    quote_and_think,
+    reasoning_language,
+    score_mcqa,
+)
 from .families import FAMILIES, Family, UnsupportedArchitectureError
 from .hooks import HookContext, add_value, from_text_start, record, save, scale_value, set_value
 from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
@@ -192,4 +204,8 @@ __all__ = [
     "score_mcqa",
     "permutation_consistency",
     "open_ended_mcqa",
+    "identify_languages",
+    "language_mix",
+    "quote_and_think",
+    "reasoning_language",
 ]
