@@ -277,7 +277,7 @@ def test_quote_and_think_needs_a_language():
 
 
 def test_reasoning_prefix_table():
-    assert reasoning_prefix("en") == "Let me think step by step."
+    assert reasoning_prefix("en") == "Let me think step by step. First,"
     assert set(REASONING_PREFIXES) >= {"en", "zh", "ar", "th", "de", "ja", "ru"}
     assert set(REASONING_PREFIXES) <= set(supported_languages())
     for code, text in REASONING_PREFIXES.items():  # each prefix is in its own language
@@ -307,8 +307,8 @@ def test_reasoning_language_on_a_tiny_chat_model():
         model, instructions, ["de", "zh", "en"], prefix=reasoning_prefix("en"), max_new_tokens=6, batch_size=2
     )
     assert [r.language for r in results] == ["de", "zh", "en"]
-    assert all(r.prefix == "Let me think step by step." for r in results)
-    prompts = reasoning_prompts(model, instructions, prefix="Let me think step by step.")
+    assert all(r.prefix == "Let me think step by step. First," for r in results)
+    prompts = reasoning_prompts(model, instructions, prefix="Let me think step by step. First,")
     assert [r.text for r in results] == model.generate(prompts, max_new_tokens=6)  # the text after the prefix
     for r in results:
         assert r.mix == language_mix(r.text, source=r.instruction)

@@ -90,21 +90,23 @@ DEFAULT_LANGUAGES: tuple[str, ...] = tuple(
 
 REASONING_PREFIXES: Mapping[str, str] = MappingProxyType(
     {
-        "en": "Let me think step by step.",
-        "ar": "دعني أفكر خطوة بخطوة.",
-        "de": "Lass mich Schritt für Schritt nachdenken.",
-        "es": "Déjame pensar paso a paso.",
-        "fr": "Je vais réfléchir étape par étape.",
-        "it": "Fammi pensare passo dopo passo.",
-        "ja": "一歩ずつ考えてみます。",
-        "ko": "단계별로 생각해 보겠습니다.",
-        "ru": "Дай мне подумать шаг за шагом.",
-        "th": "ให้ฉันคิดทีละขั้นตอน",
-        "zh": "让我一步一步地思考。",
+        "en": "Let me think step by step. First,",
+        "ar": "دعني أفكر خطوة بخطوة. أولاً،",
+        "de": "Lass mich Schritt für Schritt nachdenken. Zuerst",
+        "es": "Déjame pensar paso a paso. Primero,",
+        "fr": "Je vais réfléchir étape par étape. D'abord,",
+        "it": "Fammi pensare passo dopo passo. Innanzitutto,",
+        "ja": "一歩ずつ考えてみます。まず、",
+        "ko": "단계별로 생각해 보겠습니다. 먼저,",
+        "ru": "Дай мне подумать шаг за шагом. Во-первых,",
+        "th": "ให้ฉันคิดทีละขั้นตอน ก่อนอื่น",
+        "zh": "让我一步一步地思考。首先，",
     }
 )
-"""A reasoning prefix ("Let me think step by step.") per language, for :func:`reasoning_prefix`:
-prefilled as the start of the response, it asks the model to go on reasoning in that language."""
+"""A reasoning prefix per language, "Let me think step by step. First," (:func:`reasoning_prefix`):
+prefilled as the start of the response, it asks the model to go on reasoning in that language. Each
+ends mid-sentence, so the response has to continue it: after a prefix that ends in a full stop, a
+small chat model may close its turn at once."""
 
 
 class UnsupportedLanguageError(ValueError):
@@ -512,8 +514,8 @@ def quote_and_think(
 
 
 def reasoning_prefix(language: str) -> str:
-    """ "Let me think step by step." in ``language`` (:data:`REASONING_PREFIXES`); ``KeyError`` naming
-    the languages the table has."""
+    """The reasoning prefix of ``language``, "Let me think step by step. First," in it
+    (:data:`REASONING_PREFIXES`); ``KeyError`` naming the languages the table has."""
     if language not in REASONING_PREFIXES:
         raise KeyError(
             f"no reasoning prefix for {language!r}{did_you_mean(nearest(language, REASONING_PREFIXES))}; "
