@@ -12,7 +12,8 @@ scripts), each followed by "Think step by step." in its own language (:data:`THI
 no prefix; the English reasoning prefix ("Let me think step by step. First,"); the prefix in the
 prompt's language (:data:`mechint.eval.REASONING_PREFIXES`). Greedy answers of :data:`NEW_TOKENS`
 tokens after the prefix; each answer's letters are split by language
-(:func:`mechint.eval.language_mix`, lingua, with the words copied from the prompt cut out as spans of
+(:func:`mechint.eval.language_mix`: lingua, choosing among the 24 languages of
+:data:`mechint.eval.DEFAULT_LANGUAGES`, with the words copied from the prompt cut out as spans of
 their own) into English / the prompt's language / another language, and its quote-and-think spans are
 counted (:func:`mechint.eval.quote_and_think`).
 
@@ -99,7 +100,6 @@ def study_model(m: mechint.Model, texts: list[str], langs: list[str]) -> dict:
             prefix=prefix,
             max_new_tokens=NEW_TOKENS,
             batch_size=len(texts),
-            languages=LANGUAGES + ("en",),
         )
         summary = {}
         for lang in LANGUAGES:
