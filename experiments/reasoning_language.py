@@ -24,6 +24,7 @@ Writes ``figures/reasoning_language.{png,json,csv}`` (the first model) and
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import mechint
@@ -37,9 +38,9 @@ CHAT_PROMPTS = True  # every instruction goes through the chat template
 
 LANGUAGES = ("zh", "ar", "th", "ru", "de")
 """Prompt languages: Han, Arabic, Thai, Cyrillic and Latin script."""
-ITEMS = 3
+ITEMS = 2
 """Harmless instructions per language (``--n-per-class`` lowers it)."""
-NEW_TOKENS = 40
+NEW_TOKENS = 32
 """Tokens generated after the prefix."""
 THINK: dict[str, str] = {
     "zh": "请一步一步地思考。",
@@ -85,22 +86,24 @@ def shares(result, language: str) -> dict[str, float]:
 
 
 def study_model(m: mechint.Model, texts: list[str], langs: list[str]) -> dict:
-    """Every condition's answers on ``m`` and their language, per prompt language."""
+    """Every condition's answers on ``m`` and their language, per prompt language. The three conditions'
+    prompts go through one generation (one pass over the layers per step for all of them)."""
     prefixes = {
-        "no prefix": None,
-        "English prefix": reasoning_prefix("en"),
+        "no prefix": [None] * len(texts),
+        "English prefix": [reasoning_prefix("en")] * len(texts),
         "own-language prefix": [reasoning_prefix(lang) for lang in langs],
     }
+    every = reasoning_language(
+        m,
+        texts * len(prefixes),
+        langs * len(prefixes),
+        prefix=[p for ps in prefixes.values() for p in ps],
+        max_new_tokens=NEW_TOKENS,
+        batch_size=len(texts) * len(prefixes),
+    )
     by_condition = {}
-    for condition, prefix in prefixes.items():
-        results = reasoning_language(
-            m,
-            texts,
-            langs,
-            prefix=prefix,
-            max_new_tokens=NEW_TOKENS,
-            batch_size=len(texts),
-        )
+    for c, condition in enumerate(prefixes):
+        results = every[c * len(texts) : (c + 1) * len(texts)]
         summary = {}
         for lang in LANGUAGES:
             rows = [r for r in results if r.language == lang]
@@ -108,13 +111,13 @@ def study_model(m: mechint.Model, texts: list[str], langs: list[str]) -> dict:
             summary[lang] = {
                 "n": len(rows),
                 "shares": {p: sum(s[p] for s in parts) / len(rows) for p in PARTS},
-                "main_language": {k: sum(r.main == k for r in rows) for k in sorted({str(r.main) for r in rows})},
+                "main_language": dict(sorted(Counter(str(r.main) for r in rows).items())),
                 "answers_with_quotes": sum(bool(r.quotes) for r in rows),
                 "quote_spans": sum(len(r.quotes) for r in rows),
                 "verbatim_quote_spans": sum(q.verbatim for r in rows for q in r.quotes),
             }
         by_condition[condition] = {
-            "prefix": prefix if not isinstance(prefix, list) else {lang: reasoning_prefix(lang) for lang in LANGUAGES},
+            "prefix": {lang: p for lang, p in zip(langs, prefixes[condition])},
             "per_language": summary,
             "answers": [
                 {

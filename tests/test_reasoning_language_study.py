@@ -26,10 +26,12 @@ def test_reasoning_language_study(tmp_path, monkeypatch):
             assert len(condition["answers"]) == 2 * len(study.LANGUAGES)
             for cell in condition["per_language"].values():
                 assert cell["n"] == 2 and sum(cell["shares"].values()) == pytest.approx(1.0)
-    prefixes = summary["results"][tuned.name]["own-language prefix"]["prefix"]
-    assert prefixes["zh"].startswith("让我") and summary["results"][tuned.name]["English prefix"]["prefix"].startswith(
-        "Let me"
-    )
+    prefix = {c: summary["results"][tuned.name][c]["prefix"]["zh"] for c in study.CONDITIONS}
+    assert prefix == {
+        "no prefix": None,
+        "English prefix": "Let me think step by step. First,",
+        "own-language prefix": "让我一步一步地思考。首先，",
+    }
     with open(tmp_path / "reasoning_language.csv") as f:
         assert len(list(csv.reader(f))) == 1 + 2 * len(study.CONDITIONS) * len(study.LANGUAGES)
     assert set(out["english_share"]) == {tuned.name, english.name}
