@@ -52,6 +52,7 @@ THINK: dict[str, str] = {
 }
 """"Think step by step." in each prompt language, appended to the instruction."""
 CONDITIONS = ("no prefix", "English prefix", "own-language prefix")
+SHORT = {"no prefix": "none", "English prefix": "English", "own-language prefix": "own"}  # the figure's ticks
 PARTS = ("English", "prompt's language", "other language", "no text")
 COLORS = {"English": "#1F77B4", "prompt's language": "#FF7F0E", "other language": "#7F7F7F", "no text": "#DDDDDD"}
 ENGLISH_MODEL = "smollm2-135m-instruct"
@@ -135,7 +136,7 @@ def study_model(m: mechint.Model, texts: list[str], langs: list[str]) -> dict:
 
 def figure(name: str, by_condition: dict, path: Path) -> list[str]:
     bars = {
-        (lang, condition): by_condition[condition]["per_language"][lang]["shares"]
+        (lang, SHORT[condition]): by_condition[condition]["per_language"][lang]["shares"]
         for lang in LANGUAGES
         for condition in CONDITIONS
     }
@@ -144,7 +145,7 @@ def figure(name: str, by_condition: dict, path: Path) -> list[str]:
         parts=PARTS,
         colors=COLORS,
         title=f"Language of {name}'s answers to 'think step by step' prompts",
-        xaxis_title="prompt language / prefilled reasoning prefix",
+        xaxis_title="prompt language / prefilled reasoning prefix (none, English, the prompt's own language)",
     )
     fig.update_layout(width=1000, height=520)
     return [str(p) for p in save_figure(fig, path)]

@@ -64,5 +64,5 @@ def plot_language_shares(
         color = (colors or {}).get(part, series_color(part))
         fig.add_bar(name=part, x=x, y=[shares[k].get(part, 0.0) for k in keys], marker={"color": color})
     base_layout(fig, title, xaxis_title, yaxis_title)
-    fig.update_layout(barmode="stack", yaxis_range=[0, 1.0], legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(barmode="stack", yaxis_range=[0, 1.0], legend={"traceorder": "reversed"})  # as stacked
     return fig
