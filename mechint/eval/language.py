@@ -45,7 +45,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import _validate
 from .._suggest import did_you_mean, nearest
@@ -600,7 +600,8 @@ def reasoning_language(
     prompts = reasoning_prompts(model, texts, prefix=prefixes)
     answers: list[str] = []
     for start in range(0, len(prompts), batch_size):
-        answers += model.generate(prompts[start : start + batch_size], max_new_tokens=max_new_tokens)
+        out = model.generate(prompts[start : start + batch_size], max_new_tokens=max_new_tokens)
+        answers += cast(list[str], out)  # the decoded texts (no return_tokens)
     out = []
     for text, lang, p, answer in zip(texts, langs, prefixes, answers):
         mix = language_mix(answer, languages=codes, source=text)

@@ -9,6 +9,7 @@ model. Export with :func:`mechint.plots.save_figure`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -20,7 +21,7 @@ __all__ = ["plot_language_shares"]
 
 
 def plot_language_shares(
-    shares: Mapping[str | tuple[str, str], Mapping[str, float]],
+    shares: Mapping[str, Mapping[str, float]] | Mapping[tuple[str, str], Mapping[str, float]],
     *,
     parts: Sequence[str] | None = None,
     colors: Mapping[str, str] | None = None,
@@ -37,14 +38,15 @@ def plot_language_shares(
     gives a part its colour (default: its fixed series colour)."""
     if not isinstance(shares, Mapping) or not shares:
         raise ValueError("shares must be a non-empty mapping {bar: {part: share}}")
-    keys = list(shares)
+    bars: dict[Any, Mapping[str, float]] = dict(shares)
+    keys = list(bars)
     paired = [isinstance(k, tuple) for k in keys]
     if any(paired) and not all(paired):
         raise ValueError("the bars' keys must be all labels or all (group, label) pairs")
     if all(paired) and not all(len(k) == 2 for k in keys):
         raise ValueError(f"a bar's key pair must be (group, label), got {[k for k in keys if len(k) != 2][:3]}")
     order: list[str] = []
-    for bar, by_part in shares.items():
+    for bar, by_part in bars.items():
         if not isinstance(by_part, Mapping):
             raise TypeError(f"shares[{bar!r}] must be a mapping {{part: share}}")
         values = np.asarray(list(by_part.values()), dtype=np.float64)
@@ -62,7 +64,7 @@ def plot_language_shares(
     fig = go.Figure()
     for part in order:
         color = (colors or {}).get(part, series_color(part))
-        fig.add_bar(name=part, x=x, y=[shares[k].get(part, 0.0) for k in keys], marker={"color": color})
+        fig.add_bar(name=part, x=x, y=[bars[k].get(part, 0.0) for k in keys], marker={"color": color})
     base_layout(fig, title, xaxis_title, yaxis_title)
     fig.update_layout(barmode="stack", yaxis_range=[0, 1.0], legend={"traceorder": "reversed"})  # as stacked
     return fig
