@@ -865,9 +865,57 @@ def sl_freeze(d):
     return table(["language"] + keys, rows)
 
 
+def _rl_cells(d):
+    for name, by_condition in d["results"].items():
+        for condition in d["conditions"]:
+            for lang in d["languages"]:
+                yield name, condition, lang, by_condition[condition]["per_language"][lang]
+
+
+def rl_mean(d):
+    """reasoning_language: per model and condition, the shares of the answers' letters averaged over
+    the prompt languages, and the answers with quote-and-think spans."""
+    rows = []
+    for name, by_condition in d["results"].items():
+        for condition in d["conditions"]:
+            cells = [by_condition[condition]["per_language"][lang] for lang in d["languages"]]
+            mean = {p: sum(c["shares"][p] for c in cells) / len(cells) for p in cells[0]["shares"]}
+            quoted = sum(c["answers_with_quotes"] for c in cells)
+            total = sum(c["n"] for c in cells)
+            rows.append([name, condition] + [rnd(v, 2) for v in mean.values()] + [f"{quoted} / {total}"])
+    parts = list(next(_rl_cells(d))[3]["shares"])
+    return table(["model", "condition"] + parts + ["answers with quotes"], rows)
+
+
+def rl_languages(d):
+    """reasoning_language: the same per prompt language."""
+    rows = []
+    for name, condition, lang, c in _rl_cells(d):
+        rows.append(
+            [name, condition, lang]
+            + [rnd(v, 2) for v in c["shares"].values()]
+            + [f"{c['answers_with_quotes']} / {c['n']}"]
+        )
+    parts = list(next(_rl_cells(d))[3]["shares"])
+    return table(["model", "condition", "language"] + parts + ["answers with quotes"], rows)
+
+
+def rl_examples(d):
+    """reasoning_language: the first answer to the first language's first prompt, per model and condition."""
+    rows = []
+    lang = d["languages"][0]
+    for name, by_condition in d["results"].items():
+        for condition in d["conditions"]:
+            answer = next(a for a in by_condition[condition]["answers"] if a["language"] == lang)
+            text = " ".join(answer["text"].split())
+            rows.append([name, condition, (text[:140] + " ...") if len(text) > 140 else (text or "(empty)")])
+    return table(["model", "condition", f"answer ({lang} prompt, after the prefix)"], rows)
+
+
 TABLES = {
     "refusal_direction": {"rates": rd_rates, "nll": rd_nll, "selection": rd_selection},
     "refusal_universality": {"matrix": ru_matrix, "nll": ru_nll, "cosine": ru_cosine},
+    "reasoning_language": {"mean": rl_mean, "languages": rl_languages, "examples": rl_examples},
     "contrast_check": {"cosine": cc_cosine, "pairs": cc_pairs, "probes": cc_probes},
     "language_direction_cosine": {
         "raw": ldc_raw,

@@ -7,8 +7,10 @@ transformers pipeline, :mod:`mechint.interop`), name its activations in Transfor
 diff them between two checkpoints (:func:`activation_shift`);
 tune a model (:func:`sft`, :func:`dpo`) into a cached folder that :func:`load_model` reads; judge
 whether generated responses are refusals, in 18 languages (:func:`is_refusal`); score
-multiple-choice answers from the first token, with a prefill (:func:`score_mcqa`); monitor a
-generation with a probe, token by token, and stop it (:func:`monitor_generation`).
+multiple-choice answers from the first token, with a prefill (:func:`score_mcqa`); tell the
+language of generated text, sentence by sentence (:func:`language_mix`, :func:`quote_and_think`,
+:func:`reasoning_language`); monitor a generation with a probe, token by token, and stop it
+(:func:`monitor_generation`).
 """
 
 from . import (
@@ -52,7 +54,17 @@ from .directions import (
     transfer_auroc,
     within_group_std,
 )
-from .eval import MCItem, MCQAResult, open_ended_mcqa, permutation_consistency, score_mcqa
+from .eval import (
+    MCItem,
+    MCQAResult,
+    identify_languages,
+    language_mix,
+    open_ended_mcqa,
+    permutation_consistency,
+    quote_and_think,
+    reasoning_language,
+    score_mcqa,
+)
 from .families import FAMILIES, Family, UnsupportedArchitectureError
 from .hooks import HookContext, add_value, from_text_start, record, save, scale_value, set_value
 from .interop import (
@@ -232,4 +244,8 @@ __all__ = [
     "prefix_monitor_auroc",
     "prefix_probe_auroc",
     "text_prefix_auroc",
+    "identify_languages",
+    "language_mix",
+    "quote_and_think",
+    "reasoning_language",
 ]

@@ -19,6 +19,7 @@ Modules (every public helper is importable from here):
 - :mod:`~mechint.plots.neurons`: the neuron and alignment studies' figures;
 - :mod:`~mechint.plots.probes`: the probe studies' figures;
 - :mod:`~mechint.plots.refusal`: refusal rates per language with their intervals;
+- :mod:`~mechint.plots.language`: the language mix of generated text, stacked per bar;
 - :mod:`~mechint.plots.style`: the palette and the fixed style of each series;
 - :mod:`~mechint.plots.export`: :func:`save_figure`, :func:`find_browser`.
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 from ._common import ArrayLike
 from .attention import plot_attention, plot_logit_lens
 from .export import FigureExportWarning, find_browser, save_figure
+from .language import plot_language_shares
 from .layers import plot_layer_heatmap, plot_layer_lines, plot_similarity_matrices
 from .neurons import plot_edit_effect, plot_labelled_scatter, plot_neuron_heatmap, plot_top_neurons
 from .patching import plot_attribution_scatter, plot_head_heatmap, plot_patching_heatmap
@@ -40,6 +42,7 @@ from .style import PALETTE, TEMPLATE, series_color, series_style
 
 __all__ = [
     "plot_refusal_rates",
+    "plot_language_shares",
     "ArrayLike",
     "TEMPLATE",
     "PALETTE",
