@@ -93,7 +93,7 @@ def cold(codes: list[str], texts: list[str], mode: str) -> dict:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "language_cpu.json"))
     args = p.parse_args(argv)

@@ -41,6 +41,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import torch
 
@@ -72,7 +73,7 @@ PROMPTS = [
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--model", default=None, help="embedded name, tiny:<family> or random-llama-1b")
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
@@ -107,19 +108,18 @@ def main(argv=None) -> dict:
     batches = list(token_batches(model, prompts, args.batch_size))
     gen_kwargs = dict(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens)
 
-    def plain():
-        return [model.generate(enc, return_tokens=True, **gen_kwargs) for _, enc, _ in batches]
+    def plain() -> list[torch.Tensor]:
+        return [cast(torch.Tensor, model.generate(enc, return_tokens=True, **gen_kwargs)) for _, enc, _ in batches]
 
-    def hooked():
-        out = []
+    def hooked() -> list[torch.Tensor]:
+        out: list[torch.Tensor] = []
         for _, enc, _ in batches:
             monitor = ProbeMonitor(probe, threshold=never)
             with model.hooks([(site, monitor)]):
-                out.append(
-                    model.generate(
-                        enc, return_tokens=True, stopping_criteria=[monitor.stopping_criteria()], **gen_kwargs
-                    )
+                tokens = model.generate(
+                    enc, return_tokens=True, stopping_criteria=[monitor.stopping_criteria()], **gen_kwargs
                 )
+                out.append(cast(torch.Tensor, tokens))
         return out
 
     def end_to_end():
@@ -155,6 +155,7 @@ def main(argv=None) -> dict:
     same_hooked = all(torch.equal(a, b) for a, b in zip(reference, monitored))
     collected = generate_with_activations(model, prompts, site, batch_size=args.batch_size, **gen_kwargs)
     same_tokens = all(torch.equal(a, b) for a, b in zip(collected.token_ids, result.token_ids))
+    assert result.scores is not None  # monitor_generation with a probe scores every token
     max_diff = max(
         float(
             (probe.decision_function(collected.activations.row(site, i).to(args.device)).float().cpu()
