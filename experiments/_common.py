@@ -16,7 +16,7 @@ import warnings
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import NamedTuple, Sequence, cast
 
 import torch
 
@@ -458,7 +458,7 @@ def generate_answers(
     weights are being changed in place (a graft)."""
     from tqdm.auto import tqdm
 
-    from mechint.refusal import refusal_log_odds, refusal_token_ids
+    from mechint.refusal import refusal_token_ids
 
     token_ids = refusal_token_ids(model)
     known: dict[str, tuple] = {}
@@ -474,11 +474,14 @@ def generate_answers(
     with intervene(model, *edits):
         for start in tqdm(range(0, len(todo), batch), desc=desc, disable=not todo):
             rows = todo[start : start + batch]
-            out: Any = model.generate(  # a GenerateDecoderOnlyOutput (.sequences, .logits)
-                rows, max_new_tokens=new_tokens, return_tokens=True, output_logits=True, return_dict_in_generate=True
+            first = _FirstStepScore(token_ids)
+            sequences = cast(
+                torch.Tensor,
+                model.generate(rows, max_new_tokens=new_tokens, return_tokens=True, logits_processor=[first]),
             )
-            new = out.sequences[:, -len(out.logits) :]
-            score = refusal_log_odds(out.logits[0], token_ids).cpu()
+            new = sequences[:, sequences.shape[1] - first.steps :]  # one processor call per new token
+            assert first.score is not None  # the first step always runs
+            score = first.score
             for j, prompt in enumerate(rows):
                 ids = new[j].tolist()
                 n = next((t for t, i in enumerate(ids) if i in ends), len(ids))
@@ -487,6 +490,26 @@ def generate_answers(
     known.update(found)
     got = [known[p] if p in known else found[p] for p in prompts]
     return Answers([g[0] for g in got], torch.tensor([g[1] for g in got]), [g[2] for g in got])
+
+
+class _FirstStepScore:
+    """A logits processor that keeps the refusal score of a generation's first step
+    (:func:`mechint.refusal.refusal_log_odds` of the next-token logits) and changes nothing: the
+    score without keeping every step's ``[rows, vocab]`` logits (``output_logits``), which for a
+    262k-word vocabulary is gigabytes at the batch sizes the studies use."""
+
+    def __init__(self, token_ids) -> None:
+        self.token_ids = token_ids
+        self.score: torch.Tensor | None = None
+        self.steps = 0
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        self.steps += 1
+        if self.score is None:
+            from mechint.refusal import refusal_log_odds
+
+            self.score = refusal_log_odds(scores, self.token_ids).cpu()
+        return scores
 
 
 def _end_tokens(model: mechint.Model) -> list[int]:

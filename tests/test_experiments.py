@@ -243,6 +243,14 @@ def test_generate_answers_keeps_unedited_answers():
     again = generate_answers(model, prompts[::-1], new_tokens=5)
     assert again.texts == first.texts[::-1] and again.tokens == first.tokens[::-1]
     assert torch.equal(again.scores, first.scores.flip(0))
+    # the score kept by the first-step logits processor: the refusal log-odds of the first step's logits
+    from mechint.refusal import refusal_log_odds, refusal_token_ids
+
+    full = model.generate(
+        prompts, max_new_tokens=5, return_tokens=True, output_logits=True, return_dict_in_generate=True
+    )
+    expected = refusal_log_odds(full.logits[0], refusal_token_ids(model))
+    torch.testing.assert_close(first.scores, expected, atol=1e-5, rtol=1e-5)
     for prompt, answer in zip(prompts, first.tokens):
         ids = model.tokenizer(prompt, return_tensors="pt")["input_ids"]
         if answer:
