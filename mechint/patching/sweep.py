@@ -247,7 +247,7 @@ def activation_patch(
         clean_read, corrupted_read = read[:n_pairs], read[n_pairs:]
         clean_site = {l: store[f"clean{l}"] for l in live_layers}
         fn = metric.resolve(clean_read)
-        pair_ids = torch.arange(n_pairs, device=device)
+        pair_ids = torch.arange(n_pairs, device=read.device)  # where the metric is read (the last layers)
         clean_val = check_values(fn(clean_read, pair_ids), n_pairs, metric, "clean")
         corrupted_val = check_values(fn(corrupted_read, pair_ids), n_pairs, metric, "corrupted")
 
