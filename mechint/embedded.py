@@ -703,7 +703,9 @@ def load_hf_folder(
 
         device_map = checked_map_for_folder(placement["device_map"], folder, local_files_only)
         if not isinstance(device_map, str) and "disk" in device_map.values() and placement["offload_folder"] is None:
-            raise DeviceMapError("device_map offloads modules to 'disk': pass offload_folder= (a folder to write them to)")
+            raise DeviceMapError(
+                "device_map offloads modules to 'disk': pass offload_folder= (a folder to write them to)"
+            )
         placed = {"device_map": device_map, "offload_folder": placement["offload_folder"]}
     model = AutoModelForCausalLM.from_pretrained(
         folder, dtype=dtype if dtype is not None else "auto", local_files_only=local_files_only, **placed

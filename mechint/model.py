@@ -844,7 +844,9 @@ def load_model(
         if device is not None:
             raise ValueError("pass device= (one device) or device_map= (several), not both")
         if not isinstance(device_map, (str, dict)):
-            raise TypeError(f"device_map must be a strategy such as 'auto' or a dict, got {_validate.given(device_map)}")
+            raise TypeError(
+                f"device_map must be a strategy such as 'auto' or a dict, got {_validate.given(device_map)}"
+            )
     elif offload_folder is not None:
         raise ValueError("offload_folder= is for a device_map with 'disk' in it; pass device_map= too")
     placement = {"device_map": device_map, "offload_folder": offload_folder} if device_map is not None else None
@@ -944,9 +946,7 @@ def _load_hub(name: str, tokenizer, device, dtype, placement: dict | None = None
             errors.append("the hub is not reachable from this machine")
             break
         try:
-            model, tok = embedded.load_hf_folder(
-                name, dtype, device, local_files_only=local_only, placement=placement
-            )
+            model, tok = embedded.load_hf_folder(name, dtype, device, local_files_only=local_only, placement=placement)
             return Model(model, tokenizer or tok, name=name)
         except DeviceMapError:
             raise

@@ -53,7 +53,9 @@ def _device_value(key, value) -> str | int:
     try:
         device = _validate.device(f"device_map[{key!r}]", value)
     except (TypeError, ValueError) as err:
-        raise DeviceMapError(f"{err}; a device map's devices are GPU indices, 'cpu', 'cuda:0', 'mps' or 'disk'") from None
+        raise DeviceMapError(
+            f"{err}; a device map's devices are GPU indices, 'cpu', 'cuda:0', 'mps' or 'disk'"
+        ) from None
     if isinstance(value, int):
         return value
     return str(device)
