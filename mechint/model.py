@@ -228,9 +228,12 @@ class Model:
     @property
     def placed(self) -> dict[str, str | int] | None:
         """The device map this model was placed by (Hugging Face module name to device, as
-        accelerate keeps it in ``hf_device_map``), or ``None`` for a model on one device."""
-        found = getattr(self.hf, "hf_device_map", None)
-        return dict(found) if found else None
+        accelerate keeps it in ``hf_device_map``), or ``None`` for a model on one device (also one
+        that a device map put wholly on one device)."""
+        found = dict(getattr(self.hf, "hf_device_map", None) or {})
+        if len(set(map(str, found.values()))) > 1 or "disk" in found.values():
+            return found
+        return None
 
     @property
     def dtype(self) -> torch.dtype:

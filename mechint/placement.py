@@ -219,10 +219,10 @@ def dispatch(module: nn.Module, device_map, *, offload_folder: str | os.PathLike
             "this module is placed by accelerate already (it has a device map or offload hooks): pass it "
             "without device_map=, or load it again"
         )
+    modules = dict(module.named_modules())
     for name, value in placed.items():  # dispatch_model moves only where it attaches hooks
-        if value not in ("disk",):
-            target = module if name == "" else module.get_submodule(name)
-            target.to(f"cuda:{value}" if isinstance(value, int) else value)
+        if value != "disk" and name in modules:  # (a parameter's own key is placed by dispatch_model)
+            modules[name].to(f"cuda:{value}" if isinstance(value, int) else value)
     out = dispatch_model(module, placed, offload_dir=offload_folder)
     out.hf_device_map = dict(placed)
     return out
