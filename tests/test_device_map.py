@@ -283,3 +283,15 @@ def test_layers_split_between_the_gpu_and_the_cpu(saved, tmp_path, family):
         got = activation_patch(placed, clean, corrupted, logit_diff([5, 9], [7]), component=component)
         want = activation_patch(plain, clean, corrupted, logit_diff([5, 9], [7]), component=component)
         close(got.values, want.values, tol=1e-3)
+
+
+def test_logit_lens_on_a_disk_offloaded_model(saved, tmp_path):
+    """The logit lens stacks every layer's residual (each on its layer's device) where the final norm runs."""
+    from mechint import logit_lens
+
+    plain, placed = disk_offloaded(saved, tmp_path, "llama")
+    expected = logit_lens(plain, TEXTS[:2], positions=[-1])
+    got = logit_lens(placed, TEXTS[:2], positions=[-1])
+    assert got.top_ids[0].tolist() == expected.top_ids[0].tolist()
+    for a, b in zip(got.top_probs, expected.top_probs):
+        close(a, b)
