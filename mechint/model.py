@@ -874,8 +874,6 @@ def load_model(
         if device is not None or dtype is not None:
             spec = spec.to(device=device, dtype=dtype)
         if placement is not None:
-            if dtype is not None:
-                spec = spec.to(dtype=dtype)
             spec = _dispatch(spec, placement)
         return Model(spec, tokenizer)
     if not isinstance(spec, (str, os.PathLike)):

@@ -26,7 +26,14 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-__all__ = ["DEVICE_MAP_STRATEGIES", "DeviceMapError", "execution_device", "is_offloaded", "check_resident"]
+__all__ = [
+    "DEVICE_MAP_STRATEGIES",
+    "DeviceMapError",
+    "check_resident",
+    "execution_device",
+    "is_offloaded",
+    "resolve_device_map",
+]
 
 DEVICE_MAP_STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
 """The strings ``device_map`` takes (accelerate's strategies): ``"auto"`` and ``"balanced"`` spread
@@ -178,6 +185,18 @@ def _strategy(device_map: str) -> str:
             "or pass a dict of module names (or layer indices) to devices"
         )
     return device_map
+
+
+def resolve_device_map(model: nn.Module, device_map: Mapping) -> dict[str, str | int]:
+    """``device_map`` (module names or layer indices, nested keys allowed) as the flat map of
+    Hugging Face module names that accelerate takes, checked against ``model`` (a Hugging Face
+    causal LM, on any device or ``meta``): for calling ``accelerate.dispatch_model`` oneself, e.g.
+    with ``main_device="cpu"`` so that modules mapped to the CPU compute there rather than being
+    offloaded to a GPU."""
+    from .families import family_for_config
+    from .model import text_config
+
+    return _normalized_for(model, device_map, family_for_config(text_config(model.config)))
 
 
 def _normalized_for(model: nn.Module, device_map: Mapping, family) -> dict[str, str | int]:
