@@ -10,7 +10,7 @@ parameters themselves on ``meta``) just for the call.
 mechint's hooks run at module boundaries, so a hook function sees an activation on the device the
 model produced it on; everything mechint writes into an activation (directions, values, patched
 clean activations, index tensors) is moved to that activation's device, and what it reads out is
-gathered where the caller asked (:func:`mechint.collect`: ``out_device``, the CPU by default).
+gathered in one place (:func:`mechint.collect`: the CPU).
 
 This module holds the pieces: the device-map check, the dispatch of an ``nn.Module``, the
 execution device of a module (where its inputs go), and the refusal of a model left with weights
