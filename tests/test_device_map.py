@@ -321,3 +321,19 @@ def test_logit_lens_on_a_disk_offloaded_model(saved, tmp_path):
     assert got.top_ids[0].tolist() == expected.top_ids[0].tolist()
     for a, b in zip(got.top_probs, expected.top_probs):
         close(a, b)
+
+
+@pytest.mark.parametrize("how", HOWS)
+def test_attribution_patching_equals_the_plain_model(saved, tmp_path, how):
+    """Gradients flow through offloaded layers (their weights loaded for the call) as through plain ones."""
+    from mechint.patching import attribution_patch
+
+    plain, placed = both_ways(saved, tmp_path, "llama", how)
+    clean = random_tokens(2, 8, seed=0)
+    corrupted = clean.clone()
+    corrupted[:, 3] = (corrupted[:, 3] + 17) % 256
+    metric = logit_diff([5, 9], [7])
+    for component in ("resid_pre", "attn_out"):
+        expected = attribution_patch(plain, clean, corrupted, metric, component=component)
+        got = attribution_patch(placed, clean, corrupted, metric, component=component)
+        close(got.values, expected.values, tol=1e-4)
