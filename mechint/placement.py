@@ -163,7 +163,9 @@ def _empty_model(folder_or_id: str | os.PathLike, local_files_only: bool) -> nn.
 
     config = AutoConfig.from_pretrained(folder_or_id, local_files_only=local_files_only)
     with init_empty_weights():
-        return AutoModelForCausalLM.from_config(config)
+        model = AutoModelForCausalLM.from_config(config)
+    model.tie_weights()  # as from_pretrained will (an LM head sharing the embedding's matrix)
+    return model
 
 
 def checked_map_for_folder(device_map, folder_or_id, local_files_only: bool = True):
@@ -175,7 +177,31 @@ def checked_map_for_folder(device_map, folder_or_id, local_files_only: bool = Tr
     from .model import text_config
 
     empty = _empty_model(folder_or_id, local_files_only)
-    return _normalized_for(empty, device_map, family_for_config(text_config(empty.config)))
+    placed = _normalized_for(empty, device_map, family_for_config(text_config(empty.config)))
+    _check_tied(empty, placed)
+    return placed
+
+
+def _device_of(name: str, placed: Mapping) -> Any:
+    """The device a flat map gives parameter ``name`` (its longest enclosing key)."""
+    keys = [k for k in placed if k == "" or name == k or name.startswith(k + ".")]
+    return placed[max(keys, key=len)] if keys else None
+
+
+def _check_tied(model: nn.Module, placed: Mapping) -> None:
+    """Refuse a map that puts the parts of one tied weight (an LM head sharing the input embedding's
+    matrix) on different devices: ``from_pretrained`` loads such a weight once, and the part placed
+    elsewhere finds no value (a KeyError at the first forward)."""
+    from accelerate.utils import find_tied_parameters
+
+    for group in find_tied_parameters(model):
+        devices = {name: _device_of(name, placed) for name in group}
+        if len({str(d) for d in devices.values()}) > 1:
+            shown = ", ".join(f"{n} on {d!r}" for n, d in devices.items())
+            raise DeviceMapError(
+                f"device_map splits one tied weight: {shown} (the LM head shares the input embedding's "
+                "matrix); put them on the same device"
+            )
 
 
 def _strategy(device_map: str) -> str:

@@ -337,3 +337,11 @@ def test_attribution_patching_equals_the_plain_model(saved, tmp_path, how):
         expected = attribution_patch(plain, clean, corrupted, metric, component=component)
         got = attribution_patch(placed, clean, corrupted, metric, component=component)
         close(got.values, expected.values, tol=1e-4)
+
+
+@pytest.mark.bad_input
+def test_a_tied_lm_head_placed_apart_from_the_embedding_is_refused(saved, tmp_path):
+    """GPT-2's LM head is the input embedding's matrix: from a folder it cannot be offloaded alone."""
+    _, folder = saved("gpt2")
+    with pytest.raises(DeviceMapError, match="splits one tied weight.*lm_head.weight on 'disk'"):
+        load_model(folder, device_map={"": "cpu", "lm_head": "disk"}, offload_folder=tmp_path / "off")
