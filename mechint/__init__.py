@@ -20,6 +20,7 @@ from . import (
     interop,
     neurons,
     patching,
+    placement,
     positions,
     prefixes,
     probes,
@@ -76,6 +77,7 @@ from .neurons import (
     vocab_projection,
 )
 from .patching import PatchResult, activation_patch, attribution_correlation, attribution_patch
+from .placement import DeviceMapError
 from .positions import ALL_POSITIONS, from_prompt_end
 from .probes import Probe, cross_validate, early_prediction, fit_probes, select_layer, transfer_matrix
 from .refusal import JUDGE_LANGUAGES, RefusalVerdict, explain_refusal, is_refusal, judge_refusals, refusal_score
@@ -175,6 +177,8 @@ __all__ = [
     "LogitLens",
     "logit_lens",
     "load_model",
+    "placement",
+    "DeviceMapError",
     "interop",
     "InteropError",
     "NNsightSite",
