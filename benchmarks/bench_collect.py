@@ -49,7 +49,7 @@ import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -76,7 +76,7 @@ log = _common.log
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=(__doc__ or "").split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument(
@@ -225,7 +225,7 @@ def build_methods(model, texts, batches, args, names) -> tuple[dict, dict, dict,
     runners: dict[str, Callable] = {}
     skipped: dict[str, str] = {}
     notes: dict[str, str] = {}
-    info: dict[str, object] = {"attn_implementation": {"hf": getattr(hf.config, "_attn_implementation", None)}}
+    info: dict[str, Any] = {"attn_implementation": {"hf": getattr(hf.config, "_attn_implementation", None)}}
 
     def new_out():
         return torch.full((n, L, d), float("nan"))
@@ -446,7 +446,7 @@ def compare(rows: torch.Tensor, ref: torch.Tensor, dtype: torch.dtype) -> dict:
     scale = ref.abs().amax(dim=(0, 2)).clamp(min=1.0)  # per layer
     rel_max = diff.amax(dim=(0, 2)) / scale
     rel_fro = (rows - ref).norm(dim=(0, 2)) / ref.norm(dim=(0, 2)).clamp(min=1e-12)
-    out = {
+    out: dict[str, Any] = {
         "max_abs_diff": float(diff.max()),
         "max_abs_ref": float(ref.abs().max()),
         "max_rel_diff": float(rel_max.max()),
@@ -556,7 +556,7 @@ def main(argv=None) -> dict:
     for name in ALL_METHODS:
         if name not in args.methods:
             continue
-        row = {"method": name, "label": LABELS[name]}
+        row: dict[str, Any] = {"method": name, "label": LABELS[name]}
         if name in skipped:
             row["skipped"] = skipped[name]
             rows.append(row)

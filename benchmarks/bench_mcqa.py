@@ -33,6 +33,7 @@ import inspect
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -46,7 +47,7 @@ from mechint.eval import ANSWER_PREFILL, label_token_ids, mcqa_prompts, open_end
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--model", default="gemma-3-270m-refusal-en")
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
@@ -70,7 +71,7 @@ def main(argv=None) -> dict:
         probs = torch.empty(len(prompts), len(labels))
         with torch.inference_mode():
             for rows, enc, _ in batches:
-                kwargs = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+                kwargs: dict[str, Any] = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
                 if "position_ids" in takes:  # the positions mechint gives left-padded rows
                     kwargs["position_ids"] = model.position_ids(enc["attention_mask"])
                 if keep_last:

@@ -89,7 +89,7 @@ log = _common.log
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=(__doc__ or "").split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument(
@@ -273,6 +273,7 @@ def _tiled_forwards(model, task, rows: int, patch: bool):
                 ids = task["corrupted"].expand(len(chunk), T)
                 hooks = []
                 if patch:
+                    assert clean is not None  # read above when patching
                     by_layer: dict[int, list[tuple[int, int]]] = {}
                     for r, (l, p) in enumerate(chunk):
                         by_layer.setdefault(l, []).append((r, p))

@@ -60,6 +60,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -67,6 +68,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _common  # noqa: E402
+
+if TYPE_CHECKING:  # mechint is imported where it runs
+    from mechint.probes import Solver
 
 LANGUAGES = ("en", "zh", "vi", "ar", "th")
 LABELS = {
@@ -87,7 +91,7 @@ log = _common.log
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--device", default="cpu", help="where mechint fits: cpu (default) or cuda")
     p.add_argument(
         "--data", default=None, choices=["gemma", "synthetic"], help="default: gemma on cpu, synthetic on cuda"
@@ -297,7 +301,8 @@ def joblib_worker_threadpools(n_jobs) -> list:
         return sorted(
             {
                 (pid, tuple(map(tuple, pools)))
-                for pid, pools in Parallel()(delayed(_worker_threadpools)() for _ in range(4 * n_jobs))
+                # joblib types a call's result Optional (a generator return_as); this one is a list
+                for pid, pools in Parallel()(delayed(_worker_threadpools)() for _ in range(4 * n_jobs))  # pyright: ignore[reportGeneralTypeIssues]
             }
         )
 
@@ -325,7 +330,7 @@ def score_sklearn(fitted, x_np, y_np, task_folds) -> dict:
     return {"coef": np.array(coef), "acc": np.array(acc), "iters": np.array(iters)}
 
 
-def run_mechint(x, y, task_folds, *, device, C, tol, warm, solver="auto", one_thread=False):
+def run_mechint(x, y, task_folds, *, device, C, tol, warm, solver: Solver = "auto", one_thread=False):
     """``fit_probes`` per fold, all layers and row sets in one call (what is timed). ``x`` in host
     memory is gathered there and copied to ``device`` by ``fit_probes``; ``x`` on ``device`` (the
     ``mechint_resident`` row) is gathered there."""
@@ -439,7 +444,17 @@ def main(argv=None) -> dict:
                     solver = "auto"
                 methods[m] = (
                     lambda w=(m == "mechint_warm"), dev=where, tf=tf, xs=xs, sv=solver, one=(m == "mechint_1thread"): (
-                        run_mechint(xs, y, tf, device=dev, C=args.C, tol=args.tol, warm=w, solver=sv, one_thread=one)
+                        run_mechint(
+                            xs,
+                            y,
+                            tf,
+                            device=dev,
+                            C=args.C,
+                            tol=args.tol,
+                            warm=w,
+                            solver=cast("Solver", sv),
+                            one_thread=one,
+                        )
                     )
                 )
                 scorers[m] = lambda r, tf=tf: score_mechint(r, x, y, tf)

@@ -98,7 +98,7 @@ def plain_loop(model, cands, layers, harmful, harmless, ids, batch_size):
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--model", default="gemma-3-270m-refusal-en")
     p.add_argument("--random-llama", action="store_true")
     p.add_argument("--tiny", action="store_true", help="with --random-llama: a 2-layer 64-wide model")

@@ -74,6 +74,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -114,7 +115,7 @@ log = _common.log
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--tasks", default="sft", help="comma list of sft, dpo; or api alone")
     p.add_argument(
         "--methods", default=None, help="comma list from " + ",".join(LABELS) + " (default: every row of the tasks)"
@@ -215,7 +216,8 @@ class KeepAdapters:
     def __init__(self):
         from mechint.tuning import train
 
-        self.train, self.real, self.adapters = train, train.merged, None
+        self.train: Any = train  # the module whose merged this replaces for the run
+        self.real, self.adapters = train.merged, None
 
     def __enter__(self):
         self.train.merged = self
@@ -254,7 +256,7 @@ def run_variant(model, subset, args, *, head: str):
     device = model.device
     torch.manual_seed(config.seed)
     trained = train.lora_model(copy.deepcopy(model.hf), config)
-    inner = trained.get_base_model()
+    inner = cast(Any, trained).get_base_model()  # a PeftModel's
     base, lm_head = inner.get_submodule(model.family.base), inner.get_submodule(model.family.lm_head)
     params = [p for p in trained.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr)
@@ -284,7 +286,8 @@ def run_variant(model, subset, args, *, head: str):
         else:
             loss = (hidden[select] @ probe).square().mean()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+        if config.max_grad_norm is not None:  # None: no clipping, as in mechint's loop
+            torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
@@ -319,7 +322,7 @@ def _trl_common(args, tmp: str, defaults: bool) -> dict:
     return common
 
 
-def _trl_model(model, args):
+def _trl_model(model, args) -> Any:  # a PeftModel
     from mechint.tuning import train
 
     config = config_for(args)
@@ -330,7 +333,7 @@ def _trl_model(model, args):
 def run_trl(model, subset, args, *, defaults: bool = False):
     from datasets import Dataset
     from transformers import TrainerCallback
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig, SFTTrainer  # pyright: ignore[reportPrivateImportUsage]  # trl's lazy module exports them
 
     order = epoch_order(len(subset), args.seed)
     rows = {"input_ids": [], "labels": []}
@@ -343,7 +346,7 @@ def run_trl(model, subset, args, *, defaults: bool = False):
     class Recording(SFTTrainer):
         def compute_loss(self, *a, **k):
             loss = super().compute_loss(*a, **k)
-            if self.model.training:
+            if self.model is not None and self.model.training:  # the Trainer's model, set
                 losses.append(float(loss.detach()))
             return loss
 
@@ -388,7 +391,7 @@ def run_mechint_dpo(model, subset, args):
 def run_trl_dpo(model, subset, args):
     from datasets import Dataset
     from transformers import TrainerCallback
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOConfig, DPOTrainer  # pyright: ignore[reportPrivateImportUsage]  # trl's lazy module exports them
 
     order = epoch_order(len(subset), args.seed)
     rows = {
@@ -404,7 +407,7 @@ def run_trl_dpo(model, subset, args):
 
         def compute_loss(self, *a, **k):
             loss = super().compute_loss(*a, **k)
-            if self.model.training:
+            if self.model is not None and self.model.training:  # the Trainer's model, set
                 losses.append(float(loss.detach()))
             return loss
 
@@ -533,7 +536,8 @@ def main(argv=None) -> dict:
     take = order[: args.steps * args.batch_size]
     # Both loops shuffle their subset with the same seed; re-order it so that the shuffle gives `take`.
     inverse = epoch_order(len(take), args.seed)
-    sft_subset, dpo_subset = [None] * len(take), [None] * len(take)
+    sft_subset: list[Any] = [None] * len(take)
+    dpo_subset: list[Any] = [None] * len(take)
     for position, i in zip(inverse, take):
         sft_subset[position], dpo_subset[position] = examples[i], triples[i]
     steps_per_epoch = math.ceil(args.n / args.batch_size)

@@ -144,7 +144,7 @@ def load_pair(a, dtype):
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--base", default="gemma-3-270m")
     p.add_argument("--tuned", default="gemma-3-270m-refusal-en")
     p.add_argument("--tiny", action="store_true", help="a tiny random Llama and a low-rank change of it")

@@ -16,7 +16,7 @@ import warnings
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import torch
 
@@ -82,10 +82,10 @@ def direction_auroc(
     """``[layer, source, target]`` (both in ``LANGUAGES`` order): the AUROC, on the rows ``score`` of
     each target language, of each source language's direction fitted on its rows among ``fit``."""
     own = per_language_directions(
-        acts[:, fit], labels[fit], [languages[i] for i in fit.tolist()], method=method, order=list(LANGUAGES)
+        acts[:, fit], labels[fit], [languages[int(i)] for i in fit.tolist()], method=method, order=list(LANGUAGES)
     )
     auc, _, _ = transfer_auroc(
-        own, acts[:, score], labels[score], [languages[i] for i in score.tolist()], targets=list(LANGUAGES)
+        own, acts[:, score], labels[score], [languages[int(i)] for i in score.tolist()], targets=list(LANGUAGES)
     )
     return auc
 
@@ -428,14 +428,13 @@ def english_refusal_direction(model: mechint.Model, *, n_val: int) -> "mechint.r
 class Answers(NamedTuple):
     """Greedy answers to prompts: ``texts`` (special tokens dropped), ``scores [n]`` (the refusal
     score of each prompt, :func:`mechint.refusal.refusal_log_odds`, read from the first generation
-    step's logits), ``tokens`` (each answer's new token ids up to its end-of-turn token) and
-    ``logprobs`` (``[n_tokens]`` per answer: each token's log-probability under the model that
-    generated it, with its interventions)."""
+    step's logits) and ``tokens`` (each answer's new token ids up to its end-of-turn token; score
+    them with :func:`answer_nll`, one pass over the prompts for several sets of answers, rather than
+    a log-softmax over the whole vocabulary at every generation step)."""
 
     texts: list[str]
     scores: torch.Tensor
     tokens: list[list[int]]
-    logprobs: list[torch.Tensor]
 
 
 _UNEDITED_ANSWERS: dict[tuple[int, int], dict[str, tuple]] = {}
@@ -475,21 +474,19 @@ def generate_answers(
     with intervene(model, *edits):
         for start in tqdm(range(0, len(todo), batch), desc=desc, disable=not todo):
             rows = todo[start : start + batch]
-            out = model.generate(
+            out: Any = model.generate(  # a GenerateDecoderOnlyOutput (.sequences, .logits)
                 rows, max_new_tokens=new_tokens, return_tokens=True, output_logits=True, return_dict_in_generate=True
             )
             new = out.sequences[:, -len(out.logits) :]
-            logits = torch.stack(out.logits, 1).float()  # [rows, steps, vocab]
-            logp = torch.log_softmax(logits, -1).gather(-1, new[:, :, None]).squeeze(-1).cpu()
             score = refusal_log_odds(out.logits[0], token_ids).cpu()
             for j, prompt in enumerate(rows):
                 ids = new[j].tolist()
                 n = next((t for t, i in enumerate(ids) if i in ends), len(ids))
                 text = model.tokenizer.decode(ids, skip_special_tokens=True)
-                found[prompt] = (text, float(score[j]), ids[:n], logp[j, :n].clone())
+                found[prompt] = (text, float(score[j]), ids[:n])
     known.update(found)
     got = [known[p] if p in known else found[p] for p in prompts]
-    return Answers([g[0] for g in got], torch.tensor([g[1] for g in got]), [g[2] for g in got], [g[3] for g in got])
+    return Answers([g[0] for g in got], torch.tensor([g[1] for g in got]), [g[2] for g in got])
 
 
 def _end_tokens(model: mechint.Model) -> list[int]:
@@ -630,7 +627,7 @@ DTYPE = "bfloat16"
 """The dtype the studies run the model in (``--dtype``): the published figures are from it."""
 
 
-def study_main(run, doc: str, argv=None, *, options=()) -> dict:
+def study_main(run, doc: str | None, argv=None, *, options=()) -> dict:
     """Command line of one study: ``python -m experiments.NAME [--model] [--out] [--n-per-class N]
     [--device] [--dtype]``. ``options``: the study's own arguments as ``(flags, add_argument keywords)``; each
     reaches ``run`` as the keyword of its ``dest``."""

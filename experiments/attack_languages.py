@@ -69,6 +69,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     if attacks is None:
         return not_attacked("attack_languages", model)
     tuned = tuned_version(model)
+    assert tuned is not None  # attacks exist only on a tuned version
     ds = _test_instructions(n)
     counts = class_counts(ds.labels, ds.row_languages, expected=())  # the classes the data has
     check_counts("attack_languages", counts, minimum=10, what="a refusal rate with a bootstrap interval", required=2)

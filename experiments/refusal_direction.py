@@ -50,7 +50,6 @@ from ._common import (
     english_refusal_direction,
     generate_answers,
     markdown_table,
-    mean_nll,
     study_main,
     tuned_version,
     write_json,
@@ -136,15 +135,22 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
             prompts,
             generate_answers(runner, prompts, *edits, new_tokens=NEW_TOKENS, batch=BATCH, desc=cond),
         )
-    nll = {"baseline": mean_nll(answers["baseline"][2].logprobs)}  # the unedited model's own answers
-    for labels in ((1,), (0,)):  # the edited answers to the same prompts, scored after one pass over them
+    # every answer's likelihood under the unedited model: per class, one pass over its prompts scores
+    # the unedited model's own answers to them and the edited answers
+    base_idx, _, base = answers["baseline"]
+    at_base = {i: j for j, i in enumerate(base_idx)}
+    nll = {"baseline": torch.full((len(base_idx),), float("nan"))}
+    for labels in ((1,), (0,)):
         conds = [c for c, (_, _, ls) in conditions.items() if ls == labels]
-        scored = answer_nll(m, answers[conds[0]][1], *[answers[c][2].tokens for c in conds])
-        nll.update(zip(conds, scored))
+        idx = answers[conds[0]][0]
+        own = [base.tokens[at_base[i]] for i in idx]
+        scored = answer_nll(m, answers[conds[0]][1], own, *[answers[c][2].tokens for c in conds])
+        nll["baseline"][torch.tensor([at_base[i] for i in idx])] = scored[0]
+        nll.update(zip(conds, scored[1:]))
     rows, rates, examples = [], {}, {}
     results = {"model": m.name, "selection": found.to_json(), "rates": {}}
     for cond, (_, _, labels) in conditions.items():
-        idx_all, prompts, (texts, score, _, _) = answers[cond]
+        idx_all, prompts, (texts, score, _) = answers[cond]
         judged = judge_refusals(texts, [ds[i].language for i in idx_all])
         at = {i: j for j, i in enumerate(idx_all)}
         for label in labels:

@@ -77,7 +77,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     rows, generations = [], {}
     for key, m in models.items():
         for name, ds in sets.items():
-            texts, score, _, _ = generate_answers(
+            texts, score, _ = generate_answers(
                 m, prompts[name], new_tokens=NEW_TOKENS, batch=BATCH, desc=f"{key} {name}"
             )
             judged = judge_refusals(texts, ds.row_languages)

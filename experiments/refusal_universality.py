@@ -42,7 +42,6 @@ from ._common import (
     check_counts,
     english_refusal_direction,
     generate_answers,
-    mean_nll,
     rounded,
     study_main,
     tuned_version,
@@ -105,11 +104,10 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
         )
         for i, x in enumerate(LANGUAGES)
     }
-    # the answers' likelihood under the unedited model: its own answers' from their generation, the
-    # ablated ones' after one pass over the prompts for all of them
-    nll = {"none": by_language(mean_nll(plain.logprobs))}
-    scored = answer_nll(m, prompts, *[a.tokens for a in ablated.values()])
-    nll.update({x: by_language(v) for x, v in zip(LANGUAGES, scored)})
+    # the answers' likelihood under the unedited model (its own and the ablated ones), after one
+    # pass over the prompts for all of them
+    scored = answer_nll(m, prompts, plain.tokens, *[a.tokens for a in ablated.values()])
+    nll = {x: by_language(v) for x, v in zip(("none", *LANGUAGES), scored)}
     baseline = rates(plain.texts)
     matrix = {x: rates(a.texts) for x, a in ablated.items()}
 

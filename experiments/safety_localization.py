@@ -43,7 +43,7 @@ from mechint.plots import plot_layer_heatmap, plot_layer_lines, plot_refusal_rat
 from mechint.refusal import judge_refusals
 from mechint.stats import bootstrap_mean
 from mechint.tuning import attack
-from mechint.weights import graft, overlap, top_p_masks
+from mechint.weights import WeightMask, graft, overlap, top_p_masks
 
 from ._common import (
     ATTACK_K,
@@ -85,6 +85,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     if attacks is None:
         return not_attacked("safety_localization", model)
     tuned = tuned_version(model)
+    assert tuned is not None  # attacks exist only on a tuned version
     ds = data.load_polyrefuse("test", kind="harmful", n_per_class=n)
     languages = list(ds.languages)
     prompts = tuned.chat_prompts(ds.texts)
@@ -105,7 +106,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     ends: dict[str, dict[str, tuple]] = {"tuned": {}}
     for lang in languages:
         ends["tuned"][lang] = bootstrap_mean([float(j) for j, r in zip(tuned_judged, rows_lang) if r == lang])
-    kept: dict[str, dict[float, object]] = {}
+    kept: dict[str, dict[float, WeightMask]] = {}
     for lang in ATTACK_LANGUAGES:
         attacked = attacks.load(lang, model.dtype, model.device)
         attacked32 = attacks.results[lang].load(dtype=torch.float32, device=model.device)

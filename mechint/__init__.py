@@ -7,7 +7,8 @@ transformers pipeline, :mod:`mechint.interop`), name its activations in Transfor
 diff them between two checkpoints (:func:`activation_shift`);
 tune a model (:func:`sft`, :func:`dpo`) into a cached folder that :func:`load_model` reads; judge
 whether generated responses are refusals, in 18 languages (:func:`is_refusal`); score
-multiple-choice answers from the first token, with a prefill (:func:`score_mcqa`).
+multiple-choice answers from the first token, with a prefill (:func:`score_mcqa`); monitor a
+generation with a probe, token by token, and stop it (:func:`monitor_generation`).
 """
 
 from . import (
@@ -18,6 +19,7 @@ from . import (
     diffing,
     eval,
     interop,
+    monitor,
     neurons,
     patching,
     placement,
@@ -65,6 +67,17 @@ from .interop import (
 from .interventions import AblateDirection, AddDirection, EditNeurons, Intervention, intervene, intervention_hooks
 from .lens import LogitLens, logit_lens
 from .model import Model, TokenError, load_model
+from .monitor import (
+    Generation,
+    MonitorCurves,
+    PrefixAUROC,
+    ProbeMonitor,
+    generate_with_activations,
+    monitor_generation,
+    prefix_monitor_auroc,
+    prefix_probe_auroc,
+    text_prefix_auroc,
+)
 from .neurons import (
     Neuron,
     neuron_activation_stats,
@@ -213,4 +226,14 @@ __all__ = [
     "score_mcqa",
     "permutation_consistency",
     "open_ended_mcqa",
+    "monitor",
+    "Generation",
+    "MonitorCurves",
+    "PrefixAUROC",
+    "ProbeMonitor",
+    "generate_with_activations",
+    "monitor_generation",
+    "prefix_monitor_auroc",
+    "prefix_probe_auroc",
+    "text_prefix_auroc",
 ]

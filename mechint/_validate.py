@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol, Union, runtime_checkable
+from typing import Any, Literal, Protocol, Union, cast, overload, runtime_checkable
 
 import torch
 
@@ -40,7 +40,10 @@ __all__ = [
 class HasTexts(Protocol):
     """Anything with a ``texts`` attribute (a :class:`mechint.data.Dataset`, say)."""
 
-    texts: Sequence[str]
+    @property
+    def texts(
+        self,
+    ) -> Sequence[str]: ...  # read-only: Dataset.texts is a property, which a plain attribute would refuse
 
 
 TextsLike = Union[str, Sequence[str], HasTexts]
@@ -58,6 +61,14 @@ def given(value: Any) -> str:
     return f"{text} ({type(value).__name__})"
 
 
+@overload
+def integer(
+    name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None, optional: Literal[False] = False
+) -> int: ...
+@overload
+def integer(
+    name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None, optional: bool
+) -> int | None: ...
 def integer(
     name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None, optional: bool = False
 ) -> int | None:
@@ -74,7 +85,7 @@ def integer(
     if isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool):
         raise TypeError(f"{wanted}, got {given(value)}")
     try:
-        number = operator.index(value)
+        number = operator.index(value)  # pyright: ignore[reportArgumentType]  # a non-integer raises, caught below
     except TypeError:
         raise TypeError(f"{wanted}, got {given(value)}") from None
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
@@ -103,6 +114,10 @@ def choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     raise ValueError(f"{name} must be one of {shown}, got {given(value)}{did_you_mean(near)}")
 
 
+@overload
+def dtype(name: str, value: Any, *, optional: Literal[False]) -> torch.dtype: ...
+@overload
+def dtype(name: str, value: Any, *, optional: bool = True) -> torch.dtype | None: ...
 def dtype(name: str, value: Any, *, optional: bool = True) -> torch.dtype | None:
     """A ``torch.dtype`` from a dtype or its name (``"bfloat16"``, ``"bf16"``, ``"torch.float32"``)."""
     if value is None and optional:
@@ -232,10 +247,10 @@ def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
     import sys
     import warnings
 
-    roots = [sys.modules[__package__]] + [
+    roots = [sys.modules[cast(str, __package__)]] + [  # mechint: always set in a package's module
         sys.modules[m] for m in ("torch", "transformers", "jaxtyping", "beartype", "importlib") if m in sys.modules
     ]
-    skip = tuple(os.path.dirname(m.__file__) + os.sep for m in roots)
+    skip = tuple(os.path.dirname(m.__file__) + os.sep for m in roots if m.__file__ is not None)
     frame = sys._getframe(1)
     while frame.f_back is not None and frame.f_code.co_filename.startswith((*skip, "<@beartype", "<frozen importlib")):
         frame = frame.f_back

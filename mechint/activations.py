@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Literal, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 
 import torch
 from jaxtyping import Float
@@ -180,6 +180,7 @@ def iter_batches(
     each text). ``token_ids``: the texts already tokenized (``max_length`` is then not applied).
     """
     out_dtype = _check_args(pool=pool, batch_size=batch_size, max_length=max_length, dtype=out_dtype)
+    texts = _texts(texts)  # one string is one text, a data set its .texts (list() would split or misread them)
     chosen = model.sites(sites)
     if not chosen:
         raise ValueError("no sites given")
@@ -200,7 +201,7 @@ def iter_batches(
     model.check_token_ids(all_ids)
     order = sorted(range(len(texts)), key=lambda i: -len(all_ids[i]))
     last_site = max(chosen, key=lambda s: s.order)
-    state: dict[str, Tensor] = {}
+    state: dict[str, Any] = {}  # "mask": the batch's attention mask, "batch": its Batch
     out: dict[str, Tensor] = {}
     # On an asynchronous device the copy of batch i to the host is started without waiting and only
     # awaited after batch i+1 is queued, so the device never idles while Python prepares a batch.
@@ -367,7 +368,7 @@ def _gather(
     texts: Sequence[str],
     names: Sequence[str],
     *,
-    pool: str,
+    pool: Pool,
     batch_size: int,
     max_length: int | None,
     dtype: torch.dtype | None,
@@ -408,10 +409,8 @@ def _restore_order(parts: dict[str, list[Tensor]], order: list[int], lengths: Te
     result = {}
     for n, p in parts.items():
         pieces = list(torch.cat(p).split(sizes))
-        by_text = [None] * len(order)
-        for piece, i in zip(pieces, order):
-            by_text[i] = piece
-        result[n] = torch.cat(by_text)
+        by_text = dict(zip(order, pieces))  # order is a permutation of the texts
+        result[n] = torch.cat([by_text[i] for i in range(len(order))])
     return result
 
 
@@ -525,7 +524,7 @@ def _read_manifest(root: Path) -> dict:
             ):
                 raise ValueError(shard)
             previous = shard["stop"]
-            int(shard["bytes"]), str(shard["sha256"])
+            _ = int(shard["bytes"]), str(shard["sha256"])  # present, and the size an integer
     except (KeyError, TypeError, ValueError) as err:
         raise damaged(f"inconsistent (shard entry {err})") from None
     return manifest
@@ -585,7 +584,7 @@ class ActivationStore:
     def _check_meta(self, meta: dict) -> None:
         """Raise unless this store holds the collection ``meta`` describes (model, token ids, sites,
         pool, dtype, max_length), so a call never reads or extends rows collected another way."""
-        diff = [k for k in set(meta) | set(self.meta) if self.meta.get(k) != meta.get(k)]
+        diff: list[str] = [k for k in set(meta) | set(self.meta) if self.meta.get(k) != meta.get(k)]
         if diff:
             why = {
                 "tokens": "tokens (the texts tokenize differently: another tokenizer or special-token setting, "
@@ -695,6 +694,7 @@ class ActivationStore:
             )
         tensors = {n: part[n].contiguous() for n in sites}
         if pool == "all":
+            assert part.lengths is not None  # pool="all" records each text's length
             tensors[_LENGTHS] = part.lengths
         return tensors
 
@@ -788,6 +788,7 @@ class ActivationStore:
             problem = self._shard_problem(k, data)
             if problem:
                 raise DamagedShardError(self.root, [(k, problem)])
+            assert data is not None  # a missing shard is a problem, raised above
             stored = load(data)
             tensors = {n: stored[n] for n in names}
             if self.meta["pool"] == "all":

@@ -189,7 +189,7 @@ def retrieval_matrix(embeddings: Mapping[str, Float[Tensor, "layer n d"]], *, ce
     if len(langs) < 2:
         raise ValueError(f"need at least two languages, got {langs}")
     units = {}
-    shape = None
+    shape: torch.Size | None = None
     for lang in langs:
         x = _as_layers(embeddings[lang], f"embeddings[{lang!r}]")
         if shape is not None and x.shape != shape:
@@ -198,6 +198,7 @@ def retrieval_matrix(embeddings: Mapping[str, Float[Tensor, "layer n d"]], *, ce
             )
         shape = x.shape
         units[lang] = _unit(x, center)
+    assert shape is not None  # at least two languages, checked above
     n_layers, n = shape[0], shape[1]
     acc = torch.empty(n_layers, len(langs), len(langs))
     cos = torch.empty(n_layers, len(langs), len(langs))

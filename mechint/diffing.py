@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from jaxtyping import Float
@@ -36,7 +37,7 @@ from torch import Tensor
 
 from . import _validate
 from ._suggest import did_you_mean, nearest
-from .activations import Activations, collect
+from .activations import Activations, Pool, collect
 from .model import Model
 from .stats import pearson, set_overlap
 
@@ -284,7 +285,7 @@ def activation_shift(
             model,
             texts,
             names,
-            pool=pool,
+            pool=cast(Pool, pool),  # one of POOLS, checked above
             batch_size=batch_size,
             progress=f"{label}{name}" if progress else False,
         )

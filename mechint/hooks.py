@@ -41,7 +41,7 @@ from collections.abc import MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, cast
 
 import torch
 from torch import Tensor, nn
@@ -554,9 +554,10 @@ def record(
             return None
         if len(blocks) == 1 and blocks[0].order is None:
             value = x[blocks[0].index(x)]
-        else:
-            widths = sorted({b.cols.numel() for b in blocks})
-            if sum(b.order.numel() for b in blocks) < blocks[0].of:
+        else:  # rows of different padding (TextPositions): each block has tensor columns and an order
+            orders = [cast(Tensor, b.order) for b in blocks]
+            widths = sorted({cast(Tensor, b.cols).numel() for b in blocks})
+            if sum(o.numel() for o in orders) < blocks[0].of:
                 widths = [0, *widths]  # some picked rows have none of the positions here
             if len(widths) > 1:
                 raise ValueError(
@@ -565,7 +566,7 @@ def record(
                     "by the attention mask, or name positions every row has"
                 )
             parts = torch.cat([x[b.index(x)] for b in blocks])
-            order = torch.cat([b.order for b in blocks])
+            order = torch.cat(orders)
             value = parts[torch.argsort(order).to(x.device)]
         if pattern:
             value = value.transpose(1, 2)  # back to [rows, head, query, key]

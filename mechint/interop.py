@@ -208,7 +208,10 @@ def unwrap_bridge_module(module: nn.Module) -> nn.Module:
 
     def unwrap(mod: nn.Module) -> nn.Module:
         while _is_bridge_component(mod):
-            mod = mod._modules["_original_component"]
+            inner = mod._modules["_original_component"]
+            if inner is None:
+                raise InteropError(f"a TransformerLens {type(mod).__name__} in this bridge wraps no module")
+            mod = inner
         if id(mod) in memo:  # a module registered under two names stays one module
             return memo[id(mod)]
         if _library(mod) == "transformer_lens":
@@ -525,14 +528,13 @@ def nnsight_read(nn_model: Any, sites: Iterable[NNsightSite] | str | Iterable[st
             acts = nnsight.save(mechint.nnsight_read(lm, ["blocks.1.hook_resid_post"]))
 
     Not for remote traces (the server has no mechint): see :func:`nnsight_sites`."""
-    if isinstance(sites, str):
-        sites = [sites]
-    sites = list(sites)
-    if not all(isinstance(s, NNsightSite) for s in sites):
-        sites = nnsight_sites(nn_model, [s.name if isinstance(s, NNsightSite) else s for s in sites])
+    given: list[NNsightSite | str] = [sites] if isinstance(sites, str) else list(sites)
+    resolved = [s for s in given if isinstance(s, NNsightSite)]
+    if len(resolved) < len(given):
+        resolved = nnsight_sites(nn_model, [s.name if isinstance(s, NNsightSite) else s for s in given])
     raw: dict[str, Any] = {}
     out: dict[str, Tensor] = {}
-    for site in sorted(sites, key=lambda s: s.order):
+    for site in sorted(resolved, key=lambda s: s.order):
         if site.accessor not in raw:
             raw[site.accessor] = nn_model.get(site.accessor)
         out[site.name] = site.view(raw[site.accessor])

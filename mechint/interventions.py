@@ -71,7 +71,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import SupportsIndex
+from typing import SupportsIndex, cast
 
 import torch
 from jaxtyping import Float
@@ -326,7 +326,9 @@ class AddDirection(_Directional, Intervention):
         self.alpha = _amount("alpha", alpha, "value per row [rows]")
         self._alpha = DeviceCopies(self.alpha)
         _check_positions(positions)
-        self.sites, self.layers, self.positions, self.rows = sites, layers, positions, rows
+        self.sites, self.layers = sites, layers
+        self.positions: Index = positions  # declared: a tuple assignment widens Literal["all"] to str
+        self.rows: Index = rows
 
     def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
         chosen = _resolve_sites(model, self.sites, self.layers)
@@ -388,7 +390,9 @@ class AblateDirection(_Directional, Intervention):
         self.value = _amount("value", value, "per layer [n_layers]")
         self._value = DeviceCopies(self.value)
         _check_positions(positions)
-        self.sites, self.layers, self.positions, self.rows = sites, layers, positions, rows
+        self.sites, self.layers = sites, layers
+        self.positions: Index = positions  # declared: a tuple assignment widens Literal["all"] to str
+        self.rows: Index = rows
 
     def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
         chosen = _resolve_sites(model, self.sites, self.layers)
@@ -463,7 +467,8 @@ class EditNeurons(Intervention):
         self.value = _amount("value", value)
         self._value = DeviceCopies(self.value)
         _check_positions(positions)
-        self.positions, self.rows = positions, rows
+        self.positions: Index = positions  # declared: a tuple assignment widens Literal["all"] to str
+        self.rows: Index = rows
         self._siblings: list[EditNeurons] = []  # edits made together (neuron_edits): checked for repeats
 
     def hooks(self, model: Model) -> list[tuple[Site, HookFn]]:
@@ -542,7 +547,7 @@ def hook_pairs(model: Model, *interventions: InterventionLike) -> list[tuple[Sit
         if isinstance(item, Intervention):
             pairs += item.hooks(model)
         elif isinstance(item, tuple) and len(item) == 2 and callable(item[1]) and isinstance(item[0], (str, Site)):
-            pairs.append((model.site(item[0]), item[1]))
+            pairs.append((model.site(item[0]), cast(HookFn, item[1])))  # a caller's hook function, as given
         elif isinstance(item, Iterable) and not isinstance(item, (str, bytes, Tensor)):
             pairs += hook_pairs(model, *item)
         else:

@@ -149,6 +149,6 @@ def logit_lens(
             out.top_tokens.append(
                 [[[model.tokenizer.decode([i]) for i in pos] for pos in layer] for layer in top_ids.tolist()]
             )
-            if chosen:
+            if out.token_probs is not None:  # a list exactly when tokens were chosen
                 out.token_probs.append(probs[..., chosen].cpu())
     return out

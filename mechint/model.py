@@ -12,21 +12,24 @@ import inspect
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence, SupportsIndex
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, Sequence, SupportsIndex, cast, overload
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
-from transformers.utils import ModelOutput
+from transformers.utils.generic import ModelOutput
 
 from . import _validate
-from ._validate import TextsLike
+from ._validate import HasTexts, TextsLike
 from .chat import ChatFormat, ChatTemplateError, Turn, check_turns, no_template_error
 from .data import Dataset
 from .families import Family, UnsupportedArchitectureError, family_for_config
 from .hooks import HookFn, StopForward, hooked
 from .positions import PromptEndPositions, from_prompt_end
 from .sites import Site, expand_sites, resolve_site, site_names
+
+if TYPE_CHECKING:  # annotations only: importing modeling_utils is slow
+    from transformers import PreTrainedModel
 
 TextInput = str | Sequence[str]
 
@@ -161,10 +164,11 @@ class Model:
         from .placement import check_resident
 
         check_resident(hf_model)  # weights left on meta: refused here, not deep inside a forward
-        self.hf = hf_model.eval()
-        self.tokenizer = tokenizer
+        # the checks above are duck-typed; the static types name what a Model is meant to wrap
+        self.hf = cast("PreTrainedModel", hf_model.eval())
+        self.tokenizer: Any = tokenizer  # any Hugging Face tokenizer (callable, with pad_token_id)
         self.name = name or getattr(hf_model.config, "_name_or_path", None) or type(hf_model).__name__
-        config = text_config(hf_model.config)
+        config = text_config(self.hf.config)
         self.family: Family = family_for_config(config)
         for what in ("base", "layers", "lm_head"):
             path = getattr(self.family, what)
@@ -186,7 +190,7 @@ class Model:
         self.d_head: int = int(getattr(config, "head_dim", None) or self.d_model // self.n_heads)
         self.base: nn.Module = self.hf.get_submodule(self.family.base)
         self.d_mlp: int = self._mlp_width()
-        self.d_vocab: int = int(self.hf.get_submodule(self.family.lm_head).weight.shape[0])
+        self.d_vocab: int = int(cast(Tensor, self.hf.get_submodule(self.family.lm_head).weight).shape[0])
         self._sites: dict[str, Site] = {}
         self._active_hooks = 0
         params = inspect.signature(self.base.forward).parameters
@@ -197,10 +201,11 @@ class Model:
 
     # ------------------------------------------------------------------ description
     def _mlp_width(self) -> int:
-        proj = self.hf.get_submodule(self.family.layers)[0].get_submodule(self.family.mlp_out_proj)
+        layers = cast(nn.ModuleList, self.hf.get_submodule(self.family.layers))
+        proj = layers[0].get_submodule(self.family.mlp_out_proj)
         if isinstance(proj, nn.Linear):
             return proj.in_features
-        return int(proj.weight.shape[0])  # GPT-2 Conv1D stores [in, out]
+        return int(cast(Tensor, proj.weight).shape[0])  # GPT-2 Conv1D stores [in, out]
 
     def layer_list(self, layers: SupportsIndex | Iterable[SupportsIndex] | None) -> list[int]:
         """Layer indices in ``0..n_layers-1`` (``None``: every layer; negative counts from the end);
@@ -376,6 +381,7 @@ class Model:
             return enc["input_ids"], enc["attention_mask"]
         trusted = isinstance(inputs, _Encoding)  # made by tokenize/pad: ids in range, every row non-empty
         if isinstance(inputs, dict) or hasattr(inputs, "keys"):
+            inputs = cast("dict[str, Any]", inputs)  # a dict or a mapping-like encoding (BatchEncoding)
             if "input_ids" not in inputs:
                 raise ValueError(
                     f"an encoding needs 'input_ids' (and optionally 'attention_mask'); got keys {list(inputs.keys())}"
@@ -586,6 +592,26 @@ class Model:
         return out, {s.name: cache[s.name] for s in chosen}
 
     @torch.no_grad()
+    @overload
+    def generate(
+        self,
+        inputs: TextInput | Tensor | dict,
+        *,
+        max_new_tokens: int = 32,
+        do_sample: bool = False,
+        return_tokens: Literal[False] = False,
+        **generate_kwargs,
+    ) -> list[str]: ...
+    @overload
+    def generate(
+        self,
+        inputs: TextInput | Tensor | dict,
+        *,
+        max_new_tokens: int = 32,
+        do_sample: bool = False,
+        return_tokens: bool,
+        **generate_kwargs,
+    ) -> list[str] | Tensor | ModelOutput: ...
     def generate(
         self,
         inputs: TextInput | Tensor | dict,
@@ -602,7 +628,8 @@ class Model:
         _validate.boolean("do_sample", do_sample)
         _validate.boolean("return_tokens", return_tokens)
         ids, mask = self._checked_inputs(inputs, None, new_tokens=max_new_tokens)
-        out = self.hf.generate(
+        # generate comes from GenerationMixin, which every ...ForCausalLM mixes in and PreTrainedModel does not
+        out = self.hf.generate(  # pyright: ignore[reportCallIssue]
             input_ids=ids,
             attention_mask=mask,
             max_new_tokens=max_new_tokens,
@@ -663,6 +690,12 @@ class Model:
             self.__dict__["_chat_format"] = cached
         return cached[1]
 
+    @overload
+    def chat_prompts(self, texts: Dataset, *, system: str | None = None, prefill: str | None = None) -> Dataset: ...
+    @overload
+    def chat_prompts(
+        self, texts: str | Sequence[str] | HasTexts, *, system: str | None = None, prefill: str | None = None
+    ) -> list[str]: ...
     def chat_prompts(
         self, texts: TextsLike, *, system: str | None = None, prefill: str | None = None
     ) -> list[str] | Dataset:
@@ -671,7 +704,8 @@ class Model:
         A :class:`~mechint.data.Dataset` gives a Dataset with the same labels, languages and ids whose
         examples say they are chat-formatted (:attr:`Example.chat <mechint.data.Example.chat>`);
         anything else gives a list of strings. Texts already chat-formatted are refused."""
-        dataset = texts if isinstance(texts, Dataset) else None
+        # cast: pyright reads a Dataset narrowed from Sequence[str] as iterating str | Example
+        dataset = cast(Dataset, texts) if isinstance(texts, Dataset) else None
         plain = _validate.texts(texts)
         if dataset is not None and any(ex.chat for ex in dataset):
             raise ValueError("this data set is chat-formatted already; format the plain instructions once")
@@ -779,7 +813,7 @@ class Model:
     def W_U(self) -> Float[Tensor, "d_model vocab"]:
         """The unembedding matrix, TransformerLens orientation (a view, not a copy). Refused for an
         LM head offloaded by a device map (its weights exist only during its forward)."""
-        weight = self.hf.get_submodule(self.family.lm_head).weight
+        weight = cast(Tensor, self.hf.get_submodule(self.family.lm_head).weight)
         if weight.device.type == "meta":
             raise RuntimeError(
                 "the LM head's weights are offloaded (device_map put it on 'disk' or the CPU with offload "
@@ -855,7 +889,8 @@ def load_model(
     placement = {"device_map": device_map, "offload_folder": offload_folder} if device_map is not None else None
     if isinstance(spec, Model):  # moved in place, as nn.Module.to does; a new tokenizer gives a new wrapper
         if device is not None or dtype is not None:
-            spec.hf.to(device=device, dtype=dtype)
+            # PreTrainedModel.to is @wraps(nn.Module.to), which pyright reads as unbound (self missing)
+            spec.hf.to(device=device, dtype=dtype)  # pyright: ignore[reportCallIssue]
         if placement is not None:
             _dispatch(spec.hf, placement)
         return Model(spec.hf, tokenizer, name=spec.name) if tokenizer is not None else spec

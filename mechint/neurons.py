@@ -32,7 +32,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple, SupportsIndex, Union
+from typing import Iterable, NamedTuple, SupportsIndex, Union, cast, overload
 
 import torch
 from jaxtyping import Float
@@ -138,13 +138,14 @@ def _as_neurons(model: Model, neurons) -> list[Neuron]:
 
 
 def _down_proj(model: Model, layer: int) -> nn.Module:
-    return model.hf.get_submodule(model.family.layers)[layer].get_submodule(model.family.mlp_out_proj)
+    layers = cast(nn.ModuleList, model.hf.get_submodule(model.family.layers))
+    return layers[layer].get_submodule(model.family.mlp_out_proj)
 
 
 def _value_view(model: Model, layer: int) -> Tensor:
     """``[d_mlp, d_model]`` view of layer ``layer``'s down-projection weight (no copy)."""
     proj = _down_proj(model, layer)
-    w = proj.weight.detach()
+    w = cast(Tensor, proj.weight).detach()
     if isinstance(proj, nn.Linear):  # weight [out=d_model, in=d_mlp]: a column per neuron
         return w.T
     if type(proj).__name__ == "Conv1D":  # GPT-2: weight [in=d_mlp, out=d_model]: a row per neuron
@@ -178,6 +179,10 @@ class ValueVectors(Sequence):
     def __len__(self) -> int:
         return self.model.n_layers
 
+    @overload
+    def __getitem__(self, key: slice) -> list[Tensor]: ...
+    @overload
+    def __getitem__(self, key: SupportsIndex | tuple) -> Tensor: ...
     def __getitem__(self, key):
         if isinstance(key, tuple):
             layer, index = key
@@ -193,7 +198,7 @@ class ValueVectors(Sequence):
     def _version(self) -> tuple:
         out = []
         for l in range(self.model.n_layers):
-            w = _down_proj(self.model, l).weight
+            w = cast(Tensor, _down_proj(self.model, l).weight)
             out.append((id(w), w._version, w.data_ptr()))
         return tuple(out)
 
@@ -240,7 +245,7 @@ def _post_norm_gain(model: Model, layer: int) -> Tensor | None:
     path = model.family.mlp_post_norm
     if path is None:
         return None
-    module = model.hf.get_submodule(model.family.layers)[layer].get_submodule(path)
+    module = cast(nn.ModuleList, model.hf.get_submodule(model.family.layers))[layer].get_submodule(path)
     return _norm_gain(model, module)[0]
 
 
@@ -594,10 +599,11 @@ class NeuronStats:
     capacity: int = 4096
     seed: int = 0
     _moments: RunningMoments = field(default_factory=RunningMoments, repr=False)
-    _min: Tensor | None = field(default=None, repr=False)
-    _max: Tensor | None = field(default=None, repr=False)
-    _positive: Tensor | None = field(default=None, repr=False)
-    _abs_sum: Tensor | None = field(default=None, repr=False)
+    # [k] float64 each, made with the reservoir on the first tokens (empty until then)
+    _min: Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.float64), repr=False)
+    _max: Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.float64), repr=False)
+    _positive: Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.float64), repr=False)
+    _abs_sum: Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.float64), repr=False)
     _sample: Reservoir | None = field(default=None, repr=False)
 
     def update(self, values: Float[Tensor, "tokens k"]) -> "NeuronStats":
@@ -623,9 +629,11 @@ class NeuronStats:
         self.count += x.shape[0]
         return self
 
-    def _need(self) -> None:
-        if self.count == 0:
+    def _need(self) -> Reservoir:
+        """The reservoir sample; raises before any token was seen."""
+        if self.count == 0 or self._sample is None:  # the sample exists from the first token on
             raise ValueError("no tokens seen (empty stream)")
+        return self._sample
 
     @property
     def mean(self) -> Tensor:
@@ -666,15 +674,15 @@ class NeuronStats:
 
     def quantile(self, q: float | Sequence[float]) -> Tensor:
         """``[k]`` for one ``q``, ``[len(q), k]`` for several (from the reservoir sample)."""
-        self._need()
+        sample = self._need()
         qs = torch.as_tensor(q, dtype=torch.float64)
-        return torch.quantile(self._sample.rows, qs, dim=0).float()
+        return torch.quantile(sample.rows, qs, dim=0).float()
 
     def abs_quantile(self, q: float | Sequence[float]) -> Tensor:
         """Quantiles of ``|activation|`` (from the reservoir sample): ``[k]`` or ``[len(q), k]``."""
-        self._need()
+        sample = self._need()
         qs = torch.as_tensor(q, dtype=torch.float64)
-        return torch.quantile(self._sample.rows.abs(), qs, dim=0).float()
+        return torch.quantile(sample.rows.abs(), qs, dim=0).float()
 
     def summary(self, quantiles: Sequence[float] = (0.1, 0.5, 0.9, 0.99)) -> list[dict]:
         """One dict per neuron (JSON-ready)."""
@@ -813,7 +821,8 @@ def neuron_activation_stats(
             state["steps"], state["seen"] = {}, set()
             if max_new_tokens:
                 with model.hooks(pairs), input_rows(idx, len(texts)):
-                    out = model.generate(enc, max_new_tokens=max_new_tokens, return_tokens=True)
+                    # the token tensor (a ModelOutput only with return_dict_in_generate, not passed)
+                    out = cast(Tensor, model.generate(enc, max_new_tokens=max_new_tokens, return_tokens=True))
             else:
                 with model.hooks(pairs, stop_after=last_site), input_rows(idx, len(texts)):
                     model.forward(enc, logits=False)
@@ -884,14 +893,16 @@ def direction_scores(
 ) -> Float[Tensor, " n"]:
     """Projection of each text's pooled ``blocks.{layer}.hook_resid_post`` on the unit ``direction``
     (the direction's score), under ``interventions`` (none: the plain model). ``[n]`` float32, CPU."""
-    from .activations import collect
+    from .activations import Pool, collect
 
     d = torch.as_tensor(direction).detach().float().cpu()
     if d.ndim != 1 or d.shape[0] != model.d_model:
         raise ValueError(f"direction must be [d_model={model.d_model}], got {tuple(d.shape)}")
     site = f"blocks.{_layer(model, layer)}.hook_resid_post"
     with intervene(model, *interventions):
-        acts = collect(model, texts, site, pool=pool, batch_size=batch_size, progress=progress)
+        acts = collect(
+            model, texts, site, pool=cast(Pool, pool), batch_size=batch_size, progress=progress
+        )  # collect checks it
     return acts[site].float() @ (d / d.norm().clamp(min=1e-12))
 
 

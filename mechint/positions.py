@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence, cast, overload
 
 import torch
 from torch import Tensor
@@ -106,7 +106,7 @@ class TextPositions:
             return NotImplemented
         a, b = self._index, other._index
         if isinstance(a, slice) or isinstance(b, slice):
-            return a == b
+            return isinstance(a, slice) and isinstance(b, slice) and a == b  # a slice never equals a tensor
         return a.shape == b.shape and bool((a == b).all())
 
     __hash__ = None  # type: ignore[assignment]
@@ -248,6 +248,10 @@ def _position_index(positions) -> Tensor:
     return pos.reshape(-1).long()
 
 
+@overload
+def _local_positions(positions: Tensor, seq_len: int, offset: int) -> Tensor | None: ...
+@overload
+def _local_positions(positions: object, seq_len: int, offset: int) -> Tensor | slice | None: ...
 def _local_positions(positions, seq_len: int, offset: int) -> Tensor | slice | None:
     """Map absolute positions to columns of the current call; ``None`` if none of them is here.
 
@@ -307,7 +311,7 @@ def select_rows(rows: Index, batch: int, ctx: "HookContext") -> Picked | None:
     if isinstance(rows, (TextPositions, str)):
         raise TypeError(f"rows must be integers, a slice, a boolean mask or None, got {rows!r}")
     src = ctx.inputs
-    total = batch if src is None else ctx.n_inputs
+    total = batch if src is None else cast(int, ctx.n_inputs)  # set with inputs (input_rows)
     if rows is None:
         return Picked(slice(None), src, total)
     if isinstance(rows, slice):

@@ -21,7 +21,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, cast
 
 import torch
 from torch import Tensor
@@ -46,7 +46,7 @@ _ASCII_END = ".!?"
 _CLOSERS = "\"'”’»)]}」』】》〉）］｝›"
 
 
-def _spaceless_script(ch: str) -> bool:
+def spaceless_script(ch: str) -> bool:
     """Scripts written without spaces between words: CJK, kana, Thai, Lao, Khmer, Myanmar."""
     if not ch:
         return False
@@ -107,7 +107,7 @@ def split_sentences(text: str) -> list[str]:
                     end = None  # "e.g. this", "approx. 5"
                 else:
                     end = j
-            elif _spaceless_script(nxt):
+            elif spaceless_script(nxt):
                 end = j
             if end is not None:
                 while end < n and text[end].isspace():
@@ -159,7 +159,7 @@ def token_prefix_lengths(
 ) -> Tensor:
     """``[F, n]`` number of tokens in each prefix: the leading special tokens plus
     ``max(1, ceil(f * m))`` of the ``m`` other tokens (fraction 1 = the whole text)."""
-    fr = _check_fractions(fractions)
+    fr = check_fractions(fractions)
     n = torch.as_tensor(n_tokens, dtype=torch.long).reshape(-1)
     s = torch.broadcast_to(torch.as_tensor(n_special, dtype=torch.long), n.shape)
     m = (n - s).clamp(min=0)
@@ -169,7 +169,8 @@ def token_prefix_lengths(
     return torch.minimum(s + k, n.clamp(min=1))
 
 
-def _check_fractions(fractions: Iterable[float]) -> list[float]:
+def check_fractions(fractions: Iterable[float]) -> list[float]:
+    """``fractions`` as floats, each in ``(0, 1]``; raises on none or one out of range."""
     fr = [float(f) for f in fractions]
     if not fr:
         raise ValueError("no fractions given")
@@ -237,7 +238,7 @@ def collect_prefixes(
     )
 
     texts = _validate.texts(texts)
-    fr = _check_fractions(fractions)
+    fr = check_fractions(fractions)
     _validate.integer("batch_size", batch_size, minimum=1)
     _validate.integer("max_length", max_length, minimum=1, optional=True)
     dtype = _validate.dtype("dtype", dtype, optional=False)
@@ -304,10 +305,11 @@ def collect_prefixes(
     )
     for idx, got, _ in batches:
         for name in names:
-            if out[name] is None:
-                out[name] = torch.empty((len(fr), len(texts), *got[name].shape[2:]), dtype=dtype)
-            out[name][:, idx] = got[name].transpose(0, 1)
-    result = PrefixActivations(fr, out, n_tok, lengths)
+            dst = out[name]
+            if dst is None:
+                dst = out[name] = torch.empty((len(fr), len(texts), *got[name].shape[2:]), dtype=dtype)
+            dst[:, idx] = got[name].transpose(0, 1)
+    result = PrefixActivations(fr, cast("dict[str, Tensor]", out), n_tok, lengths)  # the first batch fills every site
     if path is not None:
         _save(path, result, key)
     return result

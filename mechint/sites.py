@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, cast
 
 from torch import nn
 
@@ -161,7 +161,7 @@ def resolve_site(
             if key in _NOT_YET:
                 raise UnknownSiteError(f"{name!r} is not a mechint site yet: {_NOT_YET[key]}")
             raise _unknown(name, site_names(family, n_layers, attention=True))
-        layer_module = get_submodule(hf_model, family.layers)[layer]
+        layer_module = cast(nn.ModuleList, get_submodule(hf_model, family.layers))[layer]
         module = get_submodule(layer_module, spec.path)
         order = (layer + 1, _rank(family, key))
     else:

@@ -124,7 +124,7 @@ class RunningMoments:
                 f"RunningMoments holds statistics of shape {tuple(self._mean.shape)}; rows of shape "
                 f"{tuple(mean.shape)} cannot join them"
             )
-        if self._mean is None:
+        if self._mean is None or self._m2 is None:  # set together, by the first merge
             self.count, self._mean, self._m2 = n, mean.clone(), m2.clone()
             return
         total = self.count + n
@@ -136,7 +136,7 @@ class RunningMoments:
     def __add__(self, other: "RunningMoments") -> "RunningMoments":
         out = RunningMoments()
         for part in (self, other):
-            if part._mean is not None:
+            if part._mean is not None and part._m2 is not None:  # set together
                 out._merge(part.count, part._mean, part._m2)
         return out
 

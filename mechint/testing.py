@@ -6,6 +6,8 @@ Llama-3.2-1B's, with random weights: no download is ever needed).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -45,7 +47,7 @@ def tiny_config(family: str, *, vocab_size: int = 259, n_layers: int = 3, d_mode
     import transformers as tf
 
     # the decoder layout Llama, Qwen2 and Gemma 3 share; each family adds its own keys
-    decoder = dict(
+    decoder: dict[str, Any] = dict(
         vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model, num_hidden_layers=n_layers,
         num_attention_heads=4, max_position_embeddings=256,
     )  # fmt: skip

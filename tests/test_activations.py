@@ -302,6 +302,17 @@ def test_errors_leave_no_hooks_behind(llama: Model):
     assert count_hooks() == before
 
 
+def test_iter_batches_takes_one_text_or_a_data_set(llama: Model):
+    """One string is one text (not one per character); a data set runs its .texts."""
+    from mechint.data import Dataset, Example
+
+    rows = [idx for idx, _, _ in iter_batches(llama, "héllo", "hook_resid_post", progress=False)]
+    assert rows == [[0]]
+    data = Dataset(Example(t, 0, "en", f"i{i}", "test") for i, t in enumerate(TEXTS[:2]))
+    rows = [i for idx, _, _ in iter_batches(llama, data, "hook_resid_post", progress=False) for i in idx]
+    assert sorted(rows) == [0, 1]
+
+
 # ---------------------------------------------------------------------------------------------
 # Memory: the forward stops after the last requested site; the LM head never runs; a pooled row does
 # not keep its batch's full activation alive

@@ -226,13 +226,14 @@ def test_answer_nll_is_the_answers_negative_log_likelihood_after_its_prompt():
             assert abs(float(got) - float(expected)) < 1e-4
 
 
-def test_generate_answers_keeps_unedited_answers_and_their_log_probabilities():
+def test_generate_answers_keeps_unedited_answers():
     """The baseline answers are generated once per model and prompt; an edited run is not taken from
-    them; the log-probabilities are those of the answer tokens under the generating model."""
+    them; each answer's tokens are the greedy continuation (a forward over prompt + answer predicts
+    every one of them)."""
     import torch
 
     from experiments import _common
-    from experiments._common import answer_nll, generate_answers
+    from experiments._common import generate_answers
     from mechint.interventions import AddDirection
 
     model = tiny_model("llama", seed=4, chat=True)
@@ -242,9 +243,12 @@ def test_generate_answers_keeps_unedited_answers_and_their_log_probabilities():
     again = generate_answers(model, prompts[::-1], new_tokens=5)
     assert again.texts == first.texts[::-1] and again.tokens == first.tokens[::-1]
     assert torch.equal(again.scores, first.scores.flip(0))
-    nll = answer_nll(model, prompts, first.tokens)[0]
-    own = torch.tensor([float(-lp.double().mean()) if lp.numel() else float("nan") for lp in first.logprobs])
-    torch.testing.assert_close(nll, own, atol=1e-4, rtol=1e-4, equal_nan=True)
+    for prompt, answer in zip(prompts, first.tokens):
+        ids = model.tokenizer(prompt, return_tensors="pt")["input_ids"]
+        if answer:
+            full = torch.cat([ids, torch.tensor([answer])], 1)
+            logits = model.hf(input_ids=full).logits[0, ids.shape[1] - 1 : -1]
+            assert logits.argmax(-1).tolist() == answer
     steered = generate_answers(
         model, prompts, AddDirection(torch.ones(model.d_model) * 50.0, sites="blocks.0.hook_resid_pre"), new_tokens=5
     )

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
-from typing import SupportsIndex
+from typing import Any, SupportsIndex
 
 from .._suggest import did_you_mean, nearest
 from ._ordering import select as _select
@@ -75,10 +75,19 @@ sentence case); the premise and the options are in the item's language."""
 _BUNDLED = "bundled"
 
 
+def _bundled(*parts: str):
+    """The bundled file at ``parts`` (one ``/`` per part: Python 3.10's ``Traversable.joinpath`` takes one)."""
+    ref = resources.files(__name__.rpartition(".")[0]) / _BUNDLED
+    for part in parts:
+        ref = ref / part
+    return ref
+
+
 def _read_bundled_csv(*parts: str) -> list[dict[str, str]]:
     """Rows of a bundled CSV as dicts; ``utf-8-sig`` drops a leading byte-order mark from the header."""
-    ref = resources.files(__package__).joinpath(_BUNDLED, *parts)
-    with ref.open("r", encoding="utf-8-sig", newline="") as f:
+    ref = _bundled(*parts)
+    # typeshed's Traversable.open lacks newline=, which Path.open and zipfile.Path.open take
+    with ref.open("r", encoding="utf-8-sig", newline="") as f:  # pyright: ignore[reportCallIssue]
         return list(csv.DictReader(f))
 
 
@@ -124,7 +133,7 @@ def _resolve_languages(languages: str | Iterable[str] | None, available: Sequenc
     return list(dict.fromkeys(requested))  # drop repeats, keep order
 
 
-def _as_count(value: object) -> int | None:
+def _as_count(value: Any) -> int | None:
     """``value`` as a plain int when it is an integer (Python, numpy or 0-d torch; not a bool), else None."""
     if hasattr(value, "tolist"):  # numpy / torch scalar -> Python scalar
         value = value.tolist()
@@ -253,7 +262,7 @@ def _polyrefuse_table(kind: str, split: str) -> tuple[dict[str, tuple[tuple[str,
     for lang in POLYREFUSE_LANGUAGES:
         if lang in rows[0]:
             per_language[lang] = tuple((i, row[lang].strip()) for i, row in zip(ids, rows))
-        elif resources.files(__package__).joinpath(_BUNDLED, "polyrefuse", f"{kind}_{split}_{lang}.csv").is_file():
+        elif _bundled("polyrefuse", f"{kind}_{split}_{lang}.csv").is_file():
             own = _read_bundled_csv("polyrefuse", f"{kind}_{split}_{lang}.csv")
             per_language[lang] = tuple(
                 (f"polyrefuse-{kind}-{split}-{lang}-{int(row['row']):04d}", row[lang].strip()) for row in own
@@ -384,7 +393,7 @@ def polyrefuse_categories(split: str = "test") -> dict[str, str]:
 def _xcopa_rows(split: str, language: str) -> tuple[dict, ...]:
     """The rows of one bundled XCOPA file (``{split}.{language}.jsonl``, upstream's bytes), checked for
     the fields the loader reads."""
-    ref = resources.files(__package__).joinpath(_BUNDLED, "xcopa", f"{split}.{language}.jsonl")
+    ref = _bundled("xcopa", f"{split}.{language}.jsonl")
     rows = []
     with ref.open("r", encoding="utf-8") as f:
         for line_no, line in enumerate(f, 1):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, overload
 from .._suggest import nearest
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import torch
 
 __all__ = ["HARMFUL", "HARMLESS", "Example", "Dataset"]
@@ -181,7 +182,7 @@ class Dataset(Sequence[Example]):
     @overload
     def __getitem__(self, index: int) -> Example: ...
     @overload
-    def __getitem__(self, index: slice | Sequence[int]) -> Dataset: ...
+    def __getitem__(self, index: slice | Sequence[int] | Sequence[bool] | torch.Tensor | np.ndarray) -> Dataset: ...
 
     def __getitem__(self, index):  # type: ignore[override]
         """An Example for an int; a Dataset for a slice, a sequence of int indices (e.g. a numpy array) or

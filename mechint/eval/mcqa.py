@@ -43,7 +43,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 
 import torch
 from jaxtyping import Bool, Float, Int
@@ -293,7 +293,8 @@ def label_token_ids(
     if isinstance(labels, str):
         raise TypeError("labels must be a list of label strings (or one list per prompt), not one string")
     labels = list(labels)
-    per_prompt = [list(x) for x in labels] if labels and not isinstance(labels[0], str) else [labels] * len(prompts)
+    nested = bool(labels) and not isinstance(labels[0], str)
+    per_prompt: list[list[str]] = [list(x) for x in labels] if nested else [cast("list[str]", labels)] * len(prompts)
     if len(per_prompt) != len(prompts):
         raise ValueError(f"{len(per_prompt)} label lists for {len(prompts)} prompts")
     spaces = [space] * len(prompts) if isinstance(space, bool) else [bool(s) for s in space]
@@ -659,6 +660,7 @@ def _orders(k: int, permutations: str | int, rng: torch.Generator) -> list[tuple
                 f"permutations='all' for an item with {k} options is {math.factorial(k) - 1} versions; use 'cyclic' or a number"
             )
         return [p for p in itertools.permutations(range(k)) if p != identity]
+    assert isinstance(permutations, int)  # the strings are "cyclic" and "all", handled above
     n_all = math.factorial(k) - 1
     if permutations >= n_all:
         return [p for p in itertools.permutations(range(k)) if p != identity]

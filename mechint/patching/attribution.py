@@ -6,7 +6,7 @@ activation-patching sweep (one forward and one backward pass on the corrupted ru
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable, Literal, Sequence, SupportsIndex
+from typing import Any, Callable, Iterable, Literal, Sequence, SupportsIndex
 
 import torch
 from torch import Tensor
@@ -68,7 +68,7 @@ def attribution_patch(
             f"exact must be a PatchResult of the same sweep, True, False or None, got {_validate.given(exact)}"
         )
     t_start = time.perf_counter()
-    cells = dict(  # the sweep, as activation_patch takes it too (exact=True)
+    cells: dict[str, Any] = dict(  # the sweep, as activation_patch takes it too (exact=True)
         component=component, positions=positions, layers=layers, heads=heads, neurons=neurons,
         per_position=per_position, align=align,
     )  # fmt: skip
@@ -132,7 +132,7 @@ def attribution_patch(
     pos_set = torch.zeros(width, dtype=torch.bool)
     pos_set[plan.positions] = True
     mask &= pos_set[None]
-    per_layer: dict[int, Tensor] = {}
+    per_layer: dict[int, Tensor | None] = {}  # None: no gradient reached the layer
     for l in plan.layers:
         g = grad.get(l)
         if g is None:

@@ -191,7 +191,7 @@ def _token_sets(tokens, what: str) -> tuple[Tensor, Tensor]:
         ids = [_token_id(i) for i in items]
         if any(i is None for i in ids):
             raise TypeError(f"{what}: token ids must be integers, got {items!r}")
-        return list(dict.fromkeys(ids))
+        return list(dict.fromkeys(i for i in ids if i is not None))  # none is None, checked above
 
     if all(_token_id(r) is not None for r in rows):
         rows = [ids_of(rows)]

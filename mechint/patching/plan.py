@@ -10,7 +10,7 @@ or neurons, in grid order), the positions and site the metric reads (:class:`Swe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Literal, Sequence, SupportsIndex
+from typing import Any, Callable, Iterable, Iterator, Literal, Sequence, SupportsIndex, cast
 
 import torch
 from torch import Tensor
@@ -87,6 +87,7 @@ def _ids(model: Model, x, what: str) -> list[list[int]]:
             raise ValueError(f"{what} tokens must be [batch, pos], got shape {tuple(t.shape)}")
         return [list(map(int, row)) for row in t]
     if isinstance(x, dict) or hasattr(x, "keys"):
+        x = cast("dict[str, Any]", x)  # a dict or a mapping-like encoding (BatchEncoding)
         ids = torch.as_tensor(x["input_ids"]).cpu()
         mask = torch.as_tensor(x.get("attention_mask", torch.ones_like(ids))).cpu().bool()
         ids, mask = (ids[None], mask[None]) if ids.ndim == 1 else (ids, mask)
@@ -214,10 +215,14 @@ def _plan(model: Model, component: str, width: int, *, layers, positions, heads,
         if per_pos:
             for p in pos:
                 for u in units:
-                    cl.append(l), cp.append(p), cu.append(u)
+                    cl.append(l)
+                    cp.append(p)
+                    cu.append(u)
         else:
             for u in units:
-                cl.append(l), cp.append(-1), cu.append(u)
+                cl.append(l)
+                cp.append(-1)
+                cu.append(u)
     return Plan(component, key, axes, lay, pos, units, per_pos, cl, cp, cu)
 
 
@@ -292,6 +297,7 @@ def _metric_site(model: Model, metric: Metric) -> Site | None:
 def read_from_run(unembed: Unembed | None, metric_site: Site | None, store: dict) -> Tensor:
     """The metric's read ``[batch, n_read, width]`` from what a run's reader hook stored."""
     if metric_site is None:
+        assert unembed is not None  # a metric of the final logits reads through the unembedding
         return unembed(store["__final__"])
     return store["__metric__"]
 

@@ -125,7 +125,7 @@ class PatchResult:
         idx = (
             torch.cartesian_prod(*[torch.arange(n) for n in self.shape])
             if len(self.shape) > 1
-            else (torch.arange(self.shape[0])[:, None])
+            else (torch.arange(self.values.shape[1])[:, None])  # self.shape[0], which pyright narrows to ()
         )
         if mean:
             blocks = {"value": self.mean(), "effect": nanmean(self.effect()), "normalized": self.mean(normalized=True)}

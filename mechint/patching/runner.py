@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, cast
 
 import torch
 from torch import Tensor, nn
@@ -88,10 +88,10 @@ class _PrefixKV:
         self.values: dict[int, Tensor | None] = {}
 
     def update(self, key_states: Tensor, value_states: Tensor, layer_idx: int, *args, **kwargs):
-        pk = self.keys.get(layer_idx)
-        if pk is None:
+        pk, pv = self.keys.get(layer_idx), self.values.get(layer_idx)
+        if pk is None or pv is None:  # set together; keys alone are reset to None
             return key_states, value_states
-        return torch.cat([pk, key_states], dim=-2), torch.cat([self.values[layer_idx], value_states], dim=-2)
+        return torch.cat([pk, key_states], dim=-2), torch.cat([pv, value_states], dim=-2)
 
 
 @dataclass
@@ -104,7 +104,7 @@ class _Captured:
 
 
 def decoder_layers(model: Model) -> nn.ModuleList:
-    return get_submodule(model.hf, model.family.layers)
+    return cast(nn.ModuleList, get_submodule(model.hf, model.family.layers))
 
 
 @contextmanager
@@ -311,9 +311,11 @@ def run_from_layers(model: Model, cap: _Captured, batch: int, joins: dict[int, t
             s_new, h_new = joins[k]
             h = h_new if h is None else torch.cat([h, h_new])
             src = s_new if src is None else torch.cat([src, s_new])
+        assert h is not None and src is not None  # the first layer, min(joins), is a join
         kw = _gather_kwargs(cap.kwargs[k], src, batch, None, 0, width, memo)
         out = layers[k](h, **kw)
         h = out[0] if isinstance(out, tuple) else out
+    assert h is not None  # at least the first layer ran
     return h
 
 
@@ -357,7 +359,7 @@ class ChunkRunner:
             not self.by_hook
             and not comp_in_mlp
             and model.active_hooks == 0
-            and not (self.metric_direct and m_site.key == "hook_resid_pre")
+            and not (m_site is not None and self.metric_direct and m_site.key == "hook_resid_pre")
         )
         self.last_mlp = self.layers[last_layer].get_submodule(mlp_path) if self.trim_mlp else None
 
@@ -414,11 +416,11 @@ class ChunkRunner:
         cols = [c - start for c in self.read_cols]  # the metric's positions among the computed ones
         if self.by_hook:
 
-            def read(x, ctx):
+            def read_metric(x, ctx):
                 reads["m"] = x[:, cols]
                 return None
 
-            hooks.append((self.m_site, read))
+            hooks.append((self.m_site, read_metric))
         h: Tensor | None = None
         stopped = False
         with model.hooks(hooks, stop_after=self.m_site if self.by_hook else None):
@@ -441,6 +443,7 @@ class ChunkRunner:
                         )
                     h = h_new if h is None else torch.cat([h, h_new])
                     n_active = count[k]
+                assert h is not None  # the first layer, chunk["first"], is a join
                 if self.metric_direct and self.m_site.layer == k and self.m_site.key == "hook_resid_pre":
                     reads["m"] = h[:, cols]
                     stopped = True
@@ -461,7 +464,7 @@ class ChunkRunner:
                         if self.user_hooks
                         else nullcontext()
                     ):
-                        if k == self.last_layer and self.trim_mlp:
+                        if k == self.last_layer and self.last_mlp is not None:  # set exactly when trim_mlp
                             with _only_columns(self.last_mlp, cols, h.shape[1]):
                                 out = self.layers[k](h, **kw)
                         else:
@@ -469,7 +472,7 @@ class ChunkRunner:
                 except StopForward:
                     stopped = True
                     break
-                h = out[0] if isinstance(out, tuple) else out
+                h = cast(Tensor, out[0] if isinstance(out, tuple) else out)  # a decoder layer's hidden states
                 if self.direct and plan.key == "hook_resid_post" and k in joins:
                     lo, hi = joins[k]
                     local = torch.arange(lo, hi, device=h.device)
@@ -485,6 +488,7 @@ class ChunkRunner:
         else:
             if stopped:
                 raise RuntimeError("the patched forward stopped before the metric's site")
+            assert h is not None  # the layers from chunk["first"] on ran
             if self.user_hooks:
                 # the final norm is a site (ln_final.hook_normalized): the caller's hooks there see
                 # every computed position, at its absolute position, as in a plain forward

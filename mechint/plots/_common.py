@@ -4,7 +4,7 @@ trace, and checks of array and label inputs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import numpy as np
 import plotly.graph_objects as go
@@ -31,7 +31,7 @@ def base_layout(fig: go.Figure, title: str | None, xaxis_title: str, yaxis_title
 def to_numpy(x: ArrayLike, *, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
     """A float64 array with ``ndim`` dimensions (or one of several) from a tensor, array or lists."""
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor (bf16 included), no torch import
-        x = x.detach().cpu().float().numpy()
+        x = cast(Any, x).detach().cpu().float().numpy()
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as e:

@@ -86,7 +86,7 @@ def _with_ext(stem: Path, ext: str) -> Path:
     return stem.with_name(f"{stem.name}.{ext}")  # keeps dots in stems ("fig.v2" -> "fig.v2.png")
 
 
-def _run_in_thread(coro_fn, *args, **kwargs):
+def _run_in_thread(coro_fn, *args, **kwargs) -> Any:
     """Run an async function to completion in its own thread and event loop (safe in Jupyter)."""
     box: dict[str, Any] = {}
 
@@ -123,7 +123,8 @@ def _render_static(
         # mathjax=False: the default loads MathJax from a CDN, and this must work offline.
         async with kaleido.Kaleido(n=1, timeout=timeout, mathjax=False, path=browser) as k:
             for fmt in formats:
-                out[fmt] = await k.calc_fig(fig_dict, opts={**opts, "format": fmt})
+                # opts holds LayoutOpts' keys (width, height, scale, format); a plain dict to pyright
+                out[fmt] = await k.calc_fig(fig_dict, opts={**opts, "format": fmt})  # pyright: ignore[reportArgumentType]
         return out
 
     return _run_in_thread(render)
@@ -226,6 +227,7 @@ def save_figure(
                 else "no Chrome/Chromium was found (looked on PATH and in /usr/bin)."
             )
     if problem is None:
+        assert browser is not None  # found, or problem says why not
         try:
             images = _render_static(fig, fmts, browser, width=width, height=height, scale=scale, timeout=timeout)
         except Exception as e:  # noqa: BLE001 - a broken browser must not lose the figure

@@ -4,6 +4,7 @@ language x language similarity matrices with a slider over layers."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -81,7 +82,9 @@ def plot_layer_lines(
         )
     if reference is not None:
         # Plotly labels an hline "new text" when annotation args are given without text.
-        label = {"annotation_text": reference_label, "annotation_position": "top left"} if reference_label else {}
+        label: dict[str, Any] = (
+            {"annotation_text": reference_label, "annotation_position": "top left"} if reference_label else {}
+        )
         fig.add_hline(y=float(reference), line={"color": "#444444", "dash": "dash", "width": 1.5}, **label)
     base_layout(fig, title, xaxis_title, yaxis_title)
     fig.update_layout(

@@ -124,8 +124,8 @@ def plot_neuron_heatmap(
         cols,
         rows,
         zmid=zmid,
-        zmin=None if bound is None else zmid - bound,
-        zmax=None if bound is None else zmid + bound,
+        zmin=None if bound is None or zmid is None else zmid - bound,  # a bound comes with zmid
+        zmax=None if bound is None or zmid is None else zmid + bound,
         colorbar_title=colorbar_title,
         hovertemplate=f"%{{y}}, %{{x}}<br>{colorbar_title}: %{{z:.4f}}<extra></extra>",
         show_values=show_values and text is None,

@@ -33,7 +33,7 @@ __all__ = ["plot_early_prediction", "plot_probe_layers", "plot_transfer_gap", "p
 #: The plottable metrics of :class:`mechint.probes.Metrics` and their labels in titles.
 METRIC_LABELS = {"accuracy": "accuracy", "auroc": "AUROC", "f1": "F1", "pr_auc": "PR-AUC"}
 
-_DASHED = {"line": {"dash": "dash"}, "marker": {"symbol": "circle-open"}}
+_DASHED: dict[str, Any] = {"line": {"dash": "dash"}, "marker": {"symbol": "circle-open"}}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -377,7 +377,7 @@ def plot_early_prediction(
         yaxis_title=_yaxis_title(label, result.fold_per_fraction, result.per_fraction),
         xaxis_title="fraction of the prompt's tokens seen",
     )
-    for trace in fig.data:
-        trace.hovertemplate = f"{trace.name}: %{{y:.4f}} (%{{x:.0%}} of the prompt)<extra></extra>"
+    for trace in fig.data:  # traces; pyright reads plotly's Figure.data as a Figure, iterating its keys
+        trace.hovertemplate = f"{trace.name}: %{{y:.4f}} (%{{x:.0%}} of the prompt)<extra></extra>"  # pyright: ignore[reportAttributeAccessIssue]
     fig.update_xaxes(tickmode="array", tickvals=fractions, tickformat=".0%")
     return fig

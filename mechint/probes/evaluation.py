@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 from jaxtyping import Float
@@ -62,7 +62,9 @@ def split_ids(dataset, test_fraction: float = 0.3, seed: int = 0, stratify: bool
     return holdout_folds(dataset, test_fraction=test_fraction, seed=seed, stratify=stratify)
 
 
-def _check_folds(folds, n: int, item_ids: Sequence[str] | None) -> Tensor:
+def check_folds(folds, n: int, item_ids: Sequence[str] | None) -> Tensor:
+    """``[n]`` integer fold ids, checked: one per row, and (with ``item_ids``) no item in two folds.
+    Shared with the cross-validations of other modules (:mod:`mechint.monitor`)."""
     if folds is None or isinstance(folds, (str, bytes)):
         raise TypeError(f"folds must be one integer fold id per row (see fold_ids / holdout_folds), got {folds!r}")
     f = _validate.numbers("folds", folds)
@@ -142,7 +144,7 @@ def _language_folds(
     langs = list(languages)
     if len(langs) != n:
         raise ProbeDataError(f"{len(langs)} languages for {n} rows of activations")
-    f = _check_folds(folds, n, item_ids)
+    f = check_folds(folds, n, item_ids)
     present = list(dict.fromkeys(langs))
     train_l = list(train_languages) if train_languages is not None else present
     test_l = list(test_languages) if test_languages is not None else present
@@ -201,7 +203,7 @@ def cross_validate(
     """
     x = torch.as_tensor(acts)
     n = x.shape[-2]
-    f = _check_folds(folds, n, item_ids)
+    f = check_folds(folds, n, item_ids)
     y = _validate.labels(labels).reshape(-1)
     if y.numel() != n:
         raise ProbeDataError(f"{y.numel()} labels for {n} rows of activations (mismatched rows and labels)")
@@ -225,16 +227,17 @@ def cross_validate(
         per_fold.append(binary_metrics(s, y[test]))
         probes.append(probe)
         prev = probe
-    fold_metrics = _stack_metrics(per_fold)
-    return CVResult(_fold_mean(fold_metrics), fold_metrics, scores, probes)
+    fold_metrics = stack_metrics(per_fold)
+    return CVResult(fold_mean(fold_metrics), fold_metrics, scores, probes)
 
 
-def _stack_metrics(ms: Sequence[Metrics]) -> Metrics:
+def stack_metrics(ms: Sequence[Metrics]) -> Metrics:
+    """Per-fold metrics stacked along a new first (fold) axis."""
     first = ms[0]
     return replace(first, **{k: torch.stack([getattr(m, k) for m in ms]) for k in Metrics._FIELDS})
 
 
-def _fold_mean(fm: Metrics) -> Metrics:
+def fold_mean(fm: Metrics) -> Metrics:
     """Mean of the rates over folds (axis 0); row counts summed."""
     rates = {k: getattr(fm, k).float().nanmean(0) for k in Metrics._RATES}
     return replace(fm, **rates, n=fm.n.sum(0), n_positive=fm.n_positive.sum(0))
@@ -368,9 +371,9 @@ def transfer_matrix(
         per_fold.append(m)
         probes.append(probe)
         prev = probe
-    fold_metrics = _stack_metrics(per_fold)
+    fold_metrics = stack_metrics(per_fold)
     return TransferResult(
-        metrics=_fold_mean(fold_metrics),
+        metrics=fold_mean(fold_metrics),
         fold_metrics=fold_metrics,
         train_languages=train_l,
         test_languages=test_l,
@@ -439,7 +442,7 @@ def _selection(outer: TransferResult, inner: Metrics, metric: str, by: str) -> L
     fm = outer.fold_metrics.map(lambda t: t.gather(1, ch.unsqueeze(1).to(t.device)).squeeze(1))
     best = _choose(outer.metrics, metric, by, same)  # [A, B]
     opt = outer.metrics.map(lambda t: t.gather(0, best.unsqueeze(0).to(t.device)).squeeze(0))
-    return LayerSelection(ch, fm, _fold_mean(fm), best, opt, metric, by, outer.layers, A, B, outer, inner)
+    return LayerSelection(ch, fm, fold_mean(fm), best, opt, metric, by, outer.layers, A, B, outer, inner)
 
 
 def _check_rule(metric: str, by: str, train: Sequence[str], test: Sequence[str]) -> None:
@@ -513,7 +516,7 @@ def select_layer(
             f"others for each held-out fold); got {len(lf.held_out)}"
         )
     langs = list(languages)
-    common = dict(train_languages=lf.train, test_languages=lf.test, layers=layers, **fit_kwargs)
+    common: dict[str, Any] = dict(train_languages=lf.train, test_languages=lf.test, layers=layers, **fit_kwargs)
     if outer is None:
         outer = transfer_matrix(x, lf.y, langs, lf.folds, item_ids=item_ids, **common)
     elif (
@@ -535,11 +538,11 @@ def select_layer(
                 lf.y[keep],
                 [langs[i] for i in keep.tolist()],
                 lf.folds[keep],
-                item_ids=None if item_ids is None else [item_ids[i] for i in keep.tolist()],
+                item_ids=None if item_ids is None else [item_ids[int(i)] for i in keep.tolist()],
                 **common,
             ).metrics
         )
-    return _selection(outer, _stack_metrics(inner), metric, by)
+    return _selection(outer, stack_metrics(inner), metric, by)
 
 
 # =================================================================================================
@@ -591,14 +594,14 @@ class EarlyResult:
         entries.sort(key=lambda e: e[0])
 
         def stack(name: str) -> Metrics:
-            return _stack_metrics([getattr(p, name)[i] for _, p, i in entries])
+            return stack_metrics([getattr(p, name)[i] for _, p, i in entries])
 
         fw, fe = stack("fold_whole"), stack("fold_per_fraction")
         return cls(
             first.fractions,
             first.languages,
-            _fold_mean(fw),
-            _fold_mean(fe),
+            fold_mean(fw),
+            fold_mean(fe),
             fw,
             fe,
             [p.probes[i] for _, p, i in entries],
@@ -689,5 +692,5 @@ def early_prediction(
         fold_whole.append(binary_metrics(s_whole.float().cpu(), y[test], tmask))
         fold_each.append(binary_metrics(p_each.decision_function(xt.unsqueeze(1)).float().cpu(), y[test], tmask))
         probes.append((p_whole, p_each))
-    fw, fe = _stack_metrics(fold_whole), _stack_metrics(fold_each)
-    return EarlyResult(fr, train_l, _fold_mean(fw), _fold_mean(fe), fw, fe, probes, list(lf.held_out))
+    fw, fe = stack_metrics(fold_whole), stack_metrics(fold_each)
+    return EarlyResult(fr, train_l, fold_mean(fw), fold_mean(fe), fw, fe, probes, list(lf.held_out))

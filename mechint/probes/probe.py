@@ -11,7 +11,7 @@ import operator
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 import torch
 from jaxtyping import Float
@@ -282,7 +282,7 @@ def _batch_index(index, batch_shape: Sequence[int]) -> list:
         if isinstance(sel, slice):
             out.append(sel)
         elif isinstance(sel, (Tensor, list, tuple, range)) or type(sel).__module__ == "numpy":
-            t = torch.as_tensor(sel.tolist() if type(sel).__module__ == "numpy" else sel)
+            t = torch.as_tensor(cast(Any, sel).tolist() if type(sel).__module__ == "numpy" else sel)
             if t.numel() == 0 and t.ndim == 1:
                 t = t.long()
             if t.dtype == torch.bool and t.ndim == 1 and t.shape[0] == batch_shape[axis]:

@@ -41,7 +41,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from jaxtyping import Float
@@ -117,9 +117,10 @@ def _classes(data, what: str) -> tuple[list[str], list[str]]:
         harmful = _validate.texts(harmful, f"{what} harmful prompts")
         harmless = _validate.texts(harmless, f"{what} harmless prompts")
     elif hasattr(data, "texts") and hasattr(data, "labels"):
-        labels = [int(v) for v in data.labels]
-        harmful = [t for t, y in zip(data.texts, labels) if y == 1]
-        harmless = [t for t, y in zip(data.texts, labels) if y == 0]
+        ds = cast(Any, data)  # a Dataset, or anything with .texts and .labels
+        labels = [int(v) for v in ds.labels]
+        harmful = [t for t, y in zip(ds.texts, labels) if y == 1]
+        harmless = [t for t, y in zip(ds.texts, labels) if y == 0]
     else:
         raise TypeError(
             f"{what} must be a labelled Dataset (label 1: harmful, 0: harmless; e.g. load_polyrefuse('{what}')) "

@@ -360,7 +360,8 @@ def _answer_follows(languages: tuple[str, ...], marked: str, text: str, start: i
         or (len(items) >= 2 and (answer is not None or substantial))
         or (answer is not None and substantial)
     ):
-        first = min([*items[:1], *([answer.start()] if answer is not None else [])])
+        starts: list[int] = [*items[:1], *([answer.start()] if answer is not None else [])]
+        first = min(starts)
         line_end = text.find("\n", first + 1)
         if not _redirect_before(languages, text, start, line_end if line_end > 0 else first + 200):
             return True

@@ -49,6 +49,7 @@ gets one rounding per entry (its writes are then orthogonal to ``u`` up to that 
 from __future__ import annotations
 
 import copy
+from typing import Any, cast
 
 import torch
 from jaxtyping import Float
@@ -189,7 +190,7 @@ def _residual_writes(hf: nn.Module, family: Family, u: Tensor) -> list[Edit]:
             raise ValueError(f"{what} has {param.shape[axis]} outputs, not d_model={u.shape[0]}")
         edits.append((what, param, axis, v))
 
-    def norm_direction(path: str | None, root: nn.Module, what: str) -> Tensor:
+    def norm_direction(path: str | None, root: nn.Module, what: str) -> Tensor | None:  # None: nothing reaches u
         if path is None:
             return u
         norm = root.get_submodule(path)
@@ -199,7 +200,7 @@ def _residual_writes(hf: nn.Module, family: Family, u: Tensor) -> list[Edit]:
     v_embed = norm_direction(family.embed_norm, hf, family.embed_norm or "")
     for path in family.embeddings:
         add(f"{path}.weight", hf.get_submodule(path).weight, 1, v_embed)
-    for i, layer in enumerate(hf.get_submodule(family.layers)):
+    for i, layer in enumerate(cast(nn.ModuleList, hf.get_submodule(family.layers))):
         prefix = f"{family.layers}.{i}"
         for proj_path, norm_path in (
             (family.attn_out_proj, family.attn_post_norm),
@@ -221,11 +222,12 @@ def _untie_lm_head(hf: nn.Module, family: Family, edited: list[Tensor]) -> None:
     """Give the LM head its own copy of its weight where it shares storage with a weight about to be
     edited (tied embeddings), and record in the config that the weights are no longer tied."""
     head = hf.get_submodule(family.lm_head)
-    weight = head.weight
+    weight = cast(Tensor, head.weight)
     if not any(_storage(p) == _storage(weight) for p in edited):
         return
     head.weight = nn.Parameter(weight.detach().clone(), requires_grad=weight.requires_grad)
-    for config in {id(c): c for c in (hf.config, text_config(hf.config))}.values():
+    hf_config: Any = hf.config  # a PretrainedConfig (nn.Module's __getattr__ types it Tensor | Module)
+    for config in {id(c): c for c in (hf_config, text_config(hf_config))}.values():
         if hasattr(config, "tie_word_embeddings"):
             config.tie_word_embeddings = False
     # transformers records tied pairs at init and re-ties them from this record (tie_weights())
@@ -233,7 +235,8 @@ def _untie_lm_head(hf: nn.Module, family: Family, edited: list[Tensor]) -> None:
     for module in hf.modules():
         tied = getattr(module, "all_tied_weights_keys", None)
         if isinstance(tied, dict):
-            module.all_tied_weights_keys = {k: v for k, v in tied.items() if not (k.endswith(key) or v.endswith(key))}
+            # a plain attribute: nn.Module.__setattr__ is typed for tensors and modules only
+            module.all_tied_weights_keys = {k: v for k, v in tied.items() if not (k.endswith(key) or v.endswith(key))}  # pyright: ignore[reportArgumentType]
 
 
 @torch.no_grad()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 from jaxtyping import Float
@@ -122,7 +122,9 @@ def refusal_score(
         ids = [int(i) for i in token_ids]
         if not ids:
             raise ValueError("token_ids is empty")
-        vocab = model.hf.get_output_embeddings().weight.shape[0]
+        head = model.hf.get_output_embeddings()
+        assert head is not None  # a causal LM has its LM head
+        vocab = cast(Tensor, head.weight).shape[0]
         bad = [i for i in ids if not 0 <= i < vocab]
         if bad:
             raise ValueError(f"token ids {bad[:5]} are outside the vocabulary (0..{vocab - 1})")

@@ -34,7 +34,8 @@ def _tensor_digest(tensor: torch.Tensor) -> str:
     if data.device.type != "cpu":
         data = data.cpu()
     data = data.contiguous().reshape(-1).view(torch.uint8)
-    return hashlib.sha256(data.numpy()).hexdigest()  # hashlib releases the GIL: threads hash in parallel
+    # an ndarray is a buffer; typeshed's Buffer protocol matches numpy's stubs only from Python 3.12
+    return hashlib.sha256(data.numpy()).hexdigest()  # pyright: ignore[reportArgumentType]  # hashlib releases the GIL: threads hash in parallel
 
 
 def weights_digest(module: nn.Module) -> str:
@@ -80,7 +81,8 @@ def mask_digest(mask: Any) -> str:
     total = hashlib.sha256()
     for name, where in mask.items():
         bits = np.packbits(where.detach().reshape(-1).cpu().numpy())
-        total.update(f"{name}|{tuple(where.shape)}|{hashlib.sha256(bits).hexdigest()}\n".encode())
+        digest = hashlib.sha256(bits).hexdigest()  # pyright: ignore[reportArgumentType]  # an ndarray is a buffer (as above)
+        total.update(f"{name}|{tuple(where.shape)}|{digest}\n".encode())
     return total.hexdigest()
 
 

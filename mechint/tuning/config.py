@@ -10,7 +10,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .. import _validate
 from .._suggest import did_you_mean, nearest
@@ -179,8 +179,9 @@ class TuningConfig:
         run that names the default learning rate and one that leaves it out share a folder."""
         out = dataclasses.asdict(self)
         out["learning_rate"] = self.lr
-        if self.lora is not None and self.lora.target_modules is not None:
-            out["lora"]["target_modules"] = list(self.lora.target_modules)
+        lora = cast("LoraSpec | None", self.lora)  # __post_init__ made a dict a LoraSpec
+        if lora is not None and lora.target_modules is not None:
+            out["lora"]["target_modules"] = list(lora.target_modules)
         if not self.fused:  # runs cached before the field existed keep their key
             del out["fused"]
         return out

@@ -27,6 +27,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +35,7 @@ from torch import Tensor, nn
 
 from ..families import Family
 from ..weights import WeightMask, freeze
-from .config import TuningConfig
+from .config import LoraSpec, TuningConfig
 from .data import TokenizedPair, TokenizedTriple
 
 __all__ = ["TrainedModel", "Batch", "run_sft", "run_dpo", "lora_model", "merged", "response_logits", "pad_batch"]
@@ -85,12 +86,12 @@ def lora_model(hf: nn.Module, config: TuningConfig) -> nn.Module:
         return hf
     from peft import LoraConfig, get_peft_model
 
-    spec = config.lora
+    spec = cast(LoraSpec, config.lora)  # TuningConfig.__post_init__ made a dict a LoraSpec
     targets = list(spec.target_modules) if spec.target_modules is not None else "all-linear"
     conv1d = any(type(module).__name__ == "Conv1D" for module in hf.modules())  # GPT-2 stores weights [in, out]
     lora = LoraConfig(
         r=spec.r,
-        lora_alpha=spec.alpha,
+        lora_alpha=spec.alpha,  # pyright: ignore[reportArgumentType]  # peft annotates int; a float scales alike
         lora_dropout=spec.dropout,
         target_modules=targets,
         bias="none",
@@ -122,7 +123,8 @@ class _Forward:
     """The decoder stack and the LM head of a (possibly PEFT-wrapped) causal LM, apart."""
 
     def __init__(self, trained: nn.Module, family: Family):
-        inner = trained.get_base_model() if hasattr(trained, "get_base_model") else trained
+        # duck-typed: a PEFT wrapper or the Hugging Face model itself (nn.Module types attributes Tensor | Module)
+        inner: Any = cast(Any, trained).get_base_model() if hasattr(trained, "get_base_model") else trained
         self.base = inner.get_submodule(family.base)
         self.head = inner.get_submodule(family.lm_head)
         text = inner.config.get_text_config() if hasattr(inner.config, "get_text_config") else inner.config
@@ -193,7 +195,7 @@ def _autocast(config: TuningConfig, device: torch.device):
 def merged(trained: nn.Module) -> nn.Module:
     """The plain Hugging Face module of a trained model, LoRA adapters merged into its weights, in
     ``eval()`` mode (a full fine-tuning's module as it is)."""
-    hf = trained.merge_and_unload() if hasattr(trained, "merge_and_unload") else trained
+    hf = cast(Any, trained).merge_and_unload() if hasattr(trained, "merge_and_unload") else trained  # PEFT's
     return hf.eval()
 
 
@@ -315,7 +317,9 @@ def run_dpo(
         forward = _Forward(trained, family)
         reference = torch.empty(len(examples), 2, device=device)
         trained.eval()
-        adapters_off = trained.disable_adapter() if hasattr(trained, "disable_adapter") else contextlib.nullcontext()
+        adapters_off = (
+            cast(Any, trained).disable_adapter() if hasattr(trained, "disable_adapter") else contextlib.nullcontext()
+        )  # PEFT's
         chunks = range(0, len(examples), config.batch_size)
         with torch.no_grad(), adapters_off, _autocast(config, device):
             for s in tqdm(chunks, desc="dpo reference", unit="batch", disable=not progress):

@@ -7,7 +7,7 @@ import copy
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,7 @@ def _quiet_transformers() -> Iterator[None]:
 
 
 def _save(trained: train.TrainedModel, tokenizer, stop: data.Stop, folder: Path, info: dict[str, Any]) -> None:
-    hf = trained.hf
+    hf: Any = trained.hf  # a Hugging Face model (nn.Module types its attributes Tensor | Module)
     if stop.token_id is not None:  # generation stops at the end of the assistant's turn
         eos = hf.generation_config.eos_token_id
         ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
@@ -181,7 +181,8 @@ def _tune(
     def build(folder: Path) -> None:
         logger.info("%s of %s on %d examples into %s", method, base.name, len(examples), final)
         hf = copy.deepcopy(base.hf)  # the caller's model is never trained
-        run = train.run_sft if method == "sft" else train.run_dpo
+        # the examples are pairs for "sft", triples for "dpo" (made for the method above)
+        run: Callable[..., train.TrainedModel] = train.run_sft if method == "sft" else train.run_dpo
         trained = run(hf, base.family, examples, cfg, pad_id=tokenizer.pad_token_id, progress=progress, frozen=frozen)
         _save(trained, tokenizer, stop, folder, {"method": method, "base_model": base.name})
         trained_here["model"] = Model(trained.hf, tokenizer, name=str(final))

@@ -6,6 +6,7 @@ import hashlib
 import math
 import numbers
 from collections.abc import Iterable, Iterator, Mapping
+from typing import cast
 
 import torch
 from jaxtyping import Bool
@@ -184,6 +185,7 @@ def _levels(items: list[tuple[str, Tensor, Tensor]], ks: list[int]) -> Iterator[
             bottom, above_low = _kth_bin(low[top], ks[j] - above)
             thresholds[j] = (top << 16) | bottom
             ties[j] = ks[j] - above - above_low  # entries equal to the threshold to keep, >= 1
+    thresholds = cast("list[int]", thresholds)  # all set: k = 0 or k >= n above, every active k here
     assert all(a >= b for a, b in zip(thresholds, thresholds[1:])), "ks must be non-decreasing"
     # An entry's level is the number of masks that leave it out: #{j: threshold_j >= score} where its
     # score equals no threshold. Each real threshold value v keeps its ties by rank: the masks with
@@ -260,21 +262,26 @@ def _rank_levels(
     for i, limit in enumerate([*counts, before + count]):
         upto = min(max(limit - before, 0), count)
         if upto > done:
-            if contiguous:
+            if contiguous or positions is None:  # positions None is contiguous
                 level[offset + done : offset + upto] = first + i
             else:
                 level[positions[done:upto]] = first + i
             done = upto
 
 
+Segment = tuple[int | None, int | None, int, int]
+"""``(start, end, lowest level, highest level)`` of a flat chunk of a parameter; start and end ``None``: the whole
+tensor (a non-contiguous one, which has no flat view)."""
+
+
 def sweep_levels(
     b: dict[str, Tensor], t: dict[str, Tensor], family, scope: str, ps: list[float]
-) -> tuple[dict[str, Tensor], dict[str, list[tuple[int, int, int, int]]]]:
+) -> tuple[dict[str, Tensor], dict[str, list[Segment]]]:
     """The levels of :func:`_levels` for ascending ``ps``, per parameter (its shape, on its device),
     and each parameter's segments ``(start, end, lowest level, highest level)`` in flat order (one
     per streamed chunk)."""
     levels: dict[str, Tensor] = {}
-    segments: dict[str, list[tuple[int, int, int, int]]] = {}
+    segments: dict[str, list[Segment]] = {}
     for items in _groups(b, t, family, scope):
         for name, bp, _ in items:
             levels[name] = torch.empty(bp.numel(), dtype=_level_dtype(len(ps)), device=bp.device)
@@ -426,11 +433,11 @@ def top_p_masks(
         return []
     order = sorted(range(len(values)), key=values.__getitem__)
     levels, _ = sweep_levels(b, t, family, scope, [values[i] for i in order])
-    masks: list[WeightMask | None] = [None] * len(values)
+    masks: dict[int, WeightMask] = {}
     for j, i in enumerate(order):
         chosen = {name: level <= j for name, level in levels.items()}
         masks[i] = WeightMask(chosen, p=values[i], scope=scope, model=b_label)
-    return masks
+    return [masks[i] for i in range(len(values))]  # order is a permutation: every index is there
 
 
 def overlap(a: WeightMask, b: WeightMask) -> dict[str, float]:

@@ -113,7 +113,7 @@ def layout_mismatch(a: Mapping[str, tuple], b: Mapping[str, tuple], a_label: str
         lines = []
         for names, has, lacks, other in ((only_a, a_label, b_label, b), (only_b, b_label, a_label, a)):
             if names:
-                shown = ", ".join(f"{n!r} {tuple(a.get(n, b.get(n)))}" for n in names[:3])
+                shown = ", ".join(f"{n!r} {tuple(a[n] if n in a else b[n])}" for n in names[:3])
                 more = f" and {len(names) - 3} more" if len(names) > 3 else ""
                 near = did_you_mean(nearest(names[0], [n for n in other if n not in a or n not in b], n=1))
                 lines.append(f"{has} has {shown}{more} that {lacks} lacks{near}")
