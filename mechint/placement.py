@@ -254,9 +254,10 @@ def dispatch(module: nn.Module, device_map, *, offload_folder: str | os.PathLike
             max_memory = get_balanced_memory(
                 module, no_split_module_classes=no_split, low_zero=strategy == "balanced_low_0"
             )
-        placed = infer_auto_device_map(module, max_memory=max_memory, no_split_module_classes=no_split)
+        inferred = infer_auto_device_map(module, max_memory=max_memory, no_split_module_classes=no_split)
+        placed: dict[str, str | int | torch.device] = dict(inferred)
     else:
-        placed = _normalized_for(module, device_map, family_for_config(text_config(module.config)))
+        placed = dict(_normalized_for(module, device_map, family_for_config(text_config(module.config))))
     if "disk" in placed.values() and offload_folder is None:
         raise DeviceMapError("device_map offloads modules to 'disk': pass offload_folder= (a folder to write them to)")
     if getattr(module, "hf_device_map", None) is not None or any(hasattr(m, "_hf_hook") for m in module.modules()):
@@ -269,7 +270,8 @@ def dispatch(module: nn.Module, device_map, *, offload_folder: str | os.PathLike
         if value != "disk" and name in modules:  # (a parameter's own key is placed by dispatch_model)
             modules[name].to(f"cuda:{value}" if isinstance(value, int) else value)
     out = dispatch_model(module, placed, offload_dir=offload_folder)
-    out.hf_device_map = dict(placed)
+    # recorded as from_pretrained(device_map=...) records it (nn.Module.__setattr__ is typed for tensors and modules)
+    out.hf_device_map = dict(placed)  # pyright: ignore[reportArgumentType]
     return out
 
 
