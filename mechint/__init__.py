@@ -24,6 +24,7 @@ from . import (
     monitor,
     neurons,
     patching,
+    placement,
     positions,
     prefixes,
     probes,
@@ -101,6 +102,7 @@ from .neurons import (
     vocab_projection,
 )
 from .patching import PatchResult, activation_patch, attribution_correlation, attribution_patch
+from .placement import DeviceMapError
 from .positions import ALL_POSITIONS, from_prompt_end
 from .probes import Probe, cross_validate, early_prediction, fit_probes, select_layer, transfer_matrix
 from .refusal import JUDGE_LANGUAGES, RefusalVerdict, explain_refusal, is_refusal, judge_refusals, refusal_score
@@ -200,6 +202,8 @@ __all__ = [
     "LogitLens",
     "logit_lens",
     "load_model",
+    "placement",
+    "DeviceMapError",
     "interop",
     "InteropError",
     "NNsightSite",

@@ -109,7 +109,9 @@ def _texts(texts) -> list[str]:
 @dataclass
 class Batch:
     """One batch of :func:`iter_batches`, as a custom pooling function sees it: which texts its rows
-    are (``indices`` into the texts) and their left-padding ``attention_mask [batch, pos]``."""
+    are (``indices`` into the texts) and their left-padding ``attention_mask [batch, pos]``, on the
+    device of the activation being pooled (a model placed over several devices runs its layers on
+    several)."""
 
     indices: list[int]
     attention_mask: Tensor
@@ -203,13 +205,22 @@ def iter_batches(
     out: dict[str, Tensor] = {}
     # On an asynchronous device the copy of batch i to the host is started without waiting and only
     # awaited after batch i+1 is queued, so the device never idles while Python prepares a batch.
-    asynchronous = model.device.type == "cuda" and torch.device(out_device or model.device).type == "cpu"
+    # (Not for a model placed over several devices: one event on the input device would not cover
+    # the copies from the others.)
+    asynchronous = (
+        model.device.type == "cuda" and torch.device(out_device or model.device).type == "cpu" and model.placed is None
+    )
     pending: list[tuple] = []
+    batch_on: dict[torch.device, Batch] = {}  # the batch's mask on each device a layer runs on
 
     def reader(x: Tensor, ctx) -> None:
-        # Stay on the model's device inside the forward: a copy to the host here would wait for the
-        # device at every site, stalling the kernel queue.
-        pooled = pool(x.detach(), state["batch"]) if callable(pool) else _pool(x.detach(), state["mask"], pool)
+        # Stay on the activation's device inside the forward: a copy to the host here would wait for
+        # the device at every site, stalling the kernel queue. Under a device map each layer's
+        # activation is pooled where it is, with the mask copied there once per batch.
+        batch = batch_on.get(x.device)
+        if batch is None:
+            batch = batch_on[x.device] = Batch(state["batch"].indices, state["mask"].to(x.device))
+        pooled = pool(x.detach(), batch) if callable(pool) else _pool(x.detach(), batch.attention_mask, pool)
         out[ctx.site.name] = pooled.to(dtype=out_dtype or pooled.dtype)
 
     def finished(item: tuple) -> tuple[list[int], dict[str, Tensor], Tensor]:
@@ -227,6 +238,8 @@ def iter_batches(
             enc = model.pad([all_ids[i] for i in idx])
             state["mask"] = enc["attention_mask"]
             state["batch"] = Batch(idx, enc["attention_mask"])
+            batch_on.clear()
+            batch_on[enc["attention_mask"].device] = state["batch"]
             out.clear()
             with input_rows(idx, len(texts)):  # rows= of hooks around collect mean text indices
                 model.forward(enc, logits=False)

@@ -674,7 +674,12 @@ def converted_model_dir(gguf_path: str | os.PathLike[str], *, rebuild: bool = Fa
 
 
 def load_hf_folder(
-    folder: str | os.PathLike[str], dtype: Any = None, device: Any = None, *, local_files_only: bool = True
+    folder: str | os.PathLike[str],
+    dtype: Any = None,
+    device: Any = None,
+    *,
+    local_files_only: bool = True,
+    placement: dict | None = None,
 ) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` from a local Hugging Face folder, offline, model in ``eval()`` mode.
 
@@ -684,14 +689,26 @@ def load_hf_folder(
         dtype: ``torch.dtype`` or its name (``"bfloat16"``); default: the dtype saved in the folder
             (float32 for converted GGUF models).
         device: where to move the model (default: CPU).
+        placement: ``{"device_map": ..., "offload_folder": ...}`` to place the model over several
+            devices as it loads (``from_pretrained(device_map=...)``; see :mod:`mechint.placement`).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if isinstance(dtype, str) and dtype != "auto":
         dtype = getattr(torch, dtype.removeprefix("torch."))
+    placed = {}
+    if placement is not None:
+        from .placement import DeviceMapError, checked_map_for_folder
+
+        device_map = checked_map_for_folder(placement["device_map"], folder, local_files_only)
+        if not isinstance(device_map, str) and "disk" in device_map.values() and placement["offload_folder"] is None:
+            raise DeviceMapError(
+                "device_map offloads modules to 'disk': pass offload_folder= (a folder to write them to)"
+            )
+        placed = {"device_map": device_map, "offload_folder": placement["offload_folder"]}
     model = AutoModelForCausalLM.from_pretrained(
-        folder, dtype=dtype if dtype is not None else "auto", local_files_only=local_files_only
+        folder, dtype=dtype if dtype is not None else "auto", local_files_only=local_files_only, **placed
     )
     if device is not None:
         model = model.to(device)

@@ -8,6 +8,12 @@ function receives the site's activation (``[batch, pos, d]``, ``[batch, pos, hea
 ``None`` leaves it as it is. During ``generate`` with a KV cache each call sees only the new tokens;
 ``HookContext.offset`` says how many tokens came before them.
 
+On a model placed over several devices (``load_model(..., device_map=...)``, :mod:`mechint.placement`)
+a hook function sees each activation on the device its module produced it on (a module's input
+before accelerate moves it to that module's device); a replacement must be on the activation's
+device, and one on another device is refused rather than moved silently. The builders here move
+their index tensors and values to the activation's device.
+
 Helpers build the usual hook functions: :func:`save` (read, optionally at chosen positions / rows),
 :func:`set_value`, :func:`add_value` and :func:`scale_value` (write at chosen positions / rows).
 

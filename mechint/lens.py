@@ -21,6 +21,7 @@ from torch import Tensor
 
 from . import _validate
 from .model import Model, index_list, text_config
+from .placement import execution_device
 
 __all__ = ["LogitLens", "logit_lens"]
 
@@ -120,6 +121,8 @@ def logit_lens(
     norm = model.site("ln_final.hook_normalized").module
     head = model.hf.get_submodule(model.family.lm_head)
     cap = getattr(text_config(model.hf.config), "final_logit_softcapping", None)
+    # under a device map each layer's residual is on its layer's device: stacked where the final norm runs
+    where = execution_device(norm) or model.device
 
     out = LogitLens(entries, labels, [], [], [], [], [], chosen, [] if chosen else None)
     for start in range(0, len(texts), batch_size):
@@ -129,8 +132,10 @@ def logit_lens(
         width = enc["input_ids"].shape[1]
         for r, length in enumerate(lengths):
             cols = _columns(positions, int(length))
-            idx = torch.tensor(cols, device=enc["input_ids"].device) + (width - int(length))
-            resid = torch.stack([cache[name][r, idx] for name in labels])  # [layer, pos, d_model]
+            idx = torch.tensor(cols) + (width - int(length))
+            resid = torch.stack(
+                [cache[name][r, idx.to(cache[name].device)].to(where) for name in labels]
+            )  # [layer, pos, d_model]
             logits = head(norm(resid))
             if cap:
                 logits = torch.tanh(logits / cap) * cap

@@ -161,6 +161,9 @@ class Model:
                     else ""
                 )
             )
+        from .placement import check_resident
+
+        check_resident(hf_model)  # weights left on meta: refused here, not deep inside a forward
         # the checks above are duck-typed; the static types name what a Model is meant to wrap
         self.hf = cast("PreTrainedModel", hf_model.eval())
         self.tokenizer: Any = tokenizer  # any Hugging Face tokenizer (callable, with pad_token_id)
@@ -213,7 +216,29 @@ class Model:
 
     @property
     def device(self) -> torch.device:
-        return next(self.hf.parameters()).device
+        """Where inputs go: the device the input embedding runs on. On a model placed on one device
+        that is where every weight is; on one placed over several (``load_model(...,
+        device_map=...)``) it is the embedding's execution device, the first layer's input, while
+        later layers may run elsewhere (:mod:`mechint.placement`): each hook function sees its
+        activation on that activation's own device."""
+        from .placement import execution_device
+
+        try:
+            embedding = self.hf.get_input_embeddings()
+        except (AttributeError, NotImplementedError):
+            embedding = None
+        found = execution_device(embedding) if isinstance(embedding, nn.Module) else None
+        return found or execution_device(self.hf) or next(self.hf.parameters()).device
+
+    @property
+    def placed(self) -> dict[str, str | int] | None:
+        """The device map this model was placed by (Hugging Face module name to device, as
+        accelerate keeps it in ``hf_device_map``), or ``None`` for a model on one device (also one
+        that a device map put wholly on one device)."""
+        found = dict(getattr(self.hf, "hf_device_map", None) or {})
+        if len(set(map(str, found.values()))) > 1 or "disk" in found.values():
+            return found
+        return None
 
     @property
     def dtype(self) -> torch.dtype:
@@ -786,8 +811,16 @@ class Model:
 
     @property
     def W_U(self) -> Float[Tensor, "d_model vocab"]:
-        """The unembedding matrix, TransformerLens orientation (a view, not a copy)."""
-        return cast(Tensor, self.hf.get_submodule(self.family.lm_head).weight).T
+        """The unembedding matrix, TransformerLens orientation (a view, not a copy). Refused for an
+        LM head offloaded by a device map (its weights exist only during its forward)."""
+        weight = cast(Tensor, self.hf.get_submodule(self.family.lm_head).weight)
+        if weight.device.type == "meta":
+            raise RuntimeError(
+                "the LM head's weights are offloaded (device_map put it on 'disk' or the CPU with offload "
+                "hooks): they are loaded only for its forward, so W_U has no values here. Keep the head on "
+                "a device (device_map={'lm_head': 'cpu', ...}) to read its weights"
+            )
+        return weight.T
 
 
 # ---------------------------------------------------------------------------------------------
@@ -807,6 +840,8 @@ def load_model(
     tokenizer=None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | str | None = None,
+    device_map: str | dict | None = None,
+    offload_folder: str | os.PathLike | None = None,
 ) -> Model:
     """Load a causal LM and wrap it as a :class:`Model`.
 
@@ -827,13 +862,37 @@ def load_model(
         device: where to put the model (default: CPU).
         dtype: e.g. ``torch.bfloat16`` or ``"bfloat16"`` (default: the dtype the weights are saved
             in, float32 for the embedded models; the module's own dtype for an ``nn.Module``).
+        device_map: place the model's modules on several devices through accelerate, instead of
+            ``device``: a strategy (``"auto"``, ``"balanced"``, ``"balanced_low_0"``,
+            ``"sequential"``: the GPUs first, then the CPU, then the disk) or a dict from Hugging
+            Face module names (``"model.layers.3"``, ``"lm_head"``, ``""`` for the rest) or
+            mechint layer indices (``3``: that decoder layer) to devices (a GPU index, ``"cpu"``,
+            ``"cuda:1"``, or ``"disk"``). Every weight must be placed; ``"meta"``, an unknown
+            device or a module the model does not have is refused
+            (:class:`~mechint.placement.DeviceMapError`). A folder, embedded or hub model is loaded
+            with ``from_pretrained(device_map=...)``; an ``nn.Module`` (or a :class:`Model`, or
+            another library's model) is dispatched in place with ``accelerate.dispatch_model``.
+            :attr:`Model.device` is then where the input embedding runs (inputs go there).
+        offload_folder: where modules mapped to ``"disk"`` are written (needed with ``"disk"``).
     """
     dtype = _dtype(dtype)
     device = _validate.device("device", device)
+    if device_map is not None:
+        if device is not None:
+            raise ValueError("pass device= (one device) or device_map= (several), not both")
+        if not isinstance(device_map, (str, dict)):
+            raise TypeError(
+                f"device_map must be a strategy such as 'auto' or a dict, got {_validate.given(device_map)}"
+            )
+    elif offload_folder is not None:
+        raise ValueError("offload_folder= is for a device_map with 'disk' in it; pass device_map= too")
+    placement = {"device_map": device_map, "offload_folder": offload_folder} if device_map is not None else None
     if isinstance(spec, Model):  # moved in place, as nn.Module.to does; a new tokenizer gives a new wrapper
         if device is not None or dtype is not None:
             # PreTrainedModel.to is @wraps(nn.Module.to), which pyright reads as unbound (self missing)
             spec.hf.to(device=device, dtype=dtype)  # pyright: ignore[reportCallIssue]
+        if placement is not None:
+            _dispatch(spec.hf, placement)
         return Model(spec.hf, tokenizer, name=spec.name) if tokenizer is not None else spec
     from . import interop
 
@@ -841,12 +900,16 @@ def load_model(
     if adapted is not None:
         if device is not None or dtype is not None:
             adapted.module.to(device=device, dtype=dtype)
+        if placement is not None:
+            _dispatch(adapted.module, placement)
         return Model(adapted.module, adapted.tokenizer, name=adapted.name)
     if isinstance(spec, nn.Module):
         if tokenizer is None:
             raise ValueError("load_model(module) needs the module's tokenizer: tokenizer=...")
         if device is not None or dtype is not None:
             spec = spec.to(device=device, dtype=dtype)
+        if placement is not None:
+            spec = _dispatch(spec, placement)
         return Model(spec, tokenizer)
     if not isinstance(spec, (str, os.PathLike)):
         raise TypeError(
@@ -879,9 +942,15 @@ def load_model(
     elif path.suffix == ".gguf" or name.startswith((".", "/", "~")):
         raise FileNotFoundError(f"no such model file or folder: {name}. {_OFFLINE_WAYS}")
     else:
-        return _load_hub(name, tokenizer, device, dtype)
-    model, tok = embedded.load_hf_folder(folder, dtype, device)
+        return _load_hub(name, tokenizer, device, dtype, placement)
+    model, tok = embedded.load_hf_folder(folder, dtype, device, placement=placement)
     return Model(model, tokenizer or tok, name=name)
+
+
+def _dispatch(module: nn.Module, placement: dict) -> nn.Module:
+    from .placement import dispatch
+
+    return dispatch(module, placement["device_map"], offload_folder=placement["offload_folder"])
 
 
 def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
@@ -903,8 +972,9 @@ def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
         return False
 
 
-def _load_hub(name: str, tokenizer, device, dtype) -> Model:
+def _load_hub(name: str, tokenizer, device, dtype, placement: dict | None = None) -> Model:
     from . import embedded
+    from .placement import DeviceMapError
 
     errors = []
     for local_only in (True, False):
@@ -912,8 +982,10 @@ def _load_hub(name: str, tokenizer, device, dtype) -> Model:
             errors.append("the hub is not reachable from this machine")
             break
         try:
-            model, tok = embedded.load_hf_folder(name, dtype, device, local_files_only=local_only)
+            model, tok = embedded.load_hf_folder(name, dtype, device, local_files_only=local_only, placement=placement)
             return Model(model, tokenizer or tok, name=name)
+        except DeviceMapError:
+            raise
         except (OSError, ValueError) as err:
             errors.append(f"{type(err).__name__}: {err}".splitlines()[0])
     near = embedded.nearest_embedded(name)

@@ -347,7 +347,8 @@ class ProbeMonitor:
                 crossed = monitor._crossed
                 if crossed is None or crossed.shape[0] != input_ids.shape[0]:
                     return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-                return crossed.clone()
+                # the monitored layer may compute on another device than the tokens (a device map)
+                return crossed.to(input_ids.device, copy=True)
 
         return _ThresholdReached()
 

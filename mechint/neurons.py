@@ -409,9 +409,11 @@ def vocab_projection(
             residual dimensions, only this version ranks tokens as the logits would see them.
 
     Returns:
-        ``[..., vocab]`` float32 on the model's device.
+        ``[..., vocab]`` float32 on the LM head's device (the model's, unless a device map puts
+        the head elsewhere).
     """
-    v = torch.as_tensor(vector).detach().to(model.device).float()
+    W = model.W_U.detach()
+    v = torch.as_tensor(vector).detach().to(W.device).float()  # where the LM head is (under a device map too)
     if v.shape[-1] != model.d_model:
         raise ValueError(f"vector has width {v.shape[-1]}, the model's d_model is {model.d_model}")
     if through_norms:
@@ -425,7 +427,6 @@ def vocab_projection(
             v = v - v.mean(-1, keepdim=True)
         if gain is not None:
             v = v * gain.to(v.device)
-    W = model.W_U.detach()
     if W.dtype == torch.float32:
         return v @ W
     return (v.to(W.dtype) @ W).float()  # no float32 copy of a large half-precision unembedding

@@ -76,7 +76,6 @@ def attribution_patch(
     metric, prompts, plan, read_cols = sweep.metric, sweep.prompts, sweep.plan, sweep.read_cols
     m_site, unembed, sites = sweep.m_site, sweep.unembed, sweep.sites
     width, n_pairs = sweep.width, sweep.n_pairs
-    device = model.device
 
     # no_grad, not inference_mode: the caller's interventions may keep tensors made in this run for
     # the corrupted run, under autograd, where inference tensors cannot be saved for backward
@@ -89,7 +88,7 @@ def attribution_patch(
         clean_read = read_from_run(unembed, m_site, store).float()
         clean_site = {l: store[f"clean{l}"] for l in plan.layers}
     fn = metric.resolve(clean_read)
-    pair_ids = torch.arange(n_pairs, device=device)
+    pair_ids = torch.arange(n_pairs, device=clean_read.device)  # where the metric is read
     clean_val = check_values(fn(clean_read, pair_ids), n_pairs, metric, "clean").detach()
 
     acts: dict[int, Tensor] = {}

@@ -27,6 +27,7 @@ from typing import Any, Iterator, Sequence, cast
 import torch
 from torch import Tensor, nn
 
+from ..device_copies import DeviceCopies
 from ..hooks import StopForward, input_rows
 from ..model import Model, text_config
 from ..sites import Site, get_submodule
@@ -165,6 +166,8 @@ def _take_rows(t: Tensor, src: Tensor, batch: int, single: int | None) -> Tensor
     n = src.shape[0]
     if t.ndim < 2 or t.shape[0] == 1 or t.shape[0] % batch:
         return t
+    if single is None and src.device != t.device:  # a layer on another device than the row indices
+        src = src.to(t.device)
     k = t.shape[0] // batch
     grouped = t.reshape(batch, k, *t.shape[1:])
     if single is not None:
@@ -227,20 +230,32 @@ class Unembed:
     def __init__(self, model: Model, tokens: Sequence[int] | None = None):
         self.head = get_submodule(model.hf, model.family.lm_head)
         self.cap = getattr(text_config(model.hf.config), "final_logit_softcapping", None)
-        self.weight = self.bias = None
+        self.weight = self.bias = self.columns = None
         if tokens is not None:
             if not isinstance(self.head, nn.Linear):
                 raise TypeError(
                     f"the LM head is a {type(self.head).__name__}, not a Linear: cannot unembed chosen tokens"
                 )
-            ids = torch.tensor(list(tokens), device=self.head.weight.device)
+            ids = torch.tensor(list(tokens))
             if int(ids.max()) >= self.head.weight.shape[0] or int(ids.min()) < 0:
                 raise ValueError(f"metric token ids must be in 0..{self.head.weight.shape[0] - 1}")
-            self.weight = self.head.weight.index_select(0, ids)
-            self.bias = None if self.head.bias is None else self.head.bias.index_select(0, ids)
+            if self.head.weight.device.type == "meta":
+                # an offloaded head (accelerate) has its weights only during its own forward: run it
+                # whole and keep the chosen columns
+                self.columns = DeviceCopies(ids)
+            else:
+                ids = ids.to(self.head.weight.device)
+                self.weight = self.head.weight.index_select(0, ids)
+                self.bias = None if self.head.bias is None else self.head.bias.index_select(0, ids)
 
     def __call__(self, normed: Tensor) -> Tensor:
-        logits = self.head(normed) if self.weight is None else nn.functional.linear(normed, self.weight, self.bias)
+        if self.weight is not None:
+            # called directly, not through the module: the input goes where the head's weights are
+            logits = nn.functional.linear(normed.to(self.weight.device), self.weight, self.bias)
+        else:
+            logits = self.head(normed)
+            if self.columns is not None:
+                logits = logits[..., self.columns.on(logits.device)[0]]
         if self.cap:
             logits = torch.tanh(logits / self.cap) * self.cap
         return logits
@@ -323,7 +338,7 @@ class ChunkRunner:
         self.final_norm = _final_norm(model)
         pos_set = torch.zeros(prompts.width, dtype=torch.bool)
         pos_set[plan.positions] = True
-        self.patch_mask = (prompts.valid & pos_set[None]).to(model.device)  # [pairs, width]
+        self.patch_mask = DeviceCopies(prompts.valid.cpu() & pos_set[None])  # [pairs, width], on each layer's device
         # The caller's hooks and interventions (active around the sweep) run in every patched forward
         # as in a plain one: rows= counts prompt pairs and positions are absolute (input_rows), the
         # patch is written and the metric read after them, at their site, through the hook engine.
@@ -353,13 +368,20 @@ class ChunkRunner:
         self, x: Tensor, local: Tensor, pairs: Tensor, pos: Tensor, units: Tensor, clean: Tensor, start: int
     ) -> Tensor:
         plan = self.plan
+        # the row indices live on the model's input device, the activation (and the clean one, read
+        # at the same site) on its layer's, which may differ under a device map
+        if pairs.device != x.device:
+            pairs, pos, units = pairs.to(x.device), pos.to(x.device), units.to(x.device)
+        if clean.device != x.device:
+            clean = clean.to(x.device)
         if plan.per_position:
             cols = pos - start
             if plan.component in ("z", "mlp_post"):
                 return x.index_put((local, cols, units), clean[pairs, pos, units])
             return x.index_put((local, cols), clean[pairs, pos])
         # z / mlp_post at all chosen positions at once
-        mask = self.patch_mask[pairs][:, start:]  # [n, cols]
+        (mask,) = self.patch_mask.on(x.device)
+        mask = mask[pairs][:, start:]  # [n, cols]
         out = x.clone()
         cur = out[local, :, units]  # [n, cols(, d_head)]
         new = clean[pairs, start:, units]
@@ -476,7 +498,7 @@ class ChunkRunner:
                 read = self.final_norm(h[:, cols])
             if not self.metric_final:
                 read = self.unembed(read)
-        return self.fn(read.float(), pairs_all)
+        return self.fn(read.float(), pairs_all.to(read.device))
 
     def plan_site(self, l: int) -> Site:
         return self.model.site(f"blocks.{l}.{self.plan.key}")

@@ -115,11 +115,28 @@ def auto_batch_size(
     return _auto_limit(model, seq_len, n_read, fraction=fraction, tokens_per_batch=tokens_per_batch)(0)
 
 
+def _compute_devices(model: Model) -> list[torch.device]:
+    """The devices the model's input embedding and decoder layers compute on (one, unless a device
+    map spreads them)."""
+    from ..placement import execution_device
+
+    found = {model.device}
+    for layer in decoder_layers(model):
+        device = execution_device(layer)
+        if device is not None:
+            found.add(device)
+    return sorted(found, key=str)
+
+
 def _auto_limit(model: Model, width: int, n_read: int, *, fraction: float = 0.4, tokens_per_batch: int | None = None):
     """``limit(start) -> rows``: how many patched runs that compute positions ``start..width-1``
     fit one forward pass (by memory and by ``tokens_per_batch``)."""
-    free = _free_bytes(model.device) * fraction
-    tokens = tokens_per_batch if tokens_per_batch is not None else _default_tokens(model.device)
+    # under a device map every device a layer computes on holds one batch's activations: the
+    # smallest free memory among them bounds the batch
+    devices = _compute_devices(model)
+    free = min(_free_bytes(d) for d in devices) * fraction
+    main = next((d for d in devices if d.type == "cuda"), model.device)
+    tokens = tokens_per_batch if tokens_per_batch is not None else _default_tokens(main)
 
     def limit(start: int) -> int:
         suffix = max(width - start, 1)
@@ -247,7 +264,7 @@ def activation_patch(
         clean_read, corrupted_read = read[:n_pairs], read[n_pairs:]
         clean_site = {l: store[f"clean{l}"] for l in live_layers}
         fn = metric.resolve(clean_read)
-        pair_ids = torch.arange(n_pairs, device=device)
+        pair_ids = torch.arange(n_pairs, device=read.device)  # where the metric is read (the last layers)
         clean_val = check_values(fn(clean_read, pair_ids), n_pairs, metric, "clean")
         corrupted_val = check_values(fn(corrupted_read, pair_ids), n_pairs, metric, "corrupted")
 
