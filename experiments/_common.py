@@ -317,7 +317,7 @@ class Attacks:
         studies that need it share one copy, and its unedited answers: do not edit it in place)."""
         key = (language, str(dtype), str(device))
         if key not in self.loaded:
-            self.loaded[key] = self.results[language].load(dtype=dtype, device=device)
+            self.loaded[key] = self.results[language].load(dtype=dtype, device=device, tokenizer=self.tuned32.tokenizer)
         return self.loaded[key]
 
 
@@ -336,7 +336,7 @@ def attacked_versions(model: mechint.Model) -> Attacks | None:
         return None
     key = (tuned.name, str(model.device), str(model.dtype))
     if key not in _ATTACKS:
-        tuned32 = mechint.load_model(tuned.name, device=model.device, dtype=torch.float32)
+        tuned32 = mechint.load_model(tuned.name, device=model.device, dtype=torch.float32, tokenizer=tuned.tokenizer)
         results, pairs, by_k = {}, {}, {}
         for lang in ATTACK_LANGUAGES:
             harmful = data.load_polyrefuse("train", languages=lang, kind="harmful")

@@ -98,7 +98,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
         if attacks.by_k[k].path == attacks.results["en"].path:  # the main English attack: judged above
             by_k[k] = rates["harmful"]["attacked en"]
             continue
-        m = attacks.by_k[k].load(dtype=model.dtype, device=model.device)  # needed here only: not kept loaded
+        m = attacks.by_k[k].load(model.dtype, model.device, tokenizer=tuned.tokenizer)  # needed here only: not kept
         texts = generate_answers(m, harmful_prompts, new_tokens=NEW_TOKENS, batch=BATCH, desc=f"en k={k}").texts
         del m
         judged = judge_refusals(texts, [ds.row_languages[i] for i in harmful_rows])

@@ -61,7 +61,7 @@ from ._common import (
 
 CHAT_PROMPTS = True  # every instruction is formatted with the chat template
 
-P_GRID = (1.0, 5.0, 20.0, 50.0)
+P_GRID = (5.0, 20.0, 50.0)
 """Percentages of entries grafted between the end points (0: safety-tuned, 100: attacked)."""
 OVERLAP_P = 20.0
 SWAP_P = 20.0
@@ -109,7 +109,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     kept: dict[str, dict[float, WeightMask]] = {}
     for lang in ATTACK_LANGUAGES:
         attacked = attacks.load(lang, model.dtype, model.device)
-        attacked32 = attacks.results[lang].load(dtype=torch.float32, device=model.device)
+        attacked32 = attacks.results[lang].load(torch.float32, model.device, tokenizer=tuned.tokenizer)
         full = judged(attacked, remember=True)
         ends[f"attacked {lang}"] = {
             r: bootstrap_mean([float(j) for j, x in zip(full, rows_lang) if x == r]) for r in languages
@@ -145,7 +145,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
         attack, attacks.tuned32, attacks.pairs["en"], config=attacks.config, frozen=frozen_mask
     )
     del frozen_mask
-    frozen_model = frozen_result.load(dtype=model.dtype, device=model.device)
+    frozen_model = frozen_result.load(model.dtype, model.device, tokenizer=tuned.tokenizer)
     frozen_judged = judged(frozen_model, remember=False)
     ends[f"attacked en, top {FREEZE_P:g}% frozen"] = {
         r: bootstrap_mean([float(j) for j, x in zip(frozen_judged, rows_lang) if x == r]) for r in languages
