@@ -21,8 +21,9 @@ declare -A ARGS=(
   [probes]="--device cuda --methods sklearn_lbfgs,mechint,mechint_resident --profile $OUT/probes_profile.txt"
   [patching]="--device cuda"
   [refusal_direction]="--random-llama --device cuda --dtype bfloat16 --n 32 --k 16 --mechint-batch-size 8 --max-candidates 32"
+  [monitor]="--device cuda --dtype bfloat16"
 )
-for bench in ${BENCHES:-collect probes patching refusal_direction}; do
+for bench in ${BENCHES:-collect probes patching refusal_direction monitor}; do
   [ -f "benchmarks/bench_${bench}.py" ] || continue
   timeout "${BENCH_TIMEOUT:-240}" python3 "benchmarks/bench_${bench}.py" ${ARGS[$bench]} \
     --out "$OUT/${bench}_cuda.json" 2>&1 | tee "$OUT/bench_${bench}.log" | tail -30
