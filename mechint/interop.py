@@ -475,7 +475,8 @@ def _as_model(model: Any) -> Model:
     if _library(model) == "nnsight":
         module, tok = getattr(model, "_module", None), getattr(model, "tokenizer", None)
         if isinstance(module, nn.Module) and hasattr(module, "config") and tok is not None:
-            return Model(module, tok, name=getattr(model, "repo_id", None))
+            # site lookups only: an undispatched model's weights are on meta (its forwards run remotely)
+            return Model(module, tok, name=getattr(model, "repo_id", None), check_weights=False)
     raise TypeError(
         f"give a mechint Model or an nnsight LanguageModel (with its tokenizer), got {_validate.given(model)}"
     )

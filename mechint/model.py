@@ -139,9 +139,13 @@ class Model:
         family: the architecture table that maps sites to modules.
         name: where the model came from (embedded name, folder, hub id).
         n_layers, d_model, d_mlp, n_heads, d_head, d_vocab: shapes.
+
+    ``check_weights=False`` accepts a module whose weights are on the ``meta`` device with no offload
+    hook to load them (the module tree of a model that runs remotely): for site lookups only
+    (:func:`mechint.nnsight_sites`), its forwards fail. By default such a module is refused here.
     """
 
-    def __init__(self, hf_model: nn.Module, tokenizer, *, name: str | None = None):
+    def __init__(self, hf_model: nn.Module, tokenizer, *, name: str | None = None, check_weights: bool = True):
         if tokenizer is None:
             raise ValueError("a Model needs its tokenizer: pass tokenizer=...")
         if not isinstance(hf_model, nn.Module) or not hasattr(hf_model, "config"):
@@ -163,7 +167,8 @@ class Model:
             )
         from .placement import check_resident
 
-        check_resident(hf_model)  # weights left on meta: refused here, not deep inside a forward
+        if check_weights:
+            check_resident(hf_model)  # weights left on meta: refused here, not deep inside a forward
         # the checks above are duck-typed; the static types name what a Model is meant to wrap
         self.hf = cast("PreTrainedModel", hf_model.eval())
         self.tokenizer: Any = tokenizer  # any Hugging Face tokenizer (callable, with pad_token_id)
