@@ -19,6 +19,16 @@ FAMILY_NAMES: tuple[str, ...] = tuple(FAMILIES)
 """Every supported family: a family added to :data:`~mechint.families.FAMILIES` is tested at once (and
 fails :func:`tiny_config` until it has a tiny configuration here)."""
 
+TL_ARCHITECTURES: dict[str, str] = {
+    "llama": "LlamaForCausalLM",
+    "gemma3": "Gemma3ForCausalLM",
+    "qwen2": "Qwen2ForCausalLM",
+    "gpt2": "GPT2LMHeadModel",
+    "bloom": "BloomForCausalLM",
+}
+"""Family -> the Hugging Face architecture name TransformerLens's adapter factory takes: the tests
+that build a TransformerLens bridge of a tiny model (oracles, interop, attention sites) share it."""
+
 
 def byte_tokenizer():
     """A byte-level BPE tokenizer with no merges (256 byte tokens + bos/eos/pad): any text in any

@@ -20,15 +20,8 @@ from conftest import TEXTS, assert_site_close, random_tokens
 import mechint
 from mechint import UnknownSiteError, logit_lens, record, set_value
 from mechint.plots import plot_attention, plot_logit_lens
-from mechint.testing import FAMILY_NAMES
+from mechint.testing import FAMILY_NAMES, TL_ARCHITECTURES
 
-TL_ARCHITECTURES = {
-    "llama": "LlamaForCausalLM",
-    "gemma3": "Gemma3ForCausalLM",
-    "qwen2": "Qwen2ForCausalLM",
-    "gpt2": "GPT2LMHeadModel",
-    "bloom": "BloomForCausalLM",
-}
 ATTENTION_KEYS = ["attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_pattern"]
 
 

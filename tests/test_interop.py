@@ -21,20 +21,13 @@ from conftest import assert_site_close, random_tokens
 import mechint
 from mechint import Model, load_model
 from mechint.interop import InteropError, activation_cache_sites, nnsight_read, nnsight_sites, to_activation_cache
-from mechint.testing import FAMILY_NAMES, byte_tokenizer, tiny_hf_model
+from mechint.testing import FAMILY_NAMES, TL_ARCHITECTURES, byte_tokenizer, tiny_hf_model
 
 nnsight = pytest.importorskip("nnsight", reason="nnsight is not installed (dev extra)")
 tl_sources = pytest.importorskip(
     "transformer_lens.model_bridge.sources", reason="transformer-lens is not installed (dev extra)"
 )
 
-TL_ARCHITECTURES = {
-    "llama": "LlamaForCausalLM",
-    "gemma3": "Gemma3ForCausalLM",
-    "qwen2": "Qwen2ForCausalLM",
-    "gpt2": "GPT2LMHeadModel",
-    "bloom": "BloomForCausalLM",
-}
 
 TEXTS = ["Hello world", "Grüß Gott, wie geht's?", "ok"]  # different lengths: left padding
 

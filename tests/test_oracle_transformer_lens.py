@@ -27,20 +27,11 @@ import torch
 from conftest import BF16_REL_TOL, assert_site_close, random_tokens
 
 from mechint import add_value
-from mechint.testing import FAMILY_NAMES
+from mechint.testing import FAMILY_NAMES, TL_ARCHITECTURES
 
 tl_sources = pytest.importorskip(
     "transformer_lens.model_bridge.sources", reason="transformer-lens is not installed (dev extra)"
 )
-
-# mechint family -> the Hugging Face architecture name TransformerLens's adapter factory accepts.
-TL_ARCHITECTURES = {
-    "llama": "LlamaForCausalLM",
-    "gemma3": "Gemma3ForCausalLM",
-    "qwen2": "Qwen2ForCausalLM",
-    "gpt2": "GPT2LMHeadModel",
-    "bloom": "BloomForCausalLM",
-}
 
 
 def _tl_supported() -> set[str]:
