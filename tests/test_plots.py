@@ -220,6 +220,49 @@ def test_save_figure_png(tmp_path):
     assert both == [tmp_path / "figs" / "both.html", tmp_path / "figs" / "both.png"]
 
 
+def test_save_figure_keeps_one_browser_open(tmp_path, monkeypatch):
+    """Many figures, one browser launch: the second figure reuses the open browser and its image is
+    the one a browser launched for it alone makes."""
+    from mechint.plots import export
+
+    _browser_or_skip()
+    export._close_renderer()
+    launches = []
+    real = export._Renderer.__init__
+
+    def counted(self, *args, **kwargs):
+        launches.append(args)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(export._Renderer, "__init__", counted)
+    save_figure(_small_fig(), tmp_path / "a")
+    save_figure(_small_fig(), tmp_path / "b")
+    assert len(launches) == 1
+    fig = _small_fig().to_dict()
+    alone = export._render_once(
+        fig, export._export_options(fig, width=None, height=None, scale=2.0), ["png"], launches[0][0], timeout=90.0
+    )
+    assert (tmp_path / "b.png").read_bytes() == alone["png"]
+
+
+def test_save_figure_recovers_from_a_failed_render(tmp_path, monkeypatch):
+    """A render that fails in the open browser closes it; the figure is made by a browser of its own
+    and the next figure opens a fresh one."""
+    from mechint.plots import export
+
+    _browser_or_skip()
+
+    def broken(self, fig_dict, opts):
+        raise RuntimeError("the page crashed")
+
+    monkeypatch.setattr(export._Renderer, "render", broken)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FigureExportWarning)
+        out = save_figure(_small_fig(), tmp_path / "fig")
+    assert out == [tmp_path / "fig.png"] and out[0].read_bytes()[:8] == PNG_SIGNATURE
+    assert export._renderer is None
+
+
 def test_save_figure_without_browser_warns_and_writes_html(tmp_path, monkeypatch):
     monkeypatch.setattr(plots, "find_browser", lambda: None)
     with pytest.warns(FigureExportWarning, match=r"apt-get install chromium") as record:

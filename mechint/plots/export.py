@@ -10,6 +10,7 @@ Static export needs a browser: ``apt-get install chromium`` (Debian) or
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
 import threading
@@ -104,26 +105,108 @@ def _run_in_thread(coro_fn, *args, **kwargs) -> Any:
     return box.get("result")
 
 
-def _render_static(
-    fig: go.Figure, formats: Sequence[str], browser: str, *, width, height, scale, timeout: float
-) -> dict[str, bytes]:
-    """Image bytes per format, rendering all formats with one browser launch."""
-    import kaleido
+class _Renderer:
+    """One kaleido browser kept open for a process's static exports.
 
-    fig_dict = fig.to_dict()
+    Launching Chromium costs seconds, rendering a figure in an open one a fraction of that, so a
+    script that writes dozens of figures (the studies) launches it once. The browser lives in an
+    event loop of its own thread (safe in Jupyter, whose loop is already running) and is closed at
+    exit. A render that fails or outlasts its timeout closes the browser; the caller then renders
+    that figure with a browser of its own (:func:`_render_once`) and the next figure opens a new one.
+    """
+
+    def __init__(self, browser: str, timeout: float) -> None:
+        import kaleido
+
+        self.key = (browser, timeout, os.getpid())
+        self.timeout = timeout
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="mechint-kaleido", daemon=True)
+        self._thread.start()
+        # mathjax=False: the default loads MathJax from a CDN, and this must work offline.
+        self._kaleido = kaleido.Kaleido(n=1, timeout=timeout, mathjax=False, path=browser)
+        try:
+            self._wait(self._kaleido.open(), timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait(self, coro, timeout: float) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout + 30)
+
+    def render(self, fig_dict: dict, opts: dict) -> bytes:
+        # opts holds LayoutOpts' keys (width, height, scale, format); a plain dict to pyright
+        return self._wait(self._kaleido.calc_fig(fig_dict, opts=opts), self.timeout)  # pyright: ignore[reportArgumentType]
+
+    def close(self) -> None:
+        """Close the browser (best effort: a browser that hangs is left to die with the process)."""
+        try:
+            if self._loop.is_running():
+                self._wait(self._kaleido.close(), 10)
+        except BaseException:  # noqa: BLE001, S110 - closing must not raise over the error that led here
+            pass
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+
+
+_renderer: _Renderer | None = None
+_renderer_lock = threading.Lock()
+
+
+def _close_renderer() -> None:
+    global _renderer
+    with _renderer_lock:
+        renderer, _renderer = _renderer, None
+    if renderer is not None and renderer.key[2] == os.getpid():
+        renderer.close()
+
+
+atexit.register(_close_renderer)
+
+
+def _export_options(fig_dict: dict, *, width, height, scale) -> dict:
     layout = fig_dict.get("layout", {})
-    opts = {
+    return {
         "width": width or layout.get("width") or 900,
         "height": height or layout.get("height") or 550,
         "scale": scale,
     }
 
+
+def _render_static(
+    fig: go.Figure, formats: Sequence[str], browser: str, *, width, height, scale, timeout: float
+) -> dict[str, bytes]:
+    """Image bytes per format, from the process's open browser (:class:`_Renderer`); where that fails,
+    from a browser launched for this figure alone, whose error is the one raised."""
+    global _renderer
+    fig_dict = fig.to_dict()
+    opts = _export_options(fig_dict, width=width, height=height, scale=scale)
+    with _renderer_lock:
+        try:
+            if _renderer is None or _renderer.key != (browser, timeout, os.getpid()):
+                stale, _renderer = _renderer, None
+                if stale is not None and stale.key[2] == os.getpid():
+                    stale.close()  # another browser or timeout asked for (a forked child leaves its parent's)
+                _renderer = _Renderer(browser, timeout)
+            return {fmt: _renderer.render(fig_dict, {**opts, "format": fmt}) for fmt in formats}
+        except Exception:  # noqa: BLE001 - retried below with a browser of its own
+            if _renderer is not None:
+                _renderer.close()
+                _renderer = None
+    return _render_once(fig_dict, opts, formats, browser, timeout=timeout)
+
+
+def _render_once(
+    fig_dict: dict, opts: dict, formats: Sequence[str], browser: str, *, timeout: float
+) -> dict[str, bytes]:
+    """Image bytes per format from a browser launched for this figure and closed after it."""
+    import kaleido
+
     async def render() -> dict[str, bytes]:
         out: dict[str, bytes] = {}
-        # mathjax=False: the default loads MathJax from a CDN, and this must work offline.
         async with kaleido.Kaleido(n=1, timeout=timeout, mathjax=False, path=browser) as k:
             for fmt in formats:
-                # opts holds LayoutOpts' keys (width, height, scale, format); a plain dict to pyright
                 out[fmt] = await k.calc_fig(fig_dict, opts={**opts, "format": fmt})  # pyright: ignore[reportArgumentType]
         return out
 
