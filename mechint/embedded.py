@@ -20,6 +20,7 @@ shared helper for ``(model, tokenizer)`` from such a folder.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import importlib.util
@@ -29,7 +30,7 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -539,63 +540,95 @@ def _convert_gguf(gguf_path: Path, out: Path, *, verify: bool = True) -> None:
 
     folder, name = str(gguf_path.parent), gguf_path.name
     check_gguf(gguf_path)
-    try:
-        step("tokenizer")
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
-        for key in ("local_files_only", "gguf_file"):  # loading options, not tokenizer settings
-            tokenizer.init_kwargs.pop(key, None)
-        done("tokenizer")
-
-        step("dequantize weights")
-        kwargs: dict[str, Any] = {}
-        try:  # transformers >= 5 may keep weights packed when the `kernels` package is present
-            from transformers import GgufConfig
-
-            kwargs["quantization_config"] = GgufConfig(dequantize=True)
-        except ImportError:  # pragma: no cover - older transformers always dequantizes
-            pass
-        gguf_model = AutoModelForCausalLM.from_pretrained(
-            folder, gguf_file=name, dtype=torch.float32, local_files_only=True, **kwargs
-        )
-        done("dequantize weights")
-
-        # A fresh model built from the cleaned config carries no quantizer state; loading the
-        # dequantized state dict strictly checks that every weight is a plain tensor of the right name.
-        step("plain model")
-        config = copy.deepcopy(gguf_model.config)
-        _drop_quantization_config(config)
-        config.dtype = torch.float32
+    with _gguf_read_once():
         try:
-            from transformers.initialization import no_init_weights
-        except ImportError:  # pragma: no cover
-            import contextlib
+            step("tokenizer")
+            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
+            for key in ("local_files_only", "gguf_file"):  # loading options, not tokenizer settings
+                tokenizer.init_kwargs.pop(key, None)
+            done("tokenizer")
 
-            no_init_weights = contextlib.nullcontext
-        with no_init_weights():
-            model = type(gguf_model)._from_config(config, dtype=torch.float32)
-        with torch.no_grad():
-            model.load_state_dict(gguf_model.state_dict(), strict=True)
-        model.tie_weights()
-        model.generation_config = copy.deepcopy(gguf_model.generation_config)
-        model.eval()
-        _check_tied(model)
-        del gguf_model
-        done("plain model")
+            step("dequantize weights")
+            kwargs: dict[str, Any] = {}
+            try:  # transformers >= 5 may keep weights packed when the `kernels` package is present
+                from transformers import GgufConfig
 
-        step("save")
-        model.save_pretrained(out)
-        tokenizer.save_pretrained(out)
-        saved_cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
-        if "quantization_config" in saved_cfg:  # pragma: no cover - guarded above; never ship it
-            raise RuntimeError("config.json still carries quantization_config")
-        done("save")
+                kwargs["quantization_config"] = GgufConfig(dequantize=True)
+            except ImportError:  # pragma: no cover - older transformers always dequantizes
+                pass
+            gguf_model = AutoModelForCausalLM.from_pretrained(
+                folder, gguf_file=name, dtype=torch.float32, local_files_only=True, **kwargs
+            )
+            done("dequantize weights")
 
-        if verify:
-            step("verify reload")
-            _verify_reload(out, model, tokenizer)
-            done("verify reload")
+            # A fresh model built from the cleaned config carries no quantizer state; loading the
+            # dequantized state dict strictly checks that every weight is a plain tensor of the right name.
+            step("plain model")
+            config = copy.deepcopy(gguf_model.config)
+            _drop_quantization_config(config)
+            config.dtype = torch.float32
+            try:
+                from transformers.initialization import no_init_weights
+            except ImportError:  # pragma: no cover
+                import contextlib
+
+                no_init_weights = contextlib.nullcontext
+            with no_init_weights():
+                model = type(gguf_model)._from_config(config, dtype=torch.float32)
+            with torch.no_grad():
+                model.load_state_dict(gguf_model.state_dict(), strict=True)
+            model.tie_weights()
+            model.generation_config = copy.deepcopy(gguf_model.generation_config)
+            model.eval()
+            _check_tied(model)
+            del gguf_model
+            done("plain model")
+
+            step("save")
+            model.save_pretrained(out)
+            tokenizer.save_pretrained(out)
+            saved_cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
+            if "quantization_config" in saved_cfg:  # pragma: no cover - guarded above; never ship it
+                raise RuntimeError("config.json still carries quantization_config")
+            done("save")
+
+            if verify:
+                step("verify reload")
+                _verify_reload(out, model, tokenizer)
+                done("verify reload")
+        finally:
+            bar.close()
+
+
+@contextlib.contextmanager
+def _gguf_read_once() -> Iterator[None]:
+    """Within this context, a GGUF file's header is parsed once.
+
+    transformers parses the GGUF file anew for the tokenizer, the config and the weights (each
+    :func:`transformers.modeling_gguf_pytorch_utils.load_gguf_checkpoint` call builds a
+    ``gguf.GGUFReader``, which it imports from the ``gguf`` package when called), and parsing the
+    header of a 262,144-word vocabulary field by field is most of a conversion's time. Here the
+    package's ``GGUFReader`` is replaced by one that builds a path's reader once and hands the same
+    one out again (a reader only reads its memory map); the original is put back on exit."""
+    try:
+        import gguf
+    except ImportError:  # transformers will say that gguf is needed
+        yield
+        return
+    original = gguf.GGUFReader
+    readers: dict[tuple[str, str], Any] = {}
+
+    def shared(path, mode: str = "r"):
+        key = (os.path.realpath(os.fspath(path)), mode)
+        if key not in readers:
+            readers[key] = original(path, mode)  # pyright: ignore[reportArgumentType]
+        return readers[key]
+
+    gguf.GGUFReader = shared  # pyright: ignore[reportAttributeAccessIssue]
+    try:
+        yield
     finally:
-        bar.close()
+        gguf.GGUFReader = original
 
 
 def _check_tied(model: Any) -> None:

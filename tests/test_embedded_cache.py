@@ -419,6 +419,29 @@ def test_converted_model_dir_rebuilds_instead_of_loading_bad_files(tiny, cache_d
     torch.testing.assert_close(_logits(model, ids), _logits(ref, ids), rtol=1e-5, atol=1e-5)
 
 
+def test_conversion_parses_the_gguf_header_once(tiny, cache_dir, monkeypatch):
+    """transformers reads the file for the tokenizer, the config and the weights; the header is
+    parsed once (the slow part for a large vocabulary) and the package's reader is restored."""
+    path, model = tiny
+    original = gguf.GGUFReader
+    built = []
+
+    class Counted(original):
+        def __init__(self, *args, **kwargs):
+            built.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(gguf, "GGUFReader", Counted)
+    folder = embedded.converted_model_dir(path)
+    assert len(built) == 1, built
+    assert gguf.GGUFReader is Counted  # put back as found
+    from transformers import AutoModelForCausalLM
+
+    reloaded = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, local_files_only=True)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(reloaded.state_dict()[name], tensor), name
+
+
 def test_converted_model_dir_keyed_on_gguf_content(tiny, cache_dir, tmp_path):
     path, _ = tiny
     other = write_tiny_gguf(tmp_path / "tiny-llama.gguf", tiny_llama(seed=1))
