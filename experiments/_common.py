@@ -469,11 +469,10 @@ def generate_answers(
             weakref.finalize(model.hf, _UNEDITED_ANSWERS.pop, key, None)
         known = _UNEDITED_ANSWERS[key]
     ends = set(_end_tokens(model))
-    todo = sorted({p for p in prompts if p not in known}, key=len)
+    todo = list(dict.fromkeys(p for p in prompts if p not in known))
     found: dict[str, tuple] = {}
     with intervene(model, *edits):
-        for start in tqdm(range(0, len(todo), batch), desc=desc, disable=not todo):
-            rows = todo[start : start + batch]
+        for rows in tqdm(prompt_batches(model, todo, batch), desc=desc, disable=not todo):
             first = _FirstStepScore(token_ids)
             sequences = cast(
                 torch.Tensor,
@@ -490,6 +489,33 @@ def generate_answers(
     known.update(found)
     got = [known[p] if p in known else found[p] for p in prompts]
     return Answers([g[0] for g in got], torch.tensor([g[1] for g in got]), [g[2] for g in got])
+
+
+PROMPT_TOKENS = 32
+"""The padded prompt tokens per row a batch of answers holds at most, on average over its rows."""
+
+
+def prompt_batches(model: mechint.Model, prompts: Sequence[str], rows: int, tokens: int = PROMPT_TOKENS) -> list[list[str]]:
+    """``prompts`` in batches for generation: sorted by token count, each batch at most ``rows``
+    prompts and at most ``rows * tokens`` padded prompt tokens (its row count times its longest
+    prompt). A left-padded batch computes every pad position of the prompt pass, so prompts of one
+    length go together, and a batch of long prompts holds fewer of them; the generation steps after
+    the prompt cost per row, whatever the prompt's length. Prompts of a batch are in the order of
+    their token counts, ties in the order given."""
+    rows, tokens = max(1, int(rows)), max(1, int(tokens))
+    lengths = [len(ids) for ids in model.tokenizer(list(prompts))["input_ids"]] if prompts else []
+    order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+    budget = rows * tokens
+    batches: list[list[str]] = []
+    current: list[int] = []
+    for i in order:  # ascending lengths: the newest prompt is the batch's longest
+        if current and (len(current) >= rows or (len(current) + 1) * lengths[i] > budget):
+            batches.append([prompts[j] for j in current])
+            current = []
+        current.append(i)
+    if current:
+        batches.append([prompts[j] for j in current])
+    return batches
 
 
 class _FirstStepScore:

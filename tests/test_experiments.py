@@ -263,6 +263,29 @@ def test_generate_answers_keeps_unedited_answers():
     assert steered.tokens != first.tokens
 
 
+def test_prompt_batches_bound_rows_and_padded_tokens():
+    """Every prompt once, sorted by token count; no batch over ``rows`` prompts or over ``rows * tokens``
+    padded prompt tokens (a single prompt longer than that gets a batch of its own); and the greedy
+    split: a batch ends only where the next prompt would break a bound."""
+    from experiments._common import prompt_batches
+
+    model = tiny_model("llama", seed=4, chat=True)
+    words = ["word " * n for n in (1, 30, 2, 7, 7, 12, 3, 60, 5, 9)]
+    prompts = model.chat_prompts(words)
+    count = {p: len(model.tokenizer(p)["input_ids"]) for p in prompts}
+    for rows, tokens in ((3, 20), (4, 8), (10, 1000), (1, 1)):
+        batches = prompt_batches(model, prompts, rows, tokens)
+        flat = [p for b in batches for p in b]
+        assert sorted(flat) == sorted(prompts)
+        assert [count[p] for p in flat] == sorted(count[p] for p in flat)
+        for b, after in zip(batches, batches[1:] + [None]):
+            longest = max(count[p] for p in b)
+            assert len(b) <= rows and (len(b) == 1 or len(b) * longest <= rows * tokens)
+            if after is not None:  # the next prompt did not fit
+                assert len(b) == rows or (len(b) + 1) * count[after[0]] > rows * tokens
+    assert prompt_batches(model, [], 4) == []
+
+
 def _tiny_attacks(k: int = 2):
     """Attacks of the four attack languages on a tiny safety-'tuned' model (random weights), with
     compliant pairs completed by a tiny base model: what experiments._common.attacked_versions
