@@ -26,7 +26,7 @@ import pytest
 import torch
 from conftest import VARIED_TEXTS
 
-from mechint import ActivationStore, Model, collect
+from mechint import ActivationStore, Model, StoreError, collect
 from mechint.activations import ActivationStore as _Store
 from mechint.activations import Pool
 from mechint.testing import tiny_model
@@ -458,3 +458,25 @@ def test_a_damaged_manifest_fails_every_rank(model, tmp_path):
     results = _launch_each(tmp_path, model, lambda rank: {})
     assert results[0][0] == "StoreError" and "not valid JSON" in results[0][1]
     assert results[1][0] == "RuntimeError" and "rank 0 of 2 failed while opening the store: StoreError" in results[1][1]
+
+
+@pytest.mark.parametrize(
+    "plan, why",
+    [
+        ([{"file": "shard-00001.safetensors", "start": 4, "stop": 20}], "a gap after the listed rows"),
+        ([{"file": "shard-00001.safetensors", "start": 3, "stop": 12}], "rows left unplanned"),
+        ([{"file": "shard-00000.safetensors", "start": 3, "stop": 20}], "the name of a listed shard"),
+        ([{"file": "../shard-00001.safetensors", "start": 3, "stop": 20}], "a name not the store's"),
+    ],
+)
+def test_a_manifest_whose_plan_does_not_follow_its_shards_is_refused(model, tmp_path, plan, why):
+    """A plan is checked as the listed shards are (a manifest with a matching checksum, as a bug
+    would write it): it must continue the listed rows to the last text, in shards of new names."""
+    path = tmp_path / "store"
+    _collect(model, path)
+    store = ActivationStore(path)
+    store.manifest["shards"] = store.manifest["shards"][:1]
+    store.manifest["plan"] = {"shards": plan, "run": 1, "world_size": 2}
+    store._write_manifest()
+    with pytest.raises(StoreError, match="manifest .* is inconsistent"):
+        ActivationStore(path)
