@@ -4,12 +4,14 @@
 sites, pools each batch inside the hook (so memory is bounded by one batch), and returns an
 :class:`Activations` mapping. With ``store=...`` the rows go to an :class:`ActivationStore`
 (safetensors shards and a JSON manifest) that resumes after an interruption without losing or
-duplicating rows, and that later runs reuse. :func:`collect_stats` streams per-site mean and variance
-without keeping any activation.
+duplicating rows, and that later runs reuse; ``distributed=True`` shares the filling of one store
+between the processes of a ``torch.distributed`` group. :func:`collect_stats` streams per-site mean
+and variance without keeping any activation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -323,6 +325,7 @@ def collect(
     store: "ActivationStore | str | os.PathLike | bool | None" = None,
     shard_size: int = 256,
     progress: bool | str = True,
+    distributed: bool = False,
 ) -> Activations:
     """Activations of ``model`` on ``texts`` at ``sites``.
 
@@ -337,25 +340,80 @@ def collect(
             folder keyed by model, texts, sites and pool (a second call reuses it). A path or an
             :class:`ActivationStore` streams shards there; an interrupted run resumes.
         shard_size: texts per shard when storing.
+        distributed: share the work between the processes of the initialised ``torch.distributed``
+            process group (``torchrun``): every process calls ``collect`` with the same model, texts
+            and arguments and a ``store`` every process sees; each writes a share of the shards to
+            that one store, and each returns all the rows, equal to a one-process run's. An
+            interrupted run resumes with any number of processes, or with none.
     """
-    texts = _texts(texts)
-    if not (store is None or isinstance(store, (bool, str, os.PathLike, ActivationStore))):
-        raise TypeError(f"store must be None, True, a folder path or an ActivationStore, got {_validate.given(store)}")
-    storing = store is not None and store is not False
-    dtype = _check_args(
-        pool=pool, batch_size=batch_size, shard_size=shard_size, max_length=max_length, dtype=dtype, custom_pool=False
-    )
-    names = [s.name for s in model.sites(sites)]
-    if store is True:
-        refuse_hooks_with_shared_store(model, "collect")
-    if storing:
+    distributed = _validate.boolean("distributed", distributed)
+    ranks = None
+    if distributed:
+        from ._ranks import Ranks
+
+        ranks = Ranks.current("collect(distributed=True)")
+
+    def checked():
+        texts_ = _texts(texts)
+        if not (store is None or isinstance(store, (bool, str, os.PathLike, ActivationStore))):
+            raise TypeError(
+                f"store must be None, True, a folder path or an ActivationStore, got {_validate.given(store)}"
+            )
+        if distributed and (store is None or store is False):
+            raise ValueError(
+                "collect(distributed=True) has every process write its share of the rows to one store: pass "
+                "store= a folder every process sees, or store=True (the cache folder, if it is shared)"
+            )
+        dtype_ = _check_args(
+            pool=pool,
+            batch_size=batch_size,
+            shard_size=shard_size,
+            max_length=max_length,
+            dtype=dtype,
+            custom_pool=False,
+        )
+        names_ = [s.name for s in model.sites(sites)]
+        if store is True:
+            refuse_hooks_with_shared_store(model, "collect")
+        return texts_, dtype_, names_
+
+    if ranks is None:
+        texts, dtype, names = checked()
+    else:
+        texts, dtype, names = ranks.agree(checked, "checking the arguments")
+    if store is None or store is False:
+        return _gather(
+            model, texts, names, pool=pool, batch_size=batch_size, max_length=max_length, dtype=dtype, progress=progress
+        )
+    if ranks is None:
         ids = _token_ids(model, texts, max_length)
         st = _open_store(store, model, texts, ids, names, pool, dtype, max_length)
-        st.fill(model, texts, batch_size=batch_size, shard_size=shard_size, progress=progress, _ids=ids)
-        return st.load(names)
-    return _gather(
-        model, texts, names, pool=pool, batch_size=batch_size, max_length=max_length, dtype=dtype, progress=progress
+    else:
+        ids = ranks.agree(lambda: _token_ids(model, texts, max_length), "tokenizing the texts")
+        _check_same_call(
+            ranks,
+            "collect(distributed=True)",
+            model,
+            texts,
+            ids,
+            sites=names,
+            pool=pool,
+            dtype=str(dtype),
+            max_length=max_length,
+            batch_size=batch_size,
+            shard_size=shard_size,
+        )
+
+        def opened() -> ActivationStore:
+            return _open_store(store, model, texts, ids, names, pool, dtype, max_length)
+
+        # rank 0 first: it creates the folder and its manifest, which the others then open
+        first = ranks.agree(lambda: opened() if ranks.rank == 0 else None, "opening the store")
+        st = ranks.agree(lambda: first if first is not None else opened(), "opening the store")
+    st.fill(
+        model, texts, batch_size=batch_size, shard_size=shard_size, progress=progress, distributed=distributed, _ids=ids
     )
+    return st.load(names)
 
 
 def _token_ids(model: Model, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
@@ -395,6 +453,28 @@ def _gather(
         for n in names:
             parts[n].append(batch[n])
     return Activations(_restore_order(parts, order, lengths, pool), pool, lengths if pool == "all" else None)
+
+
+def _padded_tokens(ids: Sequence[Sequence[int]], start: int, stop: int, batch_size: int) -> int:
+    """Tokens, padding included, that the batches of texts ``[start, stop)`` run: a shard's cost."""
+    lengths = sorted((len(ids[i]) for i in range(start, stop)), reverse=True)
+    return sum(len(lengths[b : b + batch_size]) * lengths[b] for b in range(0, len(lengths), batch_size))
+
+
+def _check_same_call(ranks, caller: str, model: Model, texts: Sequence[str], ids, **fields) -> None:
+    """Every rank of a distributed collection passed the same model, texts and arguments (else a
+    ``ValueError`` on every rank naming what differs)."""
+    ranks.check_same(
+        {
+            "number of texts": len(texts),
+            "texts": texts_fingerprint(texts),
+            "token ids": token_ids_fingerprint(ids),
+            "model (weights, config or dtype)": model_fingerprint(model),
+            **fields,
+        },
+        caller,
+        "every rank passes all the texts, and each collects its share",
+    )
 
 
 def _restore_order(parts: dict[str, list[Tensor]], order: list[int], lengths: Tensor, pool: str) -> dict[str, Tensor]:
@@ -455,8 +535,13 @@ _MANIFEST = "manifest.json"
 _LENGTHS = "__lengths__"
 _FORMAT = 2  # version 2: shard and manifest checksums, token identity
 _SHARD_RE = re.compile(r"^shard-\d{5}\.safetensors$")
+# the shards one rank of a distributed fill has written and not yet seen merged into the manifest
+_RANK_FILE = "manifest-rank-{:05d}.json"
+_RANK_RE = re.compile(r"^manifest-rank-\d{5}\.json$")
 # temporary siblings (cache.temp_sibling) of the store's own files: the only files fill() may delete
-_OWN_TEMP_RE = re.compile(r"^\.(shard-\d{5}\.safetensors|manifest\.json)\.tmp-\d+-[0-9a-f]{8}$")
+_OWN_TEMP_RE = re.compile(
+    r"^\.(shard-\d{5}\.safetensors|manifest\.json|manifest-rank-\d{5}\.json)\.tmp-\d+-[0-9a-f]{8}$"
+)
 
 
 class StoreError(ValueError):
@@ -525,9 +610,30 @@ def _read_manifest(root: Path) -> dict:
                 raise ValueError(shard)
             previous = shard["stop"]
             _ = int(shard["bytes"]), str(shard["sha256"])  # present, and the size an integer
+        if "plan" in manifest:  # shards planned by a distributed fill: the rows after the listed ones, in order
+            listed = {shard["file"] for shard in manifest["shards"]}
+            for shard in manifest["plan"]["shards"]:
+                if (
+                    not _SHARD_RE.match(shard["file"])
+                    or shard["file"] in listed
+                    or shard["start"] != previous
+                    or not shard["start"] < shard["stop"] <= n_rows
+                ):
+                    raise ValueError(shard)
+                listed.add(shard["file"])
+                previous = shard["stop"]
+                if "sha256" in shard:
+                    _ = int(shard["bytes"]), str(shard["sha256"])
+            if previous != n_rows:
+                raise ValueError(f"plan ends at text {previous} of {n_rows}")
     except (KeyError, TypeError, ValueError) as err:
         raise damaged(f"inconsistent (shard entry {err})") from None
     return manifest
+
+
+def _shard_index(name: str) -> int:
+    """``k`` of the shard file name ``shard-{k:05d}.safetensors``."""
+    return int(name.removeprefix("shard-").removesuffix(".safetensors"))
 
 
 def _shard_header(data: bytes) -> dict:
@@ -552,6 +658,13 @@ class ActivationStore:
     everything its rows depend on: the model's weights and config, the token ids of every text (so
     the tokenizer, its special tokens, a chat template and ``max_length``), the sites, the pooling
     and the dtype. The store only ever writes, and deletes, files of its own names.
+
+    Filled by several processes (:func:`collect` ``(distributed=True)``), the store is the same: the
+    shards are cut as one process cuts them, each written by one process, and listed in the manifest
+    in row order once written. While such a fill runs, or after it was interrupted, the manifest also
+    holds its ``plan`` (the shards after the listed rows, and which of them are written), and the
+    ``manifest-rank-RRRRR.json`` files list what each process wrote since; reading uses the listed
+    shards only, and the next :meth:`fill` merges the rest.
     """
 
     def __init__(self, root: str | os.PathLike, meta: dict | None = None):
@@ -649,22 +762,40 @@ class ActivationStore:
         batch_size: int = 16,
         shard_size: int = 256,
         progress: bool | str = True,
+        distributed: bool = False,
         _ids: Sequence[Sequence[int]] | None = None,
     ) -> "ActivationStore":
         """Collect the rows not stored yet, one shard at a time.
 
         Holds a lock on the folder while writing, and re-reads the manifest under it, so two
         processes filling one store (studies sharing the cache) neither lose nor duplicate rows.
+
+        ``distributed=True``: every process of the initialised ``torch.distributed`` process group
+        calls this with the same arguments (all the texts), and each writes a share of the missing
+        shards; see :func:`collect`. Shards that an interrupted distributed fill planned but did not
+        write are written first, with the row ranges it planned (``shard_size`` applies to the rows
+        after them), whatever the number of processes now.
         """
+        if _validate.boolean("distributed", distributed):
+            return self._fill_distributed(
+                model, texts, batch_size=batch_size, shard_size=shard_size, progress=progress, ids=_ids
+            )
         _check_args(pool=self.meta["pool"], batch_size=batch_size, shard_size=shard_size, custom_pool=False)
         texts, ids = self._check_source(model, texts, _ids)
         with file_lock(self.root / ".lock"):
-            self.manifest = _read_manifest(self.root)
-            for stray in self.root.iterdir():  # temporary files of a run killed mid-write; only the store's own
-                if _OWN_TEMP_RE.match(stray.name):
-                    stray.unlink(missing_ok=True)
+            self._take_over()
+            initial = self.n_rows - self._rows_to_do()
+            bar = tqdm(total=self.n_rows, initial=initial, desc="store", disable=not progress, unit="text")
+            for planned in self._pending():  # planned by an interrupted distributed fill, in row order
+                start, stop = planned["start"], planned["stop"]
+                entry = self._save_shard(
+                    planned["file"], start, stop, self._rows(model, texts, ids, start, stop, batch_size)
+                )
+                planned.update(bytes=entry["bytes"], sha256=entry["sha256"])
+                self._merge()
+                self._write_manifest()
+                bar.update(stop - start)
             start = self.rows_done
-            bar = tqdm(total=self.n_rows, initial=start, desc="store", disable=not progress, unit="text")
             while start < self.n_rows:
                 stop = min(start + shard_size, self.n_rows)
                 self._write_shard(
@@ -674,6 +805,199 @@ class ActivationStore:
                 start = stop
             bar.close()
         return self
+
+    def _fill_distributed(
+        self,
+        model: Model,
+        texts: Sequence[str],
+        *,
+        batch_size: int,
+        shard_size: int,
+        progress: bool | str,
+        ids: Sequence[Sequence[int]] | None,
+    ) -> "ActivationStore":
+        """:meth:`fill` shared by the ranks of the default process group.
+
+        Rank 0 holds the folder's lock for the whole fill, re-reads the manifest, merges what an
+        interrupted run left in rank files, and plans the missing rows as shards (recorded in the
+        manifest's ``plan``), each given to one rank. Each rank writes its own shards (their names
+        come from the plan, so no two ranks write one file) and lists them in its own rank file
+        ``manifest-rank-RRRRR.json``. After every rank is done, rank 0 merges the rank files into the
+        manifest. Every step where one rank can fail alone ends with every rank raising.
+        """
+        from ._ranks import Ranks
+
+        ranks = Ranks.current("ActivationStore.fill(distributed=True)")
+
+        def checked():
+            _check_args(pool=self.meta["pool"], batch_size=batch_size, shard_size=shard_size, custom_pool=False)
+            got = _texts(texts)
+            return got, ids if ids is not None else _token_ids(model, got, self.meta.get("max_length"))
+
+        texts, ids = ranks.agree(checked, "checking the arguments")
+        _check_same_call(
+            ranks,
+            "ActivationStore.fill(distributed=True)",
+            model,
+            texts,
+            ids,
+            store=[self.meta[k] for k in sorted(self.meta)],
+            batch_size=batch_size,
+            shard_size=shard_size,
+        )
+        texts, ids = ranks.agree(lambda: self._check_source(model, texts, ids), "checking the texts against the store")
+        lead = ranks.rank == 0
+        with file_lock(self.root / ".lock") if lead else contextlib.nullcontext():
+            plan = ranks.agree(
+                lambda: self._plan(ids, shard_size, batch_size, ranks.world) if lead else None, "planning the shards"
+            )
+            table = ranks.broadcast(plan, 5)  # rows: shard index, start, stop, rank, run id
+            if len(table):  # before anyone writes: every rank reads the plan rank 0 wrote in this folder
+                run = int(table[0, 4])
+                ranks.agree(lambda: None if lead else self._check_same_folder(run, ranks.rank), "reading the plan")
+
+            def write() -> None:
+                mine = [row for row in table.tolist() if row[3] == ranks.rank]
+                bar = tqdm(
+                    total=sum(stop - start for _, start, stop, _, _ in mine),
+                    desc=f"store (rank 0 of {ranks.world})",
+                    disable=not progress or not lead,
+                    unit="text",
+                )
+                done: list[dict] = []
+                for k, start, stop, _, _ in mine:
+                    rows = self._rows(model, texts, ids, start, stop, batch_size)
+                    done.append(self._save_shard(f"shard-{k:05d}.safetensors", start, stop, rows))
+                    self._write_rank_file(ranks.rank, done)
+                    bar.update(stop - start)
+                bar.close()
+
+            written = ranks.run(write, "writing its shards")
+            # what the ranks wrote is merged even where one of them failed: a rerun goes on from it
+            ranks.agree(lambda: self._settle() if lead else None, "merging the ranks' shards into the manifest")
+        written.get()
+        self.manifest = _read_manifest(self.root)
+        return self
+
+    # -- shards planned by a distributed fill, and the rank files that list the written ones
+    def _pending(self) -> list[dict]:
+        """The planned shards not written yet, in row order (the plan's own entries)."""
+        return [s for s in self.manifest.get("plan", {}).get("shards", []) if "sha256" not in s]
+
+    def _rows_to_do(self) -> int:
+        if "plan" in self.manifest:
+            return sum(s["stop"] - s["start"] for s in self._pending())
+        return self.n_rows - self.rows_done
+
+    def _take_over(self) -> None:
+        """Under the lock: the manifest as on disk, no temporary files of a killed writer, and the
+        rank files of an interrupted distributed fill merged."""
+        self.manifest = _read_manifest(self.root)
+        for stray in self.root.iterdir():  # temporary files of a run killed mid-write; only the store's own
+            if _OWN_TEMP_RE.match(stray.name):
+                stray.unlink(missing_ok=True)
+        self._settle()
+
+    def _settle(self) -> None:
+        """Mark the planned shards that rank files list as written, list the written ones that follow
+        the listed rows in the manifest, and delete the rank files (after the manifest is written)."""
+        rank_files = sorted(p for p in self.root.iterdir() if _RANK_RE.match(p.name))
+        planned = {s["file"]: s for s in self._pending()}
+        marked = False
+        for path in rank_files:
+            for entry in self._read_rank_file(path):
+                shard = planned.get(entry["file"])
+                if shard is None or (shard["start"], shard["stop"]) != (entry["start"], entry["stop"]):
+                    continue  # not of this plan (merged already, or a stale file)
+                try:
+                    size = (self.root / entry["file"]).stat().st_size
+                except OSError:
+                    continue  # listed, yet gone: written again
+                if size == entry["bytes"]:  # its bytes are checked against the SHA-256 on every read
+                    shard.update(bytes=entry["bytes"], sha256=entry["sha256"])
+                    marked = True
+        if self._merge() or marked:
+            self._write_manifest()
+        for path in rank_files:
+            path.unlink(missing_ok=True)
+
+    def _merge(self) -> bool:
+        """Move the written planned shards that follow the listed rows into the manifest's list (the
+        plan goes once empty); whether anything moved."""
+        plan = self.manifest.get("plan")
+        if plan is None:
+            return False
+        moved = False
+        while plan["shards"] and "sha256" in plan["shards"][0]:
+            self.manifest["shards"].append(plan["shards"].pop(0))
+            moved = True
+        if not plan["shards"]:
+            del self.manifest["plan"]
+            moved = True
+        return moved
+
+    def _plan(self, ids: Sequence[Sequence[int]], shard_size: int, batch_size: int, world: int) -> Tensor:
+        """Rank 0, under the lock: plan the missing rows (unless an interrupted run planned them
+        already) and give each planned shard not written yet to a rank. Returns the table
+        ``[shards, 5]``: shard index, start, stop, rank, and this run's id (to check that every rank
+        sees this manifest)."""
+        self._take_over()
+        if "plan" not in self.manifest and self.rows_done < self.n_rows:
+            shards, start = [], self.rows_done
+            while start < self.n_rows:
+                stop = min(start + shard_size, self.n_rows)
+                shards.append({"file": f"shard-{len(self.manifest['shards']) + len(shards):05d}.safetensors"})
+                shards[-1].update(start=start, stop=stop)
+                start = stop
+            self.manifest["plan"] = {"shards": shards, "run": None, "world_size": None}
+        pending = self._pending()
+        if not pending:
+            return torch.zeros((0, 5), dtype=torch.long)
+        run = int.from_bytes(os.urandom(8), "little") >> 2
+        self.manifest["plan"].update(run=run, world_size=world)
+        self._write_manifest()
+        # longest first to the least loaded rank; a shard costs its batches' padded tokens
+        load = [0] * world
+        owner = {}
+        for s in sorted(pending, key=lambda s: (-_padded_tokens(ids, s["start"], s["stop"], batch_size), s["start"])):
+            r = min(range(world), key=lambda r: (load[r], r))
+            owner[s["file"]] = r
+            load[r] += _padded_tokens(ids, s["start"], s["stop"], batch_size)
+        return torch.tensor(
+            [[_shard_index(s["file"]), s["start"], s["stop"], owner[s["file"]], run] for s in pending], dtype=torch.long
+        )
+
+    def _check_same_folder(self, run: int, rank: int) -> None:
+        manifest = _read_manifest(self.root) if (self.root / _MANIFEST).exists() else {}
+        if manifest.get("plan", {}).get("run") != run:
+            raise StoreError(
+                f"rank {rank} does not see the manifest rank 0 has just written to the store at {self.root}: "
+                "every rank must see the same store folder (a file system shared by every process)"
+            )
+
+    def _write_rank_file(self, rank: int, shards: list[dict]) -> None:
+        body = {"version": _FORMAT, "rank": rank, "shards": shards}
+        body["checksum"] = _digest(body)
+        atomic_write_bytes(self.root / _RANK_FILE.format(rank), json.dumps(body, indent=1).encode())
+
+    def _read_rank_file(self, path: Path) -> list[dict]:
+        """The shard entries a rank file lists; none (with a warning: its shards are written again)
+        where it is damaged."""
+        try:
+            body = json.loads(path.read_bytes().decode("utf-8"))
+            if body.pop("checksum") != _digest(body) or body["version"] != _FORMAT:
+                raise ValueError("checksum or version")
+            keys = {"file": str, "start": int, "stop": int, "bytes": int, "sha256": str}
+            return [{key: kind(s[key]) for key, kind in keys.items()} for s in body["shards"]]
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
+            import warnings
+
+            warnings.warn(
+                f"ignored the damaged rank file {path} ({type(err).__name__}: {err}); the shards it listed "
+                "are collected again",
+                stacklevel=2,
+            )
+            return []
 
     def _rows(self, model: Model, texts, ids, start: int, stop: int, batch_size: int) -> dict[str, Tensor]:
         """The tensors of the shard holding texts ``[start, stop)``."""
@@ -698,20 +1022,23 @@ class ActivationStore:
             tensors[_LENGTHS] = part.lengths
         return tensors
 
-    def _write_shard(self, k: int, start: int, stop: int, tensors: dict[str, Tensor]) -> None:
-        """Write shard ``k``, then list it (its size and checksum) in the manifest."""
+    def _save_shard(self, name: str, start: int, stop: int, tensors: dict[str, Tensor]) -> dict:
+        """Write the shard file ``name`` (texts ``[start, stop)``) and return its manifest entry."""
         from safetensors.torch import save
 
-        name = f"shard-{k:05d}.safetensors"
         data = save(tensors, metadata={"start": str(start), "stop": str(stop)})
         atomic_write_bytes(self.root / name, data)
-        entry = {
+        return {
             "file": name,
             "start": start,
             "stop": stop,
             "bytes": len(data),
             "sha256": hashlib.sha256(data).hexdigest(),
         }
+
+    def _write_shard(self, k: int, start: int, stop: int, tensors: dict[str, Tensor]) -> None:
+        """Write shard ``k``, then list it (its size and checksum) in the manifest."""
+        entry = self._save_shard(f"shard-{k:05d}.safetensors", start, stop, tensors)
         shards = self.manifest["shards"]
         if k < len(shards):
             shards[k] = entry
