@@ -912,10 +912,87 @@ def rl_examples(d):
     return table(["model", "condition", f"answer ({lang} prompt, after the prefix)"], rows)
 
 
+def _mp_rows(d):
+    """mcqa_prefilling: (model, condition, language, entry, cell) for every language and "all"."""
+    for name, by_condition in d["results"].items():
+        for condition in d["conditions"]:
+            entry = by_condition[condition]
+            for lang in [*d["languages"], "all"]:
+                yield name, condition, lang, entry, entry["all"] if lang == "all" else entry["per_language"][lang]
+
+
+def _mp_cells(cell) -> list:
+    acc = f"{rnd(cell['accuracy'], 2)} [{rnd(cell['accuracy_low'], 2)}, {rnd(cell['accuracy_high'], 2)}]"
+    missed = cell.get("misalignment_rate", cell.get("unparsed_rate"))
+    return [cell["n"], acc, rnd(cell["chose_a"], 2), rnd(cell.get("ece"), 2), rnd(cell.get("brier"), 2), rnd(missed, 2)]
+
+
+_MP_HEADER = ["n", "accuracy [95% interval]", "chose A", "ECE", "Brier", "not a label"]
+
+
+def mp_all(d):
+    """mcqa_prefilling: per model and condition, all languages together, with the condition's cost."""
+    rows = []
+    for name, condition, lang, entry, cell in _mp_rows(d):
+        if lang == "all":
+            cost = f"{rnd(entry['cost_s'], 1)} / {rnd(entry['cpu_s'], 1)}"
+            rows.append([name, condition] + _mp_cells(cell) + [cost])
+    return table(["model", "condition"] + _MP_HEADER + ["cost: wall / CPU s"], rows)
+
+
+def mp_languages(d):
+    """mcqa_prefilling: per model, language and condition."""
+    rows = [
+        [name, lang, condition] + _mp_cells(cell) for name, condition, lang, _, cell in _mp_rows(d) if lang != "all"
+    ]
+    rows.sort(key=lambda r: (list(d["results"]).index(r[0]), d["languages"].index(r[1])))
+    return table(["model", "language", "condition"] + _MP_HEADER, rows)
+
+
+def mp_top_tokens(d):
+    """mcqa_prefilling: per model and first-token condition, the most likely next tokens (all items)
+    and the mean probability of the two labels together under the full distribution."""
+    rows = []
+    for name, by_condition in d["results"].items():
+        for condition in d["conditions"]:
+            cell = by_condition[condition]["all"]
+            if "top_tokens" in cell:
+                tops = ", ".join(f"`{t!r}` {n}" for t, n in cell["top_tokens"].items())
+                rows.append([name, condition, tops, rnd(cell["label_mass"], 2)])
+    return table(["model", "condition", "top token (count)", "label mass"], rows)
+
+
+def mp_prompt_tokens(d):
+    """mcqa_prefilling: mean prompt length in tokens per model and language (the FTP prompts)."""
+    rows = [
+        [name] + [rnd(r["FTP"]["prompt_tokens"][lang], 0) for lang in d["languages"]]
+        for name, r in d["results"].items()
+    ]
+    return table(["model"] + d["languages"], rows)
+
+
+def mp_answers(d):
+    """mcqa_prefilling: every generated answer, with the option parsed out of it."""
+    rows = []
+    for name, by_condition in d["results"].items():
+        for a in by_condition["open-ended"]["answers"]:
+            choice = "-" if a["choice"] is None else "AB"[a["choice"]]
+            text = " ".join(a["response"].split()).replace("|", "\\|")
+            rows.append([name, a["language"], "AB"[a["answer"]], f"`{text}`" if text else "(empty)", choice])
+    return table(["model", "language", "answer", f"generated ({d['new_tokens']} tokens)", "parsed"], rows)
+
+
 TABLES = {
     "refusal_direction": {"rates": rd_rates, "nll": rd_nll, "selection": rd_selection},
     "refusal_universality": {"matrix": ru_matrix, "nll": ru_nll, "cosine": ru_cosine},
     "reasoning_language": {"mean": rl_mean, "languages": rl_languages, "examples": rl_examples},
+    "mcqa_prefilling": {
+        "all": mp_all,
+        "languages": mp_languages,
+        "top_tokens": mp_top_tokens,
+        "prompt_tokens": mp_prompt_tokens,
+        "answers": mp_answers,
+    },
     "contrast_check": {"cosine": cc_cosine, "pairs": cc_pairs, "probes": cc_probes},
     "language_direction_cosine": {
         "raw": ldc_raw,

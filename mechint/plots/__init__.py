@@ -20,6 +20,8 @@ Modules (every public helper is importable from here):
 - :mod:`~mechint.plots.probes`: the probe studies' figures;
 - :mod:`~mechint.plots.refusal`: refusal rates per language with their intervals;
 - :mod:`~mechint.plots.language`: the language mix of generated text, stacked per bar;
+- :mod:`~mechint.plots.mcqa`: multiple-choice accuracy per language by scoring condition, and
+  reliability diagrams;
 - :mod:`~mechint.plots.style`: the palette and the fixed style of each series;
 - :mod:`~mechint.plots.export`: :func:`save_figure`, :func:`find_browser`.
 
@@ -34,6 +36,7 @@ from .attention import plot_attention, plot_logit_lens
 from .export import FigureExportWarning, find_browser, save_figure
 from .language import plot_language_shares
 from .layers import plot_layer_heatmap, plot_layer_lines, plot_similarity_matrices
+from .mcqa import plot_mcqa_conditions, plot_reliability
 from .neurons import plot_edit_effect, plot_labelled_scatter, plot_neuron_heatmap, plot_top_neurons
 from .patching import plot_attribution_scatter, plot_head_heatmap, plot_patching_heatmap
 from .probes import plot_early_prediction, plot_probe_layers, plot_transfer_gap, plot_transfer_matrix
@@ -43,6 +46,8 @@ from .style import PALETTE, TEMPLATE, series_color, series_style
 __all__ = [
     "plot_refusal_rates",
     "plot_language_shares",
+    "plot_mcqa_conditions",
+    "plot_reliability",
     "ArrayLike",
     "TEMPLATE",
     "PALETTE",
