@@ -980,6 +980,61 @@ def mp_answers(d):
             text = " ".join(a["response"].split()).replace("|", "\\|")
             rows.append([name, a["language"], "AB"[a["answer"]], f"`{text}`" if text else "(empty)", choice])
     return table(["model", "language", "answer", f"generated ({d['new_tokens']} tokens)", "parsed"], rows)
+def pa_rates(d):
+    """prefill_attack: refusal rate [95% interval] per language and condition, and pooled."""
+    conds = d["conditions"]
+    rows = [[lang] + [_rate(d["rates"][f"{c}/{lang}"]) for c in conds] for lang in d["languages"]]
+    rows.append(["**all languages**"] + [f"**{_rate(d['pooled'][c])}**" for c in conds])
+    return table(["language"] + conds, rows)
+
+
+def pa_recovery(d):
+    """prefill_attack: per condition, the refusals, those refused without a prefill too, and the token
+    by which each refusal is recognisable."""
+    rows = []
+    for c in d["conditions"]:
+        r = d["recovery"][c]
+        firsts = sorted(f for f in r["first_refusal_token"] if f is not None)
+        still = f"{r['still_refused']} of {r['refused_without_prefill']}" if "still_refused" in r else "-"
+        rows.append([c, f"{r['refusals']} / {r['n']}", still, ", ".join(map(str, firsts)) or "-", d["merges"][c]])
+    header = ["condition", "refusals", "refused without a prefill, still refused", "first refusal token(s)"]
+    return table(header + ["continuations merged with the prefill"], rows)
+
+
+def _window_mean(values, start, stop):
+    got = [v for v in values[start:stop] if v == v]
+    return sum(got) / len(got) if got else float("nan")
+
+
+def pa_projection(d):
+    """prefill_attack: the projection along the generated tokens, at the first token and averaged over
+    tokens 1-3 and 4-15, whole and without the massive feature."""
+    p, n = d["projection"], d["new_tokens"]
+    windows = [(0, 1, "token 0"), (1, 4, "tokens 1-3"), (4, n, f"tokens 4-{n - 1}")]
+    series = [(c, "all", c) for c in d["conditions"]]
+    series += [("no prefill", "refused", "no prefill, refusals"), ("no prefill", "not_refused", "no prefill, others")]
+    rows = []
+    for c, part, name in series:
+        row = [name]
+        for key in ("raw", "without_feature"):
+            row += [rnd(_window_mean(p[key][c][part], a, b), 0) for a, b, _ in windows]
+        rows.append(row)
+    f = p["feature"]
+    header = ["answers"] + [f"{w}" for _, _, w in windows] + [f"{w}, without {f}" for _, _, w in windows]
+    return table(header, rows)
+
+
+def pa_examples(d):
+    """prefill_attack: the continuations to the first item in a few languages, per condition."""
+    rows = []
+    for lang in ("en", "de", "zh", "th"):
+        first = next(a["item_id"] for a in d["answers"] if a["language"] == lang)
+        for a in d["answers"]:
+            if a["language"] == lang and a["item_id"] == first:
+                text = " ".join(a["text"].split()) or "(empty)"
+                verdict = "refusal" if a["refusal"] else "no refusal"
+                rows.append([lang, a["condition"], a["prefill"] or "", text.replace("|", "\\|"), verdict])
+    return table(["language", "condition", "prefill", "continuation", "judged"], rows)
 
 
 TABLES = {
@@ -992,6 +1047,12 @@ TABLES = {
         "top_tokens": mp_top_tokens,
         "prompt_tokens": mp_prompt_tokens,
         "answers": mp_answers,
+    },
+    "prefill_attack": {
+        "rates": pa_rates,
+        "recovery": pa_recovery,
+        "projection": pa_projection,
+        "examples": pa_examples,
     },
     "contrast_check": {"cosine": cc_cosine, "pairs": cc_pairs, "probes": cc_probes},
     "language_direction_cosine": {

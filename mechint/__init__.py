@@ -9,7 +9,8 @@ tune a model (:func:`sft`, :func:`dpo`) into a cached folder that :func:`load_mo
 whether generated responses are refusals, in 18 languages (:func:`is_refusal`); score
 multiple-choice answers from the first token, with a prefill (:func:`score_mcqa`); tell the
 language of generated text, sentence by sentence (:func:`language_mix`, :func:`quote_and_think`,
-:func:`reasoning_language`); monitor a generation with a probe, token by token, and stop it
+:func:`reasoning_language`); prefill a response with an affirmative opening in 14 languages
+(:func:`affirmative_prefill`); monitor a generation with a probe, token by token, and stop it
 (:func:`monitor_generation`).
 """
 
@@ -58,6 +59,8 @@ from .directions import (
 from .eval import (
     MCItem,
     MCQAResult,
+    PrefillTokenError,
+    affirmative_prefill,
     identify_languages,
     language_mix,
     open_ended_mcqa,
@@ -252,4 +255,6 @@ __all__ = [
     "language_mix",
     "quote_and_think",
     "reasoning_language",
+    "PrefillTokenError",
+    "affirmative_prefill",
 ]

@@ -7,6 +7,7 @@ import torch
 import mechint
 from mechint import ChatTemplateError, from_prompt_end
 from mechint.data import Dataset, Example
+from mechint.eval import AFFIRMATIVE_PREFILLS, check_prefill
 from mechint.testing import CHAT_TEMPLATES, FAMILY_NAMES, tiny_model
 
 INSTRUCTIONS = ["Hi", "How do I bake bread at home?", "Écris un poème sur la mer, s'il te plaît."]
@@ -67,6 +68,28 @@ def test_post_instruction_positions_are_the_template_tokens(family, prefill):
         for ids in (batch[row], alone):
             text = model.tokenizer.decode(ids[idx])
             assert text == fmt.post_instruction, (family, row, text)
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_prefill_tokens_are_placed_where_the_template_puts_the_response(family):
+    """The prompt with a prefill is, token for token, the template's generation prompt followed by
+    the prefill's own tokens, alone and at the end of every row of a left-padded batch; and
+    check_prefill returns exactly those tokens."""
+    model = tiny_model(family, chat=True)
+    tok = model.tokenizer
+    for prefill in ("Sure, here is", AFFIRMATIVE_PREFILLS["zh"], AFFIRMATIVE_PREFILLS["th"]):
+        own = tok(prefill, add_special_tokens=False)["input_ids"]
+        prompts = model.chat_prompts(INSTRUCTIONS, prefill=prefill)
+        batch = model.to_tokens(prompts)  # left-padded
+        assert check_prefill(model, INSTRUCTIONS, prefill) == [own] * len(INSTRUCTIONS)
+        for row, (text, prompt) in enumerate(zip(INSTRUCTIONS, prompts)):
+            head = tok(model.format_chat(text))["input_ids"]
+            ids = tok(prompt)["input_ids"]
+            assert ids == head + own, (family, prefill, text)
+            assert tok.decode(ids[len(head) :]) == prefill
+            assert batch[row, -len(own) :].tolist() == own
+            # the template's tokens come right before it: the generation prompt is the prompt's end
+            assert tok.decode(head).endswith(model.chat_format().post_instruction)
 
 
 @pytest.mark.parametrize("family", FAMILY_NAMES)

@@ -2,7 +2,9 @@
 token (FTP), with a prefilled response, calibration, permutation consistency and an open-ended
 baseline (:mod:`mechint.eval.mcqa`); and the language of generated text: per-sentence language
 identification, the language mix of a generation, quote-and-think spans and reasoning-language
-control by a prefilled prefix (:mod:`mechint.eval.language`).
+control by a prefilled prefix (:mod:`mechint.eval.language`); and prefilling attacks: an affirmative
+opening ("Sure, here is") in each PolyRefuse language and the checks that a prefill's tokens sit
+where the template starts the response (:mod:`mechint.eval.prefill`).
 
 Typical use, on the bundled XCOPA (:func:`mechint.data.load_xcopa`)::
 
@@ -21,6 +23,13 @@ and on generated text::
     language_mix("Die Frage lautet: 这是什么？ So the user asks what this is.")   # {"en": ..., "de": ..., "zh": ...}
     runs = reasoning_language(model, ["这是什么？一步一步地思考。"], "zh", prefix=reasoning_prefix("en"))
     runs[0].mix, runs[0].quotes
+
+and a prefilling attack::
+
+    from mechint.eval import affirmative_prefill, check_prefill
+
+    check_prefill(model, instructions, affirmative_prefill("de"))    # token ids, or PrefillTokenError
+    prompts = model.chat_prompts(instructions, prefill=affirmative_prefill("de"))   # "Natürlich, hier ist"
 """
 
 from ..data.multiple_choice import MCItem
@@ -59,6 +68,7 @@ from .mcqa import (
     permutation_consistency,
     score_mcqa,
 )
+from .prefill import AFFIRMATIVE_PREFILLS, PrefillTokenError, affirmative_prefill, check_prefill, prefill_merges
 
 __all__ = [
     "ANSWER_PREFILL",
@@ -93,4 +103,9 @@ __all__ = [
     "parse_choice",
     "permutation_consistency",
     "score_mcqa",
+    "AFFIRMATIVE_PREFILLS",
+    "PrefillTokenError",
+    "affirmative_prefill",
+    "check_prefill",
+    "prefill_merges",
 ]
