@@ -980,6 +980,8 @@ def mp_answers(d):
             text = " ".join(a["response"].split()).replace("|", "\\|")
             rows.append([name, a["language"], "AB"[a["answer"]], f"`{text}`" if text else "(empty)", choice])
     return table(["model", "language", "answer", f"generated ({d['new_tokens']} tokens)", "parsed"], rows)
+
+
 def pa_rates(d):
     """prefill_attack: refusal rate [95% interval] per language and condition, and pooled."""
     conds = d["conditions"]

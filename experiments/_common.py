@@ -495,7 +495,9 @@ PROMPT_TOKENS = 32
 """The padded prompt tokens per row a batch of answers holds at most, on average over its rows."""
 
 
-def prompt_batches(model: mechint.Model, prompts: Sequence[str], rows: int, tokens: int = PROMPT_TOKENS) -> list[list[str]]:
+def prompt_batches(
+    model: mechint.Model, prompts: Sequence[str], rows: int, tokens: int = PROMPT_TOKENS
+) -> list[list[str]]:
     """``prompts`` in batches for generation: sorted by token count, each batch at most ``rows``
     prompts and at most ``rows * tokens`` padded prompt tokens (its row count times its longest
     prompt). A left-padded batch computes every pad position of the prompt pass, so prompts of one
