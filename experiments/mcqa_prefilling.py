@@ -96,7 +96,9 @@ def balanced_items(n: int) -> list[data.MCItem]:
 
 
 def _none_for_nan(values) -> list:
-    return [None if v != v else v for v in rounded(values)]
+    out = rounded(values)
+    assert isinstance(out, list), "a sequence of values"
+    return [None if v != v else v for v in out]
 
 
 def ftp_cell(part: MCQAResult) -> dict:
