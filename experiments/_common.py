@@ -391,6 +391,21 @@ def not_attacked(study: str, model: mechint.Model) -> dict:
     return {"skipped": f"no safety-tuned version of {model.name}"}
 
 
+ENGLISH_MODEL = "smollm2-135m-instruct"
+"""The embedded English chat model: the second model of the studies of what chat models generate."""
+
+
+def english_chat_model(model: mechint.Model) -> mechint.Model | None:
+    """SmolLM2-135M-Instruct in ``model``'s dtype and device, or None (warned) where it is not installed."""
+    from mechint.embedded import EmbeddedModelNotInstalled
+
+    try:
+        return mechint.load_model(ENGLISH_MODEL, device=model.device, dtype=model.dtype)
+    except EmbeddedModelNotInstalled as e:
+        warnings.warn(f"{ENGLISH_MODEL} is not installed: the study runs without it ({e})", stacklevel=2)
+        return None
+
+
 def english_refusal_direction(model: mechint.Model, *, n_val: int) -> "mechint.refusal.RefusalDirection":
     """The refusal direction of ``model`` selected on English PolyRefuse (candidates from the whole
     English train split, selection on ``n_val`` val prompts per class), cached in the cache folder

@@ -43,7 +43,16 @@ from mechint.eval import MCQAResult, mcqa_prompts, open_ended_mcqa, score_mcqa
 from mechint.plots import plot_mcqa_conditions, plot_reliability, save_figure
 from mechint.stats import bootstrap_mean
 
-from ._common import check_counts, rounded, study_main, tuned_version, write_json, write_table
+from ._common import (
+    ENGLISH_MODEL,
+    check_counts,
+    english_chat_model,
+    rounded,
+    study_main,
+    tuned_version,
+    write_json,
+    write_table,
+)
 
 CHAT_PROMPTS = True  # every item goes through the chat template
 
@@ -71,19 +80,6 @@ CONDITIONS = ("FTP", "FTP + prefill", "open-ended")
 FTP_CONDITIONS = CONDITIONS[:2]
 N_BINS = 10
 """Confidence bins of the ECE and the reliability diagrams."""
-ENGLISH_MODEL = "smollm2-135m-instruct"
-"""The embedded English chat model, the second model studied."""
-
-
-def english_chat_model(model: mechint.Model) -> mechint.Model | None:
-    """SmolLM2-135M-Instruct in ``model``'s dtype and device, or None (warned) where it is not installed."""
-    from mechint.embedded import EmbeddedModelNotInstalled
-
-    try:
-        return mechint.load_model(ENGLISH_MODEL, device=model.device, dtype=model.dtype)
-    except EmbeddedModelNotInstalled as e:
-        warnings.warn(f"mcqa_prefilling: {ENGLISH_MODEL} is not installed, studied without it ({e})", stacklevel=2)
-        return None
 
 
 def balanced_items(n: int) -> list[data.MCItem]:

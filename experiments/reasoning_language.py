@@ -32,7 +32,7 @@ from mechint import data
 from mechint.eval import reasoning_language, reasoning_prefix
 from mechint.plots import plot_language_shares, save_figure
 
-from ._common import study_main, tuned_version, write_json, write_table
+from ._common import ENGLISH_MODEL, english_chat_model, study_main, tuned_version, write_json, write_table
 
 CHAT_PROMPTS = True  # every instruction goes through the chat template
 
@@ -55,19 +55,6 @@ CONDITIONS = ("no prefix", "English prefix", "own-language prefix")
 SHORT = {"no prefix": "none", "English prefix": "English", "own-language prefix": "own"}  # the figure's ticks
 PARTS = ("English", "prompt's language", "other language", "no text")
 COLORS = {"English": "#1F77B4", "prompt's language": "#FF7F0E", "other language": "#7F7F7F", "no text": "#DDDDDD"}
-ENGLISH_MODEL = "smollm2-135m-instruct"
-"""The embedded English chat model, the second model studied."""
-
-
-def english_chat_model(model: mechint.Model) -> mechint.Model | None:
-    """SmolLM2-135M-Instruct in ``model``'s dtype and device, or None (warned) where it is not installed."""
-    from mechint.embedded import EmbeddedModelNotInstalled
-
-    try:
-        return mechint.load_model(ENGLISH_MODEL, device=model.device, dtype=model.dtype)
-    except EmbeddedModelNotInstalled as e:
-        warnings.warn(f"reasoning_language: {ENGLISH_MODEL} is not installed, studied without it ({e})", stacklevel=2)
-        return None
 
 
 def prompts(n: int) -> tuple[list[str], list[str], list[str]]:

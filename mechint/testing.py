@@ -6,6 +6,7 @@ Llama-3.2-1B's, with random weights: no download is ever needed).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -30,18 +31,21 @@ TL_ARCHITECTURES: dict[str, str] = {
 that build a TransformerLens bridge of a tiny model (oracles, interop, attention sites) share it."""
 
 
-def byte_tokenizer():
-    """A byte-level BPE tokenizer with no merges (256 byte tokens + bos/eos/pad): any text in any
-    script tokenizes, one token per UTF-8 byte, with a BOS token prepended."""
+def byte_tokenizer(merges: Sequence[tuple[str, str]] = ()):
+    """A byte-level BPE tokenizer (256 byte tokens + bos/eos/pad): any text in any script tokenizes,
+    one token per UTF-8 byte, with a BOS token prepended. ``merges``: pairs of byte-level symbols
+    written as one token, as a real BPE tokenizer writes some (``("Ġ", "A")``: a space and "A" are
+    the one token " A"; ``("Ċ", "Ċ")``: two line breaks are one), for tests of token boundaries;
+    their tokens come after the special ones in the vocabulary."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     byte_chars = pre_tokenizers.ByteLevel.alphabet()
     vocab = {ch: i for i, ch in enumerate(sorted(byte_chars))}
     specials = ["<bos>", "<eos>", "<pad>"]
-    for tok in specials:
+    for tok in [*specials, *("".join(pair) for pair in merges)]:
         vocab[tok] = len(vocab)
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[(a, b) for a, b in merges]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.TemplateProcessing(

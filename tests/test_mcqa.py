@@ -30,7 +30,7 @@ from mechint.eval import (
 )
 from mechint.model import Model
 from mechint.stats import brier_score, expected_calibration_error, reliability_bins
-from mechint.testing import CHAT_TEMPLATES, FAMILY_NAMES, tiny_hf_model, tiny_model
+from mechint.testing import CHAT_TEMPLATES, FAMILY_NAMES, byte_tokenizer, tiny_hf_model, tiny_model
 
 SHARED = Path("/work/shared/data/xcopa")
 BUNDLED = resources.files("mechint.data").joinpath("bundled", "xcopa")
@@ -63,18 +63,9 @@ def hand_scores(model: Model, prompt: str, label_ids: list[int]) -> tuple[torch.
 def merging_model() -> Model:
     """A tiny Llama whose byte-level BPE tokenizer merges a space with a following "A" or "B" into one
     token (" A", " B"), as real BPE tokenizers do, with the Llama chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {ch: i for i, ch in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
-    for token in ("ĠA", "ĠB", "<bos>", "<eos>", "<pad>"):
-        vocab[token] = len(vocab)
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[("Ġ", "A"), ("Ġ", "B")]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", vocab["<bos>"])])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>")
+    fast = byte_tokenizer(merges=[("Ġ", "A"), ("Ġ", "B")])
     fast.chat_template = CHAT_TEMPLATES["llama"]
+    vocab = fast.get_vocab()
     return Model(tiny_hf_model("llama", vocab_size=len(vocab)), fast, name="tiny-llama-merging")
 
 

@@ -14,7 +14,7 @@ from mechint.data import load_xcopa
 from mechint.model import Model
 from mechint.plots import plot_mcqa_conditions, plot_reliability
 from mechint.stats import reliability_bins
-from mechint.testing import CHAT_TEMPLATES, tiny_hf_model, tiny_model
+from mechint.testing import CHAT_TEMPLATES, byte_tokenizer, tiny_hf_model, tiny_model
 
 
 def chat_model(family: str, seed: int) -> Model:
@@ -22,18 +22,9 @@ def chat_model(family: str, seed: int) -> Model:
     token each, as real BPE tokenizers do (the byte tokenizer of ``tiny_model`` writes them as a space
     and a letter, so a label after a prefill such as "Jibu sahihi ni:" would be two tokens), and room
     for the prompts in bytes (a Tamil item is several hundred)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {ch: i for i, ch in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
-    for token in ("ĠA", "ĠB", "<bos>", "<eos>", "<pad>"):
-        vocab[token] = len(vocab)
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[("Ġ", "A"), ("Ġ", "B")]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", vocab["<bos>"])])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>")
+    fast = byte_tokenizer(merges=[("Ġ", "A"), ("Ġ", "B")])
     fast.chat_template = CHAT_TEMPLATES[family]
+    vocab = fast.get_vocab()
     return Model(
         tiny_hf_model(family, seed=seed, vocab_size=len(vocab), max_position_embeddings=2048),
         fast,

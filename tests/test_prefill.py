@@ -16,26 +16,14 @@ from mechint.eval import (
     prefill_merges,
 )
 from mechint.refusal import explain_refusal
-from mechint.testing import CHAT_TEMPLATES, tiny_model
+from mechint.testing import CHAT_TEMPLATES, byte_tokenizer, tiny_model
 
 
 def merging_tokenizer():
     """The tiny models' byte-level tokenizer with two merges, as a real BPE tokenizer has them: two
     line breaks are one token, and so are a space and the letter "a" (a space written with the next
     word)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {ch: i for i, ch in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
-    for token in ("<bos>", "<eos>", "<pad>", "ĊĊ", "Ġa"):
-        vocab[token] = len(vocab)
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[("Ċ", "Ċ"), ("Ġ", "a")]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", vocab["<bos>"])])
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", padding_side="left"
-    )
+    return byte_tokenizer(merges=[("Ċ", "Ċ"), ("Ġ", "a")])
 
 
 def merging_model(family: str = "gemma3"):
