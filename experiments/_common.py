@@ -642,7 +642,7 @@ def _libc():
 
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt, libc.malloc_trim  # noqa: B018 - both must exist
+        _ = (libc.mallopt, libc.malloc_trim)  # both must exist (AttributeError otherwise)
     except (OSError, AttributeError):
         return None
     return libc
