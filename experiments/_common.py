@@ -396,14 +396,18 @@ ENGLISH_MODEL = "smollm2-135m-instruct"
 
 
 def english_chat_model(model: mechint.Model) -> mechint.Model | None:
-    """SmolLM2-135M-Instruct in ``model``'s dtype and device, or None (warned) where it is not installed."""
+    """SmolLM2-135M-Instruct in ``model``'s dtype and device, or None (warned) where it is not
+    installed. Loaded once per process, in the cache :func:`tuned_version` uses (do not edit it in place)."""
     from mechint.embedded import EmbeddedModelNotInstalled
 
-    try:
-        return mechint.load_model(ENGLISH_MODEL, device=model.device, dtype=model.dtype)
-    except EmbeddedModelNotInstalled as e:
-        warnings.warn(f"{ENGLISH_MODEL} is not installed: the study runs without it ({e})", stacklevel=2)
-        return None
+    key = (ENGLISH_MODEL, str(model.device), str(model.dtype))
+    if key not in _TUNED:
+        try:
+            _TUNED[key] = mechint.load_model(ENGLISH_MODEL, device=model.device, dtype=model.dtype)
+        except EmbeddedModelNotInstalled as e:
+            warnings.warn(f"{ENGLISH_MODEL} is not installed: the study runs without it ({e})", stacklevel=2)
+            return None
+    return _TUNED[key]
 
 
 def english_refusal_direction(model: mechint.Model, *, n_val: int) -> "mechint.refusal.RefusalDirection":
