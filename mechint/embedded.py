@@ -713,6 +713,7 @@ def load_hf_folder(
     *,
     local_files_only: bool = True,
     placement: dict | None = None,
+    tokenizer: Any = None,
 ) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` from a local Hugging Face folder, offline, model in ``eval()`` mode.
 
@@ -724,6 +725,8 @@ def load_hf_folder(
         device: where to move the model (default: CPU).
         placement: ``{"device_map": ..., "offload_folder": ...}`` to place the model over several
             devices as it loads (``from_pretrained(device_map=...)``; see :mod:`mechint.placement`).
+        tokenizer: a tokenizer already loaded from the same files, returned as the tokenizer instead of
+            loading it again (a large vocabulary's tokenizer takes seconds to build).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -746,5 +749,6 @@ def load_hf_folder(
     if device is not None:
         model = model.to(device)
     model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=local_files_only)
+    if tokenizer is None:  # a large vocabulary takes seconds to load: a caller that has one passes it
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=local_files_only)
     return model, tokenizer

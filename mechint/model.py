@@ -948,8 +948,8 @@ def load_model(
         raise FileNotFoundError(f"no such model file or folder: {name}. {_OFFLINE_WAYS}")
     else:
         return _load_hub(name, tokenizer, device, dtype, placement)
-    model, tok = embedded.load_hf_folder(folder, dtype, device, placement=placement)
-    return Model(model, tokenizer or tok, name=name)
+    model, tok = embedded.load_hf_folder(folder, dtype, device, placement=placement, tokenizer=tokenizer)
+    return Model(model, tok, name=name)
 
 
 def _dispatch(module: nn.Module, placement: dict) -> nn.Module:
@@ -987,8 +987,10 @@ def _load_hub(name: str, tokenizer, device, dtype, placement: dict | None = None
             errors.append("the hub is not reachable from this machine")
             break
         try:
-            model, tok = embedded.load_hf_folder(name, dtype, device, local_files_only=local_only, placement=placement)
-            return Model(model, tokenizer or tok, name=name)
+            model, tok = embedded.load_hf_folder(
+                name, dtype, device, local_files_only=local_only, placement=placement, tokenizer=tokenizer
+            )
+            return Model(model, tok, name=name)
         except DeviceMapError:
             raise
         except (OSError, ValueError) as err:

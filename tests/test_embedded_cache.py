@@ -375,6 +375,29 @@ def test_converted_model_dir_matches_source_model(tiny, cache_dir):
     assert m3.dtype == torch.bfloat16
 
 
+def test_a_given_tokenizer_is_used_not_loaded_again(tiny, cache_dir, monkeypatch):
+    """load_hf_folder / load_model with tokenizer= return that tokenizer and never build another (a
+    large vocabulary's tokenizer takes seconds: the studies load a dozen models of one tokenizer)."""
+    import transformers
+
+    import mechint
+
+    path, _ = tiny
+    folder = embedded.converted_model_dir(path)
+    _, tok = embedded.load_hf_folder(folder)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a tokenizer was loaded although one was given")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", refuse)
+    m, same = embedded.load_hf_folder(folder, tokenizer=tok)
+    assert same is tok and not m.training
+    model = mechint.load_model(str(folder), tokenizer=tok)
+    assert model.tokenizer is tok
+    with pytest.raises(AssertionError, match="although one was given"):
+        embedded.load_hf_folder(folder)  # the patch is live: without tokenizer= one is loaded
+
+
 def test_converted_model_dir_reused_without_rebuild(tiny, cache_dir, monkeypatch):
     path, _ = tiny
     folder = embedded.converted_model_dir(path)

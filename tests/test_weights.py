@@ -571,12 +571,14 @@ def test_graft_sweep_of_a_non_contiguous_parameter():
             q.add_(torch.randn(q.shape))
     original = _snapshot(base)
     reference = copy.deepcopy(base)
+    assert not reference[0].weight.is_contiguous()  # graft() writes into the transposed view too
     for p, mask in graft_sweep(base, tuned, [0, 20, 55, 100]):
         one = top_p_mask(reference, tuned, p)
         assert all(torch.equal(mask[n], one[n]) for n in one)
         with graft(reference, tuned, one):
             assert _equal_params(base, _snapshot(reference)), p
     assert _equal_params(base, original)
+    assert _equal_params(reference, original)
 
 
 def test_graft_sweep_from_a_state_dict(make_model):

@@ -29,14 +29,16 @@ _ACTIVE_GRAFTS: weakref.WeakKeyDictionary[nn.Module, Graft] = weakref.WeakKeyDic
 class Graft:
     """Tuned values written into the masked entries of a base model, in place (made by :func:`graft`).
 
-    It holds the base's original values of the masked entries (one copy of those entries only), so
-    :meth:`revert` restores every parameter bit for bit; as a context manager it reverts on exit.
-    Entries outside the mask are never written, so changes made to them meanwhile survive a revert.
+    It holds a copy of each parameter the mask touches, as it was before the graft, so :meth:`revert`
+    restores every masked entry bit for bit; as a context manager it reverts on exit. Entries outside
+    the mask keep their current values through the graft and the revert, so changes made to them
+    meanwhile survive a revert. (A whole copy rather than the masked entries alone: selecting entries by
+    a boolean mask costs several passes over a tensor, a copy and ``torch.where`` one each.)
     """
 
     def __init__(self, module: nn.Module, mask: WeightMask):
         self.module, self.mask = module, mask
-        self._saved: dict[str, tuple[Tensor, Tensor]] = {}  # name -> (mask on the device, original values)
+        self._saved: dict[str, tuple[Tensor, Tensor]] = {}  # name -> (mask on the device, the parameter before)
 
     @property
     def active(self) -> bool:
@@ -47,8 +49,9 @@ class Graft:
     def revert(self) -> None:
         """Write the base's original values back; a second call does nothing."""
         params = dict(self.module.named_parameters())
-        for name, (where, values) in self._saved.items():
-            params[name][where] = values
+        for name, (where, before) in self._saved.items():
+            param = params[name].detach()
+            torch.where(where, before, param, out=param)
         self._saved.clear()
         if self.active:
             del _ACTIVE_GRAFTS[self.module]
@@ -100,8 +103,9 @@ def graft(base_model: Model | nn.Module, tuned: Weights, mask: WeightMask) -> Gr
             where = mask.masks[name].to(param.device)
             if not bool(where.any()):
                 continue
-            result._saved[name] = (where, param[where].clone())
-            param[where] = t[name].detach().to(param.device)[where]
+            param = param.detach()
+            result._saved[name] = (where, param.clone())
+            torch.where(where, t[name].detach().to(param.device), param, out=param)
     except BaseException:
         result.revert()
         raise
