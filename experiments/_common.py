@@ -417,7 +417,7 @@ def english_refusal_direction(model: mechint.Model, *, n_val: int) -> "mechint.r
     select it once."""
     import hashlib
 
-    from mechint.disk import cache_root
+    from mechint.disk import cache_root, file_lock
     from mechint.refusal import RefusalDirection, refusal_direction
 
     train = data.load_polyrefuse("train", languages="en")
@@ -434,14 +434,15 @@ def english_refusal_direction(model: mechint.Model, *, n_val: int) -> "mechint.r
         sort_keys=True,
     )
     path = cache_root() / "studies" / f"refusal-direction-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
-    if path.exists():
-        try:
-            return RefusalDirection.load(path)
-        except Exception:  # noqa: BLE001 - a damaged file is selected again
-            pass
-    found = refusal_direction(model, train, val)
-    found.save(path)
-    return found
+    with file_lock(path.with_name(f".{path.name}.lock")):  # studies run side by side select it once
+        if path.exists():
+            try:
+                return RefusalDirection.load(path)
+            except Exception:  # noqa: BLE001 - a damaged file is selected again
+                pass
+        found = refusal_direction(model, train, val)
+        found.save(path)
+        return found
 
 
 class Answers(NamedTuple):
