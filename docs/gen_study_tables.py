@@ -1039,6 +1039,23 @@ def pa_examples(d):
     return table(["language", "condition", "prefill", "continuation", "judged"], rows)
 
 
+def gm_auroc(d):
+    """generation_monitor: AUROC per share of the generation read, per population and method."""
+    fr = d["fractions"]
+    rows = [
+        [population, method] + [rnd(v) for v in curve]
+        for population, methods in d["auroc"].items()
+        for method, curve in methods.items()
+    ]
+    return table(["population", "method"] + [f"{q:.0%}" for q in fr], rows)
+
+
+def gm_outcomes(d):
+    """generation_monitor: answered and refused harmful requests per model."""
+    rows = [[key, d["models"][key], o["answered"], o["refused"]] for key, o in d["outcomes"].items()]
+    return table(["model", "name", "answered (label 1)", "refused (label 0)"], rows)
+
+
 TABLES = {
     "refusal_direction": {"rates": rd_rates, "nll": rd_nll, "selection": rd_selection},
     "refusal_universality": {"matrix": ru_matrix, "nll": ru_nll, "cosine": ru_cosine},
@@ -1050,6 +1067,7 @@ TABLES = {
         "prompt_tokens": mp_prompt_tokens,
         "answers": mp_answers,
     },
+    "generation_monitor": {"auroc": gm_auroc, "outcomes": gm_outcomes},
     "prefill_attack": {
         "rates": pa_rates,
         "recovery": pa_recovery,

@@ -173,10 +173,10 @@ def test_refusal_universality_study(tmp_path, monkeypatch):
     with open(tmp_path / "figs" / "refusal_universality.csv") as f:
         assert len(list(csv.reader(f))) == 1 + len(langs) + len(langs) ** 2
     # the English selection is cached and shared: a second run selects nothing again
-    cached = list((tmp_path / "cache" / "studies").iterdir())
+    cached = list((tmp_path / "cache" / "studies").glob("refusal-direction-*.pt"))  # beside its lock file
     assert len(cached) == 1
     study.run(tiny_model("gemma3", seed=1), tmp_path / "figs2", n_per_class=4)
-    assert list((tmp_path / "cache" / "studies").iterdir()) == cached
+    assert list((tmp_path / "cache" / "studies").glob("refusal-direction-*.pt")) == cached
 
 
 def test_contrast_check_study(tmp_path, monkeypatch):
