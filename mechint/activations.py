@@ -189,7 +189,7 @@ def iter_batches(
     patterns = [s.name for s in chosen if s.pattern]
     if patterns:
         raise ValueError(
-            f"{patterns[0]} is an attention pattern [batch, head, query, key], whose key axis is as wide as "
+            f"{patterns[0]} is an attention map [batch, head, query, key], whose key axis is as wide as "
             "each batch: it is not collected or pooled per text. Read it with model.run_with_cache or a "
             "record hook in model.hooks"
         )

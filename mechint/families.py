@@ -38,6 +38,10 @@ class ModuleSite:
     * ``pattern``: the attention weights after the softmax, ``[batch, head, query, key]``: read
       only, and reading it runs that forward with the eager attention implementation (the only one
       that returns the weights).
+    * ``scores``: the attention scores before the softmax, ``[batch, head, query, key]``: the input
+      of the one softmax the module at ``path`` computes in its forward (under the eager attention
+      implementation), which is no module's input or output. Read only, as ``pattern``; ``where``
+      and ``index`` do not apply.
     * ``order_as``: the block site whose module call this one fires in, where that is later than the
       default rank of its key (BLOOM's pattern comes out of the same call as ``hook_resid_mid``)."""
 
@@ -48,6 +52,7 @@ class ModuleSite:
     index: int = 0
     fused: tuple[int | str, int, int] | None = None
     pattern: bool = False
+    scores: bool = False
     order_as: str | None = None
 
 
@@ -119,11 +124,14 @@ _LLAMA_CONFIG = {
 
 # Attention with separate q/k/v projections: hook_q/k/v are their outputs per head ([batch, pos,
 # head, d_head], before RoPE, as TransformerLens's hook_q/k/v; keys and values have n_kv_heads heads
-# under grouped-query attention), and the pattern is the weights the attention module returns.
+# under grouped-query attention), the scores are the input of the softmax of the attention function
+# (after RoPE, Gemma's q/k norms, the scaling, any softcapping and the mask; one per query head), and
+# the pattern is the weights the attention module returns.
 _SEPARATE_QKV = {
     "attn.hook_q": ModuleSite("self_attn.q_proj", "out", heads="n_heads"),
     "attn.hook_k": ModuleSite("self_attn.k_proj", "out", heads="n_kv_heads"),
     "attn.hook_v": ModuleSite("self_attn.v_proj", "out", heads="n_kv_heads"),
+    "attn.hook_attn_scores": ModuleSite("self_attn", "out", scores=True),
     "attn.hook_pattern": ModuleSite("self_attn", "out", index=1, pattern=True),
 }
 
@@ -229,6 +237,7 @@ GPT2 = Family(
         "attn.hook_q": ModuleSite("attn.c_attn", "out", heads="n_heads", fused=(1, 3, 0)),
         "attn.hook_k": ModuleSite("attn.c_attn", "out", heads="n_heads", fused=(1, 3, 1)),
         "attn.hook_v": ModuleSite("attn.c_attn", "out", heads="n_heads", fused=(1, 3, 2)),
+        "attn.hook_attn_scores": ModuleSite("attn", "out", scores=True),
         "attn.hook_pattern": ModuleSite("attn", "out", index=1, pattern=True),
         "hook_mlp_out": ModuleSite("mlp", "out"),
         "mlp.hook_post": ModuleSite("mlp.c_proj", "in"),
@@ -269,7 +278,9 @@ BLOOM = Family(
         "attn.hook_q": ModuleSite("self_attention.query_key_value", "out", heads="n_heads", fused=("n_heads", 3, 0)),
         "attn.hook_k": ModuleSite("self_attention.query_key_value", "out", heads="n_heads", fused=("n_heads", 3, 1)),
         "attn.hook_v": ModuleSite("self_attention.query_key_value", "out", heads="n_heads", fused=("n_heads", 3, 2)),
-        # BLOOM computes its attention weights itself, under every attention implementation
+        # BLOOM computes its attention weights itself, under every attention implementation; its
+        # scores (the softmax's input) include the ALiBi bias, as TransformerLens's
+        "attn.hook_attn_scores": ModuleSite("self_attention", "out", scores=True),
         "attn.hook_pattern": ModuleSite("self_attention", "out", index=1, pattern=True, order_as="hook_resid_mid"),
         "hook_mlp_out": ModuleSite("mlp.dense_4h_to_h", "out"),
         "mlp.hook_post": ModuleSite("mlp.dense_4h_to_h", "in"),

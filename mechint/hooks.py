@@ -4,9 +4,9 @@ One context manager, :func:`hooked`, registers hooks only at the modules of the 
 runs the model in ``eval()`` mode, and removes every hook on exit, also when the body raises. A hook
 function receives the site's activation (``[batch, pos, d]``, ``[batch, pos, head, d_head]`` for
 ``attn.hook_z`` and ``attn.hook_q/k/v``, ``[batch, head, query, key]`` for the read-only
-``attn.hook_pattern``) and a :class:`HookContext`; returning a tensor replaces the activation, returning
-``None`` leaves it as it is. During ``generate`` with a KV cache each call sees only the new tokens;
-``HookContext.offset`` says how many tokens came before them.
+``attn.hook_attn_scores`` and ``attn.hook_pattern``) and a :class:`HookContext`; returning a tensor
+replaces the activation, returning ``None`` leaves it as it is. During ``generate`` with a KV cache
+each call sees only the new tokens; ``HookContext.offset`` says how many tokens came before them.
 
 On a model placed over several devices (``load_model(..., device_map=...)``, :mod:`mechint.placement`)
 a hook function sees each activation on the device its module produced it on (a module's input
@@ -45,6 +45,8 @@ from typing import Callable, Iterable, Iterator, Sequence, cast
 
 import torch
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
+from torch.utils.hooks import RemovableHandle
 
 from . import _validate
 from .positions import ALL_POSITIONS, Index, TextPositions, cells, from_text_start, per_row
@@ -260,10 +262,11 @@ def _as_site_view(x: Tensor, site: Site) -> Tensor:
 
 
 def _pattern_write_error(site: Site) -> NotImplementedError:
+    what = "attention scores" if site.scores else "attention patterns"
     return NotImplementedError(
-        f"a hook writes {site.name}, but attention patterns are read only: patching a pattern is not "
-        "supported yet. Return None to read it; to change attention, write attn.hook_q / attn.hook_k / "
-        "attn.hook_v or attn.hook_z."
+        f"a hook writes {site.name}, but {what} are read only: patching them is not supported yet. "
+        "Return None to read it; to change attention, write attn.hook_q / attn.hook_k / attn.hook_v or "
+        "attn.hook_z."
     )
 
 
@@ -301,12 +304,21 @@ def _from_site_view(y: Tensor, like: Tensor, site: Site) -> Tensor:
     return y
 
 
+# Set while hook functions run: a softmax a hook function computes (a hook at attn.hook_q runs inside
+# the attention module's forward) is not the model's, and a _ScoresReader lets it pass.
+_IN_HOOK_FN: ContextVar[bool] = ContextVar("mechint_in_hook_fn", default=False)
+
+
 def _run_fns(x: Tensor, entries: list[tuple[Site, HookFn]], state: _State) -> Tensor | None:
     """Run hook functions in order on ``x``; return the final replacement or ``None`` if unchanged."""
     replaced = None
     current = x
     for site, fn in entries:
-        out = fn(_as_site_view(current, site), state.context(site))
+        token = _IN_HOOK_FN.set(True)
+        try:
+            out = fn(_as_site_view(current, site), state.context(site))
+        finally:
+            _IN_HOOK_FN.reset(token)
         if out is not None:
             current = _from_site_view(out, current, site)
             replaced = current
@@ -332,10 +344,12 @@ def hooked(
             functions know the absolute positions of the tokens they see during generation, and the
             attention mask, for each row's left padding (:attr:`HookContext.pad`).
 
-    Where a hooked site is an attention pattern (:attr:`Site.pattern`), the model runs with the eager
-    attention implementation inside the block (the only one that returns the attention weights;
-    the mask and the softmax are the model's own) and its previous implementation is restored
-    after; otherwise the implementation is left as it is.
+    Where a hooked site is an attention pattern or the scores before the softmax
+    (:attr:`Site.pattern`), the model runs with the eager attention implementation inside the block
+    (the only one that returns the attention weights and computes an explicit softmax; the mask and
+    the softmax are the model's own) and its previous implementation is restored after; otherwise
+    the implementation is left as it is. The scores are read as the input of that softmax, while
+    the attention module runs (:class:`_ScoresReader`).
     """
     state = _State()
     hooks = list(hooks)
@@ -343,9 +357,12 @@ def hooked(
     groups: dict[tuple, list[tuple[Site, HookFn]]] = defaultdict(list)
     modules: dict[int, nn.Module] = {}
     for site, fn in hooks:
-        key = (id(site.module), site.where, site.index, site.fused)
+        key = (id(site.module), site.where, site.index, site.fused, site.scores)
         groups[key].append((site, fn))
         modules[id(site.module)] = site.module
+    if stop_after is not None and stop_after.scores:  # stopped inside the module: its reader raises
+        modules[id(stop_after.module)] = stop_after.module
+        groups[(id(stop_after.module), stop_after.where, stop_after.index, stop_after.fused, True)] += []
     eager = any(site.pattern for site, _ in hooks) or (stop_after is not None and stop_after.pattern)
 
     handles = []
@@ -362,14 +379,19 @@ def hooked(
             )
             # the padding belongs to this forward only (also when it raises, e.g. StopForward)
             handles.append(offset_module.register_forward_hook(_forward_end(state), always_call=True))
-        for (module_id, where, _, _), entries in groups.items():
+        for (module_id, where, _, _, scores), entries in groups.items():
             module = modules[module_id]
-            if where == "in":
+            if scores:
+                stop = (
+                    stop_after if stop_after is not None and stop_after.module is module and stop_after.scores else None
+                )
+                handles += _read_scores(module, entries, state, stop)
+            elif where == "in":
                 hook = _pre_hook(entries, state)
                 handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
             else:
                 handles.append(module.register_forward_hook(_post_hook(entries, state)))
-        if stop_after is not None:  # registered last: every hook of that module call runs first
+        if stop_after is not None and not stop_after.scores:  # registered last: the call's other hooks run first
             if stop_after.where == "in":
                 handles.append(stop_after.module.register_forward_pre_hook(_stop(stop_after)))
             else:
@@ -382,6 +404,76 @@ def hooked(
             module.training = training
         for config, attr, value in implementations:
             setattr(config, attr, value)
+
+
+# The functions by which an attention module computes its softmax (nn.functional.softmax calls
+# Tensor.softmax inside, which a TorchFunctionMode does not see again).
+_SOFTMAX = (torch.nn.functional.softmax, torch.softmax, torch.Tensor.softmax, torch.special.softmax)
+
+
+class _ScoresReader(TorchFunctionMode):
+    """Active while one attention module's forward runs: hands the input of the softmax it computes,
+    the scores before the softmax ``[batch, head, query, key]``, to the hook functions of its scores
+    site, then lets the softmax run on it unchanged.
+
+    Every supported family's eager attention (and BLOOM's, under any implementation) computes
+    exactly one softmax, of the scaled scores (capped where the family's attention applies a logit
+    softcapping) plus the additive mask (and BLOOM's ALiBi bias), so reading its input reads the
+    scores as the model computes them, with nothing of the attention reimplemented. A forward that
+    computes no softmax or more than one is refused; softmaxes of hook functions (at other sites of
+    the same module call) are not the model's and pass unseen."""
+
+    def __init__(self, module: nn.Module, on_scores: Callable[[Tensor], None]):
+        super().__init__()
+        self.module, self.on_scores, self.seen = module, on_scores, 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _SOFTMAX and not _IN_HOOK_FN.get():
+            self.seen += 1
+            if self.seen > 1:
+                raise RuntimeError(
+                    f"{type(self.module).__name__} computes more than one softmax in its forward: which one "
+                    "takes the attention scores is not known, so attn.hook_attn_scores cannot be read on it"
+                )
+            self.on_scores(args[0] if args else kwargs["input"])
+        return func(*args, **kwargs)
+
+
+def _read_scores(
+    module: nn.Module, entries: list[tuple[Site, HookFn]], state: _State, stop: Site | None
+) -> list[RemovableHandle]:
+    """Hooks that put a :class:`_ScoresReader` around each call of the attention ``module``: the
+    ``entries`` of its scores site run on the softmax's input, and ``stop`` raises
+    :class:`StopForward` right after them."""
+    readers: list[_ScoresReader] = []
+    name = entries[0][0].name if entries else stop.name if stop is not None else "the attention scores"
+
+    def on_scores(x: Tensor) -> None:
+        _run_fns(x, entries, state)  # a replacement is refused there: the scores are read only
+        if stop is not None:
+            raise StopForward(stop.name)
+
+    def enter(module, args):
+        reader = _ScoresReader(module, on_scores)
+        reader.__enter__()
+        readers.append(reader)
+
+    def leave(module, args, output):
+        if not readers:  # a pre-hook before enter raised
+            return
+        reader = readers.pop()
+        reader.__exit__(None, None, None)
+        if output is not None and not reader.seen:  # output None: the forward raised
+            raise RuntimeError(
+                f"{type(module).__name__} computed no softmax, so {name} (its input) was not read, although "
+                "the model ran with the eager attention implementation"
+            )
+
+    return [
+        module.register_forward_pre_hook(enter),
+        module.register_forward_hook(leave, always_call=True),
+    ]
 
 
 def _stop(site: Site):
@@ -532,8 +624,9 @@ def record(
     stored (e.g. pooling). Across generation steps the copies are concatenated along positions.
     :func:`from_text_start` positions must give every picked row of a call the same number of
     columns (e.g. ``from_text_start([0, 1])``): the rows are stacked, each at its own columns.
-    At an attention pattern (``[batch, head, query, key]``) ``positions`` pick queries (every key is
-    kept), and generation steps are refused (each step has more keys than the last).
+    At an attention pattern or the scores before the softmax (``[batch, head, query, key]``)
+    ``positions`` pick queries (every key is kept), and generation steps are refused (each step has
+    more keys than the last).
     """
     if not isinstance(store, MutableMapping):
         raise TypeError(f"record stores into a dict (site name -> tensor), got {_validate.given(store)}")
@@ -545,8 +638,8 @@ def record(
         if pattern:
             if ctx.offset > 0:
                 raise NotImplementedError(
-                    f"record at {ctx.site.name}: the attention pattern of a generation step with a KV cache "
-                    "has more keys than the last step's; read patterns in one forward over the generated text"
+                    f"record at {ctx.site.name}: the attention map of a generation step with a KV cache "
+                    "has more keys than the last step's; read it in one forward over the generated text"
                 )
             x = x.transpose(1, 2)  # queries where positions are: [batch, query, head, key]
         blocks = cells(positions, rows, x, ctx)  # a read that misses a plain forward warns, as a write does

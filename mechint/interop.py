@@ -501,10 +501,18 @@ def nnsight_sites(model: Any, names: str | Iterable[str]) -> list[NNsightSite]:
 
     The remote run cannot be tested offline; the same recipe run locally, and :func:`nnsight_read`, are
     tested against ``Model.run_with_cache`` (tests/test_interop.py). ``attn.hook_pattern`` is returned
-    only under the eager attention implementation; GPT-2's ``hook_pos_embed`` comes out ``[1, pos,
+    only under the eager attention implementation; ``attn.hook_attn_scores`` is refused (it is no
+    module's value); GPT-2's ``hook_pos_embed`` comes out ``[1, pos,
     d_model]`` where the forward is given no position ids."""
     mm = _as_model(model)
     sites = sorted(mm.sites(expand_sites(names, mm.n_layers)), key=lambda s: s.order)
+    for s in sites:
+        if s.scores:
+            raise ValueError(
+                f"{s.name} is the input of the softmax inside the attention's forward, no module's input or "
+                "output, so nnsight cannot read it as a module value; read it with Model.run_with_cache, or "
+                "read attn.hook_pattern (after the softmax) through nnsight"
+            )
     return [
         NNsightSite(
             name=s.name,

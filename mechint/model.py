@@ -260,8 +260,10 @@ class Model:
     def attention_site_names(self) -> list[str]:
         """The attention sites of every layer, in forward order: ``attn.hook_q`` (``[batch, pos,
         n_heads, d_head]``), ``attn.hook_k`` / ``attn.hook_v`` (``[batch, pos, n_kv_heads, d_head]``:
-        fewer heads than queries under grouped-query attention), before RoPE, and
-        ``attn.hook_pattern`` (``[batch, n_heads, query, key]``, after the softmax, read only)."""
+        fewer heads than queries under grouped-query attention), before RoPE,
+        ``attn.hook_attn_scores`` (``[batch, n_heads, query, key]``, before the softmax: scaled, with
+        the mask added, as the model's softmax takes them; read only) and ``attn.hook_pattern``
+        (``[batch, n_heads, query, key]``, after the softmax, read only)."""
         every = site_names(self.family, self.n_layers, attention=True)
         plain = set(self.site_names)
         return [n for n in every if n not in plain]

@@ -299,7 +299,8 @@ class ProbeMonitor:
             )
         if ctx.site.pattern:
             raise ValueError(
-                f"{ctx.site.name} is an attention pattern, not one vector per token: it cannot be monitored"
+                f"{ctx.site.name} is an attention map [batch, head, query, key], not one vector per token: it "
+                "cannot be monitored"
             )
 
     def __call__(self, x: Tensor, ctx: HookContext) -> None:
@@ -434,7 +435,7 @@ def _generate(
     chosen = model.sites(sites) if sites else []
     patterns = [s.name for s in chosen if s.pattern]
     if patterns:
-        raise ValueError(f"{patterns[0]} is an attention pattern: record it with one forward over the generated text")
+        raise ValueError(f"{patterns[0]} is an attention map: record it with one forward over the generated text")
     eos = torch.tensor(_eos_ids(model, generate_kwargs), dtype=torch.long)
     n = len(prompts)
     texts, ids_out, spans = [""] * n, [torch.zeros(0, dtype=torch.long)] * n, [torch.zeros(0, 2, dtype=torch.long)] * n

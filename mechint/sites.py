@@ -44,8 +44,11 @@ class Site:
         fused: ``(groups, parts, which)``: the activation is part ``which`` of each of ``groups``
             blocks of ``parts`` equal parts of the module output's last axis (a fused q/k/v
             projection), else ``None``.
-        pattern: an attention pattern ``[batch, head, query, key]``: read only, and hooking it runs
+        pattern: an attention map ``[batch, head, query, key]`` (the pattern, or with ``scores`` the
+            scores before the softmax): read only, ``positions`` pick queries, and hooking it runs
             the forward with the eager attention implementation.
+        scores: the attention scores before the softmax: the input of the softmax that ``module``
+            computes inside its forward, read there (``where`` and ``index`` do not apply).
     """
 
     name: str
@@ -59,6 +62,7 @@ class Site:
     index: int = 0
     fused: tuple[int, int, int] | None = None
     pattern: bool = False
+    scores: bool = False
 
 
 # Rank of each block site inside a block, in forward order (the order in which the hooks fire); used
@@ -69,29 +73,23 @@ _BLOCK_ORDER = {
     "attn.hook_q": 1,
     "attn.hook_k": 2,
     "attn.hook_v": 3,
-    "attn.hook_z": 4,
-    "attn.hook_pattern": 5,
-    "hook_attn_out": 6,
-    "hook_resid_mid": 7,
-    "mlp.hook_post": 8,
-    "hook_mlp_out": 9,
-    "hook_resid_post": 10,
+    "attn.hook_attn_scores": 4,
+    "attn.hook_z": 5,
+    "attn.hook_pattern": 6,
+    "hook_attn_out": 7,
+    "hook_resid_mid": 8,
+    "mlp.hook_post": 9,
+    "hook_mlp_out": 10,
+    "hook_resid_post": 11,
 }
 
 # Block sites that are part of the attention computation: listed by site_names(attention=True)
 # (Model.attention_site_names), not among the residual-stream and sublayer sites of Model.site_names.
-ATTENTION_KEYS = ("attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_pattern")
+ATTENTION_KEYS = ("attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_attn_scores", "attn.hook_pattern")
 
 
-# TransformerLens sites that no module of the wrapped model carries as an input or output, so the one
-# hook engine cannot read them: why, and what to read instead.
-_SCORES_WHY = (
-    "the scores before the softmax exist only inside each family's attention function (after RoPE, "
-    "Gemma's q/k norms, the scaling, the mask), not as the input or output of a module; read "
-    "attn.hook_pattern (after the softmax) or attn.hook_q / attn.hook_k (before RoPE)"
-)
+# TransformerLens sites that the hook engine cannot read: why, and what to read instead.
 _NOT_YET = {
-    "attn.hook_attn_scores": _SCORES_WHY,
     "attn.hook_rot_q": "queries after RoPE exist only inside the attention forward; read attn.hook_q (before RoPE)",
     "attn.hook_rot_k": "keys after RoPE exist only inside the attention forward; read attn.hook_k (before RoPE)",
 }
@@ -109,7 +107,7 @@ def get_submodule(root: nn.Module, path: str) -> nn.Module:
 def site_names(family: Family, n_layers: int, *, attention: bool = False) -> list[str]:
     """Every site name of a model of this family, in forward order: the residual-stream, sublayer
     and head-output sites, and with ``attention`` also the attention sites (``attn.hook_q``,
-    ``hook_k``, ``hook_v``, ``hook_pattern``) wherever they fire."""
+    ``hook_k``, ``hook_v``, ``hook_attn_scores``, ``hook_pattern``) wherever they fire."""
     names = [k for k in family.top_sites if k != "ln_final.hook_normalized"]
     keys = [k for k in family.block_sites if attention or k not in ATTENTION_KEYS]
     for layer in range(n_layers):
@@ -179,7 +177,10 @@ def resolve_site(
     if spec.fused is not None:
         groups, parts, which = spec.fused
         fused = (counts[groups] if isinstance(groups, str) else groups, parts, which)
-    return Site(name, layer, key, module, spec.where, spec.inplace, heads, order, spec.index, fused, spec.pattern)
+    pattern = spec.pattern or spec.scores  # both are attention maps [batch, head, query, key]
+    return Site(
+        name, layer, key, module, spec.where, spec.inplace, heads, order, spec.index, fused, pattern, spec.scores
+    )
 
 
 def _check_name(name) -> None:
