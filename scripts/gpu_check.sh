@@ -22,8 +22,9 @@ declare -A ARGS=(
   [patching]="--device cuda"
   [refusal_direction]="--random-llama --device cuda --dtype bfloat16 --n 32 --k 16 --mechint-batch-size 8 --max-candidates 32"
   [monitor]="--device cuda --dtype bfloat16"
+  [overheads]="--device cuda"
 )
-for bench in ${BENCHES:-collect probes patching refusal_direction monitor}; do
+for bench in ${BENCHES:-collect probes patching refusal_direction monitor overheads}; do
   [ -f "benchmarks/bench_${bench}.py" ] || continue
   timeout "${BENCH_TIMEOUT:-240}" python3 "benchmarks/bench_${bench}.py" ${ARGS[$bench]} \
     --out "$OUT/${bench}_cuda.json" 2>&1 | tee "$OUT/bench_${bench}.log" | tail -30
