@@ -1,6 +1,6 @@
 """Study: does a probe on a generation's activations predict its judged outcome before the generation ends? (arXiv 2507.12428)
 
-Chan et al. monitor a reasoning model's chain of thought: a linear probe on the activations of its
+arXiv 2507.12428 monitors a reasoning model's chain of thought: a linear probe on the activations of its
 first tokens predicts whether the final response will be unsafe, better than a text-only monitor and
 before the reasoning ends. This study asks the same question of the embedded models' answers:
 
