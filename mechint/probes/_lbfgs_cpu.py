@@ -367,10 +367,6 @@ def fit_many(
     return theta, mean, scale, n_iter, converged
 
 
-KERNELS = (_matvec, _rmatvec, _dot, _standardize, _softplus, _sigmoid, _gradient, fit_one)
-"""Every compiled function of this module (their numba dispatchers)."""
-
-
 def compile_ahead() -> None:
     """Compile every kernel for both activation dtypes (float32, float64) now, into numba's on-disk
     cache (``cache=True``: beside this file, or under ``NUMBA_CACHE_DIR``), by fitting two tiny
