@@ -290,6 +290,14 @@ def tuned_version(model: mechint.Model) -> mechint.Model | None:
 _TUNED: dict[tuple[str, str, str], mechint.Model] = {}
 
 
+ANSWER_TOKENS = 8
+"""Tokens of each greedy answer the refusal judge reads in the refusal studies (refusal_transfer,
+attack_languages, refusal_direction, refusal_universality, safety_localization): one length for all,
+so a prompt one study asked is not generated again by the next (:func:`generate_answers` remembers
+unedited answers per length). A refusal shows in how an answer opens; the agreement of the judge's
+verdict on the first tokens with its verdict on longer answers is measured in docs/performance.md."""
+
+
 ATTACK_LANGUAGES = ("en", "zh", "th", "ar")
 """The languages of the fine-tuning attacks (four scripts: Latin, Han, Thai, Arabic)."""
 ATTACK_K = 50

@@ -31,6 +31,7 @@ from mechint.refusal import judge_refusals
 from mechint.stats import bootstrap_mean
 
 from ._common import (
+    ANSWER_TOKENS,
     ATTACK_K,
     ATTACK_LANGUAGES,
     attacked_versions,
@@ -50,8 +51,7 @@ CHAT_PROMPTS = True  # every instruction is formatted with the chat template
 ITEMS = 10
 """Items per class and language: the first test items, the ones ``refusal_transfer`` asks, so the
 safety-tuned model's answers are generated once per process."""
-NEW_TOKENS = 16
-"""Tokens generated per answer (as in ``refusal_transfer``)."""
+NEW_TOKENS = ANSWER_TOKENS
 BATCH = 48
 
 

@@ -44,6 +44,7 @@ from mechint.refusal import judge_refusals, orthogonalize_weights
 from mechint.stats import bootstrap_mean
 
 from ._common import (
+    ANSWER_TOKENS,
     answer_nll,
     check_counts,
     class_counts,
@@ -64,8 +65,7 @@ EN_ITEMS = 32
 """Test items per class in English, the language the direction is selected in."""
 VAL_ITEMS = 16
 """Val prompts per class for the selection."""
-NEW_TOKENS = 16
-"""Tokens generated per answer."""
+NEW_TOKENS = ANSWER_TOKENS
 BATCH = 48
 EXAMPLES = 3
 """English answers per class and condition written to the examples table."""

@@ -33,15 +33,23 @@ from mechint.plots import plot_refusal_rates, save_figure
 from mechint.refusal import judge_refusals
 from mechint.stats import bootstrap_mean
 
-from ._common import check_counts, generate_answers, markdown_table, study_main, tuned_version, write_json, write_table
+from ._common import (
+    ANSWER_TOKENS,
+    check_counts,
+    generate_answers,
+    markdown_table,
+    study_main,
+    tuned_version,
+    write_json,
+    write_table,
+)
 
 CHAT_PROMPTS = True  # the study formats every instruction with the chat template
 
 ITEMS = 10
 """Items per class and language (the same items in every language; the first ones, which the other
 refusal studies ask too, so their baseline answers are generated once)."""
-NEW_TOKENS = 16
-"""Tokens generated per answer."""
+NEW_TOKENS = ANSWER_TOKENS
 BATCH = 48
 
 

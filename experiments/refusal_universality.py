@@ -38,6 +38,7 @@ from mechint.refusal import candidate_directions, directional_ablation, judge_re
 from mechint.stats import bootstrap_mean
 
 from ._common import (
+    ANSWER_TOKENS,
     answer_nll,
     check_counts,
     english_refusal_direction,
@@ -59,7 +60,7 @@ ITEMS = 10
 """Harmful test items per language."""
 VAL_ITEMS = 16
 """Val prompts per class for the English selection (as in ``refusal_direction``, whose cache it shares)."""
-NEW_TOKENS = 16
+NEW_TOKENS = ANSWER_TOKENS
 BATCH = 48
 
 

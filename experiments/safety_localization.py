@@ -46,6 +46,7 @@ from mechint.tuning import attack
 from mechint.weights import WeightMask, graft, overlap, top_p_masks
 
 from ._common import (
+    ANSWER_TOKENS,
     ATTACK_K,
     ATTACK_LANGUAGES,
     attacked_versions,
@@ -68,7 +69,7 @@ SWAP_P = 20.0
 FREEZE_P = 20.0
 ITEMS = 10
 """Harmful test items per language (the first ones, as in ``attack_languages``)."""
-NEW_TOKENS = 16
+NEW_TOKENS = ANSWER_TOKENS
 BATCH = 48
 
 
