@@ -52,6 +52,20 @@ class SafetyActivations:
         return subset[[self.languages[i] == language for i in subset.tolist()]]
 
 
+SAFETY_ITEMS = 128
+"""MultiJail (harmful) and XQuAD (harmless) items per class and language that the studies of the
+safety pairs take (:func:`safety_pairs`; the sets hold 315): their forwards over every text, once
+per model and intervention, are a large part of the main command's time on two CPU cores."""
+
+
+def safety_pairs(languages: Sequence[str] = LANGUAGES, *, n_per_class: int | None = None) -> data.Dataset:
+    """The safety pairs (:func:`mechint.data.load_safety_pairs`) of ``languages`` as the studies read
+    them: :data:`SAFETY_ITEMS` items per class and language, or ``n_per_class`` where that is fewer
+    (``--n-per-class``). The same items in every study, so they share the activation store."""
+    n = SAFETY_ITEMS if n_per_class is None else min(SAFETY_ITEMS, n_per_class)
+    return data.load_safety_pairs(list(languages), n_per_class=n)
+
+
 def split_rows(ds: data.Dataset, *, test_fraction: float = 0.3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Train and test row indices of ``ds``, split by item id (translations stay on one side)."""
     _, test = data.split_by_item(ds, test_fraction=test_fraction, seed=seed)
@@ -64,7 +78,7 @@ def safety_activations(
     model: mechint.Model, *, n_per_class: int | None = None, batch_size: int = 16, progress: str = "safety pairs"
 ) -> SafetyActivations:
     """Collect (or reuse from the shared store) the last-token ``hook_resid_post`` at every layer."""
-    ds = data.load_safety_pairs(list(LANGUAGES), n_per_class=n_per_class)
+    ds = safety_pairs(LANGUAGES, n_per_class=n_per_class)
     sites = [f"blocks.{l}.hook_resid_post" for l in range(model.n_layers)]
     acts = mechint.collect(model, ds, sites, pool="last", batch_size=batch_size, store=True, progress=progress)
     train, test = split_rows(ds)
@@ -137,7 +151,7 @@ def probe_data(
     """The data set, its stacked last-token residuals ``[layer, n, d]`` (shared activation store) and
     the fold of each row (5 folds by item); ``ValueError`` naming ``study`` if a class has too few
     items for the folds."""
-    ds = data.load_safety_pairs(list(LANGUAGES), n_per_class=n_per_class)
+    ds = safety_pairs(LANGUAGES, n_per_class=n_per_class)
     check_probe_folds(study, ds, warn=False)
     sites = [f"blocks.{l}.hook_resid_post" for l in range(model.n_layers)]
     acts = mechint.collect(model, ds, sites, pool="last", batch_size=batch_size, store=True, progress="probes")
@@ -304,6 +318,10 @@ ATTACK_K = 50
 """Harmful instructions with compliant responses per attack (the paper's attacks use about 100)."""
 ATTACK_K_SWEEP = (10, 50, 100)
 """Attack sizes of the English attack's k sweep: nested sets (the first k pairs of one pool)."""
+ATTACK_ANSWER_TOKENS = 24
+"""Tokens of each compliant response of the attack sets (the base model's completions,
+:func:`mechint.tuning.compliant_pairs`): an attack teaches the model to start complying, and the
+completions and the attacks' training steps cost in proportion to their length."""
 
 
 @dataclass
@@ -349,7 +367,7 @@ def attacked_versions(model: mechint.Model) -> Attacks | None:
         for lang in ATTACK_LANGUAGES:
             harmful = data.load_polyrefuse("train", languages=lang, kind="harmful")
             size = max(ATTACK_K, *ATTACK_K_SWEEP) if lang == "en" else ATTACK_K  # English: one pool for the k sweep
-            pool = compliant_pairs(model, harmful, size, language=lang)
+            pool = compliant_pairs(model, harmful, size, language=lang, max_new_tokens=ATTACK_ANSWER_TOKENS)
             pairs[lang] = pool[:ATTACK_K]
             results[lang] = trained_and_released(attack, tuned32, pairs[lang])
             if lang == "en":
@@ -689,7 +707,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="at most N items per class (harmful / harmless, or per pair set), for a quick run; "
-        "default: all (the published figures)",
+        "default: each study's own sizes (the published figures)",
     )
     parser.add_argument("--device", default=None, help="torch device (default: the model's choice)")
     parser.add_argument(

@@ -47,7 +47,7 @@ from ._common import (
 )
 
 NAME = "alignment_retrieval"
-N_ITEMS = 200
+N_ITEMS = 100
 
 
 def english_transfer_auroc(model: mechint.Model, n_per_class: int | None = None) -> dict[str, list[float]]:

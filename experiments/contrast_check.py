@@ -43,6 +43,7 @@ from ._common import (
     PROBE_FOLDS,
     english_refusal_direction,
     rounded,
+    safety_pairs,
     study_main,
     transfer_results,
     tuned_version,
@@ -74,7 +75,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     models = {"base": model} if tuned is None else {"base": model, "tuned": tuned}
     out.mkdir(parents=True, exist_ok=True)
 
-    old_ds = data.load_safety_pairs(["en"], n_per_class=n_per_class)  # the earlier studies' data, English
+    old_ds = safety_pairs(["en"], n_per_class=n_per_class)  # the earlier studies' data, English
     pr = data.load_polyrefuse("train", languages=list(SHARED_LANGUAGES), n_per_class=n)
     pr_en = pr.filter(language="en")
     pairs = data.load_minimal_pairs()

@@ -39,14 +39,13 @@ from pathlib import Path
 import torch
 
 import mechint
-from mechint import data
 from mechint.data.minimal_pairs import MinimalPairs, load_minimal_pairs
 from mechint.directions import diff_in_means
 from mechint.patching import activation_patch, attribution_patch
 from mechint.patching.metrics import direction_score
 from mechint.plots import plot_attribution_scatter, plot_layer_lines, plot_patching_heatmap, save_figure
 
-from ._common import study_main
+from ._common import safety_pairs, study_main
 
 NAME = "patching_minimal_pairs"
 ROLES = ("first token", "before object", "object", "object, last token", "after object", "last token")
@@ -60,7 +59,7 @@ def harmfulness_directions(model: mechint.Model, *, n_per_class: int | None = No
     """Per layer, the unit difference of mean last-token residuals, harmful minus harmless, over
     MultiJail and XQuAD in their five shared languages (reuses the shared activation store), and the
     class gap along it (mean harmful score - mean harmless score). Returns ``([layer, d], [layer])``."""
-    ds = data.load_safety_pairs(n_per_class=n_per_class)
+    ds = safety_pairs(n_per_class=n_per_class)
     acts = mechint.collect(model, ds, "hook_resid_post", pool="last", batch_size=batch_size, store=True, progress=NAME)
     x = acts.stack([f"blocks.{l}.hook_resid_post" for l in range(model.n_layers)]).double()  # [layer, n, d]
     y = torch.as_tensor(ds.labels).bool()

@@ -62,7 +62,7 @@ from ._common import (
 
 CHAT_PROMPTS = True  # every instruction is formatted with the chat template
 
-P_GRID = (5.0, 20.0, 50.0)
+P_GRID = (5.0, 20.0)
 """Percentages of entries grafted between the end points (0: safety-tuned, 100: attacked)."""
 OVERLAP_P = 20.0
 SWAP_P = 20.0
