@@ -4,8 +4,8 @@ The safety-tuned model (``gemma-3-270m-refusal-en`` for the embedded gemma-3-270
 only; :mod:`mechint.recipes`) answers harmful PolyRefuse *test* instructions, :data:`ITEMS` per
 language in all 14 languages (the same items in every language), under three conditions:
 
-- **no prefill**: its own answer (the unedited answers that ``refusal_transfer`` and
-  ``attack_languages`` also generate, shared through ``generate_answers``);
+- **no prefill**: its own answer (:func:`generate_answers`, as long as the prefilled continuations:
+  longer than the answers of the other refusal studies, so generated here);
 - **English prefill**: the response prefilled with "Sure, here is";
 - **own-language prefill**: the same opening in the instruction's language
   (:data:`mechint.eval.AFFIRMATIVE_PREFILLS`).
@@ -31,7 +31,7 @@ Along the generated tokens: the residual stream at the input of the English refu
 with ``refusal_direction``) projected on the unit direction, at each generated token's own position,
 averaged over the prompts per condition, over its refusals and its other answers, and per language
 (the JSON): collected during generation (:func:`mechint.generate_with_activations`) for the prefilled
-conditions, and by one forward over prompt + answer for the shared unprefilled answers (the same
+conditions, and by one forward over prompt + answer for the unprefilled answers (the same
 values at the same positions). gemma-3-270m's residual stream has one feature far larger than the
 rest (a "massive activation"), and the direction has a component along it: the projection is also
 reported without that feature's term (the feature of largest mean magnitude on the generated tokens).
@@ -74,9 +74,10 @@ CHAT_PROMPTS = True  # every instruction goes through the chat template
 
 ITEMS = 5
 """Harmful test items per language (the first ones, which ``refusal_transfer`` and
-``attack_languages`` ask too: their unprefilled answers are generated once per process)."""
+``attack_languages`` ask too)."""
 NEW_TOKENS = 16
-"""Tokens generated after the prefill (as the other refusal studies' answers)."""
+"""Tokens generated after the prefill, and of the unprefilled answers: enough to see whether a
+continuation turns back to a refusal after the opening it was given."""
 VAL_ITEMS = 16
 """Val prompts per class for the English direction's selection (``refusal_direction``'s, cached)."""
 BATCH = 48
@@ -169,8 +170,7 @@ def curves(values: list[torch.Tensor], judged: list[bool], langs: list[str], lan
 def generate(tuned: mechint.Model, prompts: dict[str, list[str]], site: str, unit: torch.Tensor) -> tuple[dict, int]:
     """``({condition: (continuations, token ids, [n_i, 2] projection terms)}, feature)``: the prefilled
     conditions generated together (a prompt two conditions share, English's, asked once) with their
-    activations, the unprefilled answers from ``generate_answers`` (shared with the other refusal
-    studies) with theirs from one forward; ``feature`` is the residual feature of largest mean
+    activations, the unprefilled answers from ``generate_answers`` with theirs from one forward; ``feature`` is the residual feature of largest mean
     magnitude on the generated tokens, whose part of the projection is kept apart."""
     unique = list(dict.fromkeys(p for c in CONDITIONS[1:] for p in prompts[c]))
     gen = generate_with_activations(tuned, unique, site, max_new_tokens=NEW_TOKENS, batch_size=BATCH)
