@@ -314,7 +314,9 @@ class Freeze:
     def restore(self) -> None:
         """Write the frozen entries' kept values back (bit for bit)."""
         for name, (where, values) in self._saved.items():
-            self._params[name][where] = values
+            # the kept values in the mask's row-major order, as param[where] read them: the same bits
+            # as indexing, without building the index list of every set entry at every step
+            self._params[name].masked_scatter_(where, values)
 
     def remove(self) -> None:
         """Unregister the gradient and optimizer hooks; the entries are free again."""
