@@ -222,6 +222,21 @@ def random_llama(
     return Model(hf.eval(), tok, name="random-llama-1b" + ("-tiny" if tiny else ""))
 
 
+def load_model(args, *, tiny_layers: int = 2):
+    """The model a benchmark's command line names: ``random-llama-1b`` (:func:`random_llama`, with
+    ``args.tiny`` a ``tiny_layers``-layer one), ``tiny:FAMILY`` (mechint's tiny random model of that
+    family) or any name :func:`mechint.load_model` takes, on ``args.device`` in ``args.torch_dtype``."""
+    import mechint
+
+    if args.model == "random-llama-1b":
+        return random_llama(args.device, args.torch_dtype, tiny=args.tiny, tiny_layers=tiny_layers, seed=args.seed)
+    if args.model.startswith("tiny:"):
+        from mechint.testing import tiny_model
+
+        return tiny_model(args.model.split(":", 1)[1], device=args.device, dtype=args.torch_dtype)
+    return mechint.load_model(args.model, device=args.device, dtype=args.torch_dtype)
+
+
 # ------------------------------------------------------------------------------------------ output
 
 

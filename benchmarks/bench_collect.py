@@ -137,19 +137,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def load(args):
-    import mechint
-
-    if args.model == "random-llama-1b":
-        # --tiny: 2 layers (bench_patching.py's tiny model has 3)
-        return _common.random_llama(args.device, args.torch_dtype, tiny=args.tiny, seed=args.seed)
-    if args.model.startswith("tiny:"):
-        from mechint.testing import tiny_model
-
-        return tiny_model(args.model.split(":", 1)[1], device=args.device, dtype=args.torch_dtype)
-    return mechint.load_model(args.model, device=args.device, dtype=args.torch_dtype)
-
-
 def load_texts(n: int, seed: int) -> list[str]:
     """``n`` texts drawn (seeded) from the multilingual safety pairs: harmful and harmless, five
     languages mixed."""
@@ -393,7 +380,7 @@ def as_rows(result, model) -> torch.Tensor | None:
 def probe_main(args) -> None:
     """Child process: set up, then measure the peak memory of one full pass of ``args._probe``."""
     torch.manual_seed(args.seed)
-    model = load(args)
+    model = _common.load_model(args)  # --tiny: 2 layers
     texts = load_texts(args.n_texts, args.seed)
     batches = make_batches(model, texts, args.batch_size, args.max_length)
     runners, skipped, _, _ = build_methods(model, texts, batches, args, [args._probe])
@@ -471,7 +458,7 @@ def main(argv=None) -> dict:
     torch.manual_seed(args.seed)
     log(f"loading {args.model} on {args.device} ({args.dtype}) ...")
     t0 = time.perf_counter()
-    model = load(args)
+    model = _common.load_model(args)  # --tiny: 2 layers
     log(f"  {model}  [{time.perf_counter() - t0:.1f} s]")
     texts = load_texts(args.n_texts, args.seed)
     t0 = time.perf_counter()

@@ -80,14 +80,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def load_model(args):
-    import mechint
-
-    if args.model == "random-llama-1b":
-        return _common.random_llama(args.device, args.torch_dtype, tiny=args.tiny, seed=args.seed)
-    return mechint.load_model(args.model, device=args.device, dtype=args.torch_dtype)
-
-
 def pair(model, T: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
     """Clean and corrupted ids ``[1, T]`` (different from the second token on) and two answer ids."""
     g = torch.Generator().manual_seed(seed)
@@ -152,7 +144,7 @@ def main(argv=None) -> dict:
     from mechint.interventions import AddDirection, intervene
 
     args = parse_args(argv)
-    model = load_model(args)
+    model = _common.load_model(args)
     L = model.n_layers
     log(f"{model.name}: {L} layers, d {model.d_model}, {args.dtype} on {args.device}")
     results: dict = {"environment": _common.environment(args.device), "model": model.name, "grids": {}}

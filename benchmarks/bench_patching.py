@@ -171,15 +171,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 # ------------------------------------------------------------------------------------------ setup
 
 
-def load_model(args):
-    import mechint
-
-    if args.model == "random-llama-1b":
-        # --tiny: 3 layers (bench_collect.py's tiny model has 2)
-        return _common.random_llama(args.device, args.torch_dtype, tiny=args.tiny, tiny_layers=3, seed=args.seed)
-    return mechint.load_model(args.model, device=args.device, dtype=args.torch_dtype)
-
-
 def prompt_pairs(model, args) -> list[dict]:
     """One task per grid: clean/corrupted ids ``[1, T]`` and the two answer tokens."""
     from mechint.patching.metrics import logit_diff
@@ -507,7 +498,7 @@ def probe_main(args) -> None:
     """Internal: the CPU peak memory of one method (loops: over the first layer's cells, which is their
     peak, each cell being its own forward)."""
     _exact_cpu_peaks()
-    model = load_model(args)
+    model = _common.load_model(args, tiny_layers=3)
     task = next(t for t in prompt_pairs(model, args) if t["T"] == args._probe_T)
     estimate_cell_seconds(model, task, args.device)  # pages the weights in
     name = args._probe
@@ -734,7 +725,7 @@ def main(argv=None) -> dict:
         f"{args.tl_budget_s:.0f} s each; estimated at most ~{n_grids * (loops * args.tl_budget_s * args.tl_repeats + 30):.0f} s "
         "after loading (CPU: plus a fresh process per method for peak memory)"
     )
-    model = load_model(args)
+    model = _common.load_model(args, tiny_layers=3)
     log(f"loaded {model} in {time.perf_counter() - t_start:.1f} s")
     tasks = prompt_pairs(model, args)
     results = {
