@@ -170,8 +170,9 @@ def curves(values: list[torch.Tensor], judged: list[bool], langs: list[str], lan
 def generate(tuned: mechint.Model, prompts: dict[str, list[str]], site: str, unit: torch.Tensor) -> tuple[dict, int]:
     """``({condition: (continuations, token ids, [n_i, 2] projection terms)}, feature)``: the prefilled
     conditions generated together (a prompt two conditions share, English's, asked once) with their
-    activations, the unprefilled answers from ``generate_answers`` with theirs from one forward; ``feature`` is the residual feature of largest mean
-    magnitude on the generated tokens, whose part of the projection is kept apart."""
+    activations, the unprefilled answers from ``generate_answers`` with theirs from one forward;
+    ``feature`` is the residual feature of largest mean magnitude on the generated tokens, whose part
+    of the projection is kept apart."""
     unique = list(dict.fromkeys(p for c in CONDITIONS[1:] for p in prompts[c]))
     gen = generate_with_activations(tuned, unique, site, max_new_tokens=NEW_TOKENS, batch_size=BATCH)
     acts = gen.activations[site]  # [tokens, d], every row's generated tokens
