@@ -804,21 +804,25 @@ def std_overlap(d):
 
 
 def sl_mean(d):
-    """safety_localization: mean harmful refusal over the languages, per attack and p."""
+    """safety_localization: mean harmful refusal over the languages, per attack and p ("-": not grafted)."""
     ps = [f"{p:g}" for p in d["p_grid"]]
     rows = []
     for attack, by_p in d["sweep"].items():
-        rows.append([attack] + [rnd(sum(by_p[p].values()) / len(by_p[p]), 2) for p in ps])
+        rows.append([attack] + [rnd(sum(by_p[p].values()) / len(by_p[p]), 2) if p in by_p else "-" for p in ps])
     return table(["attack"] + [f"p = {p}%" for p in ps], rows)
 
 
 def sl_sweep(d):
-    """safety_localization: harmful refusal per language and p, one column group per attack."""
+    """safety_localization: harmful refusal per language and p, one column group per attack ("-": not grafted)."""
     ps = [f"{p:g}" for p in d["p_grid"]]
     attacks = list(d["sweep"])
     langs = sorted(next(iter(d["sweep"].values()))["0"], key=lambda l: (l != "en", l))
     header = ["language"] + [f"{a}: " + "/".join(ps) for a in attacks]
-    rows = [[lang] + [" / ".join(rnd(d["sweep"][a][p][lang], 1) for p in ps) for a in attacks] for lang in langs]
+    rows = [
+        [lang]
+        + [" / ".join(rnd(d["sweep"][a][p][lang], 1) if p in d["sweep"][a] else "-" for p in ps) for a in attacks]
+        for lang in langs
+    ]
     return table(header, rows)
 
 

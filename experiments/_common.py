@@ -316,9 +316,10 @@ ATTACK_LANGUAGES = ("en", "zh", "th", "ar")
 """The languages of the fine-tuning attacks (four scripts: Latin, Han, Thai, Arabic)."""
 ATTACK_K = 50
 """Harmful instructions with compliant responses per attack (the paper's attacks use about 100)."""
-ATTACK_K_SWEEP = (10, 25, 50)
+ATTACK_K_SWEEP = (10, 50)
 """Attack sizes of the English attack's k sweep: nested sets (the first k pairs of one pool), at the
-low end, where a small model's refusal gives way."""
+low end, where a small model's refusal gives way (each k is an attack and an answer set in every
+language: the main command's time budget takes two)."""
 ATTACK_ANSWER_TOKENS = 24
 """Tokens of each compliant response of the attack sets (the base model's completions,
 :func:`mechint.tuning.compliant_pairs`): an attack teaches the model to start complying, and the

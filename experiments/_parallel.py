@@ -50,16 +50,17 @@ SCHEDULE: tuple[tuple[str, ...], ...] = (
     ("contrast_check",),
     ("refusal_universality",),
     ("refusal_direction",),
-    ("refusal_transfer",),
-    ("mcqa_prefilling",),
-    ("prefill_attack",),
-    ("reasoning_language",),
     # the attacks (built by then)
     ("generation_monitor",),
     ("safety_tuning_diff",),
+    # short ones last: the workers finish close together
+    ("refusal_transfer",),
+    ("prefill_attack",),
+    ("mcqa_prefilling",),
+    ("reasoning_language",),
 )
-"""The groups of studies in the order the workers take them (the main command's longest first within
-each kind); a study missing here runs after them, alone."""
+"""The groups of studies in the order the workers take them (longest first within each kind, by the
+main command's times); a study missing here runs after them, alone."""
 
 
 def groups(names: Sequence[str]) -> list[tuple[str, ...]]:
@@ -74,9 +75,13 @@ def groups(names: Sequence[str]) -> list[tuple[str, ...]]:
 
 def threads_per_worker(jobs: int) -> int:
     """The torch threads each of ``jobs`` workers uses: this process's torch threads shared out."""
+    return max(1, _torch_threads() // jobs)
+
+
+def _torch_threads() -> int:
     import torch
 
-    return max(1, torch.get_num_threads() // jobs)
+    return torch.get_num_threads()
 
 
 def run_parallel(args: argparse.Namespace, names: Sequence[str], jobs: int, t0: float) -> None:
@@ -87,13 +92,16 @@ def run_parallel(args: argparse.Namespace, names: Sequence[str], jobs: int, t0: 
     logs.mkdir(parents=True, exist_ok=True)
     todo = groups(names)
     threads = threads_per_worker(jobs)
+    total = max(threads, _torch_threads())
     ctx = get_context("spawn")  # a forked copy of a process whose torch threads have run is not safe
     options = {k: getattr(args, k) for k in ("model", "device", "dtype", "n_per_class", "out")}
     workers: dict[int, tuple] = {}
     for i in range(min(jobs, len(todo))):
         ours, theirs = ctx.Pipe()
         proc = ctx.Process(
-            target=_worker, args=(theirs, i + 1, options, threads, str(logs)), name=f"mechint-worker-{i + 1}"
+            target=_worker,
+            args=(theirs, i + 1, options, threads, total, str(logs)),
+            name=f"mechint-worker-{i + 1}",
         )
         proc.start()
         theirs.close()
@@ -102,6 +110,7 @@ def run_parallel(args: argparse.Namespace, names: Sequence[str], jobs: int, t0: 
         f"{len(names)} studies in {len(todo)} groups on {len(workers)} workers of {threads} torch thread(s); logs in {logs}/"
     )
     running: dict[int, str | None] = dict.fromkeys(workers)
+    loaded: set[int] = set()
     failed: list[str] = []
     try:
         while workers:
@@ -118,6 +127,8 @@ def run_parallel(args: argparse.Namespace, names: Sequence[str], jobs: int, t0: 
                         raise SystemExit(f"worker {i + 1} could not load the model: {message[1]} (log: {message[2]})")
                     if message is not None:
                         running[i] = _report(i + 1, message, running[i], failed, t0)
+                        if message[0] == "loaded":
+                            loaded.add(i)  # its signal handler is in place
                         if message[0] in ("loaded", "idle"):
                             if todo:
                                 conn.send(("run", todo.pop(0)))
@@ -126,6 +137,8 @@ def run_parallel(args: argparse.Namespace, names: Sequence[str], jobs: int, t0: 
                         continue
                 if proc.sentinel in ready or not proc.is_alive():
                     proc.join()
+                    if not todo:  # the others will take no new group: share out the threads this one had
+                        _more_threads([p for j, (p, _) in workers.items() if j != i and j in loaded])
                     if running[i] is not None or proc.exitcode != 0:
                         what = f"[{running[i]}]" if running[i] else f"worker {i + 1}"
                         print(
@@ -148,6 +161,21 @@ def run_parallel(args: argparse.Namespace, names: Sequence[str], jobs: int, t0: 
         raise SystemExit(f"{len(failed)} failed: {failed} (their logs are in {logs}/)")
 
 
+def _more_threads(procs: list) -> None:
+    """Tell the workers ``procs`` (still running, past their start) that a worker ended, so each may
+    take another share of threads (``SIGUSR1``, handled at its next Python instruction): the last
+    studies of a run do not finish on one core while another is idle. A no-op where the platform has
+    no ``SIGUSR1``."""
+    import signal
+
+    if not hasattr(signal, "SIGUSR1"):
+        return
+    for proc in procs:
+        if proc.is_alive() and proc.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGUSR1)
+
+
 def _report(worker: int, message: tuple, current: str | None, failed: list[str], t0: float) -> str | None:
     """Print a worker's message; the study it now runs (or None)."""
     kind = message[0]
@@ -158,9 +186,11 @@ def _report(worker: int, message: tuple, current: str | None, failed: list[str],
         print(f"[{message[1]}] started on worker {worker} at {time.perf_counter() - t0:.1f} s", flush=True)
         return message[1]
     if kind == "done":
-        _, name, seconds, peak, result = message
+        _, name, seconds, peak, threads, result = message
         print(
-            f"[{name}] done in {seconds:.1f} s (worker {worker}, its peak so far {peak:.1f} GiB): {result}", flush=True
+            f"[{name}] done in {seconds:.1f} s (worker {worker}, {threads} thread(s) at the end, its peak so far "
+            f"{peak:.1f} GiB): {result}",
+            flush=True,
         )
         return None
     if kind == "failed":
@@ -171,11 +201,12 @@ def _report(worker: int, message: tuple, current: str | None, failed: list[str],
     return current  # "idle"
 
 
-def _worker(conn, number: int, options: dict, threads: int, logs: str) -> None:
+def _worker(conn, number: int, options: dict, threads: int, total: int, logs: str) -> None:
     """A worker process: load the model, then run the groups the runner sends until told to stop."""
     import torch
 
     torch.set_num_threads(threads)
+    _take_threads_on_signal(threads, total)
     import mechint
 
     from ._common import check_prompt_format, keep_freed_memory, release_memory
@@ -194,6 +225,7 @@ def _worker(conn, number: int, options: dict, threads: int, logs: str) -> None:
     while True:
         message = conn.recv()
         if message[0] == "stop":
+            _ignore_thread_signals()  # the interpreter's exit restores the default action: ending the process
             return
         for name in message[1]:
             conn.send(("start", name))
@@ -210,8 +242,35 @@ def _worker(conn, number: int, options: dict, threads: int, logs: str) -> None:
                     traceback.print_exc(file=f)
                 conn.send(("failed", name, time.perf_counter() - t, str(log), f"{type(e).__name__}: {e}"))
                 continue
-            conn.send(("done", name, time.perf_counter() - t, _peak_gib(), json.dumps(result, ensure_ascii=False)))
+            result = json.dumps(result, ensure_ascii=False)
+            conn.send(("done", name, time.perf_counter() - t, _peak_gib(), torch.get_num_threads(), result))
         conn.send(("idle",))
+
+
+def _take_threads_on_signal(share: int, total: int) -> None:
+    """On ``SIGUSR1`` (:func:`_more_threads`), add ``share`` threads to this process's, up to
+    ``total``: the handler runs in the main thread between Python instructions, so no torch operation
+    is half-way through when the count changes."""
+    import signal
+
+    if not hasattr(signal, "SIGUSR1"):
+        return
+    import torch
+
+    def more(signum, frame) -> None:
+        torch.set_num_threads(min(total, torch.get_num_threads() + share))
+
+    signal.signal(signal.SIGUSR1, more)
+
+
+def _ignore_thread_signals() -> None:
+    """Ignore ``SIGUSR1`` from now on: a signal sent while this process exits would otherwise end it
+    with the default action (Python restores it for the signals it handled), and the runner would
+    report a worker that finished as dead."""
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
 
 def _peak_gib() -> float:

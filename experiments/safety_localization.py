@@ -8,8 +8,9 @@ little. SIL asks which of those changes carry the attack:
 - **Graft sweep.** For each attack, the top ``p`` percent of entries by absolute change (one global
   ranking over every parameter, float32 weights; :func:`mechint.weights.top_p_masks`) get the attacked
   values, the rest keep the safety-tuned ones (:func:`mechint.weights.graft`, in place and reverted,
-  on one loaded copy), for ``p`` in ``P_GRID``; p = 0 is the safety-tuned model and p = 100 the
-  attacked one. Harmful refusal is measured in all 14 PolyRefuse languages at every point. The paper
+  on one loaded copy), for ``p`` in ``P_GRID`` (the attack in the safety tuning's language,
+  ``TUNING_LANGUAGE``) or ``P_GRID_OTHERS`` (the other attacks); p = 0 is the safety-tuned model and
+  p = 100 the attacked one. Harmful refusal is measured in all 14 PolyRefuse languages at every point. The paper
   finds about 20% enough to break alignment in every language.
 - **Overlap.** The Jaccard index of the masks of two attack languages, against its expectation for
   two random masks of the same sizes (:func:`mechint.weights.overlap`), at ``OVERLAP_P``.
@@ -63,7 +64,13 @@ from ._common import (
 CHAT_PROMPTS = True  # every instruction is formatted with the chat template
 
 P_GRID = (5.0, 20.0)
-"""Percentages of entries grafted between the end points (0: safety-tuned, 100: attacked)."""
+"""Percentages of entries grafted between the end points (0: safety-tuned, 100: attacked), for the
+attack in ``TUNING_LANGUAGE``."""
+P_GRID_OTHERS = (20.0,)
+"""The same for the attacks in the other languages: each point is an answer set in every language
+per attack, and the main command's time budget takes the low end of the sweep for one attack only."""
+TUNING_LANGUAGE = "en"
+"""The language the safety-tuned model learned to refuse in (:mod:`mechint.recipes`)."""
 OVERLAP_P = 20.0
 SWAP_P = 20.0
 FREEZE_P = 20.0
@@ -71,6 +78,11 @@ ITEMS = 10
 """Harmful test items per language (the first ones, as in ``attack_languages``)."""
 NEW_TOKENS = ANSWER_TOKENS
 BATCH = 48
+
+
+def _grid(attack_language: str) -> tuple[float, ...]:
+    """The percentages grafted between the end points for the attack in ``attack_language``."""
+    return P_GRID if attack_language == TUNING_LANGUAGE else P_GRID_OTHERS
 
 
 def _rates(judged: list[bool], languages: list[str]) -> dict[str, float]:
@@ -116,9 +128,9 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
             r: bootstrap_mean([float(j) for j, x in zip(full, rows_lang) if x == r]) for r in languages
         }
         sweep[lang] = {0.0: _rates(tuned_judged, rows_lang), 100.0: _rates(full, rows_lang)}
-        masks = top_p_masks(attacks.tuned32, attacked32, P_GRID)  # every p from shared passes
+        masks = top_p_masks(attacks.tuned32, attacked32, _grid(lang))  # every p from shared passes
         del attacked32
-        for p, mask in zip(P_GRID, masks):
+        for p, mask in zip(_grid(lang), masks):
             with graft(work, attacked, mask):
                 sweep[lang][p] = _rates(judged(work, remember=False), rows_lang)
             if p in (OVERLAP_P, SWAP_P, FREEZE_P):
@@ -154,27 +166,33 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     del frozen_model
 
     out.mkdir(parents=True, exist_ok=True)
-    ps = [0.0, *P_GRID, 100.0]
-    csv_rows = [[a, p, lang, sweep[a][p][lang]] for a in ATTACK_LANGUAGES for p in ps for lang in languages]
+    ps = sorted({0.0, 100.0, *P_GRID, *P_GRID_OTHERS})  # every attack's points; NaN where one has none
+    csv_rows = [
+        [a, p, lang, by[lang]] for a in ATTACK_LANGUAGES for p, by in sorted(sweep[a].items()) for lang in languages
+    ]
     write_table(out / "safety_localization.csv", ["attack", "p", "language", "harmful_refusal_rate"], csv_rows)
     ticks = {"tickvals": list(range(len(ps))), "ticktext": [f"{p:g}" for p in ps]}
+
+    def at(a: str, p: float, lang: str) -> float:
+        return sweep[a][p][lang] if p in sweep[a] else float("nan")
+
     for a in ATTACK_LANGUAGES:
         fig = plot_layer_lines(
-            {lang: [sweep[a][p][lang] for p in ps] for lang in languages},
+            {lang: [at(a, p, lang) for p in ps] for lang in languages},
             title=f"Harmful refusal when the top p% of the {a} attack's weight changes are grafted",
             yaxis_title="harmful refusal rate",
             xaxis_title="p (% of entries grafted, by |change|)",
         )
-        fig.update_xaxes(**ticks)
+        fig.update_xaxes(**ticks).update_traces(connectgaps=True)
         save_figure(fig, out / f"safety_localization_{a}")
-    mean = {a: [float(np.mean([sweep[a][p][lang] for lang in languages])) for p in ps] for a in ATTACK_LANGUAGES}
+    mean = {a: [float(np.mean([at(a, p, lang) for lang in languages])) for p in ps] for a in ATTACK_LANGUAGES}
     fig = plot_layer_lines(
         mean,  # one line per attack, named by its language (each language keeps its colour)
         title="Mean harmful refusal over 14 languages against the share of each attack grafted (line: attack language)",
         yaxis_title="harmful refusal rate",
         xaxis_title="p (% of entries grafted, by |change|)",
     )
-    fig.update_xaxes(**ticks)
+    fig.update_xaxes(**ticks).update_traces(connectgaps=True)
     save_figure(fig, out / "safety_localization")
     save_figure(
         plot_refusal_rates(
@@ -228,14 +246,14 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
         start, end = sweep[a][0.0][lang], sweep[a][100.0][lang]
         if start - end < 0.2:
             return None
-        return next(p for p in ps if sweep[a][p][lang] <= (start + end) / 2)
+        return next(p for p in sorted(sweep[a]) if sweep[a][p][lang] <= (start + end) / 2)
 
     results = {
         "items_per_language": n,
         "new_tokens": NEW_TOKENS,
         "attack_examples": ATTACK_K,
         "p_grid": ps,
-        "sweep": {a: {f"{p:g}": sweep[a][p] for p in ps} for a in ATTACK_LANGUAGES},
+        "sweep": {a: {f"{p:g}": sweep[a][p] for p in sorted(sweep[a])} for a in ATTACK_LANGUAGES},
         "half_way_p": {a: {lang: breaking_p(a, lang) for lang in languages} for a in ATTACK_LANGUAGES},
         "end_points": {k: {lang: list(v) for lang, v in by.items()} for k, by in ends.items()},
         "overlap_p": OVERLAP_P,
@@ -252,7 +270,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     write_json(out / "safety_localization.json", results)
     return {
         "mean_harmful_refusal_by_p": {
-            a: dict(zip([f"{p:g}" for p in ps], [round(x, 3) for x in v])) for a, v in mean.items()
+            a: {f"{p:g}": round(x, 3) for p, x in zip(ps, v) if p in sweep[a]} for a, v in mean.items()
         },
         "jaccard": {k: round(o["jaccard"], 4) for k, o in overlaps.items()},
         "jaccard_chance": round(float(chance[0, 1]), 4),

@@ -362,7 +362,7 @@ def test_safety_localization_study(tmp_path, monkeypatch):
     monkeypatch.setattr(study, "NEW_TOKENS", 4)
     out = study.run(base, tmp_path / "figs", n_per_class=2)
     saved = json.loads((tmp_path / "figs" / "safety_localization.json").read_text())
-    assert saved["p_grid"] == [0.0, *study.P_GRID, 100.0]
+    assert saved["p_grid"] == sorted({0.0, *study.P_GRID, *study.P_GRID_OTHERS, 100.0})
     # the end points are the safety-tuned and the attacked models' own rates
     ds = mechint.data.load_polyrefuse("test", kind="harmful", n_per_class=2)
     prompts = tuned.chat_prompts(ds.texts)
@@ -372,7 +372,8 @@ def test_safety_localization_study(tmp_path, monkeypatch):
         for row_lang in POLYREFUSE_LANGUAGES:
             rows = [j for j, x in enumerate(ds.row_languages) if x == row_lang]
             assert saved["sweep"][lang]["100"][row_lang] == sum(judged[j] for j in rows) / len(rows)
-        assert set(saved["sweep"][lang]) == {f"{p:g}" for p in saved["p_grid"]}
+        grid = study.P_GRID if lang == study.TUNING_LANGUAGE else study.P_GRID_OTHERS
+        assert list(saved["sweep"][lang]) == [f"{p:g}" for p in (0.0, *grid, 100.0)]
     for o in saved["overlap"].values():
         assert 0 <= o["jaccard"] <= 1 and o["size_a"] == o["size_b"] == round(0.2 * o["n"])
     assert len(saved["swap_mean_refusal"]) == 16 and len(saved["frozen_attack_loss"]) == 2

@@ -84,3 +84,26 @@ def _close(a, b, where: str) -> None:
         assert a == pytest.approx(b, abs=1e-5), where
     elif not (isinstance(a, str) and ("/" in a)):  # paths differ by the out folder
         assert a == b, where
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGUSR1"), reason="no SIGUSR1 on this platform")
+def test_a_worker_takes_the_threads_of_one_that_ended():
+    import os
+    import signal
+
+    import torch
+
+    from experiments._parallel import _take_threads_on_signal
+
+    threads, handler = torch.get_num_threads(), signal.getsignal(signal.SIGUSR1)
+    try:
+        torch.set_num_threads(1)
+        _take_threads_on_signal(1, 3)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert torch.get_num_threads() == 2  # one share more
+        os.kill(os.getpid(), signal.SIGUSR1)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert torch.get_num_threads() == 3  # never more than the total
+    finally:
+        signal.signal(signal.SIGUSR1, handler)
+        torch.set_num_threads(threads)
