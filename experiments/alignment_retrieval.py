@@ -23,7 +23,6 @@ over layers), ``alignment_retrieval_scatter.png``, and ``alignment_retrieval.jso
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 import torch
@@ -141,22 +140,6 @@ def run(
             [best[l]["centered_best"] for l in shared], y_best
         ),
     }
-    stored = out_dir / "direction_transfer.json"
-    check = None
-    if stored.exists():  # written by experiments.direction_transfer: the same numbers
-        try:
-            per = json.loads(stored.read_text())["methods"]["mean"]["per_language"]
-            check = {
-                l: {
-                    "here": round(max(auroc[l]), 4),
-                    "direction_transfer.json": per[l]["english_direction"]["auroc_best_on_test"],
-                }
-                for l in shared
-                if l in per
-            }
-        except (KeyError, json.JSONDecodeError):
-            check = None
-
     # figures ------------------------------------------------------------------------------------
     written = save_figure(
         plot_layer_lines(
@@ -238,7 +221,6 @@ def run(
             }
             for l in shared
         },
-        "transfer_auroc_check_against_direction_transfer_json": check,
         "correlation": corr,
         "scatter": {l: {"retrieval": x, "auroc": y} for l, x, y in zip(shared, x_best, y_best)},
     }
