@@ -56,8 +56,7 @@ SCHEDULE: tuple[tuple[str, ...], ...] = (
     # short ones last: the workers finish close together
     ("refusal_transfer",),
     ("prefill_attack",),
-    ("mcqa_prefilling",),
-    ("reasoning_language",),
+    ("mcqa_prefilling", "reasoning_language"),  # the English chat model, loaded once
 )
 """The groups of studies in the order the workers take them (longest first within each kind, by the
 main command's times); a study missing here runs after them, alone."""
