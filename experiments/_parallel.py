@@ -1,10 +1,10 @@
 """The studies in several worker processes: ``python -m experiments --jobs N``.
 
-On a CPU the studies are matrix products, and one process does not keep two cores busy: torch
-splits each product over its threads, and the Python, tokenisation and sampling around the products
-run on one. Two processes on one thread each finish two studies in less time than one process on
-two threads runs them one after the other (the gain on the reference machine is in
-docs/performance.md), at the cost of a second copy of the model in memory.
+On a CPU the studies are matrix products, and two threads on one product do not make it twice as
+fast, while the Python, tokenisation and sampling around the products run on one thread. Two
+processes of one thread each finish two studies in less time than one process of two threads runs
+them one after the other (the gain on the reference machine is in docs/performance.md), at the cost
+of a second copy of the model in memory.
 
 Each worker loads the model once and runs *groups* of studies that the runner hands it, one group at a
 time, in the order of :data:`SCHEDULE`: the group that builds the safety-tuned model and the attacks
