@@ -166,7 +166,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
     del frozen_model
 
     out.mkdir(parents=True, exist_ok=True)
-    ps = sorted({0.0, 100.0, *P_GRID, *P_GRID_OTHERS})  # every attack's points; NaN where one has none
+    ps = sorted({0.0, 100.0, *P_GRID, *P_GRID_OTHERS})  # every attack's points; a gap in the lines where one has none
     csv_rows = [
         [a, p, lang, by[lang]] for a in ATTACK_LANGUAGES for p, by in sorted(sweep[a].items()) for lang in languages
     ]
@@ -183,7 +183,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
             yaxis_title="harmful refusal rate",
             xaxis_title="p (% of entries grafted, by |change|)",
         )
-        fig.update_xaxes(**ticks).update_traces(connectgaps=True)
+        fig.update_xaxes(**ticks)
         save_figure(fig, out / f"safety_localization_{a}")
     mean = {a: [float(np.mean([at(a, p, lang) for lang in languages])) for p in ps] for a in ATTACK_LANGUAGES}
     fig = plot_layer_lines(
@@ -192,7 +192,7 @@ def run(model: mechint.Model, out: Path, *, n_per_class: int | None = None) -> d
         yaxis_title="harmful refusal rate",
         xaxis_title="p (% of entries grafted, by |change|)",
     )
-    fig.update_xaxes(**ticks).update_traces(connectgaps=True)
+    fig.update_xaxes(**ticks)
     save_figure(fig, out / "safety_localization")
     save_figure(
         plot_refusal_rates(
