@@ -14,7 +14,6 @@ on a CPU, two processes of one thread finish sooner than one of two.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import pkgutil
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import mechint
 
-from ._common import add_arguments, check_prompt_format, keep_freed_memory, release_memory
+from ._common import add_arguments, keep_freed_memory, run_study
 
 
 def studies() -> list[str]:
@@ -72,10 +71,7 @@ def main(argv=None) -> None:
     results = {}
     for name in names:
         t = time.perf_counter()
-        module = importlib.import_module(f"experiments.{name}")
-        check_prompt_format(module, model)
-        results[name] = module.run(model, out, n_per_class=args.n_per_class)
-        release_memory()  # what the study freed goes back to the system before the next one
+        results[name] = run_study(name, model, out, args.n_per_class)
         print(
             f"[{name}] done in {time.perf_counter() - t:.1f} s{_peak_memory()}: "
             f"{json.dumps(results[name], ensure_ascii=False)}"

@@ -699,6 +699,18 @@ def check_prompt_format(module, model: mechint.Model) -> None:
         )
 
 
+def run_study(name: str, model: mechint.Model, out: Path, n_per_class: int | None) -> dict:
+    """Run the study ``experiments.NAME`` on ``model`` into ``out`` as the runners do (one process or a
+    worker): warn on a raw-text study of a chat model, and give back what it freed afterwards."""
+    import importlib
+
+    module = importlib.import_module(f"experiments.{name}")
+    check_prompt_format(module, model)
+    result = module.run(model, out, n_per_class=n_per_class)
+    release_memory()  # what the study freed goes back to the system before the next one
+    return result
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options every study takes, alone or through ``python -m experiments``."""
     parser.add_argument("--model", default="gemma-3-270m", help="model name or path (default: gemma-3-270m)")

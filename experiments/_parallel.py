@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import os
 import sys
@@ -91,7 +90,7 @@ def run_parallel(args: argparse.Namespace, names: Sequence[str], jobs: int, t0: 
     logs.mkdir(parents=True, exist_ok=True)
     todo = groups(names)
     threads = threads_per_worker(jobs)
-    total = max(threads, _torch_threads())
+    total = _torch_threads()  # what a worker left alone may take
     ctx = get_context("spawn")  # a forked copy of a process whose torch threads have run is not safe
     options = {k: getattr(args, k) for k in ("model", "device", "dtype", "n_per_class", "out")}
     workers: dict[int, tuple] = {}
@@ -208,7 +207,7 @@ def _worker(conn, number: int, options: dict, threads: int, total: int, logs: st
     _take_threads_on_signal(threads, total)
     import mechint
 
-    from ._common import check_prompt_format, keep_freed_memory, release_memory
+    from ._common import keep_freed_memory, run_study
 
     keep_freed_memory()
     t = time.perf_counter()
@@ -232,10 +231,7 @@ def _worker(conn, number: int, options: dict, threads: int, total: int, logs: st
             log = Path(logs) / f"{name}.log"
             try:
                 with _output_to(log):
-                    module = importlib.import_module(f"experiments.{name}")
-                    check_prompt_format(module, model)
-                    result = module.run(model, out, n_per_class=options["n_per_class"])
-                    release_memory()
+                    result = run_study(name, model, out, options["n_per_class"])
             except Exception as e:  # noqa: BLE001 - reported to the runner, the next study runs
                 with open(log, "a", encoding="utf-8") as f:
                     traceback.print_exc(file=f)
