@@ -111,6 +111,7 @@ from .probes import Probe, cross_validate, early_prediction, fit_probes, select_
 from .refusal import JUDGE_LANGUAGES, RefusalVerdict, explain_refusal, is_refusal, judge_refusals, refusal_score
 from .sites import Site, UnknownSiteError
 from .stats import RunningMoments
+from .tuned_lens import LensDivergence, TunedLens, TunedLensFit, lens_divergence, train_tuned_lens
 from .tuning import LoraSpec, TuningConfig, TuningResult, dpo, sft
 
 
@@ -204,6 +205,11 @@ __all__ = [
     "diff_in_means",
     "LogitLens",
     "logit_lens",
+    "TunedLens",
+    "TunedLensFit",
+    "LensDivergence",
+    "train_tuned_lens",
+    "lens_divergence",
     "load_model",
     "placement",
     "DeviceMapError",

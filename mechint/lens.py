@@ -7,14 +7,15 @@ Entry ``l`` of the lens is the residual stream after ``l`` blocks: ``blocks.{l}.
 TransformerLens's ``cache.accumulated_resid(apply_ln=True)`` followed by the unembedding: each entry is
 normalised with its own statistics by the final norm (gain and bias included), then multiplied by
 the LM head (and, where the family has one, capped by the final logit softcapping, as the model's
-forward does).
+forward does). With ``tuned=`` a :class:`mechint.tuned_lens.TunedLens` translates each entry before
+that readout (the tuned lens of Belrose et al., arXiv 2303.08112).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, cast
 
 import torch
 from torch import Tensor
@@ -22,6 +23,9 @@ from torch import Tensor
 from . import _validate
 from .model import Model, index_list, text_config
 from .placement import execution_device
+
+if TYPE_CHECKING:
+    from .tuned_lens import TunedLens
 
 __all__ = ["LogitLens", "logit_lens"]
 
@@ -53,6 +57,32 @@ class LogitLens:
     top_tokens: list[list[list[list[str]]]]
     token_ids: list[int]
     token_probs: list[Tensor] | None
+
+
+def lens_labels(model: Model, entries: Sequence[int]) -> list[str]:
+    """The site each lens entry reads: ``blocks.{l}.hook_resid_pre`` (the stream after ``l`` blocks)
+    for ``l < n_layers``, ``blocks.{n_layers - 1}.hook_resid_post`` (the stream the model unembeds) for
+    ``l = n_layers``."""
+    n = model.n_layers
+    return [f"blocks.{l}.hook_resid_pre" if l < n else f"blocks.{n - 1}.hook_resid_post" for l in entries]
+
+
+def readout(model: Model) -> tuple[Callable[[Tensor], Tensor], torch.device]:
+    """The model's own way from a residual stream ``[..., d_model]`` to logits ``[..., d_vocab]`` (the
+    final norm, the LM head, the final logit softcapping where the family has one), and the device it
+    runs on (under a device map, the final norm's). The input is cast to the norm's dtype."""
+    norm = model.site("ln_final.hook_normalized").module
+    head = model.hf.get_submodule(model.family.lm_head)
+    cap = getattr(text_config(model.hf.config), "final_logit_softcapping", None)
+    weight = next(norm.parameters(), None)
+    dtype = weight.dtype if weight is not None else cast(Tensor, head.weight).dtype
+
+    def read(resid: Tensor) -> Tensor:
+        logits = head(norm(resid.to(dtype)))
+        return torch.tanh(logits / cap) * cap if cap else logits
+
+    # under a device map each layer's residual is on its layer's device: read where the final norm runs
+    return read, execution_device(norm) or model.device
 
 
 def _chosen_tokens(model: Model, tokens) -> list[int]:
@@ -94,6 +124,7 @@ def logit_lens(
     top_k: int = 5,
     tokens: str | int | Iterable[str | int] | None = None,
     batch_size: int = 8,
+    tuned: TunedLens | None = None,
 ) -> LogitLens:
     """The logit lens of ``texts``: for each lens entry (the residual stream after ``l`` blocks,
     ``l = 0 .. n_layers``) and each position, the ``top_k`` next tokens and the probability of the
@@ -109,20 +140,20 @@ def logit_lens(
         top_k: how many top tokens to keep per entry and position.
         tokens: chosen tokens (a token's text, an id, or a list) whose probabilities are reported.
         batch_size: texts per forward.
+        tuned: a :class:`mechint.tuned_lens.TunedLens` for this model: each entry before the last goes
+            through its translator first (the tuned lens); ``None``: the plain logit lens.
     """
     texts = _validate.texts(texts)
     top_k = _validate.integer("top_k", top_k, minimum=1)
     batch_size = _validate.integer("batch_size", batch_size, minimum=1)
     n = model.n_layers
     entries = list(range(n + 1)) if layers is None else index_list(layers, n + 1, "lens layer")
-    labels = [f"blocks.{l}.hook_resid_pre" if l < n else f"blocks.{n - 1}.hook_resid_post" for l in entries]
+    labels = lens_labels(model, entries)
     chosen = _chosen_tokens(model, tokens)
     top_k = min(top_k, model.d_vocab)
-    norm = model.site("ln_final.hook_normalized").module
-    head = model.hf.get_submodule(model.family.lm_head)
-    cap = getattr(text_config(model.hf.config), "final_logit_softcapping", None)
-    # under a device map each layer's residual is on its layer's device: stacked where the final norm runs
-    where = execution_device(norm) or model.device
+    if tuned is not None:
+        tuned.check_model(model)
+    read, where = readout(model)
 
     out = LogitLens(entries, labels, [], [], [], [], [], chosen, [] if chosen else None)
     for start in range(0, len(texts), batch_size):
@@ -136,9 +167,9 @@ def logit_lens(
             resid = torch.stack(
                 [cache[name][r, idx.to(cache[name].device)].to(where) for name in labels]
             )  # [layer, pos, d_model]
-            logits = head(norm(resid))
-            if cap:
-                logits = torch.tanh(logits / cap) * cap
+            if tuned is not None:
+                resid = tuned.translate(resid, entries)
+            logits = read(resid)
             probs = logits.float().softmax(-1)
             top = probs.topk(top_k, dim=-1)
             top_ids = top.indices.cpu()
