@@ -46,6 +46,7 @@ class LogitLens:
         token_ids: the chosen tokens (``tokens=``), empty without them.
         token_probs: per text, ``[layer, pos, n_tokens]`` the probability of each chosen token, or
             ``None`` without chosen tokens.
+        tuned: read through a tuned lens's translators (``logit_lens(..., tuned=...)``).
     """
 
     layers: list[int]
@@ -57,6 +58,7 @@ class LogitLens:
     top_tokens: list[list[list[list[str]]]]
     token_ids: list[int]
     token_probs: list[Tensor] | None
+    tuned: bool = False
 
 
 def lens_labels(model: Model, entries: Sequence[int]) -> list[str]:
@@ -155,7 +157,7 @@ def logit_lens(
         tuned.check_model(model)
     read, where = readout(model)
 
-    out = LogitLens(entries, labels, [], [], [], [], [], chosen, [] if chosen else None)
+    out = LogitLens(entries, labels, [], [], [], [], [], chosen, [] if chosen else None, tuned is not None)
     for start in range(0, len(texts), batch_size):
         enc = model.tokenize(texts[start : start + batch_size])
         _, cache = model.run_with_cache(enc, sorted(set(labels)), logits=False)

@@ -31,6 +31,7 @@ def test_untrained_tuned_lens_is_the_logit_lens(family, make_model):
     tuned = TunedLens.for_model(model)
     plain = logit_lens(model, TEXTS, positions="all", top_k=4, tokens=[97, 98])
     read = logit_lens(model, TEXTS, positions="all", top_k=4, tokens=[97, 98], tuned=tuned)
+    assert read.tuned and not plain.tuned
     for i in range(len(TEXTS)):
         assert torch.equal(read.top_ids[i], plain.top_ids[i])
         assert_site_close(read.top_probs[i], plain.top_probs[i], name=f"{family} text {i}")
