@@ -305,7 +305,8 @@ def train_tuned_lens(
     Args:
         model: the model whose lens this is.
         data: texts (or a data set) to collect from, or activations collected with ``pool="all"``
-            at :func:`lens_sites` (an :class:`Activations` or an :class:`ActivationStore`).
+            at :func:`lens_sites` (an :class:`Activations` or an :class:`ActivationStore`). The
+            rows are held in memory: ``(n_layers + 1) x tokens x d_model`` float32 values.
         steps: optimizer steps.
         tokens_per_step: tokens per step (all of them when there are fewer).
         optimizer: ``"sgd"`` (Nesterov momentum: the ``tuned-lens`` package's default) or ``"adam"``
