@@ -27,7 +27,7 @@ from .placement import execution_device
 if TYPE_CHECKING:
     from .tuned_lens import TunedLens
 
-__all__ = ["LogitLens", "logit_lens"]
+__all__ = ["LogitLens", "logit_lens", "lens_labels", "readout"]
 
 
 @dataclass
