@@ -10,6 +10,7 @@ This is the one private module whose names other mechint modules import.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Protocol, Union, cast, overload, runtime_checkable
@@ -23,6 +24,7 @@ __all__ = [
     "TextsLike",
     "given",
     "integer",
+    "number",
     "choice",
     "dtype",
     "boolean",
@@ -91,6 +93,19 @@ def integer(
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         raise ValueError(f"{wanted}, got {number}")
     return number
+
+
+def number(name: str, value: Any, *, low: float, low_open: bool = False, optional: bool = False) -> float | None:
+    """``value`` as a finite float ``>= low`` (``> low`` with ``low_open``); ``None`` passes when ``optional``."""
+    if value is None and optional:
+        return None
+    wanted = f"{name} must be a number {'>' if low_open else '>='} {low:g}" + (" or None" if optional else "")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{wanted}, got {given(value)}")
+    result = float(value)
+    if not math.isfinite(result) or result < low or (low_open and result == low):
+        raise ValueError(f"{wanted}, got {value!r}")
+    return result
 
 
 def boolean(name: str, value: Any) -> bool:

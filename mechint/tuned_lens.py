@@ -28,7 +28,6 @@ import contextlib
 import hashlib
 import io
 import json
-import math
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -337,9 +336,8 @@ def train_tuned_lens(
     progress = _validate.boolean("progress", progress)
     optimizer = _validate.choice("optimizer", optimizer, ("sgd", "adam"))
     lr = (1.0 if optimizer == "sgd" else 1e-3) if lr is None else lr
-    for name, value, low in (("lr", lr, 0.0), ("momentum", momentum, 0.0), ("weight_decay", weight_decay, 0.0)):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < low:
-            raise ValueError(f"{name} must be a finite number >= {low}, got {_validate.given(value)}")
+    for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
+        _validate.number(name, value, low=0.0)
     if momentum >= 1:
         raise ValueError(f"momentum must be below 1, got {momentum}")
     n = model.n_layers

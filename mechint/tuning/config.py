@@ -7,7 +7,6 @@ it (:mod:`mechint.tuning.cache`), so two equal configurations always name the sa
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -22,19 +21,6 @@ DEFAULT_LORA_LEARNING_RATE = 2e-4
 
 DEFAULT_FULL_LEARNING_RATE = 1e-5
 """The learning rate of a full fine-tuning run that names none: every weight moves, so small steps."""
-
-
-def _number(name: str, value: Any, *, low: float, low_open: bool = False, optional: bool = False) -> float | None:
-    """``value`` as a finite float ``>= low`` (``> low`` with ``low_open``); ``None`` passes when ``optional``."""
-    if value is None and optional:
-        return None
-    wanted = f"{name} must be a number {'>' if low_open else '>='} {low:g}" + (" or None" if optional else "")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{wanted}, got {_validate.given(value)}")
-    number = float(value)
-    if not math.isfinite(number) or number < low or (low_open and number == low):
-        raise ValueError(f"{wanted}, got {value!r}")
-    return number
 
 
 def _unknown_fields(cls: type, given: Mapping[str, Any]) -> None:
@@ -66,8 +52,8 @@ class LoraSpec:
 
     def __post_init__(self) -> None:
         _validate.integer("LoraSpec.r", self.r, minimum=1)
-        object.__setattr__(self, "alpha", _number("LoraSpec.alpha", self.alpha, low=0, low_open=True))
-        dropout = _number("LoraSpec.dropout", self.dropout, low=0)
+        object.__setattr__(self, "alpha", _validate.number("LoraSpec.alpha", self.alpha, low=0, low_open=True))
+        dropout = _validate.number("LoraSpec.dropout", self.dropout, low=0)
         if dropout is not None and dropout >= 1:
             raise ValueError(f"LoraSpec.dropout must be in [0, 1), got {self.dropout!r}")
         object.__setattr__(self, "dropout", dropout)
@@ -148,22 +134,24 @@ class TuningConfig:
         object.__setattr__(
             self,
             "learning_rate",
-            _number("TuningConfig.learning_rate", self.learning_rate, low=0, low_open=True, optional=True),
+            _validate.number("TuningConfig.learning_rate", self.learning_rate, low=0, low_open=True, optional=True),
         )
         _validate.integer("TuningConfig.batch_size", self.batch_size, minimum=1)
         _validate.integer("TuningConfig.max_length", self.max_length, minimum=2)
         _validate.integer("TuningConfig.seed", self.seed, minimum=0)
-        object.__setattr__(self, "weight_decay", _number("TuningConfig.weight_decay", self.weight_decay, low=0))
-        warmup = _number("TuningConfig.warmup_ratio", self.warmup_ratio, low=0)
+        object.__setattr__(
+            self, "weight_decay", _validate.number("TuningConfig.weight_decay", self.weight_decay, low=0)
+        )
+        warmup = _validate.number("TuningConfig.warmup_ratio", self.warmup_ratio, low=0)
         if warmup is not None and warmup >= 1:
             raise ValueError(f"TuningConfig.warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
         object.__setattr__(self, "warmup_ratio", warmup)
         object.__setattr__(
             self,
             "max_grad_norm",
-            _number("TuningConfig.max_grad_norm", self.max_grad_norm, low=0, low_open=True, optional=True),
+            _validate.number("TuningConfig.max_grad_norm", self.max_grad_norm, low=0, low_open=True, optional=True),
         )
-        object.__setattr__(self, "beta", _number("TuningConfig.beta", self.beta, low=0, low_open=True))
+        object.__setattr__(self, "beta", _validate.number("TuningConfig.beta", self.beta, low=0, low_open=True))
         _validate.boolean("TuningConfig.bf16", self.bf16)
         _validate.boolean("TuningConfig.fused", self.fused)
 
